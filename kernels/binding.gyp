@@ -1,0 +1,28 @@
+# The kernels addon. Each instruction set is its own static library so that only its file is
+# compiled with its -m flags; the addon's own files get none and dispatch at run time.
+{
+  "target_defaults": {
+    "cflags_c": ["-std=gnu11", "-O3", "-fPIC", "-ffp-contract=off", "-fno-strict-aliasing", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+    "cflags!": ["-fno-omit-frame-pointer"]
+  },
+  "targets": [
+    {
+      "target_name": "tg_isa_avx2",
+      "type": "static_library",
+      "sources": ["src/isa_avx2.c"],
+      "cflags_c": ["-mavx2", "-mfma", "-mf16c"]
+    },
+    {
+      "target_name": "tg_isa_avx512",
+      "type": "static_library",
+      "sources": ["src/isa_avx512.c"],
+      "cflags_c": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni", "-mavx2", "-mfma", "-mf16c"]
+    },
+    {
+      "target_name": "tritgate_kernels",
+      "sources": ["src/addon.c", "src/cpu.c", "src/formats.c", "src/isa_scalar.c", "src/matmul.c", "src/pool.c"],
+      "dependencies": ["tg_isa_avx2", "tg_isa_avx512"],
+      "libraries": ["-lpthread", "-lm"]
+    }
+  ]
+}

@@ -1,0 +1,144 @@
+/**
+ * tritgate's native kernels: packed weight formats and the ternary matmul.
+ *
+ * Threading: `matmul` runs on the calling thread plus the native pool and returns when done.
+ * Engines call it from their worker thread (src/engines runs each variant in a worker), where
+ * blocking is what we want: a forward pass is hundreds of small products and a promise per
+ * product would cost more than the product. `matmulAsync` is for the main thread: it queues the
+ * work on libuv's pool and resolves with the result, so the event loop never waits.
+ */
+
+import { type HostInfo, readHostInfo } from "./host.js";
+import { loadNative } from "./native.js";
+
+export const WEIGHT_TYPE_IDS = { F32: 0, F16: 1, Q8_0: 8, TQ1_0: 34, TQ2_0: 35, I2_S: 36 } as const;
+export type WeightType = keyof typeof WEIGHT_TYPE_IDS;
+export const TERNARY_TYPES: readonly WeightType[] = ["TQ1_0", "TQ2_0", "I2_S"];
+export const ISAS = ["scalar", "avx2", "avx512"] as const;
+export type Isa = (typeof ISAS)[number];
+
+/** A weight matrix of `rows` x `cols` (GGUF's ne[1] x ne[0]), packed as llama.cpp stores it. */
+export interface PackedWeight {
+  readonly type: WeightType;
+  readonly rows: number;
+  readonly cols: number;
+  readonly data: Uint8Array;
+}
+
+export interface MatmulOptions {
+  /** Force an instruction-set path; default: TRITGATE_ISA or the best this CPU runs. */
+  readonly isa?: Isa;
+  /** Ternary weights default to BitNet's per-token int8 activations; "float" keeps fp32. */
+  readonly activations?: "int8" | "float";
+  /** Write the [m x rows] result here instead of allocating. */
+  readonly out?: Float32Array;
+}
+
+export interface HardwareReport extends HostInfo {
+  /** The path used when a call names none. */
+  readonly isa: Isa;
+  readonly available: readonly Isa[];
+  readonly features: Readonly<Record<string, boolean>>;
+  /** Kernel pool threads (the calling thread included). */
+  readonly threads: number;
+  readonly physicalCores: number;
+}
+
+const native = loadNative();
+
+function typeId(type: unknown, name: string): number {
+  if (typeof type === "string" && Object.hasOwn(WEIGHT_TYPE_IDS, type)) {
+    return WEIGHT_TYPE_IDS[type as WeightType];
+  }
+  throw new TypeError(
+    `${name}: unknown weight type ${JSON.stringify(type)} (expected one of ${Object.keys(WEIGHT_TYPE_IDS).join(", ")})`,
+  );
+}
+
+function weightArgs(weight: PackedWeight): [number, Uint8Array, number, number] {
+  if (typeof weight !== "object" || weight === null) {
+    throw new TypeError("weight: expected { type, rows, cols, data }");
+  }
+  return [typeId(weight.type, "weight.type"), weight.data, weight.rows, weight.cols];
+}
+
+function matmulArgs(weight: PackedWeight, x: Float32Array, m: number, options: MatmulOptions) {
+  return [options.isa, ...weightArgs(weight), x, m, options.activations, options.out] as const;
+}
+
+/** y[m x rows] = x[m x cols] · Wᵀ, with the weight's scales applied. */
+export function matmul(weight: PackedWeight, x: Float32Array, m: number, options: MatmulOptions = {}): Float32Array {
+  return native.matmul(...matmulArgs(weight, x, m, options));
+}
+
+/** `matmul` on libuv's thread pool; the buffers must not change until the promise settles. */
+export function matmulAsync(
+  weight: PackedWeight,
+  x: Float32Array,
+  m: number,
+  options: MatmulOptions = {},
+): Promise<Float32Array> {
+  try {
+    return native.matmulAsync(...matmulArgs(weight, x, m, options));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
+ * Pack fp32 values ([rows x cols], row-major) into a format with ggml's reference quantizer.
+ * `absmean` first ternarizes the whole tensor as BitNet b1.58 does (alpha = mean|W|).
+ */
+export function quantize(
+  type: WeightType,
+  values: Float32Array,
+  rows: number,
+  cols: number,
+  options: { absmean?: boolean } = {},
+): PackedWeight {
+  const data = native.quantize(typeId(type, "type"), values, rows, cols, options.absmean === true);
+  return { type, rows, cols, data };
+}
+
+export function dequantize(weight: PackedWeight): Float32Array {
+  return native.dequantize(...weightArgs(weight));
+}
+
+/** BitNet's per-token absmax int8 quantization of m rows of k values. */
+export function quantizeActivations(
+  x: Float32Array,
+  m: number,
+  k: number,
+  options: { isa?: Isa } = {},
+): { q: Int8Array; scale: Float32Array } {
+  const [q, scale] = native.quantizeActivations(options.isa, x, m, k);
+  return { q, scale };
+}
+
+/** Bytes a packed [rows x cols] tensor occupies, or -1 when cols does not fit the block. */
+export function tensorBytes(type: WeightType, rows: number, cols: number): number {
+  return native.tensorBytes(typeId(type, "type"), rows, cols);
+}
+
+/** Resize the kernel thread pool (the calling thread counts as one). */
+export function setThreads(threads: number): number {
+  return native.setThreads(threads);
+}
+
+/** Best read bandwidth in bytes/s over a buffer of `bytes` (choose one far larger than cache). */
+export function readBandwidth(bytes = 1 << 30, passes = 5, options: { isa?: Isa } = {}): number {
+  return native.readBandwidth(options.isa, bytes, passes);
+}
+
+export function hardware(): HardwareReport {
+  const report = native.hardware();
+  if (report.isaError !== undefined) throw new Error(report.isaError);
+  return {
+    ...readHostInfo(),
+    isa: report.isa as Isa,
+    available: report.available as Isa[],
+    features: report.features,
+    threads: report.threads,
+    physicalCores: report.physicalCores,
+  };
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// Builds the native kernels during `npm install`. Without a toolchain the install fails with
+// a message that says what to install: tritgate has no slow pure-JS fallback to hide behind.
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const kernelsDir = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+
+const HOW_TO_INSTALL = [
+  "  Debian/Ubuntu:  apt-get install build-essential python3",
+  "  Fedora/RHEL:    dnf install gcc make python3",
+  "  Alpine:         apk add build-base python3",
+  "  macOS:          xcode-select --install",
+].join("\n");
+
+function die(problem) {
+  console.error(
+    `\ntritgate: cannot build the native kernels: ${problem}\nInstall a C toolchain and run \`npm install\` again:\n${HOW_TO_INSTALL}\n`,
+  );
+  process.exit(1);
+}
+
+function works(command, args = ["--version"]) {
+  const result = spawnSync(command, args, { stdio: "ignore" });
+  return result.status === 0;
+}
+
+const compiler = process.env.CC ?? ["cc", "gcc", "clang"].find((cc) => works(cc));
+if (!compiler || !works(compiler)) die("no C compiler found (tried $CC, cc, gcc, clang)");
+if (!works("make")) die("`make` was not found");
+if (!works("python3")) die("`python3` was not found (node-gyp needs it)");
+
+// node-gyp downloads Node's headers unless told where they are; offline machines that ship
+// them with Node (Debian's nodejs puts them in /usr/include/node) can build without network.
+const args = [require.resolve("node-gyp/bin/node-gyp.js"), "rebuild", "--directory", kernelsDir];
+const nodedir = process.env.npm_config_nodedir ?? systemNodedir();
+if (nodedir) args.push(`--nodedir=${nodedir}`);
+
+const build = spawnSync(process.execPath, args, { stdio: "inherit" });
+if (build.status !== 0) die(`node-gyp failed (exit ${build.status}); the compiler output is above`);
+if (!existsSync(join(kernelsDir, "build", "Release", "tritgate_kernels.node"))) die("node-gyp produced no addon");
+
+/** /usr when its headers are this very Node's version, else undefined (node-gyp downloads). */
+function systemNodedir() {
+  const header = "/usr/include/node/node_version.h";
+  if (!existsSync(header)) return undefined;
+  const text = readFileSync(header, "utf8");
+  const part = (name) => new RegExp(`#define NODE_${name}_VERSION (\\d+)`).exec(text)?.[1];
+  const version = `${part("MAJOR")}.${part("MINOR")}.${part("PATCH")}`;
+  return version === process.versions.node ? "/usr" : undefined;
+}

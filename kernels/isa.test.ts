@@ -1,0 +1,154 @@
+/**
+ * Every SIMD path against the scalar reference, and the scalar reference against an
+ * independent TypeScript reading of the formats. Outputs are compared bit for bit: the
+ * contract fixes the float operations, so equal integer sums give identical floats.
+ */
+import { describe, expect, it } from "vitest";
+import { randomFloats, randomInt, rng } from "../test/helpers/random.js";
+import { matmulInt8Ref, quantizeActivationsRef } from "../test/reference/ternary.js";
+import {
+  hardware,
+  type Isa,
+  matmul,
+  type PackedWeight,
+  quantize,
+  quantizeActivations,
+  TERNARY_TYPES,
+  type WeightType,
+} from "./index.js";
+
+const simdPaths = hardware().available.filter((isa) => isa !== "scalar");
+const BATCHES = [1, 2, 3, 4, 5, 7, 8, 13, 16, 17, 31, 33, 64];
+
+function bytesOf(a: Float32Array | Int8Array): string {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString("hex");
+}
+
+/** Scale layouts a real file can have: one per tensor, one per block, or runs of equal blocks. */
+type ScaleLayout = "absmean" | "per-block" | "runs";
+
+function ternaryWeight(type: WeightType, rows: number, cols: number, layout: ScaleLayout, seed: number): PackedWeight {
+  const random = rng(seed);
+  const values = randomFloats(rows * cols, random);
+  if (layout === "absmean") return quantize(type, values, rows, cols, { absmean: true });
+  if (layout === "runs") {
+    // ggml's quantizer sets a block's scale to its absmax: pin each block's absmax to one of two values
+    for (let start = 0; start < values.length; start += 256) {
+      const amax = random() < 0.5 ? 0.5 : 0.75;
+      for (let j = start; j < start + 256 && j < values.length; j++) values[j] = (values[j] ?? 0) * amax;
+      values[start] = amax;
+    }
+  }
+  return quantize(type, values, rows, cols);
+}
+
+function blockOf(type: WeightType): number {
+  return type === "I2_S" ? 128 : 256;
+}
+
+describe("scalar C reference against the TypeScript reference", () => {
+  for (const type of TERNARY_TYPES) {
+    for (const layout of ["absmean", "per-block", "runs"] as const) {
+      it(`${type}, ${layout} scales: identical floats`, () => {
+        const random = rng(11);
+        for (let trial = 0; trial < 4; trial++) {
+          const rows = randomInt(random, 1, 19);
+          const cols = blockOf(type) * randomInt(random, 1, 6);
+          const m = randomInt(random, 1, 6);
+          const weight = ternaryWeight(type, rows, cols, layout, 100 + trial);
+          const x = randomFloats(m * cols, random, 3);
+          expect(bytesOf(matmul(weight, x, m, { isa: "scalar" }))).toBe(bytesOf(matmulInt8Ref(weight, x, m)));
+        }
+      });
+    }
+  }
+
+  it("activation quantization matches, zero rows and odd lengths included", () => {
+    const random = rng(12);
+    for (const k of [1, 7, 63, 64, 65, 255, 1000]) {
+      const m = 3;
+      const x = randomFloats(m * k, random, 5);
+      x.fill(0, k, 2 * k); // the middle row is all zeros
+      const ours = quantizeActivations(x, m, k, { isa: "scalar" });
+      const ref = quantizeActivationsRef(x, m, k);
+      expect(bytesOf(ours.q)).toBe(bytesOf(ref.q));
+      expect(bytesOf(ours.scale)).toBe(bytesOf(ref.scale));
+    }
+  });
+});
+
+describe.each(simdPaths)("%s path against scalar", (isa: Isa) => {
+  for (const type of TERNARY_TYPES) {
+    for (const layout of ["absmean", "per-block", "runs"] as const) {
+      it(`${type}, ${layout} scales, M from 1 to 64: bit-exact`, () => {
+        const random = rng(21);
+        for (const m of BATCHES) {
+          const rows = randomInt(random, 1, 70);
+          const cols = blockOf(type) * randomInt(random, 1, 12);
+          const weight = ternaryWeight(type, rows, cols, layout, m * 7 + rows);
+          const x = randomFloats(m * cols, random, 4);
+          const want = matmul(weight, x, m, { isa: "scalar" });
+          expect(bytesOf(matmul(weight, x, m, { isa })), `rows ${rows} cols ${cols} m ${m}`).toBe(bytesOf(want));
+        }
+      });
+    }
+
+    it(`${type}: the model shapes (2560 and 6912 columns) are bit-exact`, () => {
+      const random = rng(22);
+      for (const [rows, cols, m] of [
+        [40, 2560, 1],
+        [24, 6912, 1],
+        [20, 2560, 9],
+      ] as const) {
+        const weight = ternaryWeight(type, rows, cols, "absmean", rows + cols);
+        const x = randomFloats(m * cols, random, 2);
+        expect(bytesOf(matmul(weight, x, m, { isa }))).toBe(bytesOf(matmul(weight, x, m, { isa: "scalar" })));
+      }
+    });
+  }
+
+  it("activation quantization is bit-exact for any length", () => {
+    const random = rng(23);
+    for (let trial = 0; trial < 40; trial++) {
+      const k = randomInt(random, 1, 3000);
+      const m = randomInt(random, 1, 4);
+      const x = randomFloats(m * k, random, 10 ** randomInt(random, -3, 3));
+      if (trial % 5 === 0) x.fill(0, 0, k);
+      const got = quantizeActivations(x, m, k, { isa });
+      const want = quantizeActivations(x, m, k, { isa: "scalar" });
+      expect(bytesOf(got.q)).toBe(bytesOf(want.q));
+      expect(bytesOf(got.scale)).toBe(bytesOf(want.scale));
+    }
+  });
+
+  const floatCases: Array<[WeightType, number]> = [
+    ["F32", 1],
+    ["F16", 1],
+    ["Q8_0", 32],
+    ["TQ2_0", 256],
+    ["TQ1_0", 256],
+    ["I2_S", 128],
+  ];
+  for (const [type, block] of floatCases) {
+    it(`${type} with float activations agrees within 1e-5 (K not a multiple of the SIMD width)`, () => {
+      const random = rng(24);
+      for (let trial = 0; trial < 8; trial++) {
+        const rows = randomInt(random, 1, 40);
+        const cols = block === 1 ? randomInt(random, 1, 1100) : block * randomInt(random, 1, 8);
+        const m = randomInt(random, 1, 9);
+        const weight = quantize(type, randomFloats(rows * cols, random), rows, cols);
+        const x = randomFloats(m * cols, random);
+        const got = matmul(weight, x, m, { isa, activations: "float" });
+        const want = matmul(weight, x, m, { isa: "scalar", activations: "float" });
+        const scale = Math.sqrt(cols);
+        for (let i = 0; i < want.length; i++) {
+          expect(Math.abs((got[i] ?? 0) - (want[i] ?? 0))).toBeLessThanOrEqual(1e-5 * scale);
+        }
+      }
+    });
+  }
+});
+
+it("at least the scalar path runs on every machine", () => {
+  expect(hardware().available).toContain("scalar");
+});

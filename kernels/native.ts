@@ -1,0 +1,54 @@
+/** Finds and loads the compiled addon, typed at the boundary. */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+type IsaArg = string | undefined;
+type WeightArgs = readonly [type: number, data: Uint8Array, rows: number, cols: number];
+
+export interface NativeKernels {
+  matmul(
+    isa: IsaArg,
+    ...rest: [...WeightArgs, x: Float32Array, m: number, activations: string | undefined, out: Float32Array | undefined]
+  ): Float32Array;
+  matmulAsync(
+    isa: IsaArg,
+    ...rest: [...WeightArgs, x: Float32Array, m: number, activations: string | undefined, out: Float32Array | undefined]
+  ): Promise<Float32Array>;
+  quantize(type: number, values: Float32Array, rows: number, cols: number, absmean: boolean): Uint8Array;
+  dequantize(...args: WeightArgs): Float32Array;
+  quantizeActivations(isa: IsaArg, x: Float32Array, m: number, k: number): [Int8Array, Float32Array];
+  tensorBytes(type: number, rows: number, cols: number): number;
+  setThreads(threads: number): number;
+  readBandwidth(isa: IsaArg, bytes: number, passes: number): number;
+  hardware(): {
+    isa?: string;
+    isaError?: string;
+    available: string[];
+    features: Record<string, boolean>;
+    threads: number;
+    physicalCores: number;
+  };
+}
+
+const ADDON = join("kernels", "build", "Release", "tritgate_kernels.node");
+
+/** The addon sits under the package root, which is an ancestor of both src and dist builds. */
+function findAddon(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, ADDON);
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  throw new Error(
+    `tritgate: the native kernels are not built (${ADDON} is missing). Run \`npm install\` (or \`npm run build:kernels\`); it needs a C compiler, make and python3.`,
+  );
+}
+
+export function loadNative(): NativeKernels {
+  return createRequire(import.meta.url)(findAddon()) as NativeKernels;
+}

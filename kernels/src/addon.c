@@ -1,0 +1,493 @@
+/*
+ * N-API surface of the kernels. Every argument is checked here, before any pointer reaches a
+ * kernel: a wrong size, type or alignment becomes a thrown JS error naming the argument.
+ * kernels/index.ts wraps these positional functions in a typed API.
+ */
+#include <node_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tg.h"
+
+#define MAX_DIM 2147483647LL
+#define MAX_TERNARY_K 65536 /* keeps |isum| < 2^24 so (float)isum is exact */
+
+static const tg_isa_ops *default_isa;
+static char default_isa_error[256];
+
+/* ---------------- argument helpers: each returns 0 after throwing ---------------- */
+
+static int fail(napi_env env, const char *name, const char *fmt, long long a, long long b) {
+    char msg[512], detail[384];
+    snprintf(detail, sizeof(detail), fmt, a, b);
+    snprintf(msg, sizeof(msg), "%s: %s", name, detail);
+    napi_throw_type_error(env, "ERR_TRITGATE_ARGUMENT", msg);
+    return 0;
+}
+
+static int get_int(napi_env env, napi_value v, const char *name, long long lo, long long hi, long long *out) {
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
+    if (t != napi_number) return fail(env, name, "expected an integer%.0lld%.0lld", 0, 0);
+    double d;
+    napi_get_value_double(env, v, &d);
+    if (d != d || d != (double)(long long)d) return fail(env, name, "expected an integer%.0lld%.0lld", 0, 0);
+    if (d < (double)lo || d > (double)hi) return fail(env, name, "must be between %lld and %lld", lo, hi);
+    *out = (long long)d;
+    return 1;
+}
+
+typedef struct {
+    void *data;
+    size_t length; /* elements */
+    size_t byte_offset;
+} typed_view;
+
+static int get_typed(napi_env env, napi_value v, const char *name, napi_typedarray_type want,
+                     const char *want_name, typed_view *out) {
+    bool is_typed = false;
+    napi_is_typedarray(env, v, &is_typed);
+    napi_typedarray_type type = napi_int8_array;
+    napi_value buffer;
+    if (is_typed) napi_get_typedarray_info(env, v, &type, &out->length, &out->data, &buffer, &out->byte_offset);
+    if (!is_typed || type != want) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "%s: expected a %s", name, want_name);
+        napi_throw_type_error(env, "ERR_TRITGATE_ARGUMENT", msg);
+        return 0;
+    }
+    return 1;
+}
+
+static int get_isa(napi_env env, napi_value v, const tg_isa_ops **out) {
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
+    if (t == napi_undefined || t == napi_null) {
+        if (!default_isa) {
+            napi_throw_error(env, "ERR_TRITGATE_ISA", default_isa_error);
+            return 0;
+        }
+        *out = default_isa;
+        return 1;
+    }
+    char name[32] = {0};
+    size_t len = 0;
+    if (t != napi_string || napi_get_value_string_utf8(env, v, name, sizeof(name), &len) != napi_ok) {
+        napi_throw_type_error(env, "ERR_TRITGATE_ARGUMENT", "options.isa: expected \"scalar\", \"avx2\" or \"avx512\"");
+        return 0;
+    }
+    *out = tg_isa_by_name(name);
+    if (!*out) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "options.isa: \"%s\" is not a path this CPU can run", name);
+        napi_throw_error(env, "ERR_TRITGATE_ISA", msg);
+        return 0;
+    }
+    return 1;
+}
+
+static int get_format(napi_env env, napi_value v, const char *name, const tg_format **out) {
+    long long type = 0;
+    if (!get_int(env, v, name, 0, 255, &type)) return 0;
+    *out = tg_format_of((int)type);
+    if (!*out) return fail(env, name, "unknown weight type id %lld%.0lld", type, 0);
+    return 1;
+}
+
+/* Shape checks shared by everything that takes a packed [n x k] weight. */
+static int check_shape(napi_env env, const tg_format *f, long long n, long long k) {
+    if (k % f->block != 0) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "weight.cols: %lld is not a multiple of %s's block of %lld", k, f->name,
+                 (long long)f->block);
+        napi_throw_range_error(env, "ERR_TRITGATE_ARGUMENT", msg);
+        return 0;
+    }
+    if (n * k > (1LL << 40)) return fail(env, "weight", "%lld x %lld elements is too large", n, k);
+    return 1;
+}
+
+/* A packed weight: (type, data, rows, cols) at argv[first..first+3]. */
+static int get_weight(napi_env env, napi_value *argv, tg_weight *w, const tg_format **fmt) {
+    long long n = 0, k = 0;
+    typed_view data;
+    if (!get_format(env, argv[0], "weight.type", fmt)) return 0;
+    if (!get_typed(env, argv[1], "weight.data", napi_uint8_array, "Uint8Array", &data)) return 0;
+    if (!get_int(env, argv[2], "weight.rows", 1, MAX_DIM, &n)) return 0;
+    if (!get_int(env, argv[3], "weight.cols", 1, MAX_DIM, &k)) return 0;
+    if (!check_shape(env, *fmt, n, k)) return 0;
+    long long want = tg_tensor_bytes((*fmt)->type, n, k);
+    if ((long long)data.length != want) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "weight.data: %s [%lld x %lld] needs %lld bytes, got %lld%s", (*fmt)->name, n, k,
+                 want, (long long)data.length, (long long)data.length < want ? " (truncated)" : "");
+        napi_throw_range_error(env, "ERR_TRITGATE_ARGUMENT", msg);
+        return 0;
+    }
+    int align = (*fmt)->type == TG_F32 ? 4 : (*fmt)->type == TG_F16 ? 2 : 1;
+    if ((uintptr_t)data.data % (uintptr_t)align != 0)
+        return fail(env, "weight.data", "misaligned: this type's data must start on a %lld-byte boundary (offset %lld)",
+                    (long long)align, (long long)data.byte_offset);
+    w->type = (*fmt)->type;
+    w->data = data.data;
+    w->n = n;
+    w->k = k;
+    w->nbytes = want;
+    return 1;
+}
+
+static napi_value make_typed(napi_env env, napi_typedarray_type type, size_t count, size_t elem, void **data) {
+    napi_value buffer, array;
+    napi_create_arraybuffer(env, count * elem, data, &buffer);
+    napi_create_typedarray(env, type, count, buffer, 0, &array);
+    return array;
+}
+
+/* ---------------- matmul (sync and async) ---------------- */
+
+typedef struct {
+    const tg_isa_ops *isa;
+    tg_weight w;
+    const float *x;
+    int64_t m;
+    tg_act_mode mode;
+    float *y;
+    napi_value out;
+} matmul_call;
+
+/* argv: isa, type, data, rows, cols, x, m, activations ("int8" | "float" | undefined), out */
+static int parse_matmul(napi_env env, napi_callback_info info, matmul_call *c) {
+    size_t argc = 9;
+    napi_value argv[9];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    const tg_format *f;
+    long long m;
+    typed_view x;
+    if (!get_isa(env, argv[0], &c->isa)) return 0;
+    if (!get_weight(env, argv + 1, &c->w, &f)) return 0;
+    if (!get_typed(env, argv[5], "x", napi_float32_array, "Float32Array", &x)) return 0;
+    if (!get_int(env, argv[6], "m", 1, MAX_DIM, &m)) return 0;
+    if ((long long)x.length != m * c->w.k) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "x: expected m x cols = %lld x %lld = %lld floats, got %lld", m, (long long)c->w.k,
+                 m * c->w.k, (long long)x.length);
+        napi_throw_range_error(env, "ERR_TRITGATE_ARGUMENT", msg);
+        return 0;
+    }
+    napi_valuetype t;
+    napi_typeof(env, argv[7], &t);
+    c->mode = f->ternary ? TG_ACT_INT8 : TG_ACT_FLOAT;
+    if (t == napi_string) {
+        char mode[16] = {0};
+        size_t len;
+        napi_get_value_string_utf8(env, argv[7], mode, sizeof(mode), &len);
+        if (strcmp(mode, "float") == 0) c->mode = TG_ACT_FLOAT;
+        else if (strcmp(mode, "int8") == 0 && f->ternary) c->mode = TG_ACT_INT8;
+        else {
+            napi_throw_type_error(env, "ERR_TRITGATE_ARGUMENT",
+                                  strcmp(mode, "int8") == 0
+                                      ? "options.activations: \"int8\" needs a ternary weight (TQ1_0, TQ2_0, I2_S)"
+                                      : "options.activations: expected \"int8\" or \"float\"");
+            return 0;
+        }
+    } else if (t != napi_undefined) {
+        napi_throw_type_error(env, "ERR_TRITGATE_ARGUMENT", "options.activations: expected \"int8\" or \"float\"");
+        return 0;
+    }
+    if (c->mode == TG_ACT_INT8 && c->w.k > MAX_TERNARY_K)
+        return fail(env, "weight.cols", "int8 activations support at most %lld columns, got %lld", MAX_TERNARY_K,
+                    (long long)c->w.k);
+    c->x = x.data;
+    c->m = m;
+    napi_typeof(env, argv[8], &t);
+    if (t == napi_undefined || t == napi_null) {
+        c->out = make_typed(env, napi_float32_array, (size_t)(m * c->w.n), 4, (void **)&c->y);
+    } else {
+        typed_view out;
+        if (!get_typed(env, argv[8], "options.out", napi_float32_array, "Float32Array", &out)) return 0;
+        if ((long long)out.length != m * c->w.n)
+            return fail(env, "options.out", "expected m x rows = %lld floats, got %lld", m * c->w.n,
+                        (long long)out.length);
+        c->out = argv[8];
+        c->y = out.data;
+    }
+    /* the output must not alias the inputs: kernels read x while writing y */
+    const char *xb = (const char *)c->x, *yb = (const char *)c->y;
+    if (yb < xb + x.length * 4 && xb < yb + m * c->w.n * 4)
+        return fail(env, "options.out", "must not overlap x%.0lld%.0lld", 0, 0);
+    return 1;
+}
+
+static napi_value js_matmul(napi_env env, napi_callback_info info) {
+    matmul_call c;
+    if (!parse_matmul(env, info, &c)) return NULL;
+    const char *err = tg_matmul(c.isa, &c.w, c.x, c.m, c.mode, c.y);
+    if (err) {
+        napi_throw_error(env, "ERR_TRITGATE_KERNEL", err);
+        return NULL;
+    }
+    return c.out;
+}
+
+typedef struct {
+    matmul_call call;
+    napi_async_work work;
+    napi_deferred deferred;
+    napi_ref keep[3]; /* weight data, x, out: alive until the work completes */
+    const char *error;
+} async_matmul;
+
+static void async_execute(napi_env env, void *data) {
+    (void)env;
+    async_matmul *job = data;
+    job->error = tg_matmul(job->call.isa, &job->call.w, job->call.x, job->call.m, job->call.mode, job->call.y);
+}
+
+static void async_complete(napi_env env, napi_status status, void *data) {
+    async_matmul *job = data;
+    napi_value out;
+    napi_get_reference_value(env, job->keep[2], &out);
+    if (status != napi_ok || job->error) {
+        napi_value msg, err;
+        napi_create_string_utf8(env, job->error ? job->error : "matmul was cancelled", NAPI_AUTO_LENGTH, &msg);
+        napi_create_error(env, NULL, msg, &err);
+        napi_reject_deferred(env, job->deferred, err);
+    } else {
+        napi_resolve_deferred(env, job->deferred, out);
+    }
+    for (int i = 0; i < 3; i++) napi_delete_reference(env, job->keep[i]);
+    napi_delete_async_work(env, job->work);
+    free(job);
+}
+
+static napi_value js_matmul_async(napi_env env, napi_callback_info info) {
+    size_t argc = 9;
+    napi_value argv[9];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    async_matmul *job = calloc(1, sizeof(*job));
+    if (!job) {
+        napi_throw_error(env, NULL, "out of memory");
+        return NULL;
+    }
+    if (!parse_matmul(env, info, &job->call)) {
+        free(job);
+        return NULL;
+    }
+    napi_value promise, name;
+    napi_create_reference(env, argv[2], 1, &job->keep[0]);
+    napi_create_reference(env, argv[5], 1, &job->keep[1]);
+    napi_create_reference(env, job->call.out, 1, &job->keep[2]);
+    napi_create_promise(env, &job->deferred, &promise);
+    napi_create_string_utf8(env, "tritgate.matmul", NAPI_AUTO_LENGTH, &name);
+    napi_create_async_work(env, NULL, name, async_execute, async_complete, job, &job->work);
+    napi_queue_async_work(env, job->work);
+    return promise;
+}
+
+/* ---------------- formats ---------------- */
+
+/* quantize(type, values: Float32Array, rows, cols, absmean: boolean) -> Uint8Array */
+static napi_value js_quantize(napi_env env, napi_callback_info info) {
+    size_t argc = 5;
+    napi_value argv[5];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    const tg_format *f;
+    typed_view x;
+    long long n, k;
+    bool absmean = false;
+    if (!get_format(env, argv[0], "type", &f)) return NULL;
+    if (!get_typed(env, argv[1], "values", napi_float32_array, "Float32Array", &x)) return NULL;
+    if (!get_int(env, argv[2], "rows", 1, MAX_DIM, &n)) return NULL;
+    if (!get_int(env, argv[3], "cols", 1, MAX_DIM, &k)) return NULL;
+    if (!check_shape(env, f, n, k)) return NULL;
+    if ((long long)x.length != n * k) {
+        fail(env, "values", "expected rows x cols = %lld floats, got %lld", n * k, (long long)x.length);
+        return NULL;
+    }
+    napi_get_value_bool(env, argv[4], &absmean);
+    const float *src = x.data;
+    float *tern = NULL;
+    if (absmean) {
+        if (!f->ternary) {
+            napi_throw_type_error(env, "ERR_TRITGATE_ARGUMENT", "options.absmean: only for ternary types");
+            return NULL;
+        }
+        tern = malloc(sizeof(float) * (size_t)(n * k));
+        if (!tern) {
+            napi_throw_error(env, NULL, "out of memory");
+            return NULL;
+        }
+        tg_ternarize_absmean(src, n * k, tern);
+        src = tern;
+    }
+    void *out;
+    napi_value result = make_typed(env, napi_uint8_array, (size_t)tg_tensor_bytes(f->type, n, k), 1, &out);
+    tg_quantize(f->type, src, n, k, out);
+    free(tern);
+    return result;
+}
+
+/* dequantize(type, data, rows, cols) -> Float32Array */
+static napi_value js_dequantize(napi_env env, napi_callback_info info) {
+    size_t argc = 4;
+    napi_value argv[4];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    tg_weight w;
+    const tg_format *f;
+    if (!get_weight(env, argv, &w, &f)) return NULL;
+    void *out;
+    napi_value result = make_typed(env, napi_float32_array, (size_t)(w.n * w.k), 4, &out);
+    tg_dequantize_rows(w.type, w.data, w.n, w.k, 0, w.n, out);
+    return result;
+}
+
+/* quantizeActivations(isa, x, m, k) -> [Int8Array q, Float32Array scale] */
+static napi_value js_quantize_activations(napi_env env, napi_callback_info info) {
+    size_t argc = 4;
+    napi_value argv[4];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    const tg_isa_ops *isa;
+    typed_view x;
+    long long m, k;
+    if (!get_isa(env, argv[0], &isa)) return NULL;
+    if (!get_typed(env, argv[1], "x", napi_float32_array, "Float32Array", &x)) return NULL;
+    if (!get_int(env, argv[2], "m", 1, MAX_DIM, &m)) return NULL;
+    if (!get_int(env, argv[3], "k", 1, MAX_DIM, &k)) return NULL;
+    if ((long long)x.length != m * k) {
+        fail(env, "x", "expected m x k = %lld floats, got %lld", m * k, (long long)x.length);
+        return NULL;
+    }
+    void *q, *scale;
+    napi_value result, qv = make_typed(env, napi_int8_array, (size_t)(m * k), 1, &q);
+    napi_value sv = make_typed(env, napi_float32_array, (size_t)m, 4, &scale);
+    tg_quantize_activations(isa, x.data, m, k, q, scale);
+    napi_create_array_with_length(env, 2, &result);
+    napi_set_element(env, result, 0, qv);
+    napi_set_element(env, result, 1, sv);
+    return result;
+}
+
+/* tensorBytes(type, rows, cols) -> number (-1 when cols does not fit the block) */
+static napi_value js_tensor_bytes(napi_env env, napi_callback_info info) {
+    size_t argc = 3;
+    napi_value argv[3], result;
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    const tg_format *f;
+    long long n, k;
+    if (!get_format(env, argv[0], "type", &f)) return NULL;
+    if (!get_int(env, argv[1], "rows", 1, MAX_DIM, &n)) return NULL;
+    if (!get_int(env, argv[2], "cols", 1, MAX_DIM, &k)) return NULL;
+    napi_create_double(env, (double)tg_tensor_bytes(f->type, n, k), &result);
+    return result;
+}
+
+/* ---------------- machine ---------------- */
+
+static void set_bool(napi_env env, napi_value obj, const char *key, int v) {
+    napi_value b;
+    napi_get_boolean(env, v != 0, &b);
+    napi_set_named_property(env, obj, key, b);
+}
+
+static void set_string(napi_env env, napi_value obj, const char *key, const char *v) {
+    napi_value s;
+    napi_create_string_utf8(env, v, NAPI_AUTO_LENGTH, &s);
+    napi_set_named_property(env, obj, key, s);
+}
+
+/* hardware() -> { isa, isaError, available[], features{}, threads } */
+static napi_value js_hardware(napi_env env, napi_callback_info info) {
+    (void)info;
+    tg_cpu_features f = tg_cpu_detect();
+    napi_value report, features, available, num;
+    napi_create_object(env, &report);
+    napi_create_object(env, &features);
+    set_bool(env, features, "avx2", f.avx2);
+    set_bool(env, features, "fma", f.fma);
+    set_bool(env, features, "f16c", f.f16c);
+    set_bool(env, features, "avx512f", f.avx512f);
+    set_bool(env, features, "avx512bw", f.avx512bw);
+    set_bool(env, features, "avx512vl", f.avx512vl);
+    set_bool(env, features, "avx512vnni", f.avx512vnni);
+    set_bool(env, features, "avxvnni", f.avxvnni);
+    napi_set_named_property(env, report, "features", features);
+    napi_create_array(env, &available);
+    const char *names[] = {"scalar", "avx2", "avx512"};
+    uint32_t count = 0;
+    for (int i = 0; i < 3; i++)
+        if (tg_isa_by_name(names[i])) {
+            napi_value s;
+            napi_create_string_utf8(env, names[i], NAPI_AUTO_LENGTH, &s);
+            napi_set_element(env, available, count++, s);
+        }
+    napi_set_named_property(env, report, "available", available);
+    if (default_isa) set_string(env, report, "isa", default_isa->name);
+    else set_string(env, report, "isaError", default_isa_error);
+    napi_create_int32(env, tg_pool_threads(), &num);
+    napi_set_named_property(env, report, "threads", num);
+    napi_create_int32(env, tg_physical_cores(), &num);
+    napi_set_named_property(env, report, "physicalCores", num);
+    return report;
+}
+
+static napi_value js_set_threads(napi_env env, napi_callback_info info) {
+    size_t argc = 1;
+    napi_value argv[1], result;
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    long long n = 1;
+    if (!get_int(env, argv[0], "threads", 1, 256, &n)) return NULL;
+    napi_create_int32(env, tg_pool_set_threads((int)n), &result);
+    return result;
+}
+
+/* readBandwidth(isa, bytes, passes) -> bytes per second */
+static napi_value js_read_bandwidth(napi_env env, napi_callback_info info) {
+    size_t argc = 3;
+    napi_value argv[3], result;
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    const tg_isa_ops *isa;
+    long long bytes, passes;
+    if (!get_isa(env, argv[0], &isa)) return NULL;
+    if (!get_int(env, argv[1], "bytes", 1 << 20, 1LL << 36, &bytes)) return NULL;
+    if (!get_int(env, argv[2], "passes", 1, 1000, &passes)) return NULL;
+    double bw = tg_read_bandwidth(isa, bytes, (int)passes);
+    if (bw < 0) {
+        napi_throw_error(env, "ERR_TRITGATE_KERNEL", "readBandwidth: allocation failed or the pass was wrong");
+        return NULL;
+    }
+    napi_create_double(env, bw, &result);
+    return result;
+}
+
+/* ---------------- module ---------------- */
+
+static void choose_default_isa(void) {
+    const char *forced = getenv("TRITGATE_ISA");
+    if (!forced || !*forced) {
+        default_isa = tg_isa_best();
+        return;
+    }
+    default_isa = tg_isa_by_name(forced);
+    if (!default_isa)
+        snprintf(default_isa_error, sizeof(default_isa_error),
+                 "TRITGATE_ISA=%s: not a path this CPU can run (use scalar, avx2 or avx512; see `tritgate hw`)",
+                 forced);
+}
+
+NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
+    choose_default_isa();
+    napi_property_descriptor props[] = {
+        {"matmul", NULL, js_matmul, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"matmulAsync", NULL, js_matmul_async, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"quantize", NULL, js_quantize, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"dequantize", NULL, js_dequantize, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"quantizeActivations", NULL, js_quantize_activations, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"tensorBytes", NULL, js_tensor_bytes, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"hardware", NULL, js_hardware, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"readBandwidth", NULL, js_read_bandwidth, NULL, NULL, NULL, napi_enumerable, NULL},
+    };
+    napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+    return exports;
+}

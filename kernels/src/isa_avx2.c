@@ -1,0 +1,207 @@
+/*
+ * AVX2 path (with FMA and F16C). Compiled with its own -m flags only.
+ *
+ * Without VNNI the byte dot product is vpmaddubsw (unsigned codes x signed int8 into
+ * saturating int16 pairs) followed by vpmaddwd against ones. Codes are at most 3, so a pair
+ * is at most 2 x 3 x 127 and four pairs summed in int16 stay far from saturation: the
+ * integer results are exact, as the contract demands.
+ */
+#include <math.h>
+
+#include "x86_common.h"
+
+X86_INLINE __m256i madd_ones(__m256i pairs16) { return _mm256_madd_epi16(pairs16, _mm256_set1_epi16(1)); }
+
+/* Sum of all eight int32 lanes. */
+static int32_t hsum_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* ---------------- 2-bit formats (TQ2_0, I2_S) at M = 1 ---------------- */
+
+/* Field n of a 32-byte group is weights 32n .. 32n+31: at bits 2n (TQ2_0) or 6 - 2n (I2_S). */
+X86_INLINE void span_2bit_fields(const tg_ternary_args *a, const uint8_t *const *rows, int R, int64_t g0, int64_t g1,
+                                 int32_t *out, const int i2s) {
+    const __m256i three = _mm256_set1_epi8(3);
+    __m256i acc[X86_MAX_ROWS];
+    for (int i = 0; i < R; i++) acc[i] = _mm256_setzero_si256();
+    for (int64_t g = g0; g < g1; g++) {
+        const int8_t *xg = a->xq + g * TG_GROUP;
+        __m256i x[4];
+        for (int n = 0; n < 4; n++) x[n] = _mm256_loadu_si256((const __m256i *)(xg + 32 * n));
+        const int64_t offset = i2s ? g * 32 : (g >> 1) * 66 + (g & 1) * 32;
+        for (int i = 0; i < R; i++) {
+            __m256i w = _mm256_loadu_si256((const __m256i *)(rows[i] + offset));
+            __m256i s = _mm256_setzero_si256();
+            for (int n = 0; n < 4; n++) {
+                __m256i c = _mm256_and_si256(_mm256_srli_epi16(w, i2s ? 6 - 2 * n : 2 * n), three);
+                s = _mm256_add_epi16(s, _mm256_maddubs_epi16(c, x[n]));
+            }
+            acc[i] = _mm256_add_epi32(acc[i], madd_ones(s));
+        }
+    }
+    for (int i = 0; i < R; i++) out[i] = hsum_epi32(acc[i]);
+}
+
+X86_INLINE void span_tq2_0(const tg_ternary_args *a, const uint8_t *const *rows, int R, int64_t g0, int64_t g1,
+                           int32_t *out) {
+    span_2bit_fields(a, rows, R, g0, g1, out, 0);
+}
+
+X86_INLINE void span_i2_s(const tg_ternary_args *a, const uint8_t *const *rows, int R, int64_t g0, int64_t g1,
+                          int32_t *out) {
+    span_2bit_fields(a, rows, R, g0, g1, out, 1);
+}
+
+/* ---------------- TQ1_0 at M = 1 ---------------- */
+
+X86_INLINE void span_tq1_0(const tg_ternary_args *a, const uint8_t *const *rows, int R, int64_t g0, int64_t g1,
+                           int32_t *out) {
+    __m256i acc[X86_MAX_ROWS];
+    for (int i = 0; i < R; i++) acc[i] = _mm256_setzero_si256();
+    __m256i c32[5];
+    __m128i c16[6];
+    for (int64_t b = g0 / 2; b < g1 / 2; b++) {
+        const int8_t *x = a->xq + b * TG_QK_K;
+        for (int i = 0; i < R; i++) {
+            x86_tq1_0_codes(rows[i] + b * 54, c32, c16);
+            /* codes <= 2: eleven int16 pair sums of at most 508 each cannot saturate */
+            __m256i s = _mm256_setzero_si256();
+            for (int n = 0; n < 5; n++)
+                s = _mm256_add_epi16(s, _mm256_maddubs_epi16(c32[n], _mm256_loadu_si256((const __m256i *)(x + 32 * n))));
+            __m128i s16 = _mm_setzero_si128();
+            for (int n = 0; n < 6; n++)
+                s16 = _mm_add_epi16(s16, _mm_maddubs_epi16(c16[n], _mm_loadu_si128((const __m128i *)(x + 160 + 16 * n))));
+            acc[i] = _mm256_add_epi32(acc[i], madd_ones(_mm256_add_epi16(s, _mm256_zextsi128_si256(s16))));
+        }
+    }
+    for (int i = 0; i < R; i++) out[i] = hsum_epi32(acc[i]);
+}
+
+static void gemv_ternary(const tg_ternary_args *a, int64_t row0, int64_t row1) {
+    if (a->type == TG_TQ1_0) x86_gemv(a, row0, row1, span_tq1_0);
+    else if (a->type == TG_TQ2_0) x86_gemv(a, row0, row1, span_tq2_0);
+    else x86_gemv(a, row0, row1, span_i2_s);
+}
+
+/* ---------------- M > 1: tiles of unpacked codes ---------------- */
+
+/* Two weight rows against four activation rows: eight accumulators fit AVX2's 16 registers. */
+X86_INLINE void dot_tile_2x4(const uint8_t *const *c, const int8_t *const *xr, int64_t k0, int64_t k1, __m256i acc[2][4]) {
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++) acc[i][j] = _mm256_setzero_si256();
+    for (int64_t kk = k0; kk < k1; kk += 64) {
+        /* two 32-byte halves summed in int16 before widening: 2 x 2 x 3 x 127 fits */
+        for (int i = 0; i < 2; i++) {
+            __m256i c_lo = _mm256_loadu_si256((const __m256i *)(c[i] + kk));
+            __m256i c_hi = _mm256_loadu_si256((const __m256i *)(c[i] + kk + 32));
+            for (int j = 0; j < 4; j++) {
+                __m256i s = _mm256_add_epi16(
+                    _mm256_maddubs_epi16(c_lo, _mm256_loadu_si256((const __m256i *)(xr[j] + kk))),
+                    _mm256_maddubs_epi16(c_hi, _mm256_loadu_si256((const __m256i *)(xr[j] + kk + 32))));
+                acc[i][j] = _mm256_add_epi32(acc[i][j], madd_ones(s));
+            }
+        }
+    }
+}
+
+static void dot_tile_u8s8(const uint8_t *codes, int64_t cstride, int nt, const int8_t *x, int64_t xstride, int mt,
+                          int64_t k0, int64_t k1, int32_t *out) {
+    const int8_t *xr[4];
+    for (int j = 0; j < 4; j++) xr[j] = x + (j < mt ? j : 0) * xstride;
+    for (int i0 = 0; i0 < nt; i0 += 2) {
+        const uint8_t *c[2] = {codes + i0 * cstride, codes + (i0 + 1 < nt ? i0 + 1 : i0) * cstride};
+        __m256i acc[2][4];
+        dot_tile_2x4(c, xr, k0, k1, acc);
+        for (int i = i0; i < nt && i < i0 + 2; i++)
+            for (int j = 0; j < mt; j++) out[i * mt + j] = hsum_epi32(acc[i - i0][j]);
+    }
+}
+
+/* ---------------- activations ---------------- */
+
+static void quantize_row_i8(const float *x, int64_t k, int8_t *q, float *xscale) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 vmax = _mm256_setzero_ps();
+    int64_t j = 0;
+    /* max(|x|, acc) returns acc when |x| is NaN, as fmaxf does in the reference */
+    for (; j + 8 <= k; j += 8) vmax = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), vmax);
+    float lanes[8];
+    _mm256_storeu_ps(lanes, vmax);
+    float amax = 0.0f;
+    for (int i = 0; i < 8; i++) amax = fmaxf(amax, lanes[i]);
+    for (; j < k; j++) amax = fmaxf(amax, fabsf(x[j]));
+    if (amax == 0.0f) {
+        memset(q, 0, (size_t)k);
+        *xscale = 0.0f;
+        return;
+    }
+    const float iscale_s = 127.0f / amax;
+    const __m256 iscale = _mm256_set1_ps(iscale_s);
+    const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (j = 0; j + 32 <= k; j += 32) {
+        __m256i v[4];
+        for (int u = 0; u < 4; u++) {
+            /* cvtps rounds with MXCSR's mode, the same as lrintf in the reference */
+            v[u] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j + 8 * u), iscale));
+            v[u] = _mm256_min_epi32(_mm256_max_epi32(v[u], lo), hi);
+        }
+        /* the packs work per 128-bit lane; the permute puts the 32 bytes back in order */
+        __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+        _mm256_storeu_si256((__m256i *)(q + j), _mm256_permutevar8x32_epi32(b, order));
+    }
+    for (; j < k; j++) {
+        long v = lrintf(x[j] * iscale_s);
+        q[j] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+    }
+    *xscale = amax / 127.0f;
+}
+
+/* ---------------- float path and bandwidth ---------------- */
+
+static float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static float dot_f32(const float *a, const float *b, int64_t k) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int64_t j = 0;
+    for (; j + 32 <= k; j += 32)
+        for (int u = 0; u < 4; u++)
+            acc[u] = _mm256_fmadd_ps(_mm256_loadu_ps(a + j + 8 * u), _mm256_loadu_ps(b + j + 8 * u), acc[u]);
+    float s = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+    for (; j < k; j++) s += a[j] * b[j];
+    return s;
+}
+
+static double read_sum(const float *p, int64_t count) {
+    double total = 0.0;
+    int64_t j = 0;
+    while (j < count) {
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+        int64_t end = j + 65536 < count ? j + 65536 : count;
+        for (; j + 32 <= end; j += 32)
+            for (int u = 0; u < 4; u++) acc[u] = _mm256_add_ps(acc[u], _mm256_loadu_ps(p + j + 8 * u));
+        for (; j < end; j++) total += p[j];
+        total += hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+    }
+    return total;
+}
+
+const tg_isa_ops tg_isa_avx2 = {
+    .name = "avx2",
+    .gemv_ternary = gemv_ternary,
+    .unpack_ternary_row = x86_unpack_ternary_row,
+    .dot_tile_u8s8 = dot_tile_u8s8,
+    .quantize_row_i8 = quantize_row_i8,
+    .dequant_row = x86_dequant_row,
+    .dot_f32 = dot_f32,
+    .read_sum = read_sum,
+};

@@ -1,0 +1,235 @@
+/*
+ * The matmul driver: ISA-neutral orchestration of one product y[M x N] = x[M x K] W[N x K]^T.
+ *
+ * M = 1 (decode) reads the packed weights once, straight into the ISA's fused GEMV.
+ * M > 1 (prefill, batched decode) unpacks a panel of weight rows into per-thread scratch once
+ * and then sweeps every activation row over it, so each unpacked weight byte serves all M
+ * rows: the cost of M rows grows far slower than M times one row.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tg.h"
+
+#define PANEL_ROWS 16 /* weight rows unpacked per GEMM task */
+#define TILE 4        /* rows of the dot_tile micro-kernel, both ways */
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+void tg_quantize_activations(const tg_isa_ops *isa, const float *x, int64_t m, int64_t k, int8_t *q,
+                             float *xscale) {
+    for (int64_t r = 0; r < m; r++) isa->quantize_row_i8(x + r * k, k, q + r * k, xscale + r);
+}
+
+/* ---------------- ternary, int8 activations ---------------- */
+
+typedef struct {
+    const tg_isa_ops *isa;
+    tg_ternary_args a;
+    int64_t rows_per_task;
+} gemv_job;
+
+static void gemv_task(void *ctx, int64_t task, int thread) {
+    (void)thread;
+    const gemv_job *job = ctx;
+    int64_t r0 = task * job->rows_per_task;
+    job->isa->gemv_ternary(&job->a, r0, min64(job->a.n, r0 + job->rows_per_task));
+}
+
+/* Does a segment of row `row` end before block b (b > 0)? */
+static int segment_ends_before(const tg_ternary_args *a, const uint8_t *row, int64_t b) {
+    if (a->type == TG_I2_S) return 0;
+    return tg_block_d_bits(a->type, row, b) != tg_block_d_bits(a->type, row, b - 1);
+}
+
+static float segment_scale(const tg_ternary_args *a, const uint8_t *row, int64_t b) {
+    return a->type == TG_I2_S ? a->tensor_scale : tg_fp16_to_fp32(tg_block_d_bits(a->type, row, b));
+}
+
+/* One TILE x TILE (or smaller) block of outputs: rows n0.. of the panel, activation rows m0..
+ * The k range is cut where any of the tile's weight rows changes scale; each row keeps summing
+ * integers across cuts that are not its own, so the float work is exactly the reference's. */
+static void gemm_tile(const tg_isa_ops *isa, const tg_ternary_args *a, const uint8_t *codes, int64_t n0,
+                      int nt, int64_t m0, int mt) {
+    const int64_t k = a->k, block = a->type == TG_I2_S ? k : TG_QK_K, nblocks = k / block;
+    const int64_t groups = k / TG_GROUP;
+    const uint8_t *rows[TILE];
+    for (int i = 0; i < nt; i++) rows[i] = a->data + (n0 + i) * a->row_bytes;
+
+    int32_t isum[TILE][TILE] = {{0}}, part[TILE * TILE];
+    float acc[TILE][TILE] = {{0}};
+    int64_t cut_start = 0;
+    for (int64_t b = 1; b <= nblocks; b++) {
+        int ends[TILE] = {0}, any = b == nblocks;
+        for (int i = 0; i < nt && b < nblocks; i++) any |= ends[i] = segment_ends_before(a, rows[i], b);
+        if (!any) continue;
+        int64_t k0 = cut_start * block, k1 = b * block;
+        isa->dot_tile_u8s8(codes + (n0 % PANEL_ROWS) * k, k, nt, a->xq + m0 * k, k, mt, k0, k1, part);
+        for (int j = 0; j < mt; j++) {
+            const int32_t *xs = a->xsum + (m0 + j) * groups;
+            int32_t xsum = 0;
+            for (int64_t g = k0 / TG_GROUP; g < k1 / TG_GROUP; g++) xsum += xs[g];
+            for (int i = 0; i < nt; i++) isum[i][j] += part[i * mt + j] - xsum;
+        }
+        for (int i = 0; i < nt; i++) {
+            if (!(ends[i] || b == nblocks)) continue;
+            float d = segment_scale(a, rows[i], b - 1);
+            for (int j = 0; j < mt; j++) {
+                acc[i][j] = tg_acc_segment(acc[i][j], d, isum[i][j]);
+                isum[i][j] = 0;
+            }
+        }
+        cut_start = b;
+    }
+    for (int i = 0; i < nt; i++)
+        for (int j = 0; j < mt; j++) a->y[(m0 + j) * a->n + n0 + i] = acc[i][j] * a->xscale[m0 + j];
+}
+
+typedef struct {
+    const tg_isa_ops *isa;
+    tg_ternary_args a;
+} gemm_job;
+
+static void gemm_task(void *ctx, int64_t task, int thread) {
+    const gemm_job *job = ctx;
+    const tg_ternary_args *a = &job->a;
+    int64_t p0 = task * PANEL_ROWS, p1 = min64(a->n, p0 + PANEL_ROWS);
+    uint8_t *codes = tg_pool_scratch(thread, (size_t)(PANEL_ROWS * a->k));
+    for (int64_t r = p0; r < p1; r++)
+        job->isa->unpack_ternary_row(a->type, a->data + r * a->row_bytes, a->k, codes + (r - p0) * a->k);
+    /* activation tile outer: its TILE rows stay in L1 while the panel's codes stream from L2 */
+    for (int64_t m0 = 0; m0 < a->m; m0 += TILE)
+        for (int64_t n0 = p0; n0 < p1; n0 += TILE)
+            gemm_tile(job->isa, a, codes, n0, (int)min64(TILE, p1 - n0), m0, (int)min64(TILE, a->m - m0));
+}
+
+static const char *matmul_ternary(const tg_isa_ops *isa, const tg_weight *w, const float *x, int64_t m,
+                                  float *y) {
+    const int64_t k = w->k, groups = k / TG_GROUP;
+    int8_t *xq = aligned_alloc(64, (size_t)((m * k + 63) & ~63));
+    float *xscale = malloc(sizeof(float) * (size_t)m);
+    int32_t *xsum = malloc(sizeof(int32_t) * (size_t)(m * groups));
+    if (!xq || !xscale || !xsum) {
+        free(xq), free(xscale), free(xsum);
+        return "out of memory";
+    }
+    tg_quantize_activations(isa, x, m, k, xq, xscale);
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t g = 0; g < groups; g++) {
+            int32_t s = 0;
+            const int8_t *q = xq + r * k + g * TG_GROUP;
+            for (int j = 0; j < TG_GROUP; j++) s += q[j];
+            xsum[r * groups + g] = s;
+        }
+
+    tg_ternary_args a = {
+        .type = w->type, .data = w->data, .n = w->n, .k = k, .row_bytes = tg_row_bytes(w->type, k),
+        .xq = xq, .xsum = xsum, .xscale = xscale, .m = m, .y = y,
+    };
+    if (w->type == TG_I2_S) memcpy(&a.tensor_scale, w->data + w->n * a.row_bytes, 4);
+
+    if (m == 1) {
+        /* enough tasks to balance the threads, each long enough to amortize dispatch */
+        int64_t threads = tg_pool_threads();
+        int64_t rpt = (w->n + threads * 8 - 1) / (threads * 8);
+        rpt = rpt < 16 ? 16 : (rpt + 15) & ~(int64_t)15;
+        gemv_job job = {isa, a, rpt};
+        tg_pool_run((w->n + rpt - 1) / rpt, gemv_task, &job);
+    } else {
+        gemm_job job = {isa, a};
+        tg_pool_run((w->n + PANEL_ROWS - 1) / PANEL_ROWS, gemm_task, &job);
+    }
+    free(xq), free(xscale), free(xsum);
+    return NULL;
+}
+
+/* ---------------- float activations (any format) ---------------- */
+
+typedef struct {
+    const tg_isa_ops *isa;
+    const tg_weight *w;
+    const float *x;
+    int64_t m, row_bytes, rows_per_task;
+    float tensor_scale;
+    float *y;
+} float_job;
+
+static void float_task(void *ctx, int64_t task, int thread) {
+    const float_job *job = ctx;
+    const tg_weight *w = job->w;
+    int64_t r0 = task * job->rows_per_task, r1 = min64(w->n, r0 + job->rows_per_task);
+    float *row = w->type == TG_F32 ? NULL : tg_pool_scratch(thread, sizeof(float) * (size_t)w->k);
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *packed = w->data + r * job->row_bytes;
+        const float *wr = (const float *)packed;
+        if (row) {
+            job->isa->dequant_row(w->type, packed, w->k, job->tensor_scale, row);
+            wr = row;
+        }
+        for (int64_t j = 0; j < job->m; j++) job->y[j * w->n + r] = job->isa->dot_f32(wr, job->x + j * w->k, w->k);
+    }
+}
+
+static void matmul_float(const tg_isa_ops *isa, const tg_weight *w, const float *x, int64_t m, float *y) {
+    float_job job = {isa, w, x, m, tg_row_bytes(w->type, w->k), 0, 0.0f, y};
+    if (w->type == TG_I2_S) memcpy(&job.tensor_scale, w->data + w->n * job.row_bytes, 4);
+    int64_t threads = tg_pool_threads();
+    int64_t rpt = (w->n + threads * 8 - 1) / (threads * 8);
+    job.rows_per_task = rpt < 4 ? 4 : rpt;
+    tg_pool_run((w->n + job.rows_per_task - 1) / job.rows_per_task, float_task, &job);
+}
+
+const char *tg_matmul(const tg_isa_ops *isa, const tg_weight *w, const float *x, int64_t m, tg_act_mode mode,
+                      float *y) {
+    const tg_format *f = tg_format_of(w->type);
+    if (!f) return "unknown weight type";
+    if (tg_tensor_bytes(w->type, w->n, w->k) != w->nbytes) return "weight size does not match its shape";
+    if (m < 1) return "m must be >= 1";
+    if (mode == TG_ACT_INT8 && f->ternary) return matmul_ternary(isa, w, x, m, y);
+    if (mode == TG_ACT_INT8) return "int8 activations need a ternary weight type";
+    matmul_float(isa, w, x, m, y);
+    return NULL;
+}
+
+/* ---------------- read bandwidth (a STREAM-like read pass) ---------------- */
+
+typedef struct {
+    const tg_isa_ops *isa;
+    const float *buf;
+    int64_t chunk;
+    double sums[256];
+} read_job;
+
+static void read_task(void *ctx, int64_t task, int thread) {
+    read_job *job = ctx;
+    job->sums[thread] += job->isa->read_sum(job->buf + task * job->chunk, job->chunk);
+}
+
+#include <time.h>
+static double seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+double tg_read_bandwidth(const tg_isa_ops *isa, int64_t bytes, int passes) {
+    const int64_t chunk = 1 << 18; /* floats per task: 1 MiB */
+    int64_t count = (bytes / 4 + chunk - 1) / chunk * chunk;
+    float *buf = aligned_alloc(64, (size_t)count * 4);
+    if (!buf) return -1.0;
+    for (int64_t i = 0; i < count; i++) buf[i] = 1.0f; /* touch every page before timing */
+    read_job job = {isa, buf, chunk, {0}};
+    double best = 0.0;
+    for (int p = 0; p < passes; p++) {
+        double t0 = seconds();
+        tg_pool_run(count / chunk, read_task, &job);
+        double bw = (double)count * 4 / (seconds() - t0);
+        if (bw > best) best = bw;
+    }
+    double total = 0;
+    for (int i = 0; i < 256; i++) total += job.sums[i];
+    free(buf);
+    /* every element is 1.0: a wrong sum means the pass skipped memory */
+    return total == (double)count * passes ? best : -1.0;
+}

@@ -1,0 +1,218 @@
+/*
+ * A persistent thread pool: the process's one registry of kernel threads.
+ *
+ * Matmuls at decode time take tens of microseconds, so waking threads through the kernel for
+ * each call would cost as much as the work. Workers therefore spin on a generation counter for
+ * a short while after each job and only then sleep on a condition variable. The caller runs
+ * tasks too, so `threads` counts it. Jobs are serialized: a second caller (another worker
+ * thread, or N-API async work on libuv's pool) waits for the running job to finish.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tg.h"
+
+#define TG_MAX_THREADS 256
+#define TG_SPIN_NS 2000000 /* 2 ms of spinning before a worker sleeps */
+
+typedef struct {
+    void *ptr;
+    size_t size;
+} scratch_buf;
+
+static struct {
+    pthread_mutex_t job_lock; /* one job at a time */
+    pthread_mutex_t wake_lock;
+    pthread_cond_t wake;
+    int threads; /* including the caller; 0 = not started */
+    pthread_t workers[TG_MAX_THREADS];
+    atomic_uint generation;
+    unsigned start_generation; /* generation when the workers were created */
+    atomic_int stop;
+    atomic_int sleeping;
+    /* the current job */
+    tg_task_fn fn;
+    void *ctx;
+    int64_t ntasks;
+    atomic_llong next_task;
+    atomic_int busy_workers;
+    scratch_buf scratch[TG_MAX_THREADS];
+} pool = {
+    .job_lock = PTHREAD_MUTEX_INITIALIZER,
+    .wake_lock = PTHREAD_MUTEX_INITIALIZER,
+    .wake = PTHREAD_COND_INITIALIZER,
+};
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void run_tasks(int thread) {
+    for (;;) {
+        int64_t t = atomic_fetch_add_explicit(&pool.next_task, 1, memory_order_relaxed);
+        if (t >= pool.ntasks) break;
+        pool.fn(pool.ctx, t, thread);
+    }
+}
+
+static unsigned wait_for_job(unsigned seen) {
+    int64_t spin_until = now_ns() + TG_SPIN_NS;
+    for (int i = 0;; i++) {
+        unsigned g = atomic_load_explicit(&pool.generation, memory_order_acquire);
+        if (g != seen || atomic_load(&pool.stop)) return g;
+        __builtin_ia32_pause();
+        if ((i & 255) == 255 && now_ns() > spin_until) break;
+    }
+    pthread_mutex_lock(&pool.wake_lock);
+    atomic_fetch_add(&pool.sleeping, 1);
+    unsigned g;
+    while ((g = atomic_load(&pool.generation)) == seen && !atomic_load(&pool.stop))
+        pthread_cond_wait(&pool.wake, &pool.wake_lock);
+    atomic_fetch_sub(&pool.sleeping, 1);
+    pthread_mutex_unlock(&pool.wake_lock);
+    return g;
+}
+
+static void *worker_main(void *arg) {
+    int thread = (int)(intptr_t)arg;
+    /* not the live counter: a job may already have been posted before this thread ran */
+    unsigned seen = pool.start_generation;
+    for (;;) {
+        seen = wait_for_job(seen);
+        if (atomic_load(&pool.stop)) return NULL;
+        run_tasks(thread);
+        atomic_fetch_sub_explicit(&pool.busy_workers, 1, memory_order_release);
+    }
+}
+
+/* Physical cores available to this process: distinct (package, core) pairs in the affinity
+ * mask, so SMT siblings do not count twice. Falls back to the number of allowed CPUs. */
+int tg_physical_cores(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return (int)sysconf(_SC_NPROCESSORS_ONLN);
+    int allowed = CPU_COUNT(&set), distinct = 0;
+    long seen[TG_MAX_THREADS];
+    for (int cpu = 0; cpu < CPU_SETSIZE && distinct < TG_MAX_THREADS; cpu++) {
+        if (!CPU_ISSET(cpu, &set)) continue;
+        char path[128];
+        long core = -1, pkg = -1;
+        snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/core_id", cpu);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            if (fscanf(f, "%ld", &core) != 1) core = -1;
+            fclose(f);
+        }
+        snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/physical_package_id", cpu);
+        f = fopen(path, "r");
+        if (f) {
+            if (fscanf(f, "%ld", &pkg) != 1) pkg = -1;
+            fclose(f);
+        }
+        if (core < 0) return allowed;
+        long key = pkg * 100000 + core;
+        int dup = 0;
+        for (int i = 0; i < distinct; i++) dup |= seen[i] == key;
+        if (!dup) seen[distinct++] = key;
+    }
+    return distinct > 0 ? distinct : allowed;
+}
+
+static int default_threads(void) {
+    const char *env = getenv("TRITGATE_THREADS");
+    if (env && *env) {
+        int n = atoi(env);
+        if (n >= 1) return n < TG_MAX_THREADS ? n : TG_MAX_THREADS;
+    }
+    return tg_physical_cores();
+}
+
+static void stop_workers(void) {
+    atomic_store(&pool.stop, 1);
+    pthread_mutex_lock(&pool.wake_lock);
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.wake_lock);
+    for (int i = 1; i < pool.threads; i++) pthread_join(pool.workers[i], NULL);
+    atomic_store(&pool.stop, 0);
+    pool.threads = 0;
+}
+
+static int start_workers(int n) {
+    pool.threads = 1;
+    pool.start_generation = atomic_load(&pool.generation);
+    for (int i = 1; i < n; i++) {
+        if (pthread_create(&pool.workers[i], NULL, worker_main, (void *)(intptr_t)i) != 0) break;
+        pool.threads = i + 1;
+    }
+    return pool.threads;
+}
+
+int tg_pool_set_threads(int n) {
+    if (n < 1) n = 1;
+    if (n > TG_MAX_THREADS) n = TG_MAX_THREADS;
+    pthread_mutex_lock(&pool.job_lock);
+    if (pool.threads != n) {
+        if (pool.threads > 0) stop_workers();
+        start_workers(n);
+    }
+    int got = pool.threads;
+    pthread_mutex_unlock(&pool.job_lock);
+    return got;
+}
+
+/* Called with job_lock held. */
+static void ensure_started(void) {
+    if (pool.threads == 0) start_workers(default_threads());
+}
+
+int tg_pool_threads(void) {
+    pthread_mutex_lock(&pool.job_lock);
+    ensure_started();
+    int n = pool.threads;
+    pthread_mutex_unlock(&pool.job_lock);
+    return n;
+}
+
+void tg_pool_run(int64_t ntasks, tg_task_fn fn, void *ctx) {
+    if (ntasks <= 0) return;
+    pthread_mutex_lock(&pool.job_lock);
+    ensure_started();
+    pool.fn = fn;
+    pool.ctx = ctx;
+    pool.ntasks = ntasks;
+    atomic_store_explicit(&pool.next_task, 0, memory_order_relaxed);
+    int helpers = pool.threads - 1;
+    if (ntasks == 1) helpers = 0;
+    if (helpers > 0) {
+        atomic_store_explicit(&pool.busy_workers, helpers, memory_order_relaxed);
+        atomic_fetch_add(&pool.generation, 1); /* seq_cst: ordered before the load of `sleeping` */
+        if (atomic_load(&pool.sleeping) > 0) {
+            pthread_mutex_lock(&pool.wake_lock);
+            pthread_cond_broadcast(&pool.wake);
+            pthread_mutex_unlock(&pool.wake_lock);
+        }
+    }
+    run_tasks(0);
+    while (helpers > 0 && atomic_load_explicit(&pool.busy_workers, memory_order_acquire) > 0)
+        __builtin_ia32_pause();
+    pthread_mutex_unlock(&pool.job_lock);
+}
+
+void *tg_pool_scratch(int thread, size_t bytes) {
+    scratch_buf *s = &pool.scratch[thread];
+    if (s->size < bytes) {
+        free(s->ptr);
+        size_t size = (bytes + 4095) & ~(size_t)4095;
+        s->ptr = aligned_alloc(64, size);
+        s->size = s->ptr ? size : 0;
+    }
+    return s->ptr;
+}

@@ -1,0 +1,184 @@
+/*
+ * tritgate kernels: the shared contract between the ISA-neutral driver and the per-ISA files.
+ *
+ * Shape of the library (after ggml's quants): each weight format has a block struct and a
+ * plain-C reference (formats.c, isa_scalar.c); isa_avx2.c and isa_avx512.c implement the same
+ * operations with SIMD and must agree with the reference bit for bit on integer accumulations.
+ * Only the per-ISA files are compiled with -m flags; everything else runs on any x86-64.
+ */
+#ifndef TG_H
+#define TG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ggml's type ids, so GGUF tensors map 1:1 (I2_S is bitnet.cpp's id). */
+typedef enum {
+    TG_F32 = 0,
+    TG_F16 = 1,
+    TG_Q8_0 = 8,
+    TG_TQ1_0 = 34,
+    TG_TQ2_0 = 35,
+    TG_I2_S = 36,
+} tg_type;
+
+#define TG_QK_K 256   /* TQ1_0 / TQ2_0 block length */
+#define TG_QK8_0 32   /* Q8_0 block length */
+#define TG_QK_I2S 128 /* I2_S block length (x86 layout) */
+#define TG_GROUP 128  /* activation sums are kept per 128 values */
+
+/* Block structs exactly as ggml lays them out in GGUF (little-endian, packed). */
+typedef struct {
+    uint8_t qs[64]; /* 2-bit codes, two halves of 128 weights */
+    uint16_t d;     /* fp16 block scale */
+} tg_block_tq2_0;
+
+typedef struct {
+    uint8_t qs[48]; /* 5 trits per byte */
+    uint8_t qh[4];  /* 4 trits per byte (+1 padding trit) */
+    uint16_t d;     /* fp16 block scale */
+} tg_block_tq1_0;
+
+typedef struct {
+    uint16_t d; /* fp16 block scale */
+    int8_t qs[32];
+} tg_block_q8_0;
+
+_Static_assert(sizeof(tg_block_tq2_0) == 66, "TQ2_0 block is 66 bytes");
+_Static_assert(sizeof(tg_block_tq1_0) == 54, "TQ1_0 block is 54 bytes");
+_Static_assert(sizeof(tg_block_q8_0) == 34, "Q8_0 block is 34 bytes");
+
+/* Format facts: block length, bytes per block, and whether it is ternary. */
+typedef struct {
+    tg_type type;
+    const char *name;
+    int64_t block;       /* elements per block along a row */
+    int64_t block_bytes; /* bytes per block */
+    int ternary;
+} tg_format;
+
+const tg_format *tg_format_of(int type);
+/* Bytes of a [n x k] tensor, or -1 when k does not fit the format's block. I2_S includes its
+ * trailing scale and padding (n*k/4 + 32). */
+int64_t tg_tensor_bytes(int type, int64_t n, int64_t k);
+/* Bytes of one packed row (I2_S: k/4; the tensor scale lives after all rows). */
+int64_t tg_row_bytes(int type, int64_t k);
+
+float tg_fp16_to_fp32(uint16_t h);
+uint16_t tg_fp32_to_fp16(float f);
+
+/* Reference quantizers (ggml's algorithms, byte-exact with ggml for TQ1_0/TQ2_0/Q8_0/F16;
+ * I2_S as bitnet.cpp packs it: per-tensor absmax of already-ternary values). */
+void tg_quantize(int type, const float *x, int64_t n, int64_t k, uint8_t *out);
+/* Dequantize rows [row0, row1) into out (row-major, k floats per row). */
+void tg_dequantize_rows(int type, const uint8_t *data, int64_t n, int64_t k, int64_t row0,
+                        int64_t row1, float *out);
+/* BitNet b1.58 absmean ternarization: out = alpha * clamp(round(x / alpha), -1, 1),
+ * alpha = mean(|x|). Returns alpha. */
+float tg_ternarize_absmean(const float *x, int64_t count, float *out);
+
+/*
+ * A ternary matmul with int8 activations, the exact semantics every path implements.
+ *
+ * Activations: per row m, amax = max|x|, iscale = 127 / amax, q = clamp(rint(x * iscale)),
+ * xscale = amax / 127 (all zero when amax == 0).
+ * Weights: codes c in {0,1,2} (w = c - 1) with a scale per block (TQ*) or per tensor (I2_S).
+ * For weight row n and activation row m, walk the blocks in order and group consecutive
+ * blocks whose fp16 scale has identical bits into a segment (I2_S: one segment per row):
+ *     isum_seg = sum_{k in seg} c_k * q_k - sum_{k in seg} q_k        (exact int32)
+ *     acc      = acc + d_seg * (float)isum_seg                          (acc starts at 0.0f)
+ *     y[m][n]  = acc * xscale[m]
+ * The float operations are separate multiplies and adds in this order (the build passes
+ * -ffp-contract=off), so every path that gets the integers right returns identical floats.
+ * Real BitNet files carry one scale per tensor, so a row is usually a single segment and the
+ * integer sum runs over the whole row before any float work.
+ */
+typedef struct {
+    int type;             /* TG_TQ2_0, TG_TQ1_0 or TG_I2_S */
+    const uint8_t *data;  /* packed rows */
+    int64_t n, k;         /* rows, columns */
+    int64_t row_bytes;    /* bytes per packed row */
+    float tensor_scale;   /* I2_S only */
+    const int8_t *xq;     /* [m][k] int8 activations */
+    const int32_t *xsum;  /* [m][k/TG_GROUP] sums of xq per 128 values */
+    const float *xscale;  /* [m] */
+    int64_t m;
+    float *y;             /* [m][n] */
+} tg_ternary_args;
+
+/* One instruction set's implementation of the hot operations. */
+typedef struct {
+    const char *name;
+    /* y[0][row0..row1) for activation row 0 (M = 1 decode path, straight from packed data). */
+    void (*gemv_ternary)(const tg_ternary_args *a, int64_t row0, int64_t row1);
+    /* Codes {0,1,2} of one packed row, in natural weight order (k bytes). */
+    void (*unpack_ternary_row)(int type, const uint8_t *row, int64_t k, uint8_t *codes);
+    /* out[i*mt + j] = sum_{k0 <= kk < k1} codes[i*cstride + kk] * x[j*xstride + kk]
+     * for i < nt <= 4, j < mt <= 4; k0 and k1 are multiples of 64. */
+    void (*dot_tile_u8s8)(const uint8_t *codes, int64_t cstride, int nt, const int8_t *x,
+                          int64_t xstride, int mt, int64_t k0, int64_t k1, int32_t *out);
+    /* Activation quantization of one row (semantics above). */
+    void (*quantize_row_i8)(const float *x, int64_t k, int8_t *q, float *xscale);
+    /* Float path: one row to fp32, and an fp32 dot product. */
+    void (*dequant_row)(int type, const uint8_t *row, int64_t k, float tensor_scale, float *out);
+    float (*dot_f32)(const float *a, const float *b, int64_t k);
+    /* Sum of a read-only buffer, used to measure the machine's read bandwidth. */
+    double (*read_sum)(const float *p, int64_t count);
+} tg_isa_ops;
+
+extern const tg_isa_ops tg_isa_scalar;
+extern const tg_isa_ops tg_isa_avx2;
+extern const tg_isa_ops tg_isa_avx512;
+
+/* Shared by every path: fold one segment's integer sum into the float accumulator. */
+static inline float tg_acc_segment(float acc, float d, int32_t isum) {
+    float part = d * (float)isum;
+    return acc + part;
+}
+
+/* fp16 scale bits of ternary block b of a packed row (TQ1_0 / TQ2_0). */
+static inline uint16_t tg_block_d_bits(int type, const uint8_t *row, int64_t b) {
+    const uint8_t *p = type == TG_TQ2_0 ? row + b * 66 + 64 : row + b * 54 + 52;
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+/* ---- thread pool (pool.c) ---- */
+typedef void (*tg_task_fn)(void *ctx, int64_t task, int thread);
+/* Runs fn(ctx, t, thread) for t in [0, ntasks) on the pool; the caller takes part. */
+void tg_pool_run(int64_t ntasks, tg_task_fn fn, void *ctx);
+int tg_pool_threads(void);
+/* Physical cores in this process's affinity mask (SMT siblings counted once). */
+int tg_physical_cores(void);
+int tg_pool_set_threads(int n);
+/* Per-thread scratch that lives as long as the pool (grown on demand, 64-byte aligned). */
+void *tg_pool_scratch(int thread, size_t bytes);
+
+/* ---- driver (matmul.c) ---- */
+typedef enum { TG_ACT_INT8 = 0, TG_ACT_FLOAT = 1 } tg_act_mode;
+
+typedef struct {
+    int type;
+    const uint8_t *data;
+    int64_t n, k;
+    int64_t nbytes;
+} tg_weight;
+
+/* y[m][n] = W x[m] for a packed weight [n x k]; returns NULL or a static error string. */
+const char *tg_matmul(const tg_isa_ops *isa, const tg_weight *w, const float *x, int64_t m,
+                      tg_act_mode mode, float *y);
+/* Per-token int8 quantization of m rows (the activation half of tg_matmul). */
+void tg_quantize_activations(const tg_isa_ops *isa, const float *x, int64_t m, int64_t k,
+                             int8_t *q, float *xscale);
+/* Read bandwidth in bytes/s over a buffer of the given size, best of `passes`, all threads. */
+double tg_read_bandwidth(const tg_isa_ops *isa, int64_t bytes, int passes);
+
+/* ---- dispatch (cpu.c) ---- */
+typedef struct {
+    int avx2, fma, f16c, avx512f, avx512bw, avx512vl, avx512vnni, avxvnni;
+} tg_cpu_features;
+tg_cpu_features tg_cpu_detect(void);
+/* NULL when the CPU lacks what the path needs. */
+const tg_isa_ops *tg_isa_by_name(const char *name);
+const tg_isa_ops *tg_isa_best(void);
+
+#endif

@@ -1,0 +1,194 @@
+/*
+ * x86 pieces shared by isa_avx2.c and isa_avx512.c. Everything here is 256-bit (AVX2 + F16C)
+ * and static inline, so each including file compiles it with its own -m flags; no other file
+ * may include this header.
+ *
+ * The one piece of logic both paths must get exactly right is the reference's segment rule
+ * (tg.h): x86_gemv_rows walks rows in spans where no row changes scale and leaves the integer
+ * work of a span to the ISA's `span` function, so the float folding is written once.
+ */
+#ifndef TG_X86_COMMON_H
+#define TG_X86_COMMON_H
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "tg.h"
+
+#define X86_INLINE static inline __attribute__((always_inline))
+#define X86_MAX_ROWS 4 /* weight rows a span function handles at once */
+
+/* ---------------- TQ1_0 trits ---------------- */
+
+/* ggml's trit extraction: for v = byte * 3^n (mod 256), trit n is (v * 3) >> 8, which for a
+ * byte is (v >= 86) + (v >= 171). Unsigned compares are max + cmpeq on AVX2. */
+X86_INLINE __m256i x86_trits256(__m256i v) {
+    __m256i ge86 = _mm256_cmpeq_epi8(_mm256_max_epu8(v, _mm256_set1_epi8(86)), v);
+    __m256i ge171 = _mm256_cmpeq_epi8(_mm256_max_epu8(v, _mm256_set1_epi8((char)171)), v);
+    return _mm256_sub_epi8(_mm256_sub_epi8(_mm256_setzero_si256(), ge86), ge171);
+}
+
+X86_INLINE __m128i x86_trits128(__m128i v) {
+    __m128i ge86 = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(86)), v);
+    __m128i ge171 = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8((char)171)), v);
+    return _mm_sub_epi8(_mm_sub_epi8(_mm_setzero_si128(), ge86), ge171);
+}
+
+/* byte * 3 mod 256 without a byte multiply */
+X86_INLINE __m256i x86_times3_256(__m256i v) { return _mm256_add_epi8(_mm256_add_epi8(v, v), v); }
+X86_INLINE __m128i x86_times3_128(__m128i v) { return _mm_add_epi8(_mm_add_epi8(v, v), v); }
+
+/* Codes of one TQ1_0 block, in weight order: c32[n] holds codes[32n .. 32n+31] (n < 5),
+ * c16[n] holds codes[160+16n .. +15] (n < 5) and c16[5] holds codes[240 .. 255]. */
+X86_INLINE void x86_tq1_0_codes(const uint8_t *block, __m256i c32[5], __m128i c16[6]) {
+    __m256i v = _mm256_loadu_si256((const __m256i *)block);
+    for (int n = 0; n < 5; n++, v = x86_times3_256(v)) c32[n] = x86_trits256(v);
+    __m128i u = _mm_loadu_si128((const __m128i *)(block + 32));
+    for (int n = 0; n < 5; n++, u = x86_times3_128(u)) c16[n] = x86_trits128(u);
+    /* qh: codes[240 + 4n + m] = trit n of qh[m]; dword n of hv holds the four bytes times 3^n */
+    int32_t qh;
+    memcpy(&qh, block + 48, 4);
+    __m128i h0 = _mm_set1_epi32(qh), h1 = x86_times3_128(h0), h2 = x86_times3_128(h1), h3 = x86_times3_128(h2);
+    __m128i hv = _mm_blend_epi32(_mm_blend_epi32(_mm_blend_epi32(h0, h1, 2), h2, 4), h3, 8);
+    c16[5] = x86_trits128(hv);
+}
+
+/* ---------------- unpacking (the M > 1 panel path and the float path) ---------------- */
+
+X86_INLINE void x86_store_2bit_fields(__m256i w, const int shift[4], uint8_t *out) {
+    const __m256i three = _mm256_set1_epi8(3);
+    _mm256_storeu_si256((__m256i *)out, _mm256_and_si256(_mm256_srli_epi16(w, shift[0]), three));
+    _mm256_storeu_si256((__m256i *)(out + 32), _mm256_and_si256(_mm256_srli_epi16(w, shift[1]), three));
+    _mm256_storeu_si256((__m256i *)(out + 64), _mm256_and_si256(_mm256_srli_epi16(w, shift[2]), three));
+    _mm256_storeu_si256((__m256i *)(out + 96), _mm256_and_si256(_mm256_srli_epi16(w, shift[3]), three));
+}
+
+static void x86_unpack_ternary_row(int type, const uint8_t *row, int64_t k, uint8_t *codes) {
+    /* TQ2_0: weight 128h + 32n + m at bits 2n of qs[32h + m]; I2_S: weight 32n + m of a
+     * 128-block at bits 6 - 2n of byte m */
+    static const int tq2_shift[4] = {0, 2, 4, 6}, i2s_shift[4] = {6, 4, 2, 0};
+    if (type == TG_TQ2_0) {
+        for (int64_t b = 0; b < k / TG_QK_K; b++)
+            for (int h = 0; h < 2; h++) {
+                __m256i w = _mm256_loadu_si256((const __m256i *)(row + b * 66 + 32 * h));
+                x86_store_2bit_fields(w, tq2_shift, codes + b * TG_QK_K + 128 * h);
+            }
+    } else if (type == TG_I2_S) {
+        for (int64_t b = 0; b < k / TG_QK_I2S; b++)
+            x86_store_2bit_fields(_mm256_loadu_si256((const __m256i *)(row + b * 32)), i2s_shift, codes + b * TG_QK_I2S);
+    } else {
+        __m256i c32[5];
+        __m128i c16[6];
+        for (int64_t b = 0; b < k / TG_QK_K; b++) {
+            x86_tq1_0_codes(row + b * 54, c32, c16);
+            uint8_t *out = codes + b * TG_QK_K;
+            for (int n = 0; n < 5; n++) _mm256_storeu_si256((__m256i *)(out + 32 * n), c32[n]);
+            for (int n = 0; n < 6; n++) _mm_storeu_si128((__m128i *)(out + 160 + 16 * n), c16[n]);
+        }
+    }
+}
+
+/* (code - 1) * d for 8 codes, the reference's float for a ternary weight */
+X86_INLINE __m256 x86_ternary_floats(const uint8_t *codes, __m256 d) {
+    __m256i c = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)codes));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(c, _mm256_set1_epi32(1))), d);
+}
+
+static void x86_dequant_row(int type, const uint8_t *row, int64_t k, float tensor_scale, float *out) {
+    int64_t j = 0;
+    switch (type) {
+    case TG_F32: memcpy(out, row, (size_t)k * 4); return;
+    case TG_F16:
+        for (; j + 8 <= k; j += 8)
+            _mm256_storeu_ps(out + j, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * j))));
+        for (; j < k; j++) out[j] = tg_fp16_to_fp32((uint16_t)(row[2 * j] | (row[2 * j + 1] << 8)));
+        return;
+    case TG_Q8_0:
+        for (int64_t b = 0; b < k / TG_QK8_0; b++) {
+            const uint8_t *blk = row + b * (int64_t)sizeof(tg_block_q8_0);
+            __m256 d = _mm256_set1_ps(tg_fp16_to_fp32((uint16_t)(blk[0] | (blk[1] << 8))));
+            for (int i = 0; i < 4; i++) {
+                __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(blk + 2 + 8 * i)));
+                _mm256_storeu_ps(out + b * TG_QK8_0 + 8 * i, _mm256_mul_ps(_mm256_cvtepi32_ps(q), d));
+            }
+        }
+        return;
+    case TG_TQ2_0:
+    case TG_TQ1_0:
+    case TG_I2_S: {
+        const int64_t block = type == TG_I2_S ? TG_QK_I2S : TG_QK_K, bytes = tg_row_bytes(type, block);
+        uint8_t codes[TG_QK_K];
+        for (int64_t b = 0; b < k / block; b++) {
+            const uint8_t *packed = row + b * bytes;
+            x86_unpack_ternary_row(type, packed, block, codes);
+            __m256 d = _mm256_set1_ps(type == TG_I2_S ? tensor_scale : tg_fp16_to_fp32(tg_block_d_bits(type, packed, 0)));
+            for (int i = 0; i < block; i += 8) _mm256_storeu_ps(out + b * block + i, x86_ternary_floats(codes + i, d));
+        }
+        return;
+    }
+    default: return;
+    }
+}
+
+/* ---------------- the reference's segment rule, for up to four rows at once ---------------- */
+
+/* out[i] = exact sum over groups [g0, g1) of code * q for rows[i], i < R (no -sum(q) term). */
+typedef void (*x86_span_fn)(const tg_ternary_args *a, const uint8_t *const *rows, int R, int64_t g0, int64_t g1,
+                            int32_t *out);
+
+X86_INLINE int32_t x86_xsum_range(const int32_t *xsum, int64_t g0, int64_t g1) {
+    int32_t s = 0;
+    for (int64_t g = g0; g < g1; g++) s += xsum[g];
+    return s;
+}
+
+/* Does row change scale between block b-1 and block b? (I2_S never does.) */
+X86_INLINE int x86_scale_changes(const tg_ternary_args *a, const uint8_t *row, int64_t b) {
+    return a->type != TG_I2_S && tg_block_d_bits(a->type, row, b) != tg_block_d_bits(a->type, row, b - 1);
+}
+
+/* y[r0 .. r0+R) for activation row 0. Spans end wherever any of the R rows changes scale; each
+ * row folds its integer sum into its float accumulator only where its own segment ends, so
+ * the float operations are the reference's. xsum_all is the sum of q over the whole row. */
+X86_INLINE void x86_gemv_rows(const tg_ternary_args *a, int64_t r0, const int R, x86_span_fn span, int32_t xsum_all) {
+    const int64_t groups = a->k / TG_GROUP, step = a->type == TG_I2_S ? groups : TG_QK_K / TG_GROUP;
+    const uint8_t *rows[X86_MAX_ROWS];
+    float acc[X86_MAX_ROWS];
+    int32_t isum[X86_MAX_ROWS], part[X86_MAX_ROWS];
+    int64_t seg0[X86_MAX_ROWS];
+    for (int i = 0; i < R; i++) {
+        rows[i] = a->data + (r0 + i) * a->row_bytes;
+        acc[i] = 0.0f, isum[i] = 0, seg0[i] = 0;
+    }
+    int64_t g0 = 0;
+    for (int64_t g = step;; g += step) {
+        const int last = g >= groups;
+        if (!last) {
+            int cut = 0;
+            for (int i = 0; i < R; i++) cut |= x86_scale_changes(a, rows[i], g / step);
+            if (!cut) continue;
+        }
+        span(a, rows, R, g0, g, part);
+        for (int i = 0; i < R; i++) {
+            isum[i] += part[i];
+            if (!last && !x86_scale_changes(a, rows[i], g / step)) continue;
+            int32_t xs = seg0[i] == 0 && last ? xsum_all : x86_xsum_range(a->xsum, seg0[i], g);
+            float d = a->type == TG_I2_S ? a->tensor_scale : tg_fp16_to_fp32(tg_block_d_bits(a->type, rows[i], g / step - 1));
+            acc[i] = tg_acc_segment(acc[i], d, isum[i] - xs);
+            isum[i] = 0, seg0[i] = g;
+        }
+        g0 = g;
+        if (last) break;
+    }
+    for (int i = 0; i < R; i++) a->y[r0 + i] = acc[i] * a->xscale[0];
+}
+
+/* Rows [row0, row1) four at a time, so each activation load serves four weight rows. */
+X86_INLINE void x86_gemv(const tg_ternary_args *a, int64_t row0, int64_t row1, x86_span_fn span) {
+    const int32_t xsum_all = x86_xsum_range(a->xsum, 0, a->k / TG_GROUP);
+    int64_t r = row0;
+    for (; r + X86_MAX_ROWS <= row1; r += X86_MAX_ROWS) x86_gemv_rows(a, r, X86_MAX_ROWS, span, xsum_all);
+    for (; r < row1; r++) x86_gemv_rows(a, r, 1, span, xsum_all);
+}
+
+#endif

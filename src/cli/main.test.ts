@@ -1,0 +1,35 @@
+import { afterEach, expect, it, vi } from "vitest";
+import { run } from "./main.js";
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => void out.push(args.join(" ")));
+  vi.spyOn(console, "error").mockImplementation((...args: unknown[]) => void err.push(args.join(" ")));
+  return { out: () => out.join("\n"), err: () => err.join("\n") };
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+it("`tritgate` alone reports the machine and says plainly that nothing is served", async () => {
+  const io = capture();
+  expect(await run([])).toBe(0);
+  expect(io.out()).toMatch(/kernel isa: (scalar|avx2|avx512)/);
+  expect(io.out()).toMatch(/Nothing is being served/);
+});
+
+it("`tritgate hw --json` prints the hardware report as JSON", async () => {
+  const io = capture();
+  expect(await run(["hw", "--json"])).toBe(0);
+  const report = JSON.parse(io.out());
+  expect(report.available).toContain(report.isa);
+  expect(report.threads).toBeGreaterThanOrEqual(1);
+  expect(report.caches.length).toBeGreaterThan(0);
+});
+
+it("an unknown command exits 2 with usage", async () => {
+  const io = capture();
+  expect(await run(["frobnicate"])).toBe(2);
+  expect(io.err()).toMatch(/unknown command "frobnicate"/);
+  expect(io.err()).toMatch(/usage: tritgate/);
+});
