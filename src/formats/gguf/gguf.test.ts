@@ -137,6 +137,21 @@ describe("writing GGUF", () => {
     }
   });
 
+  it("writes headers far larger than its first buffer (a 128k-token vocabulary)", () => {
+    const tokens = Array.from({ length: 128256 }, (_, i) => `token-${i}-${"x".repeat(i % 7)}`);
+    const bytes = encodeGGUF({
+      metadata: [
+        ["tokenizer.ggml.tokens", { type: "array", itemType: "string", value: tokens }],
+        ["after", { type: "u64", value: 7n }],
+      ],
+      tensors: [{ name: "w", type: "F32", dims: [2], data: new Uint8Array(8).fill(9) }],
+    });
+    const file = parseGGUF(bytes);
+    expect(file.metadata.get("tokenizer.ggml.tokens")?.value).toEqual(tokens);
+    expect(file.metadata.get("after")?.value).toBe(7n);
+    expect([...file.tensorData("w")]).toEqual(new Array(8).fill(9));
+  });
+
   it("refuses data whose size does not match the type and shape", () => {
     expect(() =>
       encodeGGUF({ metadata: [], tensors: [{ name: "w", type: "TQ2_0", dims: [256, 2], data: new Uint8Array(66) }] }),

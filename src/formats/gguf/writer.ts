@@ -47,18 +47,23 @@ class HeaderBuilder {
     return at;
   }
 
+  // reserve() may replace buf and view, so it runs before either is read
+
   u32(v: number): void {
-    this.view.setUint32(this.reserve(4), v, true);
+    const at = this.reserve(4);
+    this.view.setUint32(at, v, true);
   }
 
   u64(v: number | bigint): void {
-    this.view.setBigUint64(this.reserve(8), BigInt(v), true);
+    const at = this.reserve(8);
+    this.view.setBigUint64(at, BigInt(v), true);
   }
 
   string(s: string): void {
     const bytes = this.encoder.encode(s);
     this.u64(bytes.byteLength);
-    this.buf.set(bytes, this.reserve(bytes.byteLength));
+    const at = this.reserve(bytes.byteLength);
+    this.buf.set(bytes, at);
   }
 
   scalar(type: ScalarType, v: number | bigint | boolean | string): void {
