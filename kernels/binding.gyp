@@ -20,7 +20,7 @@
     },
     {
       "target_name": "tritgate_kernels",
-      "sources": ["src/addon.c", "src/cpu.c", "src/formats.c", "src/isa_scalar.c", "src/matmul.c", "src/pool.c"],
+      "sources": ["src/addon.c", "src/attention.c", "src/cpu.c", "src/formats.c", "src/isa_scalar.c", "src/matmul.c", "src/pool.c"],
       "dependencies": ["tg_isa_avx2", "tg_isa_avx512"],
       "libraries": ["-lpthread", "-lm"]
     }

@@ -115,6 +115,30 @@ export function quantizeActivations(
   return { q, scale };
 }
 
+export interface AttentionShape {
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+}
+
+/**
+ * Causal grouped-query attention in fp32 on the kernel pool: `rows` rotated queries at positions
+ * start.. over cached keys/values of positions 0..start+rows-1 ([position][kvHeads x headDim]).
+ * Query head h reads KV head floor(h / (heads / kvHeads)). Writes and returns `out`.
+ */
+export function attention(
+  q: Float32Array,
+  keys: Float32Array,
+  values: Float32Array,
+  rows: number,
+  start: number,
+  shape: AttentionShape,
+  out: Float32Array,
+  options: { isa?: Isa } = {},
+): Float32Array {
+  return native.attention(options.isa, q, keys, values, rows, start, shape.heads, shape.kvHeads, shape.headDim, out);
+}
+
 /** Bytes a packed [rows x cols] tensor occupies, or -1 when cols does not fit the block. */
 export function tensorBytes(type: WeightType, rows: number, cols: number): number {
   return native.tensorBytes(typeId(type, "type"), rows, cols);

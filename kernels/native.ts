@@ -22,6 +22,18 @@ export interface NativeKernels {
   tensorBytes(type: number, rows: number, cols: number): number;
   setThreads(threads: number): number;
   readBandwidth(isa: IsaArg, bytes: number, passes: number): number;
+  attention(
+    isa: IsaArg,
+    q: Float32Array,
+    keys: Float32Array,
+    values: Float32Array,
+    rows: number,
+    start: number,
+    heads: number,
+    kvHeads: number,
+    headDim: number,
+    out: Float32Array,
+  ): Float32Array;
   hardware(): {
     isa?: string;
     isaError?: string;

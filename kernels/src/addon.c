@@ -368,6 +368,50 @@ static napi_value js_quantize_activations(napi_env env, napi_callback_info info)
     return result;
 }
 
+/* attention(isa, q, keys, values, rows, start, heads, kvHeads, headDim, out) -> out */
+static napi_value js_attention(napi_env env, napi_callback_info info) {
+    size_t argc = 10;
+    napi_value argv[10];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    const tg_isa_ops *isa;
+    typed_view q, keys, values, out;
+    long long rows, start, heads, kv_heads, head_dim;
+    if (!get_isa(env, argv[0], &isa)) return NULL;
+    if (!get_typed(env, argv[1], "q", napi_float32_array, "Float32Array", &q)) return NULL;
+    if (!get_typed(env, argv[2], "keys", napi_float32_array, "Float32Array", &keys)) return NULL;
+    if (!get_typed(env, argv[3], "values", napi_float32_array, "Float32Array", &values)) return NULL;
+    if (!get_int(env, argv[4], "rows", 1, MAX_DIM, &rows)) return NULL;
+    if (!get_int(env, argv[5], "start", 0, MAX_DIM, &start)) return NULL;
+    if (!get_int(env, argv[6], "heads", 1, 4096, &heads)) return NULL;
+    if (!get_int(env, argv[7], "kvHeads", 1, 4096, &kv_heads)) return NULL;
+    if (!get_int(env, argv[8], "headDim", 1, 65536, &head_dim)) return NULL;
+    if (!get_typed(env, argv[9], "out", napi_float32_array, "Float32Array", &out)) return NULL;
+    if (heads % kv_heads != 0) {
+        fail(env, "kvHeads", "%lld query heads cannot share %lld KV heads evenly", heads, kv_heads);
+        return NULL;
+    }
+    long long qn = rows * heads * head_dim, kvn = (start + rows) * kv_heads * head_dim;
+    if ((long long)q.length != qn) {
+        fail(env, "q", "expected rows x heads x headDim = %lld floats, got %lld", qn, (long long)q.length);
+        return NULL;
+    }
+    if ((long long)out.length != qn) {
+        fail(env, "out", "expected %lld floats, got %lld", qn, (long long)out.length);
+        return NULL;
+    }
+    if ((long long)keys.length < kvn) {
+        fail(env, "keys", "expected at least %lld floats, got %lld", kvn, (long long)keys.length);
+        return NULL;
+    }
+    if ((long long)values.length < kvn) {
+        fail(env, "values", "expected at least %lld floats, got %lld", kvn, (long long)values.length);
+        return NULL;
+    }
+    tg_attention_args a = {q.data, keys.data, values.data, rows, start, heads, kv_heads, head_dim, out.data};
+    tg_attention(isa, &a);
+    return argv[9];
+}
+
 /* tensorBytes(type, rows, cols) -> number (-1 when cols does not fit the block) */
 static napi_value js_tensor_bytes(napi_env env, napi_callback_info info) {
     size_t argc = 3;
@@ -483,6 +527,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
         {"quantize", NULL, js_quantize, NULL, NULL, NULL, napi_enumerable, NULL},
         {"dequantize", NULL, js_dequantize, NULL, NULL, NULL, napi_enumerable, NULL},
         {"quantizeActivations", NULL, js_quantize_activations, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"attention", NULL, js_attention, NULL, NULL, NULL, napi_enumerable, NULL},
         {"tensorBytes", NULL, js_tensor_bytes, NULL, NULL, NULL, napi_enumerable, NULL},
         {"hardware", NULL, js_hardware, NULL, NULL, NULL, napi_enumerable, NULL},
         {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_enumerable, NULL},

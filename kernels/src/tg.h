@@ -172,6 +172,17 @@ void tg_quantize_activations(const tg_isa_ops *isa, const float *x, int64_t m, i
 /* Read bandwidth in bytes/s over a buffer of the given size, best of `passes`, all threads. */
 double tg_read_bandwidth(const tg_isa_ops *isa, int64_t bytes, int passes);
 
+/* ---- attention (attention.c) ---- */
+typedef struct {
+    const float *q;      /* [rows][heads * head_dim], rotated */
+    const float *keys;   /* [positions][kv_heads * head_dim], positions >= start + rows */
+    const float *values; /* same layout as keys */
+    int64_t rows, start; /* query row r sits at position start + r and sees positions 0..start+r */
+    int64_t heads, kv_heads, head_dim;
+    float *out; /* [rows][heads * head_dim] */
+} tg_attention_args;
+void tg_attention(const tg_isa_ops *isa, const tg_attention_args *a);
+
 /* ---- dispatch (cpu.c) ---- */
 typedef struct {
     int avx2, fma, f16c, avx512f, avx512bw, avx512vl, avx512vnni, avxvnni;

@@ -1,9 +1,10 @@
 /** `tritgate <command>`: a command per file under src/cli/commands, dispatched here. */
 
 import type { Command } from "./command.js";
+import { generateCommand } from "./commands/generate.js";
 import { hwCommand } from "./commands/hw.js";
 
-const commands: readonly Command[] = [hwCommand];
+const commands: readonly Command[] = [hwCommand, generateCommand];
 
 function usage(): string {
   const lines = commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);
@@ -13,7 +14,7 @@ function usage(): string {
     "commands:",
     ...lines,
     "",
-    "Not yet built: serve, generate, eval, bench, convert, train, keys, migrate.",
+    "Not yet built: serve, eval, bench, train, keys, migrate.",
   ].join("\n");
 }
 

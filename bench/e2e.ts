@@ -1,0 +1,134 @@
+/**
+ * `npm run bench:e2e [-- --json FILE] [--quick]`
+ *
+ * End-to-end BitNet speed on synthetic models in real shapes (our writer, random ternary
+ * weights; generated on demand into bench/.models, kept out of git): load time, RSS, prefill
+ * tokens/s for a 128-token prompt, decode tokens/s over 64 tokens, for 1 and 2 threads and each
+ * ternary format. Beside each decode figure: the memory-bandwidth bound, bytes read per token /
+ * measured read bandwidth, measured in the same run.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, renameSync } from "node:fs";
+import { join } from "node:path";
+import { hardware, readBandwidth, type WeightType } from "../kernels/index.js";
+import { type SyntheticBitNetSpec, syntheticBitNet } from "../src/engines/bitnet/index.js";
+import { writeGGUF } from "../src/formats/gguf/index.js";
+import { argValue, table, writeJson } from "./timing.js";
+
+interface Shape {
+  readonly name: string;
+  readonly spec: Omit<SyntheticBitNetSpec, "linearType" | "seed">;
+}
+
+const SHAPES: Shape[] = [
+  {
+    // microsoft/bitnet-b1.58-2B-4T
+    name: "2B-4T",
+    spec: { layers: 30, embedding: 2560, feedForward: 6912, heads: 20, kvHeads: 5, vocab: 128256, contextLength: 4096 },
+  },
+  {
+    // 1bitLLM/bitnet_b1_58-large (~730M)
+    name: "700M",
+    spec: { layers: 24, embedding: 1536, feedForward: 4096, heads: 16, kvHeads: 16, vocab: 32002, contextLength: 2048 },
+  },
+];
+const TYPES: WeightType[] = ["TQ2_0", "TQ1_0", "I2_S"];
+const quick = process.argv.includes("--quick");
+const jsonPath = argValue("--json");
+const modelDir = join(import.meta.dirname, ".models");
+
+async function ensureModel(shape: Shape, type: WeightType): Promise<string> {
+  const path = join(modelDir, `synthetic-${shape.name}-${type}.gguf`);
+  if (existsSync(path)) return path;
+  mkdirSync(modelDir, { recursive: true });
+  process.stderr.write(`writing ${path} ... `);
+  const t0 = performance.now();
+  await writeGGUF(`${path}.partial`, syntheticBitNet({ ...shape.spec, linearType: type, seed: 42 }));
+  renameSync(`${path}.partial`, path);
+  process.stderr.write(`${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  return path;
+}
+
+/** Bytes one decode step must read: every linear weight and the output head. */
+function bytesPerToken(shape: Shape, type: WeightType): number {
+  const s = shape.spec;
+  const headDim = s.embedding / s.heads;
+  const perWeight = { TQ2_0: 66 / 256, TQ1_0: 54 / 256, I2_S: 0.25 }[type as "TQ2_0" | "TQ1_0" | "I2_S"];
+  const linear =
+    s.layers *
+    (2 * s.embedding * s.heads * headDim + 2 * s.embedding * s.kvHeads * headDim + 3 * s.embedding * s.feedForward);
+  return linear * perWeight + s.vocab * s.embedding * 2; // F16 tied head
+}
+
+interface Run {
+  threads: number;
+  loadMs: number;
+  fileBytes: number;
+  kvCacheBytes: number;
+  rssBefore: number;
+  rssAfterLoad: number;
+  rssPeak: number;
+  prefillTokensPerS: number;
+  decodeTokensPerS: number;
+}
+
+const bandwidth = readBandwidth(1 << 30, 5);
+const rows: Array<Run & { shape: string; type: WeightType; boundTokensPerS: number; rssWithinBudget: boolean }> = [];
+for (const shape of quick ? SHAPES.slice(1) : SHAPES) {
+  for (const type of TYPES) {
+    const model = await ensureModel(shape, type);
+    for (const threads of [1, 2]) {
+      const out = execFileSync(
+        process.execPath,
+        ["--import", "tsx", join(import.meta.dirname, "e2e-run.ts"), "--model", model, "--threads", String(threads)],
+        { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
+      );
+      const run = JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as Run;
+      const loadGrowth = run.rssAfterLoad - run.rssBefore;
+      rows.push({
+        ...run,
+        shape: shape.name,
+        type,
+        boundTokensPerS: bandwidth / bytesPerToken(shape, type),
+        rssWithinBudget: loadGrowth <= 1.2 * run.fileBytes + run.kvCacheBytes,
+      });
+      process.stderr.write(".");
+    }
+  }
+}
+process.stderr.write("\n");
+
+const mb = (b: number) => (b / 2 ** 20).toFixed(0);
+const hw = hardware();
+console.log(`tritgate e2e bench: ${hw.cpuModel}, ${hw.physicalCores} cores, isa ${hw.isa}`);
+console.log(`read bandwidth: ${(bandwidth / 1e9).toFixed(1)} GB/s\n`);
+console.log(
+  table(
+    [
+      "shape",
+      "type",
+      "threads",
+      "load ms",
+      "file MB",
+      "RSS MB (growth)",
+      "prefill tok/s",
+      "decode tok/s",
+      "bound tok/s",
+    ],
+    rows.map((r) => [
+      r.shape,
+      r.type,
+      String(r.threads),
+      r.loadMs.toFixed(0),
+      mb(r.fileBytes),
+      `${mb(r.rssAfterLoad)} (+${mb(r.rssAfterLoad - r.rssBefore)})${r.rssWithinBudget ? "" : " OVER"}`,
+      r.prefillTokensPerS.toFixed(1),
+      r.decodeTokensPerS.toFixed(1),
+      r.boundTokensPerS.toFixed(1),
+    ]),
+  ),
+);
+if (jsonPath) {
+  writeJson(jsonPath, { bench: "e2e", date: new Date().toISOString(), readBandwidthGBs: bandwidth / 1e9, rows });
+  console.log(`\nwrote ${jsonPath}`);
+}

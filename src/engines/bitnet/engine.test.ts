@@ -1,0 +1,175 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { run } from "../../cli/main.js";
+import { encodeGGUF, GGUFError, parseGGUF, writeGGUF } from "../../formats/gguf/index.js";
+import { ContextOverflowError } from "../errors.js";
+import { bitnetEngineFromFile, loadBitNetEngine, type SyntheticBitNetSpec, syntheticBitNet } from "./index.js";
+
+const SPEC: SyntheticBitNetSpec = {
+  layers: 2,
+  embedding: 256,
+  feedForward: 512,
+  heads: 4,
+  kvHeads: 2,
+  vocab: 270,
+  contextLength: 64,
+  linearType: "TQ2_0",
+  seed: 9,
+};
+const engine = bitnetEngineFromFile(parseGGUF(encodeGGUF(syntheticBitNet(SPEC)), "tiny.gguf"));
+
+describe("the BitNet engine generates through tokenizer, sampler and KV cache", () => {
+  it("same seed and prompt give the same tokens; greedy is deterministic without a seed", async () => {
+    const prompt = engine.tokenizer.encode("Hello there", { addSpecial: true });
+    expect(prompt[0]).toBe(256); // <|bos|>
+    const request = { prompt, maxTokens: 12, sampling: { temperature: 1, seed: 7 }, ignoreEos: true };
+    const a = await engine.generate(request);
+    const b = await engine.generate(request);
+    const c = await engine.generate({ ...request, sampling: { temperature: 1, seed: 8 } });
+    expect(a.tokens.map((t) => t.id)).toEqual(b.tokens.map((t) => t.id));
+    expect(a.tokens.map((t) => t.id)).not.toEqual(c.tokens.map((t) => t.id));
+    const g1 = await engine.generate({ ...request, sampling: { temperature: 0 } });
+    const g2 = await engine.generate({ ...request, sampling: { temperature: 0 } });
+    expect(g1.tokens.map((t) => t.id)).toEqual(g2.tokens.map((t) => t.id));
+    expect(a.finishReason).toBe("length");
+    expect(a.completionTokens).toBe(12);
+    expect(a.promptTokens).toBe(prompt.length);
+  });
+
+  it("streams each token with its log-probability and top alternatives", async () => {
+    const seen: number[] = [];
+    const result = await engine.generate(
+      {
+        prompt: engine.tokenizer.encode("abc", { addSpecial: true }),
+        maxTokens: 5,
+        sampling: { temperature: 0, topLogprobs: 3 },
+        ignoreEos: true,
+      },
+      (t) => seen.push(t.id),
+    );
+    expect(seen).toEqual(result.tokens.map((t) => t.id));
+    for (const t of result.tokens) {
+      expect(t.logprob).toBeLessThanOrEqual(0);
+      expect(t.top).toHaveLength(3);
+      expect(t.top[0]?.id).toBe(t.id); // greedy picks the most likely token
+    }
+  });
+
+  it("stops at a stop string and never emits it", async () => {
+    const free = await engine.generate({
+      prompt: engine.tokenizer.encode("x", { addSpecial: true }),
+      maxTokens: 20,
+      sampling: { temperature: 0 },
+      ignoreEos: true,
+    });
+    const stopAt = free.text.slice(3, 5);
+    expect(stopAt.length).toBe(2);
+    const stopped = await engine.generate({
+      prompt: engine.tokenizer.encode("x", { addSpecial: true }),
+      maxTokens: 20,
+      sampling: { temperature: 0 },
+      ignoreEos: true,
+      stop: [stopAt],
+    });
+    expect(stopped.finishReason).toBe("stop");
+    expect(stopped.text).toBe(free.text.slice(0, free.text.indexOf(stopAt)));
+  });
+
+  it("an aborted request ends with finish reason abort", async () => {
+    const controller = new AbortController();
+    const result = await engine.generate(
+      {
+        prompt: engine.tokenizer.encode("x", { addSpecial: true }),
+        maxTokens: 50,
+        ignoreEos: true,
+        signal: controller.signal,
+      },
+      (t) => t && controller.abort(),
+    );
+    expect(result.finishReason).toBe("abort");
+    expect(result.completionTokens).toBe(1);
+  });
+
+  it("chat messages go through the model's template", () => {
+    const ids = engine.encodeChat([{ role: "user", content: "hi" }]);
+    // the model adds BOS and its template does not write one: exactly one BOS, first
+    expect(engine.tokenizer.decode(ids)).toBe("<|bos|><|user|>hi<|eos|><|assistant|>");
+    expect(ids.filter((id) => id === 256)).toEqual([256]);
+    expect(ids[0]).toBe(256);
+  });
+
+  it("a prompt that fills the context is refused before any work; generation stops at the context end", async () => {
+    const long = Array.from({ length: 64 }, (_, i) => 65 + (i % 26));
+    await expect(engine.generate({ prompt: long, maxTokens: 4 })).rejects.toBeInstanceOf(ContextOverflowError);
+    const nearlyFull = long.slice(0, 60);
+    const result = await engine.generate({ prompt: nearlyFull, maxTokens: 50, ignoreEos: true });
+    // 4 tokens fill the cache; the 5th is sampled from the last position's logits
+    expect(result.completionTokens).toBe(5);
+    expect(result.finishReason).toBe("length");
+  });
+});
+
+describe("loading", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tg-bitnet-"));
+
+  it("a file without a tokenizer is a load error naming the file", () => {
+    const spec = syntheticBitNet(SPEC);
+    const bytes = encodeGGUF({ ...spec, metadata: [...spec.metadata].filter(([k]) => !k.startsWith("tokenizer.")) });
+    expect(() => bitnetEngineFromFile(parseGGUF(bytes, "no-vocab.gguf"))).toThrow(
+      /no-vocab\.gguf: has no tokenizer \(tokenizer\.ggml\.model and tokenizer\.ggml\.tokens are required\)/,
+    );
+  });
+
+  it("a truncated file on disk is a load error, and the process carries on", async () => {
+    const path = join(dir, "cut.gguf");
+    const bytes = encodeGGUF(syntheticBitNet(SPEC));
+    writeFileSync(path, bytes.subarray(0, bytes.byteLength - 1000));
+    await expect(loadBitNetEngine(path)).rejects.toBeInstanceOf(GGUFError);
+    await expect(loadBitNetEngine(path)).rejects.toThrow(/cut\.gguf: truncated/);
+  });
+});
+
+describe("tritgate generate", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+    let out = "";
+    let err = "";
+    vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+      out += String(chunk);
+      return true;
+    });
+    vi.spyOn(console, "error").mockImplementation((...parts: unknown[]) => {
+      err += `${parts.join(" ")}\n`;
+    });
+    const code = await run(args);
+    return { code, out, err };
+  }
+
+  it("streams text and reports prompt and decode speed", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), "tg-cli-")), "tiny.gguf");
+    await writeGGUF(path, syntheticBitNet(SPEC));
+    const args = ["generate", "--model", path, "--prompt", "Once", "--max-tokens", "6", "--seed", "3", "--ignore-eos"];
+    const first = await cli(args);
+    expect(first.code).toBe(0);
+    expect(first.out.startsWith("Once")).toBe(true);
+    expect(first.err).toMatch(
+      /\[bitnet\] load \d+ ms \| prompt \d+ tokens, [\d.]+ tok\/s \| generated 6 tokens, [\d.]+ tok\/s/,
+    );
+    vi.restoreAllMocks();
+    const again = await cli(args);
+    expect(again.out).toBe(first.out);
+  });
+
+  it("bad arguments and missing files are clear errors with non-zero exit codes", async () => {
+    expect((await cli(["generate", "--prompt", "x"])).code).toBe(2);
+    vi.restoreAllMocks();
+    const missing = await cli(["generate", "--model", "/nope/m.gguf", "--prompt", "x"]);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/m\.gguf: cannot open: ENOENT/);
+    vi.restoreAllMocks();
+    expect((await cli(["generate", "--model", "x.bin", "--prompt", "x"])).err).toMatch(/unknown model format/);
+  });
+});

@@ -1,0 +1,127 @@
+/** A BitNet GGUF file as an Engine: tokenizer and hyper-parameters from the file, kernels below. */
+import type { Isa } from "../../../kernels/index.js";
+import {
+  GGUFError,
+  type GGUFFile,
+  metaBool,
+  metaNumber,
+  metaNumbers,
+  metaString,
+  metaStrings,
+  readGGUF,
+} from "../../formats/gguf/index.js";
+import type { Engine, LogitsSession } from "../engine.js";
+import { encodeChatWith, generateWith } from "../generate.js";
+import { type GGUFVocab, type Tokenizer, tokenizerFromGGUF } from "../tokenizer/index.js";
+import { type BitNetConfig, readBitNetConfig } from "./config.js";
+import { BitNetForward } from "./forward.js";
+import { loadBitNetWeights } from "./weights.js";
+
+export interface BitNetEngineOptions {
+  readonly isa?: Isa;
+  /** "float" runs ternary layers on fp32 activations (the reference mode) */
+  readonly activations?: "int8" | "float";
+  /** cap the context below the model's (KV cache memory) */
+  readonly contextLength?: number;
+}
+
+/** The tokenizer.ggml.* keys as the tokenizer module wants them. */
+export function ggufVocab(file: GGUFFile): GGUFVocab {
+  const tokens = metaStrings(file, "tokenizer.ggml.tokens");
+  const model = metaString(file, "tokenizer.ggml.model");
+  if (tokens === undefined || model === undefined) {
+    throw new GGUFError(file.path, "has no tokenizer (tokenizer.ggml.model and tokenizer.ggml.tokens are required)");
+  }
+  const id = (key: string) => metaNumber(file, `tokenizer.ggml.${key}`);
+  return {
+    model,
+    pre: metaString(file, "tokenizer.ggml.pre"),
+    tokens,
+    scores: metaNumbers(file, "tokenizer.ggml.scores"),
+    tokenTypes: metaNumbers(file, "tokenizer.ggml.token_type"),
+    merges: metaStrings(file, "tokenizer.ggml.merges"),
+    bosId: id("bos_token_id"),
+    eosId: id("eos_token_id"),
+    eotId: id("eot_token_id"),
+    unknownId: id("unknown_token_id"),
+    paddingId: id("padding_token_id"),
+    addBos: metaBool(file, "tokenizer.ggml.add_bos_token"),
+    addEos: metaBool(file, "tokenizer.ggml.add_eos_token"),
+    chatTemplate: metaString(file, "tokenizer.chat_template"),
+  };
+}
+
+class BitNetSession implements LogitsSession {
+  private readonly cache;
+
+  constructor(
+    private readonly forward: BitNetForward,
+    contextLength: number,
+  ) {
+    this.cache = forward.newCache(contextLength);
+  }
+
+  get length(): number {
+    return this.cache.length;
+  }
+
+  get capacity(): number {
+    return this.cache.capacity;
+  }
+
+  async append(tokens: readonly number[]): Promise<Float32Array> {
+    return this.forward.forward(tokens, this.cache);
+  }
+}
+
+export class BitNetEngine implements Engine {
+  readonly kind = "bitnet" as const;
+
+  constructor(
+    readonly source: string,
+    readonly config: BitNetConfig,
+    readonly tokenizer: Tokenizer,
+    private readonly forward: BitNetForward,
+    readonly contextLength: number,
+    /** bytes of tensor data held (the file's data section) */
+    readonly weightBytes: number,
+  ) {}
+
+  get vocabSize(): number {
+    return this.config.vocabSize;
+  }
+
+  newSession(contextLength = this.contextLength): LogitsSession {
+    return new BitNetSession(this.forward, Math.min(contextLength, this.contextLength));
+  }
+
+  encodeChat(messages: Parameters<Engine["encodeChat"]>[0]): number[] {
+    return encodeChatWith(this.tokenizer, messages);
+  }
+
+  generate(...[request, onToken]: Parameters<Engine["generate"]>): ReturnType<Engine["generate"]> {
+    return generateWith(this.newSession(), this.tokenizer, this.vocabSize, request, onToken);
+  }
+
+  async close(): Promise<void> {}
+}
+
+export function bitnetEngineFromFile(file: GGUFFile, options: BitNetEngineOptions = {}): BitNetEngine {
+  const config = readBitNetConfig(file);
+  const weights = loadBitNetWeights(file, config);
+  let tokenizer: Tokenizer;
+  try {
+    tokenizer = tokenizerFromGGUF(ggufVocab(file));
+  } catch (e) {
+    if (e instanceof GGUFError) throw e;
+    throw new GGUFError(file.path, `has a tokenizer tritgate cannot use: ${(e as Error).message}`);
+  }
+  const forward = new BitNetForward(config, weights, options);
+  const contextLength = Math.min(options.contextLength ?? config.contextLength, config.contextLength);
+  const bytes = file.tensors.reduce((a, t) => a + t.byteSize, 0);
+  return new BitNetEngine(file.path, config, tokenizer, forward, contextLength, bytes);
+}
+
+export async function loadBitNetEngine(path: string, options: BitNetEngineOptions = {}): Promise<BitNetEngine> {
+  return bitnetEngineFromFile(await readGGUF(path), options);
+}

@@ -1,0 +1,7 @@
+export { ContextOverflowError } from "../errors.js";
+export { BITNET_ARCHITECTURES, type BitNetConfig, readBitNetConfig } from "./config.js";
+export { BitNetEngine, type BitNetEngineOptions, bitnetEngineFromFile, ggufVocab, loadBitNetEngine } from "./engine.js";
+export { BitNetForward, type ForwardOptions } from "./forward.js";
+export { KVCache } from "./kv-cache.js";
+export { type SyntheticBitNetSpec, syntheticBitNet } from "./synthetic.js";
+export { type BitNetWeights, loadBitNetWeights } from "./weights.js";

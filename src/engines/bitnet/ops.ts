@@ -1,0 +1,61 @@
+/**
+ * The float operations between the matmuls. Plain loops over Float32Array rows: at the sizes
+ * BitNet runs on a CPU these are a few percent of a step, and plain code is easy to check.
+ */
+
+/** out[r] = x[r] / rms(x[r]) * weight, for `rows` rows of weight.length values. */
+export function rmsNorm(x: Float32Array, weight: Float32Array, rows: number, eps: number, out: Float32Array): void {
+  const n = weight.length;
+  for (let r = 0; r < rows; r++) {
+    const o = r * n;
+    let sum = 0;
+    for (let i = 0; i < n; i++) {
+      const v = x[o + i] ?? 0;
+      sum += v * v;
+    }
+    const inv = 1 / Math.sqrt(sum / n + eps);
+    for (let i = 0; i < n; i++) out[o + i] = (x[o + i] ?? 0) * inv * (weight[i] ?? 0);
+  }
+}
+
+/** Rotary position embedding, llama's "normal" pairing of consecutive values (2i, 2i+1). */
+export class Rope {
+  private readonly inverseFrequency: Float64Array;
+
+  constructor(
+    private readonly headDim: number,
+    ropeDim: number,
+    base: number,
+  ) {
+    this.inverseFrequency = Float64Array.from({ length: ropeDim / 2 }, (_, i) => base ** ((-2 * i) / ropeDim));
+  }
+
+  /** Rotates `rows` rows of `heads` heads in place; row r sits at position start + r. */
+  apply(x: Float32Array, rows: number, heads: number, start: number): void {
+    const half = this.inverseFrequency.length;
+    for (let r = 0; r < rows; r++) {
+      const position = start + r;
+      for (let i = 0; i < half; i++) {
+        const angle = position * (this.inverseFrequency[i] ?? 0);
+        const cos = Math.cos(angle);
+        const sin = Math.sin(angle);
+        for (let h = 0; h < heads; h++) {
+          const at = (r * heads + h) * this.headDim + 2 * i;
+          const a = x[at] ?? 0;
+          const b = x[at + 1] ?? 0;
+          x[at] = a * cos - b * sin;
+          x[at + 1] = a * sin + b * cos;
+        }
+      }
+    }
+  }
+}
+
+/** out = act(gate) * up, in place of gate when out === gate. */
+export function gatedActivation(kind: "relu2" | "silu", gate: Float32Array, up: Float32Array, out: Float32Array): void {
+  for (let i = 0; i < gate.length; i++) {
+    const g = gate[i] ?? 0;
+    const a = kind === "relu2" ? (g > 0 ? g * g : 0) : g / (1 + Math.exp(-g));
+    out[i] = a * (up[i] ?? 0);
+  }
+}

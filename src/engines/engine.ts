@@ -1,0 +1,59 @@
+/**
+ * What the gateway sees of a model: the same interface for a BitNet variant on our kernels and
+ * a full-precision variant on onnxruntime, so routing can treat them alike.
+ */
+import type { SamplingParams, TokenLogprob } from "./sampler/index.js";
+import type { ChatMessage, Tokenizer } from "./tokenizer/index.js";
+
+/** A sequence being extended: its KV cache lives as long as the session. */
+export interface LogitsSession {
+  /** positions already processed */
+  readonly length: number;
+  readonly capacity: number;
+  /** Runs `tokens` at the next positions; returns the logits of the last one (vocab floats). */
+  append(tokens: readonly number[]): Promise<Float32Array>;
+}
+
+export interface GenerationRequest {
+  readonly prompt: readonly number[];
+  readonly maxTokens: number;
+  readonly sampling?: SamplingParams;
+  readonly stop?: readonly string[];
+  /** keep going past end-of-sequence tokens (benchmarks) */
+  readonly ignoreEos?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+export interface GeneratedToken {
+  readonly id: number;
+  /** text this token made safe to show (may be empty while a character or stop string is pending) */
+  readonly text: string;
+  readonly logprob: number;
+  readonly top: readonly TokenLogprob[];
+}
+
+export type FinishReason = "stop" | "length" | "abort";
+
+export interface GenerationResult {
+  readonly text: string;
+  readonly tokens: readonly GeneratedToken[];
+  readonly finishReason: FinishReason;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly prefillMs: number;
+  readonly decodeMs: number;
+}
+
+export interface Engine {
+  readonly kind: "bitnet" | "onnx";
+  /** file the variant was loaded from */
+  readonly source: string;
+  readonly tokenizer: Tokenizer;
+  readonly vocabSize: number;
+  readonly contextLength: number;
+  newSession(contextLength?: number): LogitsSession;
+  /** Chat messages → prompt token ids, through the model's chat template. */
+  encodeChat(messages: readonly ChatMessage[]): number[];
+  generate(request: GenerationRequest, onToken?: (token: GeneratedToken) => void): Promise<GenerationResult>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,73 @@
+import { describe, expect, it } from "vitest";
+import { byteToChar } from "./bytes.js";
+import { CHATML_TEMPLATE, type GGUFVocab, tokenizerFromGGUF } from "./index.js";
+
+const BYTES = Array.from({ length: 256 }, (_, b) => byteToChar(b));
+
+function vocab(chatTemplate?: string): GGUFVocab {
+  return {
+    model: "gpt2",
+    tokens: [...BYTES, "<s>", "</s>", "<|im_start|>", "<|im_end|>"],
+    tokenTypes: [...BYTES.map(() => 1), 3, 3, 3, 3],
+    merges: [],
+    bosId: 256,
+    eosId: 257,
+    chatTemplate,
+  };
+}
+
+const messages = [
+  { role: "system", content: "Be brief." },
+  { role: "user", content: "Hi!" },
+];
+
+describe("chat templates", () => {
+  it("defaults to ChatML when the model has none", () => {
+    const tok = tokenizerFromGGUF(vocab());
+    expect(tok.applyChatTemplate(messages)).toBe(
+      "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi!<|im_end|>\n",
+    );
+    expect(tok.applyChatTemplate(messages, { addGenerationPrompt: true })).toBe(
+      "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi!<|im_end|>\n<|im_start|>assistant\n",
+    );
+    // the markers are special tokens of this vocabulary, so the rendered prompt encodes them as single ids
+    const ids = tok.encode(tok.applyChatTemplate(messages), { addSpecial: false });
+    expect(ids.filter((id) => id === 258)).toHaveLength(2);
+    expect(tok.eosIds).toEqual([257, 259]);
+  });
+
+  it("passes bos_token, eos_token and add_generation_prompt to the model's template", () => {
+    const tok = tokenizerFromGGUF(
+      vocab(
+        "{{ bos_token }}{% for m in messages %}{% if m.role == 'user' %}[INST] {{ m.content }} [/INST]{% endif %}{% endfor %}" +
+          "{% if add_generation_prompt %}>>{% else %}{{ eos_token }}{% endif %}",
+      ),
+    );
+    expect(tok.applyChatTemplate(messages, { addGenerationPrompt: true })).toBe("<s>[INST] Hi! [/INST]>>");
+    expect(tok.applyChatTemplate(messages)).toBe("<s>[INST] Hi! [/INST]</s>");
+  });
+
+  it("exposes message names only when present", () => {
+    const tok = tokenizerFromGGUF(
+      vocab("{% for m in messages %}{{ m.name if m.name is defined else '-' }}{% endfor %}"),
+    );
+    expect(
+      tok.applyChatTemplate([
+        { role: "user", content: "a", name: "bob" },
+        { role: "user", content: "b" },
+      ]),
+    ).toBe("bob-");
+  });
+
+  it("wraps template errors with a clear message", () => {
+    expect(() => tokenizerFromGGUF(vocab("{% for m in messages %}")).applyChatTemplate(messages)).toThrow(
+      /chat template failed to parse/,
+    );
+    const raising = tokenizerFromGGUF(vocab("{{ raise_exception('only user messages') }}"));
+    expect(() => raising.applyChatTemplate(messages)).toThrow(/chat template failed to render: .*only user messages/);
+  });
+
+  it("exports the ChatML default", () => {
+    expect(CHATML_TEMPLATE).toContain("<|im_start|>");
+  });
+});
