@@ -1,10 +1,11 @@
 /** `tritgate <command>`: a command per file under src/cli/commands, dispatched here. */
 
 import type { Command } from "./command.js";
+import { convertCommand } from "./commands/convert.js";
 import { generateCommand } from "./commands/generate.js";
 import { hwCommand } from "./commands/hw.js";
 
-const commands: readonly Command[] = [hwCommand, generateCommand];
+const commands: readonly Command[] = [hwCommand, generateCommand, convertCommand];
 
 function usage(): string {
   const lines = commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);

@@ -90,7 +90,9 @@ export function syntheticBitNet(spec: SyntheticBitNetSpec): GGUFSpec {
     tensors.push({ name, type, dims: [cols, rows], data });
   };
   const linear = (name: string, rows: number, cols: number) => {
-    matrix(`${name}.weight`, spec.linearType, rows, cols, true);
+    // BitNet ternarizes (absmean) what it packs as ternary; float linear types keep the values
+    const ternary = spec.linearType === "TQ1_0" || spec.linearType === "TQ2_0" || spec.linearType === "I2_S";
+    matrix(`${name}.weight`, spec.linearType, rows, cols, ternary);
     if (spec.scaleTensors) {
       const scale = new Float32Array([0.5 + random()()]);
       tensors.push({ name: `${name}.scale`, type: "F32", dims: [1], data: new Uint8Array(scale.buffer) });

@@ -1,0 +1,76 @@
+/**
+ * Re-quantizes a BitNet GGUF: the linear layers (blk.N.attn_q/k/v/attn_output/ffn_gate/ffn_up/
+ * ffn_down.weight) become the requested ternary type; every other tensor and all metadata are
+ * copied unchanged. Float weights are absmean-ternarized; weights that are already ternary
+ * (packed, or float holding one magnitude) are re-packed without changing their values.
+ */
+import { stat } from "node:fs/promises";
+import { resolve } from "node:path";
+import { dequantize, type WeightType } from "../../kernels/index.js";
+import { readBitNetConfig } from "../engines/bitnet/config.js";
+import { type GGUFTensorInfo, type GGUFTensorInput, readGGUF } from "../formats/gguf/index.js";
+import { toFloat32 } from "../formats/safetensors/index.js";
+import { ConvertError } from "./errors.js";
+import { type ConvertSummary, writeAtomically } from "./output.js";
+import { isTernaryValued, packAsIs, packProblem, packTernary, type TernaryTarget } from "./tensors.js";
+
+export const LINEAR_TENSOR = /^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/;
+
+const PACKED_TERNARY: readonly string[] = ["TQ1_0", "TQ2_0", "I2_S"];
+
+function floatsOf(path: string, t: GGUFTensorInfo, data: Uint8Array, rows: number, cols: number): Float32Array {
+  switch (t.type) {
+    case "F32":
+    case "F16":
+    case "BF16":
+      return toFloat32(t.type, data);
+    case "Q8_0":
+    case "TQ1_0":
+    case "TQ2_0":
+    case "I2_S":
+      return dequantize({ type: t.type as WeightType, rows, cols, data });
+    default:
+      throw new ConvertError(path, `tensor ${t.name} is ${t.type}, which the converter cannot read`);
+  }
+}
+
+export async function convertFromGGUF(input: string, out: string, type: TernaryTarget): Promise<ConvertSummary> {
+  const started = performance.now();
+  if (resolve(input) === resolve(out)) throw new ConvertError(out, "the output would overwrite the input");
+  const file = await readGGUF(input);
+  readBitNetConfig(file); // the architecture and hyper-parameters must be ours
+  let linears = 0;
+  const tensors: GGUFTensorInput[] = file.tensors.map((t): GGUFTensorInput => {
+    if (!LINEAR_TENSOR.test(t.name)) return { name: t.name, type: t.type, dims: t.dims, data: file.tensorData(t.name) };
+    const [cols = 0, rows = 1, ...rest] = t.dims;
+    if (rest.some((d) => d !== 1)) throw new ConvertError(input, `tensor ${t.name} is not a matrix`);
+    const problem = packProblem(type, cols);
+    if (problem) throw new ConvertError(input, `tensor ${t.name}: ${problem}`);
+    linears++;
+    return {
+      name: t.name,
+      type,
+      dims: [cols, rows],
+      data: () => {
+        const values = floatsOf(input, t, file.tensorData(t.name), rows, cols);
+        if (!PACKED_TERNARY.includes(t.type) && !isTernaryValued(values)) return packTernary(type, values, rows, cols);
+        const packed = packAsIs(type, values, rows, cols);
+        if ("problem" in packed) {
+          throw new ConvertError(
+            input,
+            `tensor ${t.name}: re-packing ${t.type} as ${type} is lossy (${packed.problem})`,
+          );
+        }
+        return packed.data;
+      },
+    };
+  });
+  if (linears === 0) throw new ConvertError(input, "has no linear layer weights (blk.N.attn_q.weight, …) to quantize");
+  const bytesOut = await writeAtomically(out, { metadata: file.metadata, tensors, alignment: file.alignment });
+  return {
+    tensors: tensors.length,
+    bytesIn: (await stat(input)).size,
+    bytesOut,
+    seconds: (performance.now() - started) / 1000,
+  };
+}

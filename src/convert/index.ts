@@ -1,0 +1,13 @@
+export { ConvertError } from "./errors.js";
+export { convertFromGGUF, LINEAR_TENSOR } from "./from-gguf.js";
+export { convertFromHF, type HFConvertOptions, hfMetadata } from "./from-hf.js";
+export { HF_ARCHITECTURES, type HFBitNetConfig, parseHFConfig } from "./hf-config.js";
+export { convertHFTokenizer, preTokenizerName } from "./hf-tokenizer.js";
+export { type ConvertSummary, formatSummary } from "./output.js";
+export {
+  EMBEDDING_TARGETS,
+  type EmbeddingTarget,
+  permuteRopeRows,
+  TERNARY_TARGETS,
+  type TernaryTarget,
+} from "./tensors.js";

@@ -1,0 +1,225 @@
+/**
+ * Tiny Hugging Face BitNet checkpoints for tests: config.json, bf16 (or f16/f32) safetensors,
+ * optionally sharded with an index, and a byte-level BPE tokenizer.json with a few merges.
+ * Returns the weights exactly as stored (decoded to float64) so tests can run their own forward.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { byteToChar } from "../engines/tokenizer/bytes.js";
+import { floatToBF16, type SafetensorsTensorInput, toFloat32, writeSafetensors } from "../formats/safetensors/index.js";
+import { randomFloats, seededRandom } from "../util/seeded-random.js";
+
+export interface TinyCheckpointSpec {
+  readonly architecture?: "BitNetForCausalLM" | "BitnetForCausalLM" | string;
+  readonly hidden?: number;
+  readonly intermediate?: number;
+  readonly heads?: number;
+  readonly kvHeads?: number;
+  readonly layers?: number;
+  readonly vocab?: number;
+  readonly activation?: "relu2" | "silu";
+  readonly tied?: boolean;
+  /** number of safetensors shards (1 writes model.safetensors without an index) */
+  readonly shards?: number;
+  readonly dtype?: "BF16" | "F16" | "F32";
+  /** 1bitLLM's sub-norm names (inner_attn_ln / ffn_layernorm) instead of 2B-4T's */
+  readonly oldSubNormNames?: boolean;
+  /** merges stored as ["a", "b"] pairs instead of "a b" strings */
+  readonly pairMerges?: boolean;
+  readonly ropeTheta?: number;
+  readonly seed?: number;
+}
+
+export interface TinyCheckpoint {
+  readonly dir: string;
+  readonly config: Record<string, unknown>;
+  /** HF tensor name → values as stored, row-major */
+  readonly weights: Map<string, Float64Array>;
+  readonly shapes: Map<string, readonly number[]>;
+}
+
+export const TINY_MERGES: ReadonlyArray<readonly [string, string]> = [
+  ["Ġ", "t"],
+  ["h", "e"],
+  ["Ġt", "he"],
+  ["i", "n"],
+  ["Ġ", "c"],
+  ["a", "t"],
+];
+export const TINY_SPECIAL = { bos: 262, eos: 263, eot: 264, reserved: 280 } as const;
+export const LLAMA3_SPLIT =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+export const TINY_TEMPLATE = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}<|eot_id|>{% endfor %}";
+
+function encode(dtype: "BF16" | "F16" | "F32", values: Float32Array): Uint8Array {
+  if (dtype === "BF16") {
+    const bits = floatToBF16(values);
+    return new Uint8Array(bits.buffer);
+  }
+  if (dtype === "F32") return new Uint8Array(values.buffer.slice(0));
+  const view = new DataView(new ArrayBuffer(values.length * 2));
+  values.forEach((v, i) => {
+    view.setUint16(2 * i, floatToHalfBits(v), true);
+  });
+  return new Uint8Array(view.buffer);
+}
+
+/** Round-to-nearest fp16 bits for the small normal values tests use. */
+function floatToHalfBits(v: number): number {
+  const sign = v < 0 || Object.is(v, -0) ? 0x8000 : 0;
+  const a = Math.abs(v);
+  if (a < 2 ** -14) return sign | Math.round(a / 2 ** -24);
+  const e = Math.floor(Math.log2(a));
+  let m = Math.round((a / 2 ** e - 1) * 1024);
+  let exp = e + 15;
+  if (m === 1024) {
+    m = 0;
+    exp++;
+  }
+  return sign | (exp << 10) | m;
+}
+
+export function writeTinyTokenizer(dir: string, spec: { vocab: number; pairMerges?: boolean }): void {
+  const vocab: Record<string, number> = {};
+  for (let b = 0; b < 256; b++) vocab[byteToChar(b)] = b;
+  TINY_MERGES.forEach(([a, b], i) => {
+    vocab[a + b] = 256 + i;
+  });
+  const added = [
+    { id: TINY_SPECIAL.bos, content: "<|begin_of_text|>", special: true },
+    { id: TINY_SPECIAL.eos, content: "<|end_of_text|>", special: true },
+    { id: TINY_SPECIAL.eot, content: "<|eot_id|>", special: true },
+    { id: TINY_SPECIAL.reserved, content: "<|reserved|>", special: false },
+  ];
+  const tokenizer = {
+    version: "1.0",
+    added_tokens: added.map((t) => ({ ...t, single_word: false, lstrip: false, rstrip: false, normalized: false })),
+    normalizer: null,
+    pre_tokenizer: {
+      type: "Sequence",
+      pretokenizers: [
+        { type: "Split", pattern: { Regex: LLAMA3_SPLIT }, behavior: "Isolated", invert: false },
+        { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false },
+      ],
+    },
+    post_processor: null,
+    decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: "BPE",
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: true,
+      vocab,
+      merges: TINY_MERGES.map(([a, b]) => (spec.pairMerges ? [a, b] : `${a} ${b}`)),
+    },
+  };
+  const tokenizerConfig = {
+    add_bos_token: true,
+    bos_token: "<|begin_of_text|>",
+    eos_token: { content: "<|eot_id|>", special: true },
+    chat_template: TINY_TEMPLATE,
+    added_tokens_decoder: Object.fromEntries(
+      added.map((t) => [String(t.id), { content: t.content, special: t.special }]),
+    ),
+  };
+  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(tokenizer));
+  writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify(tokenizerConfig));
+}
+
+export function writeTinyCheckpoint(dir: string, spec: TinyCheckpointSpec = {}): TinyCheckpoint {
+  mkdirSync(dir, { recursive: true });
+  const hidden = spec.hidden ?? 256;
+  const intermediate = spec.intermediate ?? 512;
+  const heads = spec.heads ?? 4;
+  const kvHeads = spec.kvHeads ?? 2;
+  const layers = spec.layers ?? 2;
+  const vocab = spec.vocab ?? 300;
+  const headDim = hidden / heads;
+  const tied = spec.tied ?? true;
+  const dtype = spec.dtype ?? "BF16";
+  const config: Record<string, unknown> = {
+    architectures: [spec.architecture ?? "BitNetForCausalLM"],
+    model_type: "bitnet",
+    hidden_size: hidden,
+    intermediate_size: intermediate,
+    num_attention_heads: heads,
+    num_key_value_heads: kvHeads,
+    num_hidden_layers: layers,
+    rms_norm_eps: 1e-5,
+    rope_theta: spec.ropeTheta ?? 10000,
+    max_position_embeddings: 64,
+    vocab_size: vocab,
+    hidden_act: spec.activation ?? "relu2",
+    tie_word_embeddings: tied,
+    bos_token_id: TINY_SPECIAL.bos,
+    eos_token_id: TINY_SPECIAL.eos,
+    torch_dtype: "bfloat16",
+  };
+  writeFileSync(join(dir, "config.json"), JSON.stringify(config, null, 2));
+  writeTinyTokenizer(dir, { vocab, pairMerges: spec.pairMerges });
+
+  let stream = (spec.seed ?? 1) * 1000;
+  const tensors: SafetensorsTensorInput[] = [];
+  const weights = new Map<string, Float64Array>();
+  const shapes = new Map<string, readonly number[]>();
+  const add = (name: string, shape: number[], values: Float32Array) => {
+    const data = encode(dtype, values);
+    tensors.push({ name, dtype, shape, data });
+    weights.set(name, Float64Array.from(toFloat32(dtype, data)));
+    shapes.set(name, shape);
+  };
+  const matrix = (name: string, rows: number, cols: number, scale: number) =>
+    add(name, [rows, cols], randomFloats(rows * cols, seededRandom(++stream), scale));
+  const norm = (name: string, length: number) => {
+    const r = seededRandom(++stream);
+    add(
+      name,
+      [length],
+      Float32Array.from({ length }, () => 1 + (r() - 0.5) * 0.2),
+    );
+  };
+  const qDim = heads * headDim;
+  const kvDim = kvHeads * headDim;
+  const attnSub = spec.oldSubNormNames ? "self_attn.inner_attn_ln" : "self_attn.attn_sub_norm";
+  const ffnSub = spec.oldSubNormNames ? "mlp.ffn_layernorm" : "mlp.ffn_sub_norm";
+  matrix("model.embed_tokens.weight", vocab, hidden, 1);
+  for (let i = 0; i < layers; i++) {
+    const p = `model.layers.${i}`;
+    norm(`${p}.input_layernorm.weight`, hidden);
+    matrix(`${p}.self_attn.q_proj.weight`, qDim, hidden, 0.1);
+    matrix(`${p}.self_attn.k_proj.weight`, kvDim, hidden, 0.1);
+    matrix(`${p}.self_attn.v_proj.weight`, kvDim, hidden, 0.1);
+    matrix(`${p}.self_attn.o_proj.weight`, hidden, qDim, 0.1);
+    norm(`${p}.${attnSub}.weight`, qDim);
+    norm(`${p}.post_attention_layernorm.weight`, hidden);
+    matrix(`${p}.mlp.gate_proj.weight`, intermediate, hidden, 0.1);
+    matrix(`${p}.mlp.up_proj.weight`, intermediate, hidden, 0.1);
+    matrix(`${p}.mlp.down_proj.weight`, hidden, intermediate, 0.1);
+    norm(`${p}.${ffnSub}.weight`, intermediate);
+  }
+  norm("model.norm.weight", hidden);
+  if (!tied) matrix("lm_head.weight", vocab, hidden, 0.5);
+
+  const shards = spec.shards ?? 1;
+  if (shards === 1) {
+    writeSafetensors(join(dir, "model.safetensors"), tensors, { format: "pt" });
+  } else {
+    const weightMap: Record<string, string> = {};
+    for (let s = 0; s < shards; s++) {
+      const file = `model-${String(s + 1).padStart(5, "0")}-of-${String(shards).padStart(5, "0")}.safetensors`;
+      const part = tensors.filter((_, i) => i % shards === s);
+      for (const t of part) weightMap[t.name] = file;
+      writeSafetensors(join(dir, file), part, { format: "pt" });
+    }
+    const index = {
+      metadata: { total_size: tensors.reduce((n, t) => n + t.data.byteLength, 0) },
+      weight_map: weightMap,
+    };
+    writeFileSync(join(dir, "model.safetensors.index.json"), JSON.stringify(index, null, 2));
+  }
+  return { dir, config, weights, shapes };
+}
