@@ -425,24 +425,4 @@ describe("a 128256-token vocabulary", () => {
     expect(ids.every((id) => allowed.has(id))).toBe(true);
     expect(ids.some((id) => !peaks.includes(id))).toBe(true);
   });
-
-  it("samples in a few milliseconds at most", () => {
-    const configs: SamplingParams[] = [
-      {},
-      { temperature: 0 },
-      { temperature: 0.7, topP: 0.9 },
-      { temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, repetitionPenalty: 1.1, topLogprobs: 5 },
-      { temperature: 0.8, minP: 0.05, frequencyPenalty: 0.5, presencePenalty: 0.5 },
-    ];
-    const history = Array.from({ length: 200 }, (_, i) => (i * 7919) % V);
-    for (const params of configs) {
-      const s = new Sampler({ seed: 1, ...params }, V);
-      for (let i = 0; i < 20; i++) s.sample(logits, history);
-      const start = performance.now();
-      for (let i = 0; i < 50; i++) s.sample(logits, history);
-      const ms = (performance.now() - start) / 50;
-      // generous for shared CI machines; a full sort of the vocabulary costs well over this
-      expect(ms, JSON.stringify(params)).toBeLessThan(15);
-    }
-  });
 });
