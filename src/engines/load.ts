@@ -3,14 +3,19 @@ import type { Isa } from "../../kernels/index.js";
 import { loadBitNetEngine } from "./bitnet/index.js";
 import type { Engine } from "./engine.js";
 import { ModelLoadError } from "./errors.js";
+import { loadOnnxEngine } from "./onnx/index.js";
 
 export interface LoadOptions {
   readonly isa?: Isa;
   readonly contextLength?: number;
   readonly activations?: "int8" | "float";
+  /** onnxruntime intra-op threads (the kernels' pool is sized with setThreads) */
+  readonly threads?: number;
 }
 
 export async function loadEngine(path: string, options: LoadOptions = {}): Promise<Engine> {
   if (path.endsWith(".gguf")) return loadBitNetEngine(path, options);
-  throw new ModelLoadError(path, "unknown model format (tritgate loads .gguf BitNet models)");
+  if (path.endsWith(".onnx"))
+    return loadOnnxEngine(path, { contextLength: options.contextLength, threads: options.threads });
+  throw new ModelLoadError(path, "unknown model format (tritgate loads BitNet .gguf and ONNX decoder .onnx files)");
 }

@@ -8,7 +8,7 @@ import { loadEngine } from "../../engines/load.js";
 import type { SamplingParams } from "../../engines/sampler/index.js";
 import type { Command } from "../command.js";
 
-const USAGE = `usage: tritgate generate --model FILE --prompt TEXT [options]
+const USAGE = `usage: tritgate generate --model FILE.gguf|FILE.onnx --prompt TEXT [options]
   --chat               wrap the prompt as a user message in the model's chat template
   --max-tokens N       tokens to generate (default 128)
   --temperature T      0 = greedy (default 0.8)
@@ -30,7 +30,7 @@ function numberOption(values: Record<string, unknown>, name: string): number | u
 
 export const generateCommand: Command = {
   name: "generate",
-  summary: "generate text from a model file (GGUF BitNet or ONNX) and report tokens/s",
+  summary: "generate text from a model file (BitNet .gguf or ONNX decoder .onnx) and report tokens/s",
   async run(args) {
     let values: ReturnType<typeof parseArgs>["values"];
     try {

@@ -1,0 +1,11 @@
+// Full-precision decoder LLMs exported to ONNX (Hugging Face Optimum convention) on onnxruntime-node.
+export { defaultThreads, loadOnnxEngine, OnnxDecoder, OnnxEngine, type OnnxEngineOptions } from "./engine.js";
+export { float32ToHalfBits, halfBitsToFloat32, halfBitsToNumber, numberToHalfBits } from "./half.js";
+export {
+  type DecoderSignature,
+  type IndexType,
+  type KvType,
+  type LayerNames,
+  readDecoderSignature,
+  type ValueMetadata,
+} from "./signature.js";
