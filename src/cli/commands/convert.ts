@@ -1,7 +1,8 @@
 /**
  * `tritgate convert --from-hf DIR --out FILE.gguf [--type T] [--embedding-type E]`
  * `tritgate convert --from-gguf IN.gguf --out OUT.gguf [--type T]`
- * Writes a BitNet GGUF with ternary linear layers and prints a one-line summary.
+ * `tritgate convert --from-gguf IN.gguf --to onnx --out DIR/model.onnx [--kv-type float16]`
+ * Writes a BitNet GGUF with ternary linear layers, or its fp32 ONNX twin, and prints a summary.
  */
 import { parseArgs } from "node:util";
 import {
@@ -13,15 +14,20 @@ import {
   TERNARY_TARGETS,
   type TernaryTarget,
 } from "../../convert/index.js";
+import { convertToOnnx } from "../../convert/to-onnx.js";
 import type { Command } from "../command.js";
 
 const USAGE = `usage: tritgate convert --from-hf DIR --out FILE.gguf [options]
        tritgate convert --from-gguf IN.gguf --out OUT.gguf [--type T]
+       tritgate convert --from-gguf IN.gguf --to onnx --out DIR/model.onnx [--kv-type float32|float16]
   --from-hf DIR          Hugging Face BitNet checkpoint (config.json, *.safetensors, tokenizer.json)
   --from-gguf FILE       BitNet GGUF with float (or ternary) linear layers to re-quantize
   --out FILE             GGUF to write
   --type T               linear layer packing: ${TERNARY_TARGETS.join(", ")} (default TQ2_0)
-  --embedding-type E     token embedding / output head: ${EMBEDDING_TARGETS.join(", ")} (default F16; --from-hf only)`;
+  --embedding-type E     token embedding / output head: ${EMBEDDING_TARGETS.join(", ")} (default F16; --from-hf only)
+  --to onnx              write the fp32 ONNX decoder (Optimum inputs/outputs) with tokenizer.json,
+                         tokenizer_config.json and config.json beside it (weights past 1.8 GB go to OUT.data)
+  --kv-type K            KV cache element type of the ONNX decoder: float32 (default) or float16`;
 
 function fail(message: string, code: number): number {
   console.error(`tritgate convert: ${message}${code === 2 ? `\n\n${USAGE}` : ""}`);
@@ -30,7 +36,7 @@ function fail(message: string, code: number): number {
 
 export const convertCommand: Command = {
   name: "convert",
-  summary: "convert a Hugging Face BitNet checkpoint or a float GGUF into a ternary GGUF",
+  summary: "convert a Hugging Face BitNet checkpoint or a float GGUF into a ternary GGUF, or a GGUF into ONNX",
   async run(args) {
     let values: ReturnType<typeof parseArgs>["values"];
     try {
@@ -42,6 +48,8 @@ export const convertCommand: Command = {
           out: { type: "string" },
           type: { type: "string" },
           "embedding-type": { type: "string" },
+          to: { type: "string" },
+          "kv-type": { type: "string" },
           help: { type: "boolean" },
         },
       }));
@@ -58,6 +66,23 @@ export const convertCommand: Command = {
     if ((fromHF === undefined) === (fromGGUF === undefined))
       return fail("give exactly one of --from-hf and --from-gguf", 2);
     if (out === undefined) return fail("--out is required", 2);
+    const to = values.to as string | undefined;
+    if (to !== undefined) {
+      if (to !== "onnx") return fail(`--to must be onnx, got ${to}`, 2);
+      if (fromGGUF === undefined) return fail("--to onnx needs --from-gguf", 2);
+      const kvType = (values["kv-type"] as string | undefined) ?? "float32";
+      if (kvType !== "float32" && kvType !== "float16") return fail(`--kv-type must be float32 or float16`, 2);
+      try {
+        const s = await convertToOnnx(fromGGUF, out, { kvType });
+        console.log(
+          `wrote ${out}${s.dataPath ? ` (+ ${s.dataPath})` : ""}: ${s.nodes} nodes, ${s.initializers} initializers, ` +
+            `${(s.bytesIn / 1e6).toFixed(1)} MB in → ${(s.bytesOut / 1e6).toFixed(1)} MB out, ${s.seconds.toFixed(1)} s`,
+        );
+        return 0;
+      } catch (e) {
+        return fail((e as Error).message, 1);
+      }
+    }
     const type = (values.type as string | undefined) ?? "TQ2_0";
     if (!(TERNARY_TARGETS as readonly string[]).includes(type)) {
       return fail(`--type must be one of ${TERNARY_TARGETS.join(", ")}, got ${type}`, 2);

@@ -1,0 +1,16 @@
+export {
+  type Attributes,
+  type AttributeValue,
+  type BuilderOptions,
+  type Dim,
+  type ElemType,
+  elemTypeId,
+  floatToHalfBits,
+  type GraphValue,
+  halfBitsToFloat,
+  type NodeOptions,
+  ONNX_IR_VERSION,
+  ONNX_OPSET,
+  OnnxGraphBuilder,
+} from "./builder.js";
+export { type BitNetOnnxOptions, buildBitNetOnnx, DECODER_IO, exportBitNetToOnnx } from "./export-bitnet.js";
