@@ -1,11 +1,13 @@
 /**
  * One measurement for `npm run bench:e2e`, in its own process so RSS and thread count are its
- * own: load a model, prefill a prompt as one batch, decode greedily. Prints one JSON line.
+ * own: load a model (BitNet .gguf or ONNX .onnx), prefill a prompt as one batch, decode
+ * greedily. Prints one JSON line.
  *   tsx bench/e2e-run.ts --model FILE --threads N [--prompt 128] [--decode 64]
  */
+import { statSync } from "node:fs";
 import { setThreads } from "../kernels/index.js";
-import { BitNetForward, loadBitNetWeights, readBitNetConfig } from "../src/engines/bitnet/index.js";
-import { readGGUF } from "../src/formats/gguf/index.js";
+import type { LogitsSession } from "../src/engines/engine.js";
+import { loadEngine } from "../src/engines/load.js";
 import { argValue } from "./timing.js";
 
 const model = argValue("--model") ?? "";
@@ -16,16 +18,14 @@ setThreads(threads);
 
 const rssBefore = process.memoryUsage().rss;
 const t0 = performance.now();
-const file = await readGGUF(model);
-const config = readBitNetConfig(file);
-const forward = new BitNetForward(config, loadBitNetWeights(file, config));
+const engine = await loadEngine(model, { threads, contextLength: promptTokens + decodeTokens + 1 });
 const loadMs = performance.now() - t0;
-const cache = forward.newCache(promptTokens + decodeTokens + 1);
+const session: LogitsSession = engine.newSession();
 const rssAfterLoad = process.memoryUsage().rss;
 
-const prompt = Array.from({ length: promptTokens }, (_, i) => (i * 7919) % config.vocabSize);
+const prompt = Array.from({ length: promptTokens }, (_, i) => (i * 7919) % engine.vocabSize);
 const t1 = performance.now();
-let logits = forward.forward(prompt, cache);
+let logits = await session.append(prompt);
 const prefillMs = performance.now() - t1;
 
 const argmax = (row: Float32Array) => {
@@ -34,16 +34,18 @@ const argmax = (row: Float32Array) => {
   return best;
 };
 const t2 = performance.now();
-for (let i = 0; i < decodeTokens; i++) logits = forward.forward([argmax(logits)], cache);
+for (let i = 0; i < decodeTokens; i++) logits = await session.append([argmax(logits)]);
 const decodeMs = performance.now() - t2;
 
-const fileBytes = file.tensors.reduce((a, t) => a + t.byteSize, 0);
+const dataFile = `${model}.data`;
+const fileBytes =
+  statSync(model).size + (model.endsWith(".onnx") ? (statSync(dataFile, { throwIfNoEntry: false })?.size ?? 0) : 0);
 console.log(
   JSON.stringify({
     threads,
     loadMs,
     fileBytes,
-    kvCacheBytes: cache.bytes,
+    engine: engine.kind,
     rssBefore,
     rssAfterLoad,
     rssPeak: process.resourceUsage().maxRSS * 1024,

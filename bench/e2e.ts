@@ -4,13 +4,15 @@
  * End-to-end BitNet speed on synthetic models in real shapes (our writer, random ternary
  * weights; generated on demand into bench/.models, kept out of git): load time, RSS, prefill
  * tokens/s for a 128-token prompt, decode tokens/s over 64 tokens, for 1 and 2 threads and each
- * ternary format. Beside each decode figure: the memory-bandwidth bound, bytes read per token /
- * measured read bandwidth, measured in the same run.
+ * ternary format, and the same network as an fp32 ONNX decoder on onnxruntime (exported from the
+ * TQ2_0 file) so each shape shows its ternary/fp32 ratio. Beside each decode figure: the
+ * memory-bandwidth bound, bytes read per token / measured read bandwidth, measured in the same run.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { hardware, readBandwidth, type WeightType } from "../kernels/index.js";
+import { convertToOnnx } from "../src/convert/to-onnx.js";
 import { type SyntheticBitNetSpec, syntheticBitNet } from "../src/engines/bitnet/index.js";
 import { writeGGUF } from "../src/formats/gguf/index.js";
 import { argValue, table, writeJson } from "./timing.js";
@@ -49,22 +51,43 @@ async function ensureModel(shape: Shape, type: WeightType): Promise<string> {
   return path;
 }
 
+async function ensureOnnx(shape: Shape): Promise<string> {
+  const dir = join(modelDir, `synthetic-${shape.name}-onnx`);
+  const path = join(dir, "model.onnx");
+  if (existsSync(path)) return path;
+  mkdirSync(dir, { recursive: true });
+  process.stderr.write(`writing ${path} ... `);
+  const summary = await convertToOnnx(await ensureModel(shape, "TQ2_0"), path);
+  process.stderr.write(`${summary.seconds.toFixed(1)} s\n`);
+  return path;
+}
+
+type Variant = WeightType | "ONNX-F32";
+
 /** Bytes one decode step must read: every linear weight and the output head. */
-function bytesPerToken(shape: Shape, type: WeightType): number {
+function bytesPerToken(shape: Shape, type: Variant): number {
   const s = shape.spec;
   const headDim = s.embedding / s.heads;
-  const perWeight = { TQ2_0: 66 / 256, TQ1_0: 54 / 256, I2_S: 0.25 }[type as "TQ2_0" | "TQ1_0" | "I2_S"];
+  const perWeight = { TQ2_0: 66 / 256, TQ1_0: 54 / 256, I2_S: 0.25, "ONNX-F32": 4 }[
+    type as "TQ2_0" | "TQ1_0" | "I2_S" | "ONNX-F32"
+  ];
   const linear =
     s.layers *
     (2 * s.embedding * s.heads * headDim + 2 * s.embedding * s.kvHeads * headDim + 3 * s.embedding * s.feedForward);
-  return linear * perWeight + s.vocab * s.embedding * 2; // F16 tied head
+  const head = s.vocab * s.embedding * (type === "ONNX-F32" ? 4 : 2); // tied head: F16 in GGUF, fp32 in ONNX
+  return linear * perWeight + head;
+}
+
+/** fp32 keys and values of every layer for `positions` positions. */
+function kvCacheBytes(shape: Shape, positions: number): number {
+  const s = shape.spec;
+  return 2 * s.layers * s.kvHeads * (s.embedding / s.heads) * 4 * positions;
 }
 
 interface Run {
   threads: number;
   loadMs: number;
   fileBytes: number;
-  kvCacheBytes: number;
   rssBefore: number;
   rssAfterLoad: number;
   rssPeak: number;
@@ -73,10 +96,12 @@ interface Run {
 }
 
 const bandwidth = readBandwidth(1 << 30, 5);
-const rows: Array<Run & { shape: string; type: WeightType; boundTokensPerS: number; rssWithinBudget: boolean }> = [];
+const rows: Array<
+  Run & { shape: string; type: Variant; kvCacheBytes: number; boundTokensPerS: number; rssWithinBudget: boolean }
+> = [];
 for (const shape of quick ? SHAPES.slice(1) : SHAPES) {
-  for (const type of TYPES) {
-    const model = await ensureModel(shape, type);
+  for (const type of [...TYPES, "ONNX-F32"] as Variant[]) {
+    const model = type === "ONNX-F32" ? await ensureOnnx(shape) : await ensureModel(shape, type);
     for (const threads of [1, 2]) {
       const out = execFileSync(
         process.execPath,
@@ -85,12 +110,14 @@ for (const shape of quick ? SHAPES.slice(1) : SHAPES) {
       );
       const run = JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as Run;
       const loadGrowth = run.rssAfterLoad - run.rssBefore;
+      const kv = kvCacheBytes(shape, 128 + 64 + 1);
       rows.push({
         ...run,
         shape: shape.name,
         type,
+        kvCacheBytes: kv,
         boundTokensPerS: bandwidth / bytesPerToken(shape, type),
-        rssWithinBudget: loadGrowth <= 1.2 * run.fileBytes + run.kvCacheBytes,
+        rssWithinBudget: loadGrowth <= 1.2 * run.fileBytes + kv,
       });
       process.stderr.write(".");
     }
