@@ -1,0 +1,10 @@
+export type {
+  ApiKeyRecord,
+  LimitDecision,
+  LimitReason,
+  Principal,
+  RateLimiter,
+  Tenant,
+  TenantDirectory,
+  TierConfig,
+} from "./types.js";
