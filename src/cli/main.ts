@@ -4,8 +4,9 @@ import type { Command } from "./command.js";
 import { convertCommand } from "./commands/convert.js";
 import { generateCommand } from "./commands/generate.js";
 import { hwCommand } from "./commands/hw.js";
+import { keysCommand } from "./commands/keys.js";
 
-const commands: readonly Command[] = [hwCommand, generateCommand, convertCommand];
+const commands: readonly Command[] = [hwCommand, generateCommand, convertCommand, keysCommand];
 
 function usage(): string {
   const lines = commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);
@@ -15,7 +16,7 @@ function usage(): string {
     "commands:",
     ...lines,
     "",
-    "Not yet built: serve, eval, bench, train, keys, migrate.",
+    "Not yet built: serve, eval, bench, train, migrate.",
   ].join("\n");
 }
 

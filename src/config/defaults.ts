@@ -1,0 +1,101 @@
+/**
+ * The embedded default config: what `tritgate serve` runs with when no config file is given.
+ * Three tiers over the nano family — free (ternary only, rejects on overload), standard (degrades),
+ * premium (every variant, queues) — and a demo tenant that gets a key on first start.
+ * The card figures are seeds until the nano models' own cards land; the live rates replace them.
+ */
+import { parseConfig } from "./parse.js";
+import type { GatewayConfig } from "./schema.js";
+
+export const DEFAULTS_SOURCE = "<defaults>";
+
+export const DEFAULT_CONFIG_YAML = `# tritgate gateway config (the embedded defaults)
+server:
+  host: 127.0.0.1
+  port: 8080
+  bodyLimitBytes: 1048576
+  stateDir: data
+
+tiers:
+  - name: free
+    qualityFloor: 0.3
+    ttftSlaMs: 5000
+    totalSlaMs: 60000
+    allowedVariants: [nano-b158]
+    onOverload: reject
+    maxQueueWaitMs: 0
+    priority: 0
+    strategy: cheapest
+    pricePer1kInput: 0
+    pricePer1kOutput: 0
+    requestsPerMinute: 20
+    tokensPerMinute: 20000
+    monthlyTokenBudget: 1000000
+    maxOutputTokens: 512
+  - name: standard
+    qualityFloor: 0.6
+    ttftSlaMs: 2000
+    totalSlaMs: 20000
+    allowedVariants: "*"
+    onOverload: degrade
+    maxQueueWaitMs: 2000
+    priority: 1
+    strategy: sla
+    pricePer1kInput: 0.0002
+    pricePer1kOutput: 0.0006
+    requestsPerMinute: 120
+    tokensPerMinute: 200000
+    monthlyTokenBudget: 50000000
+    maxOutputTokens: 2048
+  - name: premium
+    qualityFloor: 0.9
+    ttftSlaMs: 800
+    totalSlaMs: 10000
+    allowedVariants: "*"
+    onOverload: queue
+    maxQueueWaitMs: 10000
+    priority: 2
+    strategy: sla
+    pricePer1kInput: 0.001
+    pricePer1kOutput: 0.003
+    requestsPerMinute: 600
+    tokensPerMinute: 1000000
+    monthlyTokenBudget: 0
+    maxOutputTokens: 4096
+
+variants:
+  - name: nano-b158
+    family: nano
+    engine: bitnet
+    path: models/nano/nano-b158/model.gguf
+    card: { prefillTokensPerS: 2000, decodeTokensPerS: 200 }
+    slots: 4
+    costPerCoreHour: 0.04
+    wattsPerCore: 10
+    coresPerRequest: 1
+  - name: nano-fp32
+    family: nano
+    engine: onnx
+    path: models/nano/nano-fp32/model.onnx
+    card: { prefillTokensPerS: 600, decodeTokensPerS: 60 }
+    slots: 2
+    costPerCoreHour: 0.04
+    wattsPerCore: 10
+    coresPerRequest: 2
+
+families:
+  - name: nano
+    reference: nano-fp32
+defaultFamily: nano
+
+tenants:
+  - id: demo
+    name: Demo tenant
+    tier: standard
+demoTenant: demo
+`;
+
+/** A fresh copy of the embedded defaults (paths relative to the working directory). */
+export function defaultConfig(): GatewayConfig {
+  return parseConfig(DEFAULT_CONFIG_YAML, DEFAULTS_SOURCE);
+}

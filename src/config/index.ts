@@ -1,0 +1,16 @@
+export { DEFAULT_CONFIG_YAML, DEFAULTS_SOURCE, defaultConfig } from "./defaults.js";
+export { type DemoKey, ensureDemoKey } from "./demo.js";
+export { CONFIG_FILE_NAMES, findConfigFile, loadConfig } from "./load.js";
+export { ConfigError, type ConfigIssue, formatIssue, type ParseOptions, parseConfig } from "./parse.js";
+export {
+  ALL_VARIANTS,
+  type FamilyConfig,
+  type GatewayConfig,
+  type KeyConfig,
+  type ServerConfig,
+  type TenantConfig,
+  type VariantCard,
+  type VariantConfig,
+} from "./schema.js";
+export { resolveStateDir } from "./state.js";
+export { variantCardRates, variantCost } from "./variants.js";

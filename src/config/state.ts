@@ -1,0 +1,14 @@
+/** Where run-time state (`keys.json`, the embedded database) lives. */
+import type { GatewayConfig } from "./schema.js";
+
+/** An explicit directory, else `TRITGATE_STATE_DIR`, else the config's `server.stateDir` (default `data`). */
+export function resolveStateDir(
+  config: GatewayConfig,
+  override?: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  if (override !== undefined && override !== "") return override;
+  const fromEnv = env.TRITGATE_STATE_DIR;
+  if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
+  return config.server.stateDir;
+}
