@@ -24,15 +24,21 @@ static int32_t hsum_epi32(__m256i v) {
 
 /* Field n of a 32-byte group is weights 32n .. 32n+31: at bits 2n (TQ2_0) or 6 - 2n (I2_S). */
 X86_INLINE void span_2bit_fields(const tg_ternary_args *a, const uint8_t *const *rows, int R, int64_t g0, int64_t g1,
-                                 int32_t *out, const int i2s) {
+                                 int32_t *out, uint32_t *mixed, const int i2s) {
     const __m256i three = _mm256_set1_epi8(3);
     __m256i acc[X86_MAX_ROWS];
-    for (int i = 0; i < R; i++) acc[i] = _mm256_setzero_si256();
+    uint16_t first[X86_MAX_ROWS];
+    for (int i = 0; i < R; i++) {
+        acc[i] = _mm256_setzero_si256(), mixed[i] = 0;
+        first[i] = i2s ? 0 : tg_block_d_bits(TG_TQ2_0, rows[i], g0 / 2);
+    }
     for (int64_t g = g0; g < g1; g++) {
         const int8_t *xg = a->xq + g * TG_GROUP;
         __m256i x[4];
         for (int n = 0; n < 4; n++) x[n] = _mm256_loadu_si256((const __m256i *)(xg + 32 * n));
         const int64_t offset = i2s ? g * 32 : (g >> 1) * 66 + (g & 1) * 32;
+        if (!i2s && !(g & 1))
+            for (int i = 0; i < R; i++) mixed[i] |= (uint32_t)(tg_block_d_bits(TG_TQ2_0, rows[i], g >> 1) ^ first[i]);
         for (int i = 0; i < R; i++) {
             __m256i w = _mm256_loadu_si256((const __m256i *)(rows[i] + offset));
             __m256i s = _mm256_setzero_si256();
@@ -47,26 +53,31 @@ X86_INLINE void span_2bit_fields(const tg_ternary_args *a, const uint8_t *const 
 }
 
 X86_INLINE void span_tq2_0(const tg_ternary_args *a, const uint8_t *const *rows, int R, int64_t g0, int64_t g1,
-                           int32_t *out) {
-    span_2bit_fields(a, rows, R, g0, g1, out, 0);
+                           int32_t *out, uint32_t *mixed) {
+    span_2bit_fields(a, rows, R, g0, g1, out, mixed, 0);
 }
 
 X86_INLINE void span_i2_s(const tg_ternary_args *a, const uint8_t *const *rows, int R, int64_t g0, int64_t g1,
-                          int32_t *out) {
-    span_2bit_fields(a, rows, R, g0, g1, out, 1);
+                          int32_t *out, uint32_t *mixed) {
+    span_2bit_fields(a, rows, R, g0, g1, out, mixed, 1);
 }
 
 /* ---------------- TQ1_0 at M = 1 ---------------- */
 
 X86_INLINE void span_tq1_0(const tg_ternary_args *a, const uint8_t *const *rows, int R, int64_t g0, int64_t g1,
-                           int32_t *out) {
+                           int32_t *out, uint32_t *mixed) {
     __m256i acc[X86_MAX_ROWS];
-    for (int i = 0; i < R; i++) acc[i] = _mm256_setzero_si256();
+    uint16_t first[X86_MAX_ROWS];
+    for (int i = 0; i < R; i++) {
+        acc[i] = _mm256_setzero_si256(), mixed[i] = 0;
+        first[i] = tg_block_d_bits(TG_TQ1_0, rows[i], g0 / 2);
+    }
     __m256i c32[5];
     __m128i c16[6];
     for (int64_t b = g0 / 2; b < g1 / 2; b++) {
         const int8_t *x = a->xq + b * TG_QK_K;
         for (int i = 0; i < R; i++) {
+            mixed[i] |= (uint32_t)(tg_block_d_bits(TG_TQ1_0, rows[i], b) ^ first[i]);
             x86_tq1_0_codes(rows[i] + b * 54, c32, c16);
             /* codes <= 2: eleven int16 pair sums of at most 508 each cannot saturate */
             __m256i s = _mm256_setzero_si256();

@@ -50,17 +50,23 @@ static int32_t drain_scaled(__m512i *lo, __m512i *hi, const field_pick *p) {
 }
 
 X86_INLINE void span_2bit(const tg_ternary_args *a, const uint8_t *const *rows, int R, int64_t g0, int64_t g1,
-                          int32_t *out) {
+                          int32_t *out, uint32_t *mixed) {
     const field_pick p = field_pick_of(a->type);
     const int tq2 = a->type == TG_TQ2_0;
     __m512i lo[X86_MAX_ROWS], hi[X86_MAX_ROWS];
-    for (int i = 0; i < R; i++) lo[i] = hi[i] = _mm512_setzero_si512(), out[i] = 0;
+    uint16_t first[X86_MAX_ROWS];
+    for (int i = 0; i < R; i++) {
+        lo[i] = hi[i] = _mm512_setzero_si512(), out[i] = 0, mixed[i] = 0;
+        first[i] = tq2 ? tg_block_d_bits(TG_TQ2_0, rows[i], g0 / 2) : 0;
+    }
     for (int64_t g = g0; g < g1; g++) {
         if ((g - g0) % DRAIN_GROUPS == DRAIN_GROUPS - 1)
             for (int i = 0; i < R; i++) out[i] += drain_scaled(&lo[i], &hi[i], &p);
         const __m512i x_lo = _mm512_loadu_si512(a->xq + g * TG_GROUP);
         const __m512i x_hi = _mm512_loadu_si512(a->xq + g * TG_GROUP + 64);
         const int64_t offset = tq2 ? (g >> 1) * 66 + (g & 1) * 32 : g * 32;
+        if (tq2 && !(g & 1))
+            for (int i = 0; i < R; i++) mixed[i] |= (uint32_t)(tg_block_d_bits(TG_TQ2_0, rows[i], g >> 1) ^ first[i]);
         for (int i = 0; i < R; i++) {
             __m512i w = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(rows[i] + offset)));
             lo[i] = _mm512_dpbusd_epi32(lo[i], _mm512_and_si512(w, p.mask_lo), x_lo);
@@ -73,16 +79,21 @@ X86_INLINE void span_2bit(const tg_ternary_args *a, const uint8_t *const *rows, 
 /* ---------------- TQ1_0 at M = 1 ---------------- */
 
 X86_INLINE void span_tq1_0(const tg_ternary_args *a, const uint8_t *const *rows, int R, int64_t g0, int64_t g1,
-                           int32_t *out) {
+                           int32_t *out, uint32_t *mixed) {
     /* codes are at most 2, so int32 lanes cannot overflow for any realistic row length */
     __m256i acc32[X86_MAX_ROWS];
     __m128i acc16[X86_MAX_ROWS];
-    for (int i = 0; i < R; i++) acc32[i] = _mm256_setzero_si256(), acc16[i] = _mm_setzero_si128();
+    uint16_t first[X86_MAX_ROWS];
+    for (int i = 0; i < R; i++) {
+        acc32[i] = _mm256_setzero_si256(), acc16[i] = _mm_setzero_si128(), mixed[i] = 0;
+        first[i] = tg_block_d_bits(TG_TQ1_0, rows[i], g0 / 2);
+    }
     __m256i c32[5];
     __m128i c16[6];
     for (int64_t b = g0 / 2; b < g1 / 2; b++) {
         const int8_t *x = a->xq + b * TG_QK_K;
         for (int i = 0; i < R; i++) {
+            mixed[i] |= (uint32_t)(tg_block_d_bits(TG_TQ1_0, rows[i], b) ^ first[i]);
             x86_tq1_0_codes(rows[i] + b * 54, c32, c16);
             for (int n = 0; n < 5; n++)
                 acc32[i] = _mm256_dpbusd_epi32(acc32[i], c32[n], _mm256_loadu_si256((const __m256i *)(x + 32 * n)));

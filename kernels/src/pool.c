@@ -6,6 +6,11 @@
  * a short while after each job and only then sleep on a condition variable. The caller runs
  * tasks too, so `threads` counts it. Jobs are serialized: a second caller (another worker
  * thread, or N-API async work on libuv's pool) waits for the running job to finish.
+ *
+ * The caller waits for the job's tasks, never for the workers: on a busy machine a worker may
+ * not get a core for a whole scheduler timeslice (~4 ms), and a 0.1 ms matmul must not wait for
+ * it. Tasks are claimed from one counter that carries the job's id, so a worker that wakes late
+ * can only claim tasks of the job whose fields it read, or none.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -37,12 +42,13 @@ static struct {
     unsigned start_generation; /* generation when the workers were created */
     atomic_int stop;
     atomic_int sleeping;
-    /* the current job */
-    tg_task_fn fn;
-    void *ctx;
-    int64_t ntasks;
-    atomic_llong next_task;
-    atomic_int busy_workers;
+    /* the current job: fields are published before `claim`, which holds (job id << 32 | next task) */
+    _Atomic(tg_task_fn) fn;
+    _Atomic(void *) ctx;
+    atomic_llong ntasks;
+    atomic_ullong claim;
+    atomic_llong done;
+    uint32_t job_id;
     scratch_buf scratch[TG_MAX_THREADS];
 } pool = {
     .job_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -57,10 +63,21 @@ static int64_t now_ns(void) {
 }
 
 static void run_tasks(int thread) {
+    unsigned long long c = atomic_load_explicit(&pool.claim, memory_order_acquire);
     for (;;) {
-        int64_t t = atomic_fetch_add_explicit(&pool.next_task, 1, memory_order_relaxed);
-        if (t >= pool.ntasks) break;
-        pool.fn(pool.ctx, t, thread);
+        /* fields read after seeing `c`; the claim below succeeds only if `c` is still current,
+         * and then the job cannot have finished, so the fields are that job's */
+        tg_task_fn fn = atomic_load_explicit(&pool.fn, memory_order_relaxed);
+        void *ctx = atomic_load_explicit(&pool.ctx, memory_order_relaxed);
+        int64_t ntasks = atomic_load_explicit(&pool.ntasks, memory_order_relaxed);
+        int64_t task = (int64_t)(c & 0xffffffffULL);
+        if (task >= ntasks) break;
+        if (!atomic_compare_exchange_weak_explicit(&pool.claim, &c, c + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;
+        fn(ctx, task, thread);
+        atomic_fetch_add_explicit(&pool.done, 1, memory_order_release);
+        c = atomic_load_explicit(&pool.claim, memory_order_acquire);
     }
 }
 
@@ -90,7 +107,6 @@ static void *worker_main(void *arg) {
         seen = wait_for_job(seen);
         if (atomic_load(&pool.stop)) return NULL;
         run_tasks(thread);
-        atomic_fetch_sub_explicit(&pool.busy_workers, 1, memory_order_release);
     }
 }
 
@@ -185,24 +201,26 @@ void tg_pool_run(int64_t ntasks, tg_task_fn fn, void *ctx) {
     if (ntasks <= 0) return;
     pthread_mutex_lock(&pool.job_lock);
     ensure_started();
-    pool.fn = fn;
-    pool.ctx = ctx;
-    pool.ntasks = ntasks;
-    atomic_store_explicit(&pool.next_task, 0, memory_order_relaxed);
-    int helpers = pool.threads - 1;
-    if (ntasks == 1) helpers = 0;
-    if (helpers > 0) {
-        atomic_store_explicit(&pool.busy_workers, helpers, memory_order_relaxed);
-        atomic_fetch_add(&pool.generation, 1); /* seq_cst: ordered before the load of `sleeping` */
-        if (atomic_load(&pool.sleeping) > 0) {
-            pthread_mutex_lock(&pool.wake_lock);
-            pthread_cond_broadcast(&pool.wake);
-            pthread_mutex_unlock(&pool.wake_lock);
-        }
+    if (ntasks == 1 || pool.threads == 1) {
+        for (int64_t t = 0; t < ntasks; t++) fn(ctx, t, 0);
+        pthread_mutex_unlock(&pool.job_lock);
+        return;
+    }
+    pool.job_id++;
+    atomic_store_explicit(&pool.fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&pool.ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&pool.ntasks, ntasks, memory_order_relaxed);
+    atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
+    atomic_store_explicit(&pool.claim, (unsigned long long)pool.job_id << 32, memory_order_release);
+    atomic_fetch_add(&pool.generation, 1); /* seq_cst: ordered before the load of `sleeping` */
+    if (atomic_load(&pool.sleeping) > 0) {
+        pthread_mutex_lock(&pool.wake_lock);
+        pthread_cond_broadcast(&pool.wake);
+        pthread_mutex_unlock(&pool.wake_lock);
     }
     run_tasks(0);
-    while (helpers > 0 && atomic_load_explicit(&pool.busy_workers, memory_order_acquire) > 0)
-        __builtin_ia32_pause();
+    /* only tasks a worker has claimed can still be running */
+    while (atomic_load_explicit(&pool.done, memory_order_acquire) < ntasks) __builtin_ia32_pause();
     pthread_mutex_unlock(&pool.job_lock);
 }
 

@@ -132,9 +132,10 @@ static void x86_dequant_row(int type, const uint8_t *row, int64_t k, float tenso
 
 /* ---------------- the reference's segment rule, for up to four rows at once ---------------- */
 
-/* out[i] = exact sum over groups [g0, g1) of code * q for rows[i], i < R (no -sum(q) term). */
+/* out[i] = exact sum over groups [g0, g1) of code * q for rows[i], i < R (no -sum(q) term);
+ * mixed[i] = nonzero when a block of rows[i] in that range has other scale bits than its first. */
 typedef void (*x86_span_fn)(const tg_ternary_args *a, const uint8_t *const *rows, int R, int64_t g0, int64_t g1,
-                            int32_t *out);
+                            int32_t *out, uint32_t *mixed);
 
 X86_INLINE int32_t x86_xsum_range(const int32_t *xsum, int64_t g0, int64_t g1) {
     int32_t s = 0;
@@ -160,6 +161,19 @@ X86_INLINE void x86_gemv_rows(const tg_ternary_args *a, int64_t r0, const int R,
         rows[i] = a->data + (r0 + i) * a->row_bytes;
         acc[i] = 0.0f, isum[i] = 0, seg0[i] = 0;
     }
+    /* Real files carry one scale per tensor: sum whole rows first, noting in passing whether any
+     * block's scale differs; only rows with mixed scales take the segment walk below. */
+    uint32_t mixed[X86_MAX_ROWS];
+    span(a, rows, R, 0, groups, part, mixed);
+    uint32_t any_mixed = 0;
+    for (int i = 0; i < R; i++) any_mixed |= mixed[i];
+    if (!any_mixed) {
+        for (int i = 0; i < R; i++) {
+            float d = a->type == TG_I2_S ? a->tensor_scale : tg_fp16_to_fp32(tg_block_d_bits(a->type, rows[i], 0));
+            a->y[r0 + i] = tg_acc_segment(0.0f, d, part[i] - xsum_all) * a->xscale[0];
+        }
+        return;
+    }
     int64_t g0 = 0;
     for (int64_t g = step;; g += step) {
         const int last = g >= groups;
@@ -168,7 +182,7 @@ X86_INLINE void x86_gemv_rows(const tg_ternary_args *a, int64_t r0, const int R,
             for (int i = 0; i < R; i++) cut |= x86_scale_changes(a, rows[i], g / step);
             if (!cut) continue;
         }
-        span(a, rows, R, g0, g, part);
+        span(a, rows, R, g0, g, part, mixed);
         for (int i = 0; i < R; i++) {
             isum[i] += part[i];
             if (!last && !x86_scale_changes(a, rows[i], g / step)) continue;
