@@ -11,7 +11,7 @@ function capture() {
 
 afterEach(() => vi.restoreAllMocks());
 
-it("`tritgate` alone reports the machine and says plainly that nothing is served", async () => {
+it("`tritgate` alone reports the machine and says plainly that it serves nothing", async () => {
   const io = capture();
   expect(await run([])).toBe(0);
   expect(io.out()).toMatch(/kernel isa: (scalar|avx2|avx512)/);

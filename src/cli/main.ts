@@ -5,8 +5,9 @@ import { convertCommand } from "./commands/convert.js";
 import { generateCommand } from "./commands/generate.js";
 import { hwCommand } from "./commands/hw.js";
 import { keysCommand } from "./commands/keys.js";
+import { serveCommand } from "./commands/serve.js";
 
-const commands: readonly Command[] = [hwCommand, generateCommand, convertCommand, keysCommand];
+const commands: readonly Command[] = [serveCommand, hwCommand, generateCommand, convertCommand, keysCommand];
 
 function usage(): string {
   const lines = commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);
@@ -16,7 +17,7 @@ function usage(): string {
     "commands:",
     ...lines,
     "",
-    "Not yet built: serve, eval, bench, train, migrate.",
+    "Not yet built: eval, bench, train, migrate.",
   ].join("\n");
 }
 
@@ -24,11 +25,9 @@ function usage(): string {
 export async function run(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined) {
-    // until the gateway exists, a bare `tritgate` (what `npm start` runs) reports the machine
+    // a bare `tritgate` reports the machine and says how to serve; `npm start` runs `tritgate serve`
     const code = await hwCommand.run([]);
-    console.log(
-      "\nThe gateway (`tritgate serve`) is not built yet: this release has the kernels only. Nothing is being served.",
-    );
+    console.log("\nNothing is being served by this command: `tritgate serve` (or `npm start`) starts the gateway.");
     return code;
   }
   if (name === "help" || name === "--help" || name === "-h") {

@@ -1,0 +1,146 @@
+/**
+ * `tritgate serve` as a user runs it: a real process, real HTTP on loopback, the official
+ * client, and a clean stop on SIGTERM.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import OpenAI from "openai";
+import { afterEach, describe, expect, it } from "vitest";
+import { tinyFamily } from "../../engines/pool/testkit.js";
+
+const ROOT = join(import.meta.dirname, "../../..");
+const running: ChildProcess[] = [];
+
+interface Served {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly output: () => string;
+}
+
+/** Starts `tritgate serve` from the sources and waits for its "serving" line. */
+function serve(args: string[]): Promise<Served> {
+  const script = `import("./src/cli/main.ts").then(async (m) => process.exit(await m.run(${JSON.stringify(["serve", ...args])})))`;
+  const child = spawn(process.execPath, ["--import", "tsx", "-e", script], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  running.push(child);
+  let output = "";
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${output}`)), 30_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const url = /serving (http:\/\/\S+)\/v1/.exec(output)?.[1];
+      if (url) {
+        clearTimeout(timer);
+        resolve({ child, url, output: () => output });
+      }
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.on("exit", (code) => reject(new Error(`serve exited with ${code}:\n${output}`)));
+  });
+}
+
+function stop(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    child.once("exit", (code) => resolve(code));
+    child.kill("SIGTERM");
+  });
+}
+
+async function until<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+afterEach(() => {
+  for (const child of running.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
+});
+
+describe("tritgate serve", () => {
+  it("serves with the embedded config, prints the demo key once, reports variants, stops on SIGTERM", async () => {
+    const state = mkdtempSync(join(tmpdir(), "tg-serve-state-"));
+    const first = await serve(["--port", "0", "--state-dir", state]);
+    const key = await until(
+      async () => /demo key for tenant demo \(shown once, stored hashed\): (tg-\S+)/.exec(first.output())?.[1],
+      "the demo key",
+    );
+    expect((await fetch(`${first.url}/health/live`)).status).toBe(200);
+    const ready = await until(async () => {
+      const body = (await (await fetch(`${first.url}/health/ready`)).json()) as { variants: Array<{ state: string }> };
+      return body.variants.every((v) => v.state !== "loading") ? body : undefined;
+    }, "variants to finish loading");
+    expect(ready.variants.map((v) => (v as unknown as { name: string }).name).sort()).toEqual([
+      "nano-b158",
+      "nano-fp32",
+    ]);
+    const unauthorized = await fetch(`${first.url}/v1/models`);
+    expect(unauthorized.status).toBe(401);
+    const models = await fetch(`${first.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+    expect(models.status).toBe(200);
+    expect(await stop(first.child)).toBe(0);
+
+    const second = await serve(["--port", "0", "--state-dir", state]);
+    await until(async () => (/variant nano-fp32 (NOT )?ready/.test(second.output()) ? true : undefined), "startup");
+    expect(second.output()).not.toMatch(/demo key/);
+    const again = await fetch(`${second.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+    expect(again.status).toBe(200); // the stored hash still authenticates the key shown the first time
+    expect(await stop(second.child)).toBe(0);
+  });
+
+  it("answers the official client from a BitNet variant and its ONNX twin named in a config file", async () => {
+    const family = await tinyFamily();
+    const dir = mkdtempSync(join(tmpdir(), "tg-serve-config-"));
+    const config = join(dir, "tritgate.yaml");
+    writeFileSync(
+      config,
+      [
+        "server: { host: 127.0.0.1, port: 0, bodyLimitBytes: 1048576, stateDir: state }",
+        "tiers:",
+        "  - { name: standard, qualityFloor: 0.1, ttftSlaMs: 60000, totalSlaMs: 600000, allowedVariants: '*',",
+        "      onOverload: degrade, maxQueueWaitMs: 1000, priority: 1, strategy: sla, pricePer1kInput: 0,",
+        "      pricePer1kOutput: 0, requestsPerMinute: 100, tokensPerMinute: 100000, monthlyTokenBudget: 0,",
+        "      maxOutputTokens: 64 }",
+        "variants:",
+        `  - { name: tiny-b158, family: tiny, engine: bitnet, path: ${family.gguf}, quality: 0.8,`,
+        "      card: { prefillTokensPerS: 500, decodeTokensPerS: 50 }, slots: 1, costPerCoreHour: 0.04, wattsPerCore: 10, coresPerRequest: 1 }",
+        `  - { name: tiny-fp32, family: tiny, engine: onnx, path: ${family.onnx},`,
+        "      card: { prefillTokensPerS: 200, decodeTokensPerS: 20 }, slots: 1, costPerCoreHour: 0.04, wattsPerCore: 10, coresPerRequest: 2 }",
+        "families: [{ name: tiny, reference: tiny-fp32 }]",
+        "defaultFamily: tiny",
+        "tenants: [{ id: acme, name: Acme, tier: standard }]",
+        "demoTenant: acme",
+      ].join("\n"),
+    );
+    const served = await serve(["--config", config]);
+    const key = await until(
+      async () => /demo key for tenant acme \(shown once, stored hashed\): (tg-\S+)/.exec(served.output())?.[1],
+      "the demo key",
+    );
+    await until(async () => ((await fetch(`${served.url}/health/ready`)).status === 200 ? true : undefined), "ready");
+    const client = new OpenAI({ apiKey: key, baseURL: `${served.url}/v1`, maxRetries: 0 });
+    const { data, response } = await client.chat.completions
+      .create({ model: "auto", messages: [{ role: "user", content: "hello" }], max_tokens: 8, seed: 1 })
+      .withResponse();
+    expect(data.object).toBe("chat.completion");
+    expect(data.choices[0]?.message.role).toBe("assistant");
+    expect(data.usage?.completion_tokens).toBeGreaterThan(0);
+    expect(["tiny-b158", "tiny-fp32"]).toContain(response.headers.get("x-tritgate-variant"));
+    expect(await stop(served.child)).toBe(0);
+  });
+
+  it("a broken config file is a clear error and a non-zero exit", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tg-serve-bad-"));
+    const config = join(dir, "bad.yaml");
+    writeFileSync(config, "server:\n  port: fast\n");
+    await expect(serve(["--config", config])).rejects.toThrow(/serve exited with 1[\s\S]*bad\.yaml:2/);
+  });
+});

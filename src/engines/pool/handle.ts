@@ -1,0 +1,289 @@
+/**
+ * One variant's engine on its own worker thread, seen from the main thread: a bounded priority
+ * queue in front of `slots` concurrent generations, token streaming, cancellation, live counters
+ * and measured rates. A worker that fails to load or crashes leaves the handle `failed`; every
+ * request on it is refused, and the rest of the pool keeps serving.
+ */
+import type { Worker } from "node:worker_threads";
+import { ModelLoadError } from "../errors.js";
+import { EngineError, GenerationAbortedError, QueueFullError, VariantUnavailableError } from "./errors.js";
+import type {
+  FromWorker,
+  PoolGenerateRequest,
+  PoolResult,
+  PoolToken,
+  ToWorker,
+  VariantInfo,
+  WorkerInit,
+} from "./protocol.js";
+import { PriorityQueue } from "./queue.js";
+import { spawnWorker } from "./spawn.js";
+
+export interface VariantWorkerOptions extends WorkerInit {
+  /** generations run at once inside the worker (they interleave token by token); default 1 */
+  readonly slots?: number;
+  /** requests that may wait for a slot; more are refused with QueueFullError; default 64 */
+  readonly maxQueue?: number;
+}
+
+export type VariantWorkerState = "loading" | "ready" | "failed" | "closed";
+
+/** Moving averages of what this variant measured (EWMA, alpha 0.2). */
+export interface MeasuredRates {
+  readonly prefillTokensPerSec: number | null;
+  readonly decodeTokensPerSec: number | null;
+  readonly serviceMs: number | null;
+  readonly completed: number;
+  readonly failed: number;
+}
+
+export interface VariantWorker {
+  readonly name: string;
+  readonly path: string;
+  /** resolves once the model is loaded; rejects with ModelLoadError (already handled: no unhandled rejection) */
+  readonly ready: Promise<VariantInfo>;
+  readonly state: VariantWorkerState;
+  /** why the variant failed, when it did */
+  readonly error: string | undefined;
+  readonly info: VariantInfo | undefined;
+  readonly slots: number;
+  readonly running: number;
+  readonly waiting: number;
+  readonly measured: MeasuredRates;
+  generate(
+    request: PoolGenerateRequest,
+    onToken?: (token: PoolToken) => void,
+    signal?: AbortSignal,
+  ): Promise<PoolResult>;
+  /** test hook: make the worker exit abnormally */
+  crash(): void;
+  close(): Promise<void>;
+}
+
+interface Job {
+  readonly id: number;
+  readonly request: PoolGenerateRequest;
+  readonly onToken: ((token: PoolToken) => void) | undefined;
+  readonly signal: AbortSignal | undefined;
+  readonly enqueuedAt: number;
+  startedAt: number;
+  readonly tokens: PoolToken[];
+  readonly resolve: (result: PoolResult) => void;
+  readonly reject: (error: Error) => void;
+  detach: () => void;
+}
+
+const ALPHA = 0.2;
+
+export function startVariantWorker(options: VariantWorkerOptions): VariantWorker {
+  return new WorkerHandle(options);
+}
+
+class WorkerHandle implements VariantWorker {
+  readonly name: string;
+  readonly path: string;
+  readonly slots: number;
+  readonly ready: Promise<VariantInfo>;
+  state: VariantWorkerState = "loading";
+  error: string | undefined;
+  info: VariantInfo | undefined;
+  private readonly worker: Worker;
+  private readonly queue: PriorityQueue<Job>;
+  private readonly active = new Map<number, Job>();
+  private nextId = 1;
+  private rates = {
+    prefillTokensPerSec: null as number | null,
+    decodeTokensPerSec: null as number | null,
+    serviceMs: null as number | null,
+    completed: 0,
+    failed: 0,
+  };
+
+  constructor(options: VariantWorkerOptions) {
+    this.name = options.name;
+    this.path = options.path;
+    this.slots = Math.max(1, Math.floor(options.slots ?? 1));
+    this.queue = new PriorityQueue<Job>(Math.max(0, Math.floor(options.maxQueue ?? 64)));
+    const { name, path, threads, contextLength, activations } = options;
+    this.worker = spawnWorker({ name, path, threads, contextLength, activations });
+    let settle!: { resolve: (info: VariantInfo) => void; reject: (e: Error) => void };
+    this.ready = new Promise<VariantInfo>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    this.ready.catch(() => undefined);
+    this.worker.on("message", (message: FromWorker) => this.onMessage(message, settle));
+    this.worker.on("error", (e) => this.fail(`worker error: ${e.message}`, settle.reject));
+    this.worker.on("exit", (code) => {
+      if (this.state !== "closed") this.fail(`worker exited with code ${code}`, settle.reject);
+    });
+  }
+
+  get running(): number {
+    return this.active.size;
+  }
+
+  get waiting(): number {
+    return this.queue.size;
+  }
+
+  get measured(): MeasuredRates {
+    return { ...this.rates };
+  }
+
+  generate(
+    request: PoolGenerateRequest,
+    onToken?: (token: PoolToken) => void,
+    signal?: AbortSignal,
+  ): Promise<PoolResult> {
+    if (this.state === "failed" || this.state === "closed") {
+      return Promise.reject(new VariantUnavailableError(this.name, this.state, this.error));
+    }
+    if (signal?.aborted) return Promise.reject(new GenerationAbortedError(this.name));
+    return new Promise<PoolResult>((resolve, reject) => {
+      const job: Job = {
+        id: this.nextId++,
+        request,
+        onToken,
+        signal,
+        enqueuedAt: performance.now(),
+        startedAt: 0,
+        tokens: [],
+        resolve,
+        reject,
+        detach: () => undefined,
+      };
+      if (signal) {
+        const onAbort = () => this.abort(job);
+        signal.addEventListener("abort", onAbort, { once: true });
+        job.detach = () => signal.removeEventListener("abort", onAbort);
+      }
+      if (this.state === "ready" && this.active.size < this.slots) {
+        this.dispatch(job);
+      } else if (!this.queue.push(job, request.priority ?? 0)) {
+        job.detach();
+        reject(new QueueFullError(this.name, this.queue.capacity));
+      }
+    });
+  }
+
+  crash(): void {
+    this.post({ type: "crash" });
+  }
+
+  async close(): Promise<void> {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    this.failAll(new VariantUnavailableError(this.name, "closed"));
+    await this.worker.terminate();
+  }
+
+  private post(message: ToWorker): void {
+    this.worker.postMessage(message);
+  }
+
+  private dispatch(job: Job): void {
+    job.startedAt = performance.now();
+    this.active.set(job.id, job);
+    const { priority: _priority, ...request } = job.request;
+    this.post({ type: "generate", id: job.id, request });
+  }
+
+  private pump(): void {
+    while (this.state === "ready" && this.active.size < this.slots) {
+      const job = this.queue.shift();
+      if (!job) return;
+      this.dispatch(job);
+    }
+  }
+
+  private abort(job: Job): void {
+    if (this.queue.remove(job)) {
+      job.reject(new GenerationAbortedError(this.name));
+      return;
+    }
+    // running: the worker stops at the next token and reports done, which frees the slot
+    if (this.active.has(job.id)) this.post({ type: "cancel", id: job.id });
+  }
+
+  private onMessage(
+    message: FromWorker,
+    settle: { resolve: (info: VariantInfo) => void; reject: (e: Error) => void },
+  ): void {
+    switch (message.type) {
+      case "ready":
+        this.info = message.info;
+        this.state = "ready";
+        settle.resolve(message.info);
+        this.pump();
+        return;
+      case "load-error":
+        this.fail(message.error.message, settle.reject);
+        void this.worker.terminate();
+        return;
+      case "token": {
+        const job = this.active.get(message.id);
+        if (!job) return;
+        job.tokens.push(message.token);
+        if (!job.signal?.aborted) job.onToken?.(message.token);
+        return;
+      }
+      case "done": {
+        const job = this.finish(message.id);
+        if (!job) return;
+        const r = message.result;
+        this.observe(r.promptTokens, r.completionTokens, r.prefillMs, r.decodeMs);
+        if (job.signal?.aborted) job.reject(new GenerationAbortedError(this.name));
+        else job.resolve({ ...r, queueMs: job.startedAt - job.enqueuedAt, tokens: job.tokens });
+        return;
+      }
+      case "error": {
+        const job = this.finish(message.id);
+        if (!job) return;
+        this.rates.failed++;
+        job.reject(new EngineError(this.name, message.error.name, message.error.message));
+        return;
+      }
+    }
+  }
+
+  private finish(id: number): Job | undefined {
+    const job = this.active.get(id);
+    if (!job) return undefined;
+    this.active.delete(id);
+    job.detach();
+    this.pump();
+    return job;
+  }
+
+  private observe(promptTokens: number, outputTokens: number, prefillMs: number, decodeMs: number): void {
+    const move = (old: number | null, sample: number) => (old === null ? sample : old + ALPHA * (sample - old));
+    const r = this.rates;
+    if (promptTokens > 0 && prefillMs > 0)
+      r.prefillTokensPerSec = move(r.prefillTokensPerSec, (1000 * promptTokens) / prefillMs);
+    if (outputTokens > 0 && decodeMs > 0)
+      r.decodeTokensPerSec = move(r.decodeTokensPerSec, (1000 * outputTokens) / decodeMs);
+    r.serviceMs = move(r.serviceMs, prefillMs + decodeMs);
+    r.completed++;
+  }
+
+  private fail(reason: string, rejectReady: (e: Error) => void): void {
+    if (this.state === "failed" || this.state === "closed") return;
+    const wasLoading = this.state === "loading";
+    this.state = "failed";
+    this.error = reason;
+    if (wasLoading) rejectReady(new ModelLoadError(this.path, reason));
+    this.failAll(new VariantUnavailableError(this.name, "failed", reason));
+  }
+
+  private failAll(error: Error): void {
+    for (const job of this.queue.drain()) {
+      job.detach();
+      job.reject(error);
+    }
+    for (const job of this.active.values()) {
+      job.detach();
+      job.reject(error);
+    }
+    this.active.clear();
+  }
+}

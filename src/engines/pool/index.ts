@@ -1,0 +1,18 @@
+/** Each variant's engine on its own worker thread, behind a bounded priority queue. */
+export { EngineError, GenerationAbortedError, QueueFullError, VariantUnavailableError } from "./errors.js";
+export {
+  type MeasuredRates,
+  startVariantWorker,
+  type VariantWorker,
+  type VariantWorkerOptions,
+  type VariantWorkerState,
+} from "./handle.js";
+export type {
+  PoolGenerateRequest,
+  PoolResult,
+  PoolToken,
+  PromptInput,
+  TokenAlternative,
+  VariantInfo,
+  WorkerInit,
+} from "./protocol.js";

@@ -1,0 +1,128 @@
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  GenerationAbortedError,
+  QueueFullError,
+  startVariantWorker,
+  VariantUnavailableError,
+  type VariantWorker,
+} from "./index.js";
+import { PriorityQueue } from "./queue.js";
+import { type TinyFamily, tinyFamily } from "./testkit.js";
+
+const hello = { kind: "chat" as const, messages: [{ role: "user", content: "Hello there" }] };
+
+describe("PriorityQueue", () => {
+  it("orders by priority, then arrival, and respects its bound", () => {
+    const q = new PriorityQueue<string>(4);
+    expect(q.push("a", 0)).toBe(true);
+    expect(q.push("b", 5)).toBe(true);
+    expect(q.push("c", 0)).toBe(true);
+    expect(q.push("d", 5)).toBe(true);
+    expect(q.push("e", 9)).toBe(false);
+    expect(q.remove("c")).toBe(true);
+    expect(q.drain()).toEqual(["b", "d", "a"]);
+  });
+});
+
+describe("variant workers", () => {
+  let family: TinyFamily;
+  let ternary: VariantWorker;
+  let fp32: VariantWorker;
+
+  beforeAll(async () => {
+    family = await tinyFamily();
+    ternary = startVariantWorker({ name: "tiny-b158", path: family.gguf, threads: 1, maxQueue: 2 });
+    fp32 = startVariantWorker({ name: "tiny-fp32", path: family.onnx, threads: 1 });
+    await Promise.all([ternary.ready, fp32.ready]);
+  });
+  afterAll(async () => {
+    await Promise.all([ternary?.close(), fp32?.close()]);
+  });
+
+  it("loads both engines off the main thread and streams the same greedy tokens the result holds", async () => {
+    expect(ternary.state).toBe("ready");
+    expect(ternary.info?.kind).toBe("bitnet");
+    expect(fp32.info?.kind).toBe("onnx");
+    const streamed: string[] = [];
+    const result = await ternary.generate(
+      { input: hello, maxTokens: 8, sampling: { temperature: 0, topLogprobs: 2 }, ignoreEos: true, tokenInfo: true },
+      (t) => streamed.push(t.text),
+    );
+    expect(result.completionTokens).toBe(8);
+    expect(result.finishReason).toBe("length");
+    expect(streamed.join("")).toBe(result.tokens.map((t) => t.text).join(""));
+    expect(result.tokens[0]?.top).toHaveLength(2);
+    expect(result.tokens[0]?.bytes).toBeInstanceOf(Array);
+    expect(result.promptTokens).toBeGreaterThan(5);
+    expect(ternary.measured.completed).toBe(1);
+    expect(ternary.measured.decodeTokensPerSec).toBeGreaterThan(0);
+    const again = await ternary.generate({ input: hello, maxTokens: 8, sampling: { temperature: 0 }, ignoreEos: true });
+    expect(again.text).toBe(result.text);
+  });
+
+  it("keeps the event loop free while generating", async () => {
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    await fp32.generate({ input: hello, maxTokens: 40, sampling: { temperature: 0 }, ignoreEos: true });
+    clearInterval(timer);
+    expect(ticks).toBeGreaterThan(0);
+  });
+
+  it("queues by priority, bounds the queue and cancels queued and running requests", async () => {
+    const order: string[] = [];
+    const long = new AbortController();
+    const req = (maxTokens: number) => ({ input: hello, maxTokens, sampling: { temperature: 0 }, ignoreEos: true });
+    const first = ternary.generate(req(200), undefined, long.signal).catch((e: Error) => e);
+    const low = ternary.generate({ ...req(2), priority: 0 }).then(() => order.push("low"));
+    const high = ternary.generate({ ...req(2), priority: 5 }).then(() => order.push("high"));
+    expect(ternary.running).toBe(1);
+    expect(ternary.waiting).toBe(2);
+    await expect(ternary.generate(req(2))).rejects.toBeInstanceOf(QueueFullError);
+    long.abort();
+    expect(await first).toBeInstanceOf(GenerationAbortedError);
+    await Promise.all([low, high]);
+    expect(order).toEqual(["high", "low"]);
+    expect(ternary.running).toBe(0);
+
+    const queued = new AbortController();
+    const blocker = ternary.generate(req(30));
+    const waiting = ternary.generate(req(2), undefined, queued.signal);
+    expect(ternary.waiting).toBe(1);
+    queued.abort();
+    await expect(waiting).rejects.toBeInstanceOf(GenerationAbortedError);
+    expect(ternary.waiting).toBe(0);
+    await blocker;
+  });
+
+  it("reports engine errors per request without taking the worker down", async () => {
+    const long = "x".repeat(400);
+    await expect(fp32.generate({ input: { kind: "text", text: long }, maxTokens: 4 })).rejects.toMatchObject({
+      name: "EngineError",
+      originalName: "ContextOverflowError",
+    });
+    expect(fp32.state).toBe("ready");
+  });
+
+  it("a model that fails to load is reported, not thrown into the void", async () => {
+    const broken = startVariantWorker({ name: "broken", path: join(family.dir, "missing.gguf") });
+    await expect(broken.ready).rejects.toThrow(/missing\.gguf/);
+    expect(broken.state).toBe("failed");
+    expect(broken.error).toMatch(/missing\.gguf/);
+    await expect(broken.generate({ input: hello, maxTokens: 1 })).rejects.toBeInstanceOf(VariantUnavailableError);
+    await broken.close();
+  });
+
+  it("a crashed worker fails its requests and marks the variant unhealthy; the others keep serving", async () => {
+    const victim = startVariantWorker({ name: "victim", path: family.gguf, threads: 1 });
+    await victim.ready;
+    const inflight = victim.generate({ input: hello, maxTokens: 200, ignoreEos: true });
+    victim.crash();
+    await expect(inflight).rejects.toBeInstanceOf(VariantUnavailableError);
+    expect(victim.state).toBe("failed");
+    expect(victim.error).toMatch(/exited with code 70/);
+    const ok = await fp32.generate({ input: hello, maxTokens: 2, ignoreEos: true });
+    expect(ok.completionTokens).toBe(2);
+    await victim.close();
+  });
+});

@@ -1,0 +1,98 @@
+/**
+ * Messages between a variant's handle (main thread) and its worker. Everything here crosses
+ * postMessage, so it is plain data: no class instances, no functions.
+ */
+import type { FinishReason } from "../engine.js";
+import type { SamplingParams } from "../sampler/index.js";
+import type { ChatMessage } from "../tokenizer/index.js";
+
+/** What the worker is started with (`workerData`). */
+export interface WorkerInit {
+  readonly name: string;
+  readonly path: string;
+  readonly threads?: number | undefined;
+  readonly contextLength?: number | undefined;
+  readonly activations?: "int8" | "float" | undefined;
+}
+
+/** What the worker reports once the model is loaded. */
+export interface VariantInfo {
+  readonly kind: "bitnet" | "onnx";
+  readonly contextLength: number;
+  readonly vocabSize: number;
+  readonly loadMs: number;
+}
+
+/** The prompt: chat messages go through the model's chat template, text is encoded as is. */
+export type PromptInput =
+  | { readonly kind: "chat"; readonly messages: readonly ChatMessage[] }
+  | { readonly kind: "text"; readonly text: string };
+
+export interface PoolGenerateRequest {
+  readonly input: PromptInput;
+  readonly maxTokens: number;
+  readonly sampling?: SamplingParams | undefined;
+  readonly stop?: readonly string[] | undefined;
+  readonly ignoreEos?: boolean | undefined;
+  /** also send each token's text and UTF-8 bytes (and its alternatives'), for OpenAI logprobs */
+  readonly tokenInfo?: boolean | undefined;
+  /** higher runs first when the variant is busy; default 0 */
+  readonly priority?: number | undefined;
+}
+
+export interface TokenAlternative {
+  readonly id: number;
+  readonly logprob: number;
+  /** present when the request asked for tokenInfo */
+  readonly token?: string;
+  readonly bytes?: readonly number[];
+}
+
+export interface PoolToken {
+  readonly id: number;
+  /** text this token made safe to show (may be empty while a character or stop string is pending) */
+  readonly text: string;
+  readonly logprob: number;
+  readonly top: readonly TokenAlternative[];
+  /** the token's own text and bytes, when the request asked for tokenInfo */
+  readonly token?: string;
+  readonly bytes?: readonly number[];
+}
+
+export interface PoolResult {
+  readonly text: string;
+  readonly finishReason: FinishReason;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly prefillMs: number;
+  readonly decodeMs: number;
+  /** time spent waiting for a slot */
+  readonly queueMs: number;
+  readonly tokens: readonly PoolToken[];
+}
+
+export interface SerializedError {
+  readonly name: string;
+  readonly message: string;
+}
+
+export type ToWorker =
+  | {
+      readonly type: "generate";
+      readonly id: number;
+      readonly request: Omit<PoolGenerateRequest, "priority">;
+    }
+  | { readonly type: "cancel"; readonly id: number }
+  /** test hook: the worker exits abnormally, as a crashed native kernel would take it down */
+  | { readonly type: "crash" };
+
+export type FromWorker =
+  | { readonly type: "ready"; readonly info: VariantInfo }
+  | { readonly type: "load-error"; readonly error: SerializedError }
+  | { readonly type: "token"; readonly id: number; readonly token: PoolToken }
+  | {
+      readonly type: "done";
+      readonly id: number;
+      readonly result: Omit<PoolResult, "tokens" | "queueMs">;
+    }
+  | { readonly type: "error"; readonly id: number; readonly error: SerializedError };

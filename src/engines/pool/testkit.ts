@@ -1,0 +1,44 @@
+/** Test fixtures: a tiny real BitNet GGUF and its fp32 ONNX twin (family "tiny"). Not exported. */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { convertToOnnx } from "../../convert/to-onnx.js";
+import { writeGGUF } from "../../formats/gguf/index.js";
+import { type SyntheticBitNetSpec, syntheticBitNet } from "../bitnet/index.js";
+
+export const TINY_SPEC: SyntheticBitNetSpec = {
+  layers: 2,
+  embedding: 256,
+  feedForward: 512,
+  heads: 4,
+  kvHeads: 2,
+  vocab: 270,
+  contextLength: 256,
+  linearType: "TQ2_0",
+  seed: 9,
+};
+
+export interface TinyFamily {
+  readonly dir: string;
+  /** the ternary variant "tiny-b158" */
+  readonly gguf: string;
+  /** its fp32 twin "tiny-fp32" */
+  readonly onnx: string;
+}
+
+let cached: Promise<TinyFamily> | undefined;
+
+/** Writes the two model files once per test process. */
+export function tinyFamily(): Promise<TinyFamily> {
+  cached ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tg-pool-"));
+    const gguf = join(dir, "tiny-b158.gguf");
+    await writeGGUF(gguf, syntheticBitNet(TINY_SPEC));
+    const onnx = join(dir, "fp32", "model.onnx");
+    const { mkdir } = await import("node:fs/promises");
+    await mkdir(join(dir, "fp32"), { recursive: true });
+    await convertToOnnx(gguf, onnx);
+    return { dir, gguf, onnx };
+  })();
+  return cached;
+}

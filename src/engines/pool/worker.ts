@@ -1,0 +1,130 @@
+/**
+ * The worker thread of one variant: loads its engine, then runs generations as the handle sends
+ * them, streaming every token back. Between decode steps it yields to its own event loop, so a
+ * cancel message is seen at the next token and several generations can interleave.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import type { Engine, GeneratedToken, LogitsSession } from "../engine.js";
+import { generateWith } from "../generate.js";
+import { loadEngine } from "../load.js";
+import type { TokenLogprob } from "../sampler/index.js";
+import type { FromWorker, PoolToken, SerializedError, ToWorker, WorkerInit } from "./protocol.js";
+
+const port = parentPort;
+if (!port) throw new Error("src/engines/pool/worker.js runs as a worker thread only");
+const init = workerData as WorkerInit;
+const running = new Map<number, AbortController>();
+const utf8 = new TextDecoder("utf-8", { fatal: false });
+
+function send(message: FromWorker): void {
+  port!.postMessage(message);
+}
+
+function serialize(e: unknown): SerializedError {
+  return e instanceof Error ? { name: e.name, message: e.message } : { name: "Error", message: String(e) };
+}
+
+/** A session that lets the event loop turn before each forward pass. */
+function yielding(session: LogitsSession): LogitsSession {
+  return {
+    get length() {
+      return session.length;
+    },
+    get capacity() {
+      return session.capacity;
+    },
+    async append(tokens) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      return session.append(tokens);
+    },
+  };
+}
+
+function describe(engine: Engine, id: number): { token: string; bytes: number[] } {
+  const bytes = engine.tokenizer.tokenBytes(id);
+  return { token: utf8.decode(bytes), bytes: Array.from(bytes) };
+}
+
+function toPoolToken(engine: Engine, t: GeneratedToken, info: boolean): PoolToken {
+  const top = t.top.map((a: TokenLogprob) =>
+    info ? { id: a.id, logprob: a.logprob, ...describe(engine, a.id) } : { id: a.id, logprob: a.logprob },
+  );
+  return info
+    ? { id: t.id, text: t.text, logprob: t.logprob, top, ...describe(engine, t.id) }
+    : { id: t.id, text: t.text, logprob: t.logprob, top };
+}
+
+async function run(engine: Engine, message: Extract<ToWorker, { type: "generate" }>): Promise<void> {
+  const { id, request } = message;
+  const controller = new AbortController();
+  running.set(id, controller);
+  try {
+    const prompt =
+      request.input.kind === "chat"
+        ? engine.encodeChat(request.input.messages)
+        : engine.tokenizer.encode(request.input.text, { addSpecial: true });
+    const info = request.tokenInfo === true;
+    const result = await generateWith(
+      yielding(engine.newSession()),
+      engine.tokenizer,
+      engine.vocabSize,
+      {
+        prompt,
+        maxTokens: request.maxTokens,
+        sampling: request.sampling,
+        stop: request.stop,
+        ignoreEos: request.ignoreEos,
+        signal: controller.signal,
+      },
+      (token) => send({ type: "token", id, token: toPoolToken(engine, token, info) }),
+    );
+    const { text, finishReason, promptTokens, completionTokens, prefillMs, decodeMs } = result;
+    send({ type: "done", id, result: { text, finishReason, promptTokens, completionTokens, prefillMs, decodeMs } });
+  } catch (e) {
+    send({ type: "error", id, error: serialize(e) });
+  } finally {
+    running.delete(id);
+  }
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  let engine: Engine;
+  try {
+    if (init.threads !== undefined && init.path.endsWith(".gguf")) {
+      const { setThreads } = await import("../../../kernels/index.js");
+      setThreads(init.threads);
+    }
+    engine = await loadEngine(init.path, {
+      contextLength: init.contextLength,
+      threads: init.threads,
+      activations: init.activations,
+    });
+  } catch (e) {
+    send({ type: "load-error", error: serialize(e) });
+    return;
+  }
+  port!.on("message", (message: ToWorker) => {
+    switch (message.type) {
+      case "generate":
+        void run(engine, message);
+        break;
+      case "cancel":
+        running.get(message.id)?.abort();
+        break;
+      case "crash":
+        process.exit(70);
+    }
+  });
+  send({
+    type: "ready",
+    info: {
+      kind: engine.kind,
+      contextLength: engine.contextLength,
+      vocabSize: engine.vocabSize,
+      loadMs: performance.now() - started,
+    },
+  });
+}
+
+await main();

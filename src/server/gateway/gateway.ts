@@ -1,0 +1,177 @@
+/**
+ * Routing and execution for one request: resolve `model` to a family (or a pinned variant), ask the
+ * router (analyse → predict per variant → decide), then run the generation on the chosen variant,
+ * walking the decision's fallback chain on engine failures and feeding the circuit breakers.
+ */
+import { analyse, DEFAULT_BREAKER_CONFIG, type Decision, decide, type RouteMessage } from "../../../router/index.js";
+import {
+  EngineError,
+  GenerationAbortedError,
+  type PoolGenerateRequest,
+  type PoolResult,
+  type PoolToken,
+  QueueFullError,
+  VariantUnavailableError,
+} from "../../engines/pool/index.js";
+import type { TierConfig } from "../../tenants/index.js";
+import { type ApiError, forbidden, invalidRequest, modelNotFound, rateLimited, unavailable } from "../errors.js";
+import { newId } from "../ids.js";
+import type { AppDeps, ServedVariant } from "../types.js";
+import type { RoutingHints } from "./hints.js";
+import { VariantStates } from "./state.js";
+
+/** `model` values that mean "route me". */
+export const AUTO_MODEL = "auto";
+/** retry-after is capped: a failed variant's breaker may stay open indefinitely. */
+const MAX_RETRY_AFTER_SEC = 60;
+
+export interface RouteArgs {
+  readonly model: string;
+  readonly tier: TierConfig;
+  readonly messages: readonly RouteMessage[];
+  readonly maxTokens: number | undefined;
+  readonly hints: RoutingHints;
+}
+
+export interface Routed {
+  readonly decisionId: string;
+  readonly decision: Decision;
+  readonly load: Record<string, { running: number; waiting: number }>;
+}
+
+export interface RunOutcome {
+  readonly variant: string;
+  readonly result: PoolResult;
+  /** variants tried, in order; the last one answered */
+  readonly tried: readonly string[];
+}
+
+/** A rough token count for routing and limits: the engine's tokenizer counts the real one in its worker. */
+export function approxTokens(text: string): number {
+  return Math.ceil(text.length / 4);
+}
+
+export class Gateway {
+  readonly states: VariantStates;
+  readonly now: () => number;
+
+  constructor(deps: AppDeps) {
+    this.states = new VariantStates(deps.variants, deps.breaker ?? DEFAULT_BREAKER_CONFIG, deps.rateAlpha ?? 0.2);
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** The model ids a tier sees: `auto`, the families it may use and the variants it may pin. */
+  visibleModels(tier: TierConfig): string[] {
+    const allowed = this.states.all().filter((v) => tier.allowedVariants.includes(v.config.name));
+    const families = [...new Set(allowed.map((v) => v.config.family))];
+    return [AUTO_MODEL, ...families, ...allowed.map((v) => v.config.name)];
+  }
+
+  /** `model` → the family to route within and the pinned variant, if any. */
+  resolve(model: string, tier: TierConfig): { family: string; pinned: string | null } {
+    if (model === AUTO_MODEL) {
+      const first = tier.allowedVariants.map((n) => this.states.get(n)).find((v) => v !== undefined);
+      const family = first?.config.family ?? this.states.families()[0];
+      if (family === undefined) throw unavailable("No models are configured.");
+      return { family, pinned: null };
+    }
+    if (this.states.families().includes(model)) return { family: model, pinned: null };
+    const variant = this.states.get(model);
+    if (variant) return { family: variant.config.family, pinned: model };
+    throw modelNotFound(model);
+  }
+
+  route(args: RouteArgs): Routed {
+    const { family, pinned } = this.resolve(args.model, args.tier);
+    const promptTokens = args.messages.reduce((sum, m) => sum + approxTokens(m.content) + 4, 0);
+    const features = analyse({
+      messages: args.messages,
+      promptTokens,
+      maxTokens: args.maxTokens,
+      qualityHint: args.hints.qualityHint,
+      slaMsHint: args.hints.slaMsHint,
+    });
+    const now = this.now();
+    const variants = this.states.snapshot(family, now);
+    const decision = decide({ features, tier: args.tier, variants, now, pinned });
+    const load = Object.fromEntries(variants.map((v) => [v.name, { running: v.running, waiting: v.waiting }]));
+    return { decisionId: newId("dec_"), decision, load };
+  }
+
+  /** A rejected decision as the API error it answers with. */
+  rejection(decision: Decision, model: string): ApiError {
+    if (decision.kind !== "rejected") throw new Error("not a rejected decision");
+    const { status, message, retryAfterSec } = decision.rejection;
+    const retry = retryAfterSec === null ? null : Math.min(MAX_RETRY_AFTER_SEC, retryAfterSec);
+    switch (status) {
+      case 403:
+        return forbidden(message);
+      case 404:
+        return modelNotFound(model);
+      case 429:
+        return rateLimited(message, retry ?? 1, "requests", "rate_limit_exceeded", { "x-should-retry": "true" });
+      case 503:
+        return unavailable(message, retry);
+    }
+  }
+
+  /**
+   * Runs one generation on `first` and, on engine failure, on the rest of the chain. Once a token
+   * has been streamed the answer is committed: a later failure is thrown, not retried.
+   */
+  async run(
+    chain: readonly string[],
+    request: PoolGenerateRequest,
+    signal: AbortSignal | undefined,
+    onToken: (variant: string, token: PoolToken) => void,
+  ): Promise<RunOutcome> {
+    const tried: string[] = [];
+    let lastError: unknown;
+    let committed = false;
+    for (const name of chain) {
+      const served = this.states.get(name);
+      if (!served || !this.states.begin(name, this.now())) continue;
+      tried.push(name);
+      try {
+        const result = await served.worker.generate(
+          request,
+          (token) => {
+            committed = true;
+            onToken(name, token);
+          },
+          signal,
+        );
+        this.states.success(name, {
+          promptTokens: result.promptTokens,
+          outputTokens: result.completionTokens,
+          prefillMs: result.prefillMs,
+          decodeMs: result.decodeMs,
+          atMs: this.now(),
+        });
+        return { variant: name, result, tried };
+      } catch (e) {
+        if (e instanceof GenerationAbortedError || signal?.aborted) {
+          this.states.release(name);
+          throw e;
+        }
+        if (e instanceof EngineError && e.clientFault) {
+          this.states.release(name);
+          throw invalidRequest(e.message, "messages", "context_length_exceeded");
+        }
+        if (e instanceof QueueFullError) this.states.release(name);
+        else this.states.failure(name, this.now());
+        lastError = e;
+        if (committed) throw e;
+      }
+    }
+    if (lastError instanceof QueueFullError) throw unavailable(lastError.message, 1, "overloaded");
+    if (lastError instanceof VariantUnavailableError || lastError instanceof EngineError) {
+      throw unavailable(`The model failed to answer: ${lastError.message}`, 1, "engine_failure");
+    }
+    throw unavailable("No variant could serve this request right now.", 1, "engine_failure");
+  }
+
+  variant(name: string): ServedVariant | undefined {
+    return this.states.get(name);
+  }
+}

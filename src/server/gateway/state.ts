@@ -1,0 +1,118 @@
+/**
+ * The router's mutable inputs, owned here: per variant, its measured rates and circuit breaker,
+ * combined with the worker's live counters into the `VariantState` the pure router reads.
+ */
+import {
+  type BreakerConfig,
+  type BreakerState,
+  beginAttempt,
+  CLOSED_BREAKER,
+  DEFAULT_BREAKER_CONFIG,
+  type LiveRates,
+  type RateObservation,
+  recordFailure,
+  recordSuccess,
+  seedRates,
+  updateRates,
+  type VariantState,
+} from "../../../router/index.js";
+import type { ServedVariant } from "../types.js";
+
+/** How long a variant that is still loading looks "open" to the router. */
+const LOADING_RETRY_MS = 1000;
+
+interface Entry {
+  readonly served: ServedVariant;
+  rates: LiveRates;
+  breaker: BreakerState;
+}
+
+export class VariantStates {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(
+    variants: readonly ServedVariant[],
+    private readonly breakerConfig: BreakerConfig = DEFAULT_BREAKER_CONFIG,
+    private readonly alpha = 0.2,
+  ) {
+    for (const served of variants) {
+      this.entries.set(served.config.name, { served, rates: seedRates(served.config.card), breaker: CLOSED_BREAKER });
+    }
+  }
+
+  get(name: string): ServedVariant | undefined {
+    return this.entries.get(name)?.served;
+  }
+
+  all(): ServedVariant[] {
+    return [...this.entries.values()].map((e) => e.served);
+  }
+
+  families(): string[] {
+    return [...new Set(this.all().map((v) => v.config.family))];
+  }
+
+  /** The router's view of one family's variants at `now`. */
+  snapshot(family: string, now: number): VariantState[] {
+    const out: VariantState[] = [];
+    for (const e of this.entries.values()) {
+      const { config, worker } = e.served;
+      if (config.family !== family) continue;
+      out.push({
+        name: config.name,
+        family: config.family,
+        engine: config.engine,
+        quality: config.quality,
+        card: config.card,
+        rates: e.rates,
+        running: worker.running,
+        waiting: worker.waiting,
+        slots: worker.slots,
+        breaker: this.effectiveBreaker(e, now),
+        cost: config.cost,
+      });
+    }
+    return out;
+  }
+
+  breaker(name: string, now: number): BreakerState | undefined {
+    const e = this.entries.get(name);
+    return e ? this.effectiveBreaker(e, now) : undefined;
+  }
+
+  /** Takes an attempt through the breaker; false when it refuses (or the worker cannot serve). */
+  begin(name: string, now: number): boolean {
+    const e = this.entries.get(name);
+    if (e?.served.worker.state !== "ready") return false;
+    const next = beginAttempt(e.breaker, now);
+    e.breaker = next.breaker;
+    return next.allowed;
+  }
+
+  success(name: string, observation: RateObservation): void {
+    const e = this.entries.get(name);
+    if (!e) return;
+    e.breaker = recordSuccess(e.breaker, this.breakerConfig);
+    e.rates = updateRates(e.rates, observation, this.alpha);
+  }
+
+  /** Ends an attempt that says nothing about the variant's health (client error, cancel, full queue). */
+  release(name: string): void {
+    const e = this.entries.get(name);
+    if (e && e.breaker.state === "half_open") e.breaker = { state: "half_open", probeInFlight: false };
+  }
+
+  failure(name: string, now: number): void {
+    const e = this.entries.get(name);
+    if (!e) return;
+    e.breaker = recordFailure(e.breaker, this.breakerConfig, now);
+  }
+
+  /** A worker that is loading, failed or closed reads as an open breaker, so the router skips it. */
+  private effectiveBreaker(e: Entry, now: number): BreakerState {
+    const state = e.served.worker.state;
+    if (state === "ready") return e.breaker;
+    const retryAtMs = state === "loading" ? now + LOADING_RETRY_MS : Number.MAX_SAFE_INTEGER;
+    return { state: "open", openedAtMs: now, retryAtMs };
+  }
+}

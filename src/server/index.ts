@@ -1,0 +1,13 @@
+/** The gateway's HTTP surface: `createApp(deps)` (or `createGateway` for its parts) and `startServer`. */
+export { createApp, createGateway, DEFAULT_BODY_LIMIT, type GatewayApp } from "./app.js";
+export { ApiError, type OpenAIErrorBody } from "./errors.js";
+export { AUTO_MODEL, Gateway } from "./gateway/gateway.js";
+export {
+  type DecisionRecorder,
+  type DecisionRow,
+  MemoryRecorder,
+  type RecordedEntry,
+  type RequestRow,
+} from "./recorder.js";
+export { type RunningServer, type ServeOptions, startServer } from "./serve.js";
+export type { AppDeps, GatewayEnv, ServedVariant, VariantConfig, VariantRuntime } from "./types.js";

@@ -1,0 +1,57 @@
+/** What the app is built from, and what middleware hands to routes. */
+import type { BreakerConfig, CardRates, CostParams, EngineKind } from "../../router/index.js";
+import type { VariantWorker } from "../engines/pool/index.js";
+import type { Principal, RateLimiter, TenantDirectory } from "../tenants/index.js";
+import type { DecisionRecorder, MemoryRecorder } from "./recorder.js";
+
+/** A variant as configured: what the router needs to know about it. */
+export interface VariantConfig {
+  readonly name: string;
+  readonly family: string;
+  readonly engine: EngineKind;
+  /** q = ppl_reference / ppl_variant, 1 for the family's reference */
+  readonly quality: number;
+  readonly card: CardRates;
+  readonly cost: CostParams;
+}
+
+/** The part of a pool worker the gateway uses (tests may wrap it). */
+export type VariantRuntime = Pick<
+  VariantWorker,
+  "name" | "state" | "error" | "info" | "slots" | "running" | "waiting" | "generate"
+>;
+
+export interface ServedVariant {
+  readonly config: VariantConfig;
+  readonly worker: VariantRuntime;
+}
+
+export interface AppDeps {
+  readonly directory: TenantDirectory;
+  readonly limiter: RateLimiter;
+  readonly variants: readonly ServedVariant[];
+  /** where decisions go; default: an in-memory ring of the latest 1000 */
+  readonly recorder?: DecisionRecorder & Partial<Pick<MemoryRecorder, "latest">>;
+  /** bearer token for /admin/*; unset = admin routes answer 404 */
+  readonly adminToken?: string | undefined;
+  /** largest request body accepted (413 past it); default 1 MiB */
+  readonly bodyLimitBytes?: number;
+  readonly breaker?: BreakerConfig;
+  /** EWMA weight of each new rate observation; default 0.2 */
+  readonly rateAlpha?: number;
+  /** clock (ms since epoch); tests pin it */
+  readonly now?: () => number;
+}
+
+export interface GatewayEnv {
+  Variables: {
+    requestId: string;
+    principal: Principal;
+    /** the raw body text, read once under the size limit */
+    rawBody: string;
+    /** the validated body */
+    body: unknown;
+    /** tokens the rate limiter reserved for this request */
+    reservedTokens: number;
+  };
+}
