@@ -67,6 +67,32 @@ describe("http surface", () => {
     expect(streamed.status).toBe(413);
   });
 
+  it("bodies within the limit are read whether their length is declared or streamed; bad UTF-8 is a 400", async () => {
+    const small = JSON.stringify({ model: "tiny", messages: [{ role: "user", content: "hi" }], max_tokens: 1 });
+    const declared = await post("/v1/chat/completions", small);
+    expect(declared.status).toBe(200);
+    const chunked = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new TextEncoder().encode(small));
+        c.close();
+      },
+    });
+    const streamed = await fetch(`${gw.server.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${gw.keys.standard}`, "content-type": "application/json" },
+      body: chunked,
+      duplex: "half",
+    } as RequestInit);
+    expect(streamed.status).toBe(200);
+    const bad = await fetch(`${gw.server.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${gw.keys.standard}`, "content-type": "application/json" },
+      body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]),
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/UTF-8/);
+  });
+
   it("/health/ready lists the variants; 503 when none is ready", async () => {
     const ready = await fetch(`${gw.server.url}/health/ready`);
     expect(ready.status).toBe(200);

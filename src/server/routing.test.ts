@@ -49,6 +49,24 @@ describe("routing", () => {
     expect(r.json.model).toBe("tiny-b158");
   });
 
+  it("non-streaming answers carry x-tritgate-engine-ms, -worker-ms and -queue-ms, within the latency", async () => {
+    const t0 = performance.now();
+    const r = await chat(gw, gw.keys.standard, { model: "tiny", max_tokens: 2 });
+    const wallMs = performance.now() - t0;
+    expect(r.status).toBe(200);
+    const engineMs = Number(r.headers.get("x-tritgate-engine-ms"));
+    const workerMs = Number(r.headers.get("x-tritgate-worker-ms"));
+    const queueMs = Number(r.headers.get("x-tritgate-queue-ms"));
+    for (const name of ["engine", "worker", "queue"]) {
+      expect(r.headers.get(`x-tritgate-${name}-ms`)).toMatch(/^\d+\.\d{3}$/);
+    }
+    expect(engineMs).toBeGreaterThan(0);
+    // the handle sees the worker's generation plus the message hops around it
+    expect(workerMs).toBeGreaterThanOrEqual(engineMs);
+    expect(queueMs).toBeGreaterThanOrEqual(0);
+    expect(workerMs + queueMs).toBeLessThanOrEqual(wallMs);
+  });
+
   it("a premium tier whose floor only fp32 meets gets fp32; `auto` routes the same way", async () => {
     for (const model of ["tiny", "auto"]) {
       const r = await chat(gw, gw.keys.premium, { model });

@@ -42,6 +42,8 @@ export interface Routed {
 export interface RunOutcome {
   readonly variant: string;
   readonly result: PoolResult;
+  /** from dispatch to a slot until the result is back at the pool handle (message hops, tokenising, generation) */
+  readonly workerMs: number;
   /** variants tried, in order; the last one answered */
   readonly tried: readonly string[];
 }
@@ -133,6 +135,7 @@ export class Gateway {
       if (!served || !this.states.begin(name, this.now())) continue;
       tried.push(name);
       try {
+        const t0 = performance.now();
         const result = await served.worker.generate(
           request,
           (token) => {
@@ -148,7 +151,7 @@ export class Gateway {
           decodeMs: result.decodeMs,
           atMs: this.now(),
         });
-        return { variant: name, result, tried };
+        return { variant: name, result, workerMs: performance.now() - t0 - result.queueMs, tried };
       } catch (e) {
         if (e instanceof GenerationAbortedError || signal?.aborted) {
           this.states.release(name);

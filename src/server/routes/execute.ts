@@ -29,6 +29,8 @@ export interface ChoiceOutcome {
   readonly index: number;
   readonly variant: string;
   readonly result: PoolResult;
+  /** dispatch → result at the pool handle; see RunOutcome */
+  readonly workerMs: number;
 }
 
 /** How one endpoint renders its answer. */
@@ -164,7 +166,7 @@ export async function execute(c: Context<GatewayEnv>, services: Services, args: 
       tried.push(...out.tried);
       // later choices start on the variant that answered
       chain = [out.variant, ...chain.filter((n) => n !== out.variant)];
-      const outcome = { index, variant: out.variant, result: out.result };
+      const outcome = { index, variant: out.variant, result: out.result, workerMs: out.workerMs };
       outcomes.push(outcome);
       onDone(outcome);
     }
@@ -221,6 +223,7 @@ export async function execute(c: Context<GatewayEnv>, services: Services, args: 
     clientSignal.removeEventListener("abort", onClientAbort);
     const variant = outcomes[0]!.variant;
     setRoutingHeaders(variant);
+    setEngineHeaders(c, outcomes);
     record(200, outcomes, tried, null, firstTokenAt === null ? null : firstTokenAt - started);
     return c.json(args.format(variant).complete(outcomes, usage()) as object);
   }
@@ -294,6 +297,26 @@ export async function execute(c: Context<GatewayEnv>, services: Services, args: 
   setRoutingHeaders(head.variant);
   for (const [name, value] of Object.entries(SSE_HEADERS)) c.header(name, value);
   return c.body(body, 200);
+}
+
+/**
+ * Non-streaming answers say where their time went, summed over choices, so gateway overhead can be
+ * told from engine time: `engine-ms` is prefill + decode timed inside the worker, `worker-ms` the
+ * same generation seen from the pool handle (adds the message hops and tokenising), `queue-ms` the
+ * wait for a slot.
+ */
+function setEngineHeaders(c: Context<GatewayEnv>, outcomes: readonly ChoiceOutcome[]): void {
+  let engineMs = 0;
+  let workerMs = 0;
+  let queueMs = 0;
+  for (const o of outcomes) {
+    engineMs += o.result.prefillMs + o.result.decodeMs;
+    workerMs += o.workerMs;
+    queueMs += o.result.queueMs;
+  }
+  c.header("x-tritgate-engine-ms", engineMs.toFixed(3));
+  c.header("x-tritgate-worker-ms", workerMs.toFixed(3));
+  c.header("x-tritgate-queue-ms", queueMs.toFixed(3));
 }
 
 /** Below the request's quality need: the router degraded it, or a fallback landed on a weaker variant. */
