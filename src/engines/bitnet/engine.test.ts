@@ -1,10 +1,16 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { encodeGGUF, GGUFError, parseGGUF } from "../../formats/gguf/index.js";
 import { ContextOverflowError } from "../errors.js";
-import { bitnetEngineFromFile, loadBitNetEngine, type SyntheticBitNetSpec, syntheticBitNet } from "./index.js";
+import {
+  BitNetForward,
+  bitnetEngineFromFile,
+  loadBitNetEngine,
+  type SyntheticBitNetSpec,
+  syntheticBitNet,
+} from "./index.js";
 
 const SPEC: SyntheticBitNetSpec = {
   layers: 2,
@@ -97,6 +103,17 @@ describe("the BitNet engine generates through tokenizer, sampler and KV cache", 
     expect(engine.tokenizer.decode(ids)).toBe("<|bos|><|user|>hi<|eos|><|assistant|>");
     expect(ids.filter((id) => id === 256)).toEqual([256]);
     expect(ids[0]).toBe(256);
+  });
+
+  it("a request reserves KV cache for the positions it can use, not the whole context", async () => {
+    const newCache = vi.spyOn(BitNetForward.prototype, "newCache");
+    try {
+      await engine.generate({ prompt: [256, 72, 105], maxTokens: 4, ignoreEos: true });
+      expect(newCache).toHaveBeenCalledWith(3 + 4 + 1);
+      expect(newCache.mock.results[0]?.value.capacity).toBe(8);
+    } finally {
+      newCache.mockRestore();
+    }
   });
 
   it("a prompt that fills the context is refused before any work; generation stops at the context end", async () => {

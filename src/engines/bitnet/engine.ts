@@ -100,7 +100,10 @@ export class BitNetEngine implements Engine {
   }
 
   generate(...[request, onToken]: Parameters<Engine["generate"]>): ReturnType<Engine["generate"]> {
-    return generateWith(this.newSession(), this.tokenizer, this.vocabSize, request, onToken);
+    // a request can use at most prompt + max tokens positions; a full-context KV cache would be
+    // ~630 MB per request on the 2B-4T shape
+    const positions = request.prompt.length + Math.max(0, request.maxTokens) + 1;
+    return generateWith(this.newSession(positions), this.tokenizer, this.vocabSize, request, onToken);
   }
 
   async close(): Promise<void> {}
