@@ -146,6 +146,34 @@ static void dot_tile_u8s8(const uint8_t *codes, int64_t cstride, int nt, const i
     }
 }
 
+/* One 16-row panel against MT activation rows: per 4 columns, one load of the panel's 64 bytes
+ * and a 4-byte broadcast per activation row; lane r of acc[j] is row r's sum for activation j. */
+X86_INLINE void panel_dot_mt(const uint8_t *panel, const int8_t *x, int64_t xstride, int64_t k, int32_t *out,
+                             const int MT) {
+    __m512i acc[TG_PANEL_MT];
+    for (int j = 0; j < MT; j++) acc[j] = _mm512_setzero_si512();
+    for (int64_t kq = 0; kq < k / 4; kq++) {
+        const __m512i w = _mm512_load_si512((const void *)(panel + kq * 64));
+        for (int j = 0; j < MT; j++) {
+            int32_t four;
+            memcpy(&four, x + j * xstride + kq * 4, 4);
+            acc[j] = _mm512_dpbusd_epi32(acc[j], w, _mm512_set1_epi32(four));
+        }
+    }
+    for (int j = 0; j < MT; j++) _mm512_storeu_si512(out + j * 16, acc[j]);
+}
+
+static void panel_dot_u8s8(const uint8_t *panel, const int8_t *x, int64_t xstride, int mt, int64_t k, int32_t *out) {
+    switch (mt) {
+#define TG_PANEL_CASE(n) \
+    case n: panel_dot_mt(panel, x, xstride, k, out, n); break;
+        TG_PANEL_CASE(1) TG_PANEL_CASE(2) TG_PANEL_CASE(3) TG_PANEL_CASE(4) TG_PANEL_CASE(5) TG_PANEL_CASE(6)
+        TG_PANEL_CASE(7) TG_PANEL_CASE(8) TG_PANEL_CASE(9) TG_PANEL_CASE(10) TG_PANEL_CASE(11) TG_PANEL_CASE(12)
+#undef TG_PANEL_CASE
+    default: break;
+    }
+}
+
 /* ---------------- activations ---------------- */
 
 static void quantize_row_i8(const float *x, int64_t k, int8_t *q, float *xscale) {
@@ -209,6 +237,7 @@ const tg_isa_ops tg_isa_avx512 = {
     .gemv_ternary = gemv_ternary,
     .unpack_ternary_row = x86_unpack_ternary_row,
     .dot_tile_u8s8 = dot_tile_u8s8,
+    .panel_dot_u8s8 = panel_dot_u8s8,
     .quantize_row_i8 = quantize_row_i8,
     .dequant_row = x86_dequant_row,
     .dot_f32 = dot_f32,

@@ -26,6 +26,7 @@ typedef enum {
 #define TG_QK8_0 32   /* Q8_0 block length */
 #define TG_QK_I2S 128 /* I2_S block length (x86 layout) */
 #define TG_GROUP 128  /* activation sums are kept per 128 values */
+#define TG_PANEL_MT 12 /* activation rows per panel_dot_u8s8 call */
 
 /* Block structs exactly as ggml lays them out in GGUF (little-endian, packed). */
 typedef struct {
@@ -117,6 +118,11 @@ typedef struct {
      * for i < nt <= 4, j < mt <= 4; k0 and k1 are multiples of 64. */
     void (*dot_tile_u8s8)(const uint8_t *codes, int64_t cstride, int nt, const int8_t *x,
                           int64_t xstride, int mt, int64_t k0, int64_t k1, int32_t *out);
+    /* Optional fast form of the M > 1 product for a 16-row panel whose rows each have one scale
+     * (NULL where the ISA has none): out[j*16 + r] = sum_{kk < k} code_r[kk] * x[j*xstride + kk]
+     * for j < mt <= TG_PANEL_MT, with the codes interleaved four at a time:
+     * panel[(kk/4)*64 + r*4 + kk%4] = code_r[kk]. k is a multiple of 4; panel is 64-byte aligned. */
+    void (*panel_dot_u8s8)(const uint8_t *panel, const int8_t *x, int64_t xstride, int mt, int64_t k, int32_t *out);
     /* Activation quantization of one row (semantics above). */
     void (*quantize_row_i8)(const float *x, int64_t k, int8_t *q, float *xscale);
     /* Float path: one row to fp32, and an fp32 dot product. */
