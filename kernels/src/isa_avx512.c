@@ -163,6 +163,38 @@ X86_INLINE void panel_dot_mt(const uint8_t *panel, const int8_t *x, int64_t xstr
     for (int j = 0; j < MT; j++) _mm512_storeu_si512(out + j * 16, acc[j]);
 }
 
+/* The panel layout is a 16 x 16 transpose of 32-bit words per 64 columns: word q of row r goes to
+ * word r of output q. Two unpack stages transpose within 128-bit lanes, two lane shuffles across. */
+static void panel_pack(const uint8_t *codes, int64_t cstride, int rows, int64_t k, uint8_t *panel) {
+    const __m512i zero_weight = _mm512_set1_epi8(1);
+    for (int64_t k0 = 0; k0 < k; k0 += 64) {
+        __m512i r[16], t[16], u[16];
+        for (int i = 0; i < 16; i++) r[i] = i < rows ? _mm512_loadu_si512(codes + i * cstride + k0) : zero_weight;
+        for (int i = 0; i < 16; i += 2) {
+            t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+            t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+        }
+        /* u[4g + c], lane L: rows 4g..4g+3 at column 4L + c */
+        for (int g = 0; g < 16; g += 4) {
+            u[g] = _mm512_unpacklo_epi64(t[g], t[g + 2]);
+            u[g + 1] = _mm512_unpackhi_epi64(t[g], t[g + 2]);
+            u[g + 2] = _mm512_unpacklo_epi64(t[g + 1], t[g + 3]);
+            u[g + 3] = _mm512_unpackhi_epi64(t[g + 1], t[g + 3]);
+        }
+        uint8_t *dst = panel + (k0 / 4) * 64;
+        for (int c = 0; c < 4; c++) {
+            /* a 4 x 4 transpose of 128-bit lanes across the four row groups */
+            __m512i v0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x44), v1 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xEE);
+            __m512i v2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x44);
+            __m512i v3 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xEE);
+            _mm512_store_si512((void *)(dst + (0 + c) * 64), _mm512_shuffle_i32x4(v0, v2, 0x88));
+            _mm512_store_si512((void *)(dst + (4 + c) * 64), _mm512_shuffle_i32x4(v0, v2, 0xDD));
+            _mm512_store_si512((void *)(dst + (8 + c) * 64), _mm512_shuffle_i32x4(v1, v3, 0x88));
+            _mm512_store_si512((void *)(dst + (12 + c) * 64), _mm512_shuffle_i32x4(v1, v3, 0xDD));
+        }
+    }
+}
+
 static void panel_dot_u8s8(const uint8_t *panel, const int8_t *x, int64_t xstride, int mt, int64_t k, int32_t *out) {
     switch (mt) {
 #define TG_PANEL_CASE(n) \
@@ -238,6 +270,7 @@ const tg_isa_ops tg_isa_avx512 = {
     .unpack_ternary_row = x86_unpack_ternary_row,
     .dot_tile_u8s8 = dot_tile_u8s8,
     .panel_dot_u8s8 = panel_dot_u8s8,
+    .panel_pack = panel_pack,
     .quantize_row_i8 = quantize_row_i8,
     .dequant_row = x86_dequant_row,
     .dot_f32 = dot_f32,

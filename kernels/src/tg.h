@@ -123,6 +123,9 @@ typedef struct {
      * for j < mt <= TG_PANEL_MT, with the codes interleaved four at a time:
      * panel[(kk/4)*64 + r*4 + kk%4] = code_r[kk]. k is a multiple of 4; panel is 64-byte aligned. */
     void (*panel_dot_u8s8)(const uint8_t *panel, const int8_t *x, int64_t xstride, int mt, int64_t k, int32_t *out);
+    /* Optional: that interleaved panel from natural-order codes of `rows` (<= 16) rows at stride
+     * cstride; missing rows are code 1 (weight 0). k is a multiple of 64. */
+    void (*panel_pack)(const uint8_t *codes, int64_t cstride, int rows, int64_t k, uint8_t *panel);
     /* Activation quantization of one row (semantics above). */
     void (*quantize_row_i8)(const float *x, int64_t k, int8_t *q, float *xscale);
     /* Float path: one row to fp32, and an fp32 dot product. */
