@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { byteToChar } from "../engines/tokenizer/bytes.js";
 import { floatToBF16, type SafetensorsTensorInput, toFloat32, writeSafetensors } from "../formats/safetensors/index.js";
+import { numberToHalfBits } from "../util/half.js";
 import { randomFloats, seededRandom } from "../util/seeded-random.js";
 
 export interface TinyCheckpointSpec {
@@ -59,24 +60,9 @@ function encode(dtype: "BF16" | "F16" | "F32", values: Float32Array): Uint8Array
   if (dtype === "F32") return new Uint8Array(values.buffer.slice(0));
   const view = new DataView(new ArrayBuffer(values.length * 2));
   values.forEach((v, i) => {
-    view.setUint16(2 * i, floatToHalfBits(v), true);
+    view.setUint16(2 * i, numberToHalfBits(v), true);
   });
   return new Uint8Array(view.buffer);
-}
-
-/** Round-to-nearest fp16 bits for the small normal values tests use. */
-function floatToHalfBits(v: number): number {
-  const sign = v < 0 || Object.is(v, -0) ? 0x8000 : 0;
-  const a = Math.abs(v);
-  if (a < 2 ** -14) return sign | Math.round(a / 2 ** -24);
-  const e = Math.floor(Math.log2(a));
-  let m = Math.round((a / 2 ** e - 1) * 1024);
-  let exp = e + 15;
-  if (m === 1024) {
-    m = 0;
-    exp++;
-  }
-  return sign | (exp << 10) | m;
 }
 
 export function writeTinyTokenizer(dir: string, spec: { vocab: number; pairMerges?: boolean }): void {

@@ -5,6 +5,7 @@
  */
 import type { PackedWeight, WeightType } from "../../../kernels/index.js";
 import { GGUFError, type GGUFFile, type GGUFTensorInfo } from "../../formats/gguf/index.js";
+import { bf16BytesToFloat32, halfBytesToFloat32 } from "../../util/half.js";
 import type { BitNetConfig } from "./config.js";
 
 export interface Linear {
@@ -40,22 +41,6 @@ export interface BitNetWeights {
 
 const TERNARY: readonly string[] = ["TQ1_0", "TQ2_0", "I2_S"];
 
-function bf16ToF32(data: Uint8Array): Float32Array {
-  const src = new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2);
-  const out = new Uint32Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = (src[i] ?? 0) << 16;
-  return new Float32Array(out.buffer);
-}
-
-function f16ToF32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const man = h & 0x3ff;
-  if (exp === 0) return sign * man * 2 ** -24;
-  if (exp === 31) return man ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * (1 + man / 1024) * 2 ** (exp - 15);
-}
-
 class TensorSource {
   private readonly infos: Map<string, GGUFTensorInfo>;
 
@@ -85,7 +70,7 @@ class TensorSource {
     const info = this.info(name, [cols, rows]);
     const data = this.file.tensorData(name);
     if (info.type === "BF16") {
-      const f32 = bf16ToF32(data);
+      const f32 = bf16BytesToFloat32(data);
       return { type: "F32", rows, cols, data: new Uint8Array(f32.buffer) };
     }
     return { type: info.type as WeightType, rows, cols, data };
@@ -95,11 +80,8 @@ class TensorSource {
     const info = this.info(name, [length]);
     const data = this.file.tensorData(name);
     if (info.type === "F32") return new Float32Array(data.buffer, data.byteOffset, length);
-    if (info.type === "BF16") return bf16ToF32(data);
-    if (info.type === "F16") {
-      const h = new Uint16Array(data.buffer, data.byteOffset, length);
-      return Float32Array.from(h, f16ToF32);
-    }
+    if (info.type === "BF16") return bf16BytesToFloat32(data);
+    if (info.type === "F16") return halfBytesToFloat32(data);
     throw new GGUFError(this.file.path, `tensor ${name} is ${info.type}; a norm vector must be F32, F16 or BF16`);
   }
 

@@ -8,11 +8,11 @@ import { readFile, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import * as ort from "onnxruntime-node";
+import { halfBitsToFloat32 } from "../../util/half.js";
 import type { Engine, LogitsSession } from "../engine.js";
 import { ContextOverflowError, ModelLoadError } from "../errors.js";
 import { encodeChatWith, generateWith } from "../generate.js";
 import { loadTokenizerDir, type Tokenizer } from "../tokenizer/index.js";
-import { halfBitsToFloat32 } from "./half.js";
 import { type DecoderSignature, type IndexType, readDecoderSignature } from "./signature.js";
 
 export interface OnnxEngineOptions {

@@ -1,6 +1,6 @@
 // Full-precision decoder LLMs exported to ONNX (Hugging Face Optimum convention) on onnxruntime-node.
+
 export { defaultThreads, loadOnnxEngine, OnnxDecoder, OnnxEngine, type OnnxEngineOptions } from "./engine.js";
-export { float32ToHalfBits, halfBitsToFloat32, halfBitsToNumber, numberToHalfBits } from "./half.js";
 export {
   type DecoderSignature,
   type IndexType,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { float32ToHalfBits, halfBitsToFloat32, halfBitsToNumber, numberToHalfBits } from "../../util/half.js";
 import { ModelLoadError } from "../errors.js";
-import { float32ToHalfBits, halfBitsToFloat32, halfBitsToNumber, numberToHalfBits } from "./half.js";
 import { readDecoderSignature, type ValueMetadata } from "./signature.js";
 
 type Dim = number | string;

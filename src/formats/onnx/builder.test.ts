@@ -1,7 +1,8 @@
 import onnxProto, { type onnx as OnnxTypes } from "onnx-proto";
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
-import { elemTypeId, floatToHalfBits, halfBitsToFloat, OnnxGraphBuilder } from "./builder.js";
+import { numberToHalfBits as floatToHalfBits, halfBitsToNumber as halfBitsToFloat } from "../../util/half.js";
+import { elemTypeId, OnnxGraphBuilder } from "./builder.js";
 
 const { onnx } = onnxProto;
 

@@ -7,6 +7,7 @@
  * given), so a graph reads as a sequence of calls: `const y = b.op("Relu", [x])`.
  */
 import onnxProto, { type onnx as OnnxTypes } from "onnx-proto";
+import { numberToHalfBits } from "../../util/half.js";
 
 const { onnx } = onnxProto;
 
@@ -263,7 +264,7 @@ export class OnnxGraphBuilder {
         data = Uint8Array.from(values);
         break;
       case "float16":
-        data = Uint16Array.from(values, floatToHalfBits);
+        data = Uint16Array.from(values, numberToHalfBits);
         break;
     }
     let name: string;
@@ -389,40 +390,4 @@ export class OnnxGraphBuilder {
       },
     });
   }
-}
-
-/** IEEE half-precision bits of a number (round to nearest even). */
-export function floatToHalfBits(value: number): number {
-  const f = new Float32Array([value]);
-  const x = new Uint32Array(f.buffer)[0] as number;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let man = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (man ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    man |= 0x800000;
-    const shift = 14 - e;
-    const half = 1 << (shift - 1);
-    let h = man >>> shift;
-    const rest = man & ((1 << shift) - 1);
-    if (rest > half || (rest === half && h & 1)) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (man >>> 13);
-  const rest = man & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++;
-  return sign | h;
-}
-
-/** The number a half-precision bit pattern holds. */
-export function halfBitsToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const man = h & 0x3ff;
-  if (exp === 0) return sign * man * 2 ** -24;
-  if (exp === 31) return man ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * (1 + man / 1024) * 2 ** (exp - 15);
 }

@@ -3,7 +3,6 @@ export {
   FLOAT_DTYPES,
   type FloatDType,
   floatToBF16,
-  halfToFloat,
   isFloatDType,
   toFloat32,
 } from "./dtypes.js";

@@ -1,4 +1,7 @@
-/** IEEE 754 binary16 ↔ binary32, for float16 logits (ORT hands them over as Uint16Array bits). */
+/**
+ * IEEE 754 binary16 and bfloat16 to and from JS numbers: the one implementation for GGUF and
+ * safetensors tensors, ONNX initializers and float16 outputs (ORT hands those over as Uint16Array).
+ */
 
 let halfTable: Float32Array | undefined;
 
@@ -64,4 +67,22 @@ export function float32ToHalfBits(values: ArrayLike<number>): Uint16Array {
   const out = new Uint16Array(values.length);
   for (let i = 0; i < values.length; i++) out[i] = numberToHalfBits(values[i] as number);
   return out;
+}
+
+/** Little-endian float16 bytes as float32 values (a fresh array). */
+export function halfBytesToFloat32(bytes: Uint8Array): Float32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  halfTable ??= buildHalfTable();
+  const table = halfTable;
+  const out = new Float32Array(bytes.byteLength / 2);
+  for (let i = 0; i < out.length; i++) out[i] = table[view.getUint16(2 * i, true)] as number;
+  return out;
+}
+
+/** Little-endian bfloat16 bytes as float32 values (a fresh array): bf16 is the top half of fp32. */
+export function bf16BytesToFloat32(bytes: Uint8Array): Float32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const bits = new Uint32Array(bytes.byteLength / 2);
+  for (let i = 0; i < bits.length; i++) bits[i] = view.getUint16(2 * i, true) << 16;
+  return new Float32Array(bits.buffer);
 }
