@@ -7,6 +7,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { readBitNetConfig } from "../engines/bitnet/config.js";
 import { ggufVocab } from "../engines/bitnet/engine.js";
+import { addedTokenJson, byteLevelBpeModel } from "../engines/tokenizer/hf-json.js";
 import { patternForGGUFPre } from "../engines/tokenizer/pretokenize.js";
 import type { GGUFFile } from "../formats/gguf/index.js";
 import { ConvertError } from "./errors.js";
@@ -36,19 +37,7 @@ export function huggingFaceTokenizerFiles(file: GGUFFile): HFTokenizerFiles {
     truncation: null,
     padding: null,
     added_tokens: vocab.tokens.flatMap((content, id) =>
-      special(id)
-        ? [
-            {
-              id,
-              content,
-              single_word: false,
-              lstrip: false,
-              rstrip: false,
-              normalized: false,
-              special: types[id] === CONTROL,
-            },
-          ]
-        : [],
+      special(id) ? [addedTokenJson(id, content, types[id] === CONTROL)] : [],
     ),
     normalizer: null,
     pre_tokenizer: {
@@ -60,18 +49,7 @@ export function huggingFaceTokenizerFiles(file: GGUFFile): HFTokenizerFiles {
     },
     post_processor: null,
     decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: {
-      type: "BPE",
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
-      vocab: Object.fromEntries(vocab.tokens.map((t, id) => [t, id])),
-      merges: [...(vocab.merges ?? [])],
-    },
+    model: byteLevelBpeModel(Object.fromEntries(vocab.tokens.map((t, id) => [t, id])), vocab.merges ?? []),
   };
   const config = readBitNetConfig(file);
   const tokenizerConfig = {

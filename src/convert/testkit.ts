@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { byteToChar } from "../engines/tokenizer/bytes.js";
+import { addedTokenJson, byteLevelBpeModel } from "../engines/tokenizer/hf-json.js";
 import { floatToBF16, type SafetensorsTensorInput, toFloat32, writeSafetensors } from "../formats/safetensors/index.js";
 import { numberToHalfBits } from "../util/half.js";
 import { randomFloats, seededRandom } from "../util/seeded-random.js";
@@ -79,7 +80,7 @@ export function writeTinyTokenizer(dir: string, spec: { vocab: number; pairMerge
   ];
   const tokenizer = {
     version: "1.0",
-    added_tokens: added.map((t) => ({ ...t, single_word: false, lstrip: false, rstrip: false, normalized: false })),
+    added_tokens: added.map((t) => addedTokenJson(t.id, t.content, t.special)),
     normalizer: null,
     pre_tokenizer: {
       type: "Sequence",
@@ -90,18 +91,11 @@ export function writeTinyTokenizer(dir: string, spec: { vocab: number; pairMerge
     },
     post_processor: null,
     decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: {
-      type: "BPE",
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: true,
+    model: byteLevelBpeModel(
       vocab,
-      merges: TINY_MERGES.map(([a, b]) => (spec.pairMerges ? [a, b] : `${a} ${b}`)),
-    },
+      TINY_MERGES.map(([a, b]) => (spec.pairMerges ? ([a, b] as const) : `${a} ${b}`)),
+      { ignoreMerges: true },
+    ),
   };
   const tokenizerConfig = {
     add_bos_token: true,

@@ -11,7 +11,8 @@ function buildByteToChar(): string[] {
   return table;
 }
 
-const BYTE_TO_CHAR: readonly string[] = buildByteToChar();
+/** BYTE_TO_CHAR[b] is the one-character string standing for byte b ("Ġ" for space, "Ċ" for newline). */
+export const BYTE_TO_CHAR: readonly string[] = buildByteToChar();
 const CHAR_TO_BYTE: ReadonlyMap<string, number> = new Map(BYTE_TO_CHAR.map((c, b) => [c, b]));
 
 const utf8Encoder = new TextEncoder();

@@ -13,7 +13,7 @@
 // Ties on count go to the lexicographically smallest pair: left token first, then right token, comparing the
 // byte-level strings (as they appear in tokenizer.json) by code point.
 
-import { BYTE_TO_CHAR } from "./bytes.js";
+import { BYTE_TO_CHAR } from "../../engines/tokenizer/bytes.js";
 
 export interface LearnBpeOptions {
   /** Stop when the vocabulary (256 bytes + distinct merged tokens) reaches this size. */

@@ -1,10 +1,10 @@
 // Byte-level BPE tokenizer training for the nano models (Hugging Face tokenizer.json output).
 
+export { BYTE_TO_CHAR, fromByteLevel, toByteLevel } from "../../engines/tokenizer/bytes.js";
+export type { AddedTokenJson } from "../../engines/tokenizer/hf-json.js";
 export { type LearnBpeOptions, type LearnedBpe, learnBpe } from "./bpe.js";
-export { BYTE_TO_CHAR, fromByteLevel, toByteLevel } from "./bytes.js";
 export { countWords, GPT2_PATTERN, preTokenize, type WordCounts } from "./pretokenize.js";
 export {
-  type AddedTokenJson,
   DEFAULT_SPECIAL_TOKENS,
   NANO_CHAT_TEMPLATE,
   saveTokenizer,

@@ -1,7 +1,9 @@
 // GPT-2 pre-tokenization and word counting for BPE training.
 
+import { GPT2_PATTERN } from "../../engines/tokenizer/pretokenize.js";
+
 /** The GPT-2 split pattern (what tokenizer.json's ByteLevel pre-tokenizer applies when use_regex is true). */
-export const GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+export { GPT2_PATTERN };
 
 /** Splits text into GPT-2 pre-tokens. The pattern matches every character, so the pieces concatenate to `text`. */
 export function preTokenize(text: string): string[] {

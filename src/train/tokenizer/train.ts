@@ -2,6 +2,12 @@
 
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import {
+  type AddedTokenJson,
+  addedTokenJson,
+  type BpeModelJson,
+  byteLevelBpeModel,
+} from "../../engines/tokenizer/hf-json.js";
 import { learnBpe } from "./bpe.js";
 import { countWords } from "./pretokenize.js";
 
@@ -45,16 +51,6 @@ export interface TrainTokenizerOptions {
   chatTemplate?: string;
 }
 
-export interface AddedTokenJson {
-  id: number;
-  content: string;
-  single_word: boolean;
-  lstrip: boolean;
-  rstrip: boolean;
-  normalized: boolean;
-  special: boolean;
-}
-
 export interface TokenizerJson {
   version: string;
   truncation: null;
@@ -69,19 +65,7 @@ export interface TokenizerJson {
     special_tokens: Record<string, { id: string; ids: number[]; tokens: string[] }>;
   };
   decoder: { type: "ByteLevel"; add_prefix_space: boolean; trim_offsets: boolean; use_regex: boolean };
-  model: {
-    type: "BPE";
-    dropout: null;
-    unk_token: null;
-    continuing_subword_prefix: null;
-    end_of_word_suffix: null;
-    fuse_unk: boolean;
-    byte_fallback: boolean;
-    ignore_merges: boolean;
-    vocab: Record<string, number>;
-    /** "left right" strings, rank = index. */
-    merges: string[];
-  };
+  model: BpeModelJson;
 }
 
 export interface TokenizerConfigJson {
@@ -158,15 +142,9 @@ export function trainTokenizer(texts: Iterable<string>, options: TrainTokenizerO
   learned.tokens.forEach((t, id) => {
     vocab[t] = id;
   });
-  const added: AddedTokenJson[] = specials.map((content, i) => ({
-    id: learned.tokens.length + i,
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  }));
+  const added: AddedTokenJson[] = specials.map((content, i) =>
+    addedTokenJson(learned.tokens.length + i, content, true),
+  );
   // special tokens are also in the model vocabulary, as in Hugging Face-trained BPE tokenizers
   for (const t of added) vocab[t.content] = t.id;
   const bosId = added.find((t) => t.content === bosToken)?.id ?? 0;
@@ -191,18 +169,10 @@ export function trainTokenizer(texts: Iterable<string>, options: TrainTokenizerO
       special_tokens: { [bosToken]: { id: bosToken, ids: [bosId], tokens: [bosToken] } },
     },
     decoder: { type: "ByteLevel", ...byteLevel },
-    model: {
-      type: "BPE",
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
+    model: byteLevelBpeModel(
       vocab,
-      merges: learned.merges.map(([a, b]) => `${a} ${b}`),
-    },
+      learned.merges.map(([x, y]) => `${x} ${y}`),
+    ),
   };
 
   const addedTokensDecoder: Record<string, Omit<AddedTokenJson, "id">> = {};
