@@ -4,7 +4,6 @@
  * `tritgate convert --from-gguf IN.gguf --to onnx --out DIR/model.onnx [--kv-type float16]`
  * Writes a BitNet GGUF with ternary linear layers, or its fp32 ONNX twin, and prints a summary.
  */
-import { parseArgs } from "node:util";
 import {
   convertFromGGUF,
   convertFromHF,
@@ -15,7 +14,7 @@ import {
   type TernaryTarget,
 } from "../../convert/index.js";
 import { convertToOnnx } from "../../convert/to-onnx.js";
-import type { Command } from "../command.js";
+import { type Command, parseCommandLine } from "../command.js";
 
 const USAGE = `usage: tritgate convert --from-hf DIR --out FILE.gguf [options]
        tritgate convert --from-gguf IN.gguf --out OUT.gguf [--type T]
@@ -38,28 +37,18 @@ export const convertCommand: Command = {
   name: "convert",
   summary: "convert a Hugging Face BitNet checkpoint or a float GGUF into a ternary GGUF, or a GGUF into ONNX",
   async run(args) {
-    let values: ReturnType<typeof parseArgs>["values"];
-    try {
-      ({ values } = parseArgs({
-        args: [...args],
-        options: {
-          "from-hf": { type: "string" },
-          "from-gguf": { type: "string" },
-          out: { type: "string" },
-          type: { type: "string" },
-          "embedding-type": { type: "string" },
-          to: { type: "string" },
-          "kv-type": { type: "string" },
-          help: { type: "boolean" },
-        },
-      }));
-    } catch (e) {
-      return fail((e as Error).message, 2);
-    }
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
+    const line = parseCommandLine("convert", USAGE, args, {
+      "from-hf": { type: "string" },
+      "from-gguf": { type: "string" },
+      out: { type: "string" },
+      type: { type: "string" },
+      "embedding-type": { type: "string" },
+      to: { type: "string" },
+      "kv-type": { type: "string" },
+      help: { type: "boolean" },
+    });
+    if (typeof line === "number") return line;
+    const { values } = line;
     const fromHF = values["from-hf"] as string | undefined;
     const fromGGUF = values["from-gguf"] as string | undefined;
     const out = values.out as string | undefined;

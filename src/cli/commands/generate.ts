@@ -2,11 +2,10 @@
  * `tritgate generate --model FILE --prompt "…" [--chat] [--max-tokens N] [--seed S] …`
  * Streams the completion to stdout; speed figures go to stderr so stdout stays the text.
  */
-import { parseArgs } from "node:util";
 import { ISAS, type Isa, setThreads } from "../../../kernels/index.js";
 import { loadEngine } from "../../engines/load.js";
 import type { SamplingParams } from "../../engines/sampler/index.js";
-import type { Command } from "../command.js";
+import { type Command, parseCommandLine } from "../command.js";
 
 const USAGE = `usage: tritgate generate --model FILE.gguf|FILE.onnx --prompt TEXT [options]
   --chat               wrap the prompt as a user message in the model's chat template
@@ -32,37 +31,26 @@ export const generateCommand: Command = {
   name: "generate",
   summary: "generate text from a model file (BitNet .gguf or ONNX decoder .onnx) and report tokens/s",
   async run(args) {
-    let values: ReturnType<typeof parseArgs>["values"];
-    try {
-      ({ values } = parseArgs({
-        args: [...args],
-        options: {
-          model: { type: "string" },
-          prompt: { type: "string" },
-          chat: { type: "boolean" },
-          "max-tokens": { type: "string" },
-          temperature: { type: "string" },
-          "top-k": { type: "string" },
-          "top-p": { type: "string" },
-          "min-p": { type: "string" },
-          "repeat-penalty": { type: "string" },
-          seed: { type: "string" },
-          stop: { type: "string", multiple: true },
-          threads: { type: "string" },
-          isa: { type: "string" },
-          ctx: { type: "string" },
-          "ignore-eos": { type: "boolean" },
-          help: { type: "boolean" },
-        },
-      }));
-    } catch (e) {
-      console.error(`tritgate generate: ${(e as Error).message}\n\n${USAGE}`);
-      return 2;
-    }
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
+    const line = parseCommandLine("generate", USAGE, args, {
+      model: { type: "string" },
+      prompt: { type: "string" },
+      chat: { type: "boolean" },
+      "max-tokens": { type: "string" },
+      temperature: { type: "string" },
+      "top-k": { type: "string" },
+      "top-p": { type: "string" },
+      "min-p": { type: "string" },
+      "repeat-penalty": { type: "string" },
+      seed: { type: "string" },
+      stop: { type: "string", multiple: true },
+      threads: { type: "string" },
+      isa: { type: "string" },
+      ctx: { type: "string" },
+      "ignore-eos": { type: "boolean" },
+      help: { type: "boolean" },
+    });
+    if (typeof line === "number") return line;
+    const { values } = line;
     const model = values.model;
     const prompt = values.prompt;
     if (typeof model !== "string" || typeof prompt !== "string") {

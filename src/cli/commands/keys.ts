@@ -3,12 +3,11 @@
  * the gateway config. A created key is printed once; only its SHA-256 hash is stored (`<stateDir>/keys.json`).
  * A running gateway picks up created and revoked keys within a second.
  */
-import { parseArgs } from "node:util";
 import { loadConfig, resolveStateDir } from "../../config/index.js";
 import { createTenantDirectory } from "../../tenants/directory.js";
 import { openKeyStore } from "../../tenants/store.js";
 import type { ApiKeyRecord } from "../../tenants/types.js";
-import type { Command } from "../command.js";
+import { type Command, parseCommandLine } from "../command.js";
 
 const USAGE = `usage: tritgate keys <create|list|revoke> [options]
   create --tenant ID     create a key for a tenant; the key is printed once and never stored
@@ -50,25 +49,23 @@ export const keysCommand: Command = {
   name: "keys",
   summary: "create, list and revoke tenants' API keys (a key is shown once; only its hash is stored)",
   async run(args) {
-    let values: ReturnType<typeof parseArgs>["values"];
-    let positionals: string[];
-    try {
-      ({ values, positionals } = parseArgs({
-        args: [...args],
-        allowPositionals: true,
-        options: {
-          tenant: { type: "string" },
-          config: { type: "string" },
-          "state-dir": { type: "string" },
-          json: { type: "boolean" },
-          help: { type: "boolean", short: "h" },
-        },
-      }));
-    } catch (e) {
-      return fail(`${(e as Error).message}\n\n${USAGE}`, 2);
-    }
+    const cli = parseCommandLine(
+      "keys",
+      USAGE,
+      args,
+      {
+        tenant: { type: "string" },
+        config: { type: "string" },
+        "state-dir": { type: "string" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+      true,
+    );
+    if (typeof cli === "number") return cli;
+    const { values, positionals } = cli;
     const [action, ...rest] = positionals;
-    if (values.help || action === "help") {
+    if (action === "help") {
       console.log(USAGE);
       return 0;
     }

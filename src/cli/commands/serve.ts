@@ -3,7 +3,6 @@
  * embedded default when none is given), starts one worker per variant (a missing model file is
  * reported as not ready, never fatal), prints the demo key once, and serves until SIGTERM/SIGINT.
  */
-import { parseArgs } from "node:util";
 import {
   ensureDemoKey,
   type GatewayConfig,
@@ -15,7 +14,7 @@ import {
 import { startVariantWorker } from "../../engines/pool/index.js";
 import { createGateway, type ServedVariant, startServer } from "../../server/index.js";
 import { createRateLimiter, createTenantDirectory, openKeyStore } from "../../tenants/index.js";
-import type { Command } from "../command.js";
+import { type Command, parseCommandLine } from "../command.js";
 
 const USAGE = `usage: tritgate serve [--config FILE] [--host HOST] [--port PORT] [--state-dir DIR]
   --config FILE     gateway config (YAML or JSON); default: the embedded config (three tiers, a demo tenant,
@@ -52,26 +51,15 @@ export const serveCommand: Command = {
   name: "serve",
   summary: "serve the OpenAI-compatible gateway (what `npm start` runs)",
   async run(args) {
-    let values: ReturnType<typeof parseArgs>["values"];
-    try {
-      ({ values } = parseArgs({
-        args: [...args],
-        options: {
-          config: { type: "string" },
-          host: { type: "string" },
-          port: { type: "string" },
-          "state-dir": { type: "string" },
-          help: { type: "boolean" },
-        },
-      }));
-    } catch (e) {
-      console.error(`tritgate serve: ${(e as Error).message}\n\n${USAGE}`);
-      return 2;
-    }
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
+    const line = parseCommandLine("serve", USAGE, args, {
+      config: { type: "string" },
+      host: { type: "string" },
+      port: { type: "string" },
+      "state-dir": { type: "string" },
+      help: { type: "boolean" },
+    });
+    if (typeof line === "number") return line;
+    const { values } = line;
     let config: GatewayConfig;
     try {
       config = loadConfig(values.config as string | undefined);
