@@ -4,6 +4,7 @@ import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { BitNetForward, loadBitNetWeights, readBitNetConfig, syntheticBitNet } from "../engines/bitnet/index.js";
+import { TINY_BITNET } from "../engines/bitnet/testkit.js";
 import { readGGUF, writeGGUF } from "../formats/gguf/index.js";
 import { ConvertError } from "./errors.js";
 import { convertToOnnx } from "./to-onnx.js";
@@ -11,26 +12,14 @@ import { convertToOnnx } from "./to-onnx.js";
 const root = mkdtempSync(join(tmpdir(), "tritgate-to-onnx-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const SPEC = {
-  layers: 2,
-  embedding: 256,
-  feedForward: 512,
-  heads: 4,
-  kvHeads: 2,
-  vocab: 270,
-  contextLength: 64,
-  linearType: "TQ2_0",
-  seed: 9,
-} as const;
-
 const int64 = (values: number[]) => new ort.Tensor("int64", BigInt64Array.from(values, BigInt), [1, values.length]);
 
 async function lastLogits(modelPath: string, tokens: number[], kvType: "float32" | "float16" = "float32") {
   const session = await ort.InferenceSession.create(modelPath, { graphOptimizationLevel: "all" });
   const past: Record<string, ort.Tensor> = {};
-  for (let l = 0; l < SPEC.layers; l++) {
+  for (let l = 0; l < TINY_BITNET.layers; l++) {
     for (const kind of ["key", "value"]) {
-      const dims = [1, SPEC.kvHeads, 0, SPEC.embedding / SPEC.heads];
+      const dims = [1, TINY_BITNET.kvHeads, 0, TINY_BITNET.embedding / TINY_BITNET.heads];
       past[`past_key_values.${l}.${kind}`] =
         kvType === "float16"
           ? new ort.Tensor("float16", new Uint16Array(0), dims)
@@ -46,7 +35,7 @@ async function lastLogits(modelPath: string, tokens: number[], kvType: "float32"
   expect(out["present.1.value"]!.type).toBe(kvType);
   const all = out.logits!.data as Float32Array;
   await session.release();
-  return all.subarray((tokens.length - 1) * SPEC.vocab);
+  return all.subarray((tokens.length - 1) * TINY_BITNET.vocab);
 }
 
 function relativeDiff(a: Float32Array, b: Float32Array): number {
@@ -65,7 +54,7 @@ describe("convertToOnnx", () => {
   let expected: Float32Array;
 
   it("writes a model ORT loads from disk and that matches the float engine", async () => {
-    await writeGGUF(input, syntheticBitNet(SPEC));
+    await writeGGUF(input, syntheticBitNet(TINY_BITNET));
     const file = await readGGUF(input);
     const config = readBitNetConfig(file);
     const engine = new BitNetForward(config, loadBitNetWeights(file, config), { activations: "float" });

@@ -2,22 +2,11 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { type SyntheticBitNetSpec, syntheticBitNet } from "../../engines/bitnet/index.js";
+import { syntheticBitNet } from "../../engines/bitnet/index.js";
+import { TINY_BITNET } from "../../engines/bitnet/testkit.js";
 import { tinyDecoder, writeModelDir } from "../../engines/onnx/testkit.js";
 import { writeGGUF } from "../../formats/gguf/index.js";
 import { run } from "../main.js";
-
-const SPEC: SyntheticBitNetSpec = {
-  layers: 2,
-  embedding: 256,
-  feedForward: 512,
-  heads: 4,
-  kvHeads: 2,
-  vocab: 270,
-  contextLength: 64,
-  linearType: "TQ2_0",
-  seed: 9,
-};
 
 describe("tritgate generate", () => {
   afterEach(() => vi.restoreAllMocks());
@@ -38,7 +27,7 @@ describe("tritgate generate", () => {
 
   it("streams text and reports prompt and decode speed", async () => {
     const path = join(mkdtempSync(join(tmpdir(), "tg-cli-")), "tiny.gguf");
-    await writeGGUF(path, syntheticBitNet(SPEC));
+    await writeGGUF(path, syntheticBitNet(TINY_BITNET));
     const args = ["generate", "--model", path, "--prompt", "Once", "--max-tokens", "6", "--seed", "3", "--ignore-eos"];
     const first = await cli(args);
     expect(first.code).toBe(0);

@@ -6,6 +6,7 @@ import { referenceGreedy, referenceLogits } from "../../../test/reference/bitnet
 import { encodeGGUF, type GGUFFile, type GGUFValue, parseGGUF, readGGUF } from "../../formats/gguf/index.js";
 import { BitNetForward, ContextOverflowError, loadBitNetWeights, readBitNetConfig } from "./index.js";
 import { type SyntheticBitNetSpec, syntheticBitNet } from "./synthetic.js";
+import { TINY_BITNET } from "./testkit.js";
 
 const FIXTURES = join(import.meta.dirname, "../../../test/fixtures/bitnet");
 const ISAS = hardware().available;
@@ -70,15 +71,7 @@ describe("ggml's tiny BitNet GGUF (shared/reference/vectors)", () => {
   }
 });
 
-const TINY: Omit<SyntheticBitNetSpec, "linearType" | "seed"> = {
-  layers: 2,
-  embedding: 256,
-  feedForward: 512,
-  heads: 4,
-  kvHeads: 2,
-  vocab: 270,
-  contextLength: 48,
-};
+const TINY: Omit<SyntheticBitNetSpec, "linearType" | "seed"> = { ...TINY_BITNET, contextLength: 48 };
 
 const VARIANTS: Array<[string, SyntheticBitNetSpec]> = [
   ["TQ2_0, GQA, ReLU², tied F16 head", { ...TINY, linearType: "TQ2_0", seed: 1 }],

@@ -4,26 +4,10 @@ import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { encodeGGUF, GGUFError, parseGGUF } from "../../formats/gguf/index.js";
 import { ContextOverflowError } from "../errors.js";
-import {
-  BitNetForward,
-  bitnetEngineFromFile,
-  loadBitNetEngine,
-  type SyntheticBitNetSpec,
-  syntheticBitNet,
-} from "./index.js";
+import { BitNetForward, bitnetEngineFromFile, loadBitNetEngine, syntheticBitNet } from "./index.js";
+import { TINY_BITNET } from "./testkit.js";
 
-const SPEC: SyntheticBitNetSpec = {
-  layers: 2,
-  embedding: 256,
-  feedForward: 512,
-  heads: 4,
-  kvHeads: 2,
-  vocab: 270,
-  contextLength: 64,
-  linearType: "TQ2_0",
-  seed: 9,
-};
-const engine = bitnetEngineFromFile(parseGGUF(encodeGGUF(syntheticBitNet(SPEC)), "tiny.gguf"));
+const engine = bitnetEngineFromFile(parseGGUF(encodeGGUF(syntheticBitNet(TINY_BITNET)), "tiny.gguf"));
 
 describe("the BitNet engine generates through tokenizer, sampler and KV cache", () => {
   it("same seed and prompt give the same tokens; greedy is deterministic without a seed", async () => {
@@ -131,7 +115,7 @@ describe("loading", () => {
   const dir = mkdtempSync(join(tmpdir(), "tg-bitnet-"));
 
   it("a file without a tokenizer is a load error naming the file", () => {
-    const spec = syntheticBitNet(SPEC);
+    const spec = syntheticBitNet(TINY_BITNET);
     const bytes = encodeGGUF({ ...spec, metadata: [...spec.metadata].filter(([k]) => !k.startsWith("tokenizer.")) });
     expect(() => bitnetEngineFromFile(parseGGUF(bytes, "no-vocab.gguf"))).toThrow(
       /no-vocab\.gguf: has no tokenizer \(tokenizer\.ggml\.model and tokenizer\.ggml\.tokens are required\)/,
@@ -140,7 +124,7 @@ describe("loading", () => {
 
   it("a truncated file on disk is a load error, and the process carries on", async () => {
     const path = join(dir, "cut.gguf");
-    const bytes = encodeGGUF(syntheticBitNet(SPEC));
+    const bytes = encodeGGUF(syntheticBitNet(TINY_BITNET));
     writeFileSync(path, bytes.subarray(0, bytes.byteLength - 1000));
     await expect(loadBitNetEngine(path)).rejects.toBeInstanceOf(GGUFError);
     await expect(loadBitNetEngine(path)).rejects.toThrow(/cut\.gguf: truncated/);

@@ -5,18 +5,9 @@ import { join } from "node:path";
 import { convertToOnnx } from "../../convert/to-onnx.js";
 import { writeGGUF } from "../../formats/gguf/index.js";
 import { type SyntheticBitNetSpec, syntheticBitNet } from "../bitnet/index.js";
+import { TINY_BITNET } from "../bitnet/testkit.js";
 
-export const TINY_SPEC: SyntheticBitNetSpec = {
-  layers: 2,
-  embedding: 256,
-  feedForward: 512,
-  heads: 4,
-  kvHeads: 2,
-  vocab: 270,
-  contextLength: 256,
-  linearType: "TQ2_0",
-  seed: 9,
-};
+export const TINY_SPEC: SyntheticBitNetSpec = { ...TINY_BITNET, contextLength: 256 };
 
 export interface TinyFamily {
   readonly dir: string;

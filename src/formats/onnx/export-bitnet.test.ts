@@ -13,17 +13,9 @@ import { buildBitNetOnnx, DECODER_IO, exportBitNetToOnnx } from "./index.js";
 
 const { onnx } = onnxProto;
 
-const BASE: SyntheticBitNetSpec = {
-  layers: 2,
-  embedding: 256,
-  feedForward: 512,
-  heads: 4,
-  kvHeads: 2,
-  vocab: 270,
-  contextLength: 64,
-  linearType: "F32",
-  seed: 1,
-};
+import { TINY_BITNET } from "../../engines/bitnet/testkit.js";
+
+const BASE: SyntheticBitNetSpec = { ...TINY_BITNET, linearType: "F32", seed: 1 };
 
 function ggufOf(spec: GGUFSpec): GGUFFile {
   return parseGGUF(encodeGGUF(spec), "<synthetic>");
