@@ -1,4 +1,5 @@
 /** Errors engines raise that callers map to client-facing messages (HTTP 400, CLI exit 1). */
+import { FileError } from "../util/file-error.js";
 
 export class ContextOverflowError extends Error {
   constructor(
@@ -11,12 +12,4 @@ export class ContextOverflowError extends Error {
 }
 
 /** A model file that cannot be used, with the file named. */
-export class ModelLoadError extends Error {
-  constructor(
-    readonly file: string,
-    problem: string,
-  ) {
-    super(`${file}: ${problem}`);
-    this.name = "ModelLoadError";
-  }
-}
+export class ModelLoadError extends FileError {}

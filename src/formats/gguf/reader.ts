@@ -3,7 +3,9 @@
  * file; the tensor data section is read once into a single buffer and every tensor is a view
  * into it, so packed ternary weights are never copied or widened.
  */
+
 import { open } from "node:fs/promises";
+import { FileError } from "../../util/file-error.js";
 import {
   type BigIntType,
   GGUF_DEFAULT_ALIGNMENT,
@@ -16,15 +18,7 @@ import {
   VALUE_TYPE_IDS,
 } from "./types.js";
 
-export class GGUFError extends Error {
-  constructor(
-    readonly file: string,
-    problem: string,
-  ) {
-    super(`${file}: ${problem}`);
-    this.name = "GGUFError";
-  }
-}
+export class GGUFError extends FileError {}
 
 export interface GGUFTensorInfo {
   readonly name: string;

@@ -5,18 +5,12 @@
  * time with positional reads, so a multi-gigabyte checkpoint never sits in memory whole.
  * Reads are synchronous because the GGUF writer asks for lazy tensor data synchronously.
  */
+
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { FileError } from "../../util/file-error.js";
 import { DTYPE_BYTES, FLOAT_DTYPES, isFloatDType, toFloat32 } from "./dtypes.js";
 
-export class SafetensorsError extends Error {
-  constructor(
-    readonly file: string,
-    problem: string,
-  ) {
-    super(`${file}: ${problem}`);
-    this.name = "SafetensorsError";
-  }
-}
+export class SafetensorsError extends FileError {}
 
 export interface SafetensorsTensorInfo {
   readonly name: string;
