@@ -96,31 +96,27 @@ export function translateOniguruma(pattern: string): string {
   return out;
 }
 
-/** Splits `text` into the regex's matches, keeping unmatched gaps as their own pieces (HF "Isolated"). */
-export function splitIsolated(text: string, regex: RegExp): string[] {
+/** Pieces of `text` between the regex's (non-empty) matches, with the matches kept as pieces or dropped. */
+function splitOnMatches(text: string, regex: RegExp, keepMatches: boolean): string[] {
   const out: string[] = [];
   let last = 0;
   for (const m of text.matchAll(regex)) {
     const start = m.index ?? 0;
     if (m[0].length === 0) continue;
     if (start > last) out.push(text.slice(last, start));
-    out.push(m[0]);
+    if (keepMatches) out.push(m[0]);
     last = start + m[0].length;
   }
   if (last < text.length) out.push(text.slice(last));
   return out;
 }
 
+/** Splits `text` into the regex's matches, keeping unmatched gaps as their own pieces (HF "Isolated"). */
+export function splitIsolated(text: string, regex: RegExp): string[] {
+  return splitOnMatches(text, regex, true);
+}
+
 /** Splits `text` on the regex's matches, dropping them (HF "Removed"). */
 export function splitRemoved(text: string, regex: RegExp): string[] {
-  const out: string[] = [];
-  let last = 0;
-  for (const m of text.matchAll(regex)) {
-    const start = m.index ?? 0;
-    if (m[0].length === 0) continue;
-    if (start > last) out.push(text.slice(last, start));
-    last = start + m[0].length;
-  }
-  if (last < text.length) out.push(text.slice(last));
-  return out;
+  return splitOnMatches(text, regex, false);
 }
