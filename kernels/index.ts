@@ -14,6 +14,11 @@ import { loadNative } from "./native.js";
 export const WEIGHT_TYPE_IDS = { F32: 0, F16: 1, Q8_0: 8, TQ1_0: 34, TQ2_0: 35, I2_S: 36 } as const;
 export type WeightType = keyof typeof WEIGHT_TYPE_IDS;
 export const TERNARY_TYPES: readonly WeightType[] = ["TQ1_0", "TQ2_0", "I2_S"];
+
+/** Is this a ternary packing (the kernels' int8-activation path applies)? */
+export function isTernary(type: string): boolean {
+  return (TERNARY_TYPES as readonly string[]).includes(type);
+}
 export const ISAS = ["scalar", "avx2", "avx512"] as const;
 export type Isa = (typeof ISAS)[number];
 

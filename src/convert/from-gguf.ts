@@ -6,7 +6,7 @@
  */
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
-import { dequantize, type WeightType } from "../../kernels/index.js";
+import { dequantize, isTernary, type WeightType } from "../../kernels/index.js";
 import { readBitNetConfig } from "../engines/bitnet/config.js";
 import { type GGUFTensorInfo, type GGUFTensorInput, readGGUF } from "../formats/gguf/index.js";
 import { toFloat32 } from "../formats/safetensors/index.js";
@@ -15,8 +15,6 @@ import { type ConvertSummary, writeAtomically } from "./output.js";
 import { isTernaryValued, packAsIs, packProblem, packTernary, type TernaryTarget } from "./tensors.js";
 
 export const LINEAR_TENSOR = /^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/;
-
-const PACKED_TERNARY: readonly string[] = ["TQ1_0", "TQ2_0", "I2_S"];
 
 function floatsOf(path: string, t: GGUFTensorInfo, data: Uint8Array, rows: number, cols: number): Float32Array {
   switch (t.type) {
@@ -53,7 +51,7 @@ export async function convertFromGGUF(input: string, out: string, type: TernaryT
       dims: [cols, rows],
       data: () => {
         const values = floatsOf(input, t, file.tensorData(t.name), rows, cols);
-        if (!PACKED_TERNARY.includes(t.type) && !isTernaryValued(values)) return packTernary(type, values, rows, cols);
+        if (!isTernary(t.type) && !isTernaryValued(values)) return packTernary(type, values, rows, cols);
         const packed = packAsIs(type, values, rows, cols);
         if ("problem" in packed) {
           throw new ConvertError(

@@ -11,7 +11,15 @@
  * kernel; `activations: "float"` keeps fp32 inputs instead (the float reference mode).
  * A call processes all its tokens as one batch (prefill M > 1, decode M = 1).
  */
-import { attention, dequantize, type Isa, matmul, type PackedWeight, tensorBytes } from "../../../kernels/index.js";
+import {
+  attention,
+  dequantize,
+  type Isa,
+  isTernary,
+  matmul,
+  type PackedWeight,
+  tensorBytes,
+} from "../../../kernels/index.js";
 import type { BitNetConfig } from "./config.js";
 import { KVCache } from "./kv-cache.js";
 import { gatedActivation, Rope, rmsNorm } from "./ops.js";
@@ -176,10 +184,9 @@ export class BitNetForward {
     const normed = new Float32Array(rows * c.embedding);
     rmsNorm(x, this.weights.outputNorm, rows, c.rmsEpsilon, normed);
     const head: PackedWeight = this.weights.output;
-    const ternary = head.type === "TQ1_0" || head.type === "TQ2_0" || head.type === "I2_S";
     return matmul(head, normed, rows, {
       isa: this.options.isa,
-      activations: ternary ? (this.options.activations ?? "int8") : "float",
+      activations: isTernary(head.type) ? (this.options.activations ?? "int8") : "float",
     });
   }
 }

@@ -3,7 +3,7 @@
  * ones; `npm run bench:e2e` writes the 2B-4T and ~700M shapes on demand (kept out of git).
  * Linear weights are ternarized the BitNet way (absmean per tensor) before packing.
  */
-import { quantize, type WeightType } from "../../../kernels/index.js";
+import { isTernary, quantize, type WeightType } from "../../../kernels/index.js";
 import type { GGUFSpec, GGUFTensorInput, GGUFValue } from "../../formats/gguf/index.js";
 import { randomFloats, seededRandom } from "../../util/seeded-random.js";
 import { byteToChar } from "../tokenizer/bytes.js";
@@ -91,8 +91,7 @@ export function syntheticBitNet(spec: SyntheticBitNetSpec): GGUFSpec {
   };
   const linear = (name: string, rows: number, cols: number) => {
     // BitNet ternarizes (absmean) what it packs as ternary; float linear types keep the values
-    const ternary = spec.linearType === "TQ1_0" || spec.linearType === "TQ2_0" || spec.linearType === "I2_S";
-    matrix(`${name}.weight`, spec.linearType, rows, cols, ternary);
+    matrix(`${name}.weight`, spec.linearType, rows, cols, isTernary(spec.linearType));
     if (spec.scaleTensors) {
       const scale = new Float32Array([0.5 + random()()]);
       tensors.push({ name: `${name}.scale`, type: "F32", dims: [1], data: new Uint8Array(scale.buffer) });

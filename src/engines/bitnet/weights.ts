@@ -3,7 +3,7 @@
  * holds them (views into the file's one buffer); only small vectors and BF16 tensors, which the
  * kernels do not take, become fp32.
  */
-import type { PackedWeight, WeightType } from "../../../kernels/index.js";
+import { isTernary, type PackedWeight, type WeightType } from "../../../kernels/index.js";
 import { GGUFError, type GGUFFile, type GGUFTensorInfo } from "../../formats/gguf/index.js";
 import { bf16BytesToFloat32, halfBytesToFloat32 } from "../../util/half.js";
 import type { BitNetConfig } from "./config.js";
@@ -38,8 +38,6 @@ export interface BitNetWeights {
   readonly output: PackedWeight;
   readonly tiedOutput: boolean;
 }
-
-const TERNARY: readonly string[] = ["TQ1_0", "TQ2_0", "I2_S"];
 
 class TensorSource {
   private readonly infos: Map<string, GGUFTensorInfo>;
@@ -96,7 +94,7 @@ export function loadBitNetWeights(file: GGUFFile, c: BitNetConfig): BitNetWeight
   const src = new TensorSource(file);
   const linear = (name: string, rows: number, cols: number): Linear => {
     const weight = src.matrix(`${name}.weight`, rows, cols);
-    return { name, weight, scale: src.scalar(`${name}.scale`) ?? 1, ternary: TERNARY.includes(weight.type) };
+    return { name, weight, scale: src.scalar(`${name}.scale`) ?? 1, ternary: isTernary(weight.type) };
   };
   const qDim = c.heads * c.headDim;
   const kvDim = c.kvHeads * c.headDim;
