@@ -4,6 +4,7 @@
  */
 import onnxProto from "onnx-proto";
 import * as ort from "onnxruntime-node";
+import { onnxSessionOptions } from "../src/engines/onnx/index.js";
 
 const { onnx } = onnxProto;
 
@@ -54,14 +55,7 @@ export async function createOrtMatmul(
   k: number,
   threads: number,
 ): Promise<OrtMatmul> {
-  const session = await ort.InferenceSession.create(matmulModel(weights, n, k), {
-    executionProviders: ["cpu"],
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: "all",
-    executionMode: "sequential",
-    enableCpuMemArena: true,
-  });
+  const session = await ort.InferenceSession.create(matmulModel(weights, n, k), onnxSessionOptions(threads));
   return {
     async run(x, m) {
       const result = await session.run({ X: new ort.Tensor("float32", x, [m, k]) });

@@ -17,12 +17,28 @@ afterAll(async () => {
   await Promise.all(Object.values(workers ?? {}).map((w) => (w as VariantWorker).close()));
 });
 
-const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+const post = (
+  path: string,
+  body: string | Uint8Array | ReadableStream<Uint8Array>,
+  headers: Record<string, string> = {},
+) =>
   fetch(`${gw.server.url}${path}`, {
     method: "POST",
     headers: { authorization: `Bearer ${gw.keys.standard}`, "content-type": "application/json", ...headers },
     body,
+    // a stream body has no declared length: the server sees a chunked request
+    ...(body instanceof ReadableStream ? { duplex: "half" } : {}),
+  } as RequestInit);
+
+/** `text` as a one-chunk stream, so the request carries no content-length. */
+function chunked(text: string): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(new TextEncoder().encode(text));
+      c.close();
+    },
   });
+}
 
 function expectOpenAIError(json: unknown): void {
   expect(json).toMatchObject({
@@ -52,18 +68,7 @@ describe("http surface", () => {
     expect(res.status).toBe(413);
     expect(res.headers.get("x-request-id")).toBeTruthy();
     expectOpenAIError(await res.json());
-    const chunked = new ReadableStream<Uint8Array>({
-      start(c) {
-        c.enqueue(new TextEncoder().encode(big));
-        c.close();
-      },
-    });
-    const streamed = await fetch(`${gw.server.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${gw.keys.standard}`, "content-type": "application/json" },
-      body: chunked,
-      duplex: "half",
-    } as RequestInit);
+    const streamed = await post("/v1/chat/completions", chunked(big));
     expect(streamed.status).toBe(413);
   });
 
@@ -71,24 +76,9 @@ describe("http surface", () => {
     const small = JSON.stringify({ model: "tiny", messages: [{ role: "user", content: "hi" }], max_tokens: 1 });
     const declared = await post("/v1/chat/completions", small);
     expect(declared.status).toBe(200);
-    const chunked = new ReadableStream<Uint8Array>({
-      start(c) {
-        c.enqueue(new TextEncoder().encode(small));
-        c.close();
-      },
-    });
-    const streamed = await fetch(`${gw.server.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${gw.keys.standard}`, "content-type": "application/json" },
-      body: chunked,
-      duplex: "half",
-    } as RequestInit);
+    const streamed = await post("/v1/chat/completions", chunked(small));
     expect(streamed.status).toBe(200);
-    const bad = await fetch(`${gw.server.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${gw.keys.standard}`, "content-type": "application/json" },
-      body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]),
-    });
+    const bad = await post("/v1/chat/completions", new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]));
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/UTF-8/);
   });

@@ -259,17 +259,22 @@ async function configContextLength(file: string, dir: string): Promise<number | 
   return undefined;
 }
 
+/** How every onnxruntime session is configured (the kernel bench's fp32 anchor uses it too). */
+export function onnxSessionOptions(threads: number): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: ["cpu"],
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: "all",
+    executionMode: "sequential",
+    enableCpuMemArena: true,
+    logSeverityLevel: 3,
+  };
+}
+
 async function createSession(file: string, threads: number): Promise<ort.InferenceSession> {
   try {
-    return await ort.InferenceSession.create(file, {
-      executionProviders: ["cpu"],
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: "all",
-      executionMode: "sequential",
-      enableCpuMemArena: true,
-      logSeverityLevel: 3,
-    });
+    return await ort.InferenceSession.create(file, onnxSessionOptions(threads));
   } catch (err) {
     throw new ModelLoadError(
       file,
