@@ -1,7 +1,7 @@
 /** Routing with real engines: which variant answers, the headers that say so, fallback and cancellation. */
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EngineError, type PoolToken, type VariantWorker } from "../engines/pool/index.js";
+import { EngineError, GenerationAbortedError, type PoolToken, type VariantWorker } from "../engines/pool/index.js";
 import type { DecisionRow, RecordedEntry } from "./recorder.js";
 import { ADMIN_TOKEN, served, startTestGateway, startTinyWorkers, type TestGateway, TINY_CONFIGS } from "./testkit.js";
 import type { ServedVariant, VariantRuntime } from "./types.js";
@@ -144,26 +144,42 @@ describe("routing", () => {
   });
 
   it("a client that disconnects mid-stream cancels the generation and frees the slot", async () => {
-    const client = new OpenAI({ apiKey: gw.keys.standard, baseURL: gw.baseURL, maxRetries: 0 });
-    const stream = await client.chat.completions.create({
-      model: "tiny-b158",
-      messages: [{ role: "user", content: "go on" }],
-      max_tokens: 128,
-      stream: true,
-    });
-    const w = workers["tiny-b158"]!;
-    let seen = 0;
-    for await (const _chunk of stream) {
-      if (++seen === 3) {
-        expect(w.running).toBe(1);
-        stream.controller.abort();
-        break;
+    // the tiny model finishes 128 tokens in tens of milliseconds, before a client could hang up
+    // mid-stream; paced forwards its tokens at a larger model's rate (the pool's own cancellation
+    // of a running generation is tested in engines/pool)
+    const slow = paced(workers["tiny-b158"]!, 10);
+    const base = await startTestGateway([
+      { config: TINY_CONFIGS[0]!, worker: slow.runtime },
+      { config: TINY_CONFIGS[1]!, worker: workers["tiny-fp32"]! },
+    ]);
+    try {
+      const client = new OpenAI({ apiKey: base.keys.standard, baseURL: base.baseURL, maxRetries: 0 });
+      const stream = await client.chat.completions.create({
+        model: "tiny-b158",
+        messages: [{ role: "user", content: "go on" }],
+        max_tokens: 128,
+        stream: true,
+        // a fixed seed and no end-of-sequence token (257): the answer is 128 tokens long
+        seed: 3,
+        logit_bias: { "257": -100 },
+      });
+      let seen = 0;
+      for await (const _chunk of stream) {
+        if (++seen === 3) {
+          expect(slow.stats.running).toBe(1);
+          stream.controller.abort();
+          break;
+        }
       }
+      const deadline = Date.now() + 5000;
+      while (slow.stats.running > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(slow.stats.running).toBe(0);
+      // the hang-up reached the generation as an abort, not a run to its 128th token
+      expect(slow.stats.aborted).toBe(1);
+      expect(slow.stats.completed).toBe(0);
+    } finally {
+      await base.close();
     }
-    const deadline = Date.now() + 5000;
-    while (w.running > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    expect(w.running).toBe(0);
-    expect(w.measured.completed).toBeGreaterThan(0);
   });
 });
 
@@ -206,6 +222,40 @@ function failing(inner: VariantRuntime, tokens = 0): VariantRuntime {
       throw new EngineError(inner.name, "Error", "kernel exploded");
     },
   });
+}
+
+/**
+ * A runtime that runs the real worker but hands its tokens on one every `ms`, the pace of a larger
+ * model, and stops with GenerationAbortedError when the request's signal aborts.
+ */
+function paced(inner: VariantRuntime, ms: number) {
+  const stats = { running: 0, aborted: 0, completed: 0 };
+  const runtime = wrap(inner, {
+    get running() {
+      return stats.running;
+    },
+    async generate(request, onToken, signal) {
+      stats.running++;
+      try {
+        const tokens: PoolToken[] = [];
+        const result = await inner.generate(request, (t) => tokens.push(t), signal);
+        for (const t of tokens) {
+          if (signal?.aborted) throw new GenerationAbortedError(inner.name);
+          onToken?.(t);
+          await new Promise((r) => setTimeout(r, ms));
+        }
+        if (signal?.aborted) throw new GenerationAbortedError(inner.name);
+        stats.completed++;
+        return result;
+      } catch (e) {
+        if (e instanceof GenerationAbortedError) stats.aborted++;
+        throw e;
+      } finally {
+        stats.running--;
+      }
+    },
+  });
+  return { runtime, stats };
 }
 
 describe("engine failures", () => {
