@@ -8,57 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "tg.h"
+
+void tg_train_register(napi_env env, napi_value exports);
 
 #define MAX_DIM 2147483647LL
 #define MAX_TERNARY_K 65536 /* keeps |isum| < 2^24 so (float)isum is exact */
 
 static const tg_isa_ops *default_isa;
 static char default_isa_error[256];
-
-/* ---------------- argument helpers: each returns 0 after throwing ---------------- */
-
-static int fail(napi_env env, const char *name, const char *fmt, long long a, long long b) {
-    char msg[512], detail[384];
-    snprintf(detail, sizeof(detail), fmt, a, b);
-    snprintf(msg, sizeof(msg), "%s: %s", name, detail);
-    napi_throw_type_error(env, "ERR_TRITGATE_ARGUMENT", msg);
-    return 0;
-}
-
-static int get_int(napi_env env, napi_value v, const char *name, long long lo, long long hi, long long *out) {
-    napi_valuetype t;
-    napi_typeof(env, v, &t);
-    if (t != napi_number) return fail(env, name, "expected an integer%.0lld%.0lld", 0, 0);
-    double d;
-    napi_get_value_double(env, v, &d);
-    if (d != d || d != (double)(long long)d) return fail(env, name, "expected an integer%.0lld%.0lld", 0, 0);
-    if (d < (double)lo || d > (double)hi) return fail(env, name, "must be between %lld and %lld", lo, hi);
-    *out = (long long)d;
-    return 1;
-}
-
-typedef struct {
-    void *data;
-    size_t length; /* elements */
-    size_t byte_offset;
-} typed_view;
-
-static int get_typed(napi_env env, napi_value v, const char *name, napi_typedarray_type want,
-                     const char *want_name, typed_view *out) {
-    bool is_typed = false;
-    napi_is_typedarray(env, v, &is_typed);
-    napi_typedarray_type type = napi_int8_array;
-    napi_value buffer;
-    if (is_typed) napi_get_typedarray_info(env, v, &type, &out->length, &out->data, &buffer, &out->byte_offset);
-    if (!is_typed || type != want) {
-        char msg[256];
-        snprintf(msg, sizeof(msg), "%s: expected a %s", name, want_name);
-        napi_throw_type_error(env, "ERR_TRITGATE_ARGUMENT", msg);
-        return 0;
-    }
-    return 1;
-}
 
 static int get_isa(napi_env env, napi_value v, const tg_isa_ops **out) {
     napi_valuetype t;
@@ -89,9 +48,9 @@ static int get_isa(napi_env env, napi_value v, const tg_isa_ops **out) {
 
 static int get_format(napi_env env, napi_value v, const char *name, const tg_format **out) {
     long long type = 0;
-    if (!get_int(env, v, name, 0, 255, &type)) return 0;
+    if (!tg_arg_int(env, v, name, 0, 255, &type)) return 0;
     *out = tg_format_of((int)type);
-    if (!*out) return fail(env, name, "unknown weight type id %lld%.0lld", type, 0);
+    if (!*out) return tg_arg_fail(env, name, "unknown weight type id %lld%.0lld", type, 0);
     return 1;
 }
 
@@ -104,18 +63,18 @@ static int check_shape(napi_env env, const tg_format *f, long long n, long long 
         napi_throw_range_error(env, "ERR_TRITGATE_ARGUMENT", msg);
         return 0;
     }
-    if (n * k > (1LL << 40)) return fail(env, "weight", "%lld x %lld elements is too large", n, k);
+    if (n * k > (1LL << 40)) return tg_arg_fail(env, "weight", "%lld x %lld elements is too large", n, k);
     return 1;
 }
 
 /* A packed weight: (type, data, rows, cols) at argv[first..first+3]. */
 static int get_weight(napi_env env, napi_value *argv, tg_weight *w, const tg_format **fmt) {
     long long n = 0, k = 0;
-    typed_view data;
+    tg_typed_view data;
     if (!get_format(env, argv[0], "weight.type", fmt)) return 0;
-    if (!get_typed(env, argv[1], "weight.data", napi_uint8_array, "Uint8Array", &data)) return 0;
-    if (!get_int(env, argv[2], "weight.rows", 1, MAX_DIM, &n)) return 0;
-    if (!get_int(env, argv[3], "weight.cols", 1, MAX_DIM, &k)) return 0;
+    if (!tg_arg_typed(env, argv[1], "weight.data", napi_uint8_array, "Uint8Array", &data)) return 0;
+    if (!tg_arg_int(env, argv[2], "weight.rows", 1, MAX_DIM, &n)) return 0;
+    if (!tg_arg_int(env, argv[3], "weight.cols", 1, MAX_DIM, &k)) return 0;
     if (!check_shape(env, *fmt, n, k)) return 0;
     long long want = tg_tensor_bytes((*fmt)->type, n, k);
     if ((long long)data.length != want) {
@@ -127,7 +86,7 @@ static int get_weight(napi_env env, napi_value *argv, tg_weight *w, const tg_for
     }
     int align = (*fmt)->type == TG_F32 ? 4 : (*fmt)->type == TG_F16 ? 2 : 1;
     if ((uintptr_t)data.data % (uintptr_t)align != 0)
-        return fail(env, "weight.data", "misaligned: this type's data must start on a %lld-byte boundary (offset %lld)",
+        return tg_arg_fail(env, "weight.data", "misaligned: this type's data must start on a %lld-byte boundary (offset %lld)",
                     (long long)align, (long long)data.byte_offset);
     w->type = (*fmt)->type;
     w->data = data.data;
@@ -163,11 +122,11 @@ static int parse_matmul(napi_env env, napi_callback_info info, matmul_call *c) {
     napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
     const tg_format *f;
     long long m;
-    typed_view x;
+    tg_typed_view x;
     if (!get_isa(env, argv[0], &c->isa)) return 0;
     if (!get_weight(env, argv + 1, &c->w, &f)) return 0;
-    if (!get_typed(env, argv[5], "x", napi_float32_array, "Float32Array", &x)) return 0;
-    if (!get_int(env, argv[6], "m", 1, MAX_DIM, &m)) return 0;
+    if (!tg_arg_typed(env, argv[5], "x", napi_float32_array, "Float32Array", &x)) return 0;
+    if (!tg_arg_int(env, argv[6], "m", 1, MAX_DIM, &m)) return 0;
     if ((long long)x.length != m * c->w.k) {
         char msg[200];
         snprintf(msg, sizeof(msg), "x: expected m x cols = %lld x %lld = %lld floats, got %lld", m, (long long)c->w.k,
@@ -196,7 +155,7 @@ static int parse_matmul(napi_env env, napi_callback_info info, matmul_call *c) {
         return 0;
     }
     if (c->mode == TG_ACT_INT8 && c->w.k > MAX_TERNARY_K)
-        return fail(env, "weight.cols", "int8 activations support at most %lld columns, got %lld", MAX_TERNARY_K,
+        return tg_arg_fail(env, "weight.cols", "int8 activations support at most %lld columns, got %lld", MAX_TERNARY_K,
                     (long long)c->w.k);
     c->x = x.data;
     c->m = m;
@@ -204,10 +163,10 @@ static int parse_matmul(napi_env env, napi_callback_info info, matmul_call *c) {
     if (t == napi_undefined || t == napi_null) {
         c->out = make_typed(env, napi_float32_array, (size_t)(m * c->w.n), 4, (void **)&c->y);
     } else {
-        typed_view out;
-        if (!get_typed(env, argv[8], "options.out", napi_float32_array, "Float32Array", &out)) return 0;
+        tg_typed_view out;
+        if (!tg_arg_typed(env, argv[8], "options.out", napi_float32_array, "Float32Array", &out)) return 0;
         if ((long long)out.length != m * c->w.n)
-            return fail(env, "options.out", "expected m x rows = %lld floats, got %lld", m * c->w.n,
+            return tg_arg_fail(env, "options.out", "expected m x rows = %lld floats, got %lld", m * c->w.n,
                         (long long)out.length);
         c->out = argv[8];
         c->y = out.data;
@@ -215,7 +174,7 @@ static int parse_matmul(napi_env env, napi_callback_info info, matmul_call *c) {
     /* the output must not alias the inputs: kernels read x while writing y */
     const char *xb = (const char *)c->x, *yb = (const char *)c->y;
     if (yb < xb + x.length * 4 && xb < yb + m * c->w.n * 4)
-        return fail(env, "options.out", "must not overlap x%.0lld%.0lld", 0, 0);
+        return tg_arg_fail(env, "options.out", "must not overlap x%.0lld%.0lld", 0, 0);
     return 1;
 }
 
@@ -293,16 +252,16 @@ static napi_value js_quantize(napi_env env, napi_callback_info info) {
     napi_value argv[5];
     napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
     const tg_format *f;
-    typed_view x;
+    tg_typed_view x;
     long long n, k;
     bool absmean = false;
     if (!get_format(env, argv[0], "type", &f)) return NULL;
-    if (!get_typed(env, argv[1], "values", napi_float32_array, "Float32Array", &x)) return NULL;
-    if (!get_int(env, argv[2], "rows", 1, MAX_DIM, &n)) return NULL;
-    if (!get_int(env, argv[3], "cols", 1, MAX_DIM, &k)) return NULL;
+    if (!tg_arg_typed(env, argv[1], "values", napi_float32_array, "Float32Array", &x)) return NULL;
+    if (!tg_arg_int(env, argv[2], "rows", 1, MAX_DIM, &n)) return NULL;
+    if (!tg_arg_int(env, argv[3], "cols", 1, MAX_DIM, &k)) return NULL;
     if (!check_shape(env, f, n, k)) return NULL;
     if ((long long)x.length != n * k) {
-        fail(env, "values", "expected rows x cols = %lld floats, got %lld", n * k, (long long)x.length);
+        tg_arg_fail(env, "values", "expected rows x cols = %lld floats, got %lld", n * k, (long long)x.length);
         return NULL;
     }
     napi_get_value_bool(env, argv[4], &absmean);
@@ -348,14 +307,14 @@ static napi_value js_quantize_activations(napi_env env, napi_callback_info info)
     napi_value argv[4];
     napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
     const tg_isa_ops *isa;
-    typed_view x;
+    tg_typed_view x;
     long long m, k;
     if (!get_isa(env, argv[0], &isa)) return NULL;
-    if (!get_typed(env, argv[1], "x", napi_float32_array, "Float32Array", &x)) return NULL;
-    if (!get_int(env, argv[2], "m", 1, MAX_DIM, &m)) return NULL;
-    if (!get_int(env, argv[3], "k", 1, MAX_DIM, &k)) return NULL;
+    if (!tg_arg_typed(env, argv[1], "x", napi_float32_array, "Float32Array", &x)) return NULL;
+    if (!tg_arg_int(env, argv[2], "m", 1, MAX_DIM, &m)) return NULL;
+    if (!tg_arg_int(env, argv[3], "k", 1, MAX_DIM, &k)) return NULL;
     if ((long long)x.length != m * k) {
-        fail(env, "x", "expected m x k = %lld floats, got %lld", m * k, (long long)x.length);
+        tg_arg_fail(env, "x", "expected m x k = %lld floats, got %lld", m * k, (long long)x.length);
         return NULL;
     }
     void *q, *scale;
@@ -374,37 +333,37 @@ static napi_value js_attention(napi_env env, napi_callback_info info) {
     napi_value argv[10];
     napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
     const tg_isa_ops *isa;
-    typed_view q, keys, values, out;
+    tg_typed_view q, keys, values, out;
     long long rows, start, heads, kv_heads, head_dim;
     if (!get_isa(env, argv[0], &isa)) return NULL;
-    if (!get_typed(env, argv[1], "q", napi_float32_array, "Float32Array", &q)) return NULL;
-    if (!get_typed(env, argv[2], "keys", napi_float32_array, "Float32Array", &keys)) return NULL;
-    if (!get_typed(env, argv[3], "values", napi_float32_array, "Float32Array", &values)) return NULL;
-    if (!get_int(env, argv[4], "rows", 1, MAX_DIM, &rows)) return NULL;
-    if (!get_int(env, argv[5], "start", 0, MAX_DIM, &start)) return NULL;
-    if (!get_int(env, argv[6], "heads", 1, 4096, &heads)) return NULL;
-    if (!get_int(env, argv[7], "kvHeads", 1, 4096, &kv_heads)) return NULL;
-    if (!get_int(env, argv[8], "headDim", 1, 65536, &head_dim)) return NULL;
-    if (!get_typed(env, argv[9], "out", napi_float32_array, "Float32Array", &out)) return NULL;
+    if (!tg_arg_typed(env, argv[1], "q", napi_float32_array, "Float32Array", &q)) return NULL;
+    if (!tg_arg_typed(env, argv[2], "keys", napi_float32_array, "Float32Array", &keys)) return NULL;
+    if (!tg_arg_typed(env, argv[3], "values", napi_float32_array, "Float32Array", &values)) return NULL;
+    if (!tg_arg_int(env, argv[4], "rows", 1, MAX_DIM, &rows)) return NULL;
+    if (!tg_arg_int(env, argv[5], "start", 0, MAX_DIM, &start)) return NULL;
+    if (!tg_arg_int(env, argv[6], "heads", 1, 4096, &heads)) return NULL;
+    if (!tg_arg_int(env, argv[7], "kvHeads", 1, 4096, &kv_heads)) return NULL;
+    if (!tg_arg_int(env, argv[8], "headDim", 1, 65536, &head_dim)) return NULL;
+    if (!tg_arg_typed(env, argv[9], "out", napi_float32_array, "Float32Array", &out)) return NULL;
     if (heads % kv_heads != 0) {
-        fail(env, "kvHeads", "%lld query heads cannot share %lld KV heads evenly", heads, kv_heads);
+        tg_arg_fail(env, "kvHeads", "%lld query heads cannot share %lld KV heads evenly", heads, kv_heads);
         return NULL;
     }
     long long qn = rows * heads * head_dim, kvn = (start + rows) * kv_heads * head_dim;
     if ((long long)q.length != qn) {
-        fail(env, "q", "expected rows x heads x headDim = %lld floats, got %lld", qn, (long long)q.length);
+        tg_arg_fail(env, "q", "expected rows x heads x headDim = %lld floats, got %lld", qn, (long long)q.length);
         return NULL;
     }
     if ((long long)out.length != qn) {
-        fail(env, "out", "expected %lld floats, got %lld", qn, (long long)out.length);
+        tg_arg_fail(env, "out", "expected %lld floats, got %lld", qn, (long long)out.length);
         return NULL;
     }
     if ((long long)keys.length < kvn) {
-        fail(env, "keys", "expected at least %lld floats, got %lld", kvn, (long long)keys.length);
+        tg_arg_fail(env, "keys", "expected at least %lld floats, got %lld", kvn, (long long)keys.length);
         return NULL;
     }
     if ((long long)values.length < kvn) {
-        fail(env, "values", "expected at least %lld floats, got %lld", kvn, (long long)values.length);
+        tg_arg_fail(env, "values", "expected at least %lld floats, got %lld", kvn, (long long)values.length);
         return NULL;
     }
     tg_attention_args a = {q.data, keys.data, values.data, rows, start, heads, kv_heads, head_dim, out.data};
@@ -420,8 +379,8 @@ static napi_value js_tensor_bytes(napi_env env, napi_callback_info info) {
     const tg_format *f;
     long long n, k;
     if (!get_format(env, argv[0], "type", &f)) return NULL;
-    if (!get_int(env, argv[1], "rows", 1, MAX_DIM, &n)) return NULL;
-    if (!get_int(env, argv[2], "cols", 1, MAX_DIM, &k)) return NULL;
+    if (!tg_arg_int(env, argv[1], "rows", 1, MAX_DIM, &n)) return NULL;
+    if (!tg_arg_int(env, argv[2], "cols", 1, MAX_DIM, &k)) return NULL;
     napi_create_double(env, (double)tg_tensor_bytes(f->type, n, k), &result);
     return result;
 }
@@ -480,7 +439,7 @@ static napi_value js_set_threads(napi_env env, napi_callback_info info) {
     napi_value argv[1], result;
     napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
     long long n = 1;
-    if (!get_int(env, argv[0], "threads", 1, 256, &n)) return NULL;
+    if (!tg_arg_int(env, argv[0], "threads", 1, 256, &n)) return NULL;
     napi_create_int32(env, tg_pool_set_threads((int)n), &result);
     return result;
 }
@@ -493,8 +452,8 @@ static napi_value js_read_bandwidth(napi_env env, napi_callback_info info) {
     const tg_isa_ops *isa;
     long long bytes, passes;
     if (!get_isa(env, argv[0], &isa)) return NULL;
-    if (!get_int(env, argv[1], "bytes", 1 << 20, 1LL << 36, &bytes)) return NULL;
-    if (!get_int(env, argv[2], "passes", 1, 1000, &passes)) return NULL;
+    if (!tg_arg_int(env, argv[1], "bytes", 1 << 20, 1LL << 36, &bytes)) return NULL;
+    if (!tg_arg_int(env, argv[2], "passes", 1, 1000, &passes)) return NULL;
     double bw = tg_read_bandwidth(isa, bytes, (int)passes);
     if (bw < 0) {
         napi_throw_error(env, "ERR_TRITGATE_KERNEL", "readBandwidth: allocation failed or the pass was wrong");
@@ -534,5 +493,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
         {"readBandwidth", NULL, js_read_bandwidth, NULL, NULL, NULL, napi_enumerable, NULL},
     };
     napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+    tg_train_register(env, exports);
     return exports;
 }
