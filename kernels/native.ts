@@ -7,6 +7,26 @@ import { fileURLToPath } from "node:url";
 type IsaArg = string | undefined;
 type WeightArgs = readonly [type: number, data: Uint8Array, rows: number, cols: number];
 
+/** The trainer's shape as kernels/src/train.c reads it. */
+export interface NativeTrainerConfig {
+  readonly layers: number;
+  readonly embedding: number;
+  readonly feedForward: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly vocab: number;
+  readonly context: number;
+  readonly ropeBase: number;
+  readonly eps: number;
+  readonly batch: number;
+  /** 1: BitNet b1.58 quantization-aware, 0: fp32 */
+  readonly qat: 0 | 1;
+  readonly isa?: "generic" | "avx512";
+}
+
+/** An opaque native trainer (napi external). */
+export type NativeTrainerHandle = { readonly __brand: "NativeTrainerHandle" };
+
 export interface NativeKernels {
   matmul(
     isa: IsaArg,
@@ -34,6 +54,26 @@ export interface NativeKernels {
     headDim: number,
     out: Float32Array,
   ): Float32Array;
+  trainerCreate(
+    config: NativeTrainerConfig,
+    params: Float32Array,
+    grads: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+  ): NativeTrainerHandle;
+  trainerStep(trainer: NativeTrainerHandle, tokens: Int32Array, batch: number, seq: number, grads: boolean): number;
+  trainerAdamw(
+    trainer: NativeTrainerHandle,
+    lr: number,
+    weightDecay: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    step: number,
+    gradScale: number,
+    clip: number,
+  ): number;
+  trainerIsa(trainer: NativeTrainerHandle): string;
   hardware(): {
     isa?: string;
     isaError?: string;
