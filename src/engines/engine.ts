@@ -12,6 +12,11 @@ export interface LogitsSession {
   readonly capacity: number;
   /** Runs `tokens` at the next positions; returns the logits of the last one (vocab floats). */
   append(tokens: readonly number[]): Promise<Float32Array>;
+  /**
+   * Like `append`, but returns the logits of every one of `tokens`, row-major
+   * [tokens.length x vocab]: row i predicts the token after tokens[i] (scoring, perplexity).
+   */
+  appendAll(tokens: readonly number[]): Promise<Float32Array>;
 }
 
 export interface GenerationRequest {

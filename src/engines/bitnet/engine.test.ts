@@ -111,6 +111,30 @@ describe("the BitNet engine generates through tokenizer, sampler and KV cache", 
   });
 });
 
+describe("the BitNet session scores every position", () => {
+  const tokens = [256, 72, 101, 108, 108, 111, 44, 32, 119, 111];
+  const vocab = TINY_BITNET.vocab;
+  const maxDiff = (a: Float32Array, b: Float32Array) =>
+    a.reduce((m, v, i) => Math.max(m, Math.abs(v - (b[i] ?? 0))), 0);
+
+  it("appendAll returns every position's logits, as step-by-step decoding gives them", async () => {
+    const session = engine.newSession(16);
+    await session.append(tokens.slice(0, 2));
+    const all = await session.appendAll(tokens.slice(2));
+    const rows = tokens.length - 2;
+    expect(all.length).toBe(rows * vocab);
+    expect(session.length).toBe(tokens.length);
+    const stepwise = engine.newSession(16);
+    await stepwise.append(tokens.slice(0, 2));
+    for (let r = 0; r < rows; r++) {
+      const step = await stepwise.append([tokens[2 + r] as number]);
+      expect(maxDiff(all.subarray(r * vocab, (r + 1) * vocab), step), `row ${r}`).toBeLessThan(1e-4);
+    }
+    const last = await engine.newSession(16).append(tokens);
+    expect(maxDiff(all.subarray((rows - 1) * vocab), last)).toBeLessThan(1e-4);
+  });
+});
+
 describe("loading", () => {
   const dir = mkdtempSync(join(tmpdir(), "tg-bitnet-"));
 

@@ -72,6 +72,10 @@ class BitNetSession implements LogitsSession {
   async append(tokens: readonly number[]): Promise<Float32Array> {
     return this.forward.forward(tokens, this.cache);
   }
+
+  async appendAll(tokens: readonly number[]): Promise<Float32Array> {
+    return this.forward.forward(tokens, this.cache, true);
+  }
 }
 
 export class BitNetEngine implements Engine {

@@ -114,6 +114,25 @@ describe.each(VARIANTS)("OnnxEngine on a tiny decoder: %s", (_, spec) => {
     const shifted = await engine.newSession().append(TOKENS.slice(1));
     expect(maxDiff(shifted, full)).toBeGreaterThan(1e-2);
   });
+
+  it("appendAll returns every position's logits, as step-by-step decoding gives them", async () => {
+    const engine = await load(spec);
+    const session = engine.newSession();
+    await session.append(TOKENS.slice(0, 3));
+    const all = await session.appendAll(TOKENS.slice(3));
+    const rows = TOKENS.length - 3;
+    expect(all).toBeInstanceOf(Float32Array);
+    expect(all.length).toBe(rows * 300);
+    expect(session.length).toBe(TOKENS.length);
+    const stepwise = engine.newSession();
+    await stepwise.append(TOKENS.slice(0, 3));
+    for (let r = 0; r < rows; r++) {
+      const step = await stepwise.append([TOKENS[3 + r] as number]);
+      expect(maxDiff(all.subarray(r * 300, (r + 1) * 300), step), `row ${r}`).toBeLessThan(1e-4);
+    }
+    // the last row is what append would have returned
+    expect(maxDiff(all.subarray((rows - 1) * 300), await engine.newSession().append(TOKENS))).toBe(0);
+  });
 });
 
 describe("OnnxEngine", () => {

@@ -29,14 +29,18 @@ function indexTensor(type: IndexType, values: ArrayLike<number>, dims: readonly 
   return new ort.Tensor("int64", data, dims);
 }
 
-/** The last `vocab` entries of a logits tensor as float32, whatever float type ORT handed over. */
-function lastRow(data: unknown, vocab: number): Float32Array {
+/** The last `rows` x `vocab` entries of a logits tensor as float32, whatever float type ORT handed over. */
+function lastRows(data: unknown, vocab: number, rows: number): Float32Array {
   if (!ArrayBuffer.isView(data) || data instanceof DataView) throw new Error("logits are not a numeric tensor");
   const values = data as unknown as ArrayLike<number> & { subarray(a: number, b?: number): ArrayLike<number> };
-  const offset = values.length - vocab;
+  const count = rows * vocab;
+  if (values.length < count) {
+    throw new Error(`the graph returned logits for ${values.length / vocab} positions, expected ${rows}`);
+  }
+  const offset = values.length - count;
   if (data instanceof Float32Array) return data.slice(offset);
   // float16 arrives as raw bits in a Uint16Array unless the runtime has Float16Array
-  if (data instanceof Uint16Array) return halfBitsToFloat32(data, offset, vocab);
+  if (data instanceof Uint16Array) return halfBitsToFloat32(data, offset, count);
   return Float32Array.from(values.subarray(offset));
 }
 
@@ -63,12 +67,14 @@ export class OnnxDecoder {
 
   /**
    * Runs `tokens` after `pastLength` cached positions. `past` holds [key0, value0, key1, ...] or
-   * undefined for an empty cache; returns the last position's logits and the new cache.
+   * undefined for an empty cache; returns the last position's logits (or, with `allLogits`,
+   * every position's, row-major [tokens x vocab]) and the new cache.
    */
   async step(
     tokens: readonly number[],
     pastLength: number,
     past: readonly ort.Tensor[] | undefined,
+    allLogits = false,
   ): Promise<{ logits: Float32Array; present: ort.Tensor[] }> {
     if (this.closed) throw new Error(`${this.file}: the engine is closed`);
     const sig = this.signature;
@@ -123,7 +129,7 @@ export class OnnxDecoder {
             "the graph must return the past concatenated with the new keys",
         );
       }
-      return { logits: lastRow(logitsTensor.data, vocab), present };
+      return { logits: lastRows(logitsTensor.data, vocab, allLogits ? n : 1), present };
     } catch (err) {
       for (const t of present) t.dispose();
       throw err;
@@ -153,7 +159,15 @@ class OnnxSession implements LogitsSession {
     return this.position;
   }
 
-  async append(tokens: readonly number[]): Promise<Float32Array> {
+  append(tokens: readonly number[]): Promise<Float32Array> {
+    return this.run(tokens, false);
+  }
+
+  appendAll(tokens: readonly number[]): Promise<Float32Array> {
+    return this.run(tokens, true);
+  }
+
+  private async run(tokens: readonly number[], allLogits: boolean): Promise<Float32Array> {
     if (tokens.length === 0) throw new Error("append needs at least one token");
     if (this.position + tokens.length > this.capacity) {
       throw new ContextOverflowError(this.position + tokens.length, this.capacity);
@@ -166,7 +180,7 @@ class OnnxSession implements LogitsSession {
     if (this.busy) throw new Error("this session is already running a step; await each append before the next");
     this.busy = true;
     try {
-      const { logits, present } = await this.decoder.step(tokens, this.position, this.past);
+      const { logits, present } = await this.decoder.step(tokens, this.position, this.past, allLogits);
       for (const t of this.past ?? []) t.dispose();
       this.past = present;
       this.position += tokens.length;

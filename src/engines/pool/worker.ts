@@ -37,6 +37,10 @@ function yielding(session: LogitsSession): LogitsSession {
       await new Promise<void>((resolve) => setImmediate(resolve));
       return session.append(tokens);
     },
+    async appendAll(tokens) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      return session.appendAll(tokens);
+    },
   };
 }
 
