@@ -6,8 +6,16 @@ import { generateCommand } from "./commands/generate.js";
 import { hwCommand } from "./commands/hw.js";
 import { keysCommand } from "./commands/keys.js";
 import { serveCommand } from "./commands/serve.js";
+import { trainCommand } from "./commands/train.js";
 
-const commands: readonly Command[] = [serveCommand, hwCommand, generateCommand, convertCommand, keysCommand];
+const commands: readonly Command[] = [
+  serveCommand,
+  hwCommand,
+  generateCommand,
+  convertCommand,
+  keysCommand,
+  trainCommand,
+];
 
 function usage(): string {
   const lines = commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);

@@ -1,0 +1,156 @@
+/**
+ * The nano pipeline end to end on the tiny recipe: train both modes on the real corpus split,
+ * resume from a checkpoint, export (QAT → ternary GGUF, fp32 → float GGUF → ONNX, fp32 →
+ * post-training ternary GGUF), and check that the engines score exactly what the trainer trained.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NativeTrainer } from "../../kernels/trainer.js";
+import { ensureTokenFiles } from "../cli/commands/train.js";
+import { convertToOnnx } from "../convert/to-onnx.js";
+import { loadEngine } from "../engines/load.js";
+import { evaluateVariant } from "../eval/index.js";
+import { NANO_DATA_DIR } from "./corpus/prepare-data.js";
+import { exportGguf, type GgufExportOptions } from "./export.js";
+import { evaluationBatch, readTokenFile } from "./run/data.js";
+import { TINY } from "./run/recipe.js";
+import { type RunResult, readTrainedParams, trainRun } from "./run/run.js";
+
+const dir = mkdtempSync(join(tmpdir(), "tritgate-train-"));
+let train: Uint16Array;
+let validation: Uint16Array;
+let test: Uint16Array;
+const results: Record<string, RunResult> = {};
+
+async function run(mode: "fp32" | "qat", out: string, extra: { stopAfter?: number; resume?: boolean } = {}) {
+  return trainRun({ recipe: TINY, mode, train, validation, outDir: join(dir, out), ...extra });
+}
+
+beforeAll(async () => {
+  await ensureTokenFiles(NANO_DATA_DIR, () => {});
+  train = await readTokenFile(join(NANO_DATA_DIR, "train.bin"), TINY.model.vocab);
+  validation = await readTokenFile(join(NANO_DATA_DIR, "validation.bin"), TINY.model.vocab);
+  test = await readTokenFile(join(NANO_DATA_DIR, "test.bin"), TINY.model.vocab);
+  results.fp32 = await run("fp32", "fp32");
+  results.qat = await run("qat", "qat");
+}, 120_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The trainer's own loss on the first validation window, and that window. */
+async function trainerLoss(mode: "fp32" | "qat", out: string) {
+  const trainer = new NativeTrainer({ ...TINY.model, batch: 1 }, mode);
+  trainer.params.set(await readTrainedParams(join(dir, out)));
+  const window = evaluationBatch(validation, 1, TINY.sequence, 0)!;
+  return { loss: trainer.step(window, 1, TINY.sequence, false), window };
+}
+
+/** Mean next-token NLL an engine gives the same window. */
+async function engineLoss(path: string, window: Int32Array): Promise<number> {
+  const engine = await loadEngine(path, { threads: 1 });
+  try {
+    const inputs = Array.from(window.subarray(0, -1));
+    const logits = await engine.newSession(inputs.length).appendAll(inputs);
+    const V = engine.vocabSize;
+    let nll = 0;
+    for (let t = 0; t < inputs.length; t++) {
+      const row = logits.subarray(t * V, (t + 1) * V);
+      let max = Number.NEGATIVE_INFINITY;
+      for (const v of row) max = Math.max(max, v);
+      let sum = 0;
+      for (const v of row) sum += Math.exp(v - max);
+      nll += max + Math.log(sum) - row[window[t + 1]!]!;
+    }
+    return nll / inputs.length;
+  } finally {
+    await engine.close();
+  }
+}
+
+const exportOptions = (o: Partial<GgufExportOptions>): GgufExportOptions => ({
+  linear: "F32",
+  embedding: "F32",
+  tokenizerDir: NANO_DATA_DIR,
+  name: "tiny",
+  ...o,
+});
+
+describe("training the tiny recipe", () => {
+  it("lowers the validation loss well below chance in both modes", () => {
+    const chance = Math.log(TINY.model.vocab);
+    for (const mode of ["fp32", "qat"] as const) {
+      expect(results[mode]!.finished).toBe(true);
+      expect(results[mode]!.validationLoss).toBeLessThan(chance - 1);
+    }
+    const log = readFileSync(join(dir, "qat", "log.jsonl"), "utf8")
+      .trim()
+      .split("\n");
+    const losses = log.map((l) => JSON.parse(l) as { loss?: number }).filter((e) => e.loss !== undefined);
+    expect(losses).toHaveLength(TINY.steps);
+    expect(losses.at(-1)!.loss!).toBeLessThan(losses[0]!.loss! - 1);
+  });
+
+  it("resumes from a checkpoint to exactly the parameters of an uninterrupted run", async () => {
+    const stopped = await run("qat", "resumed", { stopAfter: 15 });
+    expect(stopped.finished).toBe(false);
+    const resumed = await run("qat", "resumed", { resume: true });
+    expect(resumed.finished).toBe(true);
+    const a = readFileSync(join(dir, "qat", "params.bin"));
+    const b = readFileSync(join(dir, "resumed", "params.bin"));
+    expect(b.equals(a)).toBe(true);
+    // the same log, but for the measured speed
+    const entries = (out: string) =>
+      readFileSync(join(dir, out, "log.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => ({ ...(JSON.parse(l) as object), tokensPerSecond: undefined }));
+    expect(entries("resumed")).toEqual(entries("qat"));
+  }, 60_000);
+});
+
+describe("exporting the tiny models", () => {
+  it("fp32 → float GGUF and ONNX: both engines score what the trainer computed", async () => {
+    const { loss, window } = await trainerLoss("fp32", "fp32");
+    const gguf = join(dir, "fp32", "model-f32.gguf");
+    await exportGguf(await readTrainedParams(join(dir, "fp32")), TINY.model, gguf, exportOptions({}));
+    const onnx = join(dir, "fp32-onnx", "model.onnx");
+    await import("node:fs/promises").then((fs) => fs.mkdir(join(dir, "fp32-onnx"), { recursive: true }));
+    await convertToOnnx(gguf, onnx);
+    expect(Math.abs((await engineLoss(gguf, window)) - loss) / loss).toBeLessThan(1e-4);
+    expect(Math.abs((await engineLoss(onnx, window)) - loss) / loss).toBeLessThan(1e-4);
+  }, 60_000);
+
+  it("QAT → TQ2_0 and I2_S GGUF: the ternary engine scores what the QAT forward pass computed", async () => {
+    const { loss, window } = await trainerLoss("qat", "qat");
+    const params = await readTrainedParams(join(dir, "qat"));
+    for (const linear of ["TQ2_0", "I2_S"] as const) {
+      const path = join(dir, "qat", `model-${linear}.gguf`);
+      await exportGguf(params, TINY.model, path, exportOptions({ linear }));
+      // differences: α rounds to fp16 in TQ2_0 blocks, the kernels round int8 ties to even
+      expect(Math.abs((await engineLoss(path, window)) - loss) / loss).toBeLessThan(2e-3);
+    }
+  }, 60_000);
+
+  it("eval runs on the test split: post-training ternary against the fp32 reference", async () => {
+    const params = await readTrainedParams(join(dir, "fp32"));
+    const ptq = join(dir, "fp32", "model-ptq.gguf");
+    await exportGguf(params, TINY.model, ptq, exportOptions({ linear: "TQ2_0" }));
+    const reference = join(dir, "fp32", "model-f32.gguf");
+    const result = await evaluateVariant({
+      model: ptq,
+      reference,
+      tokens: test,
+      window: TINY.sequence + 1,
+      maxTokens: 1024,
+      threads: 1,
+      speed: { promptTokens: 8, newTokens: 4 },
+    });
+    expect(result.perplexity).toBeGreaterThan(1);
+    expect(result.referencePerplexity).toBeGreaterThan(1);
+    expect(result.quality).toBeCloseTo(result.referencePerplexity! / result.perplexity, 10);
+    expect(result.top1Agreement).toBeGreaterThan(0);
+    expect(result.decodeTokensPerSecond).toBeGreaterThan(0);
+  }, 60_000);
+});
