@@ -2,6 +2,8 @@
 
 import type { Command } from "./command.js";
 import { convertCommand } from "./commands/convert.js";
+import { evalCommand } from "./commands/eval.js";
+import { familyCommand } from "./commands/family.js";
 import { generateCommand } from "./commands/generate.js";
 import { hwCommand } from "./commands/hw.js";
 import { keysCommand } from "./commands/keys.js";
@@ -15,18 +17,15 @@ const commands: readonly Command[] = [
   convertCommand,
   keysCommand,
   trainCommand,
+  familyCommand,
+  evalCommand,
 ];
 
 function usage(): string {
   const lines = commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);
-  return [
-    "usage: tritgate <command> [options]",
-    "",
-    "commands:",
-    ...lines,
-    "",
-    "Not yet built: eval, bench, train, migrate.",
-  ].join("\n");
+  return ["usage: tritgate <command> [options]", "", "commands:", ...lines, "", "Not yet built: bench, migrate."].join(
+    "\n",
+  );
 }
 
 /** Runs a command line; returns the process exit code. */

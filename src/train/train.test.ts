@@ -3,6 +3,7 @@
  * resume from a checkpoint, export (QAT → ternary GGUF, fp32 → float GGUF → ONNX, fp32 →
  * post-training ternary GGUF), and check that the engines score exactly what the trainer trained.
  */
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +15,7 @@ import { loadEngine } from "../engines/load.js";
 import { evaluateVariant } from "../eval/index.js";
 import { NANO_DATA_DIR } from "./corpus/prepare-data.js";
 import { exportGguf, type GgufExportOptions } from "./export.js";
+import { buildFamily } from "./family.js";
 import { evaluationBatch, readTokenFile } from "./run/data.js";
 import { TINY } from "./run/recipe.js";
 import { type RunResult, readTrainedParams, trainRun } from "./run/run.js";
@@ -153,4 +155,36 @@ describe("exporting the tiny models", () => {
     expect(result.top1Agreement).toBeGreaterThan(0);
     expect(result.decodeTokensPerSecond).toBeGreaterThan(0);
   }, 60_000);
+});
+
+describe("building the tiny family", () => {
+  it("exports, evaluates and writes a card, README and loss curve per variant", async () => {
+    const outDir = join(dir, "models");
+    const cards = await buildFamily({
+      recipe: TINY,
+      runsDir: dir,
+      outDir,
+      dataDir: NANO_DATA_DIR,
+      threads: 1,
+      maxEvalTokens: 4 * (TINY.sequence + 1),
+    });
+    expect(cards.map((c) => c.name)).toEqual(["tiny-b158", "tiny-b158 (I2_S)", "tiny-fp32", "tiny-b158-ptq"]);
+    const fp32 = cards[2]!;
+    expect(fp32.quality.quality).toBeCloseTo(1, 6);
+    expect(fp32.quality.top1Agreement).toBe(1);
+    for (const name of ["tiny-b158", "tiny-fp32", "tiny-b158-ptq"]) {
+      const card = JSON.parse(readFileSync(join(outDir, name, "card.json"), "utf8")) as typeof fp32;
+      const model = readFileSync(join(outDir, name, card.file));
+      expect(createHash("sha256").update(model).digest("hex")).toBe(card.sha256);
+      expect(
+        readFileSync(join(outDir, name, "loss.png"))
+          .subarray(1, 4)
+          .toString(),
+      ).toBe("PNG");
+      expect(readFileSync(join(outDir, name, "README.md"), "utf8")).toContain(card.quality.perplexity.toFixed(2));
+    }
+    // ternary linear layers: 2 bits a weight plus block scales, against 32
+    expect(cards[0]!.linearBytes * 5).toBeLessThan(fp32.linearBytes);
+    expect(cards[1]!.linearBytes * 5).toBeLessThan(fp32.linearBytes);
+  }, 120_000);
 });

@@ -1,0 +1,99 @@
+/**
+ * `tritgate eval --variant NAME [--split test]` (or `--model FILE [--reference FILE]`):
+ * perplexity on a held-out split, next-token top-1 agreement with the family's reference
+ * variant, and tokens/s (src/eval). Variants and references are resolved through the gateway
+ * config (the embedded default when none is given); the result is printed as JSON and written
+ * to --out (default: eval.json beside a variant's model).
+ */
+import { join, resolve } from "node:path";
+import { loadConfig } from "../../config/index.js";
+import { evaluateVariant, writeEvalResult } from "../../eval/index.js";
+import { NANO_DATA_DIR } from "../../train/corpus/prepare-data.js";
+import { readTokenFile } from "../../train/run/data.js";
+import { type Command, parseCommandLine } from "../command.js";
+import { ensureTokenFiles } from "./train.js";
+
+const USAGE = `usage: tritgate eval --variant NAME | --model FILE [options]
+  --variant NAME     a variant of the gateway config; its family's reference variant is the reference
+  --model FILE       a model file (.gguf or .onnx) instead of a configured variant
+  --reference FILE   reference model for top-1 agreement and quality (default: the family's reference)
+  --split NAME       test (default) or validation, from --data
+  --data DIR         token files and tokenizer (default models/nano/data)
+  --window N         tokens per scored window (default 257: the nano context + 1)
+  --max-tokens N     score only the first N tokens of the split
+  --threads N        engine threads (default: physical cores)
+  --config FILE      gateway config (default: TRITGATE_CONFIG, ./tritgate.yaml, or the embedded one)
+  --out FILE         where the JSON result goes (default: eval.json beside a variant's model; none for --model)`;
+
+function positive(v: unknown, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
+  return n;
+}
+
+export const evalCommand: Command = {
+  name: "eval",
+  summary: "measure a variant: test perplexity, top-1 agreement with the reference, tokens/s",
+  async run(args) {
+    const line = parseCommandLine("eval", USAGE, args, {
+      variant: { type: "string" },
+      model: { type: "string" },
+      reference: { type: "string" },
+      split: { type: "string" },
+      data: { type: "string" },
+      window: { type: "string" },
+      "max-tokens": { type: "string" },
+      threads: { type: "string" },
+      config: { type: "string" },
+      out: { type: "string" },
+      help: { type: "boolean" },
+    });
+    if (typeof line === "number") return line;
+    const { values } = line;
+    const split = (values.split as string | undefined) ?? "test";
+    if ((values.variant === undefined) === (values.model === undefined) || !["test", "validation"].includes(split)) {
+      console.error(
+        `tritgate eval: give exactly one of --variant or --model; --split is test or validation\n\n${USAGE}`,
+      );
+      return 2;
+    }
+    try {
+      let model = values.model === undefined ? undefined : resolve(values.model as string);
+      let reference = values.reference === undefined ? undefined : resolve(values.reference as string);
+      let out = values.out === undefined ? undefined : resolve(values.out as string);
+      if (values.variant !== undefined) {
+        const config = loadConfig(values.config as string | undefined);
+        const variant = config.variants.find((v) => v.name === values.variant);
+        if (!variant) {
+          throw new Error(
+            `no variant "${values.variant}" in ${config.source} (${config.variants.map((v) => v.name).join(", ")})`,
+          );
+        }
+        model = variant.path;
+        const family = config.families.find((f) => f.name === variant.family);
+        const ref = config.variants.find((v) => v.name === family?.reference);
+        if (reference === undefined && ref) reference = ref.path;
+        out ??= join(resolve(model, ".."), split === "test" ? "eval.json" : `eval-${split}.json`);
+      }
+      const dataDir = resolve((values.data as string | undefined) ?? NANO_DATA_DIR);
+      await ensureTokenFiles(dataDir, (l) => console.error(l));
+      const tokens = await readTokenFile(join(dataDir, `${split}.bin`), 65536);
+      const result = await evaluateVariant({
+        model: model!,
+        reference: reference === model ? undefined : reference,
+        tokens,
+        window: positive(values.window, "window") ?? 257,
+        maxTokens: positive(values["max-tokens"], "max-tokens"),
+        threads: positive(values.threads, "threads"),
+      });
+      const withQuality = reference === model ? { ...result, quality: 1, top1Agreement: 1 } : result;
+      if (out) await writeEvalResult(out, withQuality);
+      console.log(JSON.stringify(withQuality, null, 2));
+      return 0;
+    } catch (e) {
+      console.error(`tritgate eval: ${(e as Error).message}`);
+      return 1;
+    }
+  },
+};
