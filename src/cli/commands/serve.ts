@@ -3,14 +3,8 @@
  * embedded default when none is given), starts one worker per variant (a missing model file is
  * reported as not ready, never fatal), prints the demo key once, and serves until SIGTERM/SIGINT.
  */
-import {
-  ensureDemoKey,
-  type GatewayConfig,
-  loadConfig,
-  resolveStateDir,
-  variantCardRates,
-  variantCost,
-} from "../../config/index.js";
+import { type MeasuredCard, readModelCard, resolveVariantFigures } from "../../config/card.js";
+import { ensureDemoKey, type GatewayConfig, loadConfig, resolveStateDir, variantCost } from "../../config/index.js";
 import { startVariantWorker } from "../../engines/pool/index.js";
 import { createGateway, type ServedVariant, startServer } from "../../server/index.js";
 import { createRateLimiter, createTenantDirectory, openKeyStore } from "../../tenants/index.js";
@@ -28,18 +22,23 @@ const UNMEASURED_QUALITY = 0.5;
 function servedVariants(config: GatewayConfig, log: (line: string) => void): ServedVariant[] {
   const references = new Set(config.families.map((f) => f.reference));
   return config.variants.map((v) => {
-    let quality = v.quality;
-    if (quality === undefined) {
-      quality = references.has(v.name) ? 1 : UNMEASURED_QUALITY;
-      if (quality !== 1) log(`variant ${v.name}: quality not measured yet, routing assumes ${UNMEASURED_QUALITY}`);
+    let card: MeasuredCard | undefined;
+    try {
+      card = readModelCard(v.path);
+    } catch (e) {
+      log(`variant ${v.name}: ignoring its card (${(e as Error).message})`);
+    }
+    const figures = resolveVariantFigures(v, card, references.has(v.name), UNMEASURED_QUALITY);
+    if (figures.qualitySource === "assumed") {
+      log(`variant ${v.name}: quality not measured yet, routing assumes ${UNMEASURED_QUALITY}`);
     }
     return {
       config: {
         name: v.name,
         family: v.family,
         engine: v.engine,
-        quality,
-        card: variantCardRates(v),
+        quality: figures.quality,
+        card: { prefillTokensPerSec: figures.prefillTokensPerS, decodeTokensPerSec: figures.decodeTokensPerS },
         cost: variantCost(v),
       },
       worker: startVariantWorker({ name: v.name, path: v.path, threads: config.threads, slots: v.slots }),
