@@ -1,8 +1,10 @@
 /**
  * One variant's engine on its own worker thread, seen from the main thread: a bounded priority
  * queue in front of `slots` concurrent generations, token streaming, cancellation, live counters
- * and measured rates. A worker that fails to load or crashes leaves the handle `failed`; every
- * request on it is refused, and the rest of the pool keeps serving.
+ * and measured rates. A worker that fails to load leaves the handle `failed`: every request on it
+ * is refused, and the rest of the pool keeps serving. A worker that crashes after loading fails
+ * the generations it was running, then is restarted (with a growing delay) while new requests
+ * wait in the queue; after `maxRestarts` crashes in a row without a minute of service, it stays failed.
  */
 import type { Worker } from "node:worker_threads";
 import { ModelLoadError } from "../errors.js";
@@ -24,6 +26,10 @@ export interface VariantWorkerOptions extends WorkerInit {
   readonly slots?: number;
   /** requests that may wait for a slot; more are refused with QueueFullError; default 64 */
   readonly maxQueue?: number;
+  /** delay before the first restart after a crash (doubling per crash in a row, capped at 30 s); default 500 ms */
+  readonly restartDelayMs?: number;
+  /** crashes in a row (none after a minute of service) before the variant stays failed; default 5 */
+  readonly maxRestarts?: number;
 }
 
 export type VariantWorkerState = "loading" | "ready" | "failed" | "closed";
@@ -50,6 +56,8 @@ export interface VariantWorker {
   readonly running: number;
   readonly waiting: number;
   readonly measured: MeasuredRates;
+  /** restarts after crashes so far */
+  readonly restarts: number;
   generate(
     request: PoolGenerateRequest,
     onToken?: (token: PoolToken) => void,
@@ -74,6 +82,14 @@ interface Job {
 }
 
 const ALPHA = 0.2;
+const MAX_RESTART_DELAY_MS = 30_000;
+/** Service time after which a crash counts as the first of a new row. */
+const STABLE_MS = 60_000;
+
+interface ReadySettle {
+  resolve: (info: VariantInfo) => void;
+  reject: (e: Error) => void;
+}
 
 export function startVariantWorker(options: VariantWorkerOptions): VariantWorker {
   return new WorkerHandle(options);
@@ -87,7 +103,16 @@ class WorkerHandle implements VariantWorker {
   state: VariantWorkerState = "loading";
   error: string | undefined;
   info: VariantInfo | undefined;
-  private readonly worker: Worker;
+  restarts = 0;
+  private worker!: Worker;
+  /** which spawned worker is current: events from an older one are ignored */
+  private generation = 0;
+  private crashesInARow = 0;
+  private readySince = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private readonly init: WorkerInit;
+  private readonly restartDelayMs: number;
+  private readonly maxRestarts: number;
   private readonly queue: PriorityQueue<Job>;
   private readonly active = new Map<number, Job>();
   private nextId = 1;
@@ -104,18 +129,57 @@ class WorkerHandle implements VariantWorker {
     this.path = options.path;
     this.slots = Math.max(1, Math.floor(options.slots ?? 1));
     this.queue = new PriorityQueue<Job>(Math.max(0, Math.floor(options.maxQueue ?? 64)));
+    this.restartDelayMs = Math.max(0, options.restartDelayMs ?? 500);
+    this.maxRestarts = Math.max(0, Math.floor(options.maxRestarts ?? 5));
     const { name, path, threads, contextLength, activations } = options;
-    this.worker = spawnWorker({ name, path, threads, contextLength, activations });
-    let settle!: { resolve: (info: VariantInfo) => void; reject: (e: Error) => void };
+    this.init = { name, path, threads, contextLength, activations };
+    let settle!: ReadySettle;
     this.ready = new Promise<VariantInfo>((resolve, reject) => {
       settle = { resolve, reject };
     });
     this.ready.catch(() => undefined);
-    this.worker.on("message", (message: FromWorker) => this.onMessage(message, settle));
-    this.worker.on("error", (e) => this.fail(`worker error: ${e.message}`, settle.reject));
-    this.worker.on("exit", (code) => {
-      if (this.state !== "closed") this.fail(`worker exited with code ${code}`, settle.reject);
+    this.spawn(settle);
+  }
+
+  private spawn(settle: ReadySettle): void {
+    const generation = ++this.generation;
+    const worker = spawnWorker(this.init);
+    this.worker = worker;
+    const current = () => generation === this.generation;
+    worker.on("message", (message: FromWorker) => {
+      if (current()) this.onMessage(message, settle);
     });
+    worker.on("error", (e) => {
+      if (current()) this.lost(`worker error: ${e.message}`, settle);
+    });
+    worker.on("exit", (code) => {
+      if (current() && this.state !== "closed") this.lost(`worker exited with code ${code}`, settle);
+    });
+  }
+
+  /** The worker is gone: restart it if it had been serving, else the variant has failed. */
+  private lost(reason: string, settle: ReadySettle): void {
+    if (this.state !== "ready") {
+      this.fail(reason, settle.reject);
+      return;
+    }
+    if (performance.now() - this.readySince >= STABLE_MS) this.crashesInARow = 0;
+    if (this.crashesInARow >= this.maxRestarts) {
+      this.fail(`${reason} (${this.crashesInARow} restarts in a row)`, settle.reject);
+      return;
+    }
+    this.crashesInARow++;
+    this.restarts++;
+    this.generation++; // the dead worker's remaining events are ignored
+    this.state = "loading";
+    this.error = `restarting after: ${reason}`;
+    // what was running is lost; what waits in the queue runs on the new worker
+    this.failActive(new VariantUnavailableError(this.name, "restarting", reason));
+    const delay = Math.min(MAX_RESTART_DELAY_MS, this.restartDelayMs * 2 ** (this.crashesInARow - 1));
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.state === "loading") this.spawn(settle);
+    }, delay);
   }
 
   get running(): number {
@@ -173,6 +237,7 @@ class WorkerHandle implements VariantWorker {
   async close(): Promise<void> {
     if (this.state === "closed") return;
     this.state = "closed";
+    if (this.restartTimer) clearTimeout(this.restartTimer);
     this.failAll(new VariantUnavailableError(this.name, "closed"));
     await this.worker.terminate();
   }
@@ -205,14 +270,13 @@ class WorkerHandle implements VariantWorker {
     if (this.active.has(job.id)) this.post({ type: "cancel", id: job.id });
   }
 
-  private onMessage(
-    message: FromWorker,
-    settle: { resolve: (info: VariantInfo) => void; reject: (e: Error) => void },
-  ): void {
+  private onMessage(message: FromWorker, settle: ReadySettle): void {
     switch (message.type) {
       case "ready":
         this.info = message.info;
         this.state = "ready";
+        this.error = undefined;
+        this.readySince = performance.now();
         settle.resolve(message.info);
         this.pump();
         return;
@@ -280,6 +344,10 @@ class WorkerHandle implements VariantWorker {
       job.detach();
       job.reject(error);
     }
+    this.failActive(error);
+  }
+
+  private failActive(error: Error): void {
     for (const job of this.active.values()) {
       job.detach();
       job.reject(error);

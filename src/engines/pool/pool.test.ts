@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   GenerationAbortedError,
   QueueFullError,
@@ -113,16 +113,36 @@ describe("variant workers", () => {
     await broken.close();
   });
 
-  it("a crashed worker fails its requests and marks the variant unhealthy; the others keep serving", async () => {
-    const victim = startVariantWorker({ name: "victim", path: family.gguf, threads: 1 });
+  it("a crashed worker fails what it was running, restarts, and serves again; the others keep serving", async () => {
+    const victim = startVariantWorker({ name: "victim", path: family.gguf, threads: 1, restartDelayMs: 50 });
     await victim.ready;
     const inflight = victim.generate({ input: hello, maxTokens: 200, ignoreEos: true });
     victim.crash();
     await expect(inflight).rejects.toBeInstanceOf(VariantUnavailableError);
-    expect(victim.state).toBe("failed");
-    expect(victim.error).toMatch(/exited with code 70/);
+    expect(victim.state).toBe("loading");
+    expect(victim.error).toMatch(/restarting after: worker exited with code 70/);
+    // queued while it restarts, served by the new worker
+    const afterRestart = victim.generate({ input: hello, maxTokens: 3, ignoreEos: true });
     const ok = await fp32.generate({ input: hello, maxTokens: 2, ignoreEos: true });
     expect(ok.completionTokens).toBe(2);
+    expect((await afterRestart).completionTokens).toBe(3);
+    expect(victim.state).toBe("ready");
+    expect(victim.restarts).toBe(1);
+    expect(victim.error).toBeUndefined();
+    await victim.close();
+  });
+
+  it("a worker that keeps crashing stays failed after maxRestarts", async () => {
+    const victim = startVariantWorker({ name: "victim", path: family.gguf, threads: 1, restartDelayMs: 10, maxRestarts: 1 });
+    await victim.ready;
+    victim.crash();
+    await vi.waitFor(() => expect([victim.restarts, victim.state]).toEqual([1, "ready"]), { timeout: 10_000 });
+    const inflight = victim.generate({ input: hello, maxTokens: 200, ignoreEos: true });
+    victim.crash();
+    await expect(inflight).rejects.toBeInstanceOf(VariantUnavailableError);
+    expect(victim.state).toBe("failed");
+    expect(victim.error).toMatch(/1 restarts in a row/);
+    await expect(victim.generate({ input: hello, maxTokens: 1 })).rejects.toBeInstanceOf(VariantUnavailableError);
     await victim.close();
   });
 });
