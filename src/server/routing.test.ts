@@ -33,6 +33,36 @@ async function chat(
   return { status: res.status, headers: res.headers, json: (await res.json()) as Record<string, unknown> };
 }
 
+function messageText(json: Record<string, unknown>): string {
+  const choices = json.choices as { message: { content: string } }[];
+  return choices[0]!.message.content;
+}
+
+/** A streamed chat completion read to the end: the text of choice 0, the models named, [DONE] seen. */
+async function streamChat(base: TestGateway, key: string, body: Record<string, unknown>) {
+  const res = await fetch(`${base.baseURL}/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ messages: [{ role: "user", content: "hi there" }], stream: true, ...body }),
+  });
+  const raw = await res.text();
+  let text = "";
+  let done = false;
+  const models = new Set<string>();
+  for (const line of raw.split("\n")) {
+    if (!line.startsWith("data: ")) continue;
+    const data = line.slice(6);
+    if (data === "[DONE]") {
+      done = true;
+      continue;
+    }
+    const chunk = JSON.parse(data) as { model: string; choices: { delta: { content?: string } }[] };
+    models.add(chunk.model);
+    text += chunk.choices[0]?.delta.content ?? "";
+  }
+  return { status: res.status, headers: res.headers, text, models, done };
+}
+
 function decisionFor(base: TestGateway, id: string | null): DecisionRow | null {
   return base.memory.latest().find((e: RecordedEntry) => e.decision?.decisionId === id)?.decision ?? null;
 }
@@ -130,6 +160,31 @@ describe("routing", () => {
       chosen: "tiny-b158",
       fallbackChain: ["tiny-b158", "tiny-fp32"],
     });
+  });
+
+  it("streamed cascade: unsure first tokens are held back, and the escalated variant streams from its start", async () => {
+    const body = { model: "tiny", max_tokens: 24, temperature: 0, seed: 1 };
+    const direct = await chat(gw, gw.keys.premium, { ...body, model: "tiny-fp32" });
+    const streamed = await streamChat(gw, gw.keys.cascade, body);
+    expect(streamed.status).toBe(200);
+    expect(streamed.headers.get("x-tritgate-variant")).toBe("tiny-fp32");
+    expect(streamed.headers.get("x-tritgate-escalated")).toBe("true");
+    expect(streamed.models).toEqual(new Set(["tiny-fp32"]));
+    // exactly the fp32 answer: nothing of the dropped ternary answer reached the client
+    expect(streamed.text).toBe(messageText(direct.json));
+    expect(streamed.text.length).toBeGreaterThan(0);
+    expect(streamed.done).toBe(true);
+  });
+
+  it("streamed cascade: confident first tokens are released and the cheap answer streams on", async () => {
+    const body = { model: "tiny", max_tokens: 24, temperature: 0, seed: 1 };
+    const direct = await chat(gw, gw.keys.standard, { ...body, model: "tiny-b158" });
+    const streamed = await streamChat(gw, gw.keys.confident, body);
+    expect(streamed.status).toBe(200);
+    expect(streamed.headers.get("x-tritgate-variant")).toBe("tiny-b158");
+    expect(streamed.headers.get("x-tritgate-escalated")).toBeNull();
+    expect(streamed.text).toBe(messageText(direct.json));
+    expect(streamed.done).toBe(true);
   });
 
   it("the decision log is readable with the admin token only", async () => {

@@ -53,6 +53,8 @@ export const TEST_TIERS = {
   patient: tierConfig({ name: "patient", qualityFloor: 0.95, onOverload: "queue", maxQueueWaitMs: 120_000 }),
   /** cascade: answer on ternary, escalate to fp32 when unsure (threshold 0: always, as logprobs are < 0) */
   cascade: tierConfig({ name: "cascade", strategy: "cascade", cascadeThreshold: 0 }),
+  /** cascade that never escalates (every mean log-probability is above −1000) */
+  confident: tierConfig({ name: "confident", strategy: "cascade", cascadeThreshold: -1000 }),
   /** two requests a minute */
   limited: tierConfig({ name: "limited", requestsPerMinute: 2 }),
 } as const;
@@ -198,6 +200,7 @@ export async function startTestGateway(
     limited: directory.addTenant("throttled", "limited"),
     patient: directory.addTenant("initech", "patient"),
     cascade: directory.addTenant("umbrella", "cascade"),
+    confident: directory.addTenant("cyberdyne", "confident"),
   };
   const limiter = new CountingLimiter();
   // rates stay at the card figures (alpha ≈ 0), so routing does not depend on how fast this machine is

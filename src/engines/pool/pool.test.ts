@@ -133,7 +133,13 @@ describe("variant workers", () => {
   });
 
   it("a worker that keeps crashing stays failed after maxRestarts", async () => {
-    const victim = startVariantWorker({ name: "victim", path: family.gguf, threads: 1, restartDelayMs: 10, maxRestarts: 1 });
+    const victim = startVariantWorker({
+      name: "victim",
+      path: family.gguf,
+      threads: 1,
+      restartDelayMs: 10,
+      maxRestarts: 1,
+    });
     await victim.ready;
     victim.crash();
     await vi.waitFor(() => expect([victim.restarts, victim.state]).toEqual([1, "ready"]), { timeout: 10_000 });

@@ -68,6 +68,12 @@ interface Services {
 /** How many leading tokens the cascade's confidence is measured on. */
 const CASCADE_TOKENS = 16;
 
+/** The cascade's confidence: mean log-probability of the first CASCADE_TOKENS tokens (0 for none). */
+function meanLogprob(tokens: readonly PoolToken[]): number {
+  const head = tokens.slice(0, CASCADE_TOKENS);
+  return head.length === 0 ? 0 : head.reduce((sum, t) => sum + t.logprob, 0) / head.length;
+}
+
 const finishReason = (r: FinishReason): "stop" | "length" => (r === "length" ? "length" : "stop");
 
 export async function execute(c: Context<GatewayEnv>, services: Services, args: ExecuteArgs): Promise<Response> {
@@ -157,9 +163,10 @@ export async function execute(c: Context<GatewayEnv>, services: Services, args: 
   const runAll = async (
     onToken: (index: number, variant: string, token: PoolToken) => void,
     onDone: (o: ChoiceOutcome) => void,
+    signal: AbortSignal = controller.signal,
   ) => {
     for (let index = 0; index < args.choices; index++) {
-      const out = await gateway.run(chain, args.request(index), controller.signal, (variant, token) => {
+      const out = await gateway.run(chain, args.request(index), signal, (variant, token) => {
         firstTokenAt ??= gateway.now();
         onToken(index, variant, token);
       });
@@ -202,9 +209,7 @@ export async function execute(c: Context<GatewayEnv>, services: Services, args: 
     // cascade: a cheap answer whose first tokens are unsure is re-answered by the better variant
     const escalation = decision.escalation;
     if (escalation && outcomes[0]?.variant !== escalation.next) {
-      const head = outcomes[0]!.result.tokens.slice(0, CASCADE_TOKENS);
-      const mean = head.length === 0 ? 0 : head.reduce((sum, t) => sum + t.logprob, 0) / head.length;
-      if (shouldEscalate(mean, escalation.threshold)) {
+      if (shouldEscalate(meanLogprob(outcomes[0]!.result.tokens), escalation.threshold)) {
         c.header("x-tritgate-escalated", "true");
         const cheap = outcomes.splice(0);
         chain = [escalation.next];
@@ -247,40 +252,93 @@ export async function execute(c: Context<GatewayEnv>, services: Services, args: 
     const chunk = format.start(index);
     if (chunk !== null) sink.send(chunk);
   };
-  const producer = runAll(
+  const emitToken = (index: number, variant: string, token: PoolToken) => {
+    open(index, variant);
+    if (token.text === "" && !args.logprobs) return;
+    emitted.set(index, (emitted.get(index) ?? "") + token.text);
+    sink.send(format!.delta(index, token.text, [token]));
+  };
+  const emitDone = (o: ChoiceOutcome) => {
+    open(o.index, o.variant);
+    const sent = emitted.get(o.index) ?? "";
+    const rest = o.result.text.startsWith(sent) ? o.result.text.slice(sent.length) : "";
+    if (rest !== "") sink.send(format!.delta(o.index, rest, []));
+    sink.send(format!.finish(o.index, finishReason(o.result.finishReason)));
+  };
+
+  // cascade: the first choice's leading tokens are held back until their confidence is known, so an
+  // unsure cheap answer can be dropped unseen and the better variant streamed from its start
+  const escalation = decision.escalation && chain[0] !== decision.escalation.next ? decision.escalation : undefined;
+  const probe = new AbortController();
+  let held: { variant: string; token: PoolToken }[] | null = escalation ? [] : null;
+  let heldDone: ChoiceOutcome | null = null;
+  let escalated = false;
+  const judge = () => {
+    const tokens = held!;
+    held = null;
+    if (shouldEscalate(meanLogprob(tokens.map((t) => t.token)), escalation!.threshold)) {
+      escalated = true;
+      probe.abort();
+      return;
+    }
+    for (const t of tokens) emitToken(0, t.variant, t.token);
+    if (heldDone) emitDone(heldDone);
+  };
+  const cheapPass = runAll(
     (index, variant, token) => {
-      open(index, variant);
-      if (token.text === "" && !args.logprobs) return;
-      emitted.set(index, (emitted.get(index) ?? "") + token.text);
-      sink.send(format!.delta(index, token.text, [token]));
+      if (held !== null && index === 0) {
+        held.push({ variant, token });
+        if (held.length >= CASCADE_TOKENS) judge();
+        return;
+      }
+      if (!escalated) emitToken(index, variant, token);
     },
     (o) => {
-      open(o.index, o.variant);
-      const sent = emitted.get(o.index) ?? "";
-      const rest = o.result.text.startsWith(sent) ? o.result.text.slice(sent.length) : "";
-      if (rest !== "") sink.send(format!.delta(o.index, rest, []));
-      sink.send(format!.finish(o.index, finishReason(o.result.finishReason)));
-    },
-  ).then(
-    () => {
-      if (args.includeUsage) sink.send(format!.usage(usage()));
-      sink.done();
-      record(200, outcomes, tried, null, firstTokenAt === null ? null : firstTokenAt - started);
-    },
-    (e: unknown) => {
-      if (!format) {
-        resolveFirst({ error: e });
+      if (held !== null && o.index === 0) {
+        heldDone = o;
+        judge();
         return;
       }
-      if (e instanceof GenerationAbortedError || controller.signal.aborted) {
-        record(499, outcomes, tried, "client_closed", firstTokenAt === null ? null : firstTokenAt - started);
-        return;
-      }
-      const error = failureOf(e);
-      sink.fail(error.body());
-      record(200, outcomes, tried, error.code ?? error.type, firstTokenAt === null ? null : firstTokenAt - started);
+      if (!escalated) emitDone(o);
     },
+    escalation ? AbortSignal.any([controller.signal, probe.signal]) : controller.signal,
   );
+  const escalate = async () => {
+    c.header("x-tritgate-escalated", "true");
+    outcomes.splice(0);
+    chain = [escalation!.next];
+    await runAll(emitToken, emitDone);
+  };
+  const producer = cheapPass
+    .then(
+      async () => {
+        if (escalated) await escalate();
+      },
+      async (e: unknown) => {
+        if (!escalated || controller.signal.aborted) throw e;
+        await escalate();
+      },
+    )
+    .then(
+      () => {
+        if (args.includeUsage) sink.send(format!.usage(usage()));
+        sink.done();
+        record(200, outcomes, tried, null, firstTokenAt === null ? null : firstTokenAt - started);
+      },
+      (e: unknown) => {
+        if (!format) {
+          resolveFirst({ error: e });
+          return;
+        }
+        if (e instanceof GenerationAbortedError || controller.signal.aborted) {
+          record(499, outcomes, tried, "client_closed", firstTokenAt === null ? null : firstTokenAt - started);
+          return;
+        }
+        const error = failureOf(e);
+        sink.fail(error.body());
+        record(200, outcomes, tried, error.code ?? error.type, firstTokenAt === null ? null : firstTokenAt - started);
+      },
+    );
   producer.finally(() => clientSignal.removeEventListener("abort", onClientAbort));
 
   const head = await first;
