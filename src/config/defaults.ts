@@ -2,7 +2,8 @@
  * The embedded default config: what `tritgate serve` runs with when no config file is given.
  * Three tiers over the nano family — free (ternary only, rejects on overload), standard (degrades),
  * premium (every variant, queues) — and a demo tenant that gets a key on first start.
- * The card figures are seeds until the nano models' own cards land; the live rates replace them.
+ * The inline card figures are fallbacks: `tritgate serve` seeds each variant's rates and quality from the
+ * measured card.json beside its model (models/nano/<variant>/card.json), and live rates replace them.
  */
 import { parseConfig } from "./parse.js";
 import type { GatewayConfig } from "./schema.js";
@@ -68,7 +69,7 @@ variants:
     family: nano
     engine: bitnet
     path: models/nano/nano-b158/model.gguf
-    card: { prefillTokensPerS: 2000, decodeTokensPerS: 200 }
+    card: { prefillTokensPerS: 6500, decodeTokensPerS: 2100 }
     slots: 4
     costPerCoreHour: 0.04
     wattsPerCore: 10
@@ -77,7 +78,7 @@ variants:
     family: nano
     engine: onnx
     path: models/nano/nano-fp32/model.onnx
-    card: { prefillTokensPerS: 600, decodeTokensPerS: 60 }
+    card: { prefillTokensPerS: 3800, decodeTokensPerS: 450 }
     slots: 2
     costPerCoreHour: 0.04
     wattsPerCore: 10

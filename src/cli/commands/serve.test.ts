@@ -3,7 +3,7 @@
  * client, and a clean stop on SIGTERM.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
@@ -82,10 +82,25 @@ describe("tritgate serve", () => {
       "nano-b158",
       "nano-fp32",
     ]);
+    // the committed nano models load, and their measured cards give the router its quality scores
+    expect(ready.variants.map((v) => v.state)).toEqual(["ready", "ready"]);
     const unauthorized = await fetch(`${first.url}/v1/models`);
     expect(unauthorized.status).toBe(401);
     const models = await fetch(`${first.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
     expect(models.status).toBe(200);
+    const listed = (await models.json()) as { data: Array<{ id: string; quality?: number }> };
+    const card = JSON.parse(readFileSync(join(ROOT, "models/nano/nano-b158/card.json"), "utf8")) as {
+      quality: { quality: number };
+    };
+    expect(listed.data.find((m) => m.id === "nano-b158")?.quality).toBe(card.quality.quality);
+    const client = new OpenAI({ apiKey: key, baseURL: `${first.url}/v1`, maxRetries: 0 });
+    const answer = await client.chat.completions.create({
+      model: "auto",
+      messages: [{ role: "user", content: "Tell me about the ship." }],
+      max_tokens: 24,
+      seed: 3,
+    });
+    expect(answer.choices[0]?.message.content?.length).toBeGreaterThan(0);
     expect(await stop(first.child)).toBe(0);
 
     const second = await serve(["--port", "0", "--state-dir", state]);
