@@ -17,6 +17,8 @@ export interface LogitsSession {
    * [tokens.length x vocab]: row i predicts the token after tokens[i] (scoring, perplexity).
    */
   appendAll(tokens: readonly number[]): Promise<Float32Array>;
+  /** Hands the session's buffers back to its engine for reuse; the session is not used again. */
+  close?(): void;
 }
 
 export interface GenerationRequest {

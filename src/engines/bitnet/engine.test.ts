@@ -90,9 +90,10 @@ describe("the BitNet engine generates through tokenizer, sampler and KV cache", 
   });
 
   it("a request reserves KV cache for the positions it can use, not the whole context", async () => {
+    const fresh = bitnetEngineFromFile(parseGGUF(encodeGGUF(syntheticBitNet(TINY_BITNET)), "tiny.gguf"));
     const newCache = vi.spyOn(BitNetForward.prototype, "newCache");
     try {
-      await engine.generate({ prompt: [256, 72, 105], maxTokens: 4, ignoreEos: true });
+      await fresh.generate({ prompt: [256, 72, 105], maxTokens: 4, ignoreEos: true });
       expect(newCache).toHaveBeenCalledWith(3 + 4 + 1);
       expect(newCache.mock.results[0]?.value.capacity).toBe(8);
     } finally {
@@ -108,6 +109,41 @@ describe("the BitNet engine generates through tokenizer, sampler and KV cache", 
     // 4 tokens fill the cache; the 5th is sampled from the last position's logits
     expect(result.completionTokens).toBe(5);
     expect(result.finishReason).toBe("length");
+  });
+});
+
+describe("KV caches are reused across sessions", () => {
+  it("a closed session's cache serves the next request of a similar size, reset to empty", async () => {
+    const fresh = bitnetEngineFromFile(parseGGUF(encodeGGUF(syntheticBitNet(TINY_BITNET)), "tiny.gguf"));
+    const prompt = [256, 72, 101, 108, 108, 111];
+    const reference = await fresh.newSession(12).append(prompt);
+    const first = fresh.newSession(12);
+    await first.append([256, 33, 34, 35, 36, 37, 38, 39]);
+    first.close?.();
+    expect(fresh.pooledCaches).toBe(1);
+    const newCache = vi.spyOn(BitNetForward.prototype, "newCache");
+    try {
+      const second = fresh.newSession(10); // fits the pooled cache of 12 without wasting half of it
+      expect(newCache).not.toHaveBeenCalled();
+      expect(second.length).toBe(0);
+      expect(Array.from(await second.append(prompt))).toEqual(Array.from(reference));
+      expect(fresh.pooledCaches).toBe(0);
+      // a much smaller request does not take a cache four times its size
+      first.close?.(); // closing twice returns nothing twice
+      second.close?.();
+      fresh.newSession(3);
+      expect(newCache).toHaveBeenCalledWith(3);
+      expect(fresh.pooledCaches).toBe(1);
+    } finally {
+      newCache.mockRestore();
+    }
+    await expect(first.append([1])).rejects.toThrow(/closed/);
+  });
+
+  it("generate hands its cache back when it finishes", async () => {
+    const fresh = bitnetEngineFromFile(parseGGUF(encodeGGUF(syntheticBitNet(TINY_BITNET)), "tiny.gguf"));
+    await fresh.generate({ prompt: [256, 72, 105], maxTokens: 4, ignoreEos: true });
+    expect(fresh.pooledCaches).toBe(1);
   });
 });
 

@@ -1,4 +1,5 @@
 /** A BitNet GGUF file as an Engine: tokenizer and hyper-parameters from the file, kernels below. */
+
 import type { Isa } from "../../../kernels/index.js";
 import {
   GGUFError,
@@ -15,6 +16,7 @@ import { encodeChatWith, generateWith } from "../generate.js";
 import { type GGUFVocab, type Tokenizer, tokenizerFromGGUF } from "../tokenizer/index.js";
 import { type BitNetConfig, readBitNetConfig } from "./config.js";
 import { BitNetForward } from "./forward.js";
+import type { KVCache } from "./kv-cache.js";
 import { loadBitNetWeights } from "./weights.js";
 
 export interface BitNetEngineOptions {
@@ -52,14 +54,13 @@ export function ggufVocab(file: GGUFFile): GGUFVocab {
 }
 
 class BitNetSession implements LogitsSession {
-  private readonly cache;
+  private closed = false;
 
   constructor(
     private readonly forward: BitNetForward,
-    contextLength: number,
-  ) {
-    this.cache = forward.newCache(contextLength);
-  }
+    private readonly cache: KVCache,
+    private readonly recycle: (cache: KVCache) => void,
+  ) {}
 
   get length(): number {
     return this.cache.length;
@@ -70,13 +71,28 @@ class BitNetSession implements LogitsSession {
   }
 
   async append(tokens: readonly number[]): Promise<Float32Array> {
+    this.check();
     return this.forward.forward(tokens, this.cache);
   }
 
   async appendAll(tokens: readonly number[]): Promise<Float32Array> {
+    this.check();
     return this.forward.forward(tokens, this.cache, true);
   }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.recycle(this.cache);
+  }
+
+  private check(): void {
+    if (this.closed) throw new Error("this session was closed");
+  }
 }
+
+/** KV caches kept for reuse per engine: a request's cache is a few MB to hundreds of MB; reallocating it is GC churn. */
+const POOLED_CACHES = 4;
 
 export class BitNetEngine implements Engine {
   readonly kind = "bitnet" as const;
@@ -95,8 +111,23 @@ export class BitNetEngine implements Engine {
     return this.config.vocabSize;
   }
 
+  private readonly freeCaches: KVCache[] = [];
+
+  /** Caches waiting for reuse (tests and diagnostics). */
+  get pooledCaches(): number {
+    return this.freeCaches.length;
+  }
+
   newSession(contextLength = this.contextLength): LogitsSession {
-    return new BitNetSession(this.forward, Math.min(contextLength, this.contextLength));
+    const wanted = Math.max(1, Math.min(contextLength, this.contextLength));
+    // reuse a free cache that fits without wasting more than half of it
+    const index = this.freeCaches.findIndex((c) => c.capacity >= wanted && c.capacity <= 2 * wanted);
+    const cache = index >= 0 ? this.freeCaches.splice(index, 1)[0]! : this.forward.newCache(wanted);
+    return new BitNetSession(this.forward, cache, (used) => {
+      used.truncate(0);
+      this.freeCaches.push(used);
+      if (this.freeCaches.length > POOLED_CACHES) this.freeCaches.shift();
+    });
   }
 
   encodeChat(messages: Parameters<Engine["encodeChat"]>[0]): number[] {
@@ -107,7 +138,8 @@ export class BitNetEngine implements Engine {
     // a request can use at most prompt + max tokens positions; a full-context KV cache would be
     // ~630 MB per request on the 2B-4T shape
     const positions = request.prompt.length + Math.max(0, request.maxTokens) + 1;
-    return generateWith(this.newSession(positions), this.tokenizer, this.vocabSize, request, onToken);
+    const session = this.newSession(positions);
+    return generateWith(session, this.tokenizer, this.vocabSize, request, onToken).finally(() => session.close?.());
   }
 
   async close(): Promise<void> {}

@@ -62,14 +62,17 @@ async function run(engine: Engine, message: Extract<ToWorker, { type: "generate"
   const { id, request } = message;
   const controller = new AbortController();
   running.set(id, controller);
+  let session: LogitsSession | undefined;
   try {
     const prompt =
       request.input.kind === "chat"
         ? engine.encodeChat(request.input.messages)
         : engine.tokenizer.encode(request.input.text, { addSpecial: true });
     const info = request.tokenInfo === true;
+    // sized to the request: a full-context cache would be ~630 MB per request on the 2B-4T shape
+    session = engine.newSession(Math.min(engine.contextLength, prompt.length + Math.max(0, request.maxTokens) + 1));
     const result = await generateWith(
-      yielding(engine.newSession()),
+      yielding(session),
       engine.tokenizer,
       engine.vocabSize,
       {
@@ -88,6 +91,7 @@ async function run(engine: Engine, message: Extract<ToWorker, { type: "generate"
     send({ type: "error", id, error: serialize(e) });
   } finally {
     running.delete(id);
+    session?.close?.();
   }
 }
 
