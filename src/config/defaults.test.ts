@@ -132,7 +132,7 @@ describe("variants in router terms", () => {
     const { variantCardRates, variantCost } = await import("./variants.js");
     const fp32 = defaultConfig().variants[1];
     if (!fp32) throw new Error("no fp32 variant");
-    expect(variantCardRates(fp32)).toEqual({ prefillTokensPerSec: 600, decodeTokensPerSec: 60 });
-    expect(variantCost(fp32)).toEqual({ pricePerCoreHour: 0.04, wattsPerCore: 10, coresPerRequest: 2 });
+    expect(variantCardRates(fp32)).toEqual({ prefillTokensPerSec: 3800, decodeTokensPerSec: 450 });
+    expect(variantCost(fp32)).toEqual({ pricePerCoreHour: 0.04, wattsPerCore: 10, coresPerRequest: 1 });
   });
 });

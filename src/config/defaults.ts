@@ -82,12 +82,16 @@ variants:
     slots: 2
     costPerCoreHour: 0.04
     wattsPerCore: 10
-    coresPerRequest: 2
+    coresPerRequest: 1
 
 families:
   - name: nano
     reference: nano-fp32
 defaultFamily: nano
+
+# one thread per variant: the nano models' products are too small to gain from a second thread
+# (bench:nano), and the two variants' workers then share the machine's cores
+threads: 1
 
 tenants:
   - id: demo

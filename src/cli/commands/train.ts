@@ -5,7 +5,7 @@
  * when missing.
  */
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rename, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { setThreads } from "../../../kernels/index.js";
 import type { TrainerMode } from "../../../kernels/trainer.js";
@@ -40,11 +40,22 @@ function positiveInt(v: unknown, name: string): number | undefined {
   return n;
 }
 
+/**
+ * The split token files, rebuilt from the corpus packages when missing (they are not committed). Built in
+ * a scratch folder and renamed into place, so concurrent callers never read a half-written file.
+ */
 export async function ensureTokenFiles(dir: string, log: (line: string) => void): Promise<void> {
-  if (existsSync(join(dir, "train.bin")) && existsSync(join(dir, "validation.bin"))) return;
-  if (resolve(dir) !== resolve(NANO_DATA_DIR)) throw new Error(`${dir} has no train.bin / validation.bin`);
+  const files = ["train.bin", "validation.bin", "test.bin"];
+  if (files.every((f) => existsSync(join(dir, f)))) return;
+  if (resolve(dir) !== resolve(NANO_DATA_DIR)) throw new Error(`${dir} has no ${files.join(" / ")}`);
   log("tritgate: building the nano token files from the corpus packages (~10 s)");
-  await prepareNanoData({ seed: 1, log });
+  const scratch = await mkdtemp(join(dir, ".build-")); // same filesystem: rename is atomic
+  try {
+    await prepareNanoData({ seed: 1, outDir: scratch, log });
+    for (const f of files) await rename(join(scratch, f), join(dir, f));
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 }
 
 export const trainCommand: Command = {
