@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { afterEach, expect, it, vi } from "vitest";
 import { run } from "./main.js";
 
@@ -24,7 +25,9 @@ it("`tritgate hw --json` prints the hardware report as JSON", async () => {
   const report = JSON.parse(io.out());
   expect(report.available).toContain(report.isa);
   expect(report.threads).toBeGreaterThanOrEqual(1);
-  expect(report.caches.length).toBeGreaterThan(0);
+  // cache sizes come from sysfs, which some VMs and containers do not expose
+  const sysfsCaches = existsSync("/sys/devices/system/cpu/cpu0/cache");
+  expect(report.caches.length > 0).toBe(sysfsCaches);
 });
 
 it("an unknown command exits 2 with usage", async () => {

@@ -83,6 +83,8 @@ interface Job {
 
 const ALPHA = 0.2;
 const MAX_RESTART_DELAY_MS = 30_000;
+/** How long close() lets a loading worker finish before terminating it anyway. */
+const CLOSE_LOAD_WAIT_MS = 30_000;
 /** Service time after which a crash counts as the first of a new row. */
 const STABLE_MS = 60_000;
 
@@ -110,6 +112,8 @@ class WorkerHandle implements VariantWorker {
   private crashesInARow = 0;
   private readySince = 0;
   private restartTimer: NodeJS.Timeout | undefined;
+  /** settles when the current worker has finished loading (or failed, or exited) */
+  private loadSettled: Promise<void> = Promise.resolve();
   private readonly init: WorkerInit;
   private readonly restartDelayMs: number;
   private readonly maxRestarts: number;
@@ -145,14 +149,21 @@ class WorkerHandle implements VariantWorker {
     const generation = ++this.generation;
     const worker = spawnWorker(this.init);
     this.worker = worker;
+    let loaded!: () => void;
+    this.loadSettled = new Promise<void>((resolve) => {
+      loaded = resolve;
+    });
     const current = () => generation === this.generation;
     worker.on("message", (message: FromWorker) => {
+      if (message.type === "ready" || message.type === "load-error") loaded();
       if (current()) this.onMessage(message, settle);
     });
     worker.on("error", (e) => {
+      loaded();
       if (current()) this.lost(`worker error: ${e.message}`, settle);
     });
     worker.on("exit", (code) => {
+      loaded();
       if (current() && this.state !== "closed") this.lost(`worker exited with code ${code}`, settle);
     });
   }
@@ -236,9 +247,22 @@ class WorkerHandle implements VariantWorker {
 
   async close(): Promise<void> {
     if (this.state === "closed") return;
+    const loading = this.state === "loading";
     this.state = "closed";
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.failAll(new VariantUnavailableError(this.name, "closed"));
+    // a worker stopped in the middle of loading can abort the process: onnxruntime's native session
+    // creation calls back into a thread that is gone. Let the load finish first (bounded).
+    if (loading) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.loadSettled,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, CLOSE_LOAD_WAIT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
     await this.worker.terminate();
   }
 
@@ -271,6 +295,7 @@ class WorkerHandle implements VariantWorker {
   }
 
   private onMessage(message: FromWorker, settle: ReadySettle): void {
+    if (this.state === "closed") return;
     switch (message.type) {
       case "ready":
         this.info = message.info;

@@ -1,3 +1,6 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
@@ -131,6 +134,33 @@ describe("variant workers", () => {
     expect(victim.error).toBeUndefined();
     await victim.close();
   });
+
+  it("closing a variant while its ONNX model loads lets the load finish: the process exits cleanly", () => {
+    // in its own process: a worker stopped while onnxruntime was creating its session used to abort
+    // the process ("terminate called after throwing an instance of 'Napi::Error'"). The close times
+    // sweep the worker's start-up so that some land inside session creation (the 23 MB nano model
+    // takes long enough to be hit; start-up to ready is ~0.8 s here).
+    const model = join(import.meta.dirname, "../../../models/nano/nano-fp32/model.onnx");
+    const dir = mkdtempSync(join(tmpdir(), "tg-close-"));
+    const script = join(dir, "close-while-loading.mts");
+    writeFileSync(
+      script,
+      [
+        `const { startVariantWorker } = await import(${JSON.stringify(join(import.meta.dirname, "index.ts"))});`,
+        "for (let delay = 200; delay <= 1200; delay += 50) {",
+        `  const w = startVariantWorker({ name: "loading", path: ${JSON.stringify(model)}, threads: 1 });`,
+        "  await new Promise((resolve) => setTimeout(resolve, delay));",
+        "  await w.close();",
+        "}",
+        'console.log("closed");',
+      ].join("\n"),
+    );
+    const tsx = join(import.meta.dirname, "../../../node_modules/.bin/tsx");
+    const run = spawnSync(tsx, [script], { encoding: "utf8", timeout: 100_000 });
+    expect(run.stderr).not.toMatch(/terminate called/);
+    expect(run.stdout).toContain("closed");
+    expect({ status: run.status, signal: run.signal }).toEqual({ status: 0, signal: null });
+  }, 120_000);
 
   it("a worker that keeps crashing stays failed after maxRestarts", async () => {
     const victim = startVariantWorker({
