@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NativeTrainer } from "../../kernels/trainer.js";
 import { ensureTokenFiles } from "../cli/commands/train.js";
+import { run as runCli } from "../cli/main.js";
 import { convertToOnnx } from "../convert/to-onnx.js";
 import { loadEngine } from "../engines/load.js";
 import { evaluateVariant } from "../eval/index.js";
@@ -183,6 +184,27 @@ describe("building the tiny family", () => {
       ).toBe("PNG");
       expect(readFileSync(join(outDir, name, "README.md"), "utf8")).toContain(card.quality.perplexity.toFixed(2));
     }
+    // `tritgate eval` re-measures a variant and records it in its card
+    const ptqModel = join(outDir, "tiny-b158-ptq", "model.gguf");
+    const before = JSON.parse(readFileSync(join(outDir, "tiny-b158-ptq", "card.json"), "utf8")) as typeof fp32;
+    const args = ["eval", "--model", ptqModel, "--reference", join(outDir, "tiny-fp32", "model.onnx")];
+    const code = await runCli([
+      ...args,
+      "--window",
+      "33",
+      "--max-tokens",
+      String(6 * 33),
+      "--threads",
+      "1",
+      "--out",
+      join(dir, "e.json"),
+    ]);
+    expect(code).toBe(0);
+    const after = JSON.parse(readFileSync(join(outDir, "tiny-b158-ptq", "card.json"), "utf8")) as typeof fp32;
+    expect(after.quality.tokens).toBe(6 * 32);
+    expect(before.quality.tokens).toBe(4 * 32);
+    expect(after.quality.reference).toBe(before.quality.reference);
+    expect(after.sha256).toBe(before.sha256);
     // ternary linear layers: 2 bits a weight plus block scales, against 32
     expect(cards[0]!.linearBytes * 5).toBeLessThan(fp32.linearBytes);
     expect(cards[1]!.linearBytes * 5).toBeLessThan(fp32.linearBytes);

@@ -2,11 +2,13 @@
  * `tritgate eval --variant NAME [--split test]` (or `--model FILE [--reference FILE]`):
  * perplexity on a held-out split, next-token top-1 agreement with the family's reference
  * variant, and tokens/s (src/eval). Variants and references are resolved through the gateway
- * config (the embedded default when none is given); the result is printed as JSON and written
- * to --out (default: eval.json beside a variant's model).
+ * config (the embedded default when none is given); the result is printed as JSON, written to
+ * --out (default: eval.json beside a variant's model), and, for the test split, into the
+ * card.json beside the model when that card describes the file.
  */
 import { join, resolve } from "node:path";
 import { loadConfig } from "../../config/index.js";
+import { recordInCard } from "../../eval/card.js";
 import { evaluateVariant, writeEvalResult } from "../../eval/index.js";
 import { NANO_DATA_DIR } from "../../train/corpus/prepare-data.js";
 import { readTokenFile } from "../../train/run/data.js";
@@ -89,6 +91,9 @@ export const evalCommand: Command = {
       });
       const withQuality = reference === model ? { ...result, quality: 1, top1Agreement: 1 } : result;
       if (out) await writeEvalResult(out, withQuality);
+      // the test split is what cards carry; a validation run leaves the card alone
+      const card = split === "test" ? await recordInCard(model!, withQuality, split) : undefined;
+      if (card) console.error(`tritgate eval: updated ${card}`);
       console.log(JSON.stringify(withQuality, null, 2));
       return 0;
     } catch (e) {
