@@ -238,7 +238,7 @@ describe("trainTokenizer", () => {
     expect(ours.encode(text, { addSpecial: false }).length).toBeLessThan(Buffer.byteLength(text) / 2);
   });
 
-  it("renders the chat template with our tokenizer", () => {
+  it("renders the chat template with our tokenizer: plain paragraphs a base model continues", () => {
     const messages = [
       { role: "system", content: "Be brief." },
       { role: "user", content: "Hi!" },
@@ -246,21 +246,13 @@ describe("trainTokenizer", () => {
       { role: "user", content: "Bye?" },
     ];
     const text = ours.applyChatTemplate(messages, { addGenerationPrompt: true });
-    expect(text).toBe(
-      "<|bos|><|system|>\nBe brief.<|end|>\n<|user|>\nHi!<|end|>\n<|assistant|>\nHello.<|end|>\n" +
-        "<|user|>\nBye?<|end|>\n<|assistant|>\n",
-    );
-    expect(ours.applyChatTemplate(messages.slice(1, 2), { addGenerationPrompt: false })).toBe(
-      "<|bos|><|user|>\nHi!<|end|>\n",
-    );
+    expect(text).toBe("Be brief.\n\nHi!\n\nHello.\n\nBye?\n\n");
+    expect(ours.applyChatTemplate(messages.slice(1, 2), { addGenerationPrompt: false })).toBe("Hi!\n\n");
     expect(() => ours.applyChatTemplate([{ role: "tool", content: "x" }])).toThrow(/unsupported role/);
-
+    // no special token appears: the model never saw one in training
     const ids = ours.encode(text, { addSpecial: false, parseSpecial: true });
-    const idOf = (t: string) => tokenizerJson.model.vocab[t];
-    expect(ids[0]).toBe(idOf("<|bos|>"));
-    expect(ids[1]).toBe(idOf("<|system|>"));
-    expect(ids.filter((id) => id === idOf("<|end|>")).length).toBe(4);
-    expect(ids.at(-2)).toBe(idOf("<|assistant|>"));
+    const specials = new Set(tokenizerJson.added_tokens.map((t) => t.id));
+    expect(ids.some((id) => specials.has(id))).toBe(false);
     expect(ids).toEqual(reference.encode(text, { add_special_tokens: false }).ids);
   });
 
@@ -293,8 +285,8 @@ describe("trainTokenizer", () => {
   it("validates options", () => {
     expect(() => trainTokenizer(["x"], { vocabSize: 100 })).toThrow(/vocabSize/);
     expect(() => trainTokenizer(["x"], { vocabSize: 300, specialTokens: ["<|bos|>", "<|eos|>"] })).toThrow(/<\|pad\|>/);
-    expect(() => trainTokenizer(["x"], { vocabSize: 300, specialTokens: ["<|bos|>", "<|eos|>", "<|pad|>"] })).toThrow(
-      /chat template/,
-    );
+    expect(() =>
+      trainTokenizer(["x"], { vocabSize: 300, specialTokens: ["<|bos|>", "<|eos|>", "<|eos|>", "<|pad|>"] }),
+    ).toThrow(/duplicate/);
   });
 });

@@ -23,18 +23,18 @@ export const DEFAULT_SPECIAL_TOKENS: readonly string[] = [
 ];
 
 /**
- * Each message is `<|role|>\n{content}<|end|>\n` after the BOS text; the generation prompt is `<|assistant|>\n`,
- * and the model ends its turn with `<|end|>` (an end-of-generation id for our tokenizer loader). Roles other than
- * system/user/assistant are rejected.
+ * The nano models are base models: they were trained on plain prose (documents ended by EOS) and never
+ * saw chat markers, so a conversation is laid out as plain paragraphs — each message's content followed
+ * by a blank line — which the model continues as the next paragraph, ending with EOS like a document.
+ * Roles other than system/user/assistant are rejected. The chat markers stay in the vocabulary for a
+ * future instruction-tuned variant.
  */
 export const NANO_CHAT_TEMPLATE =
-  "{{ bos_token }}{% for message in messages %}" +
+  "{% for message in messages %}" +
   "{% if message['role'] not in ['system', 'user', 'assistant'] %}" +
   "{{ raise_exception('nano chat template: unsupported role ' + message['role']) }}{% endif %}" +
-  "{{ '<|' + message['role'] + '|>\\n' + message['content'] + '<|end|>\\n' }}" +
-  "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}";
-
-const CHAT_MARKERS = ["<|system|>", "<|user|>", "<|assistant|>", "<|end|>"];
+  "{{ message['content'] + '\\n\\n' }}" +
+  "{% endfor %}";
 
 export interface TrainTokenizerOptions {
   /** Total vocabulary size: 256 bytes + merged tokens + special tokens. */
@@ -47,7 +47,7 @@ export interface TrainTokenizerOptions {
   padToken?: string;
   /** Default 1024. */
   modelMaxLength?: number;
-  /** Default NANO_CHAT_TEMPLATE (which needs the chat markers among the special tokens). */
+  /** Default NANO_CHAT_TEMPLATE. */
   chatTemplate?: string;
 }
 
@@ -113,10 +113,6 @@ export function trainTokenizer(texts: Iterable<string>, options: TrainTokenizerO
     if (!specials.includes(t)) throw new Error(`trainTokenizer: ${t} is not among the special tokens`);
   }
   const chatTemplate = options.chatTemplate ?? NANO_CHAT_TEMPLATE;
-  if (options.chatTemplate === undefined) {
-    const missing = CHAT_MARKERS.filter((m) => !specials.includes(m));
-    if (missing.length > 0) throw new Error(`trainTokenizer: the chat template needs special tokens ${missing}`);
-  }
   const maxTokens = options.vocabSize - specials.length;
   if (!Number.isInteger(options.vocabSize) || maxTokens < 256) {
     throw new Error(`trainTokenizer: vocabSize must be an integer ≥ 256 + ${specials.length} special tokens`);
