@@ -4,8 +4,9 @@
  * measured, never typed in, and the gateway reads them from the card.
  */
 import { existsSync } from "node:fs";
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { writeFileAtomic } from "../util/write-file-atomic.js";
 import type { EvalResult } from "./evaluate.js";
 
 /** Updates card.json beside `model`; returns its path, or undefined when there is no card for this file. */
@@ -37,7 +38,6 @@ export async function recordInCard(model: string, result: EvalResult, split: str
     machine: result.machine,
     measuredAt: result.measuredAt,
   };
-  await writeFile(`${path}.partial`, `${JSON.stringify(updated, null, 2)}\n`);
-  await rename(`${path}.partial`, path);
+  await writeFileAtomic(path, `${JSON.stringify(updated, null, 2)}\n`);
   return path;
 }

@@ -4,13 +4,14 @@
  * One model is loaded at a time: the variant is scored and timed, closed, then the reference is
  * scored on the same windows; only per-position scores are kept between the two.
  */
-import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { cpus } from "node:os";
 import { dirname } from "node:path";
 import { hardware, setThreads } from "../../kernels/index.js";
 import type { Engine } from "../engines/engine.js";
 import { type LoadOptions, loadEngine } from "../engines/load.js";
 import { OnnxEngine } from "../engines/onnx/index.js";
+import { writeFileAtomic } from "../util/write-file-atomic.js";
 import { planWindows, scoreTokens, summarizeScores, type TokenScores, type TokenStream } from "./perplexity.js";
 import { engineScorer } from "./scorer.js";
 import { measureSpeed, type SpeedOptions } from "./speed.js";
@@ -158,12 +159,5 @@ export async function evaluateVariant(options: EvaluateVariantOptions): Promise<
 /** Writes the result as pretty JSON, through a temporary name so a reader never sees half a file. */
 export async function writeEvalResult(path: string, result: EvalResult): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const partial = `${path}.partial-${process.pid}`;
-  try {
-    await writeFile(partial, `${JSON.stringify(result, null, 2)}\n`);
-    await rename(partial, path);
-  } catch (e) {
-    await rm(partial, { force: true });
-    throw e;
-  }
+  await writeFileAtomic(path, `${JSON.stringify(result, null, 2)}\n`);
 }

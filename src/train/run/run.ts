@@ -9,9 +9,10 @@
  *   outDir/params.bin        the trained parameters (flat float32, kernels/src/train.h layout)
  *   outDir/result.json       losses, tokens, seconds
  */
-import { appendFile, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { NativeTrainer, type TrainerMode } from "../../../kernels/trainer.js";
+import { writeFileAtomic } from "../../util/write-file-atomic.js";
 import { flattenParams } from "../params.js";
 import { bitnetTwoStageSchedule, fp32Schedule, type Schedule, scheduleAt } from "../reference/adamw.js";
 import { initParams } from "../reference/model.js";
@@ -62,11 +63,6 @@ export function validationLoss(trainer: NativeTrainer, recipe: Recipe, ids: Uint
   return sum / count;
 }
 
-async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  await writeFile(`${path}.partial`, data);
-  await rename(`${path}.partial`, path);
-}
-
 function bytesOf(...arrays: Float32Array[]): Uint8Array {
   const out = new Uint8Array(arrays.reduce((n, a) => n + a.byteLength, 0));
   let offset = 0;
@@ -78,8 +74,8 @@ function bytesOf(...arrays: Float32Array[]): Uint8Array {
 }
 
 async function saveCheckpoint(dir: string, trainer: NativeTrainer, step: number, seconds: number) {
-  await writeAtomic(join(dir, "checkpoint.bin"), bytesOf(trainer.params, trainer.m, trainer.v));
-  await writeAtomic(join(dir, "checkpoint.json"), `${JSON.stringify({ step, seconds })}\n`);
+  await writeFileAtomic(join(dir, "checkpoint.bin"), bytesOf(trainer.params, trainer.m, trainer.v));
+  await writeFileAtomic(join(dir, "checkpoint.json"), `${JSON.stringify({ step, seconds })}\n`);
 }
 
 async function loadCheckpoint(
@@ -115,14 +111,14 @@ async function trimLog(path: string, step: number): Promise<void> {
     .filter((l) => l.trim() !== "" && (JSON.parse(l) as { step: number }).step <= step)
     .map((l) => `${l}\n`)
     .join("");
-  await writeAtomic(path, kept);
+  await writeFileAtomic(path, kept);
 }
 
 export async function trainRun(o: RunOptions): Promise<RunResult> {
   const { recipe, mode } = o;
   const trainer = new NativeTrainer({ ...recipe.model, batch: recipe.batch }, mode);
   await mkdir(o.outDir, { recursive: true });
-  await writeAtomic(join(o.outDir, "recipe.json"), `${JSON.stringify({ ...recipe, mode }, null, 2)}\n`);
+  await writeFileAtomic(join(o.outDir, "recipe.json"), `${JSON.stringify({ ...recipe, mode }, null, 2)}\n`);
   const logPath = join(o.outDir, "log.jsonl");
   const resumed = o.resume ? await loadCheckpoint(o.outDir, trainer) : undefined;
   let step = resumed?.step ?? 0;
@@ -174,7 +170,7 @@ export async function trainRun(o: RunOptions): Promise<RunResult> {
   if (finished) {
     if (Number.isNaN(lastValidation)) lastValidation = validationLoss(trainer, recipe, o.validation);
     if (Number.isNaN(lastLoss)) lastLoss = lastValidation;
-    await writeAtomic(join(o.outDir, "params.bin"), bytesOf(trainer.params));
+    await writeFileAtomic(join(o.outDir, "params.bin"), bytesOf(trainer.params));
   }
   const result: RunResult = {
     recipe: recipe.name,
@@ -186,7 +182,7 @@ export async function trainRun(o: RunOptions): Promise<RunResult> {
     validationLoss: lastValidation,
     finished,
   };
-  if (finished) await writeAtomic(join(o.outDir, "result.json"), `${JSON.stringify(result, null, 2)}\n`);
+  if (finished) await writeFileAtomic(join(o.outDir, "result.json"), `${JSON.stringify(result, null, 2)}\n`);
   return result;
 }
 
