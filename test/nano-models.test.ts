@@ -7,11 +7,10 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ensureTokenFiles } from "../src/cli/commands/train.js";
 import { loadEngine } from "../src/engines/load.js";
 import { evaluateVariant } from "../src/eval/index.js";
 import { loadCorpus } from "../src/train/corpus/load.js";
-import { NANO_DATA_DIR } from "../src/train/corpus/prepare-data.js";
+import { ensureTokenFiles, NANO_DATA_DIR } from "../src/train/corpus/prepare-data.js";
 import { readTokenFile } from "../src/train/run/data.js";
 
 const MODELS = join(import.meta.dirname, "..", "models", "nano");

@@ -9,12 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NativeTrainer } from "../../kernels/trainer.js";
-import { ensureTokenFiles } from "../cli/commands/train.js";
 import { run as runCli } from "../cli/main.js";
 import { convertToOnnx } from "../convert/to-onnx.js";
 import { loadEngine } from "../engines/load.js";
-import { evaluateVariant } from "../eval/index.js";
-import { NANO_DATA_DIR } from "./corpus/prepare-data.js";
+import { evaluateVariant, scoreRow } from "../eval/index.js";
+import { ensureTokenFiles, NANO_DATA_DIR } from "./corpus/prepare-data.js";
 import { exportGguf, type GgufExportOptions } from "./export.js";
 import { buildFamily } from "./family.js";
 import { evaluationBatch, readTokenFile } from "./run/data.js";
@@ -58,14 +57,8 @@ async function engineLoss(path: string, window: Int32Array): Promise<number> {
     const logits = await engine.newSession(inputs.length).appendAll(inputs);
     const V = engine.vocabSize;
     let nll = 0;
-    for (let t = 0; t < inputs.length; t++) {
-      const row = logits.subarray(t * V, (t + 1) * V);
-      let max = Number.NEGATIVE_INFINITY;
-      for (const v of row) max = Math.max(max, v);
-      let sum = 0;
-      for (const v of row) sum += Math.exp(v - max);
-      nll += max + Math.log(sum) - row[window[t + 1]!]!;
-    }
+    for (let t = 0; t < inputs.length; t++)
+      nll -= scoreRow(logits.subarray(t * V, (t + 1) * V), window[t + 1]!).logProb;
     return nll / inputs.length;
   } finally {
     await engine.close();

@@ -10,10 +10,9 @@ import { join, resolve } from "node:path";
 import { loadConfig } from "../../config/index.js";
 import { recordInCard } from "../../eval/card.js";
 import { evaluateVariant, writeEvalResult } from "../../eval/index.js";
-import { NANO_DATA_DIR } from "../../train/corpus/prepare-data.js";
+import { ensureTokenFiles, NANO_DATA_DIR } from "../../train/corpus/prepare-data.js";
 import { readTokenFile } from "../../train/run/data.js";
 import { type Command, parseCommandLine } from "../command.js";
-import { ensureTokenFiles } from "./train.js";
 
 const USAGE = `usage: tritgate eval --variant NAME | --model FILE [options]
   --variant NAME     a variant of the gateway config; its family's reference variant is the reference

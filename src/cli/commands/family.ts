@@ -5,11 +5,10 @@
  * against the fp32 reference and writes their cards (src/train/family.ts).
  */
 import { resolve } from "node:path";
-import { NANO_DATA_DIR } from "../../train/corpus/prepare-data.js";
+import { ensureTokenFiles, NANO_DATA_DIR } from "../../train/corpus/prepare-data.js";
 import { buildFamily } from "../../train/family.js";
 import { RECIPES } from "../../train/run/recipe.js";
 import { type Command, parseCommandLine } from "../command.js";
-import { ensureTokenFiles } from "./train.js";
 
 const USAGE = `usage: tritgate family --recipe NAME --runs DIR --out DIR [--data DIR] [--threads N]
   --recipe NAME   the recipe both runs used (${Object.keys(RECIPES).join(", ")})

@@ -5,11 +5,11 @@
  * when missing.
  */
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rename, rm } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { setThreads } from "../../../kernels/index.js";
 import type { TrainerMode } from "../../../kernels/trainer.js";
-import { NANO_DATA_DIR, prepareNanoData } from "../../train/corpus/prepare-data.js";
+import { ensureTokenFiles, NANO_DATA_DIR } from "../../train/corpus/prepare-data.js";
 import { readTokenFile } from "../../train/run/data.js";
 import { parseRecipe, RECIPES, type Recipe } from "../../train/run/recipe.js";
 import { trainRun } from "../../train/run/run.js";
@@ -38,24 +38,6 @@ function positiveInt(v: unknown, name: string): number | undefined {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
   return n;
-}
-
-/**
- * The split token files, rebuilt from the corpus packages when missing (they are not committed). Built in
- * a scratch folder and renamed into place, so concurrent callers never read a half-written file.
- */
-export async function ensureTokenFiles(dir: string, log: (line: string) => void): Promise<void> {
-  const files = ["train.bin", "validation.bin", "test.bin"];
-  if (files.every((f) => existsSync(join(dir, f)))) return;
-  if (resolve(dir) !== resolve(NANO_DATA_DIR)) throw new Error(`${dir} has no ${files.join(" / ")}`);
-  log("tritgate: building the nano token files from the corpus packages (~10 s)");
-  const scratch = await mkdtemp(join(dir, ".build-")); // same filesystem: rename is atomic
-  try {
-    await prepareNanoData({ seed: 1, outDir: scratch, log });
-    for (const f of files) await rename(join(scratch, f), join(dir, f));
-  } finally {
-    await rm(scratch, { recursive: true, force: true });
-  }
 }
 
 export const trainCommand: Command = {

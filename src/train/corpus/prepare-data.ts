@@ -6,7 +6,8 @@
 // Writes tokenizer.json, tokenizer_config.json and split.json (commit these) and train.bin, validation.bin and
 // test.bin (do not commit: regenerate them; they are deterministic given the seed and package versions).
 
-import { mkdir, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -113,6 +114,24 @@ export function encodeDocuments(tokenizer: Tokenizer, docs: readonly Document[],
     out.push(eosId);
   }
   return out;
+}
+
+/**
+ * The split token files, rebuilt from the corpus packages when missing (they are not committed). Built in
+ * a scratch folder and renamed into place, so concurrent callers never read a half-written file.
+ */
+export async function ensureTokenFiles(dir: string, log: (line: string) => void): Promise<void> {
+  const files = ["train.bin", "validation.bin", "test.bin"];
+  if (files.every((f) => existsSync(join(dir, f)))) return;
+  if (resolve(dir) !== resolve(NANO_DATA_DIR)) throw new Error(`${dir} has no ${files.join(" / ")}`);
+  log("tritgate: building the nano token files from the corpus packages (~10 s)");
+  const scratch = await mkdtemp(join(dir, ".build-")); // same filesystem: rename is atomic
+  try {
+    await prepareNanoData({ seed: 1, outDir: scratch, log });
+    for (const f of files) await rename(join(scratch, f), join(dir, f));
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 }
 
 export function toUint16LE(ids: readonly number[]): Uint8Array {
