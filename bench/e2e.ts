@@ -8,13 +8,13 @@
  * TQ2_0 file) so each shape shows its ternary/fp32 ratio. Beside each decode figure: the
  * memory-bandwidth bound, bytes read per token / measured read bandwidth, measured in the same run.
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { hardware, readBandwidth, type WeightType } from "../kernels/index.js";
 import { convertToOnnx } from "../src/convert/to-onnx.js";
 import { type SyntheticBitNetSpec, syntheticBitNet } from "../src/engines/bitnet/index.js";
 import { writeGGUF } from "../src/formats/gguf/index.js";
+import { type E2ERun, measureInChild } from "./e2e-child.js";
 import { argValue, table, writeJson } from "./timing.js";
 
 interface Shape {
@@ -84,31 +84,15 @@ function kvCacheBytes(shape: Shape, positions: number): number {
   return 2 * s.layers * s.kvHeads * (s.embedding / s.heads) * 4 * positions;
 }
 
-interface Run {
-  threads: number;
-  loadMs: number;
-  fileBytes: number;
-  rssBefore: number;
-  rssAfterLoad: number;
-  rssPeak: number;
-  prefillTokensPerS: number;
-  decodeTokensPerS: number;
-}
-
 const bandwidth = readBandwidth(1 << 30, 5);
 const rows: Array<
-  Run & { shape: string; type: Variant; kvCacheBytes: number; boundTokensPerS: number; rssWithinBudget: boolean }
+  E2ERun & { shape: string; type: Variant; kvCacheBytes: number; boundTokensPerS: number; rssWithinBudget: boolean }
 > = [];
 for (const shape of quick ? SHAPES.slice(1) : SHAPES) {
   for (const type of [...TYPES, "ONNX-F32"] as Variant[]) {
     const model = type === "ONNX-F32" ? await ensureOnnx(shape) : await ensureModel(shape, type);
     for (const threads of [1, 2]) {
-      const out = execFileSync(
-        process.execPath,
-        ["--import", "tsx", join(import.meta.dirname, "e2e-run.ts"), "--model", model, "--threads", String(threads)],
-        { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
-      );
-      const run = JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as Run;
+      const run = measureInChild(model, threads);
       const loadGrowth = run.rssAfterLoad - run.rssBefore;
       const kv = kvCacheBytes(shape, 128 + 64 + 1);
       rows.push({

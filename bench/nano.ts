@@ -7,10 +7,10 @@
  * 128-token prompt and greedy decode tokens/s for 64 tokens, at 1 and 2 threads, best of N runs.
  * Ratios are against the fp32 ONNX anchor measured here.
  */
-import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { hardware } from "../kernels/index.js";
+import { type E2ERun, measureInChild } from "./e2e-child.js";
 import { argValue, table, writeJson } from "./timing.js";
 
 const repeats = Number(argValue("--repeats") ?? 3);
@@ -23,28 +23,13 @@ const VARIANTS = [
   { name: "nano-b158-ptq TQ2_0", path: join(root, "nano-b158-ptq", "model.gguf") },
 ];
 
-interface Run {
-  threads: number;
-  loadMs: number;
-  fileBytes: number;
-  rssBefore: number;
-  rssAfterLoad: number;
-  prefillTokensPerS: number;
-  decodeTokensPerS: number;
-}
-
-const rows: Array<Run & { variant: string; rssGrowthBytes: number }> = [];
+const rows: Array<E2ERun & { variant: string; rssGrowthBytes: number }> = [];
 for (const v of VARIANTS) {
   if (!existsSync(v.path)) throw new Error(`${v.path} is missing (the committed nano models: see models/nano)`);
   for (const threads of [1, 2]) {
-    let best: Run | undefined;
+    let best: E2ERun | undefined;
     for (let r = 0; r < repeats; r++) {
-      const out = execFileSync(
-        process.execPath,
-        ["--import", "tsx", join(import.meta.dirname, "e2e-run.ts"), "--model", v.path, "--threads", String(threads)],
-        { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
-      );
-      const run = JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as Run;
+      const run = measureInChild(v.path, threads);
       if (!best || run.decodeTokensPerS > best.decodeTokensPerS) best = run;
     }
     rows.push({ ...best!, variant: v.name, rssGrowthBytes: best!.rssAfterLoad - best!.rssBefore });

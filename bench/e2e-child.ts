@@ -1,0 +1,24 @@
+/** One bench/e2e-run.ts measurement in a child process of its own (so RSS and threads are its own). */
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+
+/** What bench/e2e-run.ts prints. */
+export interface E2ERun {
+  threads: number;
+  loadMs: number;
+  fileBytes: number;
+  rssBefore: number;
+  rssAfterLoad: number;
+  rssPeak: number;
+  prefillTokensPerS: number;
+  decodeTokensPerS: number;
+}
+
+export function measureInChild(model: string, threads: number): E2ERun {
+  const out = execFileSync(
+    process.execPath,
+    ["--import", "tsx", join(import.meta.dirname, "e2e-run.ts"), "--model", model, "--threads", String(threads)],
+    { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
+  );
+  return JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as E2ERun;
+}
