@@ -17,32 +17,39 @@
 #include "tg.h"
 #include "train.h"
 
-int64_t tg_train_param_count(const tg_train_config *c) {
+#define LAYER_TENSORS 11
+
+/* One block's tensors in layout order (train.h): their lengths, and whether AdamW decays them
+ * (matrices do, norms do not). The single statement of the layout: counting, binding and the
+ * optimizer's chunks all read it. */
+static void layer_tensors(const tg_train_config *c, int64_t len[LAYER_TENSORS], int decay[LAYER_TENSORS]) {
     const int64_t E = c->embedding, F = c->feed_forward, d = E / c->heads;
     const int64_t Q = c->heads * d, KV = c->kv_heads * d;
-    const int64_t layer = E + Q * E + 2 * KV * E + E * Q + Q + E + 2 * F * E + E * F + F;
-    return c->vocab * E + c->layers * layer + E;
+    const int64_t lengths[LAYER_TENSORS] = {E, Q * E, KV * E, KV * E, E * Q, Q, E, F * E, F * E, E * F, F};
+    const int decays[LAYER_TENSORS] = {0, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0};
+    for (int i = 0; i < LAYER_TENSORS; i++) len[i] = lengths[i], decay[i] = decays[i];
+}
+
+int64_t tg_train_param_count(const tg_train_config *c) {
+    int64_t len[LAYER_TENSORS], layer = 0;
+    int decay[LAYER_TENSORS];
+    layer_tensors(c, len, decay);
+    for (int i = 0; i < LAYER_TENSORS; i++) layer += len[i];
+    return c->vocab * c->embedding + c->layers * layer + c->embedding;
 }
 
 void tg_train_bind(const tg_train_config *c, float *base, tg_train_tensors *out) {
-    const int64_t E = c->embedding, F = c->feed_forward, d = E / c->heads;
-    const int64_t Q = c->heads * d, KV = c->kv_heads * d;
+    int64_t len[LAYER_TENSORS];
+    int decay[LAYER_TENSORS];
+    layer_tensors(c, len, decay);
     float *p = base;
     out->embedding = p;
-    p += c->vocab * E;
+    p += c->vocab * c->embedding;
     for (int64_t l = 0; l < c->layers; l++) {
         tg_train_layer *L = &out->layers[l];
-        L->attn_norm = p, p += E;
-        L->wq = p, p += Q * E;
-        L->wk = p, p += KV * E;
-        L->wv = p, p += KV * E;
-        L->wo = p, p += E * Q;
-        L->attn_sub_norm = p, p += Q;
-        L->ffn_norm = p, p += E;
-        L->wgate = p, p += F * E;
-        L->wup = p, p += F * E;
-        L->wdown = p, p += E * F;
-        L->ffn_sub_norm = p, p += F;
+        float **field[LAYER_TENSORS] = {&L->attn_norm, &L->wq,       &L->wk,  &L->wv,    &L->wo,          &L->attn_sub_norm,
+                                        &L->ffn_norm,  &L->wgate,    &L->wup, &L->wdown, &L->ffn_sub_norm};
+        for (int i = 0; i < LAYER_TENSORS; i++) *field[i] = p, p += len[i];
     }
     out->final_norm = p;
 }
@@ -107,38 +114,27 @@ static void layout(tg_trainer *t, arena *a) {
     t->norm_partial = take(a, t->norm_tasks * (E > F ? E : F));
 }
 
+/* Cuts one tensor of `len` values at `*offset` into chunks (counting them; recording them with `fill`). */
+static void add_chunks(tg_trainer *t, int fill, int64_t len, int decay, int64_t *offset, int64_t *count) {
+    for (int64_t s = 0; s < len; s += ADAMW_CHUNK, (*count)++) {
+        if (!fill) continue;
+        t->chunk_start[*count] = *offset + s;
+        t->chunk_len[*count] = len - s < ADAMW_CHUNK ? len - s : ADAMW_CHUNK;
+        t->chunk_decay[*count] = decay;
+    }
+    *offset += len;
+}
+
 /* The flat buffer in chunks that never straddle a tensor, each knowing if it takes weight decay. */
 static int64_t plan_chunks(tg_trainer *t, int fill) {
     const tg_train_config *c = &t->cfg;
-    const int64_t E = c->embedding, F = c->feed_forward, d = E / c->heads;
-    const int64_t Q = c->heads * d, KV = c->kv_heads * d;
-    int64_t count = 0, offset = 0;
-    /* (length, decays) per tensor in layout order */
-    int64_t lens[13];
-    int decays[13];
-    int64_t n_tensors = 0;
-#define TENSOR(len, decay) (lens[n_tensors] = (len), decays[n_tensors] = (decay), n_tensors++)
-    for (int64_t l = -1; l <= c->layers; l++) {
-        n_tensors = 0;
-        if (l == -1) TENSOR(c->vocab * E, 1);
-        else if (l == c->layers) TENSOR(E, 0);
-        else {
-            TENSOR(E, 0), TENSOR(Q * E, 1), TENSOR(KV * E, 1), TENSOR(KV * E, 1), TENSOR(E * Q, 1), TENSOR(Q, 0);
-            TENSOR(E, 0), TENSOR(F * E, 1), TENSOR(F * E, 1), TENSOR(E * F, 1), TENSOR(F, 0);
-        }
-        for (int64_t i = 0; i < n_tensors; i++) {
-            for (int64_t s = 0; s < lens[i]; s += ADAMW_CHUNK) {
-                if (fill) {
-                    t->chunk_start[count] = offset + s;
-                    t->chunk_len[count] = lens[i] - s < ADAMW_CHUNK ? lens[i] - s : ADAMW_CHUNK;
-                    t->chunk_decay[count] = decays[i];
-                }
-                count++;
-            }
-            offset += lens[i];
-        }
-    }
-#undef TENSOR
+    int64_t len[LAYER_TENSORS], count = 0, offset = 0;
+    int decay[LAYER_TENSORS];
+    layer_tensors(c, len, decay);
+    add_chunks(t, fill, c->vocab * c->embedding, 1, &offset, &count);
+    for (int64_t l = 0; l < c->layers; l++)
+        for (int i = 0; i < LAYER_TENSORS; i++) add_chunks(t, fill, len[i], decay[i], &offset, &count);
+    add_chunks(t, fill, c->embedding, 0, &offset, &count);
     return count;
 }
 
