@@ -37,3 +37,11 @@ export function parseCommandLine(
   }
   return line;
 }
+
+/** A `--name N` option that must be a positive integer; undefined when absent, an Error naming the option when bad. */
+export function positiveIntOption(value: unknown, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
+  return n;
+}

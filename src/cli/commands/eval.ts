@@ -12,7 +12,7 @@ import { recordInCard } from "../../eval/card.js";
 import { evaluateVariant, writeEvalResult } from "../../eval/index.js";
 import { ensureTokenFiles, NANO_DATA_DIR } from "../../train/corpus/prepare-data.js";
 import { readTokenFile } from "../../train/run/data.js";
-import { type Command, parseCommandLine } from "../command.js";
+import { type Command, parseCommandLine, positiveIntOption } from "../command.js";
 
 const USAGE = `usage: tritgate eval --variant NAME | --model FILE [options]
   --variant NAME     a variant of the gateway config; its family's reference variant is the reference
@@ -25,13 +25,6 @@ const USAGE = `usage: tritgate eval --variant NAME | --model FILE [options]
   --threads N        engine threads (default: physical cores)
   --config FILE      gateway config (default: TRITGATE_CONFIG, ./tritgate.yaml, or the embedded one)
   --out FILE         where the JSON result goes (default: eval.json beside a variant's model; none for --model)`;
-
-function positive(v: unknown, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
-  return n;
-}
 
 export const evalCommand: Command = {
   name: "eval",
@@ -84,9 +77,9 @@ export const evalCommand: Command = {
         model: model!,
         reference: reference === model ? undefined : reference,
         tokens,
-        window: positive(values.window, "window") ?? 257,
-        maxTokens: positive(values["max-tokens"], "max-tokens"),
-        threads: positive(values.threads, "threads"),
+        window: positiveIntOption(values.window, "window") ?? 257,
+        maxTokens: positiveIntOption(values["max-tokens"], "max-tokens"),
+        threads: positiveIntOption(values.threads, "threads"),
       });
       const withQuality = reference === model ? { ...result, quality: 1, top1Agreement: 1 } : result;
       if (out) await writeEvalResult(out, withQuality);

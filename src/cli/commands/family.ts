@@ -8,7 +8,7 @@ import { resolve } from "node:path";
 import { ensureTokenFiles, NANO_DATA_DIR } from "../../train/corpus/prepare-data.js";
 import { buildFamily } from "../../train/family.js";
 import { RECIPES } from "../../train/run/recipe.js";
-import { type Command, parseCommandLine } from "../command.js";
+import { type Command, parseCommandLine, positiveIntOption } from "../command.js";
 
 const USAGE = `usage: tritgate family --recipe NAME --runs DIR --out DIR [--data DIR] [--threads N]
   --recipe NAME   the recipe both runs used (${Object.keys(RECIPES).join(", ")})
@@ -36,9 +36,11 @@ export const familyCommand: Command = {
       console.error(`tritgate family: --recipe (a known recipe), --runs and --out are required\n\n${USAGE}`);
       return 2;
     }
-    const threads = values.threads === undefined ? undefined : Number(values.threads);
-    if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) {
-      console.error("tritgate family: --threads must be a positive integer");
+    let threads: number | undefined;
+    try {
+      threads = positiveIntOption(values.threads, "threads");
+    } catch (e) {
+      console.error(`tritgate family: ${(e as Error).message}`);
       return 2;
     }
     try {

@@ -13,7 +13,7 @@ import { ensureTokenFiles, NANO_DATA_DIR } from "../../train/corpus/prepare-data
 import { readTokenFile } from "../../train/run/data.js";
 import { parseRecipe, RECIPES, type Recipe } from "../../train/run/recipe.js";
 import { trainRun } from "../../train/run/run.js";
-import { type Command, parseCommandLine } from "../command.js";
+import { type Command, parseCommandLine, positiveIntOption } from "../command.js";
 
 const USAGE = `usage: tritgate train --recipe NAME|FILE.json --mode fp32|qat --out DIR [options]
   --recipe NAME        ${Object.keys(RECIPES).join(", ")}, or a recipe JSON file (see src/train/run/recipe.ts)
@@ -31,13 +31,6 @@ async function loadRecipe(spec: string): Promise<Recipe> {
   if (!existsSync(spec))
     throw new Error(`--recipe: "${spec}" is neither ${Object.keys(RECIPES).join(", ")} nor a file`);
   return parseRecipe(JSON.parse(await readFile(spec, "utf8")));
-}
-
-function positiveInt(v: unknown, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
-  return n;
 }
 
 export const trainCommand: Command = {
@@ -64,10 +57,10 @@ export const trainCommand: Command = {
     }
     try {
       let recipe = await loadRecipe(values.recipe);
-      const steps = positiveInt(values.steps, "steps");
+      const steps = positiveIntOption(values.steps, "steps");
       if (steps !== undefined)
         recipe = parseRecipe({ ...recipe, steps, warmupSteps: Math.min(recipe.warmupSteps, steps) });
-      const threads = positiveInt(values.threads, "threads");
+      const threads = positiveIntOption(values.threads, "threads");
       if (threads !== undefined) setThreads(threads);
       const dataDir = resolve(typeof values.data === "string" ? values.data : NANO_DATA_DIR);
       await ensureTokenFiles(dataDir, (l) => console.error(l));
@@ -79,7 +72,7 @@ export const trainCommand: Command = {
         validation: await readTokenFile(join(dataDir, "validation.bin"), vocab),
         outDir: resolve(values.out),
         resume: values.resume === true,
-        stopAfter: positiveInt(values["stop-after"], "stop-after"),
+        stopAfter: positiveIntOption(values["stop-after"], "stop-after"),
         onLog: (l) => console.error(l),
       });
       console.log(JSON.stringify(result));
