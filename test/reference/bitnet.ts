@@ -99,14 +99,15 @@ export function referenceLogits(file: GGUFFile, tokens: readonly number[], mode:
 
   const embedding = matrix(file, "token_embd.weight");
   let xs = tokens.map((t) => Float64Array.from(embedding.get(t)));
+  // NeoX pairing (element i with i + D/2), as llama.cpp runs the bitnet architectures
   const rope = (v: Float64Array, heads: number, pos: number) => {
     for (let h = 0; h < heads; h++)
       for (let i = 0; i < D / 2; i++) {
         const theta = pos * base ** ((-2 * i) / D);
-        const a = v[h * D + 2 * i] ?? 0;
-        const b = v[h * D + 2 * i + 1] ?? 0;
-        v[h * D + 2 * i] = a * Math.cos(theta) - b * Math.sin(theta);
-        v[h * D + 2 * i + 1] = a * Math.sin(theta) + b * Math.cos(theta);
+        const a = v[h * D + i] ?? 0;
+        const b = v[h * D + i + D / 2] ?? 0;
+        v[h * D + i] = a * Math.cos(theta) - b * Math.sin(theta);
+        v[h * D + i + D / 2] = a * Math.sin(theta) + b * Math.cos(theta);
       }
   };
   for (let l = 0; l < (p("block_count") ?? 0); l++) {

@@ -19,7 +19,12 @@ export function rmsNorm(x: Float32Array, weight: Float32Array, rows: number, eps
   }
 }
 
-/** Rotary position embedding, llama's "normal" pairing of consecutive values (2i, 2i+1). */
+/**
+ * Rotary position embedding with NeoX pairing: within each head, element i rotates with element
+ * i + ropeDim/2 (Hugging Face's rotate_half). llama.cpp and bitnet.cpp run every BitNet
+ * architecture this way, and their converters keep Hugging Face's Q/K row order, so a GGUF's
+ * rows are already in this order. Values past ropeDim are left as they are.
+ */
 export class Rope {
   private readonly inverseFrequency: Float64Array;
 
@@ -37,15 +42,15 @@ export class Rope {
     for (let r = 0; r < rows; r++) {
       const position = start + r;
       for (let i = 0; i < half; i++) {
-        const angle = position * (this.inverseFrequency[i] ?? 0);
+        const angle = position * this.inverseFrequency[i]!;
         const cos = Math.cos(angle);
         const sin = Math.sin(angle);
         for (let h = 0; h < heads; h++) {
-          const at = (r * heads + h) * this.headDim + 2 * i;
-          const a = x[at] ?? 0;
-          const b = x[at + 1] ?? 0;
+          const at = (r * heads + h) * this.headDim + i;
+          const a = x[at]!;
+          const b = x[at + half]!;
           x[at] = a * cos - b * sin;
-          x[at + 1] = a * sin + b * cos;
+          x[at + half] = a * sin + b * cos;
         }
       }
     }
