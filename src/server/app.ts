@@ -1,18 +1,23 @@
 /**
- * The gateway's Hono app. Middleware, outermost first: request id → body limit → auth → validation
- * → rate limit → route. (Request id comes first so that even a 413 carries `x-request-id`.)
+ * The gateway's Hono app. Middleware, outermost first: request id → header count → body limit → auth
+ * → validation → output ceiling → rate limit → route. (Request id comes first so that even a 413
+ * carries `x-request-id`; the output ceiling comes before the limiter so that a max_tokens no request
+ * may have is a 400, not a 429.)
  */
 import { type Context, Hono } from "hono";
 import { ApiError, errorResponse, notFound } from "./errors.js";
 import { approxTokens, Gateway } from "./gateway/gateway.js";
+import { createLogger } from "./log.js";
 import { adminAuth, auth } from "./middleware/auth.js";
 import { bodyLimit } from "./middleware/body-limit.js";
+import { headerLimit } from "./middleware/header-limit.js";
+import { outputCeiling } from "./middleware/max-tokens.js";
 import { rateLimit } from "./middleware/rate-limit.js";
 import { requestId } from "./middleware/request-id.js";
 import { validateJson } from "./middleware/validate.js";
 import { MemoryRecorder } from "./recorder.js";
 import { adminRoutes } from "./routes/admin.js";
-import { chatCompletions } from "./routes/chat.js";
+import { chatCompletions, chatRequestedOutput } from "./routes/chat.js";
 import { completions } from "./routes/completions.js";
 import type { RouteServices } from "./routes/context.js";
 import { healthRoutes } from "./routes/health.js";
@@ -44,7 +49,9 @@ function completionEstimate(c: Context<GatewayEnv>): number {
   return prompt + (body.max_tokens ?? 16) * (body.n ?? 1) * prompts.length;
 }
 
-export function createGateway(deps: AppDeps): GatewayApp {
+export function createGateway(given: AppDeps): GatewayApp {
+  const log = given.log ?? createLogger();
+  const deps: AppDeps = { ...given, log };
   const gateway = new Gateway(deps);
   const recorder = deps.recorder ?? new MemoryRecorder(1000);
   const now = deps.now ?? Date.now;
@@ -56,12 +63,14 @@ export function createGateway(deps: AppDeps): GatewayApp {
     .post(
       "/chat/completions",
       validateJson(chatSchema),
+      outputCeiling((c) => chatRequestedOutput(c.get("body") as ChatBody)),
       rateLimit(deps.limiter, chatEstimate, now),
       chatCompletions(services),
     )
     .post(
       "/completions",
       validateJson(completionSchema),
+      outputCeiling((c) => ({ value: (c.get("body") as CompletionBody).max_tokens ?? undefined, param: "max_tokens" })),
       rateLimit(deps.limiter, completionEstimate, now),
       completions(services),
     )
@@ -69,7 +78,8 @@ export function createGateway(deps: AppDeps): GatewayApp {
 
   const app = new Hono<GatewayEnv>()
     .use(requestId())
-    .use(bodyLimit(limit))
+    .use(headerLimit(deps.maxHeaders))
+    .use(bodyLimit(limit, log))
     .route("/v1", v1)
     .route("/health", healthRoutes(services))
     .use("/admin/*", adminAuth(deps.adminToken))
@@ -77,8 +87,7 @@ export function createGateway(deps: AppDeps): GatewayApp {
 
   app.notFound((c) => errorResponse(c, notFound(`Unknown route ${c.req.method} ${c.req.path}.`)));
   app.onError((err, c) => {
-    if (!(err instanceof ApiError))
-      console.error(`[tritgate] ${c.get("requestId") ?? "-"} ${err.stack ?? err.message}`);
+    if (!(err instanceof ApiError)) log.error(`${c.get("requestId") ?? "-"} ${err.stack ?? err.message}`);
     return errorResponse(c, err);
   });
   return { app, gateway, recorder };

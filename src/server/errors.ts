@@ -25,6 +25,11 @@ export class ApiError extends Error {
     this.name = "ApiError";
   }
 
+  /** The same error with more headers (e.g. the `x-ratelimit-*` figures on a 400 the limiter decided). */
+  withHeaders(headers: Readonly<Record<string, string>>): ApiError {
+    return new ApiError(this.status, this.message, this.type, this.code, this.param, { ...this.headers, ...headers });
+  }
+
   body(): OpenAIErrorBody {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }

@@ -205,7 +205,7 @@ export async function startTestGateway(
   const limiter = new CountingLimiter();
   // rates stay at the card figures (alpha ≈ 0), so routing does not depend on how fast this machine is
   const parts = createGateway({ directory, limiter, variants, adminToken: ADMIN_TOKEN, rateAlpha: 1e-9, ...over });
-  const server = await startServer(parts.app, { host: "127.0.0.1", port: 0 });
+  const server = await startServer(parts.app, { host: "127.0.0.1", port: 0, ...(over.log ? { log: over.log } : {}) });
   return {
     ...parts,
     server,

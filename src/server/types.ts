@@ -2,6 +2,7 @@
 import type { BreakerConfig, CardRates, CostParams, EngineKind } from "../../router/index.js";
 import type { VariantWorker } from "../engines/pool/index.js";
 import type { Principal, RateLimiter, TenantDirectory } from "../tenants/index.js";
+import type { Logger } from "./log.js";
 import type { DecisionRecorder, MemoryRecorder } from "./recorder.js";
 
 /** A variant as configured: what the router needs to know about it. */
@@ -36,9 +37,13 @@ export interface AppDeps {
   readonly adminToken?: string | undefined;
   /** largest request body accepted (413 past it); default 1 MiB */
   readonly bodyLimitBytes?: number;
+  /** most request headers accepted (431 past it); default 200 */
+  readonly maxHeaders?: number;
   readonly breaker?: BreakerConfig;
   /** EWMA weight of each new rate observation; default 0.2 */
   readonly rateAlpha?: number;
+  /** where breaker transitions, engine failures and client aborts go; default `createLogger()` (stderr) */
+  readonly log?: Logger;
   /** clock (ms since epoch); tests pin it */
   readonly now?: () => number;
 }

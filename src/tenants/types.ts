@@ -64,6 +64,8 @@ export interface LimitDecision {
   readonly remainingTokens: number;
   readonly resetRequestsSeconds: number;
   readonly resetTokensSeconds: number;
+  /** tokens left of the monthly budget after this decision, when the tier has one */
+  readonly remainingBudgetTokens?: number;
 }
 
 export interface RateLimiter {

@@ -1,4 +1,10 @@
-/** Why a pooled generation did not run or did not finish; the server maps each to an HTTP status. */
+/**
+ * Why a pooled generation did not run or did not finish; the server maps each to an HTTP status. A
+ * request fault (`RequestError` from `../errors.js`: context overflow, chat template, invalid value) is
+ * rejected as itself; the rest are these.
+ */
+import { ChatTemplateError, ContextOverflowError, InvalidGenerationError } from "../errors.js";
+import type { SerializedError } from "./protocol.js";
 
 /** The variant's queue is at its bound: retry later or elsewhere. */
 export class QueueFullError extends Error {
@@ -32,8 +38,9 @@ export class GenerationAbortedError extends Error {
 }
 
 /**
- * The engine threw inside the worker. `cause` keeps the original error's name, so callers can tell
- * a client mistake (ContextOverflowError → 400) from an engine fault (→ fallback).
+ * The engine failed inside the worker (or the worker could not run it): an engine fault, counted against
+ * the variant's health. `originalName` keeps the engine's error name. Request faults do not become an
+ * EngineError: they cross the worker boundary as their own class (see `reviveError`).
  */
 export class EngineError extends Error {
   constructor(
@@ -44,9 +51,34 @@ export class EngineError extends Error {
     super(message);
     this.name = "EngineError";
   }
+}
 
-  /** The request itself is at fault (it would fail on any variant). */
-  get clientFault(): boolean {
-    return this.originalName === "ContextOverflowError" || this.originalName === "RangeError";
+/** An error as plain data for postMessage; request faults carry what rebuilds their class. */
+export function serializeError(e: unknown): SerializedError {
+  if (e instanceof ContextOverflowError) {
+    return {
+      name: e.name,
+      message: e.message,
+      request: { kind: "context", needed: e.needed, capacity: e.capacity, param: e.param },
+    };
+  }
+  if (e instanceof ChatTemplateError) return { name: e.name, message: e.message, request: { kind: "template" } };
+  if (e instanceof InvalidGenerationError) {
+    return { name: e.name, message: e.message, request: { kind: "invalid", param: e.param } };
+  }
+  return e instanceof Error ? { name: e.name, message: e.message } : { name: "Error", message: String(e) };
+}
+
+/** The worker's error on the main thread: a request fault as its own class, anything else as an EngineError. */
+export function reviveError(variant: string, s: SerializedError): Error {
+  switch (s.request?.kind) {
+    case "context":
+      return new ContextOverflowError(s.request.needed, s.request.capacity, s.request.param);
+    case "template":
+      return new ChatTemplateError(s.message);
+    case "invalid":
+      return new InvalidGenerationError(s.message, s.request.param);
+    default:
+      return new EngineError(variant, s.name, s.message);
   }
 }

@@ -8,7 +8,7 @@
  */
 import type { Worker } from "node:worker_threads";
 import { ModelLoadError } from "../errors.js";
-import { EngineError, GenerationAbortedError, QueueFullError, VariantUnavailableError } from "./errors.js";
+import { GenerationAbortedError, QueueFullError, reviveError, VariantUnavailableError } from "./errors.js";
 import type {
   FromWorker,
   PoolGenerateRequest,
@@ -328,8 +328,8 @@ class WorkerHandle implements VariantWorker {
       case "error": {
         const job = this.finish(message.id);
         if (!job) return;
-        this.rates.failed++;
-        job.reject(new EngineError(this.name, message.error.name, message.error.message));
+        if (message.error.request === undefined) this.rates.failed++;
+        job.reject(reviveError(this.name, message.error));
         return;
       }
     }

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { ContextOverflowError, InvalidGenerationError } from "../errors.js";
 import {
   GenerationAbortedError,
   QueueFullError,
@@ -98,13 +99,24 @@ describe("variant workers", () => {
     await blocker;
   });
 
-  it("reports engine errors per request without taking the worker down", async () => {
+  it("reports request faults per request, as their own class across the worker boundary", async () => {
     const long = "x".repeat(400);
-    await expect(fp32.generate({ input: { kind: "text", text: long }, maxTokens: 4 })).rejects.toMatchObject({
-      name: "EngineError",
-      originalName: "ContextOverflowError",
-    });
+    const overflow = fp32.generate({ input: { kind: "text", text: long }, maxTokens: 4 });
+    await expect(overflow).rejects.toBeInstanceOf(ContextOverflowError);
+    await expect(overflow).rejects.toMatchObject({ capacity: 256, param: "messages" });
+    // a client's max_tokens that the context cannot hold is refused, not cut short
+    const strict = ternary.generate({ input: hello, maxTokens: 255, strictMaxTokens: true });
+    await expect(strict).rejects.toBeInstanceOf(ContextOverflowError);
+    await expect(strict).rejects.toMatchObject({ capacity: 256, param: "max_tokens" });
+    // without strictMaxTokens it is a ceiling, cut to what the context leaves
+    const cut = await ternary.generate({ input: hello, maxTokens: 255, sampling: { temperature: 0 }, ignoreEos: true });
+    expect(cut.finishReason).toBe("length");
+    expect(cut.completionTokens).toBeLessThan(255);
+    const bias = fp32.generate({ input: hello, maxTokens: 1, sampling: { logitBias: { 999999: 5 } } });
+    await expect(bias).rejects.toBeInstanceOf(InvalidGenerationError);
+    await expect(bias).rejects.toMatchObject({ param: "logit_bias" });
     expect(fp32.state).toBe("ready");
+    expect(fp32.measured.failed).toBe(0);
   });
 
   it("a model that fails to load is reported, not thrown into the void", async () => {

@@ -31,6 +31,11 @@ export type PromptInput =
 export interface PoolGenerateRequest {
   readonly input: PromptInput;
   readonly maxTokens: number;
+  /**
+   * maxTokens came from the client: a prompt plus maxTokens beyond the context is a ContextOverflowError
+   * (OpenAI answers 400), not a shorter answer. Unset: maxTokens is a ceiling, cut to what the context leaves.
+   */
+  readonly strictMaxTokens?: boolean | undefined;
   readonly sampling?: SamplingParams | undefined;
   readonly stop?: readonly string[] | undefined;
   readonly ignoreEos?: boolean | undefined;
@@ -74,6 +79,16 @@ export interface PoolResult {
 export interface SerializedError {
   readonly name: string;
   readonly message: string;
+  /** present when the request was at fault, with what rebuilds its error class on the main thread */
+  readonly request?:
+    | {
+        readonly kind: "context";
+        readonly needed: number;
+        readonly capacity: number;
+        readonly param: "messages" | "max_tokens";
+      }
+    | { readonly kind: "template" }
+    | { readonly kind: "invalid"; readonly param: string | null };
 }
 
 export type ToWorker =

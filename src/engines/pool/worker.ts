@@ -5,10 +5,12 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import type { Engine, GeneratedToken, LogitsSession } from "../engine.js";
+import { ContextOverflowError, InvalidGenerationError } from "../errors.js";
 import { generateWith } from "../generate.js";
 import { loadEngine } from "../load.js";
-import type { TokenLogprob } from "../sampler/index.js";
-import type { FromWorker, PoolToken, SerializedError, ToWorker, WorkerInit } from "./protocol.js";
+import { type SamplingParams, type TokenLogprob, validateSamplingParams } from "../sampler/index.js";
+import { serializeError } from "./errors.js";
+import type { FromWorker, PoolGenerateRequest, PoolToken, ToWorker, WorkerInit } from "./protocol.js";
 
 const port = parentPort;
 if (!port) throw new Error("src/engines/pool/worker.js runs as a worker thread only");
@@ -18,10 +20,6 @@ const utf8 = new TextDecoder("utf-8", { fatal: false });
 
 function send(message: FromWorker): void {
   port!.postMessage(message);
-}
-
-function serialize(e: unknown): SerializedError {
-  return e instanceof Error ? { name: e.name, message: e.message } : { name: "Error", message: String(e) };
 }
 
 /** A session that lets the event loop turn before each forward pass. */
@@ -58,6 +56,28 @@ function toPoolToken(engine: Engine, t: GeneratedToken, info: boolean): PoolToke
     : { id: t.id, text: t.text, logprob: t.logprob, top };
 }
 
+/**
+ * What only the engine can check about a request, raised as request faults before any work: the
+ * output the client asked for must fit the context, and sampling values must suit this vocabulary.
+ */
+function checkRequest(engine: Engine, request: Omit<PoolGenerateRequest, "priority">, promptTokens: number): void {
+  if (request.strictMaxTokens === true && promptTokens < engine.contextLength) {
+    const needed = promptTokens + request.maxTokens;
+    if (needed > engine.contextLength) throw new ContextOverflowError(needed, engine.contextLength, "max_tokens");
+  }
+  const sampling: SamplingParams = request.sampling ?? {};
+  const problem = validateSamplingParams(sampling);
+  if (problem !== undefined) throw new InvalidGenerationError(problem, null);
+  for (const id of Object.keys(sampling.logitBias ?? {})) {
+    if (Number(id) >= engine.vocabSize) {
+      throw new InvalidGenerationError(
+        `logit_bias token id ${id} is outside this model's vocabulary (0..${engine.vocabSize - 1})`,
+        "logit_bias",
+      );
+    }
+  }
+}
+
 async function run(engine: Engine, message: Extract<ToWorker, { type: "generate" }>): Promise<void> {
   const { id, request } = message;
   const controller = new AbortController();
@@ -68,6 +88,7 @@ async function run(engine: Engine, message: Extract<ToWorker, { type: "generate"
       request.input.kind === "chat"
         ? engine.encodeChat(request.input.messages)
         : engine.tokenizer.encode(request.input.text, { addSpecial: true });
+    checkRequest(engine, request, prompt.length);
     const info = request.tokenInfo === true;
     // sized to the request: a full-context cache would be ~630 MB per request on the 2B-4T shape
     session = engine.newSession(Math.min(engine.contextLength, prompt.length + Math.max(0, request.maxTokens) + 1));
@@ -88,7 +109,7 @@ async function run(engine: Engine, message: Extract<ToWorker, { type: "generate"
     const { text, finishReason, promptTokens, completionTokens, prefillMs, decodeMs } = result;
     send({ type: "done", id, result: { text, finishReason, promptTokens, completionTokens, prefillMs, decodeMs } });
   } catch (e) {
-    send({ type: "error", id, error: serialize(e) });
+    send({ type: "error", id, error: serializeError(e) });
   } finally {
     running.delete(id);
     session?.close?.();
@@ -109,7 +130,7 @@ async function main(): Promise<void> {
       activations: init.activations,
     });
   } catch (e) {
-    send({ type: "load-error", error: serialize(e) });
+    send({ type: "load-error", error: serializeError(e) });
     return;
   }
   port!.on("message", (message: ToWorker) => {

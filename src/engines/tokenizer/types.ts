@@ -1,7 +1,19 @@
+/** A function call an assistant turn made, as Hugging Face chat templates receive it. */
+export interface ChatToolCall {
+  id?: string;
+  type: "function";
+  /** `arguments` is the parsed JSON object when the caller's string parses to one (what templates expect), else the string */
+  function: { name: string; arguments: unknown };
+}
+
 export interface ChatMessage {
   role: string;
-  content: string;
+  /** null on an assistant turn that only calls tools */
+  content: string | null;
   name?: string;
+  tool_calls?: readonly ChatToolCall[];
+  /** on a `tool` message: the call it answers */
+  tool_call_id?: string;
 }
 
 export interface EncodeOptions {

@@ -4,6 +4,7 @@
  * walking the decision's fallback chain on engine failures and feeding the circuit breakers.
  */
 import { analyse, DEFAULT_BREAKER_CONFIG, type Decision, decide, type RouteMessage } from "../../../router/index.js";
+import { ChatTemplateError, ContextOverflowError, RequestError } from "../../engines/errors.js";
 import {
   EngineError,
   GenerationAbortedError,
@@ -58,7 +59,8 @@ export class Gateway {
   readonly now: () => number;
 
   constructor(deps: AppDeps) {
-    this.states = new VariantStates(deps.variants, deps.breaker ?? DEFAULT_BREAKER_CONFIG, deps.rateAlpha ?? 0.2);
+    const breaker = deps.breaker ?? DEFAULT_BREAKER_CONFIG;
+    this.states = new VariantStates(deps.variants, breaker, deps.rateAlpha ?? 0.2, deps.log);
     this.now = deps.now ?? Date.now;
   }
 
@@ -120,6 +122,11 @@ export class Gateway {
   /**
    * Runs one generation on `first` and, on engine failure, on the rest of the chain. Once a token
    * has been streamed the answer is committed: a later failure is thrown, not retried.
+   *
+   * A request fault (the prompt plus max_tokens does not fit the context, the chat template cannot
+   * render the messages) is never held against the variant. The rest of the chain is still tried,
+   * since its variants may have a larger context or another template: a request only some variants
+   * can take goes to those. When none can, the first variant's reason is the 400.
    */
   async run(
     chain: readonly string[],
@@ -129,6 +136,7 @@ export class Gateway {
   ): Promise<RunOutcome> {
     const tried: string[] = [];
     let lastError: unknown;
+    let requestFault: { variant: string; error: RequestError } | undefined;
     let committed = false;
     for (const name of chain) {
       const served = this.states.get(name);
@@ -157,16 +165,19 @@ export class Gateway {
           this.states.release(name);
           throw e;
         }
-        if (e instanceof EngineError && e.clientFault) {
+        if (e instanceof RequestError) {
           this.states.release(name);
-          throw invalidRequest(e.message, "messages", "context_length_exceeded");
+          requestFault ??= { variant: name, error: e };
+          if (committed) throw requestFaultError(name, e);
+          continue;
         }
         if (e instanceof QueueFullError) this.states.release(name);
-        else this.states.failure(name, this.now());
+        else this.states.failure(name, this.now(), e instanceof Error ? e.message : String(e));
         lastError = e;
         if (committed) throw e;
       }
     }
+    if (requestFault) throw requestFaultError(requestFault.variant, requestFault.error);
     if (lastError instanceof QueueFullError) throw unavailable(lastError.message, 1, "overloaded");
     if (lastError instanceof VariantUnavailableError || lastError instanceof EngineError) {
       throw unavailable(`The model failed to answer: ${lastError.message}`, 1, "engine_failure");
@@ -177,4 +188,27 @@ export class Gateway {
   variant(name: string): ServedVariant | undefined {
     return this.states.get(name);
   }
+}
+
+/** A request fault as the 400 OpenAI would answer (context_length_exceeded for the context). */
+export function requestFaultError(variant: string, e: RequestError): ApiError {
+  if (e instanceof ContextOverflowError) {
+    const fix =
+      e.param === "max_tokens"
+        ? "Please reduce max_tokens or the length of the messages."
+        : "Please reduce the length of the messages.";
+    return invalidRequest(
+      `This model's maximum context length is ${e.capacity} tokens. However, this request needs ${e.needed} tokens${e.param === "max_tokens" ? " (the prompt plus max_tokens)" : ""}. ${fix}`,
+      e.param,
+      "context_length_exceeded",
+    );
+  }
+  if (e instanceof ChatTemplateError) {
+    return invalidRequest(
+      `The chat template of ${variant} cannot render these messages (${e.message}).`,
+      "messages",
+      "unsupported_messages",
+    );
+  }
+  return invalidRequest(e.message, e.param, "invalid_value");
 }

@@ -16,6 +16,7 @@ import {
   updateRates,
   type VariantState,
 } from "../../../router/index.js";
+import type { Logger } from "../log.js";
 import type { ServedVariant } from "../types.js";
 
 /** How long a variant that is still loading looks "open" to the router. */
@@ -34,6 +35,7 @@ export class VariantStates {
     variants: readonly ServedVariant[],
     private readonly breakerConfig: BreakerConfig = DEFAULT_BREAKER_CONFIG,
     private readonly alpha = 0.2,
+    private readonly log?: Logger,
   ) {
     for (const served of variants) {
       this.entries.set(served.config.name, { served, rates: seedRates(served.config.card), breaker: CLOSED_BREAKER });
@@ -89,10 +91,23 @@ export class VariantStates {
     return next.allowed;
   }
 
+  /** Whether some ready variant's breaker would let a request through now (for `/health/ready`). */
+  canServe(now: number): boolean {
+    return [...this.entries.values()].some((e) => {
+      const b = this.effectiveBreaker(e, now);
+      return e.served.worker.state === "ready" && (b.state !== "open" || now >= b.retryAtMs);
+    });
+  }
+
   success(name: string, observation: RateObservation): void {
     const e = this.entries.get(name);
     if (!e) return;
-    e.breaker = recordSuccess(e.breaker, this.breakerConfig);
+    const before: BreakerState = e.breaker;
+    const after = recordSuccess(before, this.breakerConfig);
+    e.breaker = after;
+    if (before.state !== "closed" && after.state === "closed") {
+      this.log?.info(`breaker closed: variant ${name} answered its probe request`);
+    }
     e.rates = updateRates(e.rates, observation, this.alpha);
   }
 
@@ -102,10 +117,18 @@ export class VariantStates {
     if (e && e.breaker.state === "half_open") e.breaker = { state: "half_open", probeInFlight: false };
   }
 
-  failure(name: string, now: number): void {
+  /** An engine fault on `name` (only those: client errors, cancels and full queues go through `release`). */
+  failure(name: string, now: number, cause: string): void {
     const e = this.entries.get(name);
     if (!e) return;
-    e.breaker = recordFailure(e.breaker, this.breakerConfig, now);
+    const before = e.breaker;
+    e.breaker = recordFailure(before, this.breakerConfig, now);
+    this.log?.warn(`engine failure on variant ${name}: ${cause}`);
+    if (before.state !== "open" && e.breaker.state === "open") {
+      const after = before.state === "half_open" ? "its probe request failed" : tripReason(before, this.breakerConfig);
+      const seconds = Math.round(this.breakerConfig.cooldownMs / 1000);
+      this.log?.warn(`breaker opened: variant ${name} (${after}; last: ${cause}); retried in ${seconds} s`);
+    }
   }
 
   /** A worker that is loading, failed or closed reads as an open breaker, so the router skips it. */
@@ -115,4 +138,11 @@ export class VariantStates {
     const retryAtMs = state === "loading" ? now + LOADING_RETRY_MS : Number.MAX_SAFE_INTEGER;
     return { state: "open", openedAtMs: now, retryAtMs };
   }
+}
+
+function tripReason(before: BreakerState & { state: "closed" }, config: BreakerConfig): string {
+  const row = before.consecutiveFailures + 1;
+  if (row >= config.consecutiveFailures) return `${row} failures in a row`;
+  const window = [...before.window, true].slice(-Math.max(1, config.windowSize));
+  return `${window.filter((f) => f).length} of the last ${window.length} requests failed`;
 }

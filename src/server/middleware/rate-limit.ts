@@ -1,10 +1,15 @@
 /**
  * Requests and tokens per minute and the monthly budget, through the RateLimiter contract. Every
- * answer carries the `x-ratelimit-*` headers; a refusal is a 429 with `retry-after`.
+ * answer carries the `x-ratelimit-*` headers. A refusal that waiting cures is a 429 with `retry-after`;
+ * one that waiting cannot cure is a 400, so clients do not retry it:
+ * - the request alone needs more tokens than the tier's tokens/minute (`request_exceeds_tokens_per_minute`)
+ *   or monthly budget (`request_exceeds_monthly_budget`) allows;
+ * - the budget is not spent but has less left than the request may use (`request_exceeds_remaining_budget`).
+ * `insufficient_quota` (429, `x-should-retry: false`) is kept for a budget that really is spent.
  */
 import type { Context, MiddlewareHandler } from "hono";
 import type { LimitDecision, RateLimiter } from "../../tenants/index.js";
-import { errorResponse, rateLimited } from "../errors.js";
+import { type ApiError, errorResponse, invalidRequest, rateLimited } from "../errors.js";
 import type { GatewayEnv } from "../types.js";
 
 export function rateLimitHeaders(d: LimitDecision): Record<string, string> {
@@ -28,35 +33,55 @@ export function rateLimit(
     const tokens = Math.max(0, Math.ceil(estimate(c)));
     const decision = await limiter.admit(tenant.id, tier, tokens, now());
     const headers = rateLimitHeaders(decision);
-    if (!decision.allowed) {
-      const retry = decision.retryAfterSeconds ?? Math.max(decision.resetRequestsSeconds, 1);
-      if (decision.reason === "monthly_budget") {
-        return errorResponse(
-          c,
-          rateLimited(
-            "You exceeded your monthly token budget; ask your administrator to raise it.",
-            retry,
-            "insufficient_quota",
-            "insufficient_quota",
-            headers,
-          ),
-        );
-      }
-      const what = decision.reason === "tokens_per_minute" ? "tokens" : "requests";
-      const limit = what === "tokens" ? decision.limitTokens : decision.limitRequests;
-      return errorResponse(
-        c,
-        rateLimited(
-          `Rate limit reached for tenant ${tenant.name} on ${what} per min: limit ${limit}. Please try again in ${retry}s.`,
-          retry,
-          what,
-          "rate_limit_exceeded",
-          headers,
-        ),
-      );
-    }
+    if (!decision.allowed) return errorResponse(c, refusal(decision, tenant.name, tokens, headers));
     c.set("reservedTokens", tokens);
     await next();
     for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
   };
+}
+
+/** The error a refused decision answers with (see the module comment). */
+function refusal(d: LimitDecision, tenant: string, tokens: number, headers: Record<string, string>): ApiError {
+  const lower = "Lower max_tokens (or n), or shorten the prompt.";
+  if (d.reason === "monthly_budget") {
+    if (d.retryAfterSeconds === undefined) {
+      return invalidRequest(
+        `This request may use up to ${tokens} tokens, more than your whole monthly token budget allows. ${lower}`,
+        null,
+        "request_exceeds_monthly_budget",
+      ).withHeaders(headers);
+    }
+    const left = d.remainingBudgetTokens ?? 0;
+    if (left > 0) {
+      return invalidRequest(
+        `This request may use up to ${tokens} tokens, but only ${left} remain of your monthly token budget. ${lower}`,
+        null,
+        "request_exceeds_remaining_budget",
+      ).withHeaders(headers);
+    }
+    return rateLimited(
+      "You exceeded your monthly token budget; ask your administrator to raise it.",
+      d.retryAfterSeconds,
+      "insufficient_quota",
+      "insufficient_quota",
+      { ...headers, "x-should-retry": "false" },
+    );
+  }
+  if (d.reason === "tokens_per_minute" && d.retryAfterSeconds === undefined) {
+    return invalidRequest(
+      `This request may use up to ${tokens} tokens, more than your limit of ${d.limitTokens} tokens per minute allows at all. ${lower}`,
+      null,
+      "request_exceeds_tokens_per_minute",
+    ).withHeaders(headers);
+  }
+  const retry = d.retryAfterSeconds ?? Math.max(1, Math.ceil(d.resetRequestsSeconds));
+  const what = d.reason === "tokens_per_minute" ? "tokens" : "requests";
+  const limit = what === "tokens" ? d.limitTokens : d.limitRequests;
+  return rateLimited(
+    `Rate limit reached for tenant ${tenant} on ${what} per min: limit ${limit}. Please try again in ${retry}s.`,
+    retry,
+    what,
+    "rate_limit_exceeded",
+    headers,
+  );
 }

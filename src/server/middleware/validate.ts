@@ -1,7 +1,8 @@
 /** JSON body → zod schema; a failure is a 400 invalid_request_error naming the offending `param`. */
 import type { MiddlewareHandler } from "hono";
 import type { z } from "zod";
-import { errorResponse, invalidRequest } from "../errors.js";
+import { type ApiError, errorResponse, invalidRequest } from "../errors.js";
+import { UNSUPPORTED } from "../schemas/parameters.js";
 import type { GatewayEnv } from "../types.js";
 
 export function validateJson(schema: z.ZodType): MiddlewareHandler<GatewayEnv> {
@@ -21,15 +22,33 @@ export function validateJson(schema: z.ZodType): MiddlewareHandler<GatewayEnv> {
       return errorResponse(c, invalidRequest("The request body must be a JSON object."));
     }
     const parsed = schema.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const param = issue ? paramPath(issue.path) : null;
-      const message = issue ? `Invalid value for '${param ?? "body"}': ${issue.message}` : "Invalid request body.";
-      return errorResponse(c, invalidRequest(message, param, "invalid_value"));
-    }
+    if (!parsed.success) return errorResponse(c, issueError(parsed.error.issues));
     c.set("body", parsed.data);
     return next();
   };
+}
+
+/**
+ * The first issue as OpenAI words it: an unknown field is `unknown_parameter` naming it, a refined
+ * issue may carry its own code (`params.code`), anything else is `invalid_value`.
+ */
+export function issueError(issues: readonly z.core.$ZodIssue[]): ApiError {
+  const unknown = issues.find((i) => i.code === "unrecognized_keys");
+  if (unknown) {
+    const param = paramPath([...unknown.path, unknown.keys[0] ?? ""]);
+    return invalidRequest(
+      `Unrecognized request argument supplied: ${unknown.keys.map((k) => paramPath([...unknown.path, k])).join(", ")}`,
+      param,
+      "unknown_parameter",
+    );
+  }
+  const issue = issues[0];
+  if (!issue) return invalidRequest("Invalid request body.", null, "invalid_value");
+  const param = paramPath(issue.path);
+  const own = issue.code === "custom" ? (issue.params as { code?: unknown } | undefined)?.code : undefined;
+  if (own === UNSUPPORTED)
+    return invalidRequest(`Unsupported parameter: '${param}': ${issue.message}`, param, UNSUPPORTED);
+  return invalidRequest(`Invalid value for '${param ?? "body"}': ${issue.message}`, param, "invalid_value");
 }
 
 /** ["messages", 0, "content"] → "messages[0].content" */

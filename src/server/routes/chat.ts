@@ -3,9 +3,11 @@ import type { Context } from "hono";
 import { errorResponse } from "../errors.js";
 import { parseHints } from "../gateway/hints.js";
 import { newId, nowSeconds } from "../ids.js";
+import type { RequestedOutput } from "../middleware/max-tokens.js";
 import { chatFormat } from "../openai/chat-format.js";
-import { type ChatBody, messageText } from "../schemas/chat.js";
+import type { ChatBody } from "../schemas/chat.js";
 import { samplingParams, stopList } from "../schemas/common.js";
+import { routeText, templateMessages } from "../schemas/messages.js";
 import type { GatewayEnv } from "../types.js";
 import type { RouteServices } from "./context.js";
 import { execute, releaseReservation } from "./execute.js";
@@ -16,12 +18,18 @@ export function chatCompletions(services: RouteServices) {
     const body = c.get("body") as ChatBody;
     const { tier } = c.get("principal");
     try {
-      const requested = body.max_completion_tokens ?? body.max_tokens ?? undefined;
-      const param = body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
+      const { value: requested, param } = chatRequestedOutput(body);
       const maxTokens = maxTokensFor(requested, tier, param);
       const hints = parseHints(c.req.header("x-tritgate-quality"), c.req.header("x-tritgate-sla-ms"));
-      const messages = body.messages.map((m) => ({ role: m.role, content: messageText(m) }));
-      const routed = services.gateway.route({ model: body.model, tier, messages, maxTokens: requested, hints });
+      const messages = templateMessages(body.messages);
+      const routeMessages = messages.map((m) => ({ role: m.role, content: routeText(m) }));
+      const routed = services.gateway.route({
+        model: body.model,
+        tier,
+        messages: routeMessages,
+        maxTokens: requested,
+        hints,
+      });
       const logprobs = body.logprobs === true;
       const topLogprobs = logprobs ? (body.top_logprobs ?? 0) : 0;
       const includeUsage = body.stream === true && body.stream_options?.include_usage === true;
@@ -38,6 +46,7 @@ export function chatCompletions(services: RouteServices) {
         request: (choice) => ({
           input: { kind: "chat", messages },
           maxTokens,
+          strictMaxTokens: requested !== undefined,
           sampling: samplingParams(body, topLogprobs, choice),
           stop: stopList(body.stop),
           tokenInfo: logprobs,
@@ -50,4 +59,10 @@ export function chatCompletions(services: RouteServices) {
       return errorResponse(c, e);
     }
   };
+}
+
+/** The output length the client asked for, and under which name. */
+export function chatRequestedOutput(body: ChatBody): RequestedOutput {
+  if (body.max_completion_tokens != null) return { value: body.max_completion_tokens, param: "max_completion_tokens" };
+  return { value: body.max_tokens ?? undefined, param: "max_tokens" };
 }

@@ -48,6 +48,7 @@ export function completions(services: RouteServices) {
         request: (choice) => ({
           input: { kind: "text", text: prompts[Math.floor(choice / n)]! },
           maxTokens,
+          strictMaxTokens: requested !== undefined,
           sampling: samplingParams(body, topLogprobs, choice % n),
           stop: stopList(body.stop),
           tokenInfo: logprobs,

@@ -1,4 +1,8 @@
-/** `GET /health/live` (the process answers) and `GET /health/ready` (at least one variant can serve). */
+/**
+ * `GET /health/live` (the process answers) and `GET /health/ready`: 200 while at least one variant can
+ * serve (its worker is ready and its breaker lets requests through), else 503 so a load balancer
+ * sends traffic elsewhere.
+ */
 import { Hono } from "hono";
 import type { GatewayEnv } from "../types.js";
 import type { RouteServices } from "./context.js";
@@ -18,7 +22,7 @@ export function healthRoutes({ gateway }: RouteServices): Hono<GatewayEnv> {
         waiting: worker.waiting,
         breaker: gateway.states.breaker(config.name, now)?.state ?? "closed",
       }));
-      const ready = variants.some((v) => v.state === "ready");
+      const ready = gateway.states.canServe(now);
       if (!ready) c.header("x-should-retry", "true");
       return c.json({ status: ready ? "ready" : "unavailable", variants }, ready ? 200 : 503);
     });

@@ -26,8 +26,21 @@ export const samplingFields = {
   logit_bias: z
     .record(z.string().regex(/^\d+$/, "logit_bias keys are token ids"), finite().min(-100).max(100))
     .nullish(),
-  user: z.string().max(256).nullish(),
 };
+
+/** `stream_options` only goes with `stream: true` (OpenAI refuses it otherwise). */
+export function checkStreamOptions(
+  body: { stream?: boolean | null | undefined; stream_options?: unknown },
+  ctx: z.RefinementCtx,
+): void {
+  if (body.stream_options != null && body.stream !== true) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["stream_options"],
+      message: "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+    });
+  }
+}
 
 export interface SamplingInput {
   readonly seed?: number | null | undefined;

@@ -1,14 +1,18 @@
-/** `POST /v1/completions` (legacy) body: text prompts only. */
+/** `POST /v1/completions` (legacy) body: text prompts only; unknown fields are a 400 naming them. */
 import { z } from "zod";
-import { samplingFields } from "./common.js";
+import { checkStreamOptions, samplingFields } from "./common.js";
+import { IGNORED_FIELDS } from "./parameters.js";
 
-export const completionSchema = z.object({
-  ...samplingFields,
-  prompt: z.union([z.string(), z.array(z.string()).min(1).max(16)]),
-  logprobs: z.int().min(0).max(5).nullish(),
-  echo: z.boolean().nullish(),
-  suffix: z.null().optional(),
-  best_of: z.literal(1).nullish(),
-});
+export const completionSchema = z
+  .strictObject({
+    ...samplingFields,
+    ...IGNORED_FIELDS,
+    prompt: z.union([z.string(), z.array(z.string()).min(1).max(16)]),
+    logprobs: z.int().min(0).max(5).nullish(),
+    echo: z.boolean().nullish(),
+    suffix: z.null().optional(),
+    best_of: z.literal(1).nullish(),
+  })
+  .superRefine(checkStreamOptions);
 
 export type CompletionBody = z.infer<typeof completionSchema>;

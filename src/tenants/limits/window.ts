@@ -79,6 +79,9 @@ export function evaluate(usage: Usage, tier: TierConfig, estimatedTokens: number
     remainingTokens: Math.max(0, tier.tokensPerMinute - usage.tokens - (allowed ? estimate : 0)),
     resetRequestsSeconds: windowEndMs / 1000,
     resetTokensSeconds: windowEndMs / 1000,
+    ...(budget > 0
+      ? { remainingBudgetTokens: Math.max(0, budget - usage.monthTokens - (allowed ? estimate : 0)) }
+      : {}),
   };
   if (allowed) return { allowed: true, ...figures };
   // the reason reported is what keeps the request out longest (never, else the latest retry)
