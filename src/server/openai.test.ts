@@ -217,3 +217,120 @@ describe("chat completions through the openai client", () => {
     });
   });
 });
+
+describe("roles through the openai client", () => {
+  const ask = (messages: OpenAI.Chat.ChatCompletionMessageParam[]) =>
+    client.chat.completions.create({ model: "tiny-b158", messages, max_tokens: 6, temperature: 0, seed: 3 });
+
+  it("a developer message is a system message (same prompt, same answer)", async () => {
+    const system = await ask([
+      { role: "system", content: "Be brief." },
+      { role: "user", content: "hi" },
+    ]);
+    const developer = await ask([
+      { role: "developer", content: "Be brief." },
+      { role: "user", content: "hi" },
+    ]);
+    expect(developer.usage?.prompt_tokens).toBe(system.usage?.prompt_tokens);
+    expect(developer.choices[0]!.message.content).toBe(system.choices[0]!.message.content);
+  });
+
+  it("a tool-calling turn and the tool's answer render through the chat template", async () => {
+    const question: OpenAI.Chat.ChatCompletionMessageParam = { role: "user", content: "Weather in Paris?" };
+    const without = await ask([question]);
+    const withTools = await ask([
+      question,
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [{ id: "call_1", type: "function", function: { name: "weather", arguments: '{"city":"Paris"}' } }],
+      },
+      { role: "tool", tool_call_id: "call_1", content: "18 C, sunny" },
+    ]);
+    expect(withTools.choices[0]!.message.role).toBe("assistant");
+    // the call (name and arguments) and the tool's answer are in the prompt
+    expect(withTools.usage!.prompt_tokens).toBeGreaterThan(without.usage!.prompt_tokens + 20);
+    expect(gw.gateway.states.breaker("tiny-b158", Date.now())?.state).toBe("closed");
+  });
+});
+
+describe("parameters through the openai client", () => {
+  const base = { model: "tiny", messages: [{ role: "user" as const, content: "x" }], max_tokens: 1 };
+  const refusal = (p: Promise<unknown>) =>
+    p.then(
+      () => null,
+      (e: unknown) => e,
+    );
+
+  it("an unknown parameter is a 400 naming it, on both endpoints", async () => {
+    const chat = await refusal(client.chat.completions.create({ ...base, temprature: 0.5 } as never));
+    expect(chat).toBeInstanceOf(BadRequestError);
+    expect(chat).toMatchObject({ status: 400, param: "temprature", code: "unknown_parameter" });
+    expect((chat as Error).message).toMatch(/Unrecognized request argument supplied: temprature/);
+    const legacy = await refusal(
+      client.completions.create({ model: "tiny", prompt: "x", max_tokens: 1, top_k: 5 } as never),
+    );
+    expect(legacy).toMatchObject({ status: 400, param: "top_k", code: "unknown_parameter" });
+  });
+
+  it("stream_options without stream is a 400", async () => {
+    const refused = await refusal(client.chat.completions.create({ ...base, stream_options: { include_usage: true } }));
+    expect(refused).toMatchObject({ status: 400, param: "stream_options" });
+    const legacy = await refusal(
+      client.completions.create({ model: "tiny", prompt: "x", max_tokens: 1, stream_options: { include_usage: true } }),
+    );
+    expect(legacy).toMatchObject({ status: 400, param: "stream_options" });
+  });
+
+  it("fields OpenAI accepts that change nothing here are accepted; features this server lacks are refused by name", async () => {
+    const ok = await client.chat.completions.create({
+      ...base,
+      user: "u-1",
+      safety_identifier: "s-1",
+      metadata: { team: "search" },
+      store: false,
+      service_tier: "auto",
+      prompt_cache_key: "k",
+      modalities: ["text"],
+    });
+    expect(ok.choices).toHaveLength(1);
+    for (const [param, value] of [
+      ["audio", { voice: "alloy", format: "mp3" }],
+      ["reasoning_effort", "high"],
+      ["prediction", { type: "content", content: "x" }],
+      ["web_search_options", {}],
+      ["functions", [{ name: "f" }]],
+    ] as const) {
+      const refused = await refusal(client.chat.completions.create({ ...base, [param]: value } as never));
+      expect(refused, param).toMatchObject({ status: 400, param, code: "unsupported_parameter" });
+    }
+    const flex = await refusal(client.chat.completions.create({ ...base, service_tier: "flex" }));
+    expect(flex).toMatchObject({ status: 400, param: "service_tier" });
+    const image = await refusal(
+      client.chat.completions.create({
+        ...base,
+        messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "https://x/y.png" } }] }],
+      }),
+    );
+    expect(image).toMatchObject({ status: 400, param: "messages[0].content[0].type", code: "unsupported_parameter" });
+  });
+
+  it("max_tokens past what the context leaves is a 400 context_length_exceeded, not a cut answer", async () => {
+    const refused = await refusal(
+      client.chat.completions.create({
+        model: "tiny-b158",
+        messages: [{ role: "user", content: "word ".repeat(30) }],
+        max_tokens: 128,
+      }),
+    );
+    expect(refused).toBeInstanceOf(BadRequestError);
+    expect(refused).toMatchObject({ status: 400, code: "context_length_exceeded", param: "max_tokens" });
+    // without max_tokens the same prompt is answered (the output is bounded by what the context leaves)
+    const answered = await client.chat.completions.create({
+      model: "tiny-b158",
+      messages: [{ role: "user", content: "word ".repeat(30) }],
+    });
+    expect(answered.choices).toHaveLength(1);
+    expect(gw.gateway.states.breaker("tiny-b158", Date.now())?.state).toBe("closed");
+  });
+});

@@ -64,8 +64,9 @@ export function startServer(app: Hono<GatewayEnv>, options: ServeOptions = {}): 
 /** Node's parser errors as OpenAI errors: 431 for headers past the limit, 400 for malformed requests. */
 function answerClientError(err: NodeJS.ErrnoException, socket: Socket, log: Logger): void {
   const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-  if (err.code === "ECONNRESET" || !socket.writable || inFlight?.headersSent) {
-    log.debug(`client connection ended early (${err.code ?? err.message})`);
+  const hungUp = err.code === "ECONNRESET" || err.code === "HPE_INVALID_EOF_STATE";
+  if (hungUp || !socket.writable || inFlight?.headersSent) {
+    log.debug(`client hung up before the request was complete (${err.code ?? err.message})`);
     socket.destroy();
     return;
   }

@@ -4,18 +4,23 @@
  * family "tiny" on real worker threads, listening on loopback. Not exported from the package.
  */
 import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { defaultConfig, variantCost } from "../config/index.js";
 import { startVariantWorker, type VariantWorker } from "../engines/pool/index.js";
 import { tinyFamily } from "../engines/pool/testkit.js";
-import type {
-  ApiKeyRecord,
-  LimitDecision,
-  Principal,
-  RateLimiter,
-  Tenant,
-  TenantDirectory,
-  TierConfig,
+import {
+  type ApiKeyRecord,
+  createMemoryRateLimiter,
+  type LimitDecision,
+  type Principal,
+  type RateLimiter,
+  type Tenant,
+  type TenantDirectory,
+  type TierConfig,
 } from "../tenants/index.js";
 import { createGateway, type GatewayApp } from "./app.js";
+import { createLogger, type Logger } from "./log.js";
 import type { MemoryRecorder } from "./recorder.js";
 import { type RunningServer, startServer } from "./serve.js";
 import type { AppDeps, ServedVariant, VariantConfig } from "./types.js";
@@ -220,4 +225,66 @@ export async function startTestGateway(
 
 export function served(workers: Record<string, VariantWorker>): ServedVariant[] {
   return TINY_CONFIGS.map((config) => ({ config, worker: workers[config.name]! }));
+}
+
+const ROOT = join(import.meta.dirname, "../..");
+
+export interface NanoGateway extends GatewayApp {
+  readonly server: RunningServer;
+  readonly baseURL: string;
+  /** one tenant per tier of the embedded config: free, standard, premium */
+  readonly keys: Record<string, string>;
+  readonly workers: readonly VariantWorker[];
+  close(): Promise<void>;
+}
+
+/**
+ * The committed nano family (models/nano) on worker threads with the embedded config's tiers and the
+ * in-memory rate limiter: the gateway as `tritgate serve` runs it, on 127.0.0.1:0.
+ */
+export async function startNanoGateway(over: Partial<AppDeps> = {}): Promise<NanoGateway> {
+  const config = defaultConfig();
+  const workers = config.variants.map((v) =>
+    startVariantWorker({ name: v.name, path: join(ROOT, v.path), threads: 1, slots: v.slots }),
+  );
+  await Promise.all(workers.map((w) => w.ready));
+  const variants: ServedVariant[] = config.variants.map((v, i) => {
+    const card = JSON.parse(readFileSync(join(ROOT, v.path, "../card.json"), "utf8")) as {
+      quality: { quality: number };
+    };
+    return {
+      config: {
+        name: v.name,
+        family: v.family,
+        engine: v.engine,
+        quality: card.quality.quality,
+        card: { prefillTokensPerSec: v.card.prefillTokensPerS, decodeTokensPerSec: v.card.decodeTokensPerS },
+        cost: variantCost(v),
+      },
+      worker: workers[i]!,
+    };
+  });
+  const directory = new MapDirectory(config.tiers);
+  const keys = Object.fromEntries(config.tiers.map((t) => [t.name, directory.addTenant(`tenant-${t.name}`, t.name)]));
+  const limiter = createMemoryRateLimiter();
+  const parts = createGateway({ directory, limiter, variants, rateAlpha: 1e-9, ...over });
+  const server = await startServer(parts.app, { host: "127.0.0.1", port: 0, ...(over.log ? { log: over.log } : {}) });
+  return {
+    ...parts,
+    server,
+    baseURL: `${server.url}/v1`,
+    keys,
+    workers,
+    close: async () => {
+      await server.close();
+      await limiter.close();
+      await Promise.all(workers.map((w) => w.close()));
+    },
+  };
+}
+
+/** A logger that keeps its lines, for tests that read what was logged. */
+export function memoryLog(): Logger & { readonly lines: string[] } {
+  const lines: string[] = [];
+  return { lines, ...createLogger("debug", (line) => lines.push(line)) };
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ChatTemplateError } from "../errors.js";
 import { byteToChar } from "./bytes.js";
 import { CHATML_TEMPLATE, type GGUFVocab, tokenizerFromGGUF } from "./index.js";
 
@@ -65,6 +66,49 @@ describe("chat templates", () => {
     );
     const raising = tokenizerFromGGUF(vocab("{{ raise_exception('only user messages') }}"));
     expect(() => raising.applyChatTemplate(messages)).toThrow(/chat template failed to render: .*only user messages/);
+  });
+
+  it("hands tool-calling turns to the template as transformers does: content null, arguments parsed", () => {
+    const probe = tokenizerFromGGUF(
+      vocab(
+        "{% for m in messages %}{{ m.role }}|{{ 'none' if m.content is none else m.content }}|" +
+          "{% if m.tool_calls is defined %}{% for c in m.tool_calls %}{{ c.id }}:{{ c.type }}:{{ c.function.name }}:" +
+          "{{ c.function.arguments.city if c.function.arguments is mapping else c.function.arguments }};{% endfor %}{% endif %}" +
+          "{{ m.tool_call_id if m.tool_call_id is defined else '' }}\n{% endfor %}",
+      ),
+    );
+    const rendered = probe.applyChatTemplate([
+      { role: "user", content: "weather?" },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [
+          { id: "c1", type: "function", function: { name: "weather", arguments: '{"city":"Paris"}' } },
+          { id: "c2", type: "function", function: { name: "raw", arguments: "not json" } },
+        ],
+      },
+      { role: "tool", content: "18 C", tool_call_id: "c1" },
+    ]);
+    expect(rendered).toBe(
+      "user|weather?|\nassistant|none|c1:function:weather:Paris;c2:function:raw:not json;\ntool|18 C|c1\n",
+    );
+  });
+
+  it("the ChatML default renders tool calls and tool messages; a template that refuses is a ChatTemplateError", () => {
+    const tok = tokenizerFromGGUF(vocab());
+    const text = tok.applyChatTemplate([
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [{ type: "function", function: { name: "f", arguments: '{"a":1}' } }],
+      },
+      { role: "tool", content: "2", tool_call_id: "x" },
+    ]);
+    expect(text).toBe(
+      '<|im_start|>assistant\n<tool_call>\n{"name": "f", "arguments": {"a": 1}}\n</tool_call><|im_end|>\n<|im_start|>tool\n2<|im_end|>\n',
+    );
+    const refusing = tokenizerFromGGUF(vocab("{{ raise_exception('unsupported role tool') }}"));
+    expect(() => refusing.applyChatTemplate(messages)).toThrow(ChatTemplateError);
   });
 
   it("exports the ChatML default", () => {

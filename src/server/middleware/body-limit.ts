@@ -27,9 +27,8 @@ export function bodyLimit(maxBytes: number, log: Logger): MiddlewareHandler<Gate
       text = utf8(bytes);
     } catch (e) {
       // the client went away (or broke the framing) while sending: nothing can be answered to it
-      log.debug(
-        `${c.get("requestId") ?? "-"} request body not received: ${e instanceof Error ? e.message : String(e)}`,
-      );
+      const why = e instanceof Error ? e.message : String(e);
+      log.debug(`${c.get("requestId") ?? "-"} client hung up before the request was complete (${why})`);
       c.header("connection", "close");
       return errorResponse(c, invalidRequest("The request body ended before it was complete."));
     }
