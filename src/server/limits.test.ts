@@ -162,7 +162,7 @@ describe("variants with different contexts", () => {
       const messages = [{ role: "user" as const, content: "word ".repeat(20) }];
       const res = await client.chat.completions.create({ model: "tiny", messages, max_tokens: 4 }).withResponse();
       expect(res.response.headers.get("x-tritgate-variant")).toBe("tiny-fp32");
-      const decision = gw.memory.latest(1)[0]!.decision;
+      const decision = gw.memory.latest(1)[0]!.decision!;
       expect(decision.chosen).toBe("tiny-b158"); // the router's pick, which could not hold it
       expect(decision.fallbackChain).toEqual(["tiny-b158", "tiny-fp32"]);
       const pinned = await refusal(client.chat.completions.create({ model: "tiny-b158", messages, max_tokens: 4 }));
