@@ -218,42 +218,6 @@ describe("chat completions through the openai client", () => {
   });
 });
 
-describe("roles through the openai client", () => {
-  const ask = (messages: OpenAI.Chat.ChatCompletionMessageParam[]) =>
-    client.chat.completions.create({ model: "tiny-b158", messages, max_tokens: 6, temperature: 0, seed: 3 });
-
-  it("a developer message is a system message (same prompt, same answer)", async () => {
-    const system = await ask([
-      { role: "system", content: "Be brief." },
-      { role: "user", content: "hi" },
-    ]);
-    const developer = await ask([
-      { role: "developer", content: "Be brief." },
-      { role: "user", content: "hi" },
-    ]);
-    expect(developer.usage?.prompt_tokens).toBe(system.usage?.prompt_tokens);
-    expect(developer.choices[0]!.message.content).toBe(system.choices[0]!.message.content);
-  });
-
-  it("a tool-calling turn and the tool's answer render through the chat template", async () => {
-    const question: OpenAI.Chat.ChatCompletionMessageParam = { role: "user", content: "Weather in Paris?" };
-    const without = await ask([question]);
-    const withTools = await ask([
-      question,
-      {
-        role: "assistant",
-        content: null,
-        tool_calls: [{ id: "call_1", type: "function", function: { name: "weather", arguments: '{"city":"Paris"}' } }],
-      },
-      { role: "tool", tool_call_id: "call_1", content: "18 C, sunny" },
-    ]);
-    expect(withTools.choices[0]!.message.role).toBe("assistant");
-    // the call (name and arguments) and the tool's answer are in the prompt
-    expect(withTools.usage!.prompt_tokens).toBeGreaterThan(without.usage!.prompt_tokens + 20);
-    expect(gw.gateway.states.breaker("tiny-b158", Date.now())?.state).toBe("closed");
-  });
-});
-
 describe("parameters through the openai client", () => {
   const base = { model: "tiny", messages: [{ role: "user" as const, content: "x" }], max_tokens: 1 };
   const refusal = (p: Promise<unknown>) =>

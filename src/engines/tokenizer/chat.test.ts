@@ -109,6 +109,13 @@ describe("chat templates", () => {
     );
     const refusing = tokenizerFromGGUF(vocab("{{ raise_exception('unsupported role tool') }}"));
     expect(() => refusing.applyChatTemplate(messages)).toThrow(ChatTemplateError);
+    // a template that never reads tool_calls would drop them silently: refused instead
+    const blind = tokenizerFromGGUF(vocab("{% for m in messages %}{{ m.role }}:{{ m.content }}{% endfor %}"));
+    const call = { type: "function" as const, function: { name: "f", arguments: "{}" } };
+    expect(() => blind.applyChatTemplate([{ role: "assistant", content: null, tool_calls: [call] }])).toThrow(
+      /does not render tool calls/,
+    );
+    expect(blind.applyChatTemplate([{ role: "tool", content: "2", tool_call_id: "x" }])).toBe("tool:2");
   });
 
   it("exports the ChatML default", () => {

@@ -37,6 +37,15 @@ export class ChatTemplate {
         throw new Error(`chat template failed to parse: ${errorMessage(err)}`);
       }
     }
+    // a template that never reads `tool_calls` would drop the calls without a word: refuse instead
+    if (
+      messages.some((m) => m.tool_calls !== undefined && m.tool_calls.length > 0) &&
+      !this.source.includes("tool_calls")
+    ) {
+      throw new ChatTemplateError(
+        "this model's chat template does not render tool calls (it never reads `tool_calls`)",
+      );
+    }
     const plain = messages.map(templateMessage);
     try {
       return this.compiled.render({
