@@ -3,6 +3,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { writeGGUF } from "../../formats/gguf/index.js";
+import { syntheticBitNet } from "../bitnet/index.js";
 import { ContextOverflowError, InvalidGenerationError } from "../errors.js";
 import {
   GenerationAbortedError,
@@ -12,7 +14,7 @@ import {
   type VariantWorker,
 } from "./index.js";
 import { PriorityQueue } from "./queue.js";
-import { type TinyFamily, tinyFamily } from "./testkit.js";
+import { TINY_SPEC, type TinyFamily, tinyFamily } from "./testkit.js";
 
 const hello = { kind: "chat" as const, messages: [{ role: "user", content: "Hello there" }] };
 
@@ -117,6 +119,24 @@ describe("variant workers", () => {
     await expect(bias).rejects.toMatchObject({ param: "logit_bias" });
     expect(fp32.state).toBe("ready");
     expect(fp32.measured.failed).toBe(0);
+    // "" is the BOS alone on a model that adds one; on one that does not, it is an empty prompt, refused
+    expect((await fp32.generate({ input: { kind: "text", text: "" }, maxTokens: 1 })).promptTokens).toBe(1);
+    const spec = syntheticBitNet(TINY_SPEC);
+    const noBos = join(mkdtempSync(join(tmpdir(), "tg-nobos-")), "nobos.gguf");
+    const metadata = [...spec.metadata].filter(([key]) => key !== "tokenizer.ggml.add_bos_token");
+    await writeGGUF(noBos, {
+      ...spec,
+      metadata: [...metadata, ["tokenizer.ggml.add_bos_token", { type: "bool", value: false }]],
+    });
+    const bare = startVariantWorker({ name: "nobos", path: noBos, threads: 1 });
+    try {
+      await bare.ready;
+      const empty = bare.generate({ input: { kind: "text", text: "" }, maxTokens: 1 });
+      await expect(empty).rejects.toBeInstanceOf(InvalidGenerationError);
+      await expect(empty).rejects.toMatchObject({ param: "prompt" });
+    } finally {
+      await bare.close();
+    }
   });
 
   it("a model that fails to load is reported, not thrown into the void", async () => {

@@ -61,6 +61,13 @@ function toPoolToken(engine: Engine, t: GeneratedToken, info: boolean): PoolToke
  * output the client asked for must fit the context, and sampling values must suit this vocabulary.
  */
 function checkRequest(engine: Engine, request: Omit<PoolGenerateRequest, "priority">, promptTokens: number): void {
+  // a model without BOS encodes "" to nothing, and there is nothing to continue from
+  if (promptTokens === 0) {
+    throw new InvalidGenerationError(
+      "the prompt is empty: this model needs at least one token to continue from",
+      request.input.kind === "text" ? "prompt" : "messages",
+    );
+  }
   if (request.strictMaxTokens === true && promptTokens < engine.contextLength) {
     const needed = promptTokens + request.maxTokens;
     if (needed > engine.contextLength) throw new ContextOverflowError(needed, engine.contextLength, "max_tokens");
