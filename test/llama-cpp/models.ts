@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type SyntheticBitNetSpec, syntheticBitNet } from "../../src/engines/bitnet/synthetic.js";
-import { type GGUFSpec, writeGGUF } from "../../src/formats/gguf/index.js";
+import { type GGUFSpec, type GGUFValue, metaString, readGGUF, writeGGUF } from "../../src/formats/gguf/index.js";
 
 export function scratchDir(name: string): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), `tritgate-${name}-`));
@@ -68,4 +68,24 @@ export function denseLogProbs(sparse: ReadonlyMap<number, number>, vocab: number
   const out = new Float64Array(vocab).fill(Number.NEGATIVE_INFINITY);
   for (const [id, logProb] of sparse) out[id] = logProb;
   return out;
+}
+
+/**
+ * A copy of a `bitnet-b1.58` / `bitnet-25` file (bitnet.cpp's names for the 2B-4T layout, which
+ * mainline llama.cpp does not know) relabelled `bitnet`, so llama.cpp reads every other key.
+ */
+export async function relabelAsBitnet(path: string, out: string): Promise<void> {
+  const file = await readGGUF(path);
+  const arch = metaString(file, "general.architecture") ?? "";
+  const metadata = [...file.metadata].map(([key, value]): [string, GGUFValue] => {
+    if (key === "general.architecture") return [key, { type: "string", value: "bitnet" }];
+    return [key.startsWith(`${arch}.`) ? `bitnet.${key.slice(arch.length + 1)}` : key, value];
+  });
+  const tensors = file.tensors.map((t) => ({
+    name: t.name,
+    type: t.type,
+    dims: t.dims,
+    data: file.tensorData(t.name),
+  }));
+  await writeGGUF(out, { metadata, tensors, alignment: file.alignment });
 }

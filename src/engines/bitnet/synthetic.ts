@@ -28,9 +28,14 @@ export interface SyntheticBitNetSpec {
   readonly seed: number;
 }
 
-export const SPECIAL_TOKENS = ["<|bos|>", "<|eos|>", "<|user|>", "<|assistant|>"] as const;
+/**
+ * The end-of-sequence token is spelled `<|endoftext|>` because llama.cpp decides which tokens end
+ * generation by their text: an EOS it does not recognize loads with a warning that the
+ * tokenizer config may be incorrect (the eos/eot ids in the metadata do not change that).
+ */
+export const SPECIAL_TOKENS = ["<|bos|>", "<|endoftext|>", "<|user|>", "<|assistant|>"] as const;
 const CHAT_TEMPLATE =
-  "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|eos|>{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}";
+  "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|endoftext|>{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}";
 
 function vocabulary(size: number): { tokens: string[]; types: number[] } {
   const tokens = [...Array.from({ length: 256 }, (_, b) => byteToChar(b)), ...SPECIAL_TOKENS];
