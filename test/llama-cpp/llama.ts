@@ -32,6 +32,7 @@ interface LlamaContext {
 
 export interface LlamaModel {
   tokenize(text: string, specialTokens?: boolean): number[];
+  detokenize(tokens: readonly number[], specialTokens?: boolean): string;
   readonly tokens: {
     readonly bos: number | null;
     readonly eos: number | null;
@@ -48,7 +49,7 @@ export interface LlamaModel {
 }
 
 interface Llama {
-  loadModel(options: { modelPath: string }): Promise<LlamaModel>;
+  loadModel(options: { modelPath: string; vocabOnly?: boolean }): Promise<LlamaModel>;
 }
 
 interface NodeLlamaCpp {
@@ -87,8 +88,9 @@ export class LlamaCpp {
     return instance;
   }
 
-  loadModel(path: string): Promise<LlamaModel> {
-    return this.llama.loadModel({ modelPath: path });
+  /** `vocabOnly` reads the metadata and the vocabulary and skips the tensors. */
+  loadModel(path: string, options: { vocabOnly?: boolean } = {}): Promise<LlamaModel> {
+    return this.llama.loadModel({ modelPath: path, vocabOnly: options.vocabOnly });
   }
 
   /** Runs `work` and returns the warnings and errors llama.cpp logged meanwhile. */
