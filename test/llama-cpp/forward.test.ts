@@ -22,17 +22,15 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { hardware } from "../../kernels/index.js";
-import { bitnetEngineFromFile } from "../../src/engines/bitnet/index.js";
 import type { SyntheticBitNetSpec } from "../../src/engines/bitnet/synthetic.js";
 import { readGGUF } from "../../src/formats/gguf/index.js";
+import { agreementBound, boundFactors, compareGreedy } from "./compare.js";
 import { LlamaCpp } from "./llama.js";
-import { argmax, denseLogProbs, logSoftmax, maxAbsDifference, scratchDir, topMargin, writeModel } from "./models.js";
+import { scratchDir, writeModel } from "./models.js";
 
 const STEPS = 8;
 const BOS = 256;
 const PROMPT = [BOS, ...new TextEncoder().encode("The cat sat")];
-const F32_BOUND = 1e-4;
-const F16_BOUND = 4e-3;
 
 const BASE = { layers: 2, embedding: 256, heads: 4, vocab: 270, contextLength: 256 } as const;
 
@@ -68,17 +66,6 @@ const CASES: readonly Case[] = [
   },
 ];
 
-function floorBound(spec: SyntheticBitNetSpec): number {
-  const f16 = spec.linearType === "F16" || (spec.embeddingType ?? "F16") === "F16";
-  return f16 ? F16_BOUND : F32_BOUND;
-}
-
-/** Does some ternary matmul take an input longer than one Q8_K block? */
-function blockwiseDiffers(spec: SyntheticBitNetSpec): boolean {
-  const ternary = spec.linearType === "TQ1_0" || spec.linearType === "TQ2_0";
-  return ternary && Math.max(spec.embedding, spec.feedForward) > 256;
-}
-
 let llama: LlamaCpp;
 const scratch = scratchDir("llama-forward");
 beforeAll(async () => {
@@ -88,37 +75,24 @@ afterAll(() => scratch.remove());
 
 describe.each(CASES)("$name", ({ name, spec }) => {
   let path: string;
-  let reference: Awaited<ReturnType<LlamaCpp["greedy"]>>;
   beforeAll(async () => {
     path = await writeModel(scratch.dir, name.replace(/\W+/g, "-"), spec);
-    reference = await llama.greedy(path, PROMPT, STEPS);
   });
 
   test.each([...hardware().available])(
     `the %s path continues greedily as llama.cpp does for ${STEPS} tokens, log-probabilities within bound`,
     async (isa) => {
-      expect(reference.tokens).toHaveLength(STEPS);
       const file = await readGGUF(path);
-      const int8 = bitnetEngineFromFile(file, { isa }).newSession(64);
-      const float = bitnetEngineFromFile(file, { isa, activations: "float" }).newSession(64);
-      const ours: number[] = [];
-      let input = PROMPT;
-      for (let step = 0; step < STEPS; step++) {
-        const got = logSoftmax(await int8.append(input));
-        const unquantized = logSoftmax(await float.append(input));
-        const theirs = denseLogProbs(reference.logProbs[step] as Map<number, number>, spec.vocab);
-        const epsilon = maxAbsDifference(got, unquantized);
-        const bound = floorBound(spec) + (blockwiseDiffers(spec) ? 2 * epsilon : 0);
-        const where = `step ${step} (${isa})`;
-        expect(topMargin(theirs), `${where}: llama.cpp's top token leads by less than 2x the bound`).toBeGreaterThan(
-          2 * bound,
-        );
-        expect(maxAbsDifference(got, theirs), `${where}: log-probabilities`).toBeLessThanOrEqual(bound);
-        ours.push(argmax(got));
-        // both engines continue from their own choice; until they differ that is one sequence
-        input = [ours[step] as number];
-      }
-      expect(ours).toEqual(reference.tokens);
+      const factors = boundFactors(file);
+      const steps = await compareGreedy(llama, file, PROMPT, STEPS, { isa });
+      expect(steps).toHaveLength(STEPS);
+      steps.forEach((s, i) => {
+        const bound = agreementBound(factors, s.quantization);
+        const where = `step ${i} (${isa})`;
+        expect(s.margin, `${where}: llama.cpp's top token leads by less than 2x the bound`).toBeGreaterThan(2 * bound);
+        expect(s.difference, `${where}: log-probabilities`).toBeLessThanOrEqual(bound);
+      });
+      expect(steps.map((s) => s.ours)).toEqual(steps.map((s) => s.theirs));
     },
   );
 });
