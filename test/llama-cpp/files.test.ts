@@ -55,20 +55,25 @@ beforeAll(async () => {
 });
 afterAll(() => scratch.remove());
 
-/** What llama.cpp logged at warning level or above while loading the file (and whether it loaded). */
-async function load(path: string): Promise<{ loaded: boolean; problems: string[] }> {
+/**
+ * What llama.cpp logged at warning level or above while loading the file, whether it loaded, and
+ * whether it had to guess the file type (general.file_type missing: it says "(guessed)").
+ */
+async function load(path: string): Promise<{ loaded: boolean; problems: string[]; guessedType: boolean }> {
   const { result, lines } = await llama.logged(async () => {
     const model = await llama.loadModel(path);
     await model.dispose();
   });
   const problems = lines.filter((l: LogLine) => l.level === "warn" || l.level === "error").map((l) => l.message);
-  return { loaded: !(result instanceof Error), problems };
+  const guessedType = lines.some((l) => l.message.includes("file type") && l.message.includes("(guessed)"));
+  return { loaded: !(result instanceof Error), problems, guessedType };
 }
 
 async function expectClean(path: string): Promise<void> {
-  const { loaded, problems } = await load(path);
+  const { loaded, problems, guessedType } = await load(path);
   expect(problems).toEqual([]);
   expect(loaded).toBe(true);
+  expect(guessedType, "llama.cpp guessed the file type").toBe(false);
 }
 
 /** Files llama.cpp runs as they are. */
@@ -149,6 +154,7 @@ describe.each(RELABELLED)("%s", (name, make, known) => {
     const again = await load(relabelled);
     expect(again.problems).toEqual(known);
     expect(again.loaded).toBe(true);
+    expect(again.guessedType, "llama.cpp guessed the file type").toBe(false);
   });
 });
 

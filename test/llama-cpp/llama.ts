@@ -80,7 +80,7 @@ export class LlamaCpp {
     const llama = await module.getLlama({
       gpu: false,
       build: "never",
-      logLevel: "warn",
+      logLevel: "info",
       logger: (level, message) => (instance ? instance.lines : pending).push({ level, message: message.trim() }),
     });
     instance = new LlamaCpp(llama);
@@ -93,7 +93,7 @@ export class LlamaCpp {
     return this.llama.loadModel({ modelPath: path, vocabOnly: options.vocabOnly });
   }
 
-  /** Runs `work` and returns the warnings and errors llama.cpp logged meanwhile. */
+  /** Runs `work` and returns what llama.cpp logged meanwhile (info level and above). */
   async logged<T>(work: () => Promise<T>): Promise<{ result: T | Error; lines: LogLine[] }> {
     this.lines.length = 0;
     let result: T | Error;

@@ -4,7 +4,7 @@
  * Linear weights are ternarized the BitNet way (absmean per tensor) before packing.
  */
 import { isTernary, quantize, type WeightType } from "../../../kernels/index.js";
-import type { GGUFSpec, GGUFTensorInput, GGUFValue } from "../../formats/gguf/index.js";
+import { type GGUFSpec, type GGUFTensorInput, type GGUFValue, withFileType } from "../../formats/gguf/index.js";
 import { randomFloats, seededRandom } from "../../util/seeded-random.js";
 import { byteToChar } from "../tokenizer/bytes.js";
 
@@ -123,5 +123,5 @@ export function syntheticBitNet(spec: SyntheticBitNetSpec): GGUFSpec {
     linear(`${p}.ffn_down`, spec.embedding, spec.feedForward);
     norm(`${p}.ffn_sub_norm.weight`, spec.feedForward);
   }
-  return { metadata, tensors };
+  return withFileType({ metadata, tensors });
 }
