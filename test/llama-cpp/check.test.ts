@@ -1,27 +1,24 @@
 /** `npm run check:llama-cpp -- FILE.gguf`: the verdicts it gives, on files built to earn each one. */
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, describe, expect, test } from "vitest";
 import { syntheticBitNet } from "../../src/engines/bitnet/synthetic.js";
 import { writeGGUF } from "../../src/formats/gguf/index.js";
 import { checkFile } from "./check.js";
 import { main } from "./check-file.js";
-import { LlamaCpp } from "./llama.js";
+import { llamaCppOnce } from "./llama.js";
 import { scratchDir, writeModel } from "./models.js";
 
 const SHAPE = { layers: 2, embedding: 256, feedForward: 256, heads: 4, kvHeads: 2, vocab: 270, contextLength: 256 };
 
-let llama: LlamaCpp;
+const llamaCpp = llamaCppOnce();
 const scratch = scratchDir("llama-check");
 const at = (name: string) => join(scratch.dir, name);
-beforeAll(async () => {
-  llama = await LlamaCpp.load();
-});
 afterAll(() => scratch.remove());
 
 describe("checkFile", () => {
   test("a file both engines run alike agrees, and the command exits 0", async () => {
     const path = await writeModel(scratch.dir, "clean", { ...SHAPE, linearType: "TQ2_0", seed: 3 });
-    const report = await checkFile(llama, path, { tokens: 8 });
+    const report = await checkFile(await llamaCpp(), path, { tokens: 8 });
     expect(report.llamaCppWarnings).toEqual([]);
     expect(report.tokenizerMismatches).toEqual([]);
     expect(report.steps).toHaveLength(8);
@@ -34,7 +31,7 @@ describe("checkFile", () => {
   test("a bitnet file asking for ReLU², which llama.cpp runs as SiLU, disagrees and says why", async () => {
     const path = at("relu2.gguf");
     await writeGGUF(path, syntheticBitNet({ ...SHAPE, linearType: "TQ2_0", activation: "relu2", seed: 3 }));
-    const report = await checkFile(llama, path, { tokens: 8 });
+    const report = await checkFile(await llamaCpp(), path, { tokens: 8 });
     expect(report.notes.join(" ")).toMatch(/relu2 feed-forward; llama.cpp's bitnet always runs SiLU/);
     expect(report.verdict).toBe("disagree");
     expect(await main([path, "--tokens", "4"], () => undefined)).toBe(1);
@@ -43,12 +40,12 @@ describe("checkFile", () => {
   test("bitnet.cpp's architecture name and I2_S tensors: llama.cpp cannot load them, and the report says what to do", async () => {
     const b158 = at("b158.gguf");
     await writeGGUF(b158, syntheticBitNet({ ...SHAPE, linearType: "TQ2_0", architecture: "bitnet-b1.58", seed: 3 }));
-    const named = await checkFile(llama, b158);
+    const named = await checkFile(await llamaCpp(), b158);
     expect(named.verdict).toBe("llama.cpp-cannot-load");
     expect(named.notes.join(" ")).toMatch(/no "bitnet-b1.58" architecture/);
 
     const i2s = await writeModel(scratch.dir, "i2s", { ...SHAPE, linearType: "I2_S", seed: 3 });
-    const packed = await checkFile(llama, i2s);
+    const packed = await checkFile(await llamaCpp(), i2s);
     expect(packed.verdict).toBe("llama.cpp-cannot-load");
     expect(packed.notes.join(" ")).toMatch(/convert --from-gguf IN --out OUT --type TQ2_0/);
   });

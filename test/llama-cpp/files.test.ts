@@ -12,7 +12,7 @@
  *   file equal llama.cpp's on the TQ2_0 one.
  */
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, describe, expect, test } from "vitest";
 import { convertFromGGUF, convertFromHF } from "../../src/convert/index.js";
 import { writeTinyCheckpoint } from "../../src/convert/testkit.js";
 import { bitnetEngineFromFile } from "../../src/engines/bitnet/index.js";
@@ -22,7 +22,7 @@ import { exportGguf, type LinearExport } from "../../src/train/export.js";
 import { flatLayout } from "../../src/train/params.js";
 import type { NanoConfig } from "../../src/train/reference/model.js";
 import { randomFloats, seededRandom } from "../../src/util/seeded-random.js";
-import { LlamaCpp, type LogLine } from "./llama.js";
+import { type LogLine, llamaCppOnce } from "./llama.js";
 import { argmax, relabelAsBitnet, scratchDir, writeModel } from "./models.js";
 
 const NANO_TOKENIZER = join(import.meta.dirname, "..", "..", "models", "nano", "data");
@@ -47,12 +47,9 @@ async function trainerExport(linear: LinearExport, out: string): Promise<string>
 }
 const BASE = { layers: 2, embedding: 256, heads: 4, kvHeads: 2, vocab: 270, contextLength: 256, feedForward: 512 };
 
-let llama: LlamaCpp;
+const llamaCpp = llamaCppOnce();
 const scratch = scratchDir("llama-files");
 const at = (name: string) => join(scratch.dir, name);
-beforeAll(async () => {
-  llama = await LlamaCpp.load();
-});
 afterAll(() => scratch.remove());
 
 /**
@@ -60,6 +57,7 @@ afterAll(() => scratch.remove());
  * whether it had to guess the file type (general.file_type missing: it says "(guessed)").
  */
 async function load(path: string): Promise<{ loaded: boolean; problems: string[]; guessedType: boolean }> {
+  const llama = await llamaCpp();
   const { result, lines } = await llama.logged(async () => {
     const model = await llama.loadModel(path);
     await model.dispose();
@@ -165,7 +163,7 @@ describe("an I2_S file", () => {
     const tq2 = at("i2s-as-tq2.gguf");
     await convertFromGGUF(i2s, tq2, "TQ2_0");
     const prompt = [256, ...new TextEncoder().encode("Once upon")];
-    const reference = await llama.greedy(tq2, prompt, steps);
+    const reference = await (await llamaCpp()).greedy(tq2, prompt, steps);
     const session = bitnetEngineFromFile(await readGGUF(i2s)).newSession(64);
     const ours: number[] = [];
     let input = prompt;

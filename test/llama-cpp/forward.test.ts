@@ -31,7 +31,7 @@ import { hardware } from "../../kernels/index.js";
 import type { SyntheticBitNetSpec } from "../../src/engines/bitnet/synthetic.js";
 import { readGGUF } from "../../src/formats/gguf/index.js";
 import { agreementBound, boundFactors, compareGreedy } from "./compare.js";
-import { LlamaCpp } from "./llama.js";
+import { llamaCppOnce } from "./llama.js";
 import { scratchDir, writeModel } from "./models.js";
 
 const STEPS = 8;
@@ -72,11 +72,8 @@ const CASES: readonly Case[] = [
   },
 ];
 
-let llama: LlamaCpp;
+const llamaCpp = llamaCppOnce();
 const scratch = scratchDir("llama-forward");
-beforeAll(async () => {
-  llama = await LlamaCpp.load();
-});
 afterAll(() => scratch.remove());
 
 describe.each(CASES)("$name", ({ name, spec }) => {
@@ -90,7 +87,7 @@ describe.each(CASES)("$name", ({ name, spec }) => {
     async (isa) => {
       const file = await readGGUF(path);
       const factors = boundFactors(file);
-      const steps = await compareGreedy(llama, file, PROMPT, STEPS, { isa });
+      const steps = await compareGreedy(await llamaCpp(), file, PROMPT, STEPS, { isa });
       expect(steps).toHaveLength(STEPS);
       steps.forEach((s, i) => {
         const bound = agreementBound(factors, s.quantization);

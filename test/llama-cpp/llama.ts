@@ -149,6 +149,18 @@ export class LlamaCpp {
   }
 }
 
+/**
+ * llama.cpp loaded once per test file and awaited inside each test, so that a missing install
+ * fails every test with the command to run (a failing beforeAll would only mark them skipped).
+ */
+export function llamaCppOnce(): () => Promise<LlamaCpp> {
+  let loading: Promise<LlamaCpp> | undefined;
+  return () => {
+    loading ??= LlamaCpp.load();
+    return loading;
+  };
+}
+
 export interface GreedyRun {
   readonly tokens: number[];
   /** per generated token: id → log-probability of being that token */

@@ -3,12 +3,12 @@
  * llama.cpp: the same ids for a few hundred strings, with and without special-token parsing, with
  * the default dummy-prefix space and with `add_space_prefix = false`, in a GGUF we write.
  */
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, describe, expect, test } from "vitest";
 import { bitnetEngineFromFile } from "../../src/engines/bitnet/index.js";
 import { SAMPLES } from "../../src/engines/tokenizer/testkit.js";
 import type { Tokenizer } from "../../src/engines/tokenizer/types.js";
 import { readGGUF, writeGGUF } from "../../src/formats/gguf/index.js";
-import { LlamaCpp, type LlamaModel } from "./llama.js";
+import { type LlamaModel, llamaCppOnce } from "./llama.js";
 import { scratchDir } from "./models.js";
 import { buildSpmVocab, mobyDick, SPM_SPECIAL, spmModel } from "./spm-vocab.js";
 
@@ -84,28 +84,27 @@ function heldOutSentences(count: number): string[] {
 
 const STRINGS = [...EDGE_CASES, ...SAMPLES, ...heldOutSentences(250)];
 
-let llama: LlamaCpp;
+const llamaCpp = llamaCppOnce();
 const scratch = scratchDir("llama-spm");
 const vocab = buildSpmVocab(2500);
-beforeAll(async () => {
-  llama = await LlamaCpp.load();
-});
 afterAll(() => scratch.remove());
 
 describe.each([
   ["the default dummy-prefix space", undefined],
   ["add_space_prefix = false", false],
 ] as const)("a SentencePiece vocabulary with %s", (label, addSpacePrefix) => {
-  let model: LlamaModel;
-  let ours: Tokenizer;
-  beforeAll(async () => {
-    const path = `${scratch.dir}/spm-${addSpacePrefix ?? "default"}.gguf`;
-    await writeGGUF(path, spmModel(vocab, { addSpacePrefix }));
-    ours = bitnetEngineFromFile(await readGGUF(path)).tokenizer;
-    model = await llama.loadModel(path, { vocabOnly: true });
-  });
+  let loading: Promise<{ model: LlamaModel; ours: Tokenizer }> | undefined;
+  const both = () => {
+    loading ??= (async () => {
+      const path = `${scratch.dir}/spm-${addSpacePrefix ?? "default"}.gguf`;
+      await writeGGUF(path, spmModel(vocab, { addSpacePrefix }));
+      const ours = bitnetEngineFromFile(await readGGUF(path)).tokenizer;
+      return { model: await (await llamaCpp()).loadModel(path, { vocabOnly: true }), ours };
+    })();
+    return loading;
+  };
   afterAll(async () => {
-    await model.dispose();
+    await (await loading?.catch(() => undefined))?.model.dispose();
   });
 
   test(`is big enough to be realistic (${label})`, () => {
@@ -113,7 +112,8 @@ describe.each([
     expect(STRINGS.length).toBeGreaterThan(300);
   });
 
-  test.each([false, true])("tokenizes every string as llama.cpp does, parseSpecial %s", (parseSpecial) => {
+  test.each([false, true])("tokenizes every string as llama.cpp does, parseSpecial %s", async (parseSpecial) => {
+    const { model, ours } = await both();
     const mismatches: string[] = [];
     for (const text of STRINGS) {
       const want = model.tokenize(text, parseSpecial);
@@ -125,7 +125,8 @@ describe.each([
     expect(mismatches).toEqual([]);
   });
 
-  test("adds BOS as llama.cpp does, and names the same special tokens", () => {
+  test("adds BOS as llama.cpp does, and names the same special tokens", async () => {
+    const { model, ours } = await both();
     expect(ours.addBos).toBe(model.tokens.shouldPrependBosToken);
     expect(ours.bosId).toBe(model.tokens.bos);
     expect(ours.bosId).toBe(SPM_SPECIAL.bos);
