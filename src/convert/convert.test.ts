@@ -470,7 +470,10 @@ describe("convert --from-gguf", () => {
     const before = await readGGUF(model.path);
     const after = await readGGUF(out);
     expect(summary.tensors).toBe(before.tensors.length);
-    expect([...after.metadata.keys()]).toEqual([...before.metadata.keys()]);
+    // every key is copied except general.file_type, which names the new type (I2_S has none in llama.cpp)
+    const copied = (keys: Iterable<string>) => [...keys].filter((k) => k !== "general.file_type");
+    expect(copied(after.metadata.keys())).toEqual(copied(before.metadata.keys()));
+    expect(after.metadata.get("general.file_type")?.value).toBe({ TQ1_0: 36, TQ2_0: 37, I2_S: undefined }[type]);
     expect(after.metadata.get("tokenizer.ggml.tokens")).toEqual(before.metadata.get("tokenizer.ggml.tokens"));
     for (const t of after.tensors) {
       const original = model.originals.get(t.name);

@@ -61,7 +61,7 @@ describe("tritgate convert --to onnx", () => {
     const config = JSON.parse(readFileSync(join(dir, "tokenizer_config.json"), "utf8")) as object;
     const ours = (await loadBitNetEngine(gguf)).tokenizer;
     const theirs = new HFTokenizer(json, config);
-    for (const text of ["plain text", "  spaces\tand\nnewlines", "café ü 日本 🙂", "<|user|>hi<|eos|>"]) {
+    for (const text of ["plain text", "  spaces\tand\nnewlines", "café ü 日本 🙂", "<|user|>hi<|endoftext|>"]) {
       expect(theirs.encode(text, { add_special_tokens: false }).ids, text).toEqual(
         ours.encode(text, { addSpecial: false }),
       );

@@ -1,6 +1,6 @@
 /** Writing the converted file: to a temporary name first, so a failed run leaves no half file. */
 import { rename, rm, stat } from "node:fs/promises";
-import { type GGUFSpec, writeGGUF } from "../formats/gguf/index.js";
+import { type GGUFSpec, withFileType, writeGGUF } from "../formats/gguf/index.js";
 
 export interface ConvertSummary {
   readonly tensors: number;
@@ -9,11 +9,11 @@ export interface ConvertSummary {
   readonly seconds: number;
 }
 
-/** Writes the GGUF beside `out` and renames it into place; returns the file's size. */
+/** Writes the GGUF beside `out` (naming its file type) and renames it into place; returns the file's size. */
 export async function writeAtomically(out: string, spec: GGUFSpec): Promise<number> {
   const temporary = `${out}.partial-${process.pid}`;
   try {
-    await writeGGUF(temporary, spec);
+    await writeGGUF(temporary, withFileType(spec));
     await rename(temporary, out);
   } catch (e) {
     await rm(temporary, { force: true });

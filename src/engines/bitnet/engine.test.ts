@@ -84,7 +84,7 @@ describe("the BitNet engine generates through tokenizer, sampler and KV cache", 
   it("chat messages go through the model's template", () => {
     const ids = engine.encodeChat([{ role: "user", content: "hi" }]);
     // the model adds BOS and its template does not write one: exactly one BOS, first
-    expect(engine.tokenizer.decode(ids)).toBe("<|bos|><|user|>hi<|eos|><|assistant|>");
+    expect(engine.tokenizer.decode(ids)).toBe("<|bos|><|user|>hi<|endoftext|><|assistant|>");
     expect(ids.filter((id) => id === 256)).toEqual([256]);
     expect(ids[0]).toBe(256);
   });

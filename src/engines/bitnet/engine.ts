@@ -13,7 +13,7 @@ import {
 } from "../../formats/gguf/index.js";
 import type { Engine, LogitsSession } from "../engine.js";
 import { encodeChatWith, generateWith } from "../generate.js";
-import { type GGUFVocab, type Tokenizer, tokenizerFromGGUF } from "../tokenizer/index.js";
+import { type GGUFVocabExtras, type Tokenizer, tokenizerFromGGUF } from "../tokenizer/index.js";
 import { type BitNetConfig, readBitNetConfig } from "./config.js";
 import { BitNetForward } from "./forward.js";
 import type { KVCache } from "./kv-cache.js";
@@ -28,7 +28,7 @@ export interface BitNetEngineOptions {
 }
 
 /** The tokenizer.ggml.* keys as the tokenizer module wants them. */
-export function ggufVocab(file: GGUFFile): GGUFVocab {
+export function ggufVocab(file: GGUFFile): GGUFVocabExtras {
   const tokens = metaStrings(file, "tokenizer.ggml.tokens");
   const model = metaString(file, "tokenizer.ggml.model");
   if (tokens === undefined || model === undefined) {
@@ -50,6 +50,8 @@ export function ggufVocab(file: GGUFFile): GGUFVocab {
     addBos: metaBool(file, "tokenizer.ggml.add_bos_token"),
     addEos: metaBool(file, "tokenizer.ggml.add_eos_token"),
     chatTemplate: metaString(file, "tokenizer.chat_template"),
+    // llama.cpp applies it to SentencePiece vocabularies only (its BPE tokenizer ignores the key)
+    addSpacePrefix: model === "llama" ? metaBool(file, "tokenizer.ggml.add_space_prefix") : undefined,
   };
 }
 

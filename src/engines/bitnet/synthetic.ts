@@ -4,7 +4,7 @@
  * Linear weights are ternarized the BitNet way (absmean per tensor) before packing.
  */
 import { isTernary, quantize, type WeightType } from "../../../kernels/index.js";
-import type { GGUFSpec, GGUFTensorInput, GGUFValue } from "../../formats/gguf/index.js";
+import { type GGUFSpec, type GGUFTensorInput, type GGUFValue, withFileType } from "../../formats/gguf/index.js";
 import { randomFloats, seededRandom } from "../../util/seeded-random.js";
 import { byteToChar } from "../tokenizer/bytes.js";
 
@@ -28,9 +28,14 @@ export interface SyntheticBitNetSpec {
   readonly seed: number;
 }
 
-export const SPECIAL_TOKENS = ["<|bos|>", "<|eos|>", "<|user|>", "<|assistant|>"] as const;
+/**
+ * The end-of-sequence token is spelled `<|endoftext|>` because llama.cpp decides which tokens end
+ * generation by their text: an EOS it does not recognize loads with a warning that the
+ * tokenizer config may be incorrect (the eos/eot ids in the metadata do not change that).
+ */
+export const SPECIAL_TOKENS = ["<|bos|>", "<|endoftext|>", "<|user|>", "<|assistant|>"] as const;
 const CHAT_TEMPLATE =
-  "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|eos|>{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}";
+  "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|endoftext|>{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}";
 
 function vocabulary(size: number): { tokens: string[]; types: number[] } {
   const tokens = [...Array.from({ length: 256 }, (_, b) => byteToChar(b)), ...SPECIAL_TOKENS];
@@ -118,5 +123,5 @@ export function syntheticBitNet(spec: SyntheticBitNetSpec): GGUFSpec {
     linear(`${p}.ffn_down`, spec.embedding, spec.feedForward);
     norm(`${p}.ffn_sub_norm.weight`, spec.feedForward);
   }
-  return { metadata, tensors };
+  return withFileType({ metadata, tensors });
 }

@@ -61,8 +61,9 @@ function common(vocab: GGUFVocab, verbatimTypes: readonly number[]): Common {
     const type = types(id);
     if (type === TOKEN_TYPE.control) special.add(id);
     if (verbatimTypes.includes(type)) verbatim.add(id);
-    // llama.cpp matches user-defined tokens even when special-token parsing is off
-    if (type === TOKEN_TYPE.control || type === TOKEN_TYPE.userDefined) {
+    // llama.cpp matches user-defined tokens even when special-token parsing is off, and control
+    // and unknown tokens (`<unk>` too) when it is on
+    if (type === TOKEN_TYPE.control || type === TOKEN_TYPE.userDefined || type === TOKEN_TYPE.unknown) {
       entries.push({ content: text, id, always: type === TOKEN_TYPE.userDefined });
     }
   });
@@ -140,7 +141,15 @@ function sentencePieceParts(vocab: GGUFVocabExtras): TokenizerParts {
     const found = vocab.tokenTypes?.indexOf(TOKEN_TYPE.unknown) ?? -1;
     if (found >= 0) unkId = found;
   }
-  const spm = new ScoreBpe({ pieces, scores: vocab.scores ?? [], byteIds, unkId });
+  // llama.cpp merges two symbols whenever their concatenation is the text of any vocabulary
+  // entry, whatever its type: plain text spelling "</s>" becomes the control token when the
+  // vocabulary has pieces that build it ("</" + "s>"), even with special-token parsing off.
+  // Ids sent to the model must be llama.cpp's, so tritgate does the same.
+  const mergeable = new Map<string, number>();
+  vocab.tokens.forEach((text, id) => {
+    if (text.length > 0 && !mergeable.has(text)) mergeable.set(text, id);
+  });
+  const spm = new ScoreBpe({ pieces: mergeable, scores: vocab.scores ?? [], byteIds, unkId });
   const prefixSpace = vocab.addSpacePrefix ?? true;
   return {
     ...finish(vocab, c, true),

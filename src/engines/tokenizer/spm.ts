@@ -2,7 +2,7 @@ import { utf8 } from "./bytes.js";
 import { mergeSymbols } from "./merge.js";
 
 export interface ScoreBpeOptions {
-  /** Pieces that may be produced by merging (normal and user-defined entries; never control/byte entries). */
+  /** Pieces that may be produced by merging, and their ids. */
   pieces: ReadonlyMap<string, number>;
   scores: readonly number[];
   /** Token id of each byte's <0xXX> piece, when the vocabulary has one. */
