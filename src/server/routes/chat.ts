@@ -4,6 +4,7 @@ import { errorResponse } from "../errors.js";
 import { parseHints } from "../gateway/hints.js";
 import { newId, nowSeconds } from "../ids.js";
 import { chatFormat } from "../openai/chat-format.js";
+import { structuredOutput, toolCallFormat } from "../openai/tools.js";
 import { type ChatBody, messageText } from "../schemas/chat.js";
 import { samplingParams, stopList } from "../schemas/common.js";
 import type { GatewayEnv } from "../types.js";
@@ -21,6 +22,7 @@ export function chatCompletions(services: RouteServices) {
       const maxTokens = maxTokensFor(requested, tier, param);
       const hints = parseHints(c.req.header("x-tritgate-quality"), c.req.header("x-tritgate-sla-ms"));
       const messages = body.messages.map((m) => ({ role: m.role, content: messageText(m) }));
+      const structured = structuredOutput(body);
       const routed = services.gateway.route({ model: body.model, tier, messages, maxTokens: requested, hints });
       const logprobs = body.logprobs === true;
       const topLogprobs = logprobs ? (body.top_logprobs ?? 0) : 0;
@@ -36,14 +38,16 @@ export function chatCompletions(services: RouteServices) {
         includeUsage,
         logprobs,
         request: (choice) => ({
-          input: { kind: "chat", messages },
+          input: { kind: "chat", messages, ...(structured.tools ? { tools: structured.tools } : {}) },
           maxTokens,
+          constraint: structured.constraint,
           sampling: samplingParams(body, topLogprobs, choice),
           stop: stopList(body.stop),
           tokenInfo: logprobs,
           priority: tier.priority,
         }),
-        format: (variant) => chatFormat(id, created, variant, logprobs, includeUsage),
+        format: (variant) =>
+          (structured.toolCalls ? toolCallFormat : chatFormat)(id, created, variant, logprobs, includeUsage),
       });
     } catch (e) {
       releaseReservation(c, services);

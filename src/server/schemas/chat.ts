@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { MAX_TOP_LOGPROBS } from "../../engines/sampler/index.js";
 import { samplingFields } from "./common.js";
+import { structuredFields } from "./structured.js";
 
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
 const content = z.union([z.string(), z.array(textPart).min(1)]);
@@ -17,6 +18,7 @@ const message = z.discriminatedUnion("role", [
 export const chatSchema = z
   .object({
     ...samplingFields,
+    ...structuredFields,
     messages: z.array(message).min(1, "messages must hold at least one message"),
     max_completion_tokens: z.int().min(1).nullish(),
     logprobs: z.boolean().nullish(),
