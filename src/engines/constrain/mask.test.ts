@@ -63,7 +63,39 @@ function bruteForce(state: RecognizerState): Set<number> {
 /** States reached by random allowed tokens (each step picks among the brute-force set). */
 const walks = fc.array(fc.nat(), { minLength: 1, maxLength: 30 });
 
+/** Every single byte plus multi-byte tokens: any valid continuation can be written, so none may be missing. */
+const BYTES: Uint8Array[] = [...Array.from({ length: 256 }, (_, b) => Uint8Array.of(b)), ...TEXTS.map(utf8)];
+const byteVocab = buildVocabIndex(byteTokenizer(BYTES), BYTES.length);
+const SCHEMA = {
+  type: "object",
+  properties: {
+    id: { type: "integer" },
+    tag: { type: "string", minLength: 1, maxLength: 3 },
+    list: { type: "array", items: { enum: ["x", 2, null] }, minItems: 2, maxItems: 3 },
+    opt: { type: "boolean" },
+    last: { anyOf: [{ type: "number" }, { type: "object", properties: { k: { type: "null" } }, required: ["k"] }] },
+  },
+  required: ["id", "tag", "list", "last"],
+};
+
 describe("the token mask", () => {
+  it("never leaves a prefix without a continuation (random walks over a schema with every rule)", () => {
+    const grammar = compileConstraint({ kind: "json_schema", schema: SCHEMA, strict: false, path: "s" });
+    fc.assert(
+      fc.property(fc.array(fc.nat(), { minLength: 1, maxLength: 80 }), (choices) => {
+        const out = new ConstrainedOutput(grammar, byteVocab);
+        for (const choice of choices) {
+          if (out.closed) break;
+          const { allowed, count } = out.allowedTokens();
+          expect(count > 0 || out.accepting).toBe(true);
+          const ids = [...allowed.keys()].filter((id) => allowed[id] === 1);
+          out.accept(ids[choice % ids.length]!);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it("allows exactly the tokens that continue the output, EOS only when it is complete", () => {
     const roots = [ANY, compileConstraint({ kind: "json_object" })];
     fc.assert(

@@ -52,7 +52,9 @@ describe("the JSON recognizer", () => {
   });
 
   it.each([
-    ['{"a" 1}', 5],
+    ['{"a" 1}', 4],
+    ['{"a" :1}', 4],
+    ["[1 ,2]", 3],
     ["[1,]", 3],
     ["01", 1],
     ["1.", null],
@@ -95,10 +97,13 @@ describe("the JSON recognizer", () => {
     expect(feed(0xf0, 0x9f, 0x98, 0x80, 0x22)).not.toBeNull(); // 😀
   });
 
-  it("bounds whitespace: one space, or a newline and at most 20 indent characters", () => {
+  it("bounds whitespace: one space, or a newline and at most 4 indent characters per level (20 in all)", () => {
     expect(accepts('{ "a": 1 }')).toBe(true);
-    expect(accepts(`{\n${" ".repeat(20)}"a": 1}`)).toBe(true);
-    expect(accepts(`{\n${" ".repeat(21)}"a": 1}`)).toBe(false);
+    expect(accepts(`{\n${" ".repeat(4)}"a": 1}`)).toBe(true);
+    expect(accepts(`{\n${" ".repeat(5)}"a": 1}`)).toBe(false);
+    const deep = (indent: number) => `${"[".repeat(6)}\n${" ".repeat(indent)}1${"]".repeat(6)}`;
+    expect(accepts(deep(20))).toBe(true);
+    expect(accepts(deep(21))).toBe(false);
     expect(accepts('{"a":  1}')).toBe(false);
     expect(accepts('{"a":\n\n1}')).toBe(false);
   });

@@ -4,8 +4,9 @@
  * each an immutable linked stack of frames, so advancing never copies a stack and a state can be kept
  * as cheaply as a pointer: the token mask walks a vocabulary trie from one state down many branches.
  *
- * Whitespace is bounded as llama.cpp's JSON grammar bounds it: between tokens at most one space, or
- * one newline followed by up to 20 spaces or tabs, so a model cannot loop on blanks. Numbers take at
+ * Whitespace is bounded, as llama.cpp's JSON grammar bounds it, so a model cannot loop on blanks: a run
+ * is one space, or one newline followed by at most 4 spaces or tabs per open container (20 at most; one
+ * level less before a closing bracket), and there is none before a colon or a comma. Numbers take at
  * most 21 integer digits, 24 fraction digits and 3 exponent digits. No whitespace before or after the
  * top-level value: once it is complete the output is complete.
  */
@@ -50,10 +51,17 @@ const MAX_EXPONENT_DIGITS = 3;
 type Ws = number;
 const NO_WS = -1;
 
-function nextWs(ws: Ws, b: number): Ws {
+/** `depth`: containers open at this point, which bounds the indent (4 per level, as wide as pretty printers go). */
+function nextWs(ws: Ws, b: number, depth: number): Ws {
   if (ws === 0) return b === SPACE ? 1 : b === NEWLINE ? 2 : NO_WS;
-  if (ws >= 2 && (b === SPACE || b === TAB) && ws < 2 + MAX_INDENT) return ws + 1;
+  if (ws >= 2 && (b === SPACE || b === TAB) && ws < 2 + Math.min(MAX_INDENT, 4 * depth)) return ws + 1;
   return NO_WS;
+}
+
+function containers(s: Stack | null): number {
+  let n = 0;
+  for (let at = s; at !== null; at = at.below) if (at.top.t === "object" || at.top.t === "array") n++;
+  return n;
 }
 
 const isWs = (b: number) => b === SPACE || b === NEWLINE || b === TAB || b === 0x0d;
@@ -185,7 +193,7 @@ function step(s: Stack, b: number, out: Stack[]): void {
 
 function stepValue(node: GrammarNode, ws: Ws, below: Stack | null, b: number, out: Stack[]): void {
   if (ws !== NO_WS && isWs(b)) {
-    const next = nextWs(ws, b);
+    const next = nextWs(ws, b, containers(below));
     if (next !== NO_WS) out.push({ top: { t: "value", node, ws: next }, below });
     return;
   }
@@ -278,8 +286,12 @@ type NumberFrame = Extract<Frame, { t: "number" }>;
 function stepObject(f: ObjectFrame, below: Stack | null, b: number, out: Stack[]): void {
   const { rule, phase } = f;
   if (isWs(b)) {
-    if (phase === "key" || phase === "value") return;
-    const ws = nextWs(f.ws, b);
+    // none before a colon or a comma (pretty printers write none there): a run there only wastes tokens;
+    // so after a value only where the closing brace may come, or the prefix would have no continuation
+    if (phase === "key" || phase === "value" || phase === "colon") return;
+    if (phase === "after" && rule.properties.length > 0 && !rule.closable[f.next]!) return;
+    // a closing brace is indented one level less than the object's content
+    const ws = nextWs(f.ws, b, (phase === "after" ? 0 : 1) + containers(below));
     if (ws !== NO_WS) out.push({ top: { ...f, ws }, below });
     return;
   }
@@ -313,7 +325,7 @@ function stepObject(f: ObjectFrame, below: Stack | null, b: number, out: Stack[]
         resume(below, 0, out);
         return;
       }
-      if (b === COMMA && (declared ? rule.keyChoices[f.next]!.length > 0 : true)) {
+      if (b === COMMA && f.ws === 0 && (declared ? rule.keyChoices[f.next]!.length > 0 : true)) {
         out.push({ top: { ...f, phase: "comma", ws: 0 }, below });
       }
       return;
@@ -325,8 +337,8 @@ function stepObject(f: ObjectFrame, below: Stack | null, b: number, out: Stack[]
 function stepArray(f: ArrayFrame, below: Stack | null, b: number, out: Stack[]): void {
   const { rule, phase } = f;
   if (isWs(b)) {
-    if (phase === "value") return;
-    const ws = nextWs(f.ws, b);
+    if (phase === "value" || (phase === "after" && f.count < rule.minItems)) return;
+    const ws = nextWs(f.ws, b, (phase === "after" ? 0 : 1) + containers(below));
     if (ws !== NO_WS) out.push({ top: { ...f, ws }, below });
     return;
   }
@@ -347,7 +359,8 @@ function stepArray(f: ArrayFrame, below: Stack | null, b: number, out: Stack[]):
         resume(below, 0, out);
         return;
       }
-      if (b === COMMA && f.count < rule.maxItems) out.push({ top: { ...f, phase: "comma", ws: 0 }, below });
+      if (b === COMMA && f.ws === 0 && f.count < rule.maxItems)
+        out.push({ top: { ...f, phase: "comma", ws: 0 }, below });
       return;
     default:
       return;
