@@ -97,9 +97,21 @@ describe("the token mask", () => {
   });
 
   it("allows exactly the tokens that continue the output, EOS only when it is complete", () => {
-    const roots = [ANY, compileConstraint({ kind: "json_object" })];
+    const bounded = {
+      type: "object",
+      properties: {
+        a: { type: "string", maxLength: 2 },
+        b: { type: "array", items: { type: "string", minLength: 1, maxLength: 3 } },
+      },
+      required: ["a"],
+    };
+    const roots = [
+      ANY,
+      compileConstraint({ kind: "json_object" }),
+      compileConstraint({ kind: "json_schema", schema: bounded, strict: false, path: "s" }),
+    ];
     fc.assert(
-      fc.property(walks, fc.nat(1), (choices, r) => {
+      fc.property(walks, fc.nat(2), (choices, r) => {
         const out = new ConstrainedOutput(roots[r]!, vocab);
         let state: RecognizerState = initialState(roots[r]!);
         for (const choice of choices) {

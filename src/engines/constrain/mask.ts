@@ -9,9 +9,9 @@ import type { GrammarNode } from "./grammar.js";
 import {
   advanceBytes,
   initialState,
-  inPlainString,
   isAccepting,
   isClosed,
+  plainStringRoom,
   type RecognizerState,
 } from "./recognizer.js";
 import { type VocabIndex, walkTrie } from "./vocab.js";
@@ -46,9 +46,19 @@ export class ConstrainedOutput {
   allowedTokens(): { allowed: Uint8Array; count: number } {
     const { vocab, allowed } = this;
     let count: number;
-    if (inPlainString(this.state)) {
+    const room = plainStringRoom(this.state);
+    if (room >= vocab.maxPlainChars) {
       allowed.set(vocab.plain);
-      count = vocab.plainCount;
+      count = vocab.plainCount + walkTrie(vocab.nonPlain, this.state, allowed, this.scratch);
+    } else if (room >= 0) {
+      allowed.fill(0);
+      count = 0;
+      const { plainByChars, plainChars } = vocab;
+      for (; count < plainByChars.length; count++) {
+        const id = plainByChars[count]!;
+        if (plainChars[id]! > room) break;
+        allowed[id] = 1;
+      }
       count += walkTrie(vocab.nonPlain, this.state, allowed, this.scratch);
     } else {
       allowed.fill(0);

@@ -155,13 +155,16 @@ export function isClosed(state: RecognizerState): boolean {
 }
 
 /**
- * Inside a free string at a character boundary: every byte string of complete characters without a quote,
- * backslash or control character leaves the state exactly as it is (the token mask's fast path).
+ * Inside a string at a character boundary: how many more characters it may take (Infinity when
+ * unbounded), else -1. There, a byte string of complete characters without a quote, backslash or
+ * control byte only counts characters: the token mask's fast path allows such tokens by their
+ * length without walking them.
  */
-export function inPlainString(state: RecognizerState): boolean {
-  if (state.length !== 1) return false;
+export function plainStringRoom(state: RecognizerState): number {
+  if (state.length !== 1) return -1;
   const f = state[0]!.top;
-  return f.t === "string" && f.rule === null && !f.escape && f.hex === 0 && f.need === 0;
+  if (f.t !== "string" || f.escape || f.hex !== 0 || f.need !== 0) return -1;
+  return f.rule === null ? Number.POSITIVE_INFINITY : f.rule.maxLength - f.len;
 }
 
 function step(s: Stack, b: number, out: Stack[]): void {

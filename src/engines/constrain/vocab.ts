@@ -3,9 +3,10 @@
  * once per shared prefix instead of once per token byte. Nodes are stored in preorder with a skip
  * pointer past each subtree: a dead prefix skips its whole subtree in one move.
  *
- * Tokens that are complete UTF-8 without a quote, backslash or control byte ("plain") leave a free
- * string unchanged; they are also kept out of a second trie, so inside a free string the mask is the
- * plain set plus a walk over the few other tokens, not a walk over the whole vocabulary.
+ * Tokens that are complete UTF-8 without a quote, backslash or control byte ("plain") inside a string
+ * only add characters; they are kept out of a second trie, so inside a string the mask is the plain
+ * tokens short enough for the room left (all of them, for an unbounded string) plus a walk over the
+ * few other tokens, not a walk over the whole vocabulary.
  */
 import type { Tokenizer } from "../tokenizer/index.js";
 import { advance, type RecognizerState } from "./recognizer.js";
@@ -32,6 +33,11 @@ export interface VocabIndex {
   /** plain[id] = 1 for plain tokens */
   readonly plain: Uint8Array;
   readonly plainCount: number;
+  /** characters of each plain token (0 for others) */
+  readonly plainChars: Uint16Array;
+  /** the plain tokens, fewest characters first */
+  readonly plainByChars: Int32Array;
+  readonly maxPlainChars: number;
   readonly tokenBytes: readonly (Uint8Array | undefined)[];
 }
 
@@ -45,22 +51,34 @@ export function buildVocabIndex(tokenizer: Tokenizer, vocabSize: number): VocabI
   const plain = new Uint8Array(vocabSize);
   const ids: number[] = [];
   const other: number[] = [];
+  const plainChars = new Uint16Array(vocabSize);
+  const plainIds: number[] = [];
   for (let id = 0; id < n; id++) {
     if (tokenizer.isSpecial(id)) continue;
     const bytes = tokenizer.tokenBytes(id);
     if (bytes.length === 0) continue;
     tokenBytes[id] = bytes;
     ids.push(id);
-    if (isPlain(bytes)) plain[id] = 1;
-    else other.push(id);
+    if (isPlain(bytes)) {
+      plain[id] = 1;
+      plainIds.push(id);
+      // UTF-8 continuation bytes are the ones that start no character
+      let chars = 0;
+      for (const b of bytes) if ((b & 0xc0) !== 0x80) chars++;
+      plainChars[id] = Math.min(chars, 0xffff);
+    } else other.push(id);
   }
+  plainIds.sort((a, b) => plainChars[a]! - plainChars[b]!);
   return {
     vocabSize,
     eosIds: tokenizer.eosIds.filter((id) => id < vocabSize),
     all: buildTrie(ids, tokenBytes),
     nonPlain: buildTrie(other, tokenBytes),
     plain,
-    plainCount: ids.length - other.length,
+    plainCount: plainIds.length,
+    plainChars,
+    plainByChars: Int32Array.from(plainIds),
+    maxPlainChars: plainIds.length === 0 ? 0 : plainChars[plainIds[plainIds.length - 1]!]!,
     tokenBytes,
   };
 }
