@@ -128,10 +128,18 @@ export function initialState(root: GrammarNode): RecognizerState {
   return [{ top: { t: "value", node: root, ws: NO_WS }, below: null }];
 }
 
+/**
+ * Undecided unions nested in one another multiply configurations (two array options, each with two array
+ * items, … doubles per `[`). Beyond this many the rest are dropped: every configuration left still leads to
+ * a valid output (no prefix is a dead end), so the output stays valid, only fewer outputs stay possible.
+ */
+export const MAX_CONFIGURATIONS = 64;
+
 /** The state after one more byte, or null when no output could continue so. */
 export function advance(state: RecognizerState, byte: number): RecognizerState | null {
   const out: Stack[] = [];
   for (const s of state) if (s !== DONE) step(s, byte, out);
+  if (out.length > MAX_CONFIGURATIONS) out.length = MAX_CONFIGURATIONS;
   return out.length === 0 ? null : out;
 }
 

@@ -1,7 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { SchemaError } from "./errors.js";
-import { advanceBytes, initialState, isAccepting } from "./recognizer.js";
+import {
+  advance,
+  advanceBytes,
+  initialState,
+  isAccepting,
+  MAX_CONFIGURATIONS,
+  type RecognizerState,
+} from "./recognizer.js";
 import { compileSchema } from "./schema.js";
 import { validateJson } from "./testkit.js";
 
@@ -122,7 +129,38 @@ describe("JSON Schema → grammar", () => {
     expect(() => compile(outer({ ...inner, additionalProperties: false }), true)).not.toThrow();
   });
 
+  it("refuses $ref cycles that write nothing (they would recurse forever), allows those through a container", () => {
+    expect(refusal({ $defs: { a: { $ref: "#/$defs/a" } }, $ref: "#/$defs/a" })).toBe(`${PATH}.$defs.a`);
+    expect(
+      refusal({ $defs: { a: { anyOf: [{ type: "null" }, { $ref: "#/$defs/b" }] }, b: { $ref: "#/$defs/a" } } }),
+    ).toBe(`${PATH}.$defs.a`);
+    expect(() =>
+      compile({ $defs: { a: { type: "array", items: { $ref: "#/$defs/a" } } }, $ref: "#/$defs/a" }),
+    ).not.toThrow();
+  });
+
+  it("nested undecided unions stay bounded instead of doubling per level", () => {
+    // shared through $defs, so the schema stays small while the undecided options double per level
+    const $defs: Record<string, unknown> = { d0: { type: "integer" } };
+    for (let i = 1; i <= 30; i++) {
+      const item = { type: "array", items: { $ref: `#/$defs/d${i - 1}` } };
+      $defs[`d${i}`] = { anyOf: [item, item] };
+    }
+    const nested = { $defs, $ref: "#/$defs/d30" };
+    const text = `${"[".repeat(30)}1${"]".repeat(30)}`;
+    let s: RecognizerState | null = initialState(compile(nested));
+    for (const b of new TextEncoder().encode(text)) {
+      s = advance(s!, b);
+      expect(s).not.toBeNull();
+      expect(s!.length).toBeLessThanOrEqual(MAX_CONFIGURATIONS);
+    }
+    expect(isAccepting(s!)).toBe(true);
+  });
+
   it("refuses hostile sizes instead of compiling them", () => {
+    expect(refusal({ enum: Array.from({ length: 2000 }, (_, i) => i) })).toBe(`${PATH}.enum`);
+    const many = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`p${i}`, { type: "null" }]));
+    expect(refusal({ type: "object", properties: many })).toBe(`${PATH}.properties`);
     let deep: unknown = { type: "string" };
     for (let i = 0; i < 100; i++) deep = { type: "array", items: deep };
     expect(() => compile(deep)).toThrow(SchemaError);

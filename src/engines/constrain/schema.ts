@@ -56,6 +56,9 @@ const TYPES = new Set(["object", "array", "string", "number", "integer", "boolea
 /** More would only serve a hostile request: a real schema is a few dozen nodes. */
 export const MAX_SCHEMA_NODES = 4096;
 export const MAX_SCHEMA_DEPTH = 64;
+/** An object's key choices grow with the square of its optional properties; a literal's step with its options. */
+export const MAX_PROPERTIES = 256;
+export const MAX_ENUM = 1024;
 
 export interface SchemaOptions {
   readonly strict: boolean;
@@ -90,6 +93,8 @@ class Compiler {
     const node = this.compile(this.root, this.options.path, 0);
     // compile every definition, so a fault in one the root never reaches is still reported
     for (const def of this.defs.values()) this.definition(def);
+    for (const def of this.defs.values()) groundedOrThrow(def.node!, def.path);
+    groundedOrThrow(node, this.options.path);
     return node;
   }
 
@@ -168,6 +173,7 @@ class Compiler {
       }
       values = schema.enum;
     }
+    if (values.length > MAX_ENUM) throw new SchemaError(`${path}.enum`, `'enum' has more than ${MAX_ENUM} values`);
     const allowed = types ? values.filter((v) => types.some((t) => hasType(v, t))) : values;
     if (allowed.length === 0) {
       throw new SchemaError(`${path}.enum`, "no value of 'enum'/'const' has the schema's 'type'");
@@ -213,6 +219,9 @@ class Compiler {
       throw new SchemaError(`${path}.additionalProperties`, "'additionalProperties' must be a boolean or a schema");
     }
     const names = Object.keys(props);
+    if (names.length > MAX_PROPERTIES) {
+      throw new SchemaError(`${path}.properties`, `an object may declare at most ${MAX_PROPERTIES} properties`);
+    }
     if (this.options.strict) {
       if (additional !== false) {
         throw new SchemaError(
@@ -269,6 +278,23 @@ function count(schema: Json, key: string, fallback: number, path: string): numbe
     throw new SchemaError(`${path}.${key}`, `'${key}' must be a non-negative integer`);
   }
   return v as number;
+}
+
+/**
+ * A `$ref` cycle through nothing but refs and anyOf (`{"$ref": "#/$defs/a"}` inside `a`) would recurse
+ * forever when the recognizer steps it; cycles through an object or array consume a byte first and are fine.
+ */
+function groundedOrThrow(root: GrammarNode, path: string): void {
+  const onPath = new Set<GrammarNode>();
+  const visit = (node: GrammarNode): void => {
+    if (node.kind !== "ref" && node.kind !== "union") return;
+    if (onPath.has(node)) throw new SchemaError(path, "'$ref' refers to itself without writing anything in between");
+    onPath.add(node);
+    if (node.kind === "ref") visit(node.resolve());
+    else for (const option of node.options) visit(option);
+    onPath.delete(node);
+  };
+  visit(root);
 }
 
 function inferTypes(schema: Json): string[] | undefined {
