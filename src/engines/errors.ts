@@ -13,3 +13,15 @@ export class ContextOverflowError extends Error {
 
 /** A model file that cannot be used, with the file named. */
 export class ModelLoadError extends FileError {}
+
+/**
+ * A constrained generation reached a point where no token of the vocabulary can continue the output
+ * (a vocabulary without byte tokens that cannot write a character the grammar requires). The request
+ * and this model's vocabulary are at fault, not the engine.
+ */
+export class ConstraintUnsatisfiableError extends Error {
+  constructor(detail: string) {
+    super(`no token of this model's vocabulary can continue the constrained output (${detail})`);
+    this.name = "ConstraintUnsatisfiableError";
+  }
+}

@@ -12,7 +12,7 @@ import type {
   GenerationResult,
   LogitsSession,
 } from "./engine.js";
-import { ContextOverflowError } from "./errors.js";
+import { ConstraintUnsatisfiableError, ContextOverflowError } from "./errors.js";
 import { Sampler, StopMatcher } from "./sampler/index.js";
 import { type ChatMessage, type ChatTool, createStreamDecoder, type Tokenizer } from "./tokenizer/index.js";
 
@@ -50,7 +50,7 @@ export async function generateWith(
         finishReason = "stop";
         break;
       }
-      throw new Error("constrained output: no token of this vocabulary can continue the output");
+      throw new ConstraintUnsatisfiableError(`after ${JSON.stringify(text.slice(-40))}`);
     }
     const sampled = sampler.sample(logits, history);
     if (!request.ignoreEos && tokenizer.eosIds.includes(sampled.id)) {

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { LogitsSession } from "../engine.js";
+import { ConstraintUnsatisfiableError } from "../errors.js";
 import { generateWith } from "../generate.js";
 import { ANY } from "./grammar.js";
 import { ConstrainedOutput } from "./mask.js";
@@ -214,6 +215,13 @@ describe("constrained generation in the shared decode loop", () => {
       }
     }
     expect(completed).toBeGreaterThan(0);
+  });
+
+  it("a vocabulary that cannot write what the grammar requires fails with a clear error, not a hang", async () => {
+    const grammar = compileConstraint({ kind: "json_schema", schema: { const: "z" }, strict: false, path: "s" });
+    await expect(
+      generateWith(noiseSession(1), tokenizer, VOCAB, { prompt: [0], maxTokens: 8, constraint: { grammar, vocab } }),
+    ).rejects.toThrow(ConstraintUnsatisfiableError);
   });
 
   it("without the constraint the same noise is not JSON", async () => {
