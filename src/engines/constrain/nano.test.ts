@@ -2,7 +2,7 @@
  * The committed nano models (models/nano) under constraint: a seeded sweep of seeds x temperatures on
  * both engines, where every completed output must parse and validate against its schema, and every
  * output cut by max_tokens must be a prefix the grammar allows. Unconstrained, these models write
- * English-like prose and never JSON, so the outputs below are the constraint's doing.
+ * English-like prose and never a JSON object, so the outputs below are the constraint's doing.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Engine } from "../engine.js";
@@ -65,6 +65,15 @@ afterAll(async () => {
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 
+function parsesAsObject(text: string): boolean {
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === "object" && v !== null;
+  } catch {
+    return false;
+  }
+}
+
 async function sweep(kind: keyof typeof MODELS, spec: ConstraintSpec, check: (value: unknown) => void) {
   const { engine, vocab } = engines[kind]!;
   const grammar = compileConstraint(spec);
@@ -94,12 +103,13 @@ async function sweep(kind: keyof typeof MODELS, spec: ConstraintSpec, check: (va
 }
 
 describe.each(Object.keys(MODELS) as (keyof typeof MODELS)[])("nano %s under constraint", (kind) => {
-  it("writes prose, not JSON, without one", async () => {
+  it("writes prose, never a JSON object, without one", async () => {
     const { engine } = engines[kind]!;
     const prompt = engine.encodeChat([{ role: "user", content: "Tell me about the whale, as JSON." }]);
     for (const seed of SEEDS) {
       const r = await engine.generate({ prompt, maxTokens: MAX_TOKENS, sampling: { seed, temperature: 0.8 } });
-      expect(() => JSON.parse(r.text)).toThrow();
+      // a quoted sentence is a JSON string, so the claim is about objects: never one unconstrained
+      expect(parsesAsObject(r.text), r.text).toBe(false);
     }
   });
 
