@@ -105,6 +105,20 @@ describe("response_format", () => {
     }
   });
 
+  it("max_tokens reached mid-JSON: finish_reason length and the incomplete text, as OpenAI answers", async () => {
+    const res = await client.chat.completions.create({
+      model: "tiny-b158",
+      messages: user("x"),
+      max_tokens: 3,
+      seed: 2,
+      response_format: { type: "json_object" },
+    });
+    const choice = res.choices[0]!;
+    expect(choice.finish_reason).toBe("length");
+    expect(choice.message.content!.startsWith("{")).toBe(true);
+    expect(() => JSON.parse(choice.message.content!)).toThrow();
+  });
+
   it("streams the constrained answer as content deltas that join into the same JSON", async () => {
     const params = {
       model: "tiny-b158",
@@ -240,6 +254,36 @@ describe("tools", () => {
     if (streamed.type !== "function" || expected.type !== "function") throw new Error("not a function call");
     checkCall(streamed);
     expect({ name: streamed.function.name, arguments: streamed.function.arguments }).toEqual(expected.function);
+  });
+
+  it("n choices, logprobs and usage work with tool calls, streamed too", async () => {
+    const params = {
+      model: "tiny-fp32",
+      messages: user("weather?"),
+      // not strict: the SDK's helper refuses to assemble a strict call that max_tokens cut
+      tools: TOOLS.map((t) => ({ ...t, function: { ...t.function, strict: false } })),
+      tool_choice: "required" as const,
+      parallel_tool_calls: false,
+      max_tokens: 120,
+      seed: 3,
+      n: 2,
+      logprobs: true,
+    };
+    const whole = await client.chat.completions.create(params);
+    expect(whole.choices).toHaveLength(2);
+    const runner = client.chat.completions.stream({ ...params, stream_options: { include_usage: true } });
+    const final = await runner.finalChatCompletion();
+    expect(final.usage?.completion_tokens).toBe(whole.usage?.completion_tokens);
+    for (const i of [0, 1]) {
+      const [a, b] = [whole.choices[i]!, final.choices[i]!];
+      expect(b.finish_reason).toBe(a.finish_reason);
+      expect(a.logprobs?.content?.length).toBeGreaterThan(0);
+      const names = (c: typeof a) => c.message.tool_calls?.map((t) => (t.type === "function" ? t.function.name : ""));
+      expect(names(b)).toEqual(names(a));
+      if (a.finish_reason === "tool_calls") {
+        for (const call of b.message.tool_calls!) if (call.type === "function") checkCall(call);
+      }
+    }
   });
 
   it("tool_choice auto answers with either a call or text, each well formed", async () => {
