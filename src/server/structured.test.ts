@@ -310,6 +310,22 @@ describe("tools", () => {
     expect(kinds.size).toBeGreaterThan(0);
   });
 
+  it("a stop string that cuts a call short ends with finish_reason stop, not tool_calls", async () => {
+    const res = await client.chat.completions.create({
+      model: "tiny-b158",
+      messages: user("weather?"),
+      tools: TOOLS,
+      tool_choice: { type: "function", function: { name: "wx" } },
+      parallel_tool_calls: false,
+      stop: ['"arguments"'],
+      max_tokens: 120,
+      seed: 1,
+    });
+    const { message, finish_reason } = res.choices[0]!;
+    expect(finish_reason).toBe("stop");
+    expect(message.content).toBeNull();
+  });
+
   it("tool_choice none: an ordinary answer, tools ignored", async () => {
     const res = await client.chat.completions.create({
       model: "tiny-b158",

@@ -30,13 +30,22 @@ function chunked(text: string, cuts: readonly number[]): string[] {
 
 describe("tool-call scanning", () => {
   it("finds names and the arguments exactly as written, braces and quotes in strings included", () => {
-    expect(parseToolCalls(ONE)).toEqual([{ name: "wx", arguments: '{"city": "O\\"s{lo}", "n": [1, {"a": 2}]}' }]);
-    expect(parseToolCalls(MANY)).toEqual([
-      { name: "wx", arguments: '{"city":"Lima"}' },
-      { name: "now", arguments: "{}" },
-    ]);
+    expect(parseToolCalls(ONE)).toEqual({
+      calls: [{ name: "wx", arguments: '{"city": "O\\"s{lo}", "n": [1, {"a": 2}]}' }],
+      closed: true,
+    });
+    expect(parseToolCalls(MANY)).toEqual({
+      calls: [
+        { name: "wx", arguments: '{"city":"Lima"}' },
+        { name: "now", arguments: "{}" },
+      ],
+      closed: true,
+    });
     expect(parseToolCalls("Hello there")).toBeNull();
-    expect(parseToolCalls('{"name":"wx","arguments":{"ci')).toEqual([{ name: "wx", arguments: '{"ci' }]);
+    expect(parseToolCalls('{"name":"wx","arguments":{"ci')).toEqual({
+      calls: [{ name: "wx", arguments: '{"ci' }],
+      closed: false,
+    });
   });
 
   it("streams the same calls however the text is chunked", () => {
@@ -44,7 +53,8 @@ describe("tool-call scanning", () => {
       fc.property(fc.constantFrom(ONE, MANY), fc.array(fc.nat(), { maxLength: 12 }), (text, cuts) => {
         const scanner = new ToolCallScanner();
         const events = chunked(text, cuts).flatMap((piece) => scanner.push(piece));
-        expect(collect(events)).toEqual(parseToolCalls(text));
+        expect(collect(events)).toEqual(parseToolCalls(text)!.calls);
+        expect(scanner.closed).toBe(true);
         // a call's name arrives before any of its arguments
         const firstArgs = events.findIndex((e) => e.arguments !== undefined && e.index === 0);
         const name = events.findIndex((e) => e.name !== undefined && e.index === 0);

@@ -31,6 +31,11 @@ export class ToolCallScanner {
   private key = "";
   private buffer = "";
 
+  /** Every call written so far is complete (a stop string can end the text mid-call). */
+  get closed(): boolean {
+    return this.mode === "calls" && this.depth === 0 && !this.inString;
+  }
+
   /** The events `text` completes; in text mode there are none (the text is the answer's content). */
   push(text: string): ToolCallEvent[] {
     const events: ToolCallEvent[] = [];
@@ -121,8 +126,11 @@ export interface ParsedCall {
   readonly arguments: string;
 }
 
-/** A whole answer: its calls (possibly cut short by max_tokens), or null when it is text. */
-export function parseToolCalls(text: string): ParsedCall[] | null {
+/**
+ * A whole answer: its calls (possibly cut short by max_tokens or a stop string: then `closed` is false),
+ * or null when it is text.
+ */
+export function parseToolCalls(text: string): { calls: ParsedCall[]; closed: boolean } | null {
   const scanner = new ToolCallScanner();
   const calls: { name: string; arguments: string }[] = [];
   for (const e of scanner.push(text)) {
@@ -132,5 +140,5 @@ export function parseToolCalls(text: string): ParsedCall[] | null {
     if (e.arguments !== undefined) call.arguments += e.arguments;
   }
   if (scanner.mode !== "calls") return null;
-  return calls.filter((c) => c !== undefined && c.name !== "");
+  return { calls: calls.filter((c) => c !== undefined && c.name !== ""), closed: scanner.closed };
 }

@@ -203,11 +203,17 @@ export function toolCallFormat(
       );
     },
     finish: (index, reason) => {
-      const calls = scanners.get(index)?.mode === "calls";
+      const scanned = scanners.get(index);
+      const calls = scanned?.mode === "calls";
       const delta = roleSent.has(index) ? {} : { role: "assistant", content: calls ? null : "", refusal: null };
       roleSent.add(index);
       return chunk([
-        { index, delta, logprobs: null, finish_reason: calls && reason === "stop" ? "tool_calls" : reason },
+        {
+          index,
+          delta,
+          logprobs: null,
+          finish_reason: calls && scanned.closed && reason === "stop" ? "tool_calls" : reason,
+        },
       ]);
     },
     usage: (usage) => chunk([], usage),
@@ -218,7 +224,8 @@ export function toolCallFormat(
       model,
       system_fingerprint: SYSTEM_FINGERPRINT,
       choices: outcomes.map((o) => {
-        const calls = parseToolCalls(o.result.text);
+        const parsed = parseToolCalls(o.result.text);
+        const calls = parsed?.calls ?? null;
         const reason = o.result.finishReason === "length" ? "length" : "stop";
         const message =
           calls === null
@@ -240,7 +247,8 @@ export function toolCallFormat(
           index: o.index,
           message,
           logprobs: logprobs ? chatLogprobs(o.result.tokens) : null,
-          finish_reason: calls !== null && reason === "stop" ? "tool_calls" : reason,
+          // "tool_calls" only for complete calls: a stop string may have cut one short
+          finish_reason: parsed?.closed && reason === "stop" ? "tool_calls" : reason,
         };
       }),
       usage,
