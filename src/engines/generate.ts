@@ -60,7 +60,9 @@ export async function generateWith(
     constrained?.accept(sampled.id);
     history.push(sampled.id);
     const piece = stop.push(decoder.push(sampled.id));
-    const token: GeneratedToken = { id: sampled.id, text: piece.emit, logprob: sampled.logprob, top: sampled.top };
+    // alternatives the constraint ruled out (-Infinity) are not alternatives: fewer than asked may remain
+    const top = constrained ? sampled.top.filter((t) => t.logprob > Number.NEGATIVE_INFINITY) : sampled.top;
+    const token: GeneratedToken = { id: sampled.id, text: piece.emit, logprob: sampled.logprob, top };
     tokens.push(token);
     text += piece.emit;
     onToken?.(token);

@@ -202,9 +202,15 @@ describe("constrained generation in the shared decode loop", () => {
       const result = await generateWith(noiseSession(seed), tokenizer, VOCAB, {
         prompt: [0],
         maxTokens: 24,
-        sampling: { seed, temperature: 1 + (seed % 3) / 4 },
+        sampling: { seed, temperature: 1 + (seed % 3) / 4, topLogprobs: 20 },
         constraint: { grammar, vocab },
       });
+      // logprobs are renormalised over the allowed tokens; ruled-out tokens are not listed as alternatives
+      for (const t of result.tokens) {
+        expect(t.logprob).toBeGreaterThan(Number.NEGATIVE_INFINITY);
+        expect(t.logprob).toBeLessThanOrEqual(0);
+        expect(t.top.every((a) => Number.isFinite(a.logprob))).toBe(true);
+      }
       if (result.finishReason === "stop") {
         completed++;
         expect(typeof JSON.parse(result.text)).toBe("object");
