@@ -2,6 +2,7 @@
  * What the gateway sees of a model: the same interface for a BitNet variant on our kernels and
  * a full-precision variant on onnxruntime, so routing can treat them alike.
  */
+import type { Constraint } from "./constrain/index.js";
 import type { SamplingParams, TokenLogprob } from "./sampler/index.js";
 import type { ChatMessage, Tokenizer } from "./tokenizer/index.js";
 
@@ -29,6 +30,8 @@ export interface GenerationRequest {
   /** keep going past end-of-sequence tokens (benchmarks) */
   readonly ignoreEos?: boolean;
   readonly signal?: AbortSignal;
+  /** only tokens that keep the output a valid prefix of the grammar may be sampled (constrain/) */
+  readonly constraint?: Constraint | undefined;
 }
 
 export interface GeneratedToken {

@@ -48,3 +48,15 @@ export class InvalidGenerationError extends RequestError {
 
 /** A model file that cannot be used, with the file named. */
 export class ModelLoadError extends FileError {}
+
+/**
+ * A constrained generation reached a point where no token of the vocabulary can continue the output
+ * (a vocabulary without byte tokens that cannot write a character the grammar requires). The request
+ * and this model's vocabulary are at fault, not the engine: a request fault, never counted by a breaker.
+ */
+export class ConstraintUnsatisfiableError extends InvalidGenerationError {
+  constructor(detail: string) {
+    super(`no token of this model's vocabulary can continue the constrained output (${detail})`, null);
+    this.name = "ConstraintUnsatisfiableError";
+  }
+}

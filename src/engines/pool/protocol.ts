@@ -2,9 +2,10 @@
  * Messages between a variant's handle (main thread) and its worker. Everything here crosses
  * postMessage, so it is plain data: no class instances, no functions.
  */
+import type { ConstraintSpec } from "../constrain/index.js";
 import type { FinishReason } from "../engine.js";
 import type { SamplingParams } from "../sampler/index.js";
-import type { ChatMessage } from "../tokenizer/index.js";
+import type { ChatMessage, ChatTool } from "../tokenizer/index.js";
 
 /** What the worker is started with (`workerData`). */
 export interface WorkerInit {
@@ -25,7 +26,12 @@ export interface VariantInfo {
 
 /** The prompt: chat messages go through the model's chat template, text is encoded as is. */
 export type PromptInput =
-  | { readonly kind: "chat"; readonly messages: readonly ChatMessage[] }
+  | {
+      readonly kind: "chat";
+      readonly messages: readonly ChatMessage[];
+      /** OpenAI `tools`, passed to the chat template as Hugging Face templates take them */
+      readonly tools?: readonly ChatTool[] | undefined;
+    }
   | { readonly kind: "text"; readonly text: string };
 
 export interface PoolGenerateRequest {
@@ -41,6 +47,8 @@ export interface PoolGenerateRequest {
   readonly ignoreEos?: boolean | undefined;
   /** also send each token's text and UTF-8 bytes (and its alternatives'), for OpenAI logprobs */
   readonly tokenInfo?: boolean | undefined;
+  /** the output must be this JSON / schema / tool call (compiled in the worker) */
+  readonly constraint?: ConstraintSpec | undefined;
   /** higher runs first when the variant is busy; default 0 */
   readonly priority?: number | undefined;
 }

@@ -4,9 +4,10 @@
  * cancel message is seen at the next token and several generations can interleave.
  */
 import { parentPort, workerData } from "node:worker_threads";
+import { buildVocabIndex, type Constraint, compileConstraint, type VocabIndex } from "../constrain/index.js";
 import type { Engine, GeneratedToken, LogitsSession } from "../engine.js";
 import { ContextOverflowError, InvalidGenerationError } from "../errors.js";
-import { generateWith } from "../generate.js";
+import { encodeChatWith, generateWith } from "../generate.js";
 import { loadEngine } from "../load.js";
 import { type SamplingParams, type TokenLogprob, validateSamplingParams } from "../sampler/index.js";
 import { serializeError } from "./errors.js";
@@ -17,6 +18,8 @@ if (!port) throw new Error("src/engines/pool/worker.js runs as a worker thread o
 const init = workerData as WorkerInit;
 const running = new Map<number, AbortController>();
 const utf8 = new TextDecoder("utf-8", { fatal: false });
+/** built on the first constrained request: one engine (so one tokenizer) per worker */
+let vocabIndex: VocabIndex | undefined;
 
 function send(message: FromWorker): void {
   port!.postMessage(message);
@@ -91,11 +94,19 @@ async function run(engine: Engine, message: Extract<ToWorker, { type: "generate"
   running.set(id, controller);
   let session: LogitsSession | undefined;
   try {
+    const { input } = request;
     const prompt =
-      request.input.kind === "chat"
-        ? engine.encodeChat(request.input.messages)
-        : engine.tokenizer.encode(request.input.text, { addSpecial: true });
+      input.kind === "text"
+        ? engine.tokenizer.encode(input.text, { addSpecial: true })
+        : input.tools
+          ? encodeChatWith(engine.tokenizer, input.messages, input.tools)
+          : engine.encodeChat(input.messages);
     checkRequest(engine, request, prompt.length);
+    let constraint: Constraint | undefined;
+    if (request.constraint) {
+      vocabIndex ??= buildVocabIndex(engine.tokenizer, engine.vocabSize);
+      constraint = { grammar: compileConstraint(request.constraint), vocab: vocabIndex };
+    }
     const info = request.tokenInfo === true;
     // sized to the request: a full-context cache would be ~630 MB per request on the 2B-4T shape
     session = engine.newSession(Math.min(engine.contextLength, prompt.length + Math.max(0, request.maxTokens) + 1));
@@ -110,6 +121,7 @@ async function run(engine: Engine, message: Extract<ToWorker, { type: "generate"
         stop: request.stop,
         ignoreEos: request.ignoreEos,
         signal: controller.signal,
+        constraint,
       },
       (token) => send({ type: "token", id, token: toPoolToken(engine, token, info) }),
     );

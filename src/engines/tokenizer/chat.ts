@@ -1,6 +1,6 @@
 import { Template } from "@huggingface/jinja";
 import { ChatTemplateError } from "../errors.js";
-import type { ChatMessage } from "./types.js";
+import type { ChatMessage, ChatTool } from "./types.js";
 
 /**
  * Used when a model ships no chat template. ChatML is the de-facto default of most instruction-tuned open models
@@ -29,7 +29,8 @@ export class ChatTemplate {
     private readonly context: ChatTemplateContext,
   ) {}
 
-  render(messages: readonly ChatMessage[], addGenerationPrompt: boolean): string {
+  /** `tools` reaches the template as `tools` only when given: templates test `tools is defined`. */
+  render(messages: readonly ChatMessage[], addGenerationPrompt: boolean, tools?: readonly ChatTool[]): string {
     if (!this.compiled) {
       try {
         this.compiled = new Template(this.source);
@@ -53,6 +54,7 @@ export class ChatTemplate {
         add_generation_prompt: addGenerationPrompt,
         bos_token: this.context.bosToken ?? "",
         eos_token: this.context.eosToken ?? "",
+        ...(tools && tools.length > 0 ? { tools: [...tools] } : {}),
       });
     } catch (err) {
       throw new ChatTemplateError(`chat template failed to render: ${errorMessage(err)}`);

@@ -106,7 +106,7 @@ export class BaseTokenizer implements Tokenizer {
   }
 
   applyChatTemplate(messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): string {
-    return this.template.render(messages, options.addGenerationPrompt ?? false);
+    return this.template.render(messages, options.addGenerationPrompt ?? false, options.tools);
   }
 }
 

@@ -9,6 +9,7 @@ export { loadTokenizerDir, tokenizerFromHuggingFace } from "./huggingface.js";
 export type {
   ChatMessage,
   ChatTemplateOptions,
+  ChatTool,
   DecodeOptions,
   EncodeOptions,
   GGUFVocab,

@@ -27,8 +27,13 @@ export interface DecodeOptions {
   skipSpecial?: boolean;
 }
 
+/** A tool definition as OpenAI sends it (`{type: "function", function: {name, description, parameters}}`). */
+export type ChatTool = Readonly<Record<string, unknown>>;
+
 export interface ChatTemplateOptions {
   addGenerationPrompt?: boolean;
+  /** passed to the template as `tools`, as transformers' apply_chat_template does */
+  tools?: readonly ChatTool[] | undefined;
 }
 
 export interface Tokenizer {

@@ -5,14 +5,9 @@ import { chatLogprobs } from "./logprobs.js";
 
 export const SYSTEM_FINGERPRINT = "fp_tritgate";
 
-export function chatFormat(
-  id: string,
-  created: number,
-  model: string,
-  logprobs: boolean,
-  includeUsage: boolean,
-): Format {
-  const chunk = (choices: unknown[], usage?: Usage | null) => ({
+/** The `chat.completion.chunk` envelope around `choices` (usage only when the client asked for it). */
+export function chatChunk(id: string, created: number, model: string, includeUsage: boolean) {
+  return (choices: unknown[], usage?: Usage | null) => ({
     id,
     object: "chat.completion.chunk",
     created,
@@ -21,6 +16,16 @@ export function chatFormat(
     choices,
     ...(includeUsage ? { usage: usage ?? null } : {}),
   });
+}
+
+export function chatFormat(
+  id: string,
+  created: number,
+  model: string,
+  logprobs: boolean,
+  includeUsage: boolean,
+): Format {
+  const chunk = chatChunk(id, created, model, includeUsage);
   return {
     start: (index) =>
       chunk([{ index, delta: { role: "assistant", content: "", refusal: null }, logprobs: null, finish_reason: null }]),

@@ -6,6 +6,7 @@ import { newId, nowSeconds } from "../ids.js";
 import type { RequestedOutput } from "../middleware/max-tokens.js";
 import { chatFormat } from "../openai/chat-format.js";
 import type { ChatBody } from "../schemas/chat.js";
+import { structuredOutput, toolCallFormat } from "../openai/tools.js";
 import { samplingParams, stopList } from "../schemas/common.js";
 import { routeText, templateMessages } from "../schemas/messages.js";
 import type { GatewayEnv } from "../types.js";
@@ -30,6 +31,7 @@ export function chatCompletions(services: RouteServices) {
         maxTokens: requested,
         hints,
       });
+      const structured = structuredOutput(body);
       const logprobs = body.logprobs === true;
       const topLogprobs = logprobs ? (body.top_logprobs ?? 0) : 0;
       const includeUsage = body.stream === true && body.stream_options?.include_usage === true;
@@ -44,15 +46,17 @@ export function chatCompletions(services: RouteServices) {
         includeUsage,
         logprobs,
         request: (choice) => ({
-          input: { kind: "chat", messages },
+          input: { kind: "chat", messages, ...(structured.tools ? { tools: structured.tools } : {}) },
           maxTokens,
           strictMaxTokens: requested !== undefined,
+          constraint: structured.constraint,
           sampling: samplingParams(body, topLogprobs, choice),
           stop: stopList(body.stop),
           tokenInfo: logprobs,
           priority: tier.priority,
         }),
-        format: (variant) => chatFormat(id, created, variant, logprobs, includeUsage),
+        format: (variant) =>
+          (structured.toolCalls ? toolCallFormat : chatFormat)(id, created, variant, logprobs, includeUsage),
       });
     } catch (e) {
       releaseReservation(c, services);

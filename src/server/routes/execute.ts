@@ -37,7 +37,8 @@ export interface ChoiceOutcome {
 export interface Format {
   /** A choice's first streamed chunk before any content (chat: the role delta), or null. */
   start(index: number): unknown | null;
-  delta(index: number, text: string, tokens: readonly PoolToken[]): unknown;
+  /** A chunk for streamed text (and its tokens), or null when there is nothing to send yet. */
+  delta(index: number, text: string, tokens: readonly PoolToken[]): unknown | null;
   finish(index: number, reason: "stop" | "length"): unknown;
   usage(usage: Usage): unknown;
   complete(outcomes: readonly ChoiceOutcome[], usage: Usage): unknown;
@@ -256,13 +257,15 @@ export async function execute(c: Context<GatewayEnv>, services: Services, args: 
     open(index, variant);
     if (token.text === "" && !args.logprobs) return;
     emitted.set(index, (emitted.get(index) ?? "") + token.text);
-    sink.send(format!.delta(index, token.text, [token]));
+    const chunk = format!.delta(index, token.text, [token]);
+    if (chunk !== null) sink.send(chunk);
   };
   const emitDone = (o: ChoiceOutcome) => {
     open(o.index, o.variant);
     const sent = emitted.get(o.index) ?? "";
     const rest = o.result.text.startsWith(sent) ? o.result.text.slice(sent.length) : "";
-    if (rest !== "") sink.send(format!.delta(o.index, rest, []));
+    const restChunk = rest === "" ? null : format!.delta(o.index, rest, []);
+    if (restChunk !== null) sink.send(restChunk);
     sink.send(format!.finish(o.index, finishReason(o.result.finishReason)));
   };
 

@@ -7,7 +7,8 @@
 import { z } from "zod";
 import { MAX_TOP_LOGPROBS } from "../../engines/sampler/index.js";
 import { checkStreamOptions, samplingFields } from "./common.js";
-import { IGNORED_CHAT_FIELDS, STRUCTURED_OUTPUT_FIELDS, UNSUPPORTED, UNSUPPORTED_CHAT_FIELDS } from "./parameters.js";
+import { IGNORED_CHAT_FIELDS, UNSUPPORTED, UNSUPPORTED_CHAT_FIELDS } from "./parameters.js";
+import { structuredFields } from "./structured.js";
 
 /** Text parts only: another part type is refused by name rather than dropped. */
 const part = z.object({ type: z.string(), text: z.unknown().optional() }).superRefine((p, ctx) => {
@@ -47,7 +48,7 @@ export const chatSchema = z
   .strictObject({
     ...samplingFields,
     ...IGNORED_CHAT_FIELDS,
-    ...STRUCTURED_OUTPUT_FIELDS,
+    ...structuredFields,
     ...UNSUPPORTED_CHAT_FIELDS,
     messages: z.array(message).min(1, "messages must hold at least one message"),
     max_completion_tokens: z.int().min(1).nullish(),

@@ -39,17 +39,6 @@ export const IGNORED_CHAT_FIELDS = {
   modalities: z.array(z.literal("text", { error: "only the text modality is served" })).nullish(),
 };
 
-/**
- * Structured output and tool calling: another change implements them (constrained decoding). Until it
- * lands they are accepted as they were, untouched and unread.
- */
-export const STRUCTURED_OUTPUT_FIELDS = {
-  response_format: z.unknown().optional(),
-  tools: z.unknown().optional(),
-  tool_choice: z.unknown().optional(),
-  parallel_tool_calls: z.unknown().optional(),
-};
-
 const unsupported = (why: string) =>
   z
     .unknown()
