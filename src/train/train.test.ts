@@ -165,7 +165,7 @@ describe("exporting the tiny models", () => {
       );
     const want = bytes(params, "neox");
     const got = bytes(paired, "pairs");
-    got.forEach((b, i) => expect(b.equals(want[i]!), `tensor ${i}`).toBe(true));
+    expect(got.map((b, i) => b.equals(want[i]!))).toEqual(want.map(() => true));
     expect(bytes(paired, "neox").some((b, i) => !b.equals(want[i]!))).toBe(true);
   });
 
