@@ -284,32 +284,24 @@ export async function buildFamily(o: FamilyOptions): Promise<VariantCard[]> {
   await writeCard(dirs.b158, { ...b158Card, alternatives: [i2sCard] });
   await writeCard(dirs.fp32, fp32Card);
   await writeCard(dirs.ptq, ptqCard);
-  await writeFile(
-    join(dirs.b158, "README.md"),
-    readme(
-      b158Card,
-      fp32Card,
-      "Trained quantization-aware (BitNet b1.58): ternary weights and int8 activations in every forward pass, straight-through gradients to latent float weights. Also packed as I2_S in `model-i2_s.gguf`.",
-      i2sCard,
-    ),
-  );
-  await writeFile(
-    join(dirs.fp32, "README.md"),
-    readme(
-      fp32Card,
-      fp32Card,
-      "The full-precision twin: the same architecture, seed and data order, trained in fp32. The family's reference variant.",
-    ),
-  );
-  await writeFile(
-    join(dirs.ptq, "README.md"),
-    readme(
-      ptqCard,
-      fp32Card,
-      "The naive ternary variant: the fp32 model's weights ternarized after training (absmean), with no quantization-aware training. Here to show what QAT buys; not served by default.",
-    ),
-  );
+  await writeVariantReadmes(o.outDir, family);
   return cards;
+}
+
+const WHAT = {
+  b158: "Trained quantization-aware (BitNet b1.58): ternary weights and int8 activations in every forward pass, straight-through gradients to latent float weights. Also packed as I2_S in `model-i2_s.gguf`.",
+  fp32: "The full-precision twin: the same architecture, seed and data order, trained in fp32. The family's reference variant.",
+  ptq: "The naive ternary variant: the fp32 model's weights ternarized after training (absmean), with no quantization-aware training. Here to show what QAT buys; not served by default.",
+} as const;
+
+/** Each variant's README.md from its card.json (after `tritgate family`, or after a re-measurement). */
+export async function writeVariantReadmes(outDir: string, family: string): Promise<void> {
+  const card = (suffix: string) =>
+    readJson<VariantCard & { alternatives?: VariantCard[] }>(join(outDir, `${family}${suffix}`, "card.json"));
+  const [b158, fp32, ptq] = [await card("-b158"), await card("-fp32"), await card("-b158-ptq")];
+  await writeFile(join(outDir, `${family}-b158`, "README.md"), readme(b158, fp32, WHAT.b158, b158.alternatives?.[0]));
+  await writeFile(join(outDir, `${family}-fp32`, "README.md"), readme(fp32, fp32, WHAT.fp32));
+  await writeFile(join(outDir, `${family}-b158-ptq`, "README.md"), readme(ptq, fp32, WHAT.ptq));
 }
 
 async function writeCard(dir: string, card: VariantCard & { alternatives?: VariantCard[] }): Promise<void> {
