@@ -6,10 +6,19 @@ import { dequantize, quantize, type WeightType } from "../../kernels/index.js";
 import { BitNetForward, loadBitNetWeights, readBitNetConfig } from "../engines/bitnet/index.js";
 import { syntheticBitNet } from "../engines/bitnet/synthetic.js";
 import { tokenizerFromGGUF } from "../engines/tokenizer/index.js";
-import { encodeGGUF, type GGUFFile, metaStrings, readGGUF } from "../formats/gguf/index.js";
+import { encodeGGUF, type GGUFFile, metaString, metaStrings, readGGUF } from "../formats/gguf/index.js";
 import { encodeSafetensors } from "../formats/safetensors/index.js";
 import { randomFloats, seededRandom } from "../util/seeded-random.js";
-import { convertFromGGUF, convertFromHF, LINEAR_TENSOR, permuteRopeRows, preTokenizerName } from "./index.js";
+import {
+  convertFromGGUF,
+  convertFromHF,
+  convertRopePairsToNeoX,
+  LINEAR_TENSOR,
+  PAIRS_TO_NEOX_NOTE,
+  pairsToNeoXRowSource,
+  permuteRows,
+  preTokenizerName,
+} from "./index.js";
 import {
   LLAMA3_SPLIT,
   TINY_MERGES,
@@ -233,14 +242,66 @@ const PROMPT = [TINY_SPECIAL.bos, 72, 258, 101, 260, 261, 33, 10, 7];
 
 // ---------- tests ----------
 
-describe("rope permutation", () => {
-  it("moves row h*D + j*(D/2) + i to h*D + 2i + j", () => {
-    const heads = 2;
-    const D = 8;
-    const values = Float32Array.from({ length: heads * D * 3 }, (_, i) => Math.floor(i / 3));
-    const out = permuteRopeRows(values, heads, D, 3);
-    const rowOrder = Array.from({ length: heads * D }, (_, r) => out[r * 3]);
-    expect(rowOrder).toEqual([0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15]);
+describe("rope row permutation (consecutive pairs → NeoX)", () => {
+  it("takes new row i from old row 2i and new row i + D/2 from old row 2i + 1, per head", () => {
+    expect(Array.from(pairsToNeoXRowSource(2, 8))).toEqual([0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15]);
+  });
+
+  it("moves whole rows", () => {
+    const values = Float32Array.from({ length: 4 * 3 }, (_, i) => i);
+    const out = permuteRows(values, pairsToNeoXRowSource(1, 4), 3);
+    expect(Array.from(out)).toEqual([0, 1, 2, 6, 7, 8, 3, 4, 5, 9, 10, 11]);
+    expect(() => permuteRows(values, pairsToNeoXRowSource(1, 4), 4)).toThrow(/not 4 rows of 4/);
+  });
+
+  it("leaves the rows past a partial rope where they are", () => {
+    expect(Array.from(pairsToNeoXRowSource(1, 8, 4))).toEqual([0, 2, 1, 3, 4, 5, 6, 7]);
+  });
+
+  it("refuses odd or oversized rotated sizes", () => {
+    expect(() => pairsToNeoXRowSource(2, 7)).toThrow(RangeError);
+    expect(() => pairsToNeoXRowSource(2, 8, 10)).toThrow(RangeError);
+  });
+});
+
+describe("convert --rope-pairs-to-neox", () => {
+  const ck = writeTinyCheckpoint(fresh("pairs"), { seed: 5 });
+
+  it.each(["TQ2_0", "TQ1_0", "I2_S"] as const)(
+    "%s: a model laid out for consecutive-pair rope runs under the engine's NeoX rope like the pair reference",
+    async (type) => {
+      // the HF weights read as a consecutive-pair model: the reference rotates (2i, 2i+1)
+      const pairsFile = `${fresh("pairs")}.gguf`;
+      await convertFromHF(ck.dir, pairsFile, { type });
+      const out = `${fresh("neox")}.gguf`;
+      await convertRopePairsToNeoX(pairsFile, out);
+      const want = hfForward(ck, PROMPT, type, ropePairs);
+      const file = await readGGUF(out);
+      engineLogits(file, PROMPT).forEach((row, t) => {
+        expect(relativeError(row, want[t] as Float64Array), `position ${t}`).toBeLessThan(1e-3);
+      });
+      // without the permutation the engine runs a different network
+      const unpermuted = engineLogits(await readGGUF(pairsFile), PROMPT);
+      const last = PROMPT.length - 1;
+      expect(relativeError(unpermuted[last] as Float32Array, want[last] as Float64Array)).toBeGreaterThan(1e-2);
+      expect(metaString(file, "general.description")).toContain(PAIRS_TO_NEOX_NOTE);
+    },
+  );
+
+  it("moves only attn_q / attn_k, and refuses a file it already permuted", async () => {
+    const pairsFile = `${fresh("pairs")}.gguf`;
+    await convertFromHF(ck.dir, pairsFile, { type: "I2_S" });
+    const out = `${fresh("neox")}.gguf`;
+    await convertRopePairsToNeoX(pairsFile, out);
+    const [before, after] = [await readGGUF(pairsFile), await readGGUF(out)];
+    for (const t of before.tensors) {
+      const same = Buffer.compare(before.tensorData(t.name), after.tensorData(t.name)) === 0;
+      expect(same, t.name).toBe(!/attn_(q|k)\.weight$/.test(t.name));
+    }
+    // the I2_S scale after the rows stays
+    const q = before.tensorData("blk.0.attn_q.weight");
+    expect(Array.from(after.tensorData("blk.0.attn_q.weight").subarray(-32))).toEqual(Array.from(q.subarray(-32)));
+    await expect(convertRopePairsToNeoX(out, `${fresh("twice")}.gguf`)).rejects.toThrow(/already permuted/);
   });
 });
 
@@ -261,7 +322,22 @@ describe("convert --from-hf", () => {
     },
   );
 
-  it("the reference can tell the rope conventions apart (the permutation matters)", () => {
+  it("keeps q_proj / k_proj in Hugging Face's row order (no permutation)", async () => {
+    const out = `${fresh("order")}.gguf`;
+    await convertFromHF(ck.dir, out, { type: "I2_S" });
+    const file = await readGGUF(out);
+    for (const [gguf, hf, rows] of [
+      ["blk.0.attn_q.weight", "model.layers.0.self_attn.q_proj.weight", 256],
+      ["blk.1.attn_k.weight", "model.layers.1.self_attn.k_proj.weight", 128],
+    ] as const) {
+      const got = dequantize({ type: "I2_S", rows, cols: 256, data: file.tensorData(gguf) });
+      const want = ternarize(ck.weights.get(hf) as Float64Array, "I2_S");
+      const differing = want.filter((v, i) => Math.sign(v) !== Math.sign(got[i] ?? Number.NaN)).length;
+      expect(differing, gguf).toBe(0);
+    }
+  });
+
+  it("the reference can tell the rope conventions apart (the row order matters)", () => {
     const halves = hfForward(ck, PROMPT, "I2_S", ropeHalf);
     const pairs = hfForward(ck, PROMPT, "I2_S", ropePairs);
     expect(

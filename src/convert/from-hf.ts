@@ -1,6 +1,7 @@
 /**
  * Hugging Face BitNet checkpoint directory → our BitNet GGUF. Tensors are renamed to llama.cpp's
- * names, q/k rows are permuted from HF's rotate_half rope to llama's pairwise rope, linear
+ * names, q/k rows keep Hugging Face's order (rotate_half pairs element i with i + D/2, which is
+ * the NeoX RoPE the engine runs, as llama.cpp's and bitnet.cpp's converters keep it), linear
  * weights are absmean-ternarized and packed, norms stay F32 and the embedding becomes
  * F16/F32/Q8_0. Every tensor is produced lazily while the GGUF is written, one at a time.
  */
@@ -12,7 +13,7 @@ import { ConvertError } from "./errors.js";
 import { type HFBitNetConfig, parseHFConfig, readJson } from "./hf-config.js";
 import { convertHFTokenizer } from "./hf-tokenizer.js";
 import { type ConvertSummary, writeAtomically } from "./output.js";
-import { type EmbeddingTarget, packProblem, packTernary, permuteRopeRows, type TernaryTarget } from "./tensors.js";
+import { type EmbeddingTarget, packProblem, packTernary, type TernaryTarget } from "./tensors.js";
 
 export interface HFConvertOptions {
   /** packed type of the linear projections (default TQ2_0) */
@@ -94,7 +95,7 @@ function planTensors(ck: Checkpoint, c: HFBitNetConfig, type: TernaryTarget, emb
       },
     });
   };
-  const linear = (gguf: string, hfName: string, rows: number, cols: number, ropeHeads?: number) => {
+  const linear = (gguf: string, hfName: string, rows: number, cols: number) => {
     const hf = pick([hfName]);
     const info = checkShape(hf, [rows, cols]);
     const problem = packProblem(type, cols);
@@ -104,9 +105,7 @@ function planTensors(ck: Checkpoint, c: HFBitNetConfig, type: TernaryTarget, emb
       type,
       dims: [cols, rows],
       data: () => {
-        let values = readChecked(hf, rows * cols);
-        if (ropeHeads !== undefined) values = permuteRopeRows(values, ropeHeads, c.headDim, cols);
-        return packTernary(type, values, rows, cols);
+        return packTernary(type, readChecked(hf, rows * cols), rows, cols);
       },
     });
   };
@@ -130,8 +129,8 @@ function planTensors(ck: Checkpoint, c: HFBitNetConfig, type: TernaryTarget, emb
     const hf = `model.layers.${i}`;
     const p = `blk.${i}`;
     norm(`${p}.attn_norm.weight`, [`${hf}.input_layernorm.weight`], c.hidden);
-    linear(`${p}.attn_q.weight`, `${hf}.self_attn.q_proj.weight`, qDim, c.hidden, c.heads);
-    linear(`${p}.attn_k.weight`, `${hf}.self_attn.k_proj.weight`, kvDim, c.hidden, c.kvHeads);
+    linear(`${p}.attn_q.weight`, `${hf}.self_attn.q_proj.weight`, qDim, c.hidden);
+    linear(`${p}.attn_k.weight`, `${hf}.self_attn.k_proj.weight`, kvDim, c.hidden);
     linear(`${p}.attn_v.weight`, `${hf}.self_attn.v_proj.weight`, kvDim, c.hidden);
     linear(`${p}.attn_output.weight`, `${hf}.self_attn.o_proj.weight`, c.hidden, qDim);
     // 2B-4T calls the sub-norms attn_sub_norm / ffn_sub_norm, 1bitLLM inner_attn_ln / ffn_layernorm

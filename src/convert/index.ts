@@ -4,10 +4,12 @@ export { convertFromHF, type HFConvertOptions, hfMetadata } from "./from-hf.js";
 export { HF_ARCHITECTURES, type HFBitNetConfig, parseHFConfig } from "./hf-config.js";
 export { convertHFTokenizer, preTokenizerName } from "./hf-tokenizer.js";
 export { type ConvertSummary, formatSummary } from "./output.js";
+export { convertRopePairsToNeoX, PAIRS_TO_NEOX_NOTE } from "./rope-rows.js";
 export {
   EMBEDDING_TARGETS,
   type EmbeddingTarget,
-  permuteRopeRows,
+  pairsToNeoXRowSource,
+  permuteRows,
   TERNARY_TARGETS,
   type TernaryTarget,
 } from "./tensors.js";

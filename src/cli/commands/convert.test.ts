@@ -44,7 +44,21 @@ describe("tritgate convert", () => {
     expect(gguf.tensors.find((t) => t.name === "blk.0.ffn_down.weight")?.type).toBe("TQ2_0");
   });
 
+  it("--rope-pairs-to-neox reorders attn_q/attn_k rows and keeps the rest", async () => {
+    capture();
+    const first = join(dir, "pairs.gguf");
+    const second = join(dir, "neox.gguf");
+    expect(await convertCommand.run(["--from-hf", ck.dir, "--out", first])).toBe(0);
+    expect(await convertCommand.run(["--from-gguf", first, "--rope-pairs-to-neox", "--out", second])).toBe(0);
+    const [before, after] = [await readGGUF(first), await readGGUF(second)];
+    const bytes = (f: typeof before, name: string) => Buffer.from(f.tensorData(name));
+    expect(bytes(after, "blk.0.attn_q.weight").equals(bytes(before, "blk.0.attn_q.weight"))).toBe(false);
+    expect(bytes(after, "blk.0.attn_v.weight").equals(bytes(before, "blk.0.attn_v.weight"))).toBe(true);
+  });
+
   it.each([
+    [["--from-hf", "a", "--rope-pairs-to-neox", "--out", "b"], /--rope-pairs-to-neox needs --from-gguf/],
+    [["--from-gguf", "a", "--rope-pairs-to-neox", "--to", "onnx", "--out", "b"], /no --to, --type or --kv-type/],
     [[], /exactly one of --from-hf and --from-gguf/],
     [["--from-hf", "a", "--from-gguf", "b", "--out", "c"], /exactly one of/],
     [["--from-hf", "a"], /--out is required/],

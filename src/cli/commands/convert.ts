@@ -2,11 +2,13 @@
  * `tritgate convert --from-hf DIR --out FILE.gguf [--type T] [--embedding-type E]`
  * `tritgate convert --from-gguf IN.gguf --out OUT.gguf [--type T]`
  * `tritgate convert --from-gguf IN.gguf --to onnx --out DIR/model.onnx [--kv-type float16]`
+ * `tritgate convert --from-gguf IN.gguf --rope-pairs-to-neox --out OUT.gguf`
  * Writes a BitNet GGUF with ternary linear layers, or its fp32 ONNX twin, and prints a summary.
  */
 import {
   convertFromGGUF,
   convertFromHF,
+  convertRopePairsToNeoX,
   EMBEDDING_TARGETS,
   type EmbeddingTarget,
   formatSummary,
@@ -19,6 +21,7 @@ import { type Command, parseCommandLine } from "../command.js";
 const USAGE = `usage: tritgate convert --from-hf DIR --out FILE.gguf [options]
        tritgate convert --from-gguf IN.gguf --out OUT.gguf [--type T]
        tritgate convert --from-gguf IN.gguf --to onnx --out DIR/model.onnx [--kv-type float32|float16]
+       tritgate convert --from-gguf IN.gguf --rope-pairs-to-neox --out OUT.gguf
   --from-hf DIR          Hugging Face BitNet checkpoint (config.json, *.safetensors, tokenizer.json)
   --from-gguf FILE       BitNet GGUF with float (or ternary) linear layers to re-quantize
   --out FILE             GGUF to write
@@ -26,7 +29,9 @@ const USAGE = `usage: tritgate convert --from-hf DIR --out FILE.gguf [options]
   --embedding-type E     token embedding / output head: ${EMBEDDING_TARGETS.join(", ")} (default F16; --from-hf only)
   --to onnx              write the fp32 ONNX decoder (Optimum inputs/outputs) with tokenizer.json,
                          tokenizer_config.json and config.json beside it (weights past 1.8 GB go to OUT.data)
-  --kv-type K            KV cache element type of the ONNX decoder: float32 (default) or float16`;
+  --kv-type K            KV cache element type of the ONNX decoder: float32 (default) or float16
+  --rope-pairs-to-neox   reorder each head's attn_q/attn_k rows of a file laid out for consecutive-pair
+                         RoPE (tritgate's GGUFs before NeoX RoPE) so it runs the same under NeoX RoPE`;
 
 function fail(message: string, code: number): number {
   console.error(`tritgate convert: ${message}${code === 2 ? `\n\n${USAGE}` : ""}`);
@@ -45,6 +50,7 @@ export const convertCommand: Command = {
       "embedding-type": { type: "string" },
       to: { type: "string" },
       "kv-type": { type: "string" },
+      "rope-pairs-to-neox": { type: "boolean" },
       help: { type: "boolean" },
     });
     if (typeof line === "number") return line;
@@ -56,6 +62,18 @@ export const convertCommand: Command = {
       return fail("give exactly one of --from-hf and --from-gguf", 2);
     if (out === undefined) return fail("--out is required", 2);
     const to = values.to as string | undefined;
+    if (values["rope-pairs-to-neox"] === true) {
+      if (fromGGUF === undefined) return fail("--rope-pairs-to-neox needs --from-gguf", 2);
+      if (to !== undefined || values.type !== undefined || values["kv-type"] !== undefined) {
+        return fail("--rope-pairs-to-neox copies the file as it is: no --to, --type or --kv-type", 2);
+      }
+      try {
+        console.log(formatSummary(await convertRopePairsToNeoX(fromGGUF, out), out));
+        return 0;
+      } catch (e) {
+        return fail((e as Error).message, 1);
+      }
+    }
     if (to !== undefined) {
       if (to !== "onnx") return fail(`--to must be onnx, got ${to}`, 2);
       if (fromGGUF === undefined) return fail("--to onnx needs --from-gguf", 2);

@@ -23,6 +23,17 @@ describe("tritgate eval", () => {
     expect(JSON.parse(lines.join("\n"))).toEqual(result);
   }, 120_000);
 
+  it("the family's reference is its own reference: quality 1 and referencePerplexity = perplexity", async () => {
+    const out = join(mkdtempSync(join(tmpdir(), "tg-eval-")), "eval.json");
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const args = ["--variant", "nano-fp32", "--split", "validation", "--max-tokens", String(2 * 257), "--threads", "1"];
+    expect(await run(["eval", ...args, "--out", out])).toBe(0);
+    const result = JSON.parse(readFileSync(out, "utf8")) as Record<string, number>;
+    expect(result.quality).toBe(1);
+    expect(result.referencePerplexity).toBe(result.perplexity);
+  }, 120_000);
+
   it("names what is wrong with its arguments", async () => {
     vi.spyOn(console, "error").mockImplementation(() => {});
     expect(await run(["eval"])).toBe(2);

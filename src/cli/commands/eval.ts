@@ -81,7 +81,10 @@ export const evalCommand: Command = {
         maxTokens: positiveIntOption(values["max-tokens"], "max-tokens"),
         threads: positiveIntOption(values.threads, "threads"),
       });
-      const withQuality = reference === model ? { ...result, quality: 1, top1Agreement: 1 } : result;
+      const withQuality =
+        reference === model
+          ? { ...result, referencePerplexity: result.perplexity, quality: 1, top1Agreement: 1 }
+          : result;
       if (out) await writeEvalResult(out, withQuality);
       // the test split is what cards carry; a validation run leaves the card alone
       const card = split === "test" ? await recordInCard(model!, withQuality, split) : undefined;

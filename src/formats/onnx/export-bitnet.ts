@@ -78,25 +78,23 @@ class BitNetGraph {
     return b.op("Mul", [b.op("Div", [x, root]), weight]);
   }
 
-  /** Consecutive-pair rotation of x [batch, seq, heads, headDim] by cos/sin [batch, seq, 1, ropeDim/2, 1]. */
+  /**
+   * NeoX rotation of x [batch, seq, heads, headDim] by cos/sin [batch, seq, 1, ropeDim/2]: element i
+   * turns with element i + ropeDim/2, as the BitNet engine and llama.cpp run every bitnet architecture.
+   */
   rope(x: string, cos: string, sin: string): string {
     const b = this.b;
     const { headDim, ropeDim } = this.c;
-    let rotated = x;
-    let passed: string | undefined;
-    if (ropeDim < headDim) {
-      [rotated, passed] = b.node("Split", [x, b.ints([ropeDim, headDim - ropeDim])], { axis: 3 }, { outputs: 2 }) as [
-        string,
-        string,
-      ];
-    }
-    const pairs = b.op("Reshape", [rotated, b.ints([0, 0, 0, ropeDim / 2, 2])]);
-    const [even, odd] = b.node("Split", [pairs], { axis: 4 }, { outputs: 2 }) as [string, string];
-    const newEven = b.op("Sub", [b.op("Mul", [even, cos]), b.op("Mul", [odd, sin])]);
-    const newOdd = b.op("Add", [b.op("Mul", [even, sin]), b.op("Mul", [odd, cos])]);
-    const joined = b.op("Concat", [newEven, newOdd], { axis: 4 });
-    const back = b.op("Reshape", [joined, b.ints([0, 0, 0, ropeDim])]);
-    return passed === undefined ? back : b.op("Concat", [back, passed], { axis: 3 });
+    const half = ropeDim / 2;
+    const sizes = ropeDim < headDim ? [half, half, headDim - ropeDim] : [half, half];
+    const [low, high, passed] = b.node("Split", [x, b.ints(sizes)], { axis: 3 }, { outputs: sizes.length }) as [
+      string,
+      string,
+      string | undefined,
+    ];
+    const newLow = b.op("Sub", [b.op("Mul", [low, cos]), b.op("Mul", [high, sin])]);
+    const newHigh = b.op("Add", [b.op("Mul", [low, sin]), b.op("Mul", [high, cos])]);
+    return b.op("Concat", passed === undefined ? [newLow, newHigh] : [newLow, newHigh, passed], { axis: 3 });
   }
 
   build(file: GGUFFile): OnnxGraphBuilder {
@@ -134,13 +132,13 @@ class BitNetGraph {
       return b.op("Where", [visible, b.floats([0], []), b.floats([MASKED], [])]);
     });
 
-    // rotary cos/sin [batch, seq, 1, ropeDim/2, 1] from position_ids
+    // rotary cos/sin [batch, seq, 1, ropeDim/2] from position_ids
     const [cos, sin] = b.scoped("rope", () => {
       const inverse = Float32Array.from({ length: c.ropeDim / 2 }, (_, i) => c.ropeBase ** ((-2 * i) / c.ropeDim));
       const frequencies = b.floatInitializer("rope.inv_freq", [c.ropeDim / 2], inverse);
       const position = b.op("Unsqueeze", [b.op("Cast", [positionIds], { to: elemTypeId("float32") }), b.ints([-1])]);
       const angles = b.op("Mul", [position, frequencies]);
-      const axes = b.ints([2, 4]);
+      const axes = b.ints([2]);
       return [b.op("Unsqueeze", [b.op("Cos", [angles]), axes]), b.op("Unsqueeze", [b.op("Sin", [angles]), axes])];
     }) as [string, string];
 

@@ -226,7 +226,8 @@ export function matmulBackward(
 }
 
 // ---------------------------------------------------------------------------------------------
-// RoPE, consecutive pairs (2i, 2i+1) of each head rotated by pos·base^(−2i/d); row t is position t
+// RoPE with NeoX pairing, as the engine and llama.cpp run the bitnet architectures: element i of
+// each head turns with element i + d/2 by pos·base^(−2i/d); row t is position t
 
 function ropeAngles(T: number, d: number, base: number): { cos: Float64Array; sin: Float64Array } {
   const half = d / 2;
@@ -248,13 +249,13 @@ export function ropeForward(out: Float64Array, x: Float64Array, T: number, heads
   for (let t = 0; t < T; t++) {
     for (let h = 0; h < heads; h++) {
       for (let i = 0; i < half; i++) {
-        const at = (t * heads + h) * d + 2 * i;
+        const at = (t * heads + h) * d + i;
         const c = cos[t * half + i]!;
         const s = sin[t * half + i]!;
         const a = x[at]!;
-        const b = x[at + 1]!;
+        const b = x[at + half]!;
         out[at] = a * c - b * s;
-        out[at + 1] = a * s + b * c;
+        out[at + half] = a * s + b * c;
       }
     }
   }
@@ -267,13 +268,13 @@ export function ropeBackward(dx: Float64Array, dout: Float64Array, T: number, he
   for (let t = 0; t < T; t++) {
     for (let h = 0; h < heads; h++) {
       for (let i = 0; i < half; i++) {
-        const at = (t * heads + h) * d + 2 * i;
+        const at = (t * heads + h) * d + i;
         const c = cos[t * half + i]!;
         const s = sin[t * half + i]!;
         const da = dout[at]!;
-        const db = dout[at + 1]!;
+        const db = dout[at + half]!;
         dx[at]! += da * c + db * s;
-        dx[at + 1]! += -da * s + db * c;
+        dx[at + half]! += -da * s + db * c;
       }
     }
   }

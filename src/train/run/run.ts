@@ -5,14 +5,18 @@
  *
  *   outDir/recipe.json       what ran (recipe + mode)
  *   outDir/log.jsonl         {step, loss, lr, weightDecay, gradNorm, tokensPerSecond} and {step, validationLoss}
- *   outDir/checkpoint.bin    params | m | v (float32), with checkpoint.json {step, seconds}
+ *   outDir/checkpoint.bin    params | m | v (float32), with checkpoint.json {step, seconds, rope}
  *   outDir/params.bin        the trained parameters (flat float32, kernels/src/train.h layout)
- *   outDir/result.json       losses, tokens, seconds
+ *   outDir/result.json       losses, tokens, seconds, rope
+ *
+ * `rope: "neox"` says the run used NeoX RoPE; runs written before the trainer switched have no
+ * such field and were trained with consecutive pairs (their Q/K rows need reordering at export).
  */
 import { appendFile, mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { NativeTrainer, type TrainerMode } from "../../../kernels/trainer.js";
 import { writeFileAtomic } from "../../util/write-file-atomic.js";
+import type { RopePairing } from "../export.js";
 import { flattenParams } from "../params.js";
 import { bitnetTwoStageSchedule, fp32Schedule, type Schedule, scheduleAt } from "../reference/adamw.js";
 import { initParams } from "../reference/model.js";
@@ -41,6 +45,16 @@ export interface RunResult {
   readonly finalTrainLoss: number;
   readonly validationLoss: number;
   readonly finished: boolean;
+  /** absent in runs from before the trainer used NeoX RoPE (see runRopePairing) */
+  readonly rope?: RopePairing;
+}
+
+/** The RoPE pairing this trainer trains with. */
+export const TRAINER_ROPE: RopePairing = "neox";
+
+/** The pairing a run was trained with: recorded since the switch to NeoX, consecutive pairs before. */
+export function runRopePairing(result: Pick<RunResult, "rope">): RopePairing {
+  return result.rope ?? "pairs";
 }
 
 export function scheduleFor(recipe: Recipe, mode: TrainerMode): Schedule {
@@ -75,18 +89,23 @@ function bytesOf(...arrays: Float32Array[]): Uint8Array {
 
 async function saveCheckpoint(dir: string, trainer: NativeTrainer, step: number, seconds: number) {
   await writeFileAtomic(join(dir, "checkpoint.bin"), bytesOf(trainer.params, trainer.m, trainer.v));
-  await writeFileAtomic(join(dir, "checkpoint.json"), `${JSON.stringify({ step, seconds })}\n`);
+  await writeFileAtomic(join(dir, "checkpoint.json"), `${JSON.stringify({ step, seconds, rope: TRAINER_ROPE })}\n`);
 }
 
 async function loadCheckpoint(
   dir: string,
   trainer: NativeTrainer,
 ): Promise<{ step: number; seconds: number } | undefined> {
-  let meta: { step: number; seconds: number };
+  let meta: { step: number; seconds: number; rope?: RopePairing };
   try {
-    meta = JSON.parse(await readFile(join(dir, "checkpoint.json"), "utf8")) as { step: number; seconds: number };
+    meta = JSON.parse(await readFile(join(dir, "checkpoint.json"), "utf8")) as typeof meta;
   } catch {
     return undefined;
+  }
+  if (runRopePairing(meta) !== TRAINER_ROPE) {
+    throw new RangeError(
+      `${dir}/checkpoint.json is from a run trained with ${runRopePairing(meta)} RoPE; this trainer uses ${TRAINER_ROPE}, so it cannot continue it`,
+    );
   }
   const bytes = await readFile(join(dir, "checkpoint.bin"));
   const n = trainer.params.length;
@@ -181,6 +200,7 @@ export async function trainRun(o: RunOptions): Promise<RunResult> {
     finalTrainLoss: lastLoss,
     validationLoss: lastValidation,
     finished,
+    rope: TRAINER_ROPE,
   };
   if (finished) await writeFileAtomic(join(o.outDir, "result.json"), `${JSON.stringify(result, null, 2)}\n`);
   return result;
