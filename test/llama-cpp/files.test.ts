@@ -42,7 +42,13 @@ const NANO_SHAPE: NanoConfig = {
 async function trainerExport(linear: LinearExport, out: string): Promise<string> {
   const length = flatLayout(NANO_SHAPE).reduce((n, t) => n + t.length, 0);
   const params = randomFloats(length, seededRandom(5), 0.05);
-  await exportGguf(params, NANO_SHAPE, out, { linear, embedding: "F16", tokenizerDir: NANO_TOKENIZER, name: "nano" });
+  await exportGguf(params, NANO_SHAPE, out, {
+    linear,
+    embedding: "F16",
+    tokenizerDir: NANO_TOKENIZER,
+    name: "nano",
+    trainedRope: "neox",
+  });
   return out;
 }
 const BASE = { layers: 2, embedding: 256, heads: 4, kvHeads: 2, vocab: 270, contextLength: 256, feedForward: 512 };
