@@ -1,5 +1,5 @@
 /**
- * The routing decision (DESIGN §5). Every variant handed in becomes a candidate with its predicted numbers and
+ * The routing decision. Every variant handed in becomes a candidate with its predicted numbers and
  * feasibility flags; the tier's strategy picks from the usable ones (allowed and healthy), ordering them into
  * a pool whose head is the choice and whose tail is the fallback chain.
  *

@@ -1,5 +1,5 @@
 /**
- * The decision recorder (DESIGN §7): the request path only enqueues a request row and its decision
+ * The decision recorder: the request path only enqueues a request row and its decision
  * row. Until the database recorder lands, a bounded in-memory ring buffer keeps the latest ones for
  * the admin endpoint.
  */

@@ -1,6 +1,6 @@
 /**
  * An independent TypeScript reading of the weight formats and of the int8 ternary matmul,
- * written from the format facts (shared/reference/FORMATS.md), not from the C code. Tests use
+ * written from the published format descriptions (ggml's block layouts), not from the C code. Tests use
  * it to check the scalar C reference, which in turn checks every SIMD path.
  */
 import type { PackedWeight } from "../../kernels/index.js";

@@ -40,7 +40,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return d;
 }
 
-describe("ggml's tiny BitNet GGUF (shared/reference/vectors)", () => {
+describe("ggml's tiny BitNet GGUF (test/fixtures/bitnet)", () => {
   const reference = JSON.parse(readFileSync(join(FIXTURES, "tiny-bitnet.reference.json"), "utf8")) as {
     prompt_ids: number[];
     prompt_logits: number[][];

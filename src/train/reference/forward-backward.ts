@@ -14,7 +14,7 @@
  *               x += wDown·z
  *   logits = embedding · (rmsnorm(x)·finalNorm)        (tied head)
  *
- * Quantization-aware training ("qat"), BitNet b1.58 (DESIGN.md §3): the seven linear layers of
+ * Quantization-aware training ("qat"), BitNet b1.58: the seven linear layers of
  * every block (wq, wk, wv, wo, wGate, wUp, wDown) multiply
  *   - absmean-ternarized weights  Ŵ = α·clamp(round(W/α), −1, 1), α = mean|W| per tensor, and
  *   - absmax-int8 inputs          x̂ = (s/127)·clamp(round(127·x/s), −127, 127), s = max|x| per row.
