@@ -1,5 +1,6 @@
 /**
- * `npm run bench:e2e [-- --json FILE] [--quick]`
+ * `npm run bench:e2e [-- --json FILE] [--quick] [--shape 2B-4T] [--type TQ2_0,TQ1_0] [--threads 2]
+ *                     [--no-llama]`
  *
  * End-to-end BitNet speed on synthetic models in real shapes (our writer, random ternary
  * weights; generated on demand into bench/.models, kept out of git): load time, RSS, prefill
@@ -7,6 +8,13 @@
  * ternary format, and the same network as an fp32 ONNX decoder on onnxruntime (exported from the
  * TQ2_0 file) so each shape shows its ternary/fp32 ratio. Beside each decode figure: the
  * memory-bandwidth bound, bytes read per token / measured read bandwidth, measured in the same run.
+ *
+ * llama.cpp is the anchor: for TQ2_0 and TQ1_0 (the ternary types mainline ggml has) the same file
+ * is measured by llama.cpp (node-llama-cpp's prebuilt CPU build, test/llama-cpp) right after ours,
+ * each in a child process, and the table prints tritgate/llama.cpp ratios. Timings on a shared
+ * machine are noisy; the ratios of neighbouring runs are what to read.
+ * Filters measure one configuration in a few minutes: --shape, --type and --threads take one value
+ * or a comma list; --quick is the 700M shape only.
  */
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
@@ -15,6 +23,7 @@ import { convertToOnnx } from "../src/convert/to-onnx.js";
 import { type SyntheticBitNetSpec, syntheticBitNet } from "../src/engines/bitnet/index.js";
 import { writeGGUF } from "../src/formats/gguf/index.js";
 import { type E2ERun, measureInChild } from "./e2e-child.js";
+import { llamaCppInstalled } from "./llama-cpp.js";
 import { argValue, table, writeJson } from "./timing.js";
 
 interface Shape {
@@ -37,6 +46,17 @@ const SHAPES: Shape[] = [
 const TYPES: WeightType[] = ["TQ2_0", "TQ1_0", "I2_S"];
 const quick = process.argv.includes("--quick");
 const jsonPath = argValue("--json");
+/** --name a,b,c as a list, or undefined when absent (no filter) */
+const listArg = (name: string) => argValue(name)?.split(",");
+const shapeFilter = listArg("--shape") ?? (quick ? ["700M"] : undefined);
+const typeFilter = listArg("--type");
+const threadCounts = (listArg("--threads") ?? ["1", "2"]).map(Number);
+/** the ternary types mainline llama.cpp reads */
+const LLAMA_TYPES: readonly Variant[] = ["TQ2_0", "TQ1_0"];
+const withLlama = !process.argv.includes("--no-llama");
+if (withLlama && !llamaCppInstalled()) {
+  throw new Error("bench:e2e measures llama.cpp beside tritgate: run test/llama-cpp/install.sh (or pass --no-llama)");
+}
 const modelDir = join(import.meta.dirname, ".models");
 
 async function ensureModel(shape: Shape, type: WeightType): Promise<string> {
@@ -85,14 +105,25 @@ function kvCacheBytes(shape: Shape, positions: number): number {
 }
 
 const bandwidth = readBandwidth(1 << 30, 5);
-const rows: Array<
-  E2ERun & { shape: string; type: Variant; kvCacheBytes: number; boundTokensPerS: number; rssWithinBudget: boolean }
-> = [];
-for (const shape of quick ? SHAPES.slice(1) : SHAPES) {
-  for (const type of [...TYPES, "ONNX-F32"] as Variant[]) {
+type Row = E2ERun & {
+  shape: string;
+  type: Variant;
+  kvCacheBytes: number;
+  boundTokensPerS: number;
+  rssWithinBudget: boolean;
+  /** the same file, threads and token counts on llama.cpp, measured right after ours */
+  llamaCpp?: E2ERun;
+};
+const rows: Row[] = [];
+for (const shape of SHAPES.filter((s) => !shapeFilter || shapeFilter.includes(s.name))) {
+  for (const type of ([...TYPES, "ONNX-F32"] as Variant[]).filter((t) => !typeFilter || typeFilter.includes(t))) {
     const model = type === "ONNX-F32" ? await ensureOnnx(shape) : await ensureModel(shape, type);
-    for (const threads of [1, 2]) {
+    for (const threads of threadCounts) {
       const run = measureInChild(model, threads);
+      const llamaCpp =
+        withLlama && LLAMA_TYPES.includes(type)
+          ? measureInChild(model, threads, "llama.cpp", ["--vocab", String(shape.spec.vocab)])
+          : undefined;
       const loadGrowth = run.rssAfterLoad - run.rssBefore;
       const kv = kvCacheBytes(shape, 128 + 64 + 1);
       rows.push({
@@ -102,6 +133,7 @@ for (const shape of quick ? SHAPES.slice(1) : SHAPES) {
         kvCacheBytes: kv,
         boundTokensPerS: bandwidth / bytesPerToken(shape, type),
         rssWithinBudget: loadGrowth <= 1.2 * run.fileBytes + kv,
+        llamaCpp,
       });
       process.stderr.write(".");
     }
@@ -123,7 +155,11 @@ console.log(
       "file MB",
       "RSS MB (growth)",
       "prefill tok/s",
+      "llama.cpp",
+      "ratio",
       "decode tok/s",
+      "llama.cpp",
+      "ratio",
       "bound tok/s",
     ],
     rows.map((r) => [
@@ -134,7 +170,11 @@ console.log(
       mb(r.fileBytes),
       `${mb(r.rssAfterLoad)} (+${mb(r.rssAfterLoad - r.rssBefore)})${r.rssWithinBudget ? "" : " OVER"}`,
       r.prefillTokensPerS.toFixed(1),
+      r.llamaCpp ? r.llamaCpp.prefillTokensPerS.toFixed(1) : "—",
+      r.llamaCpp ? `${(r.prefillTokensPerS / r.llamaCpp.prefillTokensPerS).toFixed(2)}x` : "—",
       r.decodeTokensPerS.toFixed(1),
+      r.llamaCpp ? r.llamaCpp.decodeTokensPerS.toFixed(1) : "—",
+      r.llamaCpp ? `${(r.decodeTokensPerS / r.llamaCpp.decodeTokensPerS).toFixed(2)}x` : "—",
       r.boundTokensPerS.toFixed(1),
     ]),
   ),
