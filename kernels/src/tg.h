@@ -131,6 +131,11 @@ typedef struct {
     /* Float path: one row to fp32, and an fp32 dot product. */
     void (*dequant_row)(int type, const uint8_t *row, int64_t k, float tensor_scale, float *out);
     float (*dot_f32)(const float *a, const float *b, int64_t k);
+    /* Optional (NULL: dequant_row + dot_f32 per row): y[r] = row r . x for rows [row0, row1) of an
+     * F16 or Q8_0 weight at M = 1 (the output head), converting in registers so the weights are
+     * read once and never stored as fp32. Returns 0 when it does not handle the type. */
+    int (*gemv_float)(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t row0,
+                      int64_t row1, float *y);
     /* Sum of a read-only buffer, used to measure the machine's read bandwidth. */
     double (*read_sum)(const float *p, int64_t count);
 } tg_isa_ops;
