@@ -19,6 +19,7 @@
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { hardware, readBandwidth, type WeightType } from "../kernels/index.js";
+import { convertFromGGUF } from "../src/convert/index.js";
 import { convertToOnnx } from "../src/convert/to-onnx.js";
 import { type SyntheticBitNetSpec, syntheticBitNet } from "../src/engines/bitnet/index.js";
 import { writeGGUF } from "../src/formats/gguf/index.js";
@@ -52,7 +53,7 @@ const shapeFilter = listArg("--shape") ?? (quick ? ["700M"] : undefined);
 const typeFilter = listArg("--type");
 const threadCounts = (listArg("--threads") ?? ["1", "2"]).map(Number);
 /** the ternary types mainline llama.cpp reads */
-const LLAMA_TYPES: readonly Variant[] = ["TQ2_0", "TQ1_0"];
+const LLAMA_TYPES: readonly Variant[] = ["TQ2_0", "TQ1_0", "TQ2_0+Q8_0-head"];
 const withLlama = !process.argv.includes("--no-llama");
 if (withLlama && !llamaCppInstalled()) {
   throw new Error("bench:e2e measures llama.cpp beside tritgate: run test/llama-cpp/install.sh (or pass --no-llama)");
@@ -82,19 +83,30 @@ async function ensureOnnx(shape: Shape): Promise<string> {
   return path;
 }
 
-type Variant = WeightType | "ONNX-F32";
+/** ternary files as written, the TQ2_0 file with a Q8_0 head (`convert --head-type q8_0`), and the fp32 twin */
+type Variant = WeightType | "TQ2_0+Q8_0-head" | "ONNX-F32";
+
+async function ensureQ8Head(shape: Shape): Promise<string> {
+  const path = join(modelDir, `synthetic-${shape.name}-TQ2_0-q8_0-head.gguf`);
+  if (existsSync(path)) return path;
+  process.stderr.write(`writing ${path} ... `);
+  const summary = await convertFromGGUF(await ensureModel(shape, "TQ2_0"), path, "TQ2_0", { headType: "Q8_0" });
+  process.stderr.write(`${summary.seconds.toFixed(1)} s\n`);
+  return path;
+}
 
 /** Bytes one decode step must read: every linear weight and the output head. */
 function bytesPerToken(shape: Shape, type: Variant): number {
   const s = shape.spec;
   const headDim = s.embedding / s.heads;
-  const perWeight = { TQ2_0: 66 / 256, TQ1_0: 54 / 256, I2_S: 0.25, "ONNX-F32": 4 }[
-    type as "TQ2_0" | "TQ1_0" | "I2_S" | "ONNX-F32"
+  const perWeight = { TQ2_0: 66 / 256, "TQ2_0+Q8_0-head": 66 / 256, TQ1_0: 54 / 256, I2_S: 0.25, "ONNX-F32": 4 }[
+    type as "TQ2_0" | "TQ2_0+Q8_0-head" | "TQ1_0" | "I2_S" | "ONNX-F32"
   ];
   const linear =
     s.layers *
     (2 * s.embedding * s.heads * headDim + 2 * s.embedding * s.kvHeads * headDim + 3 * s.embedding * s.feedForward);
-  const head = s.vocab * s.embedding * (type === "ONNX-F32" ? 4 : 2); // tied head: F16 in GGUF, fp32 in ONNX
+  // tied head: F16 in GGUF, fp32 in ONNX; or the separate Q8_0 head
+  const head = s.vocab * s.embedding * (type === "ONNX-F32" ? 4 : type === "TQ2_0+Q8_0-head" ? 34 / 32 : 2);
   return linear * perWeight + head;
 }
 
@@ -116,8 +128,14 @@ type Row = E2ERun & {
 };
 const rows: Row[] = [];
 for (const shape of SHAPES.filter((s) => !shapeFilter || shapeFilter.includes(s.name))) {
-  for (const type of ([...TYPES, "ONNX-F32"] as Variant[]).filter((t) => !typeFilter || typeFilter.includes(t))) {
-    const model = type === "ONNX-F32" ? await ensureOnnx(shape) : await ensureModel(shape, type);
+  const variants: Variant[] = [...TYPES, "TQ2_0+Q8_0-head", "ONNX-F32"];
+  for (const type of variants.filter((t) => !typeFilter || typeFilter.includes(t))) {
+    const model =
+      type === "ONNX-F32"
+        ? await ensureOnnx(shape)
+        : type === "TQ2_0+Q8_0-head"
+          ? await ensureQ8Head(shape)
+          : await ensureModel(shape, type);
     for (const threads of threadCounts) {
       const run = measureInChild(model, threads);
       const llamaCpp =

@@ -3,16 +3,20 @@
  * ffn_down.weight) become the requested ternary type; every other tensor and all metadata are
  * copied unchanged. Float weights are absmean-ternarized; weights that are already ternary
  * (packed, or float holding one magnitude) are re-packed without changing their values.
+ *
+ * `headType` re-packs the output head: `output.weight` when the file has one; for a tied head
+ * (none) a separate `output.weight` is written from the token embedding, which itself stays as
+ * it is, so the lookup keeps its precision while a decode step reads the smaller head.
  */
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
-import { dequantize, isTernary, type WeightType } from "../../kernels/index.js";
+import { dequantize, isTernary, quantize, type WeightType } from "../../kernels/index.js";
 import { readBitNetConfig } from "../engines/bitnet/config.js";
 import { type GGUFTensorInfo, type GGUFTensorInput, readGGUF } from "../formats/gguf/index.js";
 import { toFloat32 } from "../formats/safetensors/index.js";
 import { ConvertError } from "./errors.js";
 import { type ConvertSummary, writeAtomically } from "./output.js";
-import { isTernaryValued, packAsIs, packProblem, packTernary, type TernaryTarget } from "./tensors.js";
+import { type HeadTarget, isTernaryValued, packAsIs, packProblem, packTernary, type TernaryTarget } from "./tensors.js";
 
 export const LINEAR_TENSOR = /^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/;
 
@@ -32,13 +36,40 @@ function floatsOf(path: string, t: GGUFTensorInfo, data: Uint8Array, rows: numbe
   }
 }
 
-export async function convertFromGGUF(input: string, out: string, type: TernaryTarget): Promise<ConvertSummary> {
+export interface GGUFConvertOptions {
+  /** pack the output head (a tied head becomes a separate output.weight) as this type */
+  readonly headType?: HeadTarget;
+}
+
+/** The output head re-packed as `type` from the tensor `source` (output.weight or token_embd.weight). */
+function headTensor(path: string, source: GGUFTensorInfo, data: Uint8Array, type: HeadTarget): GGUFTensorInput {
+  const [cols = 0, rows = 1, ...rest] = source.dims;
+  if (rest.some((d) => d !== 1)) throw new ConvertError(path, `tensor ${source.name} is not a matrix`);
+  const problem = packProblem(type, cols);
+  if (problem) throw new ConvertError(path, `output head: ${problem}`);
+  return {
+    name: "output.weight",
+    type,
+    dims: [cols, rows],
+    data: () => quantize(type, floatsOf(path, source, data, rows, cols), rows, cols).data,
+  };
+}
+
+export async function convertFromGGUF(
+  input: string,
+  out: string,
+  type: TernaryTarget,
+  options: GGUFConvertOptions = {},
+): Promise<ConvertSummary> {
   const started = performance.now();
   if (resolve(input) === resolve(out)) throw new ConvertError(out, "the output would overwrite the input");
   const file = await readGGUF(input);
   readBitNetConfig(file); // the architecture and hyper-parameters must be ours
   let linears = 0;
+  const headType = options.headType;
   const tensors: GGUFTensorInput[] = file.tensors.map((t): GGUFTensorInput => {
+    if (headType !== undefined && t.name === "output.weight")
+      return headTensor(input, t, file.tensorData(t.name), headType);
     if (!LINEAR_TENSOR.test(t.name)) return { name: t.name, type: t.type, dims: t.dims, data: file.tensorData(t.name) };
     const [cols = 0, rows = 1, ...rest] = t.dims;
     if (rest.some((d) => d !== 1)) throw new ConvertError(input, `tensor ${t.name} is not a matrix`);
@@ -64,6 +95,11 @@ export async function convertFromGGUF(input: string, out: string, type: TernaryT
     };
   });
   if (linears === 0) throw new ConvertError(input, "has no linear layer weights (blk.N.attn_q.weight, …) to quantize");
+  const embedding = file.tensors.find((t) => t.name === "token_embd.weight");
+  if (headType !== undefined && !file.tensors.some((t) => t.name === "output.weight")) {
+    if (embedding === undefined) throw new ConvertError(input, "has neither output.weight nor token_embd.weight");
+    tensors.push(headTensor(input, embedding, file.tensorData(embedding.name), headType));
+  }
   const bytesOut = await writeAtomically(out, { metadata: file.metadata, tensors, alignment: file.alignment });
   return {
     tensors: tensors.length,

@@ -1,5 +1,5 @@
 export { ConvertError } from "./errors.js";
-export { convertFromGGUF, LINEAR_TENSOR } from "./from-gguf.js";
+export { convertFromGGUF, type GGUFConvertOptions, LINEAR_TENSOR } from "./from-gguf.js";
 export { convertFromHF, type HFConvertOptions, hfMetadata } from "./from-hf.js";
 export { HF_ARCHITECTURES, type HFBitNetConfig, parseHFConfig } from "./hf-config.js";
 export { convertHFTokenizer, preTokenizerName } from "./hf-tokenizer.js";
@@ -7,6 +7,8 @@ export { type ConvertSummary, formatSummary } from "./output.js";
 export {
   EMBEDDING_TARGETS,
   type EmbeddingTarget,
+  HEAD_TARGETS,
+  type HeadTarget,
   permuteRopeRows,
   TERNARY_TARGETS,
   type TernaryTarget,
