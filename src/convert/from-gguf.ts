@@ -4,9 +4,10 @@
  * copied unchanged. Float weights are absmean-ternarized; weights that are already ternary
  * (packed, or float holding one magnitude) are re-packed without changing their values.
  *
- * `headType` re-packs the output head: `output.weight` when the file has one; for a tied head
- * (none) a separate `output.weight` is written from the token embedding, which itself stays as
- * it is, so the lookup keeps its precision while a decode step reads the smaller head.
+ * `headType` re-packs the output head: `output.weight` when the file has one, else the tied
+ * token embedding itself (it stays tied). A separate output.weight beside a tied embedding would
+ * keep the lookup in F16, but llama.cpp's bitnet loader refuses a tensor it does not expect
+ * ("wrong number of tensors"), and a file llama.cpp cannot check is not one we want to write.
  */
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
@@ -27,6 +28,7 @@ function floatsOf(path: string, t: GGUFTensorInfo, data: Uint8Array, rows: numbe
     case "BF16":
       return toFloat32(t.type, data);
     case "Q8_0":
+    case "Q6_K":
     case "TQ1_0":
     case "TQ2_0":
     case "I2_S":
@@ -37,18 +39,18 @@ function floatsOf(path: string, t: GGUFTensorInfo, data: Uint8Array, rows: numbe
 }
 
 export interface GGUFConvertOptions {
-  /** pack the output head (a tied head becomes a separate output.weight) as this type */
+  /** pack the output head (output.weight, or the tied token_embd.weight) as this type */
   readonly headType?: HeadTarget;
 }
 
-/** The output head re-packed as `type` from the tensor `source` (output.weight or token_embd.weight). */
+/** The output head (output.weight or the tied token_embd.weight) re-packed as `type`. */
 function headTensor(path: string, source: GGUFTensorInfo, data: Uint8Array, type: HeadTarget): GGUFTensorInput {
   const [cols = 0, rows = 1, ...rest] = source.dims;
   if (rest.some((d) => d !== 1)) throw new ConvertError(path, `tensor ${source.name} is not a matrix`);
   const problem = packProblem(type, cols);
   if (problem) throw new ConvertError(path, `output head: ${problem}`);
   return {
-    name: "output.weight",
+    name: source.name,
     type,
     dims: [cols, rows],
     data: () => quantize(type, floatsOf(path, source, data, rows, cols), rows, cols).data,
@@ -67,9 +69,9 @@ export async function convertFromGGUF(
   readBitNetConfig(file); // the architecture and hyper-parameters must be ours
   let linears = 0;
   const headType = options.headType;
+  const headName = file.tensors.some((t) => t.name === "output.weight") ? "output.weight" : "token_embd.weight";
   const tensors: GGUFTensorInput[] = file.tensors.map((t): GGUFTensorInput => {
-    if (headType !== undefined && t.name === "output.weight")
-      return headTensor(input, t, file.tensorData(t.name), headType);
+    if (headType !== undefined && t.name === headName) return headTensor(input, t, file.tensorData(t.name), headType);
     if (!LINEAR_TENSOR.test(t.name)) return { name: t.name, type: t.type, dims: t.dims, data: file.tensorData(t.name) };
     const [cols = 0, rows = 1, ...rest] = t.dims;
     if (rest.some((d) => d !== 1)) throw new ConvertError(input, `tensor ${t.name} is not a matrix`);
@@ -95,11 +97,6 @@ export async function convertFromGGUF(
     };
   });
   if (linears === 0) throw new ConvertError(input, "has no linear layer weights (blk.N.attn_q.weight, …) to quantize");
-  const embedding = file.tensors.find((t) => t.name === "token_embd.weight");
-  if (headType !== undefined && !file.tensors.some((t) => t.name === "output.weight")) {
-    if (embedding === undefined) throw new ConvertError(input, "has neither output.weight nor token_embd.weight");
-    tensors.push(headTensor(input, embedding, file.tensorData(embedding.name), headType));
-  }
   const bytesOut = await writeAtomically(out, { metadata: file.metadata, tensors, alignment: file.alignment });
   return {
     tensors: tensors.length,

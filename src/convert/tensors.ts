@@ -10,7 +10,15 @@ export const HEAD_TARGETS = ["Q8_0", "F16", "F32"] as const;
 export type HeadTarget = (typeof HEAD_TARGETS)[number];
 
 /** Elements per block along a row for each packed type. */
-const ROW_BLOCK: Readonly<Record<WeightType, number>> = { F32: 1, F16: 1, Q8_0: 32, TQ1_0: 256, TQ2_0: 256, I2_S: 128 };
+const ROW_BLOCK: Readonly<Record<WeightType, number>> = {
+  F32: 1,
+  F16: 1,
+  Q8_0: 32,
+  Q6_K: 256,
+  TQ1_0: 256,
+  TQ2_0: 256,
+  I2_S: 128,
+};
 
 /** Why a [rows x cols] matrix cannot be packed as `type`, or undefined when it can. */
 export function packProblem(type: WeightType, cols: number): string | undefined {

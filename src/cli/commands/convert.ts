@@ -26,8 +26,8 @@ const USAGE = `usage: tritgate convert --from-hf DIR --out FILE.gguf [options]
   --out FILE             GGUF to write
   --type T               linear layer packing: ${TERNARY_TARGETS.join(", ")} (default TQ2_0)
   --embedding-type E     token embedding / output head: ${EMBEDDING_TARGETS.join(", ")} (default F16; --from-hf only)
-  --head-type H          output head: ${HEAD_TARGETS.map((t) => t.toLowerCase()).join(", ")} (--from-gguf only); a tied head
-                         becomes a separate output.weight, the token embedding stays as it is
+  --head-type H          output head: ${HEAD_TARGETS.map((t) => t.toLowerCase()).join(", ")} (--from-gguf only): output.weight,
+                         or the tied token embedding (it stays tied, as llama.cpp expects)
   --to onnx              write the fp32 ONNX decoder (Optimum inputs/outputs) with tokenizer.json,
                          tokenizer_config.json and config.json beside it (weights past 1.8 GB go to OUT.data)
   --kv-type K            KV cache element type of the ONNX decoder: float32 (default) or float16`;
