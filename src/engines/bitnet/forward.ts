@@ -204,7 +204,8 @@ export class BitNetForward {
     const first = all ? 0 : s.rows - 1;
     const rows = s.rows - first;
     const x = s.x.subarray(first * c.embedding);
-    const normed = new Float32Array(rows * c.embedding);
+    // s.norm is free once the last layer is done: no allocation per token
+    const normed = s.norm.subarray(0, rows * c.embedding);
     rmsNorm(x, this.weights.outputNorm, rows, c.rmsEpsilon, normed);
     this.options.profile?.lap("norms");
     const head: PackedWeight = this.weights.output;
