@@ -127,16 +127,30 @@ type Row = E2ERun & {
   llamaCpp?: E2ERun;
 };
 const rows: Row[] = [];
-for (const shape of SHAPES.filter((s) => !shapeFilter || shapeFilter.includes(s.name))) {
-  const variants: Variant[] = [...TYPES, "TQ2_0+Q8_0-head", "ONNX-F32"];
-  for (const type of variants.filter((t) => !typeFilter || typeFilter.includes(t))) {
-    const model =
-      type === "ONNX-F32"
-        ? await ensureOnnx(shape)
-        : type === "TQ2_0+Q8_0-head"
-          ? await ensureQ8Head(shape)
-          : await ensureModel(shape, type);
-    for (const threads of threadCounts) {
+const mb = (b: number) => (b / 2 ** 20).toFixed(0);
+const hw = hardware();
+/** Written after every row, so a run cut short keeps what it measured. */
+const save = () =>
+  jsonPath &&
+  writeJson(jsonPath, {
+    bench: "e2e",
+    date: new Date().toISOString(),
+    cpu: hw.cpuModel,
+    isa: hw.isa,
+    readBandwidthGBs: bandwidth / 1e9,
+    rows,
+  });
+// threads outermost: the 2-thread figures the targets name come first when listed first
+for (const threads of threadCounts) {
+  for (const shape of SHAPES.filter((s) => !shapeFilter || shapeFilter.includes(s.name))) {
+    const variants: Variant[] = [...TYPES, "TQ2_0+Q8_0-head", "ONNX-F32"];
+    for (const type of variants.filter((t) => !typeFilter || typeFilter.includes(t))) {
+      const model =
+        type === "ONNX-F32"
+          ? await ensureOnnx(shape)
+          : type === "TQ2_0+Q8_0-head"
+            ? await ensureQ8Head(shape)
+            : await ensureModel(shape, type);
       const run = measureInChild(model, threads);
       const llamaCpp =
         withLlama && LLAMA_TYPES.includes(type)
@@ -153,14 +167,13 @@ for (const shape of SHAPES.filter((s) => !shapeFilter || shapeFilter.includes(s.
         rssWithinBudget: loadGrowth <= 1.2 * run.fileBytes + kv,
         llamaCpp,
       });
+      save();
       process.stderr.write(".");
     }
   }
 }
 process.stderr.write("\n");
 
-const mb = (b: number) => (b / 2 ** 20).toFixed(0);
-const hw = hardware();
 console.log(`tritgate e2e bench: ${hw.cpuModel}, ${hw.physicalCores} cores, isa ${hw.isa}`);
 console.log(`read bandwidth: ${(bandwidth / 1e9).toFixed(1)} GB/s\n`);
 console.log(
@@ -197,7 +210,4 @@ console.log(
     ]),
   ),
 );
-if (jsonPath) {
-  writeJson(jsonPath, { bench: "e2e", date: new Date().toISOString(), readBandwidthGBs: bandwidth / 1e9, rows });
-  console.log(`\nwrote ${jsonPath}`);
-}
+if (jsonPath) console.log(`\nwrote ${jsonPath}`);
