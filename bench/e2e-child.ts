@@ -14,10 +14,29 @@ export interface E2ERun {
   decodeTokensPerS: number;
 }
 
-export function measureInChild(model: string, threads: number): E2ERun {
+/** Which runner measures: ours (bench/e2e-run.ts) or the llama.cpp anchor (bench/e2e-llama-run.ts). */
+export type Runner = "tritgate" | "llama.cpp";
+
+const RUNNERS: Record<Runner, string> = { tritgate: "e2e-run.ts", "llama.cpp": "e2e-llama-run.ts" };
+
+export function measureInChild(
+  model: string,
+  threads: number,
+  runner: Runner = "tritgate",
+  extra: string[] = [],
+): E2ERun {
   const out = execFileSync(
     process.execPath,
-    ["--import", "tsx", join(import.meta.dirname, "e2e-run.ts"), "--model", model, "--threads", String(threads)],
+    [
+      "--import",
+      "tsx",
+      join(import.meta.dirname, RUNNERS[runner]),
+      "--model",
+      model,
+      "--threads",
+      String(threads),
+      ...extra,
+    ],
     { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
   );
   return JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as E2ERun;

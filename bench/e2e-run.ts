@@ -2,10 +2,12 @@
  * One measurement for `npm run bench:e2e`, in its own process so RSS and thread count are its
  * own: load a model (BitNet .gguf or ONNX .onnx), prefill a prompt as one batch, decode
  * greedily, after one untimed warm-up pass. Prints one JSON line.
- *   tsx bench/e2e-run.ts --model FILE --threads N [--prompt 128] [--decode 64]
+ *   tsx bench/e2e-run.ts --model FILE --threads N [--prompt 128] [--decode 64] [--profile]
+ * --profile (BitNet files) adds the decode steps' time per forward-pass step, in ms per token.
  */
 import { statSync } from "node:fs";
 import { setThreads } from "../kernels/index.js";
+import { loadBitNetEngine, StepProfile } from "../src/engines/bitnet/index.js";
 import type { LogitsSession } from "../src/engines/engine.js";
 import { loadEngine } from "../src/engines/load.js";
 import { argValue } from "./timing.js";
@@ -18,7 +20,11 @@ setThreads(threads);
 
 const rssBefore = process.memoryUsage().rss;
 const t0 = performance.now();
-const engine = await loadEngine(model, { threads, contextLength: promptTokens + decodeTokens + 1 });
+const profile = process.argv.includes("--profile") ? new StepProfile() : undefined;
+const contextLength = promptTokens + decodeTokens + 1;
+const engine = profile
+  ? await loadBitNetEngine(model, { contextLength, profile })
+  : await loadEngine(model, { threads, contextLength });
 const loadMs = performance.now() - t0;
 const session: LogitsSession = engine.newSession();
 const rssAfterLoad = process.memoryUsage().rss;
@@ -41,8 +47,13 @@ const argmax = (row: Float32Array) => {
   for (let j = 1; j < row.length; j++) if ((row[j] ?? 0) > (row[best] ?? 0)) best = j;
   return best;
 };
+profile?.reset();
 const t2 = performance.now();
-for (let i = 0; i < decodeTokens; i++) logits = await session.append([argmax(logits)]);
+for (let i = 0; i < decodeTokens; i++) {
+  const next = argmax(logits);
+  profile?.lap("sampling");
+  logits = await session.append([next]);
+}
 const decodeMs = performance.now() - t2;
 
 const dataFile = `${model}.data`;
@@ -59,5 +70,8 @@ console.log(
     rssPeak: process.resourceUsage().maxRSS * 1024,
     prefillTokensPerS: (promptTokens / prefillMs) * 1000,
     decodeTokensPerS: (decodeTokens / decodeMs) * 1000,
+    ...(profile && {
+      decodeProfile: profile.steps().map((p) => ({ ...p, ms: p.ms / decodeTokens, calls: p.calls / decodeTokens })),
+    }),
   }),
 );

@@ -11,7 +11,7 @@
 import { type HostInfo, readHostInfo } from "./host.js";
 import { loadNative } from "./native.js";
 
-export const WEIGHT_TYPE_IDS = { F32: 0, F16: 1, Q8_0: 8, TQ1_0: 34, TQ2_0: 35, I2_S: 36 } as const;
+export const WEIGHT_TYPE_IDS = { F32: 0, F16: 1, Q8_0: 8, Q6_K: 14, TQ1_0: 34, TQ2_0: 35, I2_S: 36 } as const;
 export type WeightType = keyof typeof WEIGHT_TYPE_IDS;
 export const TERNARY_TYPES: readonly WeightType[] = ["TQ1_0", "TQ2_0", "I2_S"];
 

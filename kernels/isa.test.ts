@@ -129,6 +129,24 @@ describe.each(simdPaths)("%s path against scalar", (isa: Isa) => {
     ["TQ1_0", 256],
     ["I2_S", 128],
   ];
+  // M = 1 takes the fused head GEMV (four rows a pass, a tail of single rows, K tails of 8 and 1)
+  for (const [type, block] of floatCases.filter(([t]) => t === "F16" || t === "Q8_0")) {
+    it(`${type} at M = 1 (the head GEMV) agrees within 1e-5 for every row tail and K tail`, () => {
+      const random = rng(31);
+      for (const rows of [1, 3, 4, 5, 8, 11]) {
+        for (const cols of block === 1 ? [8, 31, 32, 33, 100, 2560] : [32, 64, 96, 2560]) {
+          const weight = quantize(type, randomFloats(rows * cols, random), rows, cols);
+          const x = randomFloats(cols, random);
+          const got = matmul(weight, x, 1, { isa, activations: "float" });
+          const want = matmul(weight, x, 1, { isa: "scalar", activations: "float" });
+          for (let i = 0; i < rows; i++) {
+            expect(Math.abs((got[i] ?? 0) - (want[i] ?? 0))).toBeLessThanOrEqual(1e-5 * Math.sqrt(cols));
+          }
+        }
+      }
+    });
+  }
+
   for (const [type, block] of floatCases) {
     it(`${type} with float activations agrees within 1e-5 (K not a multiple of the SIMD width)`, () => {
       const random = rng(24);

@@ -256,6 +256,10 @@ static napi_value js_quantize(napi_env env, napi_callback_info info) {
     long long n, k;
     bool absmean = false;
     if (!get_format(env, argv[0], "type", &f)) return NULL;
+    if (f->type == TG_Q6_K) {
+        napi_throw_type_error(env, "ERR_TRITGATE_ARGUMENT", "type: Q6_K is read only (tritgate runs it, it does not write it)");
+        return NULL;
+    }
     if (!tg_arg_typed(env, argv[1], "values", napi_float32_array, "Float32Array", &x)) return NULL;
     if (!tg_arg_int(env, argv[2], "rows", 1, MAX_DIM, &n)) return NULL;
     if (!tg_arg_int(env, argv[3], "cols", 1, MAX_DIM, &k)) return NULL;

@@ -11,6 +11,7 @@ static const tg_format formats[] = {
     {TG_F32, "F32", 1, 4, 0},
     {TG_F16, "F16", 1, 2, 0},
     {TG_Q8_0, "Q8_0", TG_QK8_0, sizeof(tg_block_q8_0), 0},
+    {TG_Q6_K, "Q6_K", TG_QK6_K, sizeof(tg_block_q6_k), 0},
     {TG_TQ1_0, "TQ1_0", TG_QK_K, sizeof(tg_block_tq1_0), 1},
     {TG_TQ2_0, "TQ2_0", TG_QK_K, sizeof(tg_block_tq2_0), 1},
     {TG_I2_S, "I2_S", TG_QK_I2S, TG_QK_I2S / 4, 1},

@@ -64,32 +64,78 @@ X86_INLINE void span_i2_s(const tg_ternary_args *a, const uint8_t *const *rows, 
 
 /* ---------------- TQ1_0 at M = 1 ---------------- */
 
+/*
+ * Trits are extracted in the "biased" domain w = byte ^ 0x80 (w = v - 128 as a signed byte):
+ * multiplying by 3 commutes with the bias (3(v + 128) = 3v + 384 = 3v + 128 mod 256), so the
+ * times-3 chain runs on w unchanged, and ggml's trit (v >= 86) + (v >= 171) becomes two signed
+ * compares, w > -43 and w > 42, instead of two max + cmpeq pairs.
+ */
+X86_INLINE __m256i trits_biased(__m256i w) {
+    const __m256i c1 = _mm256_cmpgt_epi8(w, _mm256_set1_epi8(85 - 128));
+    const __m256i c2 = _mm256_cmpgt_epi8(w, _mm256_set1_epi8(170 - 128));
+    return _mm256_sub_epi8(_mm256_sub_epi8(_mm256_setzero_si256(), c1), c2);
+}
+
+/* Sum of x[j] * trit_n(v[j]) over the 32 bytes v of `w` (biased) for n < 5, against x32[n], as
+ * int16 pair sums: codes <= 2, so five of them stay below 5 x 508. */
+X86_INLINE __m256i dot5_biased(__m256i w, const __m256i x32[5]) {
+    __m256i s = _mm256_setzero_si256();
+    for (int n = 0; n < 5; n++, w = x86_times3_256(w)) s = _mm256_add_epi16(s, _mm256_maddubs_epi16(trits_biased(w), x32[n]));
+    return s;
+}
+
+/* The 48 + 4 byte block holds 32 bytes of 5 trits (weights 0..159), 16 bytes of 5 trits
+ * (160..239) and 4 bytes of 4 trits (240..255). The last two are half and a sixteenth of a
+ * register per row, so they are done for two rows at once: row i in the low 128 bits, row i + 1
+ * in the high, against activations broadcast to both halves. */
 X86_INLINE void span_tq1_0(const tg_ternary_args *a, const uint8_t *const *rows, int R, int64_t g0, int64_t g1,
                            int32_t *out, uint32_t *mixed) {
-    __m256i acc[X86_MAX_ROWS];
+    const __m256i bias = _mm256_set1_epi8((char)0x80);
+    __m256i acc[X86_MAX_ROWS], pair_acc[X86_MAX_ROWS / 2];
     uint16_t first[X86_MAX_ROWS];
     for (int i = 0; i < R; i++) {
         acc[i] = _mm256_setzero_si256(), mixed[i] = 0;
         first[i] = tg_block_d_bits(TG_TQ1_0, rows[i], g0 / 2);
     }
-    __m256i c32[5];
-    __m128i c16[6];
+    for (int p = 0; p < X86_MAX_ROWS / 2; p++) pair_acc[p] = _mm256_setzero_si256();
     for (int64_t b = g0 / 2; b < g1 / 2; b++) {
         const int8_t *x = a->xq + b * TG_QK_K;
+        __m256i x32[5], x16[5];
+        for (int n = 0; n < 5; n++) {
+            x32[n] = _mm256_loadu_si256((const __m256i *)(x + 32 * n));
+            x16[n] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(x + 160 + 16 * n)));
+        }
+        const __m256i xh = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(x + 240)));
         for (int i = 0; i < R; i++) {
+            const uint8_t *blk = rows[i] + b * 54;
             mixed[i] |= (uint32_t)(tg_block_d_bits(TG_TQ1_0, rows[i], b) ^ first[i]);
-            x86_tq1_0_codes(rows[i] + b * 54, c32, c16);
-            /* codes <= 2: eleven int16 pair sums of at most 508 each cannot saturate */
-            __m256i s = _mm256_setzero_si256();
-            for (int n = 0; n < 5; n++)
-                s = _mm256_add_epi16(s, _mm256_maddubs_epi16(c32[n], _mm256_loadu_si256((const __m256i *)(x + 32 * n))));
-            __m128i s16 = _mm_setzero_si128();
-            for (int n = 0; n < 6; n++)
-                s16 = _mm_add_epi16(s16, _mm_maddubs_epi16(c16[n], _mm_loadu_si128((const __m128i *)(x + 160 + 16 * n))));
-            acc[i] = _mm256_add_epi32(acc[i], madd_ones(_mm256_add_epi16(s, _mm256_zextsi128_si256(s16))));
+            __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)blk), bias);
+            acc[i] = _mm256_add_epi32(acc[i], madd_ones(dot5_biased(w, x32)));
+        }
+        for (int i = 0; i < R; i += 2) {
+            /* R is 1 or 4: a lone row pairs with itself and keeps only its low half */
+            const uint8_t *lo = rows[i] + b * 54, *hi = rows[i + 1 < R ? i + 1 : i] + b * 54;
+            __m256i w = _mm256_xor_si256(
+                _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(lo + 32))),
+                                        _mm_loadu_si128((const __m128i *)(hi + 32)), 1),
+                bias);
+            __m256i s = dot5_biased(w, x16);
+            /* qh: dword n of each half holds that row's four bytes times 3^n */
+            int32_t qlo, qhi;
+            memcpy(&qlo, lo + 48, 4);
+            memcpy(&qhi, hi + 48, 4);
+            const __m256i h0 = _mm256_xor_si256(_mm256_setr_epi32(qlo, qlo, qlo, qlo, qhi, qhi, qhi, qhi), bias);
+            const __m256i h1 = x86_times3_256(h0), h2 = x86_times3_256(h1), h3 = x86_times3_256(h2);
+            const __m256i hv = _mm256_blend_epi32(_mm256_blend_epi32(_mm256_blend_epi32(h0, h1, 0x22), h2, 0x44), h3, 0x88);
+            s = _mm256_add_epi16(s, _mm256_maddubs_epi16(trits_biased(hv), xh));
+            pair_acc[i / 2] = _mm256_add_epi32(pair_acc[i / 2], madd_ones(s));
         }
     }
-    for (int i = 0; i < R; i++) out[i] = hsum_epi32(acc[i]);
+    for (int i = 0; i < R; i++) {
+        const __m256i pa = pair_acc[i / 2];
+        const __m128i half = (i & 1) ? _mm256_extracti128_si256(pa, 1) : _mm256_castsi256_si128(pa);
+        out[i] = hsum_epi32(_mm256_add_epi32(acc[i], _mm256_zextsi128_si256(half)));
+    }
 }
 
 static void gemv_ternary(const tg_ternary_args *a, int64_t row0, int64_t row1) {
@@ -214,5 +260,6 @@ const tg_isa_ops tg_isa_avx2 = {
     .quantize_row_i8 = quantize_row_i8,
     .dequant_row = x86_dequant_row,
     .dot_f32 = dot_f32,
+    .gemv_float = x86_gemv_float,
     .read_sum = read_sum,
 };

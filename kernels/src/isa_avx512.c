@@ -274,5 +274,6 @@ const tg_isa_ops tg_isa_avx512 = {
     .quantize_row_i8 = quantize_row_i8,
     .dequant_row = x86_dequant_row,
     .dot_f32 = dot_f32,
+    .gemv_float = x86_gemv_float,
     .read_sum = read_sum,
 };

@@ -116,6 +116,18 @@ static void quantize_row_i8(const float *x, int64_t k, int8_t *q, float *xscale)
     *xscale = amax / 127.0f;
 }
 
+/* Q6_K block b as ggml defines it (see tg_block_q6_k): d * scale, then times (q - 32). */
+static void dequant_q6_k_block(const tg_block_q6_k *blk, float *out) {
+    const float d = tg_fp16_to_fp32(blk->d);
+    for (int h = 0; h < 2; h++)
+        for (int j = 0; j < 4; j++)
+            for (int l = 0; l < 32; l++) {
+                const uint8_t low = blk->ql[64 * h + l + 32 * (j & 1)];
+                const int q = ((j < 2 ? low & 0xF : low >> 4) | (((blk->qh[32 * h + l] >> (2 * j)) & 3) << 4)) - 32;
+                out[128 * h + 32 * j + l] = d * (float)blk->scales[8 * h + 2 * j + l / 16] * (float)q;
+            }
+}
+
 static void dequant_row(int type, const uint8_t *row, int64_t k, float tensor_scale, float *out) {
     uint8_t codes[TG_QK_K];
     switch (type) {
@@ -129,6 +141,9 @@ static void dequant_row(int type, const uint8_t *row, int64_t k, float tensor_sc
             float d = tg_fp16_to_fp32(blk->d);
             for (int j = 0; j < TG_QK8_0; j++) out[b * TG_QK8_0 + j] = d * (float)blk->qs[j];
         }
+        break;
+    case TG_Q6_K:
+        for (int64_t b = 0; b < k / TG_QK6_K; b++) dequant_q6_k_block((const tg_block_q6_k *)row + b, out + b * TG_QK6_K);
         break;
     case TG_TQ2_0:
     case TG_TQ1_0:

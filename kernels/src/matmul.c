@@ -218,6 +218,10 @@ static void float_task(void *ctx, int64_t task, int thread) {
     const float_job *job = ctx;
     const tg_weight *w = job->w;
     int64_t r0 = task * job->rows_per_task, r1 = min64(w->n, r0 + job->rows_per_task);
+    /* one activation row: the ISA's fused GEMV reads each weight once, converting in registers */
+    if (job->m == 1 && job->isa->gemv_float &&
+        job->isa->gemv_float(w->type, w->data, job->row_bytes, w->k, job->x, r0, r1, job->y))
+        return;
     float *row = w->type == TG_F32 ? NULL : tg_pool_scratch(thread, sizeof(float) * (size_t)w->k);
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *packed = w->data + r * job->row_bytes;

@@ -17,6 +17,7 @@ typedef enum {
     TG_F32 = 0,
     TG_F16 = 1,
     TG_Q8_0 = 8,
+    TG_Q6_K = 14,
     TG_TQ1_0 = 34,
     TG_TQ2_0 = 35,
     TG_I2_S = 36,
@@ -24,6 +25,7 @@ typedef enum {
 
 #define TG_QK_K 256   /* TQ1_0 / TQ2_0 block length */
 #define TG_QK8_0 32   /* Q8_0 block length */
+#define TG_QK6_K 256  /* Q6_K super-block length */
 #define TG_QK_I2S 128 /* I2_S block length (x86 layout) */
 #define TG_GROUP 128  /* activation sums are kept per 128 values */
 #define TG_PANEL_MT 12 /* activation rows per panel_dot_u8s8 call */
@@ -45,6 +47,19 @@ typedef struct {
     int8_t qs[32];
 } tg_block_q8_0;
 
+/* Q6_K (read only: llama.cpp writes token_embd this way): 16 sub-blocks of 16 values, value
+ * = d * scales[sub] * (q - 32) with a 6-bit q split into 4 low bits (ql) and 2 high bits (qh).
+ * In each 128-value half h, for l < 32: value 32j + l takes the low nibble (j = 0, 1) or high
+ * nibble (j = 2, 3) of ql[64h + l + 32 (j & 1)], bits 2j of qh[32h + l], and scale
+ * scales[8h + 2j + l / 16]. */
+typedef struct {
+    uint8_t ql[128];
+    uint8_t qh[64];
+    int8_t scales[16];
+    uint16_t d; /* fp16 super-block scale */
+} tg_block_q6_k;
+
+_Static_assert(sizeof(tg_block_q6_k) == 210, "Q6_K block is 210 bytes");
 _Static_assert(sizeof(tg_block_tq2_0) == 66, "TQ2_0 block is 66 bytes");
 _Static_assert(sizeof(tg_block_tq1_0) == 54, "TQ1_0 block is 54 bytes");
 _Static_assert(sizeof(tg_block_q8_0) == 34, "Q8_0 block is 34 bytes");
@@ -131,6 +146,11 @@ typedef struct {
     /* Float path: one row to fp32, and an fp32 dot product. */
     void (*dequant_row)(int type, const uint8_t *row, int64_t k, float tensor_scale, float *out);
     float (*dot_f32)(const float *a, const float *b, int64_t k);
+    /* Optional (NULL: dequant_row + dot_f32 per row): y[r] = row r . x for rows [row0, row1) of an
+     * F16, Q8_0 or Q6_K weight at M = 1 (the output head), converting in registers so the weights are
+     * read once and never stored as fp32. Returns 0 when it does not handle the type. */
+    int (*gemv_float)(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t row0,
+                      int64_t row1, float *y);
     /* Sum of a read-only buffer, used to measure the machine's read bandwidth. */
     double (*read_sum)(const float *p, int64_t count);
 } tg_isa_ops;

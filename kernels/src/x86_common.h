@@ -126,8 +126,159 @@ static void x86_dequant_row(int type, const uint8_t *row, int64_t k, float tenso
         }
         return;
     }
+    case TG_Q6_K: tg_isa_scalar.dequant_row(type, row, k, tensor_scale, out); return;
     default: return;
     }
+}
+
+/* ---------------- float-path GEMV at M = 1 (F16 and Q8_0 output heads) ---------------- */
+
+#define X86_FLOAT_ROWS 4 /* weight rows per pass: each x load serves four rows */
+
+/* Rows [r, r + R) of an F16 weight, 16 halves per row per step widened by vcvtph2ps into two
+ * accumulators each. The next R rows are prefetched a cache line per row per step (32 halves),
+ * so the head, far larger than any cache, streams with misses in flight (see PREFETCH_GROUPS). */
+X86_INLINE void x86_f16_rows(const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t r, const int R,
+                             int64_t ahead, float *y) {
+    __m256 acc[X86_FLOAT_ROWS][2];
+    const uint8_t *rows[X86_FLOAT_ROWS];
+    for (int i = 0; i < R; i++) rows[i] = data + (r + i) * row_bytes, acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    const uint8_t *next = data + (r + R) * row_bytes;
+    int64_t j = 0;
+    for (; j + 32 <= k; j += 32) {
+        for (int64_t i = 0; i < ahead; i++) _mm_prefetch((const char *)(next + i * row_bytes + 2 * j), _MM_HINT_T2);
+        for (int h = 0; h < 2; h++) {
+            const __m256 x0 = _mm256_loadu_ps(x + j + 16 * h), x1 = _mm256_loadu_ps(x + j + 16 * h + 8);
+            for (int i = 0; i < R; i++) {
+                const __m256i w = _mm256_loadu_si256((const __m256i *)(rows[i] + 2 * (j + 16 * h)));
+                acc[i][0] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(w)), x0, acc[i][0]);
+                acc[i][1] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm256_extracti128_si256(w, 1)), x1, acc[i][1]);
+            }
+        }
+    }
+    for (; j + 8 <= k; j += 8) {
+        const __m256 xv = _mm256_loadu_ps(x + j);
+        for (int i = 0; i < R; i++)
+            acc[i][0] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(rows[i] + 2 * j))), xv, acc[i][0]);
+    }
+    for (int i = 0; i < R; i++) {
+        __m256 s = _mm256_add_ps(acc[i][0], acc[i][1]);
+        __m128 q = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+        q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+        q = _mm_add_ss(q, _mm_movehdup_ps(q));
+        float sum = _mm_cvtss_f32(q);
+        for (int64_t t = j; t < k; t++) {
+            float w = tg_fp16_to_fp32((uint16_t)(rows[i][2 * t] | (rows[i][2 * t + 1] << 8)));
+            sum += w * x[t];
+        }
+        y[r + i] = sum;
+    }
+}
+
+/* Rows of a Q8_0 weight: per 32-value block the int8 codes widened to fp32 times x, summed, then
+ * times the block's scale once (one multiply per block rather than one per value). */
+X86_INLINE void x86_q8_0_rows(const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t r, const int R,
+                              int64_t ahead, float *y) {
+    __m256 acc[X86_FLOAT_ROWS];
+    const tg_block_q8_0 *rows[X86_FLOAT_ROWS];
+    for (int i = 0; i < R; i++) rows[i] = (const tg_block_q8_0 *)(data + (r + i) * row_bytes), acc[i] = _mm256_setzero_ps();
+    const uint8_t *next = data + (r + R) * row_bytes;
+    for (int64_t b = 0; b < k / TG_QK8_0; b++) {
+        if ((b & 1) == 0)
+            for (int64_t i = 0; i < ahead; i++)
+                _mm_prefetch((const char *)(next + i * row_bytes + b * (int64_t)sizeof(tg_block_q8_0)), _MM_HINT_T2);
+        const float *xb = x + b * TG_QK8_0;
+        const __m256 x0 = _mm256_loadu_ps(xb), x1 = _mm256_loadu_ps(xb + 8), x2 = _mm256_loadu_ps(xb + 16),
+                     x3 = _mm256_loadu_ps(xb + 24);
+        for (int i = 0; i < R; i++) {
+            const tg_block_q8_0 *blk = rows[i] + b;
+            const __m128i qa = _mm_loadu_si128((const __m128i *)blk->qs), qb = _mm_loadu_si128((const __m128i *)(blk->qs + 16));
+            __m256 part = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(qa)), x0);
+            part = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(qa, 8))), x1, part);
+            part = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(qb)), x2, part);
+            part = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(qb, 8))), x3, part);
+            acc[i] = _mm256_fmadd_ps(part, _mm256_set1_ps(_cvtsh_ss(blk->d)), acc[i]);
+        }
+    }
+    for (int i = 0; i < R; i++) {
+        __m128 q = _mm_add_ps(_mm256_castps256_ps128(acc[i]), _mm256_extractf128_ps(acc[i], 1));
+        q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+        q = _mm_add_ss(q, _mm_movehdup_ps(q));
+        y[r + i] = _mm_cvtss_f32(q);
+    }
+}
+
+/* Rows of a Q6_K weight: per 16-value sub-block, the 6-bit codes minus 32 widened to fp32 times
+ * x, then times d * scale once. ql, qh and the scales are read through tg_block_q6_k. */
+X86_INLINE void x86_q6_k_rows(const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t r, const int R,
+                              int64_t ahead, float *y) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(3), bias = _mm256_set1_epi8(32);
+    __m256 acc[X86_FLOAT_ROWS];
+    const tg_block_q6_k *rows[X86_FLOAT_ROWS];
+    for (int i = 0; i < R; i++) rows[i] = (const tg_block_q6_k *)(data + (r + i) * row_bytes), acc[i] = _mm256_setzero_ps();
+    const uint8_t *next = data + (r + R) * row_bytes;
+    for (int64_t b = 0; b < k / TG_QK6_K; b++) {
+        for (int64_t i = 0; i < ahead; i++)
+            for (int64_t o = 0; o < (int64_t)sizeof(tg_block_q6_k); o += 64)
+                _mm_prefetch((const char *)(next + i * row_bytes + b * (int64_t)sizeof(tg_block_q6_k) + o), _MM_HINT_T2);
+        for (int i = 0; i < R; i++) {
+            const tg_block_q6_k *blk = rows[i] + b;
+            const float d = _cvtsh_ss(blk->d);
+            for (int h = 0; h < 2; h++) {
+                const __m256i l0 = _mm256_loadu_si256((const __m256i *)(blk->ql + 64 * h));
+                const __m256i l1 = _mm256_loadu_si256((const __m256i *)(blk->ql + 64 * h + 32));
+                const __m256i hb = _mm256_loadu_si256((const __m256i *)(blk->qh + 32 * h));
+                __m256i q[4];
+                q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(hb, two), 4));
+                q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4),
+                                       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), two), 4));
+                q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
+                                       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), two), 4));
+                q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                                       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), two), 4));
+                for (int j = 0; j < 4; j++) {
+                    const __m256i v = _mm256_sub_epi8(q[j], bias);
+                    const float *xv = x + b * TG_QK6_K + 128 * h + 32 * j;
+                    for (int s = 0; s < 2; s++) {
+                        const __m128i v16 = s ? _mm256_extracti128_si256(v, 1) : _mm256_castsi256_si128(v);
+                        __m256 part = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v16)), _mm256_loadu_ps(xv + 16 * s));
+                        part = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(v16, 8))),
+                                               _mm256_loadu_ps(xv + 16 * s + 8), part);
+                        const float scale = d * (float)blk->scales[8 * h + 2 * j + s];
+                        acc[i] = _mm256_fmadd_ps(part, _mm256_set1_ps(scale), acc[i]);
+                    }
+                }
+            }
+        }
+    }
+    for (int i = 0; i < R; i++) {
+        __m128 q = _mm_add_ps(_mm256_castps256_ps128(acc[i]), _mm256_extractf128_ps(acc[i], 1));
+        q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+        q = _mm_add_ss(q, _mm_movehdup_ps(q));
+        y[r + i] = _mm_cvtss_f32(q);
+    }
+}
+
+/* tg_isa_ops.gemv_float for both x86 paths: F16, Q8_0 and Q6_K rows [row0, row1) times x. */
+static int x86_gemv_float(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t row0,
+                          int64_t row1, float *y) {
+    if (type != TG_F16 && type != TG_Q8_0 && type != TG_Q6_K) return 0;
+    for (int64_t r = row0; r < row1;) {
+        const int R = row1 - r >= X86_FLOAT_ROWS ? X86_FLOAT_ROWS : 1;
+        const int64_t left = row1 - r - R, ahead = left < X86_FLOAT_ROWS ? left : X86_FLOAT_ROWS;
+        if (type == TG_F16) {
+            if (R == X86_FLOAT_ROWS) x86_f16_rows(data, row_bytes, k, x, r, X86_FLOAT_ROWS, ahead, y);
+            else x86_f16_rows(data, row_bytes, k, x, r, 1, ahead, y);
+        } else if (type == TG_Q8_0) {
+            if (R == X86_FLOAT_ROWS) x86_q8_0_rows(data, row_bytes, k, x, r, X86_FLOAT_ROWS, ahead, y);
+            else x86_q8_0_rows(data, row_bytes, k, x, r, 1, ahead, y);
+        } else {
+            if (R == X86_FLOAT_ROWS) x86_q6_k_rows(data, row_bytes, k, x, r, X86_FLOAT_ROWS, ahead, y);
+            else x86_q6_k_rows(data, row_bytes, k, x, r, 1, ahead, y);
+        }
+        r += R;
+    }
+    return 1;
 }
 
 /* ---------------- the reference's segment rule, for up to four rows at once ---------------- */

@@ -593,6 +593,77 @@ describe("convert --from-gguf", () => {
     }
   });
 
+  it("--head-type q8_0 re-packs a tied head (token_embd) as Q8_0 and keeps it tied", async () => {
+    const tq2 = `${fresh("tq2-f16-head")}.gguf`;
+    const q8 = `${fresh("tq2-q8-head")}.gguf`;
+    await convertFromGGUF(model.path, tq2, "TQ2_0");
+    await convertFromGGUF(tq2, q8, "TQ2_0", { headType: "Q8_0" });
+    const [before, after] = await Promise.all([readGGUF(tq2), readGGUF(q8)]);
+    expect(after.tensors.map((t) => t.name)).toEqual(before.tensors.map((t) => t.name));
+    expect(after.tensors.some((t) => t.name === "output.weight")).toBe(false);
+    const embedding = before.tensors.find((t) => t.name === "token_embd.weight");
+    const head = after.tensors.find((t) => t.name === "token_embd.weight");
+    expect(embedding?.type).toBe("F16");
+    expect(head?.type).toBe("Q8_0");
+    expect(head?.dims).toEqual(embedding?.dims);
+    const [cols = 0, rows = 0] = embedding?.dims ?? [];
+    const floats = dequantize({
+      type: embedding?.type as WeightType,
+      rows,
+      cols,
+      data: before.tensorData("token_embd.weight"),
+    });
+    const want = quantize("Q8_0", floats, rows, cols).data;
+    expect(Buffer.from(after.tensorData("token_embd.weight")).equals(Buffer.from(want))).toBe(true);
+    for (const t of before.tensors.filter((t) => t.name !== "token_embd.weight")) {
+      expect(Buffer.from(after.tensorData(t.name)).equals(Buffer.from(before.tensorData(t.name))), t.name).toBe(true);
+    }
+    // the engine reads the Q8_0 embedding and head: logits move by Q8_0's rounding (1/254 of a block's
+    // absmax per value) carried through the lookup, two layers of int8 activations and the head
+    const run = (file: GGUFFile) => {
+      const config = readBitNetConfig(file);
+      const weights = loadBitNetWeights(file, config);
+      return {
+        tied: weights.tiedOutput,
+        logits: new BitNetForward(config, weights).forward([1, 2, 3], new BitNetForward(config, weights).newCache()),
+      };
+    };
+    const f16 = run(before);
+    const q8head = run(after);
+    expect(f16.tied).toBe(true);
+    expect(q8head.tied).toBe(true);
+    let worst = 0;
+    let scale = 0;
+    f16.logits.forEach((v, i) => {
+      worst = Math.max(worst, Math.abs(v - (q8head.logits[i] ?? 0)));
+      scale = Math.max(scale, Math.abs(v));
+    });
+    expect(worst).toBeGreaterThan(0);
+    expect(worst).toBeLessThan(0.05 * scale);
+  });
+
+  it("--head-type re-packs an existing output.weight in place", async () => {
+    const spec = syntheticBitNet({ ...TINY, linearType: "TQ2_0", seed: 9, separateOutput: true });
+    const path = `${fresh("separate")}.gguf`;
+    writeFileSync(path, encodeGGUF(spec));
+    const out = `${fresh("separate-q8")}.gguf`;
+    const summary = await convertFromGGUF(path, out, "TQ2_0", { headType: "Q8_0" });
+    const after = await readGGUF(out);
+    expect(summary.tensors).toBe(spec.tensors.length);
+    expect(after.tensors.filter((t) => t.name === "output.weight").map((t) => t.type)).toEqual(["Q8_0"]);
+    const before = await readGGUF(path);
+    const source = before.tensors.find((t) => t.name === "output.weight");
+    const [cols = 0, rows = 0] = source?.dims ?? [];
+    const floats = dequantize({
+      type: source?.type as WeightType,
+      rows,
+      cols,
+      data: before.tensorData("output.weight"),
+    });
+    const want = quantize("Q8_0", floats, rows, cols).data;
+    expect(Buffer.from(after.tensorData("output.weight")).equals(Buffer.from(want))).toBe(true);
+  });
+
   it("rejects files that are not our BitNet layout, and refuses to overwrite the input", async () => {
     const path = `${fresh("llama")}.gguf`;
     writeFileSync(

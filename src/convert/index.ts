@@ -1,5 +1,5 @@
 export { ConvertError } from "./errors.js";
-export { convertFromGGUF, LINEAR_TENSOR } from "./from-gguf.js";
+export { convertFromGGUF, type GGUFConvertOptions, LINEAR_TENSOR } from "./from-gguf.js";
 export { convertFromHF, type HFConvertOptions, hfMetadata } from "./from-hf.js";
 export { HF_ARCHITECTURES, type HFBitNetConfig, parseHFConfig } from "./hf-config.js";
 export { convertHFTokenizer, preTokenizerName } from "./hf-tokenizer.js";
@@ -8,6 +8,8 @@ export { convertRopePairsToNeoX, PAIRS_TO_NEOX_NOTE } from "./rope-rows.js";
 export {
   EMBEDDING_TARGETS,
   type EmbeddingTarget,
+  HEAD_TARGETS,
+  type HeadTarget,
   pairsToNeoXRowSource,
   permuteRows,
   TERNARY_TARGETS,

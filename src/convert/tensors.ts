@@ -5,9 +5,20 @@ export const TERNARY_TARGETS = ["TQ2_0", "TQ1_0", "I2_S"] as const;
 export type TernaryTarget = (typeof TERNARY_TARGETS)[number];
 export const EMBEDDING_TARGETS = ["F16", "F32", "Q8_0"] as const;
 export type EmbeddingTarget = (typeof EMBEDDING_TARGETS)[number];
+/** Types `convert --head-type` writes the output head as. */
+export const HEAD_TARGETS = ["Q8_0", "F16", "F32"] as const;
+export type HeadTarget = (typeof HEAD_TARGETS)[number];
 
 /** Elements per block along a row for each packed type. */
-const ROW_BLOCK: Readonly<Record<WeightType, number>> = { F32: 1, F16: 1, Q8_0: 32, TQ1_0: 256, TQ2_0: 256, I2_S: 128 };
+const ROW_BLOCK: Readonly<Record<WeightType, number>> = {
+  F32: 1,
+  F16: 1,
+  Q8_0: 32,
+  Q6_K: 256,
+  TQ1_0: 256,
+  TQ2_0: 256,
+  I2_S: 128,
+};
 
 /** Why a [rows x cols] matrix cannot be packed as `type`, or undefined when it can. */
 export function packProblem(type: WeightType, cols: number): string | undefined {

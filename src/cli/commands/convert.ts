@@ -1,6 +1,6 @@
 /**
  * `tritgate convert --from-hf DIR --out FILE.gguf [--type T] [--embedding-type E]`
- * `tritgate convert --from-gguf IN.gguf --out OUT.gguf [--type T]`
+ * `tritgate convert --from-gguf IN.gguf --out OUT.gguf [--type T] [--head-type H]`
  * `tritgate convert --from-gguf IN.gguf --to onnx --out DIR/model.onnx [--kv-type float16]`
  * `tritgate convert --from-gguf IN.gguf --rope-pairs-to-neox --out OUT.gguf`
  * Writes a BitNet GGUF with ternary linear layers, or its fp32 ONNX twin, and prints a summary.
@@ -12,6 +12,8 @@ import {
   EMBEDDING_TARGETS,
   type EmbeddingTarget,
   formatSummary,
+  HEAD_TARGETS,
+  type HeadTarget,
   TERNARY_TARGETS,
   type TernaryTarget,
 } from "../../convert/index.js";
@@ -19,7 +21,7 @@ import { convertToOnnx } from "../../convert/to-onnx.js";
 import { type Command, parseCommandLine } from "../command.js";
 
 const USAGE = `usage: tritgate convert --from-hf DIR --out FILE.gguf [options]
-       tritgate convert --from-gguf IN.gguf --out OUT.gguf [--type T]
+       tritgate convert --from-gguf IN.gguf --out OUT.gguf [--type T] [--head-type H]
        tritgate convert --from-gguf IN.gguf --to onnx --out DIR/model.onnx [--kv-type float32|float16]
        tritgate convert --from-gguf IN.gguf --rope-pairs-to-neox --out OUT.gguf
   --from-hf DIR          Hugging Face BitNet checkpoint (config.json, *.safetensors, tokenizer.json)
@@ -27,6 +29,8 @@ const USAGE = `usage: tritgate convert --from-hf DIR --out FILE.gguf [options]
   --out FILE             GGUF to write
   --type T               linear layer packing: ${TERNARY_TARGETS.join(", ")} (default TQ2_0)
   --embedding-type E     token embedding / output head: ${EMBEDDING_TARGETS.join(", ")} (default F16; --from-hf only)
+  --head-type H          output head: ${HEAD_TARGETS.map((t) => t.toLowerCase()).join(", ")} (--from-gguf only): output.weight,
+                         or the tied token embedding (it stays tied, as llama.cpp expects)
   --to onnx              write the fp32 ONNX decoder (Optimum inputs/outputs) with tokenizer.json,
                          tokenizer_config.json and config.json beside it (weights past 1.8 GB go to OUT.data)
   --kv-type K            KV cache element type of the ONNX decoder: float32 (default) or float16
@@ -48,6 +52,7 @@ export const convertCommand: Command = {
       out: { type: "string" },
       type: { type: "string" },
       "embedding-type": { type: "string" },
+      "head-type": { type: "string" },
       to: { type: "string" },
       "kv-type": { type: "string" },
       "rope-pairs-to-neox": { type: "boolean" },
@@ -101,6 +106,17 @@ export const convertCommand: Command = {
         return fail(`--embedding-type must be one of ${EMBEDDING_TARGETS.join(", ")}, got ${embeddingType}`, 2);
       }
     }
+    const headTypeArg = values["head-type"] as string | undefined;
+    const headType = HEAD_TARGETS.find((t) => t === headTypeArg?.toUpperCase());
+    if (headTypeArg !== undefined) {
+      if (fromGGUF === undefined) return fail("--head-type applies to --from-gguf only", 2);
+      if (headType === undefined) {
+        return fail(
+          `--head-type must be one of ${HEAD_TARGETS.map((t) => t.toLowerCase()).join(", ")}, got ${headTypeArg}`,
+          2,
+        );
+      }
+    }
     try {
       const summary =
         fromHF !== undefined
@@ -108,7 +124,7 @@ export const convertCommand: Command = {
               type: type as TernaryTarget,
               embeddingType: embeddingType as EmbeddingTarget | undefined,
             })
-          : await convertFromGGUF(fromGGUF as string, out, type as TernaryTarget);
+          : await convertFromGGUF(fromGGUF as string, out, type as TernaryTarget, { headType: headType as HeadTarget });
       console.log(formatSummary(summary, out));
       return 0;
     } catch (e) {

@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
+import { randomQ6K } from "../../../test/helpers/q6k.js";
 import { encodeGGUF, GGUFError, parseGGUF } from "../../formats/gguf/index.js";
 import { ContextOverflowError } from "../errors.js";
 import { BitNetForward, bitnetEngineFromFile, loadBitNetEngine, syntheticBitNet } from "./index.js";
@@ -188,5 +189,31 @@ describe("loading", () => {
     writeFileSync(path, bytes.subarray(0, bytes.byteLength - 1000));
     await expect(loadBitNetEngine(path)).rejects.toBeInstanceOf(GGUFError);
     await expect(loadBitNetEngine(path)).rejects.toThrow(/cut\.gguf: truncated/);
+  });
+});
+
+describe("token embeddings as llama.cpp writes them", () => {
+  it("a tied Q6_K token_embd runs like the same values held as F32 (lookup exact, head within float rounding)", () => {
+    const { weight, values } = randomQ6K(TINY_BITNET.vocab, TINY_BITNET.embedding, 3);
+    // a fresh spec per file: its tensors draw from one seeded stream as they are encoded
+    const withEmbedding = (type: "Q6_K" | "F32", data: Uint8Array, spec = syntheticBitNet(TINY_BITNET)) =>
+      bitnetEngineFromFile(
+        parseGGUF(
+          encodeGGUF({
+            ...spec,
+            tensors: spec.tensors.map((t) => (t.name === "token_embd.weight" ? { ...t, type, data } : t)),
+          }),
+          `tiny-${type}.gguf`,
+        ),
+      );
+    const q6 = withEmbedding("Q6_K", weight.data);
+    const f32 = withEmbedding("F32", new Uint8Array(values.buffer));
+    const logits = (e: typeof q6) => e.newSession().append([1, 2, 3, 300 % TINY_BITNET.vocab]);
+    return Promise.all([logits(q6), logits(f32)]).then(([got, want]) => {
+      let scale = 0;
+      for (const v of want) scale = Math.max(scale, Math.abs(v));
+      expect(scale).toBeGreaterThan(0);
+      for (let i = 0; i < want.length; i++) expect(Math.abs((got[i] ?? 0) - (want[i] ?? 0))).toBeLessThan(1e-4 * scale);
+    });
   });
 });

@@ -17,6 +17,7 @@ import { type GGUFVocabExtras, type Tokenizer, tokenizerFromGGUF } from "../toke
 import { type BitNetConfig, readBitNetConfig } from "./config.js";
 import { BitNetForward } from "./forward.js";
 import type { KVCache } from "./kv-cache.js";
+import type { StepProfile } from "./profile.js";
 import { loadBitNetWeights } from "./weights.js";
 
 export interface BitNetEngineOptions {
@@ -25,6 +26,8 @@ export interface BitNetEngineOptions {
   readonly activations?: "int8" | "float";
   /** cap the context below the model's (KV cache memory) */
   readonly contextLength?: number;
+  /** time per forward-pass step (diagnostics) */
+  readonly profile?: StepProfile;
 }
 
 /** The tokenizer.ggml.* keys as the tokenizer module wants them. */

@@ -23,11 +23,14 @@ import {
 import type { BitNetConfig } from "./config.js";
 import { KVCache } from "./kv-cache.js";
 import { gatedActivation, Rope, rmsNorm } from "./ops.js";
+import type { StepProfile } from "./profile.js";
 import type { BitNetWeights, LayerWeights, Linear } from "./weights.js";
 
 export interface ForwardOptions {
   readonly activations?: "int8" | "float";
   readonly isa?: Isa;
+  /** charge each step's time to it (diagnostics; off when absent) */
+  readonly profile?: StepProfile;
 }
 
 /** Scratch for one batch of `rows` tokens, reused while the batch size repeats. */
@@ -92,7 +95,9 @@ export class BitNetForward {
     if (rows === 0) throw new Error("forward needs at least one token");
     cache.reserve(rows);
     const s = this.scratchFor(rows);
+    this.options.profile?.start();
     this.embed(tokens, s.x);
+    this.options.profile?.lap("embed");
     for (let l = 0; l < this.config.layers; l++) {
       const layer = this.weights.layers[l] as LayerWeights;
       this.attentionBlock(l, layer, s, cache);
@@ -144,32 +149,50 @@ export class BitNetForward {
     const c = this.config;
     const rows = s.rows;
     const start = cache.length;
+    const p = this.options.profile;
     rmsNorm(s.x, w.attnNorm, rows, c.rmsEpsilon, s.norm);
+    p?.lap("norms");
     this.linear(w.q, s.norm, rows, s.q);
     this.linear(w.k, s.norm, rows, s.k);
     this.linear(w.v, s.norm, rows, s.v);
+    p?.lap("ternary q,k,v");
     this.rope.apply(s.q, rows, c.heads, start);
     this.rope.apply(s.k, rows, c.kvHeads, start);
+    p?.lap("rope");
     for (let r = 0; r < rows; r++) {
       const kv = c.kvHeads * c.headDim;
       cache.store(l, start + r, s.k.subarray(r * kv, (r + 1) * kv), s.v.subarray(r * kv, (r + 1) * kv));
     }
+    p?.lap("kv store");
     attention(s.q, cache.keys[l] as Float32Array, cache.values[l] as Float32Array, rows, start, c, s.attn, {
       isa: this.options.isa,
     });
+    p?.lap("attention");
     rmsNorm(s.attn, w.attnSubNorm, rows, c.rmsEpsilon, s.attn);
-    this.residual(s.x, this.linear(w.o, s.attn, rows, s.proj));
+    p?.lap("norms");
+    const o = this.linear(w.o, s.attn, rows, s.proj);
+    p?.lap("ternary o");
+    this.residual(s.x, o);
+    p?.lap("residuals");
   }
 
   private feedForwardBlock(w: LayerWeights, s: Scratch): void {
     const c = this.config;
     const rows = s.rows;
+    const p = this.options.profile;
     rmsNorm(s.x, w.ffnNorm, rows, c.rmsEpsilon, s.norm);
+    p?.lap("norms");
     const gate = this.linear(w.gate, s.norm, rows, s.gate);
     const up = this.linear(w.up, s.norm, rows, s.up);
+    p?.lap("ternary gate,up");
     gatedActivation(c.activation, gate, up, gate);
+    p?.lap("activation");
     rmsNorm(gate, w.ffnSubNorm, rows, c.rmsEpsilon, s.ffnNorm);
-    this.residual(s.x, this.linear(w.down, s.ffnNorm, rows, s.proj));
+    p?.lap("norms");
+    const down = this.linear(w.down, s.ffnNorm, rows, s.proj);
+    p?.lap("ternary down");
+    this.residual(s.x, down);
+    p?.lap("residuals");
   }
 
   private residual(x: Float32Array, delta: Float32Array): void {
@@ -181,12 +204,16 @@ export class BitNetForward {
     const first = all ? 0 : s.rows - 1;
     const rows = s.rows - first;
     const x = s.x.subarray(first * c.embedding);
-    const normed = new Float32Array(rows * c.embedding);
+    // s.norm is free once the last layer is done: no allocation per token
+    const normed = s.norm.subarray(0, rows * c.embedding);
     rmsNorm(x, this.weights.outputNorm, rows, c.rmsEpsilon, normed);
+    this.options.profile?.lap("norms");
     const head: PackedWeight = this.weights.output;
-    return matmul(head, normed, rows, {
+    const logits = matmul(head, normed, rows, {
       isa: this.options.isa,
       activations: isTernary(head.type) ? (this.options.activations ?? "int8") : "float",
     });
+    this.options.profile?.lap(`head ${head.type}`);
+    return logits;
   }
 }

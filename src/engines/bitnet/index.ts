@@ -3,5 +3,6 @@ export { BITNET_ARCHITECTURES, type BitNetConfig, readBitNetConfig } from "./con
 export { BitNetEngine, type BitNetEngineOptions, bitnetEngineFromFile, ggufVocab, loadBitNetEngine } from "./engine.js";
 export { BitNetForward, type ForwardOptions } from "./forward.js";
 export { KVCache } from "./kv-cache.js";
+export { StepProfile } from "./profile.js";
 export { type SyntheticBitNetSpec, syntheticBitNet } from "./synthetic.js";
 export { type BitNetWeights, loadBitNetWeights } from "./weights.js";

@@ -211,7 +211,7 @@ function parseHeader(bytes: Uint8Array, complete: boolean, file: string): Header
     const type = tensorTypeById(typeId);
     if (type === undefined) {
       fail(
-        `tensor ${name} has ggml type ${typeId}, which tritgate cannot run (F32, F16, BF16, Q8_0, TQ1_0, TQ2_0, I2_S)`,
+        `tensor ${name} has ggml type ${typeId}, which tritgate cannot run (F32, F16, BF16, Q8_0, Q6_K, TQ1_0, TQ2_0, I2_S)`,
       );
       continue;
     }

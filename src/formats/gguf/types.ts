@@ -42,6 +42,7 @@ export const TENSOR_TYPES = {
   F32: { id: 0, block: 1, blockBytes: 4 },
   F16: { id: 1, block: 1, blockBytes: 2 },
   Q8_0: { id: 8, block: 32, blockBytes: 34 },
+  Q6_K: { id: 14, block: 256, blockBytes: 210 },
   BF16: { id: 30, block: 1, blockBytes: 2 },
   TQ1_0: { id: 34, block: 256, blockBytes: 54 },
   TQ2_0: { id: 35, block: 256, blockBytes: 66 },
