@@ -20,7 +20,7 @@ import { join } from "node:path";
 import onnxProto from "onnx-proto";
 import { convertRopePairsToNeoX } from "../src/convert/index.js";
 import { convertToOnnx } from "../src/convert/to-onnx.js";
-import { exportGguf } from "../src/train/export.js";
+import { exportGguf, LAYER_TENSOR_GGUF } from "../src/train/export.js";
 import { writeVariantReadmes } from "../src/train/family.js";
 import { flatLayout } from "../src/train/params.js";
 import type { NanoConfig } from "../src/train/reference/model.js";
@@ -34,20 +34,6 @@ const PAIRED = {
   "nano-b158-ptq/model.gguf": "9c10ae0eb99012eefc97908b8f224529c5f482c60bf68708e63091974f167b7d",
   "nano-fp32/model.onnx": "38fd5487ee9110d9801553f9e6c603ec1c866e0627ebbb0e0ce5bc6f2257cd4e",
 } as const;
-
-const GGUF_NAME: Readonly<Record<string, string>> = {
-  wq: "attn_q",
-  wk: "attn_k",
-  wv: "attn_v",
-  wo: "attn_output",
-  wGate: "ffn_gate",
-  wUp: "ffn_up",
-  wDown: "ffn_down",
-  attnNorm: "attn_norm",
-  attnSubNorm: "attn_sub_norm",
-  ffnNorm: "ffn_norm",
-  ffnSubNorm: "ffn_sub_norm",
-};
 
 async function sha256(path: string): Promise<string> {
   return createHash("sha256")
@@ -108,7 +94,7 @@ function paramsFromOnnx(bytes: Uint8Array, c: NanoConfig): Float32Array {
         ? "token_embd.weight"
         : t.name === "finalNorm"
           ? "output_norm.weight"
-          : `blk.${layer}.${GGUF_NAME[field ?? ""]}.weight`;
+          : `blk.${layer}.${LAYER_TENSOR_GGUF[field ?? ""]}.weight`;
     const values = initializers.get(name);
     if (!values || values.length !== t.length) throw new Error(`model.onnx: no ${t.length}-value initializer ${name}`);
     if (t.kind !== "linear") {

@@ -63,6 +63,9 @@ const NORM_GGUF: Readonly<Record<string, string>> = {
   ffnSubNorm: "ffn_sub_norm",
 };
 
+/** The GGUF tensor name (without `blk.N.` and `.weight`) of each per-layer trainer field. */
+export const LAYER_TENSOR_GGUF: Readonly<Record<string, string>> = { ...LINEAR_GGUF, ...NORM_GGUF };
+
 export function ggufConfig(c: NanoConfig): HFBitNetConfig {
   return {
     hfArchitecture: "BitNetForCausalLM",

@@ -20,6 +20,7 @@ import {
   type ObjectRule,
   type StringRule,
 } from "./grammar.js";
+import { utf8Lead } from "./utf8.js";
 
 const SPACE = 0x20;
 const TAB = 0x09;
@@ -416,19 +417,9 @@ function stepString(s: Stack, f: StringFrame, b: number, out: Stack[]): void {
     out.push(f.rule === null ? s : { top: { ...f, len }, below });
     return;
   }
-  // UTF-8 lead bytes, with the range the first continuation byte must fall in (no overlongs, no surrogates)
-  let need = 0;
-  let lo = 0x80;
-  let hi = 0xbf;
-  if (b >= 0xc2 && b <= 0xdf) need = 1;
-  else if (b === 0xe0) [need, lo] = [2, 0xa0];
-  else if ((b >= 0xe1 && b <= 0xec) || b === 0xee || b === 0xef) need = 2;
-  else if (b === 0xed) [need, hi] = [2, 0x9f];
-  else if (b === 0xf0) [need, lo] = [3, 0x90];
-  else if (b >= 0xf1 && b <= 0xf3) need = 3;
-  else if (b === 0xf4) [need, hi] = [3, 0x8f];
-  else return;
-  out.push({ top: { ...f, len, need, lo, hi }, below });
+  const lead = utf8Lead(b);
+  if (lead === undefined) return;
+  out.push({ top: { ...f, len, need: lead.need, lo: lead.lo, hi: lead.hi }, below });
 }
 
 function stepLiteral(

@@ -10,6 +10,7 @@
  */
 import type { Tokenizer } from "../tokenizer/index.js";
 import { advance, type RecognizerState } from "./recognizer.js";
+import { utf8Lead } from "./utf8.js";
 
 /** A preorder trie: node 0 is the root (empty prefix). */
 export interface ByteTrie {
@@ -93,17 +94,10 @@ export function isPlain(bytes: Uint8Array): boolean {
       i++;
       continue;
     }
-    let need: number;
-    let lo = 0x80;
-    let hi = 0xbf;
-    if (b >= 0xc2 && b <= 0xdf) need = 1;
-    else if (b === 0xe0) [need, lo] = [2, 0xa0];
-    else if ((b >= 0xe1 && b <= 0xec) || b === 0xee || b === 0xef) need = 2;
-    else if (b === 0xed) [need, hi] = [2, 0x9f];
-    else if (b === 0xf0) [need, lo] = [3, 0x90];
-    else if (b >= 0xf1 && b <= 0xf3) need = 3;
-    else if (b === 0xf4) [need, hi] = [3, 0x8f];
-    else return false;
+    const lead = utf8Lead(b);
+    if (lead === undefined) return false;
+    const { need } = lead;
+    let { lo, hi } = lead;
     for (let k = 1; k <= need; k++) {
       const c = bytes[i + k];
       if (c === undefined || c < lo || c > hi) return false;
