@@ -16,23 +16,7 @@
 #define TILE 4        /* rows of the dot_tile micro-kernel, both ways */
 #define PANEL_MIN_M 8 /* batches from which the interleaved panel pays (measured: par at 8, +14% at 16, +28% at 64) */
 
-#ifndef TASKS_PER_THREAD
-#define TASKS_PER_THREAD 32 /* M = 1 tasks per pool thread */
-#endif
-#define GEMV_ROW_ALIGN 16 /* ternary GEMV rows per task: a multiple of the kernels' row groups */
-#define FLOAT_ROW_ALIGN 4 /* gemv_float's rows per pass */
-
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-
-/* M = 1 rows per task: many tasks per thread, so a thread that loses its core leaves most of
- * its share unclaimed for the others (the pool hands out tasks one at a time), yet each task
- * long enough (>= align rows) that claiming it costs little. Only the task size depends on the
- * thread count; every row is still computed whole by one thread, so results do not. */
-static int64_t rows_per_task(int64_t n, int64_t align) {
-    int64_t parts = (int64_t)tg_pool_threads() * TASKS_PER_THREAD;
-    int64_t rpt = (n + parts - 1) / parts;
-    return rpt < align ? align : (rpt + align - 1) / align * align;
-}
 
 void tg_quantize_activations(const tg_isa_ops *isa, const float *x, int64_t m, int64_t k, int8_t *q,
                              float *xscale) {
@@ -194,7 +178,10 @@ static const char *matmul_ternary(const tg_isa_ops *isa, const tg_weight *w, con
     if (w->type == TG_I2_S) memcpy(&a.tensor_scale, w->data + w->n * a.row_bytes, 4);
 
     if (m == 1) {
-        int64_t rpt = rows_per_task(w->n, GEMV_ROW_ALIGN);
+        /* enough tasks to balance the threads, each long enough to amortize dispatch */
+        int64_t threads = tg_pool_threads();
+        int64_t rpt = (w->n + threads * 8 - 1) / (threads * 8);
+        rpt = rpt < 16 ? 16 : (rpt + 15) & ~(int64_t)15;
         gemv_job job = {isa, a, rpt};
         tg_pool_run((w->n + rpt - 1) / rpt, gemv_task, &job);
     } else {
@@ -250,7 +237,9 @@ static void float_task(void *ctx, int64_t task, int thread) {
 static void matmul_float(const tg_isa_ops *isa, const tg_weight *w, const float *x, int64_t m, float *y) {
     float_job job = {isa, w, x, m, tg_row_bytes(w->type, w->k), 0, 0.0f, y};
     if (w->type == TG_I2_S) memcpy(&job.tensor_scale, w->data + w->n * job.row_bytes, 4);
-    job.rows_per_task = rows_per_task(w->n, FLOAT_ROW_ALIGN);
+    int64_t threads = tg_pool_threads();
+    int64_t rpt = (w->n + threads * 8 - 1) / (threads * 8);
+    job.rows_per_task = rpt < 4 ? 4 : rpt;
     tg_pool_run((w->n + job.rows_per_task - 1) / job.rows_per_task, float_task, &job);
 }
 

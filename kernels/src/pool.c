@@ -10,34 +10,22 @@
  * The caller waits for the job's tasks, never for the workers: on a busy machine a worker may
  * not get a core for a whole scheduler timeslice (~4 ms), and a 0.1 ms matmul must not wait for
  * it. Tasks are claimed from one counter that carries the job's id, so a worker that wakes late
- * can only claim tasks of the job whose fields it read, or none. Callers cut a job into many
- * small tasks, so whichever thread has a core takes the work a descheduled one has not claimed.
- *
- * A task a worker claimed and was then descheduled in can only be finished by that worker. The
- * caller spins on it only briefly, then sleeps on a futex: an idle core is what lets the
- * scheduler move the preempted worker onto it, where spinning would keep the core busy.
+ * can only claim tasks of the job whose fields it read, or none.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "tg.h"
 
 #define TG_MAX_THREADS 256
-#ifndef TG_SPIN_NS
 #define TG_SPIN_NS 2000000 /* 2 ms of spinning before a worker sleeps */
-#endif
-#ifndef TG_CALLER_SPIN_NS
-#define TG_CALLER_SPIN_NS 50000 /* the caller's spin on claimed tasks before it sleeps */
-#endif
 
 typedef struct {
     void *ptr;
@@ -60,8 +48,6 @@ static struct {
     atomic_llong ntasks;
     atomic_ullong claim;
     atomic_llong done;
-    atomic_uint finished; /* futex word: id of the last job whose tasks all completed */
-    atomic_int caller_waiting;
     uint32_t job_id;
     scratch_buf scratch[TG_MAX_THREADS];
 } pool = {
@@ -90,11 +76,7 @@ static void run_tasks(int thread) {
                                                    memory_order_acquire))
             continue;
         fn(ctx, task, thread);
-        /* seq_cst: the caller sets `caller_waiting`, then re-reads `done` (no lost wake-up) */
-        if (atomic_fetch_add(&pool.done, 1) + 1 == ntasks) {
-            atomic_store(&pool.finished, (unsigned)(c >> 32));
-            if (atomic_load(&pool.caller_waiting)) syscall(SYS_futex, &pool.finished, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-        }
+        atomic_fetch_add_explicit(&pool.done, 1, memory_order_release);
         c = atomic_load_explicit(&pool.claim, memory_order_acquire);
     }
 }
@@ -215,25 +197,6 @@ int tg_pool_threads(void) {
     return n;
 }
 
-/* Only tasks a worker has claimed can still be running: spin a little, then sleep until the
- * worker that completes the last task wakes us. */
-static void wait_for_claimed(int64_t ntasks) {
-    int64_t spin_until = now_ns() + TG_CALLER_SPIN_NS;
-    for (int i = 0; atomic_load_explicit(&pool.done, memory_order_acquire) < ntasks; i++) {
-        __builtin_ia32_pause();
-        if ((i & 63) != 63 || now_ns() < spin_until) continue;
-        atomic_store(&pool.caller_waiting, 1);
-        for (;;) {
-            /* read before `done`: once the last task completes, `finished` differs from it */
-            unsigned seen = atomic_load(&pool.finished);
-            if (atomic_load(&pool.done) >= ntasks) break;
-            syscall(SYS_futex, &pool.finished, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
-        }
-        atomic_store(&pool.caller_waiting, 0);
-        break;
-    }
-}
-
 void tg_pool_run(int64_t ntasks, tg_task_fn fn, void *ctx) {
     if (ntasks <= 0) return;
     pthread_mutex_lock(&pool.job_lock);
@@ -256,7 +219,8 @@ void tg_pool_run(int64_t ntasks, tg_task_fn fn, void *ctx) {
         pthread_mutex_unlock(&pool.wake_lock);
     }
     run_tasks(0);
-    wait_for_claimed(ntasks);
+    /* only tasks a worker has claimed can still be running */
+    while (atomic_load_explicit(&pool.done, memory_order_acquire) < ntasks) __builtin_ia32_pause();
     pthread_mutex_unlock(&pool.job_lock);
 }
 
