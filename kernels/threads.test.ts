@@ -26,8 +26,8 @@ describe("thread pool", () => {
   });
 
   it("gives the same bits whatever the thread count when the rows do not fill the last task", () => {
-    // 1000 rows: neither the ternary GEMV's 16-row tasks nor the float path's 4-row ones divide it,
-    // and the head's row count (F16, Q8_0) is not a multiple of either
+    // the last task is short: 1000 rows are not a multiple of the ternary GEMV's task size (a
+    // multiple of 16 rows for any thread count), 1003 not of the float path's 4-row passes
     const cases = [
       { weight: quantize("TQ2_0", randomFloats(1000 * 256, rng(8)), 1000, 256, { absmean: true }), k: 256, int8: true },
       { weight: quantize("TQ1_0", randomFloats(1000 * 256, rng(9)), 1000, 256, { absmean: true }), k: 256, int8: true },
