@@ -25,6 +25,27 @@ describe("thread pool", () => {
     }
   });
 
+  it("gives the same bits whatever the thread count when the rows do not fill the last task", () => {
+    // the last task is short: 1000 rows are not a multiple of the ternary GEMV's task size (a
+    // multiple of 16 rows for any thread count), 1003 not of the float path's 4-row passes
+    const cases = [
+      { weight: quantize("TQ2_0", randomFloats(1000 * 256, rng(8)), 1000, 256, { absmean: true }), k: 256, int8: true },
+      { weight: quantize("TQ1_0", randomFloats(1000 * 256, rng(9)), 1000, 256, { absmean: true }), k: 256, int8: true },
+      { weight: quantize("F16", randomFloats(1003 * 64, rng(10)), 1003, 64), k: 64, int8: false },
+      { weight: quantize("Q8_0", randomFloats(1003 * 64, rng(11)), 1003, 64), k: 64, int8: false },
+    ];
+    for (const { weight: w, k, int8 } of cases) {
+      const x = randomFloats(k, rng(k));
+      const results = [1, 2, 3].map((threads) => {
+        setThreads(threads);
+        const y = matmul(w, x, 1, int8 ? {} : { activations: "float" });
+        expect(y.length).toBe(w.rows);
+        return bytesOf(y);
+      });
+      expect(new Set(results).size).toBe(1);
+    }
+  });
+
   it("writes into a caller's buffer when given one", () => {
     const x = randomFloats(2 * 2560, rng(6));
     const out = new Float32Array(2 * 512);
