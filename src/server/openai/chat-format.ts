@@ -1,6 +1,7 @@
 /** `chat.completion` and `chat.completion.chunk` in OpenAI's exact shape. */
 import type { PoolToken } from "../../engines/pool/index.js";
 import type { ChoiceOutcome, Format, Usage } from "../routes/execute.js";
+import { openAIFinishReason } from "./finish-reason.js";
 import { chatLogprobs } from "./logprobs.js";
 
 export const SYSTEM_FINGERPRINT = "fp_tritgate";
@@ -18,6 +19,19 @@ export function chatChunk(id: string, created: number, model: string, includeUsa
   });
 }
 
+/** The `chat.completion` envelope around `choices`. */
+export function chatCompletion(id: string, created: number, model: string) {
+  return (choices: unknown[], usage: Usage) => ({
+    id,
+    object: "chat.completion",
+    created,
+    model,
+    system_fingerprint: SYSTEM_FINGERPRINT,
+    choices,
+    usage,
+  });
+}
+
 export function chatFormat(
   id: string,
   created: number,
@@ -26,6 +40,7 @@ export function chatFormat(
   includeUsage: boolean,
 ): Format {
   const chunk = chatChunk(id, created, model, includeUsage);
+  const completion = chatCompletion(id, created, model);
   return {
     start: (index) =>
       chunk([{ index, delta: { role: "assistant", content: "", refusal: null }, logprobs: null, finish_reason: null }]),
@@ -40,19 +55,15 @@ export function chatFormat(
       ]),
     finish: (index, reason) => chunk([{ index, delta: {}, logprobs: null, finish_reason: reason }]),
     usage: (usage) => chunk([], usage),
-    complete: (outcomes: readonly ChoiceOutcome[], usage: Usage) => ({
-      id,
-      object: "chat.completion",
-      created,
-      model,
-      system_fingerprint: SYSTEM_FINGERPRINT,
-      choices: outcomes.map((o) => ({
-        index: o.index,
-        message: { role: "assistant", content: o.result.text, refusal: null, annotations: [] },
-        logprobs: logprobs ? chatLogprobs(o.result.tokens) : null,
-        finish_reason: o.result.finishReason === "length" ? "length" : "stop",
-      })),
-      usage,
-    }),
+    complete: (outcomes: readonly ChoiceOutcome[], usage: Usage) =>
+      completion(
+        outcomes.map((o) => ({
+          index: o.index,
+          message: { role: "assistant", content: o.result.text, refusal: null, annotations: [] },
+          logprobs: logprobs ? chatLogprobs(o.result.tokens) : null,
+          finish_reason: openAIFinishReason(o.result.finishReason),
+        })),
+        usage,
+      ),
   };
 }

@@ -2,6 +2,7 @@
 import type { PoolToken } from "../../engines/pool/index.js";
 import type { ChoiceOutcome, Format, Usage } from "../routes/execute.js";
 import { SYSTEM_FINGERPRINT } from "./chat-format.js";
+import { openAIFinishReason } from "./finish-reason.js";
 import { completionLogprobs } from "./logprobs.js";
 
 export function completionFormat(
@@ -47,7 +48,7 @@ export function completionFormat(
           index: o.index,
           text: (echo ?? "") + o.result.text,
           logprobs: logprobs ? completionLogprobs(o.result.tokens, echo?.length ?? 0) : null,
-          finish_reason: o.result.finishReason === "length" ? "length" : "stop",
+          finish_reason: openAIFinishReason(o.result.finishReason),
         })),
         usage,
       ),

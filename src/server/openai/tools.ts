@@ -33,7 +33,8 @@ import { invalidRequest } from "../errors.js";
 import { newId } from "../ids.js";
 import type { ChoiceOutcome, Format, Usage } from "../routes/execute.js";
 import type { StructuredBody } from "../schemas/structured.js";
-import { chatChunk, SYSTEM_FINGERPRINT } from "./chat-format.js";
+import { chatChunk, chatCompletion } from "./chat-format.js";
+import { openAIFinishReason } from "./finish-reason.js";
 import { chatLogprobs } from "./logprobs.js";
 import { parseToolCalls, ToolCallScanner } from "./tool-calls.js";
 
@@ -155,6 +156,7 @@ export function toolCallFormat(
   includeUsage: boolean,
 ): Format {
   const chunk = chatChunk(id, created, model, includeUsage);
+  const completion = chatCompletion(id, created, model);
   const scanners = new Map<number, ToolCallScanner>();
   const roleSent = new Set<number>();
   const scanner = (index: number) => {
@@ -217,41 +219,37 @@ export function toolCallFormat(
       ]);
     },
     usage: (usage) => chunk([], usage),
-    complete: (outcomes: readonly ChoiceOutcome[], usage: Usage) => ({
-      id,
-      object: "chat.completion",
-      created,
-      model,
-      system_fingerprint: SYSTEM_FINGERPRINT,
-      choices: outcomes.map((o) => {
-        const parsed = parseToolCalls(o.result.text);
-        const calls = parsed?.calls ?? null;
-        const reason = o.result.finishReason === "length" ? "length" : "stop";
-        const message =
-          calls === null
-            ? { role: "assistant", content: o.result.text, refusal: null, annotations: [] }
-            : {
-                role: "assistant",
-                content: null,
-                refusal: null,
-                annotations: [],
-                ...(calls.length > 0
-                  ? {
-                      tool_calls: calls.map(
-                        (c): ToolCallOut => ({ id: newId("call_"), type: "function", function: { ...c } }),
-                      ),
-                    }
-                  : {}),
-              };
-        return {
-          index: o.index,
-          message,
-          logprobs: logprobs ? chatLogprobs(o.result.tokens) : null,
-          // "tool_calls" only for complete calls: a stop string may have cut one short
-          finish_reason: parsed?.closed && reason === "stop" ? "tool_calls" : reason,
-        };
-      }),
-      usage,
-    }),
+    complete: (outcomes: readonly ChoiceOutcome[], usage: Usage) =>
+      completion(
+        outcomes.map((o) => {
+          const parsed = parseToolCalls(o.result.text);
+          const calls = parsed?.calls ?? null;
+          const reason = openAIFinishReason(o.result.finishReason);
+          const message =
+            calls === null
+              ? { role: "assistant", content: o.result.text, refusal: null, annotations: [] }
+              : {
+                  role: "assistant",
+                  content: null,
+                  refusal: null,
+                  annotations: [],
+                  ...(calls.length > 0
+                    ? {
+                        tool_calls: calls.map(
+                          (c): ToolCallOut => ({ id: newId("call_"), type: "function", function: { ...c } }),
+                        ),
+                      }
+                    : {}),
+                };
+          return {
+            index: o.index,
+            message,
+            logprobs: logprobs ? chatLogprobs(o.result.tokens) : null,
+            // "tool_calls" only for complete calls: a stop string may have cut one short
+            finish_reason: parsed?.closed && reason === "stop" ? "tool_calls" : reason,
+          };
+        }),
+        usage,
+      ),
   };
 }

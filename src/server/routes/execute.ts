@@ -6,7 +6,6 @@
  */
 import type { Context } from "hono";
 import { type RoutedDecision, shouldEscalate } from "../../../router/index.js";
-import type { FinishReason } from "../../engines/engine.js";
 import {
   GenerationAbortedError,
   type PoolGenerateRequest,
@@ -15,6 +14,7 @@ import {
 } from "../../engines/pool/index.js";
 import { ApiError, errorResponse, internalError } from "../errors.js";
 import type { Gateway, Routed } from "../gateway/gateway.js";
+import { openAIFinishReason } from "../openai/finish-reason.js";
 import { SSE_HEADERS, sseStream } from "../openai/sse.js";
 import type { DecisionRecorder, DecisionRow, RequestRow } from "../recorder.js";
 import type { AppDeps, GatewayEnv } from "../types.js";
@@ -74,8 +74,6 @@ function meanLogprob(tokens: readonly PoolToken[]): number {
   const head = tokens.slice(0, CASCADE_TOKENS);
   return head.length === 0 ? 0 : head.reduce((sum, t) => sum + t.logprob, 0) / head.length;
 }
-
-const finishReason = (r: FinishReason): "stop" | "length" => (r === "length" ? "length" : "stop");
 
 export async function execute(c: Context<GatewayEnv>, services: Services, args: ExecuteArgs): Promise<Response> {
   const { gateway, deps, recorder } = services;
@@ -266,7 +264,7 @@ export async function execute(c: Context<GatewayEnv>, services: Services, args: 
     const rest = o.result.text.startsWith(sent) ? o.result.text.slice(sent.length) : "";
     const restChunk = rest === "" ? null : format!.delta(o.index, rest, []);
     if (restChunk !== null) sink.send(restChunk);
-    sink.send(format!.finish(o.index, finishReason(o.result.finishReason)));
+    sink.send(format!.finish(o.index, openAIFinishReason(o.result.finishReason)));
   };
 
   // cascade: the first choice's leading tokens are held back until their confidence is known, so an
