@@ -45,9 +45,5 @@ export const structuredFields = {
   parallel_tool_calls: z.boolean().nullish(),
 };
 
-export interface StructuredBody {
-  readonly response_format?: z.infer<typeof responseFormat> | null | undefined;
-  readonly tools?: readonly z.infer<typeof functionTool>[] | null | undefined;
-  readonly tool_choice?: z.infer<typeof toolChoice> | null | undefined;
-  readonly parallel_tool_calls?: boolean | null | undefined;
-}
+/** The structured-output part of a chat body, as the schema validates it. */
+export type StructuredBody = z.infer<z.ZodObject<typeof structuredFields>>;
