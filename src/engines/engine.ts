@@ -4,7 +4,7 @@
  */
 import type { Constraint } from "./constrain/index.js";
 import type { SamplingParams, TokenLogprob } from "./sampler/index.js";
-import type { ChatMessage, Tokenizer } from "./tokenizer/index.js";
+import type { ChatMessage, ChatTool, Tokenizer } from "./tokenizer/index.js";
 
 /** A sequence being extended: its KV cache lives as long as the session. */
 export interface LogitsSession {
@@ -62,8 +62,8 @@ export interface Engine {
   readonly vocabSize: number;
   readonly contextLength: number;
   newSession(contextLength?: number): LogitsSession;
-  /** Chat messages → prompt token ids, through the model's chat template. */
-  encodeChat(messages: readonly ChatMessage[]): number[];
+  /** Chat messages (and the tools the template may describe) → prompt token ids, through the model's chat template. */
+  encodeChat(messages: readonly ChatMessage[], tools?: readonly ChatTool[]): number[];
   generate(request: GenerationRequest, onToken?: (token: GeneratedToken) => void): Promise<GenerationResult>;
   close(): Promise<void>;
 }

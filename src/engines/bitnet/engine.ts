@@ -135,8 +135,8 @@ export class BitNetEngine implements Engine {
     });
   }
 
-  encodeChat(messages: Parameters<Engine["encodeChat"]>[0]): number[] {
-    return encodeChatWith(this.tokenizer, messages);
+  encodeChat(...[messages, tools]: Parameters<Engine["encodeChat"]>): number[] {
+    return encodeChatWith(this.tokenizer, messages, tools);
   }
 
   generate(...[request, onToken]: Parameters<Engine["generate"]>): ReturnType<Engine["generate"]> {

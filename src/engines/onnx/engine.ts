@@ -215,8 +215,8 @@ export class OnnxEngine implements Engine {
     return new OnnxSession(this.decoder, Math.min(contextLength, this.contextLength));
   }
 
-  encodeChat(messages: Parameters<Engine["encodeChat"]>[0]): number[] {
-    return encodeChatWith(this.tokenizer, messages);
+  encodeChat(...[messages, tools]: Parameters<Engine["encodeChat"]>): number[] {
+    return encodeChatWith(this.tokenizer, messages, tools);
   }
 
   generate(...[request, onToken]: Parameters<Engine["generate"]>): ReturnType<Engine["generate"]> {

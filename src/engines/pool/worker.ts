@@ -7,7 +7,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { buildVocabIndex, type Constraint, compileConstraint, type VocabIndex } from "../constrain/index.js";
 import type { Engine, GeneratedToken, LogitsSession } from "../engine.js";
 import { ContextOverflowError, InvalidGenerationError } from "../errors.js";
-import { encodeChatWith, generateWith } from "../generate.js";
+import { generateWith } from "../generate.js";
 import { loadEngine } from "../load.js";
 import { type SamplingParams, type TokenLogprob, validateSamplingParams } from "../sampler/index.js";
 import { serializeError } from "./errors.js";
@@ -98,9 +98,7 @@ async function run(engine: Engine, message: Extract<ToWorker, { type: "generate"
     const prompt =
       input.kind === "text"
         ? engine.tokenizer.encode(input.text, { addSpecial: true })
-        : input.tools
-          ? encodeChatWith(engine.tokenizer, input.messages, input.tools)
-          : engine.encodeChat(input.messages);
+        : engine.encodeChat(input.messages, input.tools);
     checkRequest(engine, request, prompt.length);
     let constraint: Constraint | undefined;
     if (request.constraint) {
