@@ -1,3 +1,4 @@
+export { DASHBOARDS_DIR, dashboardsRoute } from "./dashboards-route.js";
 export {
   createEnergyMeter,
   type EnergyFigure,

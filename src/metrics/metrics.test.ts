@@ -17,6 +17,7 @@ const answered: RequestMetricsInput = {
   queueMs: 3,
   ttftMs: 40,
   totalMs: 240,
+  predictedTotalMs: 200,
   gatewayOverheadMs: 0.6,
   cost: 0.002,
   price: 0.01,
@@ -105,6 +106,7 @@ describe("GET /metrics", () => {
     for (const name of [
       "tritgate_request_duration_seconds_bucket",
       "tritgate_time_to_first_token_seconds_bucket",
+      "tritgate_predicted_request_duration_seconds_bucket",
       "tritgate_time_per_output_token_seconds_bucket",
       "tritgate_queue_wait_seconds_bucket",
       "tritgate_request_prompt_tokens_bucket",

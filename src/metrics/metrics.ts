@@ -96,6 +96,12 @@ export function createMetrics(sources: MetricsSources = {}) {
       [...SERVED, "status"],
       BUCKETS.requestSeconds,
     ),
+    predictedDuration: histogram<Served>(
+      "tritgate_predicted_request_duration_seconds",
+      "The router's predicted total time for the variant it chose (to set against the measured duration).",
+      SERVED,
+      BUCKETS.requestSeconds,
+    ),
     timeToFirstToken: histogram<Served>(
       "tritgate_time_to_first_token_seconds",
       "Request arrival to the first content token (not the role chunk).",

@@ -25,6 +25,8 @@ export interface RequestMetricsInput {
   readonly ttftMs: number | null;
   /** arrival to the end of the response (the stream's end for SSE) */
   readonly totalMs: number;
+  /** the router's predicted total time for the variant it chose; null without a routed decision */
+  readonly predictedTotalMs: number | null;
   /** total time not spent in the engine or its queue; null when unknown */
   readonly gatewayOverheadMs: number | null;
   readonly cost: number | null;
@@ -74,6 +76,7 @@ export function observeRequest(metrics: GatewayMetrics, input: RequestMetricsInp
   for (const bound of input.slaViolated) metrics.slaViolations.inc({ ...served, reason: bound });
   if (input.variant === null) return;
 
+  if (input.predictedTotalMs !== null) metrics.predictedDuration.observe(served, input.predictedTotalMs / 1000);
   if (input.queueMs !== null) metrics.queueWait.observe(served, input.queueMs / 1000);
   if (input.ttftMs !== null) {
     metrics.timeToFirstToken.observe(served, input.ttftMs / 1000);
