@@ -8,7 +8,7 @@ const tokensBy = (by: readonly string[]) =>
   `(${rateSum("tritgate_prompt_tokens_total", by)} + ${rateSum("tritgate_completion_tokens_total", by)})`;
 /** a counter's rate per million prompt + completion tokens, by variant */
 const perMillionTokens = (metric: string, by: readonly string[] = ["variant"]) =>
-  `1e6 * ${rateSum(metric, by)} / ignoring(source) group_left ${tokensBy(["variant"])}`;
+  `1e6 * ${rateSum(metric, by)} / ignoring(source) group_left() ${tokensBy(["variant"])}`;
 /** answered requests: a variant ran them */
 const ANSWERED = 'variant!="none"';
 
