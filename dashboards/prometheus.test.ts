@@ -7,8 +7,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { panelQueries, substitutePromql } from "./queries.js";
 import { type RunningPrometheus, startPrometheus, untilScraped } from "./prometheus.js";
+import { panelQueries, substitutePromql } from "./queries.js";
 import { FAIL_MARKER, type MetricsGateway, startMetricsGateway } from "./testkit.js";
 
 let gateway: MetricsGateway;
