@@ -16,6 +16,7 @@ import {
   observeRequest,
   servedVariantSource,
   slaViolations,
+  uiRoute,
 } from "../src/metrics/index.js";
 import { createGateway } from "../src/server/app.js";
 import { type DecisionRecorder, type DecisionRow, MemoryRecorder, type RequestRow } from "../src/server/recorder.js";
@@ -120,7 +121,7 @@ export interface MetricsGateway {
 }
 
 /**
- * The nano family as `tritgate serve` runs it, with `/metrics` mounted, and two tiers beyond the
+ * The nano family as `tritgate serve` runs it, with `/metrics` and `/ui` mounted, and two tiers beyond the
  * defaults: `tight` (a quality floor only fp32 meets, an SLA nothing meets: degraded, best effort, SLA
  * violations) and `cascade` (always escalates: mean log-probabilities are below 0).
  */
@@ -190,7 +191,11 @@ export async function startMetricsGateway(): Promise<MetricsGateway> {
     breaker: { consecutiveFailures: 1000, failureRate: 1, windowSize: 10, minSamples: 1000, cooldownMs: 1000 },
   });
   gatewayRef = parts.gateway;
-  const app = new Hono<GatewayEnv>().route("/metrics", metricsRoute(metrics.registry)).route("/", parts.app);
+  const sla = tiers.map((t) => ({ name: t.name, ttftSlaMs: t.ttftSlaMs, totalSlaMs: t.totalSlaMs }));
+  const app = new Hono<GatewayEnv>()
+    .route("/metrics", metricsRoute(metrics.registry))
+    .route("/ui", uiRoute({ metrics, tiers: sla }))
+    .route("/", parts.app);
   const server: RunningServer = await startServer(app, { host: "127.0.0.1", port: 0 });
   return {
     url: server.url,

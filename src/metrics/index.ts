@@ -8,6 +8,14 @@ export {
 } from "./energy.js";
 export { BREAKER_STATE_VALUE, BUCKETS, createMetrics, type GatewayMetrics, type MetricsSources } from "./metrics.js";
 export { NO_VARIANT, observeRequest, type RequestMetricsInput, type SlaBound, slaViolations } from "./observe.js";
+export {
+  type RecentRequest,
+  RecentRequests,
+  type RecentSummary,
+  type SummaryOptions,
+  summarize,
+  type TierSla,
+} from "./recent.js";
 export { metricsRoute } from "./route.js";
 export {
   type BreakerStateName,
@@ -20,3 +28,4 @@ export {
   type VariantSourceOptions,
   type VariantStateSource,
 } from "./sources.js";
+export { type UiOptions, uiRoute } from "./ui-route.js";

@@ -5,6 +5,7 @@
  * client-supplied model string or prompt, so the series count is fixed by the config.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { RecentRequests } from "./recent.js";
 import type { KernelInfoSource, RecorderStatsSource, VariantStateSource } from "./sources.js";
 
 /**
@@ -36,9 +37,16 @@ export interface MetricsSources {
   readonly recorder?: RecorderStatsSource;
 }
 
+export interface MetricsOptions {
+  /** requests the live page's ring keeps; default 5000 */
+  readonly recentCapacity?: number;
+  /** clock (ms since epoch); tests pin it */
+  readonly now?: () => number;
+}
+
 export type GatewayMetrics = ReturnType<typeof createMetrics>;
 
-export function createMetrics(sources: MetricsSources = {}) {
+export function createMetrics(sources: MetricsSources = {}, options: MetricsOptions = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "tritgate_" });
   // prom-client's gauges of active handles, requests and resources end in _total, which Prometheus
@@ -90,6 +98,9 @@ export function createMetrics(sources: MetricsSources = {}) {
 
   return {
     registry,
+    now: options.now ?? Date.now,
+    /** the latest requests, for `GET /ui/data.json` */
+    recent: new RecentRequests(options.recentCapacity ?? 5000),
     requestDuration: histogram<Served | "status">(
       "tritgate_request_duration_seconds",
       "Request arrival to last byte, by tier, answering variant and HTTP status.",

@@ -65,6 +65,7 @@ export const NO_VARIANT = "none";
 export function observeRequest(metrics: GatewayMetrics, input: RequestMetricsInput): void {
   const served = { tier: input.tier, variant: input.variant ?? NO_VARIANT, engine: input.engine ?? NO_VARIANT };
   const status = String(input.status);
+  metrics.recent.add(metrics.now(), input);
   metrics.requests.inc({ ...served, status });
   metrics.requestDuration.observe({ ...served, status }, input.totalMs / 1000);
   if (input.reason !== null) metrics.routingDecisions.inc({ tier: input.tier, reason: input.reason });
