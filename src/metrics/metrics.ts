@@ -4,7 +4,8 @@
  * defines — variant, engine, tier, reason, status, isa, and energy's source — never a tenant, key,
  * client-supplied model string or prompt, so the series count is fixed by the config.
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { CounterFamily, HistogramFamily } from "./families.js";
 import { RecentRequests } from "./recent.js";
 import type { KernelInfoSource, RecorderStatsSource, VariantStateSource } from "./sources.js";
 
@@ -29,7 +30,6 @@ export const BUCKETS = {
 export const BREAKER_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 
 const SERVED = ["tier", "variant", "engine"] as const;
-type Served = (typeof SERVED)[number];
 
 export interface MetricsSources {
   readonly variants?: VariantStateSource;
@@ -56,14 +56,11 @@ export function createMetrics(sources: MetricsSources = {}, options: MetricsOpti
   }
   const registers = [registry];
 
-  const histogram = <L extends string>(
-    name: string,
-    help: string,
-    labelNames: readonly L[],
-    buckets: readonly number[],
-  ) => new Histogram<L>({ name, help, labelNames, buckets: [...buckets], registers });
-  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
-    new Counter<L>({ name, help, labelNames, registers });
+  // request metrics: label values are passed in labelNames order
+  const histogram = (name: string, help: string, labelNames: readonly string[], buckets: readonly number[]) =>
+    new HistogramFamily(name, help, labelNames, buckets, registry);
+  const counter = (name: string, help: string, labelNames: readonly string[]) =>
+    new CounterFamily(name, help, labelNames, registry);
 
   const variantGauge = (
     name: string,
@@ -101,110 +98,95 @@ export function createMetrics(sources: MetricsSources = {}, options: MetricsOpti
     now: options.now ?? Date.now,
     /** the latest requests, for `GET /ui/data.json` */
     recent: new RecentRequests(options.recentCapacity ?? 5000),
-    requestDuration: histogram<Served | "status">(
+    requestDuration: histogram(
       "tritgate_request_duration_seconds",
       "Request arrival to last byte, by tier, answering variant and HTTP status.",
       [...SERVED, "status"],
       BUCKETS.requestSeconds,
     ),
-    predictedDuration: histogram<Served>(
+    predictedDuration: histogram(
       "tritgate_predicted_request_duration_seconds",
       "The router's predicted total time for the variant it chose (to set against the measured duration).",
       SERVED,
       BUCKETS.requestSeconds,
     ),
-    timeToFirstToken: histogram<Served>(
+    timeToFirstToken: histogram(
       "tritgate_time_to_first_token_seconds",
       "Request arrival to the first content token (not the role chunk).",
       SERVED,
       BUCKETS.ttftSeconds,
     ),
-    timePerOutputToken: histogram<Served>(
+    timePerOutputToken: histogram(
       "tritgate_time_per_output_token_seconds",
       "Time after the first token divided by the tokens after it (answers of two or more tokens).",
       SERVED,
       BUCKETS.timePerOutputTokenSeconds,
     ),
-    queueWait: histogram<Served>(
+    queueWait: histogram(
       "tritgate_queue_wait_seconds",
       "Wait for a free slot in the variant's worker.",
       SERVED,
       BUCKETS.queueSeconds,
     ),
-    promptTokens: histogram<Served>(
-      "tritgate_request_prompt_tokens",
-      "Prompt tokens per request.",
-      SERVED,
-      BUCKETS.tokens,
-    ),
-    completionTokens: histogram<Served>(
+    promptTokens: histogram("tritgate_request_prompt_tokens", "Prompt tokens per request.", SERVED, BUCKETS.tokens),
+    completionTokens: histogram(
       "tritgate_request_completion_tokens",
       "Completion tokens per request (all choices).",
       SERVED,
       BUCKETS.tokens,
     ),
-    gatewayOverhead: histogram<"tier">(
+    gatewayOverhead: histogram(
       "tritgate_gateway_overhead_seconds",
       "Request time not spent in an engine or its queue: auth, validation, routing, rendering.",
       ["tier"],
       BUCKETS.overheadSeconds,
     ),
-    requests: counter<Served | "status">(
+    requests: counter(
       "tritgate_requests_total",
       "Requests answered, by tier, variant (none when no variant answered) and HTTP status.",
       [...SERVED, "status"],
     ),
-    promptTokensTotal: counter<Served>("tritgate_prompt_tokens_total", "Prompt tokens served.", SERVED),
-    completionTokensTotal: counter<Served>("tritgate_completion_tokens_total", "Completion tokens generated.", SERVED),
-    routingDecisions: counter<"tier" | "reason">(
+    promptTokensTotal: counter("tritgate_prompt_tokens_total", "Prompt tokens served.", SERVED),
+    completionTokensTotal: counter("tritgate_completion_tokens_total", "Completion tokens generated.", SERVED),
+    routingDecisions: counter(
       "tritgate_routing_decisions_total",
       "Routing decisions by tier and the router's reason code.",
       ["tier", "reason"],
     ),
-    degraded: counter<Served>(
+    degraded: counter(
       "tritgate_degraded_requests_total",
       "Answers from a variant below the request's quality need.",
       SERVED,
     ),
-    fallback: counter<Served>(
+    fallback: counter(
       "tritgate_fallback_requests_total",
       "Answers from a variant other than the router's first choice (it failed or refused).",
       SERVED,
     ),
-    escalated: counter<Served>(
+    escalated: counter(
       "tritgate_escalated_requests_total",
       "Cascade answers re-answered by the stronger variant.",
       SERVED,
     ),
-    slaViolations: counter<Served | "reason">(
+    slaViolations: counter(
       "tritgate_sla_violations_total",
       "Requests over their tier's SLA; reason is the bound missed: ttft or total.",
       [...SERVED, "reason"],
     ),
-    cost: counter<Served>(
-      "tritgate_cost_dollars_total",
-      "What serving cost (CPU core-hours at the variant's price).",
-      SERVED,
-    ),
-    price: counter<Served>(
-      "tritgate_price_dollars_total",
-      "What tenants were charged (the tier's token prices).",
-      SERVED,
-    ),
-    counterfactualCost: counter<Served>(
+    cost: counter("tritgate_cost_dollars_total", "What serving cost (CPU core-hours at the variant's price).", SERVED),
+    price: counter("tritgate_price_dollars_total", "What tenants were charged (the tier's token prices).", SERVED),
+    counterfactualCost: counter(
       "tritgate_counterfactual_cost_dollars_total",
       "What the same requests would have cost on the family's fp32 reference variant.",
       SERVED,
     ),
-    energy: counter<Served | "source">(
+    energy: counter(
       "tritgate_energy_joules_total",
       'Energy of the generations; source="rapl" (measured package energy split by CPU time) or "estimate" (CPU time x watts per core).',
       [...SERVED, "source"],
     ),
-    cacheHits: counter<"tier">("tritgate_cache_hits_total", "Requests answered from the response cache.", ["tier"]),
-    cacheMisses: counter<"tier">("tritgate_cache_misses_total", "Requests the response cache could not answer.", [
-      "tier",
-    ]),
+    cacheHits: counter("tritgate_cache_hits_total", "Requests answered from the response cache.", ["tier"]),
+    cacheMisses: counter("tritgate_cache_misses_total", "Requests the response cache could not answer.", ["tier"]),
     recorderFlushed: recorderCounter(
       "tritgate_recorder_flushed_rows_total",
       "Request rows the recorder wrote to its store.",

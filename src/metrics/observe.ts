@@ -63,18 +63,22 @@ export function slaViolations(
 export const NO_VARIANT = "none";
 
 export function observeRequest(metrics: GatewayMetrics, input: RequestMetricsInput): void {
-  const served = { tier: input.tier, variant: input.variant ?? NO_VARIANT, engine: input.engine ?? NO_VARIANT };
-  const status = String(input.status);
+  const { tier } = input;
+  const variant = input.variant ?? NO_VARIANT;
+  const engine = input.engine ?? NO_VARIANT;
+  // label values in each family's labelNames order: [tier, variant, engine, …]
+  const served = [tier, variant, engine];
+  const withStatus = [tier, variant, engine, String(input.status)];
   metrics.recent.add(metrics.now(), input);
-  metrics.requests.inc({ ...served, status });
-  metrics.requestDuration.observe({ ...served, status }, input.totalMs / 1000);
-  if (input.reason !== null) metrics.routingDecisions.inc({ tier: input.tier, reason: input.reason });
+  metrics.requests.inc(withStatus);
+  metrics.requestDuration.observe(withStatus, input.totalMs / 1000);
+  if (input.reason !== null) metrics.routingDecisions.inc([tier, input.reason]);
   if (input.gatewayOverheadMs !== null) {
-    metrics.gatewayOverhead.observe({ tier: input.tier }, Math.max(0, input.gatewayOverheadMs) / 1000);
+    metrics.gatewayOverhead.observe([tier], Math.max(0, input.gatewayOverheadMs) / 1000);
   }
-  if (input.cache === "hit") metrics.cacheHits.inc({ tier: input.tier });
-  if (input.cache === "miss") metrics.cacheMisses.inc({ tier: input.tier });
-  for (const bound of input.slaViolated) metrics.slaViolations.inc({ ...served, reason: bound });
+  if (input.cache === "hit") metrics.cacheHits.inc([tier]);
+  if (input.cache === "miss") metrics.cacheMisses.inc([tier]);
+  for (const bound of input.slaViolated) metrics.slaViolations.inc([tier, variant, engine, bound]);
   if (input.variant === null) return;
 
   if (input.predictedTotalMs !== null) metrics.predictedDuration.observe(served, input.predictedTotalMs / 1000);
@@ -82,10 +86,8 @@ export function observeRequest(metrics: GatewayMetrics, input: RequestMetricsInp
   if (input.ttftMs !== null) {
     metrics.timeToFirstToken.observe(served, input.ttftMs / 1000);
     if (input.tokensOut > 1) {
-      metrics.timePerOutputToken.observe(
-        served,
-        Math.max(0, input.totalMs - input.ttftMs) / 1000 / (input.tokensOut - 1),
-      );
+      const afterFirst = Math.max(0, input.totalMs - input.ttftMs) / 1000;
+      metrics.timePerOutputToken.observe(served, afterFirst / (input.tokensOut - 1));
     }
   }
   metrics.promptTokens.observe(served, input.tokensIn);
@@ -98,5 +100,5 @@ export function observeRequest(metrics: GatewayMetrics, input: RequestMetricsInp
   if (input.cost !== null) metrics.cost.inc(served, input.cost);
   if (input.price !== null) metrics.price.inc(served, input.price);
   if (input.counterfactualCost !== null) metrics.counterfactualCost.inc(served, input.counterfactualCost);
-  if (input.energy !== null) metrics.energy.inc({ ...served, source: input.energy.source }, input.energy.joules);
+  if (input.energy !== null) metrics.energy.inc([tier, variant, engine, input.energy.source], input.energy.joules);
 }
