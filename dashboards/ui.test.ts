@@ -68,7 +68,15 @@ describe("GET /ui in headless Chromium", () => {
     expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 403]);
 
     // the page polls every 2 s: wait for the charts to hold points and the tables to fill
-    for (const id of ["chart-tokens", "chart-cost", "chart-energy", "chart-share", "chart-ttft", "chart-total"]) {
+    for (const id of [
+      "chart-tokens",
+      "chart-cost",
+      "chart-energy",
+      "chart-share",
+      "chart-savings",
+      "chart-ttft",
+      "chart-total",
+    ]) {
       // (page-side expressions as strings: the tests compile without the DOM's types)
       await page.waitForFunction(`Number(document.getElementById("${id}")?.dataset.points ?? 0) > 0`, null, {
         timeout: 30_000,

@@ -36,7 +36,7 @@
     } else {
       entry.plot.setData([t, ...columns]);
     }
-    el.dataset.points = String(columns.reduce((n, c) => n + c.filter((v) => v !== null && v > 0).length, 0));
+    el.dataset.points = String(columns.reduce((n, c) => n + c.filter((v) => v !== null && v !== 0).length, 0));
   }
 
   const num = (digits) => (v) => (v === null || v === undefined ? "–" : Number(v).toFixed(digits));
@@ -55,7 +55,8 @@
     draw("chart-tokens", d.variants, byVariant(d.tokensPerSecond), d.t, num(0));
     draw("chart-cost", d.variants, byVariant(d.costPerMillionTokens), d.t, num(3));
     draw("chart-energy", d.variants, byVariant(d.energyJoulesPerMillionTokens), d.t, num(0));
-    draw("chart-share", ["ternary share", "savings vs fp32"], [d.ternaryShare, d.savings], d.t, pct);
+    draw("chart-share", ["ternary share"], [d.ternaryShare], d.t, pct);
+    draw("chart-savings", ["1 − cost / fp32 cost"], [d.savings], d.t, pct);
     const tiers = d.tiers.filter((tier) => tier.requests > 0);
     const label = (tier, sla) => (sla === null ? tier.name : `${tier.name} (SLA ${sla} ms)`);
     draw(
