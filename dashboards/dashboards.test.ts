@@ -60,4 +60,45 @@ describe("dashboards as code", () => {
       }
     }
   });
+
+  it("lays panels on Grafana's 24-column grid without overlaps, and every data source is a declared variable", () => {
+    interface Grid {
+      x: number;
+      y: number;
+      w: number;
+      h: number;
+    }
+    interface Panel {
+      title: string;
+      type: string;
+      gridPos: Grid;
+      datasource?: { uid: string };
+      targets?: { datasource?: { uid: string } }[];
+      panels?: Panel[];
+    }
+    const overlap = (a: Grid, b: Grid) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+    for (const text of Object.values(renderDashboards())) {
+      const dashboard = JSON.parse(text) as {
+        title: string;
+        panels: Panel[];
+        templating: { list: { name: string; type: string }[] };
+      };
+      const sources = new Set(
+        dashboard.templating.list.filter((v) => v.type === "datasource").map((v) => `$${v.name}`),
+      );
+      const all = dashboard.panels.flatMap((p) => [p, ...(p.panels ?? [])]);
+      for (const p of all) {
+        expect(["row", "timeseries", "stat", "table"], p.title).toContain(p.type);
+        expect(p.gridPos.x + p.gridPos.w, p.title).toBeLessThanOrEqual(24);
+        for (const uid of [p.datasource?.uid, ...(p.targets ?? []).map((t) => t.datasource?.uid)]) {
+          if (uid !== undefined) expect(sources, `${dashboard.title} / ${p.title}`).toContain(uid);
+        }
+      }
+      for (let i = 0; i < all.length; i++) {
+        for (let j = i + 1; j < all.length; j++) {
+          expect(overlap(all[i]!.gridPos, all[j]!.gridPos), `${all[i]!.title} overlaps ${all[j]!.title}`).toBe(false);
+        }
+      }
+    }
+  });
 });
