@@ -58,7 +58,7 @@ function gatewayMetrics() {
       ],
     },
     kernels: { kernels: () => hardware() },
-    recorder: { stats: () => ({ queueDepth: 7, flushed: 120, spilled: 3, replayed: 2 }) },
+    recorder: { stats: () => ({ queueDepth: 7, written: 120, spilled: 3, replayed: 2, lost: 1 }) },
   });
 }
 
@@ -124,7 +124,8 @@ describe("GET /metrics", () => {
       "tritgate_counterfactual_cost_dollars_total",
       "tritgate_energy_joules_total",
       "tritgate_cache_misses_total",
-      "tritgate_recorder_flushed_rows_total",
+      "tritgate_recorder_written_rows_total",
+      "tritgate_recorder_lost_rows_total",
       "tritgate_recorder_spilled_rows_total",
       "tritgate_recorder_replayed_rows_total",
       "tritgate_recorder_queue_depth_rows",
@@ -174,7 +175,8 @@ describe("GET /metrics", () => {
     expect(samples.some((s) => s.name === "tritgate_variant_kv_tokens" && s.labels.variant === "nano-fp32")).toBe(
       false,
     );
-    expect(value("tritgate_recorder_flushed_rows_total")).toBe(120);
+    expect(value("tritgate_recorder_written_rows_total")).toBe(120);
+    expect(value("tritgate_recorder_lost_rows_total")).toBe(1);
     expect(value("tritgate_kernel_info", { isa: hardware().isa })).toBe(1);
   });
 

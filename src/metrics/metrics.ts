@@ -187,20 +187,25 @@ export function createMetrics(sources: MetricsSources = {}, options: MetricsOpti
     ),
     cacheHits: counter("tritgate_cache_hits_total", "Requests answered from the response cache.", ["tier"]),
     cacheMisses: counter("tritgate_cache_misses_total", "Requests the response cache could not answer.", ["tier"]),
-    recorderFlushed: recorderCounter(
-      "tritgate_recorder_flushed_rows_total",
+    recorderWritten: recorderCounter(
+      "tritgate_recorder_written_rows_total",
       "Request rows the recorder wrote to its store.",
-      (s) => s.flushed,
+      (s) => s.written,
     ),
     recorderSpilled: recorderCounter(
       "tritgate_recorder_spilled_rows_total",
-      "Request rows spilled to the local journal while the store was unreachable.",
+      "Request rows spilled to the local journal while the store was unavailable.",
       (s) => s.spilled,
     ),
     recorderReplayed: recorderCounter(
       "tritgate_recorder_replayed_rows_total",
       "Journal rows replayed into the store.",
       (s) => s.replayed,
+    ),
+    recorderLost: recorderCounter(
+      "tritgate_recorder_lost_rows_total",
+      "Request rows lost: neither the store nor the journal took them.",
+      (s) => s.lost,
     ),
     recorderQueueDepth: new Gauge({
       name: "tritgate_recorder_queue_depth_rows",

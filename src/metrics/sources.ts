@@ -29,12 +29,20 @@ export interface KernelInfoSource {
   kernels(): { readonly isa: string; readonly threads: number };
 }
 
-/** Monotonic row counts since start and the rows waiting to be written, as a recorder reports them. */
+/**
+ * Monotonic row counts since start and the rows waiting to be written, as a recorder reports them
+ * (the field names of the PostgreSQL recorder's `stats()`, so it is a source as it is).
+ */
 export interface RecorderStats {
   readonly queueDepth: number;
-  readonly flushed: number;
+  /** rows written to the store */
+  readonly written: number;
+  /** rows sent to the local journal while the store was unavailable */
   readonly spilled: number;
+  /** journal rows written to the store later */
   readonly replayed: number;
+  /** rows neither the store nor the journal took */
+  readonly lost: number;
 }
 
 export interface RecorderStatsSource {
