@@ -1,12 +1,18 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { createEnergyMeter } from "./energy.js";
+
+const roots: string[] = [];
+afterEach(() => {
+  for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
+});
 
 /** A temporary directory standing in for /sys/class/powercap and /proc/stat. */
 function fakeMachine(zones: Record<string, number>) {
   const root = mkdtempSync(join(tmpdir(), "tg-energy-"));
+  roots.push(root);
   const powercap = join(root, "powercap");
   mkdirSync(powercap);
   const setZone = (name: string, uj: number, range?: number) => {
