@@ -6,9 +6,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { tinyFamily } from "../../test/helpers/tiny-family.js";
 import { defaultConfig, variantCost } from "../config/index.js";
 import { startVariantWorker, type VariantWorker } from "../engines/pool/index.js";
-import { tinyFamily } from "../engines/pool/testkit.js";
 import {
   type ApiKeyRecord,
   createMemoryRateLimiter,

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { afterEach, describe, expect, it } from "vitest";
-import { tinyFamily } from "../../engines/pool/testkit.js";
+import { tinyFamily } from "../../../test/helpers/tiny-family.js";
 
 const ROOT = join(import.meta.dirname, "../../..");
 const running: ChildProcess[] = [];

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { TINY_SPECIAL } from "../../convert/testkit.js";
 import { ContextOverflowError, ModelLoadError } from "../errors.js";
+import { TINY_SPECIAL } from "../tokenizer/testkit.js";
 import { defaultThreads, loadOnnxEngine, type OnnxEngine } from "./engine.js";
 import { stubDecoder, type TinyDecoderSpec, tinyDecoder, writeModelDir } from "./testkit.js";
 

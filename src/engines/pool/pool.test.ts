@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { TINY_SPEC, type TinyFamily, tinyFamily } from "../../../test/helpers/tiny-family.js";
 import { writeGGUF } from "../../formats/gguf/index.js";
 import { syntheticBitNet } from "../bitnet/index.js";
 import { ContextOverflowError, InvalidGenerationError } from "../errors.js";
@@ -14,7 +15,6 @@ import {
   type VariantWorker,
 } from "./index.js";
 import { PriorityQueue } from "./queue.js";
-import { TINY_SPEC, type TinyFamily, tinyFamily } from "./testkit.js";
 
 const hello = { kind: "chat" as const, messages: [{ role: "user", content: "Hello there" }] };
 
