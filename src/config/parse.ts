@@ -6,7 +6,7 @@
 import { isAbsolute, resolve } from "node:path";
 import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
-import { configSchema, crossCheck, finish, type GatewayConfig } from "./schema.js";
+import { CROSS, configFileSchema, type GatewayConfig, gatewayConfigSchema } from "./schema.js";
 
 export interface ConfigIssue {
   readonly file: string;
@@ -84,7 +84,7 @@ function editDistance(a: string, b: string): number {
 
 /** The schema's known keys for an object at `path` (for "did you mean"). */
 function knownKeys(path: readonly Segment[]): string[] {
-  let schema: unknown = configSchema;
+  let schema: unknown = configFileSchema;
   for (const seg of path) {
     schema = unwrap(schema);
     const def = (schema as { def?: { type?: string; shape?: Record<string, unknown>; element?: unknown } }).def;
@@ -167,6 +167,7 @@ function describe(issue: z.core.$ZodIssue, data: unknown, base: Segment[] = []):
     const deeper = issue.errors.find((branch) => branch.some((i) => i.path.length > 0));
     if (deeper) return deeper.flatMap((i) => describe(i, data, path));
   }
+  if (issue.code === "custom" && issue.params?.reference === CROSS.reference) return [{ path, message: issue.message }];
   const value = valueAt(data, path);
   if (value === undefined && issue.code !== "custom") return [{ path, message: `required: ${issue.message}` }];
   if (path.length === 0 && value === null) return [{ path, message: `${issue.message} (the file is empty)` }];
@@ -204,14 +205,17 @@ export function parseConfig(text: string, fileName: string, options: ParseOption
     path: formatPath(p.path),
     message: p.message,
   });
-  const parsed = configSchema.safeParse(data);
+  const parsed = gatewayConfigSchema.safeParse(data);
   if (!parsed.success) {
     throw new ConfigError(sortIssues(parsed.error.issues.flatMap((i) => describe(i, data)).map(toIssue)));
   }
-  const cross = crossCheck(parsed.data);
-  if (cross.length > 0)
-    throw new ConfigError(sortIssues(cross.map((c) => toIssue({ path: [...c.path], message: c.message }))));
+  const config = parsed.data;
   const baseDir = options.baseDir;
   const resolvePath = (p: string) => (baseDir === undefined || isAbsolute(p) ? p : resolve(baseDir, p));
-  return finish(parsed.data, fileName, resolvePath);
+  return {
+    ...config,
+    source: fileName,
+    server: { ...config.server, stateDir: resolvePath(config.server.stateDir) },
+    variants: config.variants.map((v) => ({ ...v, path: resolvePath(v.path) })),
+  };
 }
