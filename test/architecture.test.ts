@@ -1,7 +1,8 @@
 /**
- * Imports point one way (docs/ARCHITECTURE.md, "layers"): every import and re-export in `src/**` and
- * `router/**` is parsed with the TypeScript compiler and checked against the rules below. A failure
- * names the file, the line and the arrow it draws.
+ * Imports point one way: every import and re-export in `src/**` and `router/**` (tests included) is
+ * parsed with the TypeScript compiler and checked against the rules below — the router imports
+ * nothing of ours but types, engines reach only formats and kernels, formats reach no engine, and no
+ * testkit pulls in the converter. A failure names the file, the line and the arrow it draws.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";

@@ -4,16 +4,15 @@
  * the config overrides the card's; the card's measured rates replace the config's inline seeds.
  */
 import { basename } from "node:path";
-import { modelCardPath, readModelCardFile } from "../formats/card/index.js";
+import { type CardEntry, modelCardPath, readModelCardFile } from "../formats/card/index.js";
 import type { VariantConfig } from "./schema.js";
 
-/** What the gateway takes from a card: the router's quality score and the seeds of its rate averages. */
-export interface MeasuredCard {
+/** What the gateway takes from a card: the router's quality score (capped at 1) and the seeds of its rate averages. */
+export type MeasuredCard = Readonly<Pick<CardEntry, "prefillTokensPerSecond" | "decodeTokensPerSecond">> & {
+  /** the card file */
   readonly path: string;
   readonly quality?: number;
-  readonly prefillTokensPerSecond?: number;
-  readonly decodeTokensPerSecond?: number;
-}
+};
 
 /**
  * The card beside `modelPath` (its `alternatives` entry when the card lists this file there), or

@@ -148,6 +148,23 @@ describe("parseConfig", () => {
     });
   });
 
+  it("names what became of a key earlier configs spelled differently", () => {
+    let text = replaceOnce(GOOD, "card: { prefillTokensPerSecond: 1000,", "card: { prefillTokensPerS: 1000,");
+    text = replaceOnce(
+      text,
+      "    pricePerCoreHour: 0.05\n    wattsPerCore: 8\n  - name: tiny-fp32",
+      "    costPerCoreHour: 0.05\n    wattsPerCore: 8\n  - name: tiny-fp32",
+    );
+    text = `${text}defaultFamily: tiny\n`;
+    const messages = issuesOf(text).map((i) => `${i.path}: ${i.message}`);
+    expect(messages).toEqual([
+      'variants[0].pricePerCoreHour: required: expected a number ≥ 0 (written "costPerCoreHour": renamed "pricePerCoreHour")',
+      'variants[0].card.prefillTokensPerSecond: required: expected a positive number (written "prefillTokensPerS": renamed "prefillTokensPerSecond")',
+      'variants[0]: unknown key "costPerCoreHour" (renamed "pricePerCoreHour")',
+      `: unknown key "defaultFamily" (removed: model "auto" routes within the family of the tier's first allowed variant)`,
+    ]);
+  });
+
   it("points at a bad item inside a list", () => {
     const text = replaceOnce(GOOD, "allowedVariants: [tiny-b158]", "allowedVariants: [tiny-b158, 42]");
     expect(issuesOf(text)).toEqual([

@@ -6,7 +6,7 @@
 import { isAbsolute, resolve } from "node:path";
 import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
-import { CROSS, configFileSchema, type GatewayConfig, gatewayConfigSchema } from "./schema.js";
+import { CROSS, configFileSchema, type GatewayConfig, gatewayConfigSchema, RENAMED_KEYS } from "./schema.js";
 
 export interface ConfigIssue {
   readonly file: string;
@@ -144,6 +144,15 @@ interface PlainIssue {
   readonly key?: string;
 }
 
+/** A loose mapping (a variant's card) keeps unknown keys, so an old spelling of a missing key is named where it is missed. */
+function oldSpelling(data: unknown, path: readonly Segment[]): string {
+  const parent = valueAt(data, path.slice(0, -1));
+  if (typeof parent !== "object" || parent === null) return "";
+  const renamed = `renamed "${String(path.at(-1))}"`;
+  const old = Object.keys(RENAMED_KEYS).find((key) => RENAMED_KEYS[key] === renamed && key in parent);
+  return old === undefined ? "" : ` (written "${old}": ${renamed})`;
+}
+
 /** One zod issue as readable messages (several for several unknown keys). */
 function describe(issue: z.core.$ZodIssue, data: unknown, base: Segment[] = []): PlainIssue[] {
   const path = [...base, ...(issue.path.filter((p) => typeof p !== "symbol") as Segment[])];
@@ -154,11 +163,14 @@ function describe(issue: z.core.$ZodIssue, data: unknown, base: Segment[] = []):
         .map((k) => ({ k, d: editDistance(key, k) }))
         .filter((c) => c.d <= Math.max(2, Math.floor(key.length / 3)))
         .sort((a, b) => a.d - b.d)[0];
-      const hint = close
-        ? ` (did you mean "${close.k}"?)`
-        : known.length
-          ? ` (expected one of: ${known.join(", ")})`
-          : "";
+      const renamed = RENAMED_KEYS[key];
+      const hint = renamed
+        ? ` (${renamed})`
+        : close
+          ? ` (did you mean "${close.k}"?)`
+          : known.length
+            ? ` (expected one of: ${known.join(", ")})`
+            : "";
       return { path, key, message: `unknown key "${key}"${hint}` };
     });
   }
@@ -169,7 +181,8 @@ function describe(issue: z.core.$ZodIssue, data: unknown, base: Segment[] = []):
   }
   if (issue.code === "custom" && issue.params?.reference === CROSS.reference) return [{ path, message: issue.message }];
   const value = valueAt(data, path);
-  if (value === undefined && issue.code !== "custom") return [{ path, message: `required: ${issue.message}` }];
+  if (value === undefined && issue.code !== "custom")
+    return [{ path, message: `required: ${issue.message}${oldSpelling(data, path)}` }];
   if (path.length === 0 && value === null) return [{ path, message: `${issue.message} (the file is empty)` }];
   if (issue.code === "custom" && !issue.message.startsWith("expected")) return [{ path, message: issue.message }];
   if (issue.code === "too_small" && Array.isArray(value)) return [{ path, message: `${issue.message}, got none` }];

@@ -172,6 +172,17 @@ const familySchema = z.strictObject(
   mapping,
 );
 
+/**
+ * Keys earlier configs spelled differently, and what became of them: named in the error a file that
+ * still uses one gets (they are not read: one spelling per quantity).
+ */
+export const RENAMED_KEYS: Readonly<Record<string, string>> = {
+  prefillTokensPerS: 'renamed "prefillTokensPerSecond"',
+  decodeTokensPerS: 'renamed "decodeTokensPerSecond"',
+  costPerCoreHour: 'renamed "pricePerCoreHour"',
+  defaultFamily: 'removed: model "auto" routes within the family of the tier\'s first allowed variant',
+};
+
 /** What a config file may say. */
 export const configFileSchema = z.strictObject(
   {
