@@ -203,7 +203,7 @@ export type ConfigFile = z.output<typeof configFileSchema>;
 
 // ── cross references ───────────────────────────────────────────────────────────────────────────────────
 
-export interface CrossIssue {
+interface CrossIssue {
   readonly path: readonly (string | number)[];
   readonly message: string;
 }
