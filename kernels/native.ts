@@ -54,6 +54,11 @@ export interface NativeKernels {
     headDim: number,
     out: Float32Array,
   ): Float32Array;
+  rmsNorm(x: Float32Array, weight: Float32Array, rows: number, eps: number, out: Float32Array): Float32Array;
+  /** kind: 0 relu2, 1 silu */
+  gatedActivation(kind: 0 | 1, gate: Float32Array, up: Float32Array, out: Float32Array): Float32Array;
+  addInPlace(x: Float32Array, delta: Float32Array): Float32Array;
+  scaleInPlace(x: Float32Array, scale: number): Float32Array;
   trainerCreate(
     config: NativeTrainerConfig,
     params: Float32Array,

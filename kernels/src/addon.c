@@ -3,12 +3,14 @@
  * kernel: a wrong size, type or alignment becomes a thrown JS error naming the argument.
  * kernels/index.ts wraps these positional functions in a typed API.
  */
+#include <math.h>
 #include <node_api.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
+#include "floatops.h"
 #include "tg.h"
 
 void tg_train_register(napi_env env, napi_value exports);
@@ -332,6 +334,92 @@ static napi_value js_quantize_activations(napi_env env, napi_callback_info info)
 }
 
 /* attention(isa, q, keys, values, rows, start, heads, kvHeads, headDim, out) -> out */
+/* ---------------- float steps between matmuls (floatops.c) ---------------- */
+
+static int get_double(napi_env env, napi_value v, const char *name, double *out) {
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
+    if (t != napi_number || napi_get_value_double(env, v, out) != napi_ok || !isfinite(*out))
+        return tg_arg_fail(env, name, "expected a finite number%.0lld%.0lld", 0, 0);
+    return 1;
+}
+
+static int same_length(napi_env env, const char *name, const tg_typed_view *v, long long want) {
+    if ((long long)v->length == want) return 1;
+    return tg_arg_fail(env, name, "expected %lld floats, got %lld", want, (long long)v->length);
+}
+
+/* rmsNorm(x, weight, rows, eps, out) */
+static napi_value js_rms_norm(napi_env env, napi_callback_info info) {
+    size_t argc = 5;
+    napi_value argv[5];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    tg_typed_view x, weight, out;
+    long long rows;
+    double eps;
+    if (!tg_arg_typed(env, argv[0], "x", napi_float32_array, "Float32Array", &x)) return NULL;
+    if (!tg_arg_typed(env, argv[1], "weight", napi_float32_array, "Float32Array", &weight)) return NULL;
+    if (!tg_arg_int(env, argv[2], "rows", 1, MAX_DIM, &rows)) return NULL;
+    if (!get_double(env, argv[3], "eps", &eps)) return NULL;
+    if (!tg_arg_typed(env, argv[4], "out", napi_float32_array, "Float32Array", &out)) return NULL;
+    long long n = (long long)weight.length;
+    if (n == 0) return tg_arg_fail(env, "weight", "expected at least one float%.0lld%.0lld", 0, 0), NULL;
+    if ((long long)x.length < rows * n) {
+        tg_arg_fail(env, "x", "expected at least rows x weight.length = %lld floats, got %lld", rows * n,
+                    (long long)x.length);
+        return NULL;
+    }
+    if ((long long)out.length < rows * n) {
+        tg_arg_fail(env, "out", "expected at least %lld floats, got %lld", rows * n, (long long)out.length);
+        return NULL;
+    }
+    tg_rms_norm(x.data, weight.data, rows, n, eps, out.data);
+    return argv[4];
+}
+
+/* gatedActivation(kind, gate, up, out): kind 0 relu2, 1 silu */
+static napi_value js_gated_activation(napi_env env, napi_callback_info info) {
+    size_t argc = 4;
+    napi_value argv[4];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    long long kind;
+    tg_typed_view gate, up, out;
+    if (!tg_arg_int(env, argv[0], "kind", TG_ACT_RELU2, TG_ACT_SILU, &kind)) return NULL;
+    if (!tg_arg_typed(env, argv[1], "gate", napi_float32_array, "Float32Array", &gate)) return NULL;
+    if (!tg_arg_typed(env, argv[2], "up", napi_float32_array, "Float32Array", &up)) return NULL;
+    if (!tg_arg_typed(env, argv[3], "out", napi_float32_array, "Float32Array", &out)) return NULL;
+    long long n = (long long)gate.length;
+    if (!same_length(env, "up", &up, n) || !same_length(env, "out", &out, n)) return NULL;
+    tg_gated_activation((int)kind, gate.data, up.data, n, out.data);
+    return argv[3];
+}
+
+/* addInPlace(x, delta): x += delta, elementwise */
+static napi_value js_add_in_place(napi_env env, napi_callback_info info) {
+    size_t argc = 2;
+    napi_value argv[2];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    tg_typed_view x, delta;
+    if (!tg_arg_typed(env, argv[0], "x", napi_float32_array, "Float32Array", &x)) return NULL;
+    if (!tg_arg_typed(env, argv[1], "delta", napi_float32_array, "Float32Array", &delta)) return NULL;
+    if (!same_length(env, "delta", &delta, (long long)x.length)) return NULL;
+    tg_add_in_place(x.data, delta.data, (int64_t)x.length);
+    return argv[0];
+}
+
+/* scaleInPlace(x, scale): x *= scale */
+static napi_value js_scale_in_place(napi_env env, napi_callback_info info) {
+    size_t argc = 2;
+    napi_value argv[2];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    tg_typed_view x;
+    double scale;
+    if (!tg_arg_typed(env, argv[0], "x", napi_float32_array, "Float32Array", &x)) return NULL;
+    if (!get_double(env, argv[1], "scale", &scale)) return NULL;
+    tg_scale_in_place(x.data, scale, (int64_t)x.length);
+    return argv[0];
+}
+
 static napi_value js_attention(napi_env env, napi_callback_info info) {
     size_t argc = 10;
     napi_value argv[10];
@@ -491,6 +579,10 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
         {"dequantize", NULL, js_dequantize, NULL, NULL, NULL, napi_enumerable, NULL},
         {"quantizeActivations", NULL, js_quantize_activations, NULL, NULL, NULL, napi_enumerable, NULL},
         {"attention", NULL, js_attention, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"rmsNorm", NULL, js_rms_norm, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"gatedActivation", NULL, js_gated_activation, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"addInPlace", NULL, js_add_in_place, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"scaleInPlace", NULL, js_scale_in_place, NULL, NULL, NULL, napi_enumerable, NULL},
         {"tensorBytes", NULL, js_tensor_bytes, NULL, NULL, NULL, napi_enumerable, NULL},
         {"hardware", NULL, js_hardware, NULL, NULL, NULL, napi_enumerable, NULL},
         {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_enumerable, NULL},

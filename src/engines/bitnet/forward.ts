@@ -14,6 +14,7 @@
 import {
   attention,
   dequantize,
+  floatOps,
   type Isa,
   isTernary,
   matmul,
@@ -141,7 +142,7 @@ export class BitNetForward {
       isa: this.options.isa,
       activations: w.ternary ? (this.options.activations ?? "int8") : "float",
     });
-    if (w.scale !== 1) for (let i = 0; i < y.length; i++) y[i] = (y[i] ?? 0) * w.scale;
+    if (w.scale !== 1) floatOps.scaleInPlace(y, w.scale);
     return y;
   }
 
@@ -196,7 +197,7 @@ export class BitNetForward {
   }
 
   private residual(x: Float32Array, delta: Float32Array): void {
-    for (let i = 0; i < delta.length; i++) x[i] = (x[i] ?? 0) + (delta[i] ?? 0);
+    floatOps.addInPlace(x.subarray(0, delta.length), delta);
   }
 
   private logits(s: Scratch, all: boolean): Float32Array {
