@@ -144,7 +144,10 @@ interface PlainIssue {
   readonly key?: string;
 }
 
-/** A loose mapping (a variant's card) keeps unknown keys, so an old spelling of a missing key is named where it is missed. */
+/**
+ * A loose mapping (a variant's card) keeps unknown keys, so an old spelling of a missing key would go
+ * unmentioned: it is named where the key is missed.
+ */
 function oldSpelling(data: unknown, path: readonly Segment[]): string {
   const parent = valueAt(data, path.slice(0, -1));
   if (typeof parent !== "object" || parent === null) return "";
