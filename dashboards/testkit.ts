@@ -3,10 +3,11 @@
  * metrics fed from the recorder (until the end-of-request seam calls `observeRequest` itself), plus
  * tiers that produce every case the panels show. Not exported from the package.
  */
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { Hono } from "hono";
 import { hardware } from "../kernels/index.js";
+import { readModelCard } from "../src/config/card.js";
 import { defaultConfig, variantCost } from "../src/config/index.js";
 import { EngineError, startVariantWorker, type VariantWorker } from "../src/engines/pool/index.js";
 import {
@@ -22,7 +23,7 @@ import { createGateway } from "../src/server/app.js";
 import { type DecisionRecorder, type DecisionRow, MemoryRecorder, type RequestRow } from "../src/server/recorder.js";
 import { type RunningServer, startServer } from "../src/server/serve.js";
 import { MapDirectory, tierConfig } from "../src/server/testkit.js";
-import type { GatewayEnv, ServedVariant, VariantConfig, VariantRuntime } from "../src/server/types.js";
+import type { GatewayEnv, ServedVariant, VariantProfile, VariantRuntime } from "../src/server/types.js";
 import { createMemoryRateLimiter } from "../src/tenants/index.js";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -37,7 +38,7 @@ export const FAIL_MARKER = "[fail-on-ternary]";
 export function observingRecorder(
   inner: DecisionRecorder,
   metrics: GatewayMetrics,
-  variants: readonly { readonly config: VariantConfig }[],
+  variants: readonly { readonly config: VariantProfile }[],
 ): DecisionRecorder {
   const config = new Map(variants.map((v) => [v.config.name, v.config]));
   return {
@@ -132,16 +133,18 @@ export async function startMetricsGateway(): Promise<MetricsGateway> {
   );
   await Promise.all(workers.map((w) => w.ready));
   const variants: ServedVariant[] = config.variants.map((v, i) => {
-    const card = JSON.parse(readFileSync(join(ROOT, v.path, "../card.json"), "utf8")) as {
-      quality: { quality: number };
-    };
+    const quality = readModelCard(join(ROOT, v.path))?.quality;
+    if (quality === undefined) throw new Error(`${v.path}: its card states no quality`);
     return {
       config: {
         name: v.name,
         family: v.family,
         engine: v.engine,
-        quality: card.quality.quality,
-        card: { prefillTokensPerSec: v.card.prefillTokensPerS, decodeTokensPerSec: v.card.decodeTokensPerS },
+        quality,
+        card: {
+          prefillTokensPerSecond: v.card.prefillTokensPerSecond,
+          decodeTokensPerSecond: v.card.decodeTokensPerSecond,
+        },
         cost: variantCost(v),
       },
       worker: v.engine === "bitnet" ? failingOnMarker(workers[i]!) : workers[i]!,

@@ -25,7 +25,7 @@ describe("matmulShared", () => {
             setThreads(threads);
             const outs = weights.map((w) => new Float32Array(m * w.rows).fill(Number.NaN));
             matmulShared(weights, x, m, outs, { isa });
-            weights.forEach((w, i) => expect(outs[i]).toEqual(matmul(w, x, m, { isa })));
+            for (const [i, w] of weights.entries()) expect(outs[i]).toEqual(matmul(w, x, m, { isa }));
           }
         });
       }

@@ -5,8 +5,8 @@ import type { Principal, RateLimiter, TenantDirectory } from "../tenants/index.j
 import type { Logger } from "./log.js";
 import type { DecisionRecorder, MemoryRecorder } from "./recorder.js";
 
-/** A variant as configured: what the router needs to know about it. */
-export interface VariantConfig {
+/** What the router needs to know about a served variant (from its config entry and card; the config's own type is `VariantConfig`). */
+export interface VariantProfile {
   readonly name: string;
   readonly family: string;
   readonly engine: EngineKind;
@@ -23,7 +23,7 @@ export type VariantRuntime = Pick<
 >;
 
 export interface ServedVariant {
-  readonly config: VariantConfig;
+  readonly config: VariantProfile;
   readonly worker: VariantRuntime;
 }
 

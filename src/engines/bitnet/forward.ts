@@ -143,7 +143,7 @@ export class BitNetForward {
   private linearShared(ws: readonly Linear[], x: Float32Array, rows: number, outs: readonly Float32Array[]): void {
     const ternary = ws[0]?.ternary ?? false;
     if (ws.some((w) => w.ternary !== ternary || w.weight.cols !== ws[0]?.weight.cols)) {
-      ws.forEach((w, i) => this.linear(w, x, rows, outs[i] as Float32Array));
+      for (const [i, w] of ws.entries()) this.linear(w, x, rows, outs[i] as Float32Array);
       return;
     }
     const ys = ws.map((w, i) => (outs[i] as Float32Array).subarray(0, rows * w.weight.rows));
