@@ -131,6 +131,24 @@ describe.each(simdPaths)("%s path against scalar", (isa: Isa) => {
     }
   });
 
+  it("block formats read the same at an odd byte offset (blocks and their fp16 scales unaligned)", () => {
+    // Only F32 and F16 data must be aligned; a GGUF tensor of blocks may start at any byte.
+    const random = rng(26);
+    for (const type of ["TQ1_0", "TQ2_0", "I2_S", "Q8_0"] as const) {
+      const [rows, cols] = [13, 512];
+      const weight = quantize(type, randomFloats(rows * cols, random), rows, cols, { absmean: type !== "Q8_0" });
+      const shifted = new Uint8Array(weight.data.length + 1).subarray(1);
+      shifted.set(weight.data);
+      const moved: PackedWeight = { ...weight, data: shifted };
+      for (const m of [1, 9]) {
+        const x = randomFloats(m * cols, random);
+        const activations = type === "Q8_0" ? "float" : undefined;
+        const want = matmul(weight, x, m, { isa, activations });
+        expect(bytesOf(matmul(moved, x, m, { isa, activations })), `${type} m ${m}`).toBe(bytesOf(want));
+      }
+    }
+  });
+
   it("activation quantization is bit-exact for any length", () => {
     const random = rng(23);
     for (let trial = 0; trial < 40; trial++) {
