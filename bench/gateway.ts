@@ -1,5 +1,5 @@
 /**
- * `npm run bench:gateway [-- --json FILE] [--quick]`
+ * `npm run bench:gateway [-- --json FILE] [--quick] [--rates 200,1000] [--no-ramp]`
  *
  * Gateway overhead (issue 6): client-observed latency minus engine time, for short non-streaming chat
  * completions on the minimal-generation path (the tiny synthetic BitNet/fp32 pair on real worker
@@ -13,8 +13,8 @@
  * main thread ("cached": no worker, no generation) separates the gateway's own cost from engine
  * capacity. A ramp then finds the highest sustained rate of each: achieved throughput ≥ 95 % of the
  * target, < 1 % errors and p99 latency < 50 ms (a failed step is tried twice). `--slots N` sets the
- * variants' concurrent generations (default 8); `--profile-rate N` runs only the gateway at N req/s,
- * for `node --cpu-prof --import tsx bench/gateway.ts --profile-rate N`.
+ * variants' concurrent generations (default 8); `--profile-rate N` runs only the gateway (or
+ * `--profile-target cached|anchor`) at N req/s, for `node --cpu-prof --import tsx bench/gateway.ts --profile-rate N`.
  */
 import { cpus, totalmem } from "node:os";
 import { setFlagsFromString } from "node:v8";
@@ -37,7 +37,9 @@ const jsonPath = argValue("--json");
 const PHASE_MS = quick ? 2000 : 5000;
 const RAMP_MS = quick ? 1500 : 3000;
 const WARMUP_MS = quick ? 1000 : 2000;
-const RATES = [200, 1000];
+/** `--rates 200,1000` (default) picks the fixed rates; `--no-ramp` skips the ramp (a short before/after run) */
+const RATES = (argValue("--rates") ?? "200,1000").split(",").map(Number);
+const RAMP_ON = !process.argv.includes("--no-ramp");
 const RAMP = [200, 400, 600, 800, 1000, 1200, 1400, 1600, 2000, 2500, 3000, 4000, 5000, 6000, 8000, 10000];
 /** concurrent generations per variant (the tiny test variants use 2); the queue bound stays the pool default */
 const SLOTS = Number(argValue("--slots") ?? 8);
@@ -320,8 +322,11 @@ async function main(): Promise<void> {
   // --profile-rate N: only the gateway at N req/s (run under --cpu-prof to see where its time goes)
   const profileRate = Number(argValue("--profile-rate") ?? 0);
   if (profileRate > 0) {
-    const r = await phase("gateway", profileRate, PHASE_MS);
-    console.log(`gateway at ${profileRate} req/s: latency ${quad(r.latencyMs)}, overhead ${quad(r.overheadMs)} ms`);
+    const profileTarget = (argValue("--profile-target") ?? "gateway") as Target;
+    const r = await phase(profileTarget, profileRate, PHASE_MS);
+    console.log(
+      `${profileTarget} at ${profileRate} req/s: latency ${quad(r.latencyMs)}, overhead ${quad(r.overheadMs)} ms`,
+    );
     console.log(
       `achieved ${r.achievedRps.toFixed(0)} req/s, ${r.errors} errors, variants ${JSON.stringify(r.variants)}`,
     );
@@ -352,7 +357,7 @@ async function main(): Promise<void> {
 
   const ramps: Record<Target, PhaseReport[]> = { anchor: [], gateway: [], cached: [] };
   const maxSustained: Record<Target, number | null> = { anchor: null, gateway: null, cached: null };
-  for (const target of ["gateway", "cached", "anchor"] as const) {
+  for (const target of RAMP_ON ? (["gateway", "cached", "anchor"] as const) : []) {
     ramp: for (const rate of RAMP) {
       // a step gets a second try, so that one stall of this shared machine does not end the ramp
       for (let attempt = 1; attempt <= 2; attempt++) {

@@ -3,7 +3,9 @@ import type { BreakerConfig, CardRates, CostParams, EngineKind } from "../../rou
 import type { VariantWorker } from "../engines/pool/index.js";
 import type { Principal, RateLimiter, TenantDirectory } from "../tenants/index.js";
 import type { Logger } from "./log.js";
+import type { OutcomeDraft } from "./outcome/outcome.js";
 import type { DecisionRecorder, MemoryRecorder } from "./recorder.js";
+import type { HeaderRecord } from "./response.js";
 
 /** A variant as configured: what the router needs to know about it. */
 export interface VariantConfig {
@@ -52,11 +54,13 @@ export interface GatewayEnv {
   Variables: {
     requestId: string;
     principal: Principal;
-    /** the raw body text, read once under the size limit */
+    /** the raw body text, read once under the size limit (the validated body is `c.req.valid("json")`) */
     rawBody: string;
-    /** the validated body */
-    body: unknown;
     /** tokens the rate limiter reserved for this request */
     reservedTokens: number;
+    /** what the request's outcome is assembled from (outcome/) */
+    outcome: OutcomeDraft;
+    /** the response headers collected so far (response.ts) */
+    headers: HeaderRecord;
   };
 }

@@ -6,11 +6,12 @@
 import type { Context, MiddlewareHandler, Next } from "hono";
 import { errorResponse, invalidRequest, tooLarge } from "../errors.js";
 import type { Logger } from "../log.js";
+import { setHeader } from "../response.js";
 import type { GatewayEnv } from "../types.js";
 
 export function bodyLimit(maxBytes: number, log: Logger): MiddlewareHandler<GatewayEnv> {
   const refuse = (c: Context<GatewayEnv>) => {
-    c.header("connection", "close");
+    setHeader(c, "connection", "close");
     return errorResponse(c, tooLarge(maxBytes));
   };
   return async (c, next) => {
@@ -29,7 +30,7 @@ export function bodyLimit(maxBytes: number, log: Logger): MiddlewareHandler<Gate
       // the client went away (or broke the framing) while sending: nothing can be answered to it
       const why = e instanceof Error ? e.message : String(e);
       log.debug(`${c.get("requestId") ?? "-"} client hung up before the request was complete (${why})`);
-      c.header("connection", "close");
+      setHeader(c, "connection", "close");
       return errorResponse(c, invalidRequest("The request body ended before it was complete."));
     }
     return withText(c, text, next);
