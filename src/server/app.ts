@@ -50,7 +50,7 @@ export function createGateway(given: AppDeps): GatewayApp {
   const now = deps.now ?? Date.now;
   const services: RouteServices = { gateway, deps, recorder };
   const limit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
-  const observers = OBSERVERS.map((make) => make({ deps, recorder, log }));
+  const observers = [...OBSERVERS, ...(deps.observers ?? [])].map((make) => make({ deps, recorder, log }));
   const variantConfig = (name: string) => gateway.variant(name)?.config;
 
   const v1 = new Hono<GatewayEnv>()

@@ -3,7 +3,7 @@ import type { BreakerConfig, CardRates, CostParams, EngineKind } from "../../rou
 import type { VariantWorker } from "../engines/pool/index.js";
 import type { Principal, RateLimiter, TenantDirectory } from "../tenants/index.js";
 import type { Logger } from "./log.js";
-import type { OutcomeDraft } from "./outcome/outcome.js";
+import type { ObserverFactory, OutcomeDraft } from "./outcome/outcome.js";
 import type { DecisionRecorder, MemoryRecorder } from "./recorder.js";
 import type { HeaderRecord } from "./response.js";
 
@@ -46,6 +46,8 @@ export interface AppDeps {
   readonly rateAlpha?: number;
   /** where breaker transitions, engine failures and client aborts go; default `createLogger()` (stderr) */
   readonly log?: Logger;
+  /** more end-of-request observers, after the built-in ones (outcome/observers.ts) */
+  readonly observers?: readonly ObserverFactory[];
   /** clock (ms since epoch); tests pin it */
   readonly now?: () => number;
 }
