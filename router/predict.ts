@@ -100,14 +100,18 @@ export function effectiveRates(variant: VariantState, now?: number): LiveRates {
     now === undefined || live.updatedAtMs === null
       ? 1
       : 0.5 ** (Math.max(0, now - live.updatedAtMs) / RATE_HALF_LIFE_MS);
-  const blend = (l: number, s: number) => s + liveWeight * (l - s);
   return {
-    prefillTokensPerSec: rate(blend(live.prefillTokensPerSec, seed.prefillTokensPerSec)),
-    decodeTokensPerSec: rate(blend(live.decodeTokensPerSec, seed.decodeTokensPerSec)),
-    serviceMs: nonNegative(blend(live.serviceMs, seed.serviceMs)),
+    prefillTokensPerSec: rate(blend(live.prefillTokensPerSec, seed.prefillTokensPerSec, liveWeight)),
+    decodeTokensPerSec: rate(blend(live.decodeTokensPerSec, seed.decodeTokensPerSec, liveWeight)),
+    serviceMs: nonNegative(blend(live.serviceMs, seed.serviceMs, liveWeight)),
     samples: live.samples,
     updatedAtMs: live.updatedAtMs,
   };
+}
+
+/** `live` weighted `liveWeight`, the rest `seed` (a module function: it runs per variant per request). */
+function blend(live: number, seed: number, liveWeight: number): number {
+  return seed + liveWeight * (live - seed);
 }
 
 function rate(x: number): number {

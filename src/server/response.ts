@@ -23,6 +23,20 @@ export function headerRecord(c: Context<GatewayEnv>): HeaderRecord {
   return record;
 }
 
+/**
+ * A request header (lower-case name). On @hono/node-server it is read from Node's own parsed
+ * headers: the first `c.req.header()` builds a web `Headers` of every request header, validating each.
+ */
+export function requestHeader(c: Context<GatewayEnv>, name: string): string | undefined {
+  // every value of a repeated header, joined as web Headers join them (Node's `headers` keeps only
+  // the first of some, e.g. authorization)
+  const incoming = (c.env as { incoming?: { headersDistinct?: Record<string, string[] | undefined> } } | undefined)
+    ?.incoming?.headersDistinct;
+  if (!incoming) return c.req.header(name);
+  const values = incoming[name];
+  return values === undefined ? undefined : values.length === 1 ? values[0] : values.join(", ");
+}
+
 export function setHeader(c: Context<GatewayEnv>, name: string, value: string): void {
   headerRecord(c).values[name] = value;
 }

@@ -7,6 +7,7 @@ import type { RequestedOutput } from "../middleware/max-tokens.js";
 import type { BodyContext } from "../middleware/validate.js";
 import { chatFormat } from "../openai/chat-format.js";
 import { structuredOutput, toolCallFormat } from "../openai/tools.js";
+import { requestHeader } from "../response.js";
 import type { ChatBody } from "../schemas/chat.js";
 import { samplingParams, stopList } from "../schemas/common.js";
 import { routeText, templateMessages } from "../schemas/messages.js";
@@ -22,7 +23,7 @@ export function chatCompletions(services: RouteServices) {
     const { tier } = c.get("principal");
     const { value: requested, param } = chatRequestedOutput(body);
     const maxTokens = maxTokensFor(requested, tier, param);
-    const hints = parseHints(c.req.header("x-tritgate-quality"), c.req.header("x-tritgate-sla-ms"));
+    const hints = parseHints(requestHeader(c, "x-tritgate-quality"), requestHeader(c, "x-tritgate-sla-ms"));
     const messages = templateMessages(body.messages);
     const routed = services.gateway.route({
       model: body.model,

@@ -5,6 +5,7 @@ import { newId, nowSeconds } from "../ids.js";
 import type { RequestedOutput } from "../middleware/max-tokens.js";
 import type { BodyContext } from "../middleware/validate.js";
 import { completionFormat } from "../openai/completion-format.js";
+import { requestHeader } from "../response.js";
 import { samplingParams, stopList } from "../schemas/common.js";
 import type { CompletionBody } from "../schemas/completions.js";
 import { complete } from "./complete.js";
@@ -27,7 +28,7 @@ export function completions(services: RouteServices) {
       tier,
       "max_tokens",
     );
-    const hints = parseHints(c.req.header("x-tritgate-quality"), c.req.header("x-tritgate-sla-ms"));
+    const hints = parseHints(requestHeader(c, "x-tritgate-quality"), requestHeader(c, "x-tritgate-sla-ms"));
     const routed = services.gateway.route({
       model: body.model,
       tier,
