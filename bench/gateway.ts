@@ -204,6 +204,12 @@ interface PhaseReport {
   readonly serverLoopUtilization: number;
   /** its busy time divided by requests sent */
   readonly serverLoopMsPerRequest: number;
+  /**
+   * CPU time of the whole process (all threads) over the phase, per request sent. Unlike loop busy time it
+   * does not grow when the shared machine preempts the thread; the load generator's share is about the same
+   * for every target, so the difference between two targets is the server's.
+   */
+  readonly processCpuMsPerRequest: number;
 }
 
 function report(
@@ -211,6 +217,7 @@ function report(
   spec: PhaseSpec,
   s: PhaseSamples,
   elu: { utilization: number; active: number },
+  cpu: NodeJS.CpuUsage,
 ): PhaseReport {
   const n = s.status.length;
   const okIdx: number[] = [];
@@ -244,6 +251,7 @@ function report(
     variants: s.variants,
     serverLoopUtilization: elu.utilization,
     serverLoopMsPerRequest: elu.active / n,
+    processCpuMsPerRequest: (cpu.user + cpu.system) / 1000 / n,
   };
 }
 
@@ -305,9 +313,10 @@ async function main(): Promise<void> {
   const phase = async (target: Target, rate: number, durationMs: number) => {
     const spec = specFor(target, rate, durationMs);
     const elu0 = performance.eventLoopUtilization();
+    const cpu0 = process.cpuUsage();
     const samples = await loadgen.run(spec);
     const elu = performance.eventLoopUtilization(elu0);
-    const r = report(target, spec, samples, elu);
+    const r = report(target, spec, samples, elu, process.cpuUsage(cpu0));
     await pause();
     return r;
   };
@@ -405,19 +414,23 @@ async function main(): Promise<void> {
   for (const r of phases) {
     const lat = LABEL[r.target];
     const loop = `${(100 * r.serverLoopUtilization).toFixed(0)} % (${f(r.serverLoopMsPerRequest)} ms/req)`;
-    rows.push([String(r.rate), lat, quad(r.latencyMs), r.achievedRps.toFixed(0), String(r.errors), loop]);
+    const cpu = `${f(r.processCpuMsPerRequest)} ms/req`;
+    rows.push([String(r.rate), lat, quad(r.latencyMs), r.achievedRps.toFixed(0), String(r.errors), loop, cpu]);
     if (r.target !== "anchor") {
-      rows.push(["", "  engine time", quad(r.engineMs), "", "", ""]);
-      rows.push(["", "  slot wait", quad(r.queueMs), "", "", ""]);
-      rows.push(["", "  overhead", quad(r.overheadMs), "", "", ""]);
-      rows.push(["", "  overhead ex-queue", quad(r.overheadExQueueMs), "", "", ""]);
-      rows.push(["", "    of which pool hop", quad(r.poolHopMs), "", "", ""]);
-      rows.push(["", "    of which HTTP+middleware", quad(r.httpAndMiddlewareMs), "", "", ""]);
+      rows.push(["", "  engine time", quad(r.engineMs), "", "", "", ""]);
+      rows.push(["", "  slot wait", quad(r.queueMs), "", "", "", ""]);
+      rows.push(["", "  overhead", quad(r.overheadMs), "", "", "", ""]);
+      rows.push(["", "  overhead ex-queue", quad(r.overheadExQueueMs), "", "", "", ""]);
+      rows.push(["", "    of which pool hop", quad(r.poolHopMs), "", "", "", ""]);
+      rows.push(["", "    of which HTTP+middleware", quad(r.httpAndMiddlewareMs), "", "", "", ""]);
     }
-    rows.push(["", "  sender lag", quad(r.senderLagMs), "", "", ""]);
+    rows.push(["", "  sender lag", quad(r.senderLagMs), "", "", "", ""]);
   }
   console.log(
-    table(["req/s", "measure", "p50 / p90 / p99 / max", "achieved req/s", "errors", "server loop busy"], rows),
+    table(
+      ["req/s", "measure", "p50 / p90 / p99 / max", "achieved req/s", "errors", "server loop busy", "process CPU"],
+      rows,
+    ),
   );
 
   const at = (target: Target, rate: number) => phases.find((p) => p.target === target && p.rate === rate);
@@ -428,6 +441,11 @@ async function main(): Promise<void> {
       const g = at(target, rate);
       if (!g?.overheadMs || !a?.latencyMs) continue;
       const verdict = g.overheadMs.p99 < 1 ? "MET" : "MISSED";
+      console.log(
+        `${rate} req/s, ${target}: server loop ${f(g.serverLoopMsPerRequest)} vs bare ${f(a.serverLoopMsPerRequest)} ms/req ` +
+          `(${f(g.serverLoopMsPerRequest / a.serverLoopMsPerRequest, 2)}x), process CPU ${f(g.processCpuMsPerRequest)} vs ` +
+          `${f(a.processCpuMsPerRequest)} ms/req (${f(g.processCpuMsPerRequest / a.processCpuMsPerRequest, 2)}x)`,
+      );
       console.log(
         `${rate} req/s, ${target}: p99 overhead ${f(g.overheadMs.p99)} ms (target < 1 ms: ${verdict}); ` +
           `above the bare route (p50 ${f(a.latencyMs.p50)}, p99 ${f(a.latencyMs.p99)} ms): ` +

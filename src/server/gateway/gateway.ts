@@ -94,7 +94,8 @@ export class Gateway {
     const now = this.now();
     const variants = this.states.snapshot(family, now);
     const decision = decide({ features, tier: args.tier, variants, now, pinned });
-    const load = Object.fromEntries(variants.map((v) => [v.name, { running: v.running, waiting: v.waiting }]));
+    const load: Routed["load"] = {};
+    for (const v of variants) load[v.name] = { running: v.running, waiting: v.waiting };
     return { decisionId: newId("dec_"), decision, load };
   }
 
