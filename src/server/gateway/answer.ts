@@ -56,12 +56,11 @@ export async function answer(
   const escalation = decision.escalation;
   if (!escalation || chain[0] === escalation.next) return runChoices(gateway, plan, chain, progress, signal, events);
 
-  const probe = new AbortController();
-  const gate = new ConfidenceGate(escalation.threshold, escalation.next, events, () => {
-    if (events) probe.abort();
-  });
+  // streamed: the cheap pass is stopped once judged unsure; whole: it runs on (see above)
+  const probe = events ? new AbortController() : null;
+  const gate = new ConfidenceGate(escalation.threshold, escalation.next, events, () => probe?.abort());
   try {
-    await runChoices(gateway, plan, chain, progress, events ? AbortSignal.any([signal, probe.signal]) : signal, gate);
+    await runChoices(gateway, plan, chain, progress, probe ? AbortSignal.any([signal, probe.signal]) : signal, gate);
   } catch (e) {
     // a streamed cheap pass judged unsure ends by the probe's abort; any other failure is the answer's
     if (!events || !gate.unsure || signal.aborted) throw e;
