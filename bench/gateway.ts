@@ -23,12 +23,12 @@ import { Worker } from "node:worker_threads";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { type PoolResult, type PoolToken, startVariantWorker, type VariantWorker } from "../src/engines/pool/index.js";
-import { tinyFamily } from "../src/engines/pool/testkit.js";
 import { createGateway } from "../src/server/app.js";
 import { startServer } from "../src/server/serve.js";
 import { MapDirectory, served, TINY_CONFIGS, tierConfig } from "../src/server/testkit.js";
 import type { VariantRuntime } from "../src/server/types.js";
 import { createMemoryRateLimiter } from "../src/tenants/index.js";
+import { tinyFamily } from "../test/helpers/tiny-family.js";
 import type { FromLoadgen, PhaseSamples, PhaseSpec, ToLoadgen } from "./gateway/loadgen.js";
 import { argValue, table, writeJson } from "./timing.js";
 

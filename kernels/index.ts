@@ -76,6 +76,22 @@ export function matmul(weight: PackedWeight, x: Float32Array, m: number, options
   return native.matmul(...matmulArgs(weight, x, m, options));
 }
 
+/**
+ * `matmul` for up to four weights with the same `cols` that read the same `x` (a layer's q, k
+ * and v; gate and up), into `outs[i]` ([m x weights[i].rows] each). The results equal separate
+ * `matmul` calls bit for bit; the activations are quantized once and, for m = 1, all weights'
+ * rows are one job on the kernel pool, so the threads meet once instead of once per weight.
+ */
+export function matmulShared(
+  weights: readonly PackedWeight[],
+  x: Float32Array,
+  m: number,
+  outs: readonly Float32Array[],
+  options: Omit<MatmulOptions, "out"> = {},
+): readonly Float32Array[] {
+  return native.matmulShared(options.isa, weights.map(weightArgs), x, m, options.activations, outs);
+}
+
 /** `matmul` on libuv's thread pool; the buffers must not change until the promise settles. */
 export function matmulAsync(
   weight: PackedWeight,
@@ -143,6 +159,31 @@ export function attention(
 ): Float32Array {
   return native.attention(options.isa, q, keys, values, rows, start, shape.heads, shape.kvHeads, shape.headDim, out);
 }
+
+/**
+ * The float steps between matmuls, native (kernels/src/floatops.c): one C version for every CPU
+ * and path, so they give the same bits everywhere. RMSNorm sums squares in double, in 16
+ * interleaved partial sums folded pairwise (see floatops.c); the rest is the plain double
+ * arithmetic rounded to float once.
+ */
+export const floatOps = {
+  /** out[r] = x[r] / sqrt(mean(x[r]²) + eps) · weight for `rows` rows of weight.length values (out may be x). */
+  rmsNorm(x: Float32Array, weight: Float32Array, rows: number, eps: number, out: Float32Array): Float32Array {
+    return native.rmsNorm(x, weight, rows, eps, out);
+  },
+  /** out = act(gate) ⊙ up, act = relu(g)² or silu(g) (out may be gate). */
+  gatedActivation(kind: "relu2" | "silu", gate: Float32Array, up: Float32Array, out: Float32Array): Float32Array {
+    return native.gatedActivation(kind === "relu2" ? 0 : 1, gate, up, out);
+  },
+  /** x += delta elementwise. */
+  addInPlace(x: Float32Array, delta: Float32Array): Float32Array {
+    return native.addInPlace(x, delta);
+  },
+  /** x *= scale elementwise (the product is rounded to float once). */
+  scaleInPlace(x: Float32Array, scale: number): Float32Array {
+    return native.scaleInPlace(x, scale);
+  },
+} as const;
 
 /** Bytes a packed [rows x cols] tensor occupies, or -1 when cols does not fit the block. */
 export function tensorBytes(type: WeightType, rows: number, cols: number): number {

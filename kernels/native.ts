@@ -32,6 +32,14 @@ export interface NativeKernels {
     isa: IsaArg,
     ...rest: [...WeightArgs, x: Float32Array, m: number, activations: string | undefined, out: Float32Array | undefined]
   ): Float32Array;
+  matmulShared(
+    isa: IsaArg,
+    weights: readonly WeightArgs[],
+    x: Float32Array,
+    m: number,
+    activations: string | undefined,
+    outs: readonly Float32Array[],
+  ): readonly Float32Array[];
   matmulAsync(
     isa: IsaArg,
     ...rest: [...WeightArgs, x: Float32Array, m: number, activations: string | undefined, out: Float32Array | undefined]
@@ -54,6 +62,11 @@ export interface NativeKernels {
     headDim: number,
     out: Float32Array,
   ): Float32Array;
+  rmsNorm(x: Float32Array, weight: Float32Array, rows: number, eps: number, out: Float32Array): Float32Array;
+  /** kind: 0 relu2, 1 silu */
+  gatedActivation(kind: 0 | 1, gate: Float32Array, up: Float32Array, out: Float32Array): Float32Array;
+  addInPlace(x: Float32Array, delta: Float32Array): Float32Array;
+  scaleInPlace(x: Float32Array, scale: number): Float32Array;
   trainerCreate(
     config: NativeTrainerConfig,
     params: Float32Array,

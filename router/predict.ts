@@ -30,8 +30,8 @@ export function predict(variant: VariantState, features: RequestFeatures, contex
   const slots = Math.max(1, Math.floor(variant.slots));
   const ahead = Math.max(0, count(variant.running) + count(variant.waiting) - slots + 1);
   const queueMs = (ahead * rates.serviceMs) / slots;
-  const prefillMs = (1000 * features.promptTokens) / rates.prefillTokensPerSec;
-  const decodeMs = (1000 * features.expectedOutputTokens) / rates.decodeTokensPerSec;
+  const prefillMs = (1000 * features.promptTokens) / rates.prefillTokensPerSecond;
+  const decodeMs = (1000 * features.expectedOutputTokens) / rates.decodeTokensPerSecond;
   const serving = costOf(variant.cost, prefillMs + decodeMs);
   const prices = context.prices;
   return {
@@ -49,11 +49,11 @@ export function predict(variant: VariantState, features: RequestFeatures, contex
 
 /** The starting rates of a variant with no observations: its model card's figures. */
 export function seedRates(card: CardRates): LiveRates {
-  const prefill = rate(card.prefillTokensPerSec);
-  const decode = rate(card.decodeTokensPerSec);
+  const prefill = rate(card.prefillTokensPerSecond);
+  const decode = rate(card.decodeTokensPerSecond);
   return {
-    prefillTokensPerSec: prefill,
-    decodeTokensPerSec: decode,
+    prefillTokensPerSecond: prefill,
+    decodeTokensPerSecond: decode,
     serviceMs: 1000 * (SEED_PROMPT_TOKENS / prefill + SEED_OUTPUT_TOKENS / decode),
     samples: 0,
     updatedAtMs: null,
@@ -76,16 +76,16 @@ export function updateRates(rates: LiveRates, observation: RateObservation, alph
   const move = (old: number, sample: number) => old + alpha * (sample - old);
   const prefill =
     promptTokens > 0 && prefillMs > 0
-      ? move(rates.prefillTokensPerSec, (1000 * promptTokens) / prefillMs)
-      : rates.prefillTokensPerSec;
+      ? move(rates.prefillTokensPerSecond, (1000 * promptTokens) / prefillMs)
+      : rates.prefillTokensPerSecond;
   const decode =
     outputTokens > 0 && decodeMs > 0
-      ? move(rates.decodeTokensPerSec, (1000 * outputTokens) / decodeMs)
-      : rates.decodeTokensPerSec;
+      ? move(rates.decodeTokensPerSecond, (1000 * outputTokens) / decodeMs)
+      : rates.decodeTokensPerSecond;
   const service = nonNegative(prefillMs) + nonNegative(decodeMs);
   return {
-    prefillTokensPerSec: rate(prefill),
-    decodeTokensPerSec: rate(decode),
+    prefillTokensPerSecond: rate(prefill),
+    decodeTokensPerSecond: rate(decode),
     serviceMs: service > 0 ? move(rates.serviceMs, service) : rates.serviceMs,
     samples: rates.samples + 1,
     updatedAtMs: observation.atMs,
@@ -101,8 +101,8 @@ export function effectiveRates(variant: VariantState, now?: number): LiveRates {
       ? 1
       : 0.5 ** (Math.max(0, now - live.updatedAtMs) / RATE_HALF_LIFE_MS);
   return {
-    prefillTokensPerSec: rate(blend(live.prefillTokensPerSec, seed.prefillTokensPerSec, liveWeight)),
-    decodeTokensPerSec: rate(blend(live.decodeTokensPerSec, seed.decodeTokensPerSec, liveWeight)),
+    prefillTokensPerSecond: rate(blend(live.prefillTokensPerSecond, seed.prefillTokensPerSecond, liveWeight)),
+    decodeTokensPerSecond: rate(blend(live.decodeTokensPerSecond, seed.decodeTokensPerSecond, liveWeight)),
     serviceMs: nonNegative(blend(live.serviceMs, seed.serviceMs, liveWeight)),
     samples: live.samples,
     updatedAtMs: live.updatedAtMs,

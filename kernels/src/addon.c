@@ -3,12 +3,15 @@
  * kernel: a wrong size, type or alignment becomes a thrown JS error naming the argument.
  * kernels/index.ts wraps these positional functions in a typed API.
  */
+#include <math.h>
 #include <node_api.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
+#include "floatops.h"
 #include "tg.h"
 
 void tg_train_register(napi_env env, napi_value exports);
@@ -116,10 +119,16 @@ typedef struct {
 } matmul_call;
 
 /* argv: isa, type, data, rows, cols, x, m, activations ("int8" | "float" | undefined), out */
+static int parse_matmul_argv(napi_env env, napi_value *argv, matmul_call *c);
+
 static int parse_matmul(napi_env env, napi_callback_info info, matmul_call *c) {
     size_t argc = 9;
     napi_value argv[9];
     napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    return parse_matmul_argv(env, argv, c);
+}
+
+static int parse_matmul_argv(napi_env env, napi_value *argv, matmul_call *c) {
     const tg_format *f;
     long long m;
     tg_typed_view x;
@@ -187,6 +196,58 @@ static napi_value js_matmul(napi_env env, napi_callback_info info) {
         return NULL;
     }
     return c.out;
+}
+
+/* matmulShared(isa, weights: [type, data, rows, cols][], x, m, activations, outs: Float32Array[]):
+ * each weight is checked exactly as matmul checks it; the outputs must not overlap each other. */
+static napi_value js_matmul_shared(napi_env env, napi_callback_info info) {
+    size_t argc = 6;
+    napi_value argv[6];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    uint32_t count = 0, outs = 0;
+    bool is_array = false;
+    napi_is_array(env, argv[1], &is_array);
+    if (!is_array || napi_get_array_length(env, argv[1], &count) != napi_ok || count < 1 || count > TG_MAX_SHARED)
+        return tg_arg_fail(env, "weights", "expected an array of 1 to %lld weights%.0lld", TG_MAX_SHARED, 0), NULL;
+    napi_is_array(env, argv[5], &is_array);
+    if (!is_array || napi_get_array_length(env, argv[5], &outs) != napi_ok || outs != count)
+        return tg_arg_fail(env, "outs", "expected an array of %lld outputs, one per weight%.0lld", count, 0), NULL;
+    matmul_call c[TG_MAX_SHARED];
+    tg_weight w[TG_MAX_SHARED];
+    float *y[TG_MAX_SHARED];
+    for (uint32_t i = 0; i < count; i++) {
+        napi_value weight, one[9];
+        napi_get_element(env, argv[1], i, &weight);
+        napi_is_array(env, weight, &is_array);
+        uint32_t fields = 0;
+        if (!is_array || napi_get_array_length(env, weight, &fields) != napi_ok || fields != 4)
+            return tg_arg_fail(env, "weights", "element %lld: expected [type, data, rows, cols]%.0lld", i, 0), NULL;
+        one[0] = argv[0];
+        for (uint32_t f = 0; f < 4; f++) napi_get_element(env, weight, f, &one[1 + f]);
+        one[5] = argv[2], one[6] = argv[3], one[7] = argv[4];
+        napi_get_element(env, argv[5], i, &one[8]);
+        napi_valuetype t;
+        napi_typeof(env, one[8], &t);
+        if (t == napi_undefined || t == napi_null) return tg_arg_fail(env, "outs", "element %lld is missing%.0lld", i, 0), NULL;
+        if (!parse_matmul_argv(env, one, &c[i])) return NULL;
+        if (c[i].mode != c[0].mode)
+            return tg_arg_fail(env, "weights", "element %lld: int8 and float activations cannot share a call%.0lld", i, 0),
+                   NULL;
+        if (c[i].w.k != c[0].w.k)
+            return tg_arg_fail(env, "weights", "element %lld: expected %lld columns like the first", i, c[0].w.k), NULL;
+        for (uint32_t j = 0; j < i; j++) {
+            const char *a = (const char *)c[i].y, *b = (const char *)c[j].y;
+            if (a < b + c[j].m * c[j].w.n * 4 && b < a + c[i].m * c[i].w.n * 4)
+                return tg_arg_fail(env, "outs", "element %lld overlaps element %lld", i, j), NULL;
+        }
+        w[i] = c[i].w, y[i] = c[i].y;
+    }
+    const char *err = tg_matmul_shared(c[0].isa, w, (int)count, c[0].x, c[0].m, c[0].mode, y);
+    if (err) {
+        napi_throw_error(env, "ERR_TRITGATE_KERNEL", err);
+        return NULL;
+    }
+    return argv[5];
 }
 
 typedef struct {
@@ -332,6 +393,92 @@ static napi_value js_quantize_activations(napi_env env, napi_callback_info info)
 }
 
 /* attention(isa, q, keys, values, rows, start, heads, kvHeads, headDim, out) -> out */
+/* ---------------- float steps between matmuls (floatops.c) ---------------- */
+
+static int get_double(napi_env env, napi_value v, const char *name, double *out) {
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
+    if (t != napi_number || napi_get_value_double(env, v, out) != napi_ok || !isfinite(*out))
+        return tg_arg_fail(env, name, "expected a finite number%.0lld%.0lld", 0, 0);
+    return 1;
+}
+
+static int same_length(napi_env env, const char *name, const tg_typed_view *v, long long want) {
+    if ((long long)v->length == want) return 1;
+    return tg_arg_fail(env, name, "expected %lld floats, got %lld", want, (long long)v->length);
+}
+
+/* rmsNorm(x, weight, rows, eps, out) */
+static napi_value js_rms_norm(napi_env env, napi_callback_info info) {
+    size_t argc = 5;
+    napi_value argv[5];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    tg_typed_view x, weight, out;
+    long long rows;
+    double eps;
+    if (!tg_arg_typed(env, argv[0], "x", napi_float32_array, "Float32Array", &x)) return NULL;
+    if (!tg_arg_typed(env, argv[1], "weight", napi_float32_array, "Float32Array", &weight)) return NULL;
+    if (!tg_arg_int(env, argv[2], "rows", 1, MAX_DIM, &rows)) return NULL;
+    if (!get_double(env, argv[3], "eps", &eps)) return NULL;
+    if (!tg_arg_typed(env, argv[4], "out", napi_float32_array, "Float32Array", &out)) return NULL;
+    long long n = (long long)weight.length;
+    if (n == 0) return tg_arg_fail(env, "weight", "expected at least one float%.0lld%.0lld", 0, 0), NULL;
+    if ((long long)x.length < rows * n) {
+        tg_arg_fail(env, "x", "expected at least rows x weight.length = %lld floats, got %lld", rows * n,
+                    (long long)x.length);
+        return NULL;
+    }
+    if ((long long)out.length < rows * n) {
+        tg_arg_fail(env, "out", "expected at least %lld floats, got %lld", rows * n, (long long)out.length);
+        return NULL;
+    }
+    tg_rms_norm(x.data, weight.data, rows, n, eps, out.data);
+    return argv[4];
+}
+
+/* gatedActivation(kind, gate, up, out): kind 0 relu2, 1 silu */
+static napi_value js_gated_activation(napi_env env, napi_callback_info info) {
+    size_t argc = 4;
+    napi_value argv[4];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    long long kind;
+    tg_typed_view gate, up, out;
+    if (!tg_arg_int(env, argv[0], "kind", TG_ACT_RELU2, TG_ACT_SILU, &kind)) return NULL;
+    if (!tg_arg_typed(env, argv[1], "gate", napi_float32_array, "Float32Array", &gate)) return NULL;
+    if (!tg_arg_typed(env, argv[2], "up", napi_float32_array, "Float32Array", &up)) return NULL;
+    if (!tg_arg_typed(env, argv[3], "out", napi_float32_array, "Float32Array", &out)) return NULL;
+    long long n = (long long)gate.length;
+    if (!same_length(env, "up", &up, n) || !same_length(env, "out", &out, n)) return NULL;
+    tg_gated_activation((int)kind, gate.data, up.data, n, out.data);
+    return argv[3];
+}
+
+/* addInPlace(x, delta): x += delta, elementwise */
+static napi_value js_add_in_place(napi_env env, napi_callback_info info) {
+    size_t argc = 2;
+    napi_value argv[2];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    tg_typed_view x, delta;
+    if (!tg_arg_typed(env, argv[0], "x", napi_float32_array, "Float32Array", &x)) return NULL;
+    if (!tg_arg_typed(env, argv[1], "delta", napi_float32_array, "Float32Array", &delta)) return NULL;
+    if (!same_length(env, "delta", &delta, (long long)x.length)) return NULL;
+    tg_add_in_place(x.data, delta.data, (int64_t)x.length);
+    return argv[0];
+}
+
+/* scaleInPlace(x, scale): x *= scale */
+static napi_value js_scale_in_place(napi_env env, napi_callback_info info) {
+    size_t argc = 2;
+    napi_value argv[2];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    tg_typed_view x;
+    double scale;
+    if (!tg_arg_typed(env, argv[0], "x", napi_float32_array, "Float32Array", &x)) return NULL;
+    if (!get_double(env, argv[1], "scale", &scale)) return NULL;
+    tg_scale_in_place(x.data, scale, (int64_t)x.length);
+    return argv[0];
+}
+
 static napi_value js_attention(napi_env env, napi_callback_info info) {
     size_t argc = 10;
     napi_value argv[10];
@@ -486,11 +633,16 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     choose_default_isa();
     napi_property_descriptor props[] = {
         {"matmul", NULL, js_matmul, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"matmulShared", NULL, js_matmul_shared, NULL, NULL, NULL, napi_enumerable, NULL},
         {"matmulAsync", NULL, js_matmul_async, NULL, NULL, NULL, napi_enumerable, NULL},
         {"quantize", NULL, js_quantize, NULL, NULL, NULL, napi_enumerable, NULL},
         {"dequantize", NULL, js_dequantize, NULL, NULL, NULL, napi_enumerable, NULL},
         {"quantizeActivations", NULL, js_quantize_activations, NULL, NULL, NULL, napi_enumerable, NULL},
         {"attention", NULL, js_attention, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"rmsNorm", NULL, js_rms_norm, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"gatedActivation", NULL, js_gated_activation, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"addInPlace", NULL, js_add_in_place, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"scaleInPlace", NULL, js_scale_in_place, NULL, NULL, NULL, napi_enumerable, NULL},
         {"tensorBytes", NULL, js_tensor_bytes, NULL, NULL, NULL, napi_enumerable, NULL},
         {"hardware", NULL, js_hardware, NULL, NULL, NULL, napi_enumerable, NULL},
         {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_enumerable, NULL},

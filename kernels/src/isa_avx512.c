@@ -264,6 +264,16 @@ static double read_sum(const float *p, int64_t count) {
     return total;
 }
 
+/* head_avx512.c: F16 and Q8_0 heads in 512-bit registers, Q6_K through the shared 256-bit code */
+int tg_avx512_gemv_float(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t row0,
+                         int64_t row1, float *y);
+
+static int gemv_float(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t row0,
+                      int64_t row1, float *y) {
+    return tg_avx512_gemv_float(type, data, row_bytes, k, x, row0, row1, y) ||
+           x86_gemv_float(type, data, row_bytes, k, x, row0, row1, y);
+}
+
 const tg_isa_ops tg_isa_avx512 = {
     .name = "avx512",
     .gemv_ternary = gemv_ternary,
@@ -274,6 +284,6 @@ const tg_isa_ops tg_isa_avx512 = {
     .quantize_row_i8 = quantize_row_i8,
     .dequant_row = x86_dequant_row,
     .dot_f32 = dot_f32,
-    .gemv_float = x86_gemv_float,
+    .gemv_float = gemv_float,
     .read_sum = read_sum,
 };

@@ -195,6 +195,12 @@ typedef struct {
 /* y[m][n] = W x[m] for a packed weight [n x k]; returns NULL or a static error string. */
 const char *tg_matmul(const tg_isa_ops *isa, const tg_weight *w, const float *x, int64_t m,
                       tg_act_mode mode, float *y);
+/* The same for up to TG_MAX_SHARED weights of equal k that read the same x (q, k, v; gate, up):
+ * y[i] = W[i] x. The results equal separate tg_matmul calls bit for bit; the activations are
+ * quantized once and, at m = 1, all weights' rows are one pool job. */
+#define TG_MAX_SHARED 4
+const char *tg_matmul_shared(const tg_isa_ops *isa, const tg_weight *w, int count, const float *x, int64_t m,
+                             tg_act_mode mode, float *const *y);
 /* Per-token int8 quantization of m rows (the activation half of tg_matmul). */
 void tg_quantize_activations(const tg_isa_ops *isa, const float *x, int64_t m, int64_t k,
                              int8_t *q, float *xscale);

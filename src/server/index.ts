@@ -11,4 +11,4 @@ export {
   type RequestRow,
 } from "./recorder.js";
 export { type RunningServer, type ServeOptions, startServer } from "./serve.js";
-export type { AppDeps, GatewayEnv, ServedVariant, VariantConfig, VariantRuntime } from "./types.js";
+export type { AppDeps, GatewayEnv, ServedVariant, VariantProfile, VariantRuntime } from "./types.js";

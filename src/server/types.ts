@@ -7,8 +7,8 @@ import type { ObserverFactory, OutcomeDraft } from "./outcome/outcome.js";
 import type { DecisionRecorder, MemoryRecorder } from "./recorder.js";
 import type { HeaderRecord } from "./response.js";
 
-/** A variant as configured: what the router needs to know about it. */
-export interface VariantConfig {
+/** What the router needs to know about a served variant (from its config entry and card; the config's own type is `VariantConfig`). */
+export interface VariantProfile {
   readonly name: string;
   readonly family: string;
   readonly engine: EngineKind;
@@ -25,7 +25,7 @@ export type VariantRuntime = Pick<
 >;
 
 export interface ServedVariant {
-  readonly config: VariantConfig;
+  readonly config: VariantProfile;
   readonly worker: VariantRuntime;
 }
 

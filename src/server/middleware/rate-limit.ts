@@ -10,7 +10,7 @@
 import type { Context, Input, MiddlewareHandler } from "hono";
 import type { LimitDecision, RateLimiter } from "../../tenants/index.js";
 import { type ApiError, errorResponse, invalidRequest, rateLimited } from "../errors.js";
-import { setHeaders } from "../response.js";
+import { headerRecord, setHeaders } from "../response.js";
 import type { GatewayEnv } from "../types.js";
 
 export function rateLimitHeaders(d: LimitDecision): Record<string, string> {
@@ -41,7 +41,9 @@ export function rateLimit<I extends Input>(
     if (!decision.allowed) return errorResponse(c, refusal(decision, tenant.name, tokens, headers));
     c.set("reservedTokens", tokens);
     setHeaders(c, headers);
-    return next();
+    await next();
+    // a response built without the header record (Hono's own c.json) still carries the figures
+    if (!headerRecord(c).applied) for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
   };
 }
 

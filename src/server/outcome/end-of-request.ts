@@ -5,13 +5,13 @@
  */
 import type { MiddlewareHandler } from "hono";
 import type { Logger } from "../log.js";
-import type { GatewayEnv, VariantConfig } from "../types.js";
+import type { GatewayEnv, VariantProfile } from "../types.js";
 import { completeOutcome, OutcomeDraft, type OutcomeObserver, type StreamEnd } from "./outcome.js";
 
 export function endOfRequest(
   observers: readonly OutcomeObserver[],
   now: () => number,
-  variant: (name: string) => VariantConfig | undefined,
+  variant: (name: string) => VariantProfile | undefined,
   log: Logger,
 ): MiddlewareHandler<GatewayEnv> {
   const fire = (c: Parameters<MiddlewareHandler<GatewayEnv>>[0], draft: OutcomeDraft, status: number) => {

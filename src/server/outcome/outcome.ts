@@ -9,7 +9,7 @@ import type { AnswerProgress, ChoiceOutcome } from "../gateway/answer.js";
 import type { Routed } from "../gateway/gateway.js";
 import type { Logger } from "../log.js";
 import type { DecisionRecorder } from "../recorder.js";
-import type { AppDeps, VariantConfig } from "../types.js";
+import type { AppDeps, VariantProfile } from "../types.js";
 
 export interface RequestOutcome {
   readonly requestId: string;
@@ -29,7 +29,7 @@ export interface RequestOutcome {
   /** the routing decision, once there was one */
   readonly routed: Routed | null;
   /** the variant whose answer was returned (null when none was) */
-  readonly variant: VariantConfig | null;
+  readonly variant: VariantProfile | null;
   /** every variant tried, in order */
   readonly tried: readonly string[];
   readonly escalated: boolean;
@@ -97,7 +97,7 @@ export interface Finished {
   readonly reservedTokens: number | undefined;
   readonly status: number;
   readonly now: number;
-  readonly variant: (name: string) => VariantConfig | undefined;
+  readonly variant: (name: string) => VariantProfile | undefined;
 }
 
 /** The draft and how the request ended → the outcome (the one place tokens, times and costs are summed). */
@@ -141,7 +141,7 @@ export function completeOutcome(draft: OutcomeDraft, end: Finished): RequestOutc
 }
 
 /** Below the request's quality need: the router degraded it, or a fallback landed on a weaker variant. */
-export function isDegraded(routed: Routed, variant: VariantConfig): boolean {
+export function isDegraded(routed: Routed, variant: VariantProfile): boolean {
   const { decision } = routed;
   if (decision.kind !== "routed") return false;
   return decision.degraded || variant.quality < decision.qualityNeed - 1e-9;
