@@ -5,11 +5,10 @@
  *            (completions needed before this request gets a slot, at `slots` completions per service time)
  *   TTFT   = queue + promptTokens / prefillRate
  *   total  = TTFT + expectedOutputTokens / decodeRate
- *   cost   = CPU-seconds × price per core-hour / 3600, CPU-seconds = (prefill + decode) × cores per request
- *   energy = CPU-seconds × watts per core
- *   price  = promptTokens / 1000 × tier input price + expectedOutputTokens / 1000 × tier output price
+ *   cost, energy and price: `costOf` and `priceOf` (cost.ts) of the predicted prefill + decode time and tokens
  */
 
+import { costOf, priceOf } from "./cost.js";
 import type { CardRates, LiveRates, Prediction, RequestFeatures, TierPrices, VariantState } from "./types.js";
 
 /** Live rates last updated this long ago count half; idle variants drift back to their card figures. */
@@ -33,7 +32,7 @@ export function predict(variant: VariantState, features: RequestFeatures, contex
   const queueMs = (ahead * rates.serviceMs) / slots;
   const prefillMs = (1000 * features.promptTokens) / rates.prefillTokensPerSecond;
   const decodeMs = (1000 * features.expectedOutputTokens) / rates.decodeTokensPerSecond;
-  const cpuSeconds = ((prefillMs + decodeMs) / 1000) * nonNegative(variant.cost.coresPerRequest);
+  const serving = costOf(variant.cost, prefillMs + decodeMs);
   const prices = context.prices;
   return {
     queueMs,
@@ -41,13 +40,10 @@ export function predict(variant: VariantState, features: RequestFeatures, contex
     decodeMs,
     ttftMs: queueMs + prefillMs,
     totalMs: queueMs + prefillMs + decodeMs,
-    cpuSeconds,
-    cost: (cpuSeconds * nonNegative(variant.cost.pricePerCoreHour)) / 3600,
-    energyJ: cpuSeconds * nonNegative(variant.cost.wattsPerCore),
-    price: prices
-      ? (features.promptTokens / 1000) * nonNegative(prices.pricePer1kInput) +
-        (features.expectedOutputTokens / 1000) * nonNegative(prices.pricePer1kOutput)
-      : 0,
+    cpuSeconds: serving.cpuSeconds,
+    cost: serving.cost,
+    energyJ: serving.energyJ,
+    price: prices ? priceOf(prices, features.promptTokens, features.expectedOutputTokens) : 0,
   };
 }
 
@@ -104,14 +100,18 @@ export function effectiveRates(variant: VariantState, now?: number): LiveRates {
     now === undefined || live.updatedAtMs === null
       ? 1
       : 0.5 ** (Math.max(0, now - live.updatedAtMs) / RATE_HALF_LIFE_MS);
-  const blend = (l: number, s: number) => s + liveWeight * (l - s);
   return {
-    prefillTokensPerSecond: rate(blend(live.prefillTokensPerSecond, seed.prefillTokensPerSecond)),
-    decodeTokensPerSecond: rate(blend(live.decodeTokensPerSecond, seed.decodeTokensPerSecond)),
-    serviceMs: nonNegative(blend(live.serviceMs, seed.serviceMs)),
+    prefillTokensPerSecond: rate(blend(live.prefillTokensPerSecond, seed.prefillTokensPerSecond, liveWeight)),
+    decodeTokensPerSecond: rate(blend(live.decodeTokensPerSecond, seed.decodeTokensPerSecond, liveWeight)),
+    serviceMs: nonNegative(blend(live.serviceMs, seed.serviceMs, liveWeight)),
     samples: live.samples,
     updatedAtMs: live.updatedAtMs,
   };
+}
+
+/** `live` weighted `liveWeight`, the rest `seed` (a module function: it runs per variant per request). */
+function blend(live: number, seed: number, liveWeight: number): number {
+  return seed + liveWeight * (live - seed);
 }
 
 function rate(x: number): number {

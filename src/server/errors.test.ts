@@ -2,8 +2,9 @@ import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { ApiError, errorResponse, rateLimited, unavailable } from "./errors.js";
 import { expectOpenAIError } from "./middleware/testkit.js";
+import type { GatewayEnv } from "./types.js";
 
-const answer = (error: unknown) => new Hono().get("/", (c) => errorResponse(c, error)).request("/");
+const answer = (error: unknown) => new Hono<GatewayEnv>().get("/", (c) => errorResponse(c, error)).request("/");
 
 describe("errorResponse", () => {
   it("an ApiError answers with its status, OpenAI's four fields and its headers", async () => {

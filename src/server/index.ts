@@ -2,6 +2,7 @@
 export { createApp, createGateway, DEFAULT_BODY_LIMIT, type GatewayApp } from "./app.js";
 export { ApiError, type OpenAIErrorBody } from "./errors.js";
 export { AUTO_MODEL, Gateway } from "./gateway/gateway.js";
+export type { ObserverDeps, ObserverFactory, OutcomeObserver, RequestOutcome } from "./outcome/outcome.js";
 export {
   type DecisionRecorder,
   type DecisionRow,

@@ -3,7 +3,7 @@
  * counting limiter), tiers for the routing scenarios, and a gateway over the two tiny variants of
  * family "tiny" on real worker threads, listening on loopback. Not exported from the package.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { hash, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { tinyFamily } from "../../test/helpers/tiny-family.js";
 import { readModelCard } from "../config/card.js";
@@ -25,7 +25,7 @@ import type { MemoryRecorder } from "./recorder.js";
 import { type RunningServer, startServer } from "./serve.js";
 import type { AppDeps, ServedVariant, VariantProfile } from "./types.js";
 
-const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
+const sha256 = (s: string) => hash("sha256", s, "hex");
 
 export function tierConfig(over: Partial<TierConfig> & { name: string }): TierConfig {
   return {

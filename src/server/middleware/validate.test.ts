@@ -25,7 +25,7 @@ const schema = z.strictObject({
 
 const app = new Hono<GatewayEnv>()
   .use(bodyLimit(1 << 20, memoryLog()))
-  .post("/", validateJson(schema), (c) => c.json({ body: c.get("body") }));
+  .post("/", validateJson(schema), (c) => c.json({ body: c.req.valid("json") }));
 
 const post = (body: string) => app.request("/", { method: "POST", body });
 
