@@ -1,17 +1,13 @@
 /**
- * `npm run bench:metrics`: what the metrics cost the request path and a scrape, on their own (before
- * the observer is wired into the gateway, where `bench:gateway` is to measure it with metrics on and
- * off). Times `observeRequest` per request over a realistic label spread (5 tiers × 2 variants ×
+ * `npm run bench:metrics`: what the metrics cost the request path and a scrape. Times `observeRequest` per request over a realistic label spread (5 tiers × 2 variants ×
  * 3 statuses, several reasons) and one `/metrics` render of the resulting registry; then the whole
- * gateway in-process (`app.request()`, an engine that answers at once) with the recorder observed
- * into metrics and without, interleaved: the request path's cost per request, mean and p99.
+ * gateway in-process (`app.request()`, an engine that answers at once) with the metrics observer on
+ * and off (`metrics: false`), interleaved: the request path's cost per request, mean and p99.
  */
-import { observingRecorder } from "../dashboards/testkit.js";
 import { hardware } from "../kernels/index.js";
 import type { PoolResult, PoolToken } from "../src/engines/pool/index.js";
 import { createMetrics, observeRequest, type RequestMetricsInput } from "../src/metrics/index.js";
 import { createGateway } from "../src/server/app.js";
-import { MemoryRecorder } from "../src/server/recorder.js";
 import { MapDirectory, TINY_CONFIGS, tierConfig } from "../src/server/testkit.js";
 import type { VariantRuntime } from "../src/server/types.js";
 import { createMemoryRateLimiter } from "../src/tenants/index.js";
@@ -131,13 +127,8 @@ const directory = new MapDirectory([tier]);
 const key = directory.addTenant("bench", "bench");
 const variants = TINY_CONFIGS.map((config) => ({ config, worker: instantRuntime(config.name) }));
 const apps = {
-  off: createGateway({ directory, limiter: createMemoryRateLimiter(), variants }).app,
-  on: createGateway({
-    directory,
-    limiter: createMemoryRateLimiter(),
-    variants,
-    recorder: observingRecorder(new MemoryRecorder(1000), createMetrics(), variants),
-  }).app,
+  off: createGateway({ directory, limiter: createMemoryRateLimiter(), variants, metrics: false }).app,
+  on: createGateway({ directory, limiter: createMemoryRateLimiter(), variants }).app,
 };
 const body = JSON.stringify({ model: "tiny", messages: [{ role: "user", content: "hi" }], max_tokens: 1 });
 const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };

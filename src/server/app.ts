@@ -6,6 +6,17 @@
  * that a max_tokens no request may have is a 400, not a 429.)
  */
 import { Hono } from "hono";
+import { hardware } from "../../kernels/index.js";
+import {
+  createEnergyMeter,
+  createMetrics,
+  dashboardsRoute,
+  type GatewayMetrics,
+  metricsRoute,
+  type RecorderStatsSource,
+  servedVariantSource,
+  uiRoute,
+} from "../metrics/index.js";
 import { ApiError, errorResponse, notFound } from "./errors.js";
 import { Gateway } from "./gateway/gateway.js";
 import { createLogger } from "./log.js";
@@ -17,6 +28,7 @@ import { rateLimit } from "./middleware/rate-limit.js";
 import { requestId } from "./middleware/request-id.js";
 import { validateJson } from "./middleware/validate.js";
 import { endOfRequest } from "./outcome/end-of-request.js";
+import { observeMetrics } from "./outcome/observe-metrics.js";
 import { OBSERVERS } from "./outcome/observers.js";
 import { MemoryRecorder } from "./recorder.js";
 import { adminRoutes } from "./routes/admin.js";
@@ -40,6 +52,8 @@ export interface GatewayApp {
   readonly app: Hono<GatewayEnv>;
   readonly gateway: Gateway;
   readonly recorder: AppDeps["recorder"] & object;
+  /** the gateway's own Prometheus registry and recent-request window (served at /metrics and /ui) */
+  readonly metrics: GatewayMetrics;
 }
 
 export function createGateway(given: AppDeps): GatewayApp {
@@ -50,7 +64,22 @@ export function createGateway(given: AppDeps): GatewayApp {
   const now = deps.now ?? Date.now;
   const services: RouteServices = { gateway, deps, recorder };
   const limit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
-  const observers = [...OBSERVERS, ...(deps.observers ?? [])].map((make) => make({ deps, recorder, log }));
+  const metrics = createMetrics({
+    variants: servedVariantSource(deps.variants, {
+      breaker: (name) => gateway.states.breaker(name, now()),
+      modelBytes: (name) => gateway.variant(name)?.config.modelBytes ?? null,
+    }),
+    kernels: { kernels: () => hardware() },
+    ...(isStatsSource(recorder) ? { recorder } : {}),
+  });
+  const energy = deps.energy ?? createEnergyMeter();
+  const builtIn = deps.metrics === false ? OBSERVERS.filter((o) => o !== observeMetrics) : OBSERVERS;
+  const observers = [...builtIn, ...(deps.observers ?? [])].map((make) =>
+    make({ deps, recorder, log, metrics, energy }),
+  );
+  const tierSla = deps.directory
+    .tiers()
+    .map((t) => ({ name: t.name, ttftSlaMs: t.ttftSlaMs, totalSlaMs: t.totalSlaMs }));
   const variantConfig = (name: string) => gateway.variant(name)?.config;
 
   const v1 = new Hono<GatewayEnv>()
@@ -78,6 +107,9 @@ export function createGateway(given: AppDeps): GatewayApp {
     .use(bodyLimit(limit, log))
     .route("/v1", v1)
     .route("/health", healthRoutes(services))
+    .route("/metrics", metricsRoute(metrics.registry))
+    .route("/dashboards", dashboardsRoute())
+    .route("/ui", uiRoute({ metrics, tiers: tierSla }))
     .use("/admin/*", adminAuth(deps.adminToken))
     .route("/admin", adminRoutes(recorder.latest?.bind(recorder)));
 
@@ -86,7 +118,11 @@ export function createGateway(given: AppDeps): GatewayApp {
     if (!(err instanceof ApiError)) log.error(`${c.get("requestId") ?? "-"} ${err.stack ?? err.message}`);
     return errorResponse(c, err);
   });
-  return { app, gateway, recorder };
+  return { app, gateway, recorder, metrics };
+}
+
+function isStatsSource(recorder: object): recorder is RecorderStatsSource {
+  return typeof (recorder as Partial<RecorderStatsSource>).stats === "function";
 }
 
 /** The Hono app alone, for callers that need nothing else. */

@@ -1,6 +1,8 @@
 /** What the app is built from, and what middleware hands to routes. */
+
 import type { BreakerConfig, CardRates, CostParams, EngineKind } from "../../router/index.js";
 import type { VariantWorker } from "../engines/pool/index.js";
+import type { EnergyMeter } from "../metrics/index.js";
 import type { Principal, RateLimiter, TenantDirectory } from "../tenants/index.js";
 import type { Logger } from "./log.js";
 import type { ObserverFactory, OutcomeDraft } from "./outcome/outcome.js";
@@ -16,6 +18,8 @@ export interface VariantProfile {
   readonly quality: number;
   readonly card: CardRates;
   readonly cost: CostParams;
+  /** the model file's size (the metrics' tritgate_variant_model_bytes); absent when unknown */
+  readonly modelBytes?: number;
 }
 
 /** The part of a pool worker the gateway uses (tests may wrap it). */
@@ -46,6 +50,10 @@ export interface AppDeps {
   readonly rateAlpha?: number;
   /** where breaker transitions, engine failures and client aborts go; default `createLogger()` (stderr) */
   readonly log?: Logger;
+  /** false: no metrics observer (the registry and /metrics stay, empty of requests); for overhead A/B runs */
+  readonly metrics?: boolean;
+  /** energy figures for the metrics: default RAPL where readable, else CPU-seconds × watts per core */
+  readonly energy?: EnergyMeter;
   /** more end-of-request observers, after the built-in ones (outcome/observers.ts) */
   readonly observers?: readonly ObserverFactory[];
   /** clock (ms since epoch); tests pin it */

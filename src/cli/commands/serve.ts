@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 /**
  * `tritgate serve [--config FILE] [--host H] [--port P]`: the gateway. Loads the config (the
  * embedded default when none is given), starts one worker per variant (a missing model file is
@@ -43,6 +44,7 @@ function servedVariants(config: GatewayConfig, log: (line: string) => void): Ser
           decodeTokensPerSecond: figures.decodeTokensPerSecond,
         },
         cost: variantCost(v),
+        modelBytes: statSync(v.path).size,
       },
       worker: startVariantWorker({ name: v.name, path: v.path, threads: config.threads, slots: v.slots }),
     };

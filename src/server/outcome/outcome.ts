@@ -4,6 +4,7 @@
  * decision, what each choice did); `end-of-request.ts` completes it with the status and the clock.
  */
 import { costOf, priceOf, type ServingCost } from "../../../router/index.js";
+import type { EnergyMeter, GatewayMetrics } from "../../metrics/index.js";
 import type { Principal } from "../../tenants/index.js";
 import type { AnswerProgress, ChoiceOutcome } from "../gateway/answer.js";
 import type { Routed } from "../gateway/gateway.js";
@@ -66,6 +67,8 @@ export interface ObserverDeps {
   readonly deps: AppDeps;
   readonly recorder: DecisionRecorder;
   readonly log: Logger;
+  readonly metrics: GatewayMetrics;
+  readonly energy: EnergyMeter;
 }
 
 export type ObserverFactory = (deps: ObserverDeps) => OutcomeObserver;

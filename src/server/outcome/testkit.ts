@@ -5,7 +5,7 @@
 import { EngineError, GenerationAbortedError, type PoolResult, type PoolToken } from "../../engines/pool/index.js";
 import { createGateway } from "../app.js";
 import { CountingLimiter, MapDirectory, memoryLog, TEST_TIERS, TINY_CONFIGS } from "../testkit.js";
-import type { VariantRuntime } from "../types.js";
+import type { AppDeps, VariantRuntime } from "../types.js";
 import type { ObserverFactory, RequestOutcome } from "./outcome.js";
 
 export type Script = (onToken: (t: PoolToken) => void, signal: AbortSignal | undefined) => Promise<PoolResult>;
@@ -77,7 +77,11 @@ export function scripted(name: string, script: () => Script): VariantRuntime {
   };
 }
 
-export function setup(script: Script | Record<string, Script>, tier: keyof typeof TEST_TIERS = "standard") {
+export function setup(
+  script: Script | Record<string, Script>,
+  tier: keyof typeof TEST_TIERS = "standard",
+  over: Partial<AppDeps> = {},
+) {
   const directory = new MapDirectory(Object.values(TEST_TIERS));
   const key = directory.addTenant("acme", tier);
   const scriptOf = (name: string) => (typeof script === "function" ? script : script[name]!);
@@ -91,6 +95,7 @@ export function setup(script: Script | Record<string, Script>, tier: keyof typeo
     observers: [watch],
     log: memoryLog(),
     rateAlpha: 1e-9,
+    ...over,
   });
   const post = (body: unknown, init: RequestInit = {}) =>
     app.request("/v1/chat/completions", {
@@ -99,7 +104,7 @@ export function setup(script: Script | Record<string, Script>, tier: keyof typeo
       body: JSON.stringify(body),
       ...(init.signal ? { signal: init.signal } : {}),
     });
-  return { post, seen, limiter, recorder: recorder as unknown as { size: number } };
+  return { app, post, seen, limiter, recorder: recorder as unknown as { size: number } };
 }
 
 export const chat = (extra: Record<string, unknown> = {}) => ({
