@@ -1,0 +1,128 @@
+/**
+ * The recorder's journal: rows the database could not take yet, appended as JSON lines and fsync'd
+ * per batch, so that neither an outage nor a crash loses them. `active.ndjson` takes appends; `seal()`
+ * renames it aside so it can be replayed while new appends start a fresh file. Rows the database
+ * refuses for what they contain (not for being unreachable) go to `rejected.ndjson`, kept for a person
+ * to look at, never retried automatically and never silently dropped.
+ */
+import { mkdirSync, readdirSync } from "node:fs";
+import { type FileHandle, open, readFile, rename, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import type { RecordEntry } from "./entry.js";
+
+const ACTIVE = "active.ndjson";
+const REJECTED = "rejected.ndjson";
+const SEALED = /^sealed-(\d+)-(\d+)\.ndjson$/;
+
+export interface JournalRead {
+  readonly entries: RecordEntry[];
+  /** lines that did not parse: a torn last write from a crash mid-append */
+  readonly torn: number;
+}
+
+export class Journal {
+  private chain: Promise<unknown> = Promise.resolve();
+  private active: FileHandle | undefined;
+  private activeRows = 0;
+  private seq = 0;
+
+  constructor(readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  /** Appends and fsyncs; resolves once the rows are on disk. Calls are applied in order. */
+  append(entries: readonly RecordEntry[]): Promise<void> {
+    if (entries.length === 0) return Promise.resolve();
+    let text = "";
+    for (const e of entries) text += `${JSON.stringify(e)}\n`;
+    // counted at once: a replay started now must wait for (and include) these rows
+    this.activeRows += entries.length;
+    return this.serial(async () => {
+      this.active ??= await open(join(this.dir, ACTIVE), "a");
+      await this.active.write(text);
+      await this.active.sync();
+    });
+  }
+
+  /** Rows the database refused for their content, with the reason. */
+  reject(entries: readonly RecordEntry[], reason: string): Promise<void> {
+    let text = "";
+    for (const e of entries) text += `${JSON.stringify({ ...e, reason })}\n`;
+    return this.serial(async () => {
+      const handle = await open(join(this.dir, REJECTED), "a");
+      try {
+        await handle.write(text);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    });
+  }
+
+  /** Moves the active file aside (after the appends before this call) and lists every sealed file, oldest first. */
+  seal(): Promise<string[]> {
+    return this.serial(async () => {
+      if (this.active) {
+        await this.active.close();
+        this.active = undefined;
+      }
+      const names = readdirSync(this.dir);
+      if (names.includes(ACTIVE)) {
+        await rename(join(this.dir, ACTIVE), join(this.dir, `sealed-${Date.now()}-${this.seq++}.ndjson`));
+        this.activeRows = 0;
+      }
+      return readdirSync(this.dir)
+        .filter((n) => SEALED.test(n))
+        .sort((a, b) => {
+          const [, at, as] = SEALED.exec(a) ?? [];
+          const [, bt, bs] = SEALED.exec(b) ?? [];
+          return Number(at) - Number(bt) || Number(as) - Number(bs);
+        })
+        .map((n) => join(this.dir, n));
+    });
+  }
+
+  /** Whether anything awaits replay (an active file with rows, or a sealed one). */
+  hasPending(): boolean {
+    if (this.activeRows > 0) return true;
+    try {
+      return readdirSync(this.dir).some((n) => n === ACTIVE || SEALED.test(n));
+    } catch {
+      return false; // the directory is gone: nothing in it to replay
+    }
+  }
+
+  async read(file: string): Promise<JournalRead> {
+    const text = await readFile(file, "utf8");
+    const entries: RecordEntry[] = [];
+    let torn = 0;
+    for (const line of text.split("\n")) {
+      if (line === "") continue;
+      try {
+        entries.push(JSON.parse(line) as RecordEntry);
+      } catch {
+        torn += 1;
+      }
+    }
+    return { entries, torn };
+  }
+
+  /** Removes a sealed file once all its rows are in the database. */
+  remove(file: string): Promise<void> {
+    return this.serial(() => unlink(file));
+  }
+
+  /** Waits for pending appends and closes the file. */
+  close(): Promise<void> {
+    return this.serial(async () => {
+      await this.active?.close();
+      this.active = undefined;
+    });
+  }
+
+  private serial<T>(op: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(op, op);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+}
