@@ -25,12 +25,17 @@ export interface RecorderOptions {
   readonly journalDir: string;
   /** Flush at least this often (default 200 ms). */
   readonly flushIntervalMs?: number;
-  /** Rows per batch; a full batch is flushed without waiting for the interval (default 2,000). */
+  /**
+   * Rows per batch; a full batch is flushed without waiting for the interval (default 2,000 under
+   * postgres.js; 250 under PGlite, whose queries run on this thread and hold up the event loop meanwhile).
+   */
   readonly batchRows?: number;
   /** Rows held in memory at most; beyond, the oldest spill to the journal (default 50,000). */
   readonly queueCapacity?: number;
   /** How batches are written (default: COPY under postgres.js, INSERT under PGlite). */
   readonly method?: WriteMethod;
+  /** Batches written at once (default 2 under postgres.js, 1 under PGlite, which has one connection). */
+  readonly concurrency?: number;
   /** Days of the request log kept: today and the days before it (default 30). */
   readonly retentionDays?: number;
   /** Day partitions created ahead of today (default 2). */
@@ -93,6 +98,7 @@ export class DatabaseRecorder {
   private readonly batchRows: number;
   private readonly queueCapacity: number;
   private readonly method: WriteMethod;
+  private readonly concurrency: number;
   private readonly retentionDays: number;
   private readonly partitionsAheadDays: number;
   private readonly maintenanceIntervalMs: number;
@@ -128,9 +134,10 @@ export class DatabaseRecorder {
     this.database = options.database;
     this.journal = new Journal(options.journalDir);
     this.flushIntervalMs = options.flushIntervalMs ?? 200;
-    this.batchRows = Math.max(1, options.batchRows ?? 2000);
+    this.batchRows = Math.max(1, options.batchRows ?? (options.database.postgres ? 2000 : 250));
     this.queueCapacity = Math.max(this.batchRows, options.queueCapacity ?? 50_000);
     this.method = options.method ?? (options.database.postgres ? "copy" : "insert");
+    this.concurrency = Math.max(1, options.concurrency ?? (options.database.postgres ? 2 : 1));
     this.retentionDays = options.retentionDays ?? 30;
     this.partitionsAheadDays = options.partitionsAheadDays ?? 2;
     this.maintenanceIntervalMs = options.maintenanceIntervalMs ?? 3_600_000;
@@ -251,15 +258,26 @@ export class DatabaseRecorder {
       return;
     }
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.batchRows);
-      const started = performance.now();
-      try {
-        await this.write(batch);
-        this.flushed(performance.now() - started);
-      } catch (e) {
+      // up to `concurrency` batches at once: one encodes here while Postgres commits another
+      const batches: RecordEntry[][] = [];
+      while (batches.length < this.concurrency && this.queue.length > 0)
+        batches.push(this.queue.splice(0, this.batchRows));
+      const outcomes = await Promise.allSettled(
+        batches.map(async (batch) => {
+          const started = performance.now();
+          await this.write(batch);
+          this.flushed(performance.now() - started);
+        }),
+      );
+      let failure: unknown;
+      outcomes.forEach((outcome, i) => {
+        if (outcome.status === "fulfilled") return;
+        failure ??= outcome.reason;
         this.counts.failedFlushes += 1;
-        this.failed(e, "flush");
-        this.spill(batch, "flush failed");
+        this.spill(batches[i] ?? [], "flush failed");
+      });
+      if (failure !== undefined) {
+        this.failed(failure, "flush");
         this.spill(this.queue.splice(0), "database unavailable");
         return;
       }

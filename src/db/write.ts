@@ -45,9 +45,10 @@ export async function writeBatch(
         tx,
         requests,
         entries.map((e) => e.request),
-        "request_id",
       );
-      await copyInsert(tx, routingDecisions, decisions, null);
+      // a decision is only ever written in the transaction that inserts its request, so the
+      // decisions of requests new in this one are new too: they go straight in, no staging, no conflict
+      await copyInto(tx, routingDecisions, uniqueDecisions(decisions.filter((d) => ids.has(d.requestId))));
       const inserted = entries.filter((e) => ids.has(e.request.requestId));
       const upsert = upsertUsage(database.orm, rollUp(unique(inserted)));
       if (upsert) {
@@ -87,6 +88,11 @@ function decisionsOf(entries: readonly RecordEntry[]): RoutingDecisionInsert[] {
   for (const e of entries)
     if (e.decision) out.push(e.decision.createdAt ? e.decision : { ...e.decision, createdAt: e.request.createdAt });
   return out;
+}
+
+function uniqueDecisions(decisions: readonly RoutingDecisionInsert[]): RoutingDecisionInsert[] {
+  const seen = new Set<string>();
+  return decisions.filter((d) => !seen.has(d.requestId) && seen.add(d.requestId));
 }
 
 /** One entry per request id: the same request twice in a batch (a replay meeting its live copy) counts once. */
@@ -132,19 +138,59 @@ function copyText(value: unknown): string {
   if (typeof value === "boolean") return value ? "t" : "f";
   if (typeof value === "number") return String(value);
   const s = typeof value === "string" ? value : JSON.stringify(value);
-  return s.replace(/[\\\n\r\t]/g, (ch) => (ch === "\\" ? "\\\\" : ch === "\n" ? "\\n" : ch === "\r" ? "\\r" : "\\t"));
+  if (!SPECIAL.test(s)) return s;
+  return s.replace(SPECIALS, (ch) => (ch === "\\" ? "\\\\" : ch === "\n" ? "\\n" : ch === "\r" ? "\\r" : "\\t"));
 }
+const SPECIAL = /[\\\n\r\t]/;
+const SPECIALS = /[\\\n\r\t]/g;
 
 /** Postgres' error codes for what `refuseBeforeCopy` catches. */
 const NOT_NULL_VIOLATION = "23502";
 const INVALID_TEXT_REPRESENTATION = "22P02";
+
+type Kind = "integer" | "smallint" | "number" | "boolean" | "timestamp" | "json" | "text";
+
+/** What COPY needs to know of a column, worked out once per table. */
+interface CopyColumn {
+  readonly key: string;
+  readonly name: string;
+  readonly kind: Kind;
+  readonly notNull: boolean;
+  readonly fallback: unknown;
+}
+
+const plans = new WeakMap<PgTable, readonly CopyColumn[]>();
+
+function copyColumns(table: PgTable): readonly CopyColumn[] {
+  let plan = plans.get(table);
+  if (!plan) {
+    plan = (Object.entries(getTableColumns(table)) as [string, Column][]).map(([key, col]) => {
+      const type = col.getSQLType();
+      const kind: Kind =
+        type === "integer" || type === "smallint"
+          ? type
+          : type === "double precision"
+            ? "number"
+            : type === "boolean"
+              ? "boolean"
+              : type.startsWith("timestamp")
+                ? "timestamp"
+                : col.dataType === "json"
+                  ? "json"
+                  : "text";
+      return { key, name: col.name, kind, notNull: col.notNull, fallback: col.default };
+    });
+    plans.set(table, plan);
+  }
+  return plan;
+}
 
 /**
  * Refuses, before COPY starts, a value the server would refuse mid-COPY: postgres.js does not surface
  * an error raised while the COPY stream is open (the transaction then waits forever), so the checks
  * the server would make on these columns are made here, with the server's error codes.
  */
-function refuseBeforeCopy(table: string, col: Column, value: unknown): void {
+function refuseBeforeCopy(table: string, col: CopyColumn, value: unknown): void {
   const fail = (code: string, what: string) => {
     throw Object.assign(new Error(`${table}.${col.name}: ${what}`), { code });
   };
@@ -152,56 +198,93 @@ function refuseBeforeCopy(table: string, col: Column, value: unknown): void {
     if (col.notNull) fail(NOT_NULL_VIOLATION, "null in a NOT NULL column");
     return;
   }
-  const type = col.getSQLType();
-  if (type === "integer" || type === "smallint") {
-    const limit = type === "integer" ? 2_147_483_647 : 32_767;
-    if (typeof value !== "number" || !Number.isInteger(value) || Math.abs(value) > limit)
-      fail(INVALID_TEXT_REPRESENTATION, `${String(value)} is not of type ${type}`);
-  } else if (type === "double precision" && typeof value !== "number") {
-    fail(INVALID_TEXT_REPRESENTATION, `${String(value)} is not a number`);
-  } else if (type === "boolean" && typeof value !== "boolean") {
-    fail(INVALID_TEXT_REPRESENTATION, `${String(value)} is not a boolean`);
-  } else if (type.startsWith("timestamp") && (typeof value !== "string" || Number.isNaN(Date.parse(value)))) {
-    fail(INVALID_TEXT_REPRESENTATION, `${String(value)} is not a timestamp`);
+  switch (col.kind) {
+    case "integer":
+    case "smallint": {
+      const limit = col.kind === "integer" ? 2_147_483_647 : 32_767;
+      if (typeof value !== "number" || !Number.isInteger(value) || Math.abs(value) > limit)
+        fail(INVALID_TEXT_REPRESENTATION, `${String(value)} is not of type ${col.kind}`);
+      return;
+    }
+    case "number":
+      if (typeof value !== "number") fail(INVALID_TEXT_REPRESENTATION, `${String(value)} is not a number`);
+      return;
+    case "boolean":
+      if (typeof value !== "boolean") fail(INVALID_TEXT_REPRESENTATION, `${String(value)} is not a boolean`);
+      return;
+    case "timestamp":
+      if (typeof value !== "string" || Number.isNaN(Date.parse(value)))
+        fail(INVALID_TEXT_REPRESENTATION, `${String(value)} is not a timestamp`);
+      return;
+    default:
+      return;
   }
 }
 
+/** Rows encoded between two turns of the event loop: a big batch must not hold up the requests being served. */
+const ROWS_PER_TURN = 500;
+
+/** COPY's text-format lines for these rows, yielding to the event loop every ROWS_PER_TURN rows. */
+async function copyLines(
+  name: string,
+  columns: readonly CopyColumn[],
+  rows: readonly Record<string, unknown>[],
+): Promise<string[]> {
+  const lines: string[] = [];
+  for (let r = 0; r < rows.length; r++) {
+    if (r > 0 && r % ROWS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
+    const row = rows[r] as Record<string, unknown>;
+    let line = "";
+    for (let c = 0; c < columns.length; c++) {
+      const col = columns[c] as CopyColumn;
+      let value = row[col.key];
+      if (value === undefined && col.fallback !== undefined) value = col.fallback;
+      refuseBeforeCopy(name, col, value);
+      if (c > 0) line += "\t";
+      line += copyText(value);
+    }
+    lines.push(`${line}\n`);
+  }
+  return lines;
+}
+
+async function copyLinesInto(tx: TransactionSql, target: string, columnList: string, lines: readonly string[]) {
+  const writable = await tx.unsafe(`COPY "${target}" (${columnList}) FROM STDIN`).writable();
+  await pipeline(Readable.from(chunked(lines)), writable);
+}
+
+/** COPY rows straight into `table` (rows known to be new). */
+async function copyInto<T extends PgTable>(tx: TransactionSql, table: T, rows: readonly Record<string, unknown>[]) {
+  if (rows.length === 0) return;
+  const name = getTableName(table);
+  const columns = copyColumns(table);
+  const lines = await copyLines(name, columns, rows);
+  await copyLinesInto(tx, name, columns.map((c) => `"${c.name}"`).join(", "), lines);
+}
+
 /**
- * COPY rows into a temporary twin of `table`, then INSERT ... SELECT ... ON CONFLICT DO NOTHING.
- * Returns the values of `returning` of the rows actually inserted (empty when `returning` is null).
+ * COPY rows into a temporary twin of `table`, then INSERT ... SELECT ... ON CONFLICT DO NOTHING
+ * RETURNING request_id: the ids of the rows actually inserted.
  */
 async function copyInsert<T extends PgTable>(
   tx: TransactionSql,
   table: T,
   rows: readonly Record<string, unknown>[],
-  returning: string | null,
 ): Promise<Set<string>> {
   if (rows.length === 0) return new Set();
   const name = getTableName(table);
   const staging = `recorder_${name}_in`;
-  const columns = Object.entries(getTableColumns(table)) as [string, Column][];
-  const columnList = columns.map(([, col]) => `"${col.name}"`).join(", ");
+  const columns = copyColumns(table);
+  const columnList = columns.map((c) => `"${c.name}"`).join(", ");
+  // encoded (and checked) before the COPY starts
+  const lines = await copyLines(name, columns, rows);
   await tx.unsafe(`CREATE TEMP TABLE IF NOT EXISTS "${staging}" (LIKE "${name}") ON COMMIT DELETE ROWS`);
-  const lines: string[] = [];
-  for (const row of rows) {
-    const cells: string[] = [];
-    for (const [key, col] of columns) {
-      let value = row[key];
-      if (value === undefined && col.default !== undefined) value = col.default;
-      refuseBeforeCopy(name, col, value);
-      if (value !== null && value !== undefined && col.dataType === "json") value = JSON.stringify(value);
-      cells.push(copyText(value));
-    }
-    lines.push(`${cells.join("\t")}\n`);
-  }
-  const writable = await tx.unsafe(`COPY "${staging}" (${columnList}) FROM STDIN`).writable();
-  await pipeline(Readable.from(chunked(lines)), writable);
-  const ret = returning ? ` RETURNING "${returning}"` : "";
+  await copyLinesInto(tx, staging, columnList, lines);
   const result = await tx.unsafe(
-    `INSERT INTO "${name}" (${columnList}) SELECT ${columnList} FROM "${staging}" ON CONFLICT DO NOTHING${ret}`,
+    `INSERT INTO "${name}" (${columnList}) SELECT ${columnList} FROM "${staging}" ON CONFLICT DO NOTHING RETURNING "request_id"`,
   );
   const ids = new Set<string>();
-  if (returning) for (const r of result) ids.add(String((r as Record<string, unknown>)[returning]));
+  for (const r of result) ids.add(String((r as Record<string, unknown>).request_id));
   return ids;
 }
 
