@@ -1,5 +1,5 @@
 /**
- * `npm run bench:recorder [-- --json FILE] [--quick] [--rows N]`
+ * `npm run bench:recorder [-- --json FILE] [--quick] [--rows N] [--only pglite,postgres-insert,postgres-copy] [--concurrency N]`
  *
  * Sustained write rate of the database recorder: N request rows, each with its routing decision (two
  * candidates in the JSONB, as a two-variant family gives), enqueued in bursts of 1,000 per event-loop
@@ -24,7 +24,13 @@ import { POSTGRES_ADMIN_URL, type TestDatabase, testDatabase } from "../src/db/t
 import type { WriteMethod } from "../src/db/write.js";
 
 const { values } = parseArgs({
-  options: { json: { type: "string" }, quick: { type: "boolean" }, rows: { type: "string" } },
+  options: {
+    json: { type: "string" },
+    quick: { type: "boolean" },
+    rows: { type: "string" },
+    only: { type: "string" },
+    concurrency: { type: "string" },
+  },
 });
 const quick = values.quick === true;
 const postgresRows = Number(values.rows ?? (quick ? 20_000 : 200_000));
@@ -125,6 +131,7 @@ async function sustained(db: TestDatabase, target: string, method: WriteMethod, 
     journalDir: join(db.dir, "journal"),
     method,
     batchRows: db.database.driver === "postgres" ? 5000 : undefined,
+    concurrency: values.concurrency ? Number(values.concurrency) : undefined,
     queueCapacity: count + 1,
     flushIntervalMs: 50,
   });
@@ -225,6 +232,7 @@ for (const [driver, method, count] of [
   ["postgres", "insert", postgresRows],
   ["postgres", "copy", postgresRows],
 ] as const) {
+  if (values.only && !values.only.split(",").includes(driver === "pglite" ? "pglite" : `${driver}-${method}`)) continue;
   const db = await testDatabase(driver);
   try {
     const r = await sustained(db, driver, method, count);
@@ -233,7 +241,7 @@ for (const [driver, method, count] of [
       `${driver.padEnd(8)} ${method.padEnd(6)} ${r.requests} requests in ${r.seconds} s: ${r.requestsPerS} requests/s, ` +
         `${r.rowsPerS} rows/s (request + decision); enqueue ${r.enqueueNsPerCall} ns a call; max flush ${r.maxFlushMs} ms`,
     );
-    if (driver === "postgres" && method === "copy" && !quick) {
+    if (driver === "postgres" && method === "copy" && !quick && !values.only) {
       retained = await retention(db, 1_000_000);
       console.log(
         `retention of 1,000,000 rows (partition ${retained.sizeBeforeMb} MB): batched DELETE ${retained.deleteSeconds} s, ` +

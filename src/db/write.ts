@@ -35,7 +35,6 @@ export async function writeBatch(
   method: WriteMethod = "insert",
 ): Promise<WriteResult> {
   if (entries.length === 0) return { inserted: 0, duplicates: 0 };
-  const decisions = decisionsOf(entries);
   let insertedIds: ReadonlySet<string>;
   if (method === "copy") {
     const client = database.postgres;
@@ -46,11 +45,17 @@ export async function writeBatch(
         requests,
         entries.map((e) => e.request),
       );
+      const inserted = unique(entries.filter((e) => ids.has(e.request.requestId)));
       // a decision is only ever written in the transaction that inserts its request, so the
       // decisions of requests new in this one are new too: they go straight in, no staging, no conflict
-      await copyInto(tx, routingDecisions, uniqueDecisions(decisions.filter((d) => ids.has(d.requestId))));
-      const inserted = entries.filter((e) => ids.has(e.request.requestId));
-      const upsert = upsertUsage(database.orm, rollUp(unique(inserted)));
+      const routed = inserted.filter((e) => e.decision !== null);
+      await copyInto(
+        tx,
+        routingDecisions,
+        routed.map((e) => e.decision as RoutingDecisionInsert),
+        routed.map((e) => e.request.createdAt),
+      );
+      const upsert = upsertUsage(database.orm, rollUp(inserted));
       if (upsert) {
         const q = upsert.toSQL();
         await tx.unsafe(q.sql, q.params as never[]);
@@ -58,6 +63,7 @@ export async function writeBatch(
       return ids;
     });
   } else {
+    const decisions = decisionsOf(entries);
     insertedIds = await database.orm.transaction(async (tx) => {
       const ids = new Set<string>();
       for (let i = 0; i < entries.length; i += INSERT_CHUNK) {
@@ -88,11 +94,6 @@ function decisionsOf(entries: readonly RecordEntry[]): RoutingDecisionInsert[] {
   for (const e of entries)
     if (e.decision) out.push(e.decision.createdAt ? e.decision : { ...e.decision, createdAt: e.request.createdAt });
   return out;
-}
-
-function uniqueDecisions(decisions: readonly RoutingDecisionInsert[]): RoutingDecisionInsert[] {
-  const seen = new Set<string>();
-  return decisions.filter((d) => !seen.has(d.requestId) && seen.add(d.requestId));
 }
 
 /** One entry per request id: the same request twice in a batch (a replay meeting its live copy) counts once. */
@@ -191,11 +192,8 @@ function copyColumns(table: PgTable): readonly CopyColumn[] {
  * the server would make on these columns are made here, with the server's error codes.
  */
 function refuseBeforeCopy(table: string, col: CopyColumn, value: unknown): void {
-  const fail = (code: string, what: string) => {
-    throw Object.assign(new Error(`${table}.${col.name}: ${what}`), { code });
-  };
   if (value === null || value === undefined) {
-    if (col.notNull) fail(NOT_NULL_VIOLATION, "null in a NOT NULL column");
+    if (col.notNull) refuse(table, col, NOT_NULL_VIOLATION, "null in a NOT NULL column");
     return;
   }
   switch (col.kind) {
@@ -203,32 +201,42 @@ function refuseBeforeCopy(table: string, col: CopyColumn, value: unknown): void 
     case "smallint": {
       const limit = col.kind === "integer" ? 2_147_483_647 : 32_767;
       if (typeof value !== "number" || !Number.isInteger(value) || Math.abs(value) > limit)
-        fail(INVALID_TEXT_REPRESENTATION, `${String(value)} is not of type ${col.kind}`);
+        refuse(table, col, INVALID_TEXT_REPRESENTATION, `${String(value)} is not of type ${col.kind}`);
       return;
     }
     case "number":
-      if (typeof value !== "number") fail(INVALID_TEXT_REPRESENTATION, `${String(value)} is not a number`);
+      if (typeof value !== "number")
+        refuse(table, col, INVALID_TEXT_REPRESENTATION, `${String(value)} is not a number`);
       return;
     case "boolean":
-      if (typeof value !== "boolean") fail(INVALID_TEXT_REPRESENTATION, `${String(value)} is not a boolean`);
+      if (typeof value !== "boolean")
+        refuse(table, col, INVALID_TEXT_REPRESENTATION, `${String(value)} is not a boolean`);
       return;
     case "timestamp":
       if (typeof value !== "string" || Number.isNaN(Date.parse(value)))
-        fail(INVALID_TEXT_REPRESENTATION, `${String(value)} is not a timestamp`);
+        refuse(table, col, INVALID_TEXT_REPRESENTATION, `${String(value)} is not a timestamp`);
       return;
     default:
       return;
   }
 }
 
+function refuse(table: string, col: CopyColumn, code: string, what: string): never {
+  throw Object.assign(new Error(`${table}.${col.name}: ${what}`), { code });
+}
+
 /** Rows encoded between two turns of the event loop: a big batch must not hold up the requests being served. */
 const ROWS_PER_TURN = 500;
 
-/** COPY's text-format lines for these rows, yielding to the event loop every ROWS_PER_TURN rows. */
+/**
+ * COPY's text-format lines for these rows, yielding to the event loop every ROWS_PER_TURN rows.
+ * `createdAt[r]` stands in for row r's missing `createdAt` (a decision takes its request's).
+ */
 async function copyLines(
   name: string,
   columns: readonly CopyColumn[],
   rows: readonly Record<string, unknown>[],
+  createdAt?: readonly string[],
 ): Promise<string[]> {
   const lines: string[] = [];
   for (let r = 0; r < rows.length; r++) {
@@ -238,7 +246,7 @@ async function copyLines(
     for (let c = 0; c < columns.length; c++) {
       const col = columns[c] as CopyColumn;
       let value = row[col.key];
-      if (value === undefined && col.fallback !== undefined) value = col.fallback;
+      if (value === undefined) value = col.key === "createdAt" && createdAt ? createdAt[r] : col.fallback;
       refuseBeforeCopy(name, col, value);
       if (c > 0) line += "\t";
       line += copyText(value);
@@ -254,11 +262,16 @@ async function copyLinesInto(tx: TransactionSql, target: string, columnList: str
 }
 
 /** COPY rows straight into `table` (rows known to be new). */
-async function copyInto<T extends PgTable>(tx: TransactionSql, table: T, rows: readonly Record<string, unknown>[]) {
+async function copyInto<T extends PgTable>(
+  tx: TransactionSql,
+  table: T,
+  rows: readonly Record<string, unknown>[],
+  createdAt?: readonly string[],
+) {
   if (rows.length === 0) return;
   const name = getTableName(table);
   const columns = copyColumns(table);
-  const lines = await copyLines(name, columns, rows);
+  const lines = await copyLines(name, columns, rows, createdAt);
   await copyLinesInto(tx, name, columns.map((c) => `"${c.name}"`).join(", "), lines);
 }
 
