@@ -1,11 +1,14 @@
 /**
- * The recorder's journal: rows the database could not take yet, appended as JSON lines and fsync'd
- * per batch, so that neither an outage nor a crash loses them. `active.ndjson` takes appends; `seal()`
- * renames it aside so it can be replayed while new appends start a fresh file. Rows the database
- * refuses for what they contain (not for being unreachable) go to `rejected.ndjson`, kept for a person
- * to look at, never retried automatically and never silently dropped.
+ * The recorder's journal, JSON lines on disk, so that neither an outage nor a crash of the gateway
+ * loses a row:
+ * - `wal-<n>.ndjson`: every enqueued row, written (into the kernel's page cache, which outlives the
+ *   process) as it is enqueued; a segment is deleted once its rows are committed, and sealed when they
+ *   could not be. A segment found at start is what a crashed process left: it is replayed.
+ * - `active.ndjson` takes fsync'd appends (`append`); `seal()` moves it aside for replay.
+ * - `sealed-*.ndjson` await replay; `rejected.ndjson` holds rows the database refused for what they
+ *   contain (not for being unreachable), kept for a person to look at, never retried automatically.
  */
-import { mkdirSync, readdirSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, writeSync } from "node:fs";
 import { type FileHandle, open, readFile, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { RecordEntry } from "./entry.js";
@@ -13,6 +16,7 @@ import type { RecordEntry } from "./entry.js";
 const ACTIVE = "active.ndjson";
 const REJECTED = "rejected.ndjson";
 const SEALED = /^sealed-(\d+)-(\d+)\.ndjson$/;
+const WAL = /^wal-(\d+)\.ndjson$/;
 
 export interface JournalRead {
   readonly entries: RecordEntry[];
@@ -25,9 +29,62 @@ export class Journal {
   private active: FileHandle | undefined;
   private activeRows = 0;
   private seq = 0;
+  private wal: { readonly fd: number; readonly path: string; rows: number } | undefined;
+  private walSeq = Date.now();
 
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true });
+    // segments a previous process left (it crashed, or was killed, before committing them)
+    for (const name of readdirSync(dir)) if (WAL.test(name)) this.sealSync(join(dir, name));
+  }
+
+  /**
+   * Writes one row to the current segment, synchronously: once this returns the row survives the
+   * process being killed (not a power cut: segments are fsync'd when sealed, not per row).
+   */
+  write(entry: RecordEntry): void {
+    if (!this.wal) {
+      const path = join(this.dir, `wal-${this.walSeq++}.ndjson`);
+      this.wal = { fd: openSync(path, "a"), path, rows: 0 };
+    }
+    writeSync(this.wal.fd, `${JSON.stringify(entry)}\n`);
+    this.wal.rows += 1;
+  }
+
+  /** Closes the current segment (the rows written since the last rotate) and returns its path, if any rows. */
+  rotate(): string | undefined {
+    const wal = this.wal;
+    if (!wal) return undefined;
+    this.wal = undefined;
+    closeSync(wal.fd);
+    return wal.path;
+  }
+
+  /** A segment whose rows are all committed. */
+  discard(segment: string): Promise<void> {
+    return unlink(segment).catch(() => undefined);
+  }
+
+  /** A segment whose rows could not be written: fsync'd and queued for replay. */
+  async sealSegment(segment: string): Promise<void> {
+    const handle = await open(segment, "r+");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(segment, join(this.dir, `sealed-${Date.now()}-${this.seq++}.ndjson`));
+  }
+
+  /** `sealSegment`, synchronously (at start and close). */
+  sealSync(segment: string): void {
+    const fd = openSync(segment, "r+");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(segment, join(this.dir, `sealed-${Date.now()}-${this.seq++}.ndjson`));
   }
 
   /** Appends and fsyncs; resolves once the rows are on disk. Calls are applied in order. */
@@ -112,8 +169,10 @@ export class Journal {
     return this.serial(() => unlink(file));
   }
 
-  /** Waits for pending appends and closes the file. */
+  /** Waits for pending appends and closes the files (an open segment is sealed). */
   close(): Promise<void> {
+    const segment = this.rotate();
+    if (segment) this.sealSync(segment);
     return this.serial(async () => {
       await this.active?.close();
       this.active = undefined;

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
@@ -202,5 +203,60 @@ describe.each(cases)("DatabaseRecorder on $driver ($method)", ({ driver, method 
     expect(days).toEqual(["2026-11-02", "2026-12-01", "2026-12-02", "2026-12-03"]);
     expect((await totals(t)).requests).toBe(100);
     await recorder.close();
+  });
+});
+
+/** A gateway process killed with rows queued: the rows were in the journal's page cache, and come back. */
+describe.each(["insert", "copy"] as const)("DatabaseRecorder after kill -9 (postgres, %s)", (method) => {
+  let t: TestDatabase | undefined;
+  afterEach(async () => {
+    await t?.dispose();
+    t = undefined;
+  });
+
+  it("replays at start every row a killed process had queued", async () => {
+    t = await testDatabase("postgres");
+    const journalDir = join(t.dir, "journal");
+    const count = 1500;
+    // the child queues rows it never flushes (interval and batch far beyond the test), then waits to be killed
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "--input-type=module",
+        "-e",
+        `
+        const { openDatabase } = await import(${JSON.stringify(new URL("./open.ts", import.meta.url).pathname)});
+        const { DatabaseRecorder } = await import(${JSON.stringify(new URL("./recorder.ts", import.meta.url).pathname)});
+        const { entries } = await import(${JSON.stringify(new URL("./testkit.ts", import.meta.url).pathname)});
+        const database = await openDatabase({ url: ${JSON.stringify(t.url)}, stateDir: "unused", migrate: false });
+        const recorder = await DatabaseRecorder.start({ database, journalDir: ${JSON.stringify(journalDir)},
+          method: ${JSON.stringify(method)}, flushIntervalMs: 600000, batchRows: 100000, queueCapacity: 100000 });
+        for (const e of entries(${count})) recorder.enqueue(e.request, e.decision);
+        console.log("queued", recorder.stats().queueDepth);
+        setInterval(() => undefined, 1000);
+        `,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    const queued = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes("\n")) resolve(out.trim());
+      });
+      child.once("exit", (code) => reject(new Error(`child exited (${code}) before queueing: ${out}`)));
+    });
+    expect(queued).toBe(`queued ${count}`);
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+    expect((await totals(t)).requests).toBe(0);
+
+    const recorder = await DatabaseRecorder.start({ database: t.database, journalDir, method });
+    expect(await totals(t)).toEqual(expected(entries(count)));
+    await recorder.close();
+    expect(recorder.stats()).toMatchObject({ replayed: count, written: count, journalPending: false });
   });
 });

@@ -1,12 +1,14 @@
 /**
  * The database recorder: the server's `DecisionRecorder` backed by Postgres or PGlite.
  *
- * `enqueue` only pushes onto an in-memory queue; it never awaits anything. A background flusher takes
- * the queue in batches (every `flushIntervalMs`, or as soon as `batchRows` are waiting) and writes each
- * batch in one idempotent transaction (`write.ts`). When the database is unreachable or a batch fails,
- * the batch goes to the on-disk journal instead (fsync'd), and the journal is replayed once the
- * database answers again; when the queue reaches `queueCapacity` its oldest rows spill to the journal
- * rather than being dropped. A journal left by a crash is replayed by `start`; `close` drains.
+ * `enqueue` never awaits anything: it writes the row to the journal's current segment (a synchronous
+ * write into the page cache, so the row outlives this process being killed) and queues it. A background
+ * flusher (every `flushIntervalMs`, or as soon as `batchRows` are waiting) takes the queue together with
+ * its segment and writes the rows in batches, each in one idempotent transaction (`write.ts`); once all
+ * are committed the segment is deleted. When the database is unreachable or a batch fails, the segment
+ * is fsync'd and kept for replay, which runs as soon as the database answers again; past
+ * `queueCapacity` queued rows the queue is emptied the same way (its rows are on disk already) rather
+ * than dropped. Segments left by a crashed or killed process are replayed by `start`; `close` drains.
  * Rows the database refuses for their content are isolated by halving the batch, so one bad row costs
  * only itself (it goes to the journal's rejected file), never its batch.
  */
@@ -154,16 +156,28 @@ export class DatabaseRecorder {
     return recorder;
   }
 
-  /** The request path's only call: never awaits, never throws. */
+  /**
+   * The request path's only call: never awaits, never throws. The row is written to the journal's
+   * current segment (the page cache: it survives this process being killed) and queued for the flusher.
+   */
   enqueue(request: Readonly<RequestInsert>, decision: Readonly<RoutingDecisionInsert> | null): void {
+    const entry: RecordEntry = { request, decision };
     if (this.closed) {
-      this.spill([{ request, decision }], "enqueue after close");
+      this.spill([entry], "enqueue after close");
       return;
     }
-    this.queue.push({ request, decision });
+    try {
+      this.journal.write(entry);
+    } catch (e) {
+      // the disk refused it: the row is only in memory now, and is written from there
+      this.onError(e as Error, "journal write");
+    }
+    this.queue.push(entry);
     if (this.queue.length > this.queueCapacity) {
-      // full: the oldest batch goes to disk rather than anywhere else
-      this.spill(this.queue.splice(0, this.queue.length - this.queueCapacity + this.batchRows), "queue full");
+      // full: the queued rows are all in journal segments already, which become the backlog to replay
+      this.counts.spilled += this.queue.length;
+      this.queue = [];
+      this.sealCurrent("queue full");
     }
     if (this.queue.length >= this.batchRows && !this.kick) {
       this.kick = true;
@@ -189,6 +203,7 @@ export class DatabaseRecorder {
     await this.runCycle();
     // a cycle already running when called may have started before the latest rows were enqueued
     if (this.queue.length > 0) await this.runCycle();
+    await this.spills;
   }
 
   /** Partitions for today and the days ahead; drops those past retention. */
@@ -242,45 +257,75 @@ export class DatabaseRecorder {
 
   private async cycle(): Promise<void> {
     if (!this.available && this.now() < this.retryAt) {
-      // still down: keep memory for new rows, the journal has the rest
-      this.spill(this.queue.splice(0), "database unavailable");
+      // still down: the queued rows are in the journal's segment; seal it for replay and free the memory
+      this.dropQueueToJournal("database unavailable");
       return;
     }
     if (this.now() - this.lastMaintenance >= this.maintenanceIntervalMs || this.lastMaintenance === 0) {
       try {
         await this.maintain();
       } catch (e) {
-        if (!this.failed(e, "partition maintenance")) return;
+        this.failed(e, "partition maintenance");
+        this.dropQueueToJournal("database unavailable");
+        return;
       }
     }
     if (this.journal.hasPending() && !(await this.replay())) {
-      this.spill(this.queue.splice(0), "database unavailable");
+      this.dropQueueToJournal("database unavailable");
       return;
     }
-    while (this.queue.length > 0) {
+    // the queue and the segment hold the same rows: taken together, with nothing enqueued in between
+    const segment = this.journal.rotate();
+    const rows = this.queue;
+    this.queue = [];
+    const batches: RecordEntry[][] = [];
+    for (let i = 0; i < rows.length; i += this.batchRows) batches.push(rows.slice(i, i + this.batchRows));
+    let failure: unknown;
+    for (let i = 0; i < batches.length && failure === undefined; i += this.concurrency) {
       // up to `concurrency` batches at once: one encodes here while Postgres commits another
-      const batches: RecordEntry[][] = [];
-      while (batches.length < this.concurrency && this.queue.length > 0)
-        batches.push(this.queue.splice(0, this.batchRows));
       const outcomes = await Promise.allSettled(
-        batches.map(async (batch) => {
+        batches.slice(i, i + this.concurrency).map(async (batch) => {
           const started = performance.now();
           await this.write(batch);
           this.flushed(performance.now() - started);
         }),
       );
-      let failure: unknown;
-      outcomes.forEach((outcome, i) => {
-        if (outcome.status === "fulfilled") return;
-        failure ??= outcome.reason;
-        this.counts.failedFlushes += 1;
-        this.spill(batches[i] ?? [], "flush failed");
-      });
-      if (failure !== undefined) {
-        this.failed(failure, "flush");
-        this.spill(this.queue.splice(0), "database unavailable");
-        return;
-      }
+      for (const outcome of outcomes)
+        if (outcome.status === "rejected") {
+          failure ??= outcome.reason;
+          this.counts.failedFlushes += 1;
+        }
+    }
+    if (failure === undefined) {
+      if (segment) await this.journal.discard(segment);
+      return;
+    }
+    this.failed(failure, "flush");
+    // the whole segment is replayed later, the batches that did commit included: the replay skips those
+    this.counts.spilled += rows.length;
+    if (segment) await this.sealSegment(segment, "flush failed");
+    else this.spill(rows, "flush failed");
+    this.dropQueueToJournal("database unavailable");
+  }
+
+  /** Seals the current segment, which holds exactly the queued rows, and empties the queue. */
+  private dropQueueToJournal(reason: string): void {
+    if (this.queue.length === 0) return;
+    this.counts.spilled += this.queue.length;
+    this.queue = [];
+    this.sealCurrent(reason);
+  }
+
+  private sealCurrent(reason: string): void {
+    const segment = this.journal.rotate();
+    if (segment) this.spills = Promise.all([this.spills, this.sealSegment(segment, reason)]);
+  }
+
+  private async sealSegment(segment: string, reason: string): Promise<void> {
+    try {
+      await this.journal.sealSegment(segment);
+    } catch (e) {
+      this.onError(e as Error, `journal seal (${reason})`);
     }
   }
 
