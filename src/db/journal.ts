@@ -31,28 +31,58 @@ export class Journal {
   private seq = 0;
   private wal: { readonly fd: number; readonly path: string; rows: number } | undefined;
   private walSeq = Date.now();
+  private pending = "";
+  private pendingRows = 0;
+  private writeScheduled = false;
 
-  constructor(readonly dir: string) {
+  /** `onWriteError` hears of rows a segment write lost (they are still queued in memory). */
+  constructor(
+    readonly dir: string,
+    private readonly onWriteError: (error: Error, rows: number) => void = () => undefined,
+  ) {
     mkdirSync(dir, { recursive: true });
     // segments a previous process left (it crashed, or was killed, before committing them)
     for (const name of readdirSync(dir)) if (WAL.test(name)) this.sealSync(join(dir, name));
   }
 
   /**
-   * Writes one row to the current segment, synchronously: once this returns the row survives the
-   * process being killed (not a power cut: segments are fsync'd when sealed, not per row).
+   * Adds one row to the current segment. The rows of one event-loop turn go out in one synchronous
+   * write at the end of the turn (`process.nextTick`), into the page cache: from then on they survive
+   * the process being killed (not a power cut: segments are fsync'd when sealed, not per row).
    */
   write(entry: RecordEntry): void {
+    this.pending += `${JSON.stringify(entry)}\n`;
+    this.pendingRows += 1;
+    if (!this.writeScheduled) {
+      this.writeScheduled = true;
+      process.nextTick(() => this.writePending());
+    }
+  }
+
+  /** Writes what `write` buffered; throws when the disk refuses it. */
+  writePending(): void {
+    this.writeScheduled = false;
+    if (this.pending === "") return;
     if (!this.wal) {
       const path = join(this.dir, `wal-${this.walSeq++}.ndjson`);
       this.wal = { fd: openSync(path, "a"), path, rows: 0 };
     }
-    writeSync(this.wal.fd, `${JSON.stringify(entry)}\n`);
-    this.wal.rows += 1;
+    const text = this.pending;
+    const rows = this.pendingRows;
+    this.pending = "";
+    this.pendingRows = 0;
+    try {
+      writeSync(this.wal.fd, text);
+    } catch (e) {
+      this.onWriteError(e as Error, rows);
+      return;
+    }
+    this.wal.rows += rows;
   }
 
   /** Closes the current segment (the rows written since the last rotate) and returns its path, if any rows. */
   rotate(): string | undefined {
+    this.writePending();
     const wal = this.wal;
     if (!wal) return undefined;
     this.wal = undefined;

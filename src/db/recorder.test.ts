@@ -234,7 +234,8 @@ describe.each(["insert", "copy"] as const)("DatabaseRecorder after kill -9 (post
         const recorder = await DatabaseRecorder.start({ database, journalDir: ${JSON.stringify(journalDir)},
           method: ${JSON.stringify(method)}, flushIntervalMs: 600000, batchRows: 100000, queueCapacity: 100000 });
         for (const e of entries(${count})) recorder.enqueue(e.request, e.decision);
-        console.log("queued", recorder.stats().queueDepth);
+        // the turn that enqueued them has ended: they are in the journal's segment
+        setImmediate(() => console.log("queued", recorder.stats().queueDepth));
         setInterval(() => undefined, 1000);
         `,
       ],

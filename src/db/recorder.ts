@@ -1,8 +1,9 @@
 /**
  * The database recorder: the server's `DecisionRecorder` backed by Postgres or PGlite.
  *
- * `enqueue` never awaits anything: it writes the row to the journal's current segment (a synchronous
- * write into the page cache, so the row outlives this process being killed) and queues it. A background
+ * `enqueue` never awaits anything: it adds the row to the journal's current segment (one synchronous
+ * write per event-loop turn into the page cache, so the row outlives this process being killed once
+ * the turn that enqueued it ends) and queues it. A background
  * flusher (every `flushIntervalMs`, or as soon as `batchRows` are waiting) takes the queue together with
  * its segment and writes the rows in batches, each in one idempotent transaction (`write.ts`); once all
  * are committed the segment is deleted. When the database is unreachable or a batch fails, the segment
@@ -134,7 +135,10 @@ export class DatabaseRecorder {
 
   private constructor(options: RecorderOptions) {
     this.database = options.database;
-    this.journal = new Journal(options.journalDir);
+    // a segment the disk refused: those rows are only in memory now, and are written from there
+    this.journal = new Journal(options.journalDir, (error, rows) =>
+      this.onError(error, `journal write (${rows} rows only in memory)`),
+    );
     this.flushIntervalMs = options.flushIntervalMs ?? 200;
     this.batchRows = Math.max(1, options.batchRows ?? (options.database.postgres ? 2000 : 250));
     this.queueCapacity = Math.max(this.batchRows, options.queueCapacity ?? 50_000);
@@ -166,12 +170,7 @@ export class DatabaseRecorder {
       this.spill([entry], "enqueue after close");
       return;
     }
-    try {
-      this.journal.write(entry);
-    } catch (e) {
-      // the disk refused it: the row is only in memory now, and is written from there
-      this.onError(e as Error, "journal write");
-    }
+    this.journal.write(entry);
     this.queue.push(entry);
     if (this.queue.length > this.queueCapacity) {
       // full: the queued rows are all in journal segments already, which become the backlog to replay
