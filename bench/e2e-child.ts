@@ -10,8 +10,8 @@ export interface E2ERun {
   rssBefore: number;
   rssAfterLoad: number;
   rssPeak: number;
-  prefillTokensPerS: number;
-  decodeTokensPerS: number;
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
 }
 
 /** Which runner measures: ours (bench/e2e-run.ts) or the llama.cpp anchor (bench/e2e-llama-run.ts). */

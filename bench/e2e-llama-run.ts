@@ -78,8 +78,8 @@ console.log(
     rssBefore,
     rssAfterLoad,
     rssPeak: process.resourceUsage().maxRSS * 1024,
-    prefillTokensPerS: (promptTokens / prefillMs) * 1000,
-    decodeTokensPerS: (decodeTokens / decodeMs) * 1000,
+    prefillTokensPerSecond: (promptTokens / prefillMs) * 1000,
+    decodeTokensPerSecond: (decodeTokens / decodeMs) * 1000,
   }),
 );
 process.exit(0);

@@ -68,8 +68,8 @@ console.log(
     rssBefore,
     rssAfterLoad,
     rssPeak: process.resourceUsage().maxRSS * 1024,
-    prefillTokensPerS: (promptTokens / prefillMs) * 1000,
-    decodeTokensPerS: (decodeTokens / decodeMs) * 1000,
+    prefillTokensPerSecond: (promptTokens / prefillMs) * 1000,
+    decodeTokensPerSecond: (decodeTokens / decodeMs) * 1000,
     ...(profile && {
       decodeProfile: profile.steps().map((p) => ({ ...p, ms: p.ms / decodeTokens, calls: p.calls / decodeTokens })),
     }),

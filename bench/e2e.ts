@@ -61,8 +61,8 @@ function fastest(runs: E2ERun[]): E2ERun {
   const first = runs[0] as E2ERun;
   return {
     ...first,
-    prefillTokensPerS: Math.max(...runs.map((r) => r.prefillTokensPerS)),
-    decodeTokensPerS: Math.max(...runs.map((r) => r.decodeTokensPerS)),
+    prefillTokensPerSecond: Math.max(...runs.map((r) => r.prefillTokensPerSecond)),
+    decodeTokensPerSecond: Math.max(...runs.map((r) => r.decodeTokensPerSecond)),
   };
 }
 /** the ternary types mainline llama.cpp reads */
@@ -134,7 +134,7 @@ type Row = E2ERun & {
   shape: string;
   type: Variant;
   kvCacheBytes: number;
-  boundTokensPerS: number;
+  boundTokensPerSecond: number;
   rssWithinBudget: boolean;
   /** the same file, threads and token counts on llama.cpp, measured right after ours */
   llamaCpp?: E2ERun;
@@ -182,7 +182,7 @@ for (const threads of threadCounts) {
         shape: shape.name,
         type,
         kvCacheBytes: kv,
-        boundTokensPerS: bandwidth / bytesPerToken(shape, type),
+        boundTokensPerSecond: bandwidth / bytesPerToken(shape, type),
         rssWithinBudget: loadGrowth <= 1.2 * run.fileBytes + kv,
         llamaCpp,
       });
@@ -219,13 +219,13 @@ console.log(
       r.loadMs.toFixed(0),
       mb(r.fileBytes),
       `${mb(r.rssAfterLoad)} (+${mb(r.rssAfterLoad - r.rssBefore)})${r.rssWithinBudget ? "" : " OVER"}`,
-      r.prefillTokensPerS.toFixed(1),
-      r.llamaCpp ? r.llamaCpp.prefillTokensPerS.toFixed(1) : "—",
-      r.llamaCpp ? `${(r.prefillTokensPerS / r.llamaCpp.prefillTokensPerS).toFixed(2)}x` : "—",
-      r.decodeTokensPerS.toFixed(1),
-      r.llamaCpp ? r.llamaCpp.decodeTokensPerS.toFixed(1) : "—",
-      r.llamaCpp ? `${(r.decodeTokensPerS / r.llamaCpp.decodeTokensPerS).toFixed(2)}x` : "—",
-      r.boundTokensPerS.toFixed(1),
+      r.prefillTokensPerSecond.toFixed(1),
+      r.llamaCpp ? r.llamaCpp.prefillTokensPerSecond.toFixed(1) : "—",
+      r.llamaCpp ? `${(r.prefillTokensPerSecond / r.llamaCpp.prefillTokensPerSecond).toFixed(2)}x` : "—",
+      r.decodeTokensPerSecond.toFixed(1),
+      r.llamaCpp ? r.llamaCpp.decodeTokensPerSecond.toFixed(1) : "—",
+      r.llamaCpp ? `${(r.decodeTokensPerSecond / r.llamaCpp.decodeTokensPerSecond).toFixed(2)}x` : "—",
+      r.boundTokensPerSecond.toFixed(1),
     ]),
   ),
 );

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:gateway [-- --json FILE] [--quick]`
+ * `npm run bench:gateway [-- --json FILE] [--quick] [--rates 200,1000] [--no-ramp]`
  *
  * Gateway overhead (issue 6): client-observed latency minus engine time, for short non-streaming chat
  * completions on the minimal-generation path (the tiny synthetic BitNet/fp32 pair on real worker
@@ -13,8 +13,8 @@
  * main thread ("cached": no worker, no generation) separates the gateway's own cost from engine
  * capacity. A ramp then finds the highest sustained rate of each: achieved throughput ≥ 95 % of the
  * target, < 1 % errors and p99 latency < 50 ms (a failed step is tried twice). `--slots N` sets the
- * variants' concurrent generations (default 8); `--profile-rate N` runs only the gateway at N req/s,
- * for `node --cpu-prof --import tsx bench/gateway.ts --profile-rate N`.
+ * variants' concurrent generations (default 8); `--profile-rate N` runs only the gateway (or
+ * `--profile-target cached|anchor`) at N req/s, for `node --cpu-prof --import tsx bench/gateway.ts --profile-rate N`.
  */
 import { cpus, totalmem } from "node:os";
 import { setFlagsFromString } from "node:v8";
@@ -23,12 +23,12 @@ import { Worker } from "node:worker_threads";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { type PoolResult, type PoolToken, startVariantWorker, type VariantWorker } from "../src/engines/pool/index.js";
-import { tinyFamily } from "../src/engines/pool/testkit.js";
 import { createGateway } from "../src/server/app.js";
 import { startServer } from "../src/server/serve.js";
 import { MapDirectory, served, TINY_CONFIGS, tierConfig } from "../src/server/testkit.js";
 import type { VariantRuntime } from "../src/server/types.js";
 import { createMemoryRateLimiter } from "../src/tenants/index.js";
+import { tinyFamily } from "../test/helpers/tiny-family.js";
 import type { FromLoadgen, PhaseSamples, PhaseSpec, ToLoadgen } from "./gateway/loadgen.js";
 import { argValue, table, writeJson } from "./timing.js";
 
@@ -37,7 +37,9 @@ const jsonPath = argValue("--json");
 const PHASE_MS = quick ? 2000 : 5000;
 const RAMP_MS = quick ? 1500 : 3000;
 const WARMUP_MS = quick ? 1000 : 2000;
-const RATES = [200, 1000];
+/** `--rates 200,1000` (default) picks the fixed rates; `--no-ramp` skips the ramp (a short before/after run) */
+const RATES = (argValue("--rates") ?? "200,1000").split(",").map(Number);
+const RAMP_ON = !process.argv.includes("--no-ramp");
 const RAMP = [200, 400, 600, 800, 1000, 1200, 1400, 1600, 2000, 2500, 3000, 4000, 5000, 6000, 8000, 10000];
 /** concurrent generations per variant (the tiny test variants use 2); the queue bound stays the pool default */
 const SLOTS = Number(argValue("--slots") ?? 8);
@@ -202,6 +204,12 @@ interface PhaseReport {
   readonly serverLoopUtilization: number;
   /** its busy time divided by requests sent */
   readonly serverLoopMsPerRequest: number;
+  /**
+   * CPU time of the whole process (all threads) over the phase, per request sent. Unlike loop busy time it
+   * does not grow when the shared machine preempts the thread; the load generator's share is about the same
+   * for every target, so the difference between two targets is the server's.
+   */
+  readonly processCpuMsPerRequest: number;
 }
 
 function report(
@@ -209,6 +217,7 @@ function report(
   spec: PhaseSpec,
   s: PhaseSamples,
   elu: { utilization: number; active: number },
+  cpu: NodeJS.CpuUsage,
 ): PhaseReport {
   const n = s.status.length;
   const okIdx: number[] = [];
@@ -242,6 +251,7 @@ function report(
     variants: s.variants,
     serverLoopUtilization: elu.utilization,
     serverLoopMsPerRequest: elu.active / n,
+    processCpuMsPerRequest: (cpu.user + cpu.system) / 1000 / n,
   };
 }
 
@@ -303,9 +313,10 @@ async function main(): Promise<void> {
   const phase = async (target: Target, rate: number, durationMs: number) => {
     const spec = specFor(target, rate, durationMs);
     const elu0 = performance.eventLoopUtilization();
+    const cpu0 = process.cpuUsage();
     const samples = await loadgen.run(spec);
     const elu = performance.eventLoopUtilization(elu0);
-    const r = report(target, spec, samples, elu);
+    const r = report(target, spec, samples, elu, process.cpuUsage(cpu0));
     await pause();
     return r;
   };
@@ -320,8 +331,11 @@ async function main(): Promise<void> {
   // --profile-rate N: only the gateway at N req/s (run under --cpu-prof to see where its time goes)
   const profileRate = Number(argValue("--profile-rate") ?? 0);
   if (profileRate > 0) {
-    const r = await phase("gateway", profileRate, PHASE_MS);
-    console.log(`gateway at ${profileRate} req/s: latency ${quad(r.latencyMs)}, overhead ${quad(r.overheadMs)} ms`);
+    const profileTarget = (argValue("--profile-target") ?? "gateway") as Target;
+    const r = await phase(profileTarget, profileRate, PHASE_MS);
+    console.log(
+      `${profileTarget} at ${profileRate} req/s: latency ${quad(r.latencyMs)}, overhead ${quad(r.overheadMs)} ms`,
+    );
     console.log(
       `achieved ${r.achievedRps.toFixed(0)} req/s, ${r.errors} errors, variants ${JSON.stringify(r.variants)}`,
     );
@@ -352,7 +366,7 @@ async function main(): Promise<void> {
 
   const ramps: Record<Target, PhaseReport[]> = { anchor: [], gateway: [], cached: [] };
   const maxSustained: Record<Target, number | null> = { anchor: null, gateway: null, cached: null };
-  for (const target of ["gateway", "cached", "anchor"] as const) {
+  for (const target of RAMP_ON ? (["gateway", "cached", "anchor"] as const) : []) {
     ramp: for (const rate of RAMP) {
       // a step gets a second try, so that one stall of this shared machine does not end the ramp
       for (let attempt = 1; attempt <= 2; attempt++) {
@@ -400,19 +414,23 @@ async function main(): Promise<void> {
   for (const r of phases) {
     const lat = LABEL[r.target];
     const loop = `${(100 * r.serverLoopUtilization).toFixed(0)} % (${f(r.serverLoopMsPerRequest)} ms/req)`;
-    rows.push([String(r.rate), lat, quad(r.latencyMs), r.achievedRps.toFixed(0), String(r.errors), loop]);
+    const cpu = `${f(r.processCpuMsPerRequest)} ms/req`;
+    rows.push([String(r.rate), lat, quad(r.latencyMs), r.achievedRps.toFixed(0), String(r.errors), loop, cpu]);
     if (r.target !== "anchor") {
-      rows.push(["", "  engine time", quad(r.engineMs), "", "", ""]);
-      rows.push(["", "  slot wait", quad(r.queueMs), "", "", ""]);
-      rows.push(["", "  overhead", quad(r.overheadMs), "", "", ""]);
-      rows.push(["", "  overhead ex-queue", quad(r.overheadExQueueMs), "", "", ""]);
-      rows.push(["", "    of which pool hop", quad(r.poolHopMs), "", "", ""]);
-      rows.push(["", "    of which HTTP+middleware", quad(r.httpAndMiddlewareMs), "", "", ""]);
+      rows.push(["", "  engine time", quad(r.engineMs), "", "", "", ""]);
+      rows.push(["", "  slot wait", quad(r.queueMs), "", "", "", ""]);
+      rows.push(["", "  overhead", quad(r.overheadMs), "", "", "", ""]);
+      rows.push(["", "  overhead ex-queue", quad(r.overheadExQueueMs), "", "", "", ""]);
+      rows.push(["", "    of which pool hop", quad(r.poolHopMs), "", "", "", ""]);
+      rows.push(["", "    of which HTTP+middleware", quad(r.httpAndMiddlewareMs), "", "", "", ""]);
     }
-    rows.push(["", "  sender lag", quad(r.senderLagMs), "", "", ""]);
+    rows.push(["", "  sender lag", quad(r.senderLagMs), "", "", "", ""]);
   }
   console.log(
-    table(["req/s", "measure", "p50 / p90 / p99 / max", "achieved req/s", "errors", "server loop busy"], rows),
+    table(
+      ["req/s", "measure", "p50 / p90 / p99 / max", "achieved req/s", "errors", "server loop busy", "process CPU"],
+      rows,
+    ),
   );
 
   const at = (target: Target, rate: number) => phases.find((p) => p.target === target && p.rate === rate);
@@ -423,6 +441,11 @@ async function main(): Promise<void> {
       const g = at(target, rate);
       if (!g?.overheadMs || !a?.latencyMs) continue;
       const verdict = g.overheadMs.p99 < 1 ? "MET" : "MISSED";
+      console.log(
+        `${rate} req/s, ${target}: server loop ${f(g.serverLoopMsPerRequest)} vs bare ${f(a.serverLoopMsPerRequest)} ms/req ` +
+          `(${f(g.serverLoopMsPerRequest / a.serverLoopMsPerRequest, 2)}x), process CPU ${f(g.processCpuMsPerRequest)} vs ` +
+          `${f(a.processCpuMsPerRequest)} ms/req (${f(g.processCpuMsPerRequest / a.processCpuMsPerRequest, 2)}x)`,
+      );
       console.log(
         `${rate} req/s, ${target}: p99 overhead ${f(g.overheadMs.p99)} ms (target < 1 ms: ${verdict}); ` +
           `above the bare route (p50 ${f(a.latencyMs.p50)}, p99 ${f(a.latencyMs.p99)} ms): ` +

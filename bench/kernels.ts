@@ -93,7 +93,7 @@ async function coldGemv(isas: readonly Isa[], bandwidth: number): Promise<ColdRo
   const out = new Float32Array(n);
   const x = randomWeights(1, k, 5);
   const rows: ColdRow[] = [];
-  for (const type of ["TQ2_0", "I2_S"] as const) {
+  for (const type of ["TQ2_0", "TQ1_0", "I2_S"] as const) {
     const matrices = Array.from({ length: count }, (_, i) =>
       quantize(type, randomWeights(n, k, i), n, k, { absmean: true }),
     );

@@ -30,7 +30,7 @@ for (const v of VARIANTS) {
     let best: E2ERun | undefined;
     for (let r = 0; r < repeats; r++) {
       const run = measureInChild(v.path, threads);
-      if (!best || run.decodeTokensPerS > best.decodeTokensPerS) best = run;
+      if (!best || run.decodeTokensPerSecond > best.decodeTokensPerSecond) best = run;
     }
     rows.push({ ...best!, variant: v.name, rssGrowthBytes: best!.rssAfterLoad - best!.rssBefore });
     process.stderr.write(".");
@@ -51,9 +51,9 @@ console.log(
       mb(r.fileBytes),
       mb(r.rssGrowthBytes),
       r.loadMs.toFixed(0),
-      r.prefillTokensPerS.toFixed(0),
-      r.decodeTokensPerS.toFixed(0),
-      `${(r.decodeTokensPerS / anchor(r.threads).decodeTokensPerS).toFixed(2)}x`,
+      r.prefillTokensPerSecond.toFixed(0),
+      r.decodeTokensPerSecond.toFixed(0),
+      `${(r.decodeTokensPerSecond / anchor(r.threads).decodeTokensPerSecond).toFixed(2)}x`,
     ]),
   ),
 );
@@ -62,6 +62,9 @@ if (jsonPath) {
     machine: { cpu: hw.cpuModel, cores: hw.physicalCores, isa: hw.isa },
     repeats,
     anchor: "nano-fp32 (ONNX fp32 on onnxruntime-node), measured in the same run",
-    rows: rows.map((r) => ({ ...r, decodeVsAnchor: r.decodeTokensPerS / anchor(r.threads).decodeTokensPerS })),
+    rows: rows.map((r) => ({
+      ...r,
+      decodeVsAnchor: r.decodeTokensPerSecond / anchor(r.threads).decodeTokensPerSecond,
+    })),
   });
 }

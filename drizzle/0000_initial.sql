@@ -58,7 +58,7 @@ CREATE TABLE "requests" (
 	"total_ms" double precision NOT NULL,
 	"cpu_ms" double precision,
 	"energy_j" double precision,
-	"energy_source" text DEFAULT 'model' NOT NULL,
+	"energy_source" text DEFAULT 'estimate' NOT NULL,
 	"cost" double precision,
 	"price" double precision,
 	"counterfactual_cost" double precision,

@@ -76,6 +76,22 @@ export function matmul(weight: PackedWeight, x: Float32Array, m: number, options
   return native.matmul(...matmulArgs(weight, x, m, options));
 }
 
+/**
+ * `matmul` for up to four weights with the same `cols` that read the same `x` (a layer's q, k
+ * and v; gate and up), into `outs[i]` ([m x weights[i].rows] each). The results equal separate
+ * `matmul` calls bit for bit; the activations are quantized once and, for m = 1, all weights'
+ * rows are one job on the kernel pool, so the threads meet once instead of once per weight.
+ */
+export function matmulShared(
+  weights: readonly PackedWeight[],
+  x: Float32Array,
+  m: number,
+  outs: readonly Float32Array[],
+  options: Omit<MatmulOptions, "out"> = {},
+): readonly Float32Array[] {
+  return native.matmulShared(options.isa, weights.map(weightArgs), x, m, options.activations, outs);
+}
+
 /** `matmul` on libuv's thread pool; the buffers must not change until the promise settles. */
 export function matmulAsync(
   weight: PackedWeight,

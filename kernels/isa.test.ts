@@ -107,6 +107,48 @@ describe.each(simdPaths)("%s path against scalar", (isa: Isa) => {
     });
   }
 
+  it("TQ1_0 GEMV: any packed byte (not only those ggml writes), mixed scales, rows past the kernel's 128-block drain", () => {
+    // The fused TQ1_0 GEMV reads trits off the times-3 chain bytes; every byte value must give
+    // the reference's trits, whatever wrote the file. Long rows cross the kernel's int32 drain.
+    const random = rng(25);
+    for (const [rows, cols] of [
+      [9, 256 * 3],
+      [7, 256 * 47],
+      [5, 256 * 200],
+    ] as const) {
+      const blocks = (rows * cols) / 256;
+      const data = new Uint8Array(blocks * 54);
+      for (let i = 0; i < data.length; i++) data[i] = randomInt(random, 0, 255);
+      for (let b = 0; b < blocks; b++) {
+        const scale = random() < 0.3 ? 0x3800 : 0x3c00; // fp16 0.5 or 1.0
+        data[b * 54 + 52] = scale & 0xff;
+        data[b * 54 + 53] = scale >> 8;
+      }
+      const weight: PackedWeight = { type: "TQ1_0", rows, cols, data };
+      const x = randomFloats(cols, random, 3);
+      const want = matmul(weight, x, 1, { isa: "scalar" });
+      expect(bytesOf(matmul(weight, x, 1, { isa })), `rows ${rows} cols ${cols}`).toBe(bytesOf(want));
+    }
+  });
+
+  it("block formats read the same at an odd byte offset (blocks and their fp16 scales unaligned)", () => {
+    // Only F32 and F16 data must be aligned; a GGUF tensor of blocks may start at any byte.
+    const random = rng(26);
+    for (const type of ["TQ1_0", "TQ2_0", "I2_S", "Q8_0"] as const) {
+      const [rows, cols] = [13, 512];
+      const weight = quantize(type, randomFloats(rows * cols, random), rows, cols, { absmean: type !== "Q8_0" });
+      const shifted = new Uint8Array(weight.data.length + 1).subarray(1);
+      shifted.set(weight.data);
+      const moved: PackedWeight = { ...weight, data: shifted };
+      for (const m of [1, 9]) {
+        const x = randomFloats(m * cols, random);
+        const activations = type === "Q8_0" ? "float" : undefined;
+        const want = matmul(weight, x, m, { isa, activations });
+        expect(bytesOf(matmul(moved, x, m, { isa, activations })), `${type} m ${m}`).toBe(bytesOf(want));
+      }
+    }
+  });
+
   it("activation quantization is bit-exact for any length", () => {
     const random = rng(23);
     for (let trial = 0; trial < 40; trial++) {

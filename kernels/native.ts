@@ -32,6 +32,14 @@ export interface NativeKernels {
     isa: IsaArg,
     ...rest: [...WeightArgs, x: Float32Array, m: number, activations: string | undefined, out: Float32Array | undefined]
   ): Float32Array;
+  matmulShared(
+    isa: IsaArg,
+    weights: readonly WeightArgs[],
+    x: Float32Array,
+    m: number,
+    activations: string | undefined,
+    outs: readonly Float32Array[],
+  ): readonly Float32Array[];
   matmulAsync(
     isa: IsaArg,
     ...rest: [...WeightArgs, x: Float32Array, m: number, activations: string | undefined, out: Float32Array | undefined]

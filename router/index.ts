@@ -10,6 +10,7 @@ export {
   recordSuccess,
   secondsUntilRetry,
 } from "./circuit.js";
+export { costOf, priceOf, type ServingCost } from "./cost.js";
 export { decide, shouldEscalate } from "./decide.js";
 export { type PredictContext, predict, type RateObservation, seedRates, updateRates } from "./predict.js";
 export type {

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { effectiveRates, predict, RATE_HALF_LIFE_MS, seedRates, updateRates } from "./predict.js";
 import { features, variant } from "./testkit.js";
 
-const card = { prefillTokensPerSec: 1000, decodeTokensPerSec: 100 };
+const card = { prefillTokensPerSecond: 1000, decodeTokensPerSecond: 100 };
 
 describe("predict", () => {
   it("computes queue, TTFT, total, cost, energy and price from the formulas", () => {
@@ -30,7 +30,7 @@ describe("predict", () => {
   });
 
   it("stays finite when a rate is zero", () => {
-    const broken = { prefillTokensPerSec: 0, decodeTokensPerSec: 0 };
+    const broken = { prefillTokensPerSecond: 0, decodeTokensPerSecond: 0 };
     const p = predict(variant("v", { card: broken, rates: seedRates(broken) }), features());
     for (const x of Object.values(p)) expect(Number.isFinite(x)).toBe(true);
   });
@@ -75,8 +75,8 @@ describe("predict", () => {
 describe("rates", () => {
   it("seeds from the card", () => {
     expect(seedRates(card)).toEqual({
-      prefillTokensPerSec: 1000,
-      decodeTokensPerSec: 100,
+      prefillTokensPerSecond: 1000,
+      decodeTokensPerSecond: 100,
       serviceMs: 1536,
       samples: 0,
       updatedAtMs: null,
@@ -91,8 +91,8 @@ describe("rates", () => {
     );
     // samples: prefill 500 tok/s, decode 50 tok/s, service 1400 ms
     expect(next).toEqual({
-      prefillTokensPerSec: 750,
-      decodeTokensPerSec: 75,
+      prefillTokensPerSecond: 750,
+      decodeTokensPerSecond: 75,
       serviceMs: 1468,
       samples: 1,
       updatedAtMs: 7,
@@ -105,8 +105,8 @@ describe("rates", () => {
       { promptTokens: 0, outputTokens: 10, prefillMs: 0, decodeMs: 0, atMs: 1 },
       0.3,
     );
-    expect(next.prefillTokensPerSec).toBe(1000);
-    expect(next.decodeTokensPerSec).toBe(100);
+    expect(next.prefillTokensPerSecond).toBe(1000);
+    expect(next.decodeTokensPerSecond).toBe(100);
     expect(next.serviceMs).toBe(1536);
   });
 
@@ -115,8 +115,8 @@ describe("rates", () => {
     for (let k = 0; k < 200; k++) {
       r = updateRates(r, { promptTokens: 100, outputTokens: 100, prefillMs: 50, decodeMs: 4000, atMs: k }, 0.2);
     }
-    expect(r.prefillTokensPerSec).toBeCloseTo(2000, 6);
-    expect(r.decodeTokensPerSec).toBeCloseTo(25, 6);
+    expect(r.prefillTokensPerSecond).toBeCloseTo(2000, 6);
+    expect(r.decodeTokensPerSecond).toBeCloseTo(25, 6);
     expect(() => updateRates(r, { promptTokens: 1, outputTokens: 1, prefillMs: 1, decodeMs: 1, atMs: 0 }, 0)).toThrow(
       RangeError,
     );
@@ -126,12 +126,12 @@ describe("rates", () => {
   });
 
   it("blends stale live rates back towards the card by their age", () => {
-    const live = { ...seedRates(card), decodeTokensPerSec: 20, updatedAtMs: 0 };
+    const live = { ...seedRates(card), decodeTokensPerSecond: 20, updatedAtMs: 0 };
     const v = variant("v", { card, rates: live });
-    expect(effectiveRates(v).decodeTokensPerSec).toBe(20);
-    expect(effectiveRates(v, 0).decodeTokensPerSec).toBe(20);
-    expect(effectiveRates(v, RATE_HALF_LIFE_MS).decodeTokensPerSec).toBeCloseTo(60, 9);
-    expect(effectiveRates(v, 100 * RATE_HALF_LIFE_MS).decodeTokensPerSec).toBeCloseTo(100, 6);
+    expect(effectiveRates(v).decodeTokensPerSecond).toBe(20);
+    expect(effectiveRates(v, 0).decodeTokensPerSecond).toBe(20);
+    expect(effectiveRates(v, RATE_HALF_LIFE_MS).decodeTokensPerSecond).toBeCloseTo(60, 9);
+    expect(effectiveRates(v, 100 * RATE_HALF_LIFE_MS).decodeTokensPerSecond).toBeCloseTo(100, 6);
     const f = features();
     expect(predict(v, f, { now: RATE_HALF_LIFE_MS }).decodeMs).toBeLessThan(predict(v, f, { now: 0 }).decodeMs);
   });

@@ -5,11 +5,10 @@
  *            (completions needed before this request gets a slot, at `slots` completions per service time)
  *   TTFT   = queue + promptTokens / prefillRate
  *   total  = TTFT + expectedOutputTokens / decodeRate
- *   cost   = CPU-seconds × price per core-hour / 3600, CPU-seconds = (prefill + decode) × cores per request
- *   energy = CPU-seconds × watts per core
- *   price  = promptTokens / 1000 × tier input price + expectedOutputTokens / 1000 × tier output price
+ *   cost, energy and price: `costOf` and `priceOf` (cost.ts) of the predicted prefill + decode time and tokens
  */
 
+import { costOf, priceOf } from "./cost.js";
 import type { CardRates, LiveRates, Prediction, RequestFeatures, TierPrices, VariantState } from "./types.js";
 
 /** Live rates last updated this long ago count half; idle variants drift back to their card figures. */
@@ -31,9 +30,9 @@ export function predict(variant: VariantState, features: RequestFeatures, contex
   const slots = Math.max(1, Math.floor(variant.slots));
   const ahead = Math.max(0, count(variant.running) + count(variant.waiting) - slots + 1);
   const queueMs = (ahead * rates.serviceMs) / slots;
-  const prefillMs = (1000 * features.promptTokens) / rates.prefillTokensPerSec;
-  const decodeMs = (1000 * features.expectedOutputTokens) / rates.decodeTokensPerSec;
-  const cpuSeconds = ((prefillMs + decodeMs) / 1000) * nonNegative(variant.cost.coresPerRequest);
+  const prefillMs = (1000 * features.promptTokens) / rates.prefillTokensPerSecond;
+  const decodeMs = (1000 * features.expectedOutputTokens) / rates.decodeTokensPerSecond;
+  const serving = costOf(variant.cost, prefillMs + decodeMs);
   const prices = context.prices;
   return {
     queueMs,
@@ -41,23 +40,20 @@ export function predict(variant: VariantState, features: RequestFeatures, contex
     decodeMs,
     ttftMs: queueMs + prefillMs,
     totalMs: queueMs + prefillMs + decodeMs,
-    cpuSeconds,
-    cost: (cpuSeconds * nonNegative(variant.cost.pricePerCoreHour)) / 3600,
-    energyJ: cpuSeconds * nonNegative(variant.cost.wattsPerCore),
-    price: prices
-      ? (features.promptTokens / 1000) * nonNegative(prices.pricePer1kInput) +
-        (features.expectedOutputTokens / 1000) * nonNegative(prices.pricePer1kOutput)
-      : 0,
+    cpuSeconds: serving.cpuSeconds,
+    cost: serving.cost,
+    energyJ: serving.energyJ,
+    price: prices ? priceOf(prices, features.promptTokens, features.expectedOutputTokens) : 0,
   };
 }
 
 /** The starting rates of a variant with no observations: its model card's figures. */
 export function seedRates(card: CardRates): LiveRates {
-  const prefill = rate(card.prefillTokensPerSec);
-  const decode = rate(card.decodeTokensPerSec);
+  const prefill = rate(card.prefillTokensPerSecond);
+  const decode = rate(card.decodeTokensPerSecond);
   return {
-    prefillTokensPerSec: prefill,
-    decodeTokensPerSec: decode,
+    prefillTokensPerSecond: prefill,
+    decodeTokensPerSecond: decode,
     serviceMs: 1000 * (SEED_PROMPT_TOKENS / prefill + SEED_OUTPUT_TOKENS / decode),
     samples: 0,
     updatedAtMs: null,
@@ -80,16 +76,16 @@ export function updateRates(rates: LiveRates, observation: RateObservation, alph
   const move = (old: number, sample: number) => old + alpha * (sample - old);
   const prefill =
     promptTokens > 0 && prefillMs > 0
-      ? move(rates.prefillTokensPerSec, (1000 * promptTokens) / prefillMs)
-      : rates.prefillTokensPerSec;
+      ? move(rates.prefillTokensPerSecond, (1000 * promptTokens) / prefillMs)
+      : rates.prefillTokensPerSecond;
   const decode =
     outputTokens > 0 && decodeMs > 0
-      ? move(rates.decodeTokensPerSec, (1000 * outputTokens) / decodeMs)
-      : rates.decodeTokensPerSec;
+      ? move(rates.decodeTokensPerSecond, (1000 * outputTokens) / decodeMs)
+      : rates.decodeTokensPerSecond;
   const service = nonNegative(prefillMs) + nonNegative(decodeMs);
   return {
-    prefillTokensPerSec: rate(prefill),
-    decodeTokensPerSec: rate(decode),
+    prefillTokensPerSecond: rate(prefill),
+    decodeTokensPerSecond: rate(decode),
     serviceMs: service > 0 ? move(rates.serviceMs, service) : rates.serviceMs,
     samples: rates.samples + 1,
     updatedAtMs: observation.atMs,
@@ -104,14 +100,18 @@ export function effectiveRates(variant: VariantState, now?: number): LiveRates {
     now === undefined || live.updatedAtMs === null
       ? 1
       : 0.5 ** (Math.max(0, now - live.updatedAtMs) / RATE_HALF_LIFE_MS);
-  const blend = (l: number, s: number) => s + liveWeight * (l - s);
   return {
-    prefillTokensPerSec: rate(blend(live.prefillTokensPerSec, seed.prefillTokensPerSec)),
-    decodeTokensPerSec: rate(blend(live.decodeTokensPerSec, seed.decodeTokensPerSec)),
-    serviceMs: nonNegative(blend(live.serviceMs, seed.serviceMs)),
+    prefillTokensPerSecond: rate(blend(live.prefillTokensPerSecond, seed.prefillTokensPerSecond, liveWeight)),
+    decodeTokensPerSecond: rate(blend(live.decodeTokensPerSecond, seed.decodeTokensPerSecond, liveWeight)),
+    serviceMs: nonNegative(blend(live.serviceMs, seed.serviceMs, liveWeight)),
     samples: live.samples,
     updatedAtMs: live.updatedAtMs,
   };
+}
+
+/** `live` weighted `liveWeight`, the rest `seed` (a module function: it runs per variant per request). */
+function blend(live: number, seed: number, liveWeight: number): number {
+  return seed + liveWeight * (live - seed);
 }
 
 function rate(x: number): number {

@@ -26,7 +26,7 @@ export function features(over: Partial<RequestFeatures> = {}): RequestFeatures {
  * TTFT = 100 000 / prefill ms and total = TTFT + 100 000 / decode ms; cost = total seconds × cores × price / 3600.
  */
 export function variant(name: string, over: Partial<VariantState> = {}): VariantState {
-  const card = over.card ?? { prefillTokensPerSec: 1000, decodeTokensPerSec: 100 };
+  const card = over.card ?? { prefillTokensPerSecond: 1000, decodeTokensPerSecond: 100 };
   return {
     name,
     family: "nano",
@@ -52,8 +52,8 @@ export function fullPrecision(over: Partial<VariantState> = {}): VariantState {
   return variant("nano-fp32", {
     engine: "onnx",
     quality: 1,
-    card: { prefillTokensPerSec: 500, decodeTokensPerSec: 50 },
-    rates: seedRates({ prefillTokensPerSec: 500, decodeTokensPerSec: 50 }),
+    card: { prefillTokensPerSecond: 500, decodeTokensPerSecond: 50 },
+    rates: seedRates({ prefillTokensPerSecond: 500, decodeTokensPerSecond: 50 }),
     cost: { pricePerCoreHour: 0.05, wattsPerCore: 10, coresPerRequest: 2 },
     ...over,
   });
@@ -110,8 +110,8 @@ function variantArb(name: string): fc.Arbitrary<VariantState> {
       variant(name, {
         engine: name.includes("b158") ? "bitnet" : "onnx",
         quality: r.quality,
-        card: { prefillTokensPerSec: r.prefill, decodeTokensPerSec: r.decode },
-        rates: seedRates({ prefillTokensPerSec: r.prefill, decodeTokensPerSec: r.decode }),
+        card: { prefillTokensPerSecond: r.prefill, decodeTokensPerSecond: r.decode },
+        rates: seedRates({ prefillTokensPerSecond: r.prefill, decodeTokensPerSecond: r.decode }),
         running: r.running,
         waiting: r.waiting,
         slots: r.slots,

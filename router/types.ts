@@ -58,14 +58,14 @@ export type EngineKind = "bitnet" | "onnx";
 
 /** Throughput measured on the reference machine, from the variant's model card. */
 export interface CardRates {
-  readonly prefillTokensPerSec: number;
-  readonly decodeTokensPerSec: number;
+  readonly prefillTokensPerSecond: number;
+  readonly decodeTokensPerSecond: number;
 }
 
 /** Moving averages of what this variant measured in this process (see `seedRates`, `updateRates`). */
 export interface LiveRates {
-  readonly prefillTokensPerSec: number;
-  readonly decodeTokensPerSec: number;
+  readonly prefillTokensPerSecond: number;
+  readonly decodeTokensPerSecond: number;
   /** Mean time a request occupies a slot (prefill + decode), used for queue-wait prediction. */
   readonly serviceMs: number;
   readonly samples: number;

@@ -20,6 +20,13 @@ import { join } from "node:path";
 import onnxProto from "onnx-proto";
 import { convertRopePairsToNeoX } from "../src/convert/index.js";
 import { convertToOnnx } from "../src/convert/to-onnx.js";
+import {
+  formatModelCard,
+  type MeasuredModelCard,
+  MODEL_CARD_FILE,
+  measuredModelCardSchema,
+  parseModelCard,
+} from "../src/formats/card/index.js";
 import { exportGguf, LAYER_TENSOR_GGUF } from "../src/train/export.js";
 import { writeVariantReadmes } from "../src/train/family.js";
 import { flatLayout } from "../src/train/params.js";
@@ -41,6 +48,7 @@ async function sha256(path: string): Promise<string> {
     .digest("hex");
 }
 
+/** The part of a card's `produced` (which the card schema leaves open) that `tritgate family` writes and this script reads. */
 interface Produced {
   recipe: { model: NanoConfig };
   trainedRope?: string;
@@ -48,16 +56,15 @@ interface Produced {
   commands: string[];
 }
 
-interface Card {
-  file: string;
-  sha256: string;
-  produced: Produced;
-  alternatives?: { file: string; sha256: string; produced: Produced }[];
+async function readCard(variant: string): Promise<MeasuredModelCard> {
+  const path = join(NANO, variant, MODEL_CARD_FILE);
+  return parseModelCard(await readFile(path, "utf8"), path, measuredModelCardSchema);
 }
 
 const COMMAND = "npx tsx scripts/nano-rope-neox.ts";
 
-function recordMigration(p: Produced): void {
+function recordMigration(produced: Record<string, unknown>): void {
+  const p = produced as unknown as Produced;
   p.trainedRope = "pairs";
   p.ropeRows = "Q/K rows reordered from consecutive-pair to NeoX RoPE after training (exact; not retrained)";
   if (!p.commands.includes(COMMAND)) p.commands.push(COMMAND);
@@ -65,15 +72,14 @@ function recordMigration(p: Produced): void {
 
 /** The card follows its migrated file: sha256, and how it was made. */
 async function updateCard(variant: string): Promise<void> {
-  const path = join(NANO, variant, "card.json");
-  const card = JSON.parse(await readFile(path, "utf8")) as Card;
+  const card = await readCard(variant);
   card.sha256 = await sha256(join(NANO, variant, card.file));
   recordMigration(card.produced);
   for (const a of card.alternatives ?? []) {
     a.sha256 = await sha256(join(NANO, variant, a.file));
     recordMigration(a.produced);
   }
-  await writeFile(path, `${JSON.stringify(card, null, 2)}\n`);
+  await writeFile(join(NANO, variant, MODEL_CARD_FILE), formatModelCard(card));
 }
 
 /** The ONNX twin's initializers back in the trainer's flat layout (linear weights are stored transposed). */
@@ -121,8 +127,8 @@ async function migrateGguf(file: keyof typeof PAIRED): Promise<boolean> {
 async function migrateOnnx(): Promise<boolean> {
   const path = join(NANO, "nano-fp32/model.onnx");
   if ((await sha256(path)) !== PAIRED["nano-fp32/model.onnx"]) return false;
-  const card = JSON.parse(await readFile(join(NANO, "nano-fp32", "card.json"), "utf8")) as Card;
-  const c = card.produced.recipe.model;
+  const card = await readCard("nano-fp32");
+  const c = (card.produced as unknown as Produced).recipe.model;
   const work = await mkdtemp(join(tmpdir(), "tritgate-nano-neox-"));
   try {
     const gguf = join(work, "model-f32.gguf");

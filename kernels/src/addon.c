@@ -5,6 +5,7 @@
  */
 #include <math.h>
 #include <node_api.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,10 +119,16 @@ typedef struct {
 } matmul_call;
 
 /* argv: isa, type, data, rows, cols, x, m, activations ("int8" | "float" | undefined), out */
+static int parse_matmul_argv(napi_env env, napi_value *argv, matmul_call *c);
+
 static int parse_matmul(napi_env env, napi_callback_info info, matmul_call *c) {
     size_t argc = 9;
     napi_value argv[9];
     napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    return parse_matmul_argv(env, argv, c);
+}
+
+static int parse_matmul_argv(napi_env env, napi_value *argv, matmul_call *c) {
     const tg_format *f;
     long long m;
     tg_typed_view x;
@@ -189,6 +196,58 @@ static napi_value js_matmul(napi_env env, napi_callback_info info) {
         return NULL;
     }
     return c.out;
+}
+
+/* matmulShared(isa, weights: [type, data, rows, cols][], x, m, activations, outs: Float32Array[]):
+ * each weight is checked exactly as matmul checks it; the outputs must not overlap each other. */
+static napi_value js_matmul_shared(napi_env env, napi_callback_info info) {
+    size_t argc = 6;
+    napi_value argv[6];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    uint32_t count = 0, outs = 0;
+    bool is_array = false;
+    napi_is_array(env, argv[1], &is_array);
+    if (!is_array || napi_get_array_length(env, argv[1], &count) != napi_ok || count < 1 || count > TG_MAX_SHARED)
+        return tg_arg_fail(env, "weights", "expected an array of 1 to %lld weights%.0lld", TG_MAX_SHARED, 0), NULL;
+    napi_is_array(env, argv[5], &is_array);
+    if (!is_array || napi_get_array_length(env, argv[5], &outs) != napi_ok || outs != count)
+        return tg_arg_fail(env, "outs", "expected an array of %lld outputs, one per weight%.0lld", count, 0), NULL;
+    matmul_call c[TG_MAX_SHARED];
+    tg_weight w[TG_MAX_SHARED];
+    float *y[TG_MAX_SHARED];
+    for (uint32_t i = 0; i < count; i++) {
+        napi_value weight, one[9];
+        napi_get_element(env, argv[1], i, &weight);
+        napi_is_array(env, weight, &is_array);
+        uint32_t fields = 0;
+        if (!is_array || napi_get_array_length(env, weight, &fields) != napi_ok || fields != 4)
+            return tg_arg_fail(env, "weights", "element %lld: expected [type, data, rows, cols]%.0lld", i, 0), NULL;
+        one[0] = argv[0];
+        for (uint32_t f = 0; f < 4; f++) napi_get_element(env, weight, f, &one[1 + f]);
+        one[5] = argv[2], one[6] = argv[3], one[7] = argv[4];
+        napi_get_element(env, argv[5], i, &one[8]);
+        napi_valuetype t;
+        napi_typeof(env, one[8], &t);
+        if (t == napi_undefined || t == napi_null) return tg_arg_fail(env, "outs", "element %lld is missing%.0lld", i, 0), NULL;
+        if (!parse_matmul_argv(env, one, &c[i])) return NULL;
+        if (c[i].mode != c[0].mode)
+            return tg_arg_fail(env, "weights", "element %lld: int8 and float activations cannot share a call%.0lld", i, 0),
+                   NULL;
+        if (c[i].w.k != c[0].w.k)
+            return tg_arg_fail(env, "weights", "element %lld: expected %lld columns like the first", i, c[0].w.k), NULL;
+        for (uint32_t j = 0; j < i; j++) {
+            const char *a = (const char *)c[i].y, *b = (const char *)c[j].y;
+            if (a < b + c[j].m * c[j].w.n * 4 && b < a + c[i].m * c[i].w.n * 4)
+                return tg_arg_fail(env, "outs", "element %lld overlaps element %lld", i, j), NULL;
+        }
+        w[i] = c[i].w, y[i] = c[i].y;
+    }
+    const char *err = tg_matmul_shared(c[0].isa, w, (int)count, c[0].x, c[0].m, c[0].mode, y);
+    if (err) {
+        napi_throw_error(env, "ERR_TRITGATE_KERNEL", err);
+        return NULL;
+    }
+    return argv[5];
 }
 
 typedef struct {
@@ -574,6 +633,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     choose_default_isa();
     napi_property_descriptor props[] = {
         {"matmul", NULL, js_matmul, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"matmulShared", NULL, js_matmul_shared, NULL, NULL, NULL, napi_enumerable, NULL},
         {"matmulAsync", NULL, js_matmul_async, NULL, NULL, NULL, napi_enumerable, NULL},
         {"quantize", NULL, js_quantize, NULL, NULL, NULL, napi_enumerable, NULL},
         {"dequantize", NULL, js_dequantize, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -14,7 +14,7 @@ static const tg_format formats[] = {
     {TG_Q6_K, "Q6_K", TG_QK6_K, sizeof(tg_block_q6_k), 0},
     {TG_TQ1_0, "TQ1_0", TG_QK_K, sizeof(tg_block_tq1_0), 1},
     {TG_TQ2_0, "TQ2_0", TG_QK_K, sizeof(tg_block_tq2_0), 1},
-    {TG_I2_S, "I2_S", TG_QK_I2S, TG_QK_I2S / 4, 1},
+    {TG_I2_S, "I2_S", TG_QK_I2S, sizeof(tg_block_i2_s), 1},
 };
 
 const tg_format *tg_format_of(int type) {
@@ -147,11 +147,12 @@ static void quantize_q8_0_row(const float *x, int64_t k, tg_block_q8_0 *y) {
 static void quantize_i2_s(const float *x, int64_t count, uint8_t *out) {
     float scale = block_amax(x, count);
     float id = scale != 0.0f ? 1.0f / scale : 0.0f;
+    tg_block_i2_s *blocks = (tg_block_i2_s *)out;
     memset(out, 0, (size_t)(count / 4 + 32));
     for (int64_t i = 0; i < count; i++) {
-        int64_t blk = i / TG_QK_I2S, j = i % TG_QK_I2S;
+        int64_t j = i % TG_QK_I2S;
         int code = ternary_code(x[i] * id);
-        out[blk * 32 + j % 32] |= (uint8_t)(code << (6 - 2 * (j / 32)));
+        blocks[i / TG_QK_I2S].qs[j % 32] |= (uint8_t)(code << (6 - 2 * (j / 32)));
     }
     memcpy(out + count / 4, &scale, 4);
 }

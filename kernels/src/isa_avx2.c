@@ -36,7 +36,9 @@ X86_INLINE void span_2bit_fields(const tg_ternary_args *a, const uint8_t *const 
         const int8_t *xg = a->xq + g * TG_GROUP;
         __m256i x[4];
         for (int n = 0; n < 4; n++) x[n] = _mm256_loadu_si256((const __m256i *)(xg + 32 * n));
-        const int64_t offset = i2s ? g * 32 : (g >> 1) * 66 + (g & 1) * 32;
+        /* group g is I2_S block g, or half g & 1 of TQ2_0 block g / 2: its offset in every row */
+        const int64_t offset = i2s ? g * (int64_t)sizeof(tg_block_i2_s)
+                                   : (g >> 1) * (int64_t)sizeof(tg_block_tq2_0) + (int64_t)offsetof(tg_block_tq2_0, qs) + 32 * (g & 1);
         if (!i2s && !(g & 1))
             for (int i = 0; i < R; i++) mixed[i] |= (uint32_t)(tg_block_d_bits(TG_TQ2_0, rows[i], g >> 1) ^ first[i]);
         for (int i = 0; i < R; i++) {
@@ -107,23 +109,24 @@ X86_INLINE void span_tq1_0(const tg_ternary_args *a, const uint8_t *const *rows,
         }
         const __m256i xh = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(x + 240)));
         for (int i = 0; i < R; i++) {
-            const uint8_t *blk = rows[i] + b * 54;
-            mixed[i] |= (uint32_t)(tg_block_d_bits(TG_TQ1_0, rows[i], b) ^ first[i]);
-            __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)blk), bias);
+            const tg_block_tq1_0 *blk = (const tg_block_tq1_0 *)rows[i] + b;
+            mixed[i] |= (uint32_t)(blk->d ^ first[i]);
+            __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)blk->qs), bias);
             acc[i] = _mm256_add_epi32(acc[i], madd_ones(dot5_biased(w, x32)));
         }
         for (int i = 0; i < R; i += 2) {
             /* R is 1 or 4: a lone row pairs with itself and keeps only its low half */
-            const uint8_t *lo = rows[i] + b * 54, *hi = rows[i + 1 < R ? i + 1 : i] + b * 54;
+            const tg_block_tq1_0 *lo = (const tg_block_tq1_0 *)rows[i] + b;
+            const tg_block_tq1_0 *hi = (const tg_block_tq1_0 *)rows[i + 1 < R ? i + 1 : i] + b;
             __m256i w = _mm256_xor_si256(
-                _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(lo + 32))),
-                                        _mm_loadu_si128((const __m128i *)(hi + 32)), 1),
+                _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(lo->qs + 32))),
+                                        _mm_loadu_si128((const __m128i *)(hi->qs + 32)), 1),
                 bias);
             __m256i s = dot5_biased(w, x16);
             /* qh: dword n of each half holds that row's four bytes times 3^n */
             int32_t qlo, qhi;
-            memcpy(&qlo, lo + 48, 4);
-            memcpy(&qhi, hi + 48, 4);
+            memcpy(&qlo, lo->qh, 4);
+            memcpy(&qhi, hi->qh, 4);
             const __m256i h0 = _mm256_xor_si256(_mm256_setr_epi32(qlo, qlo, qlo, qlo, qhi, qhi, qhi, qhi), bias);
             const __m256i h1 = x86_times3_256(h0), h2 = x86_times3_256(h1), h3 = x86_times3_256(h2);
             const __m256i hv = _mm256_blend_epi32(_mm256_blend_epi32(_mm256_blend_epi32(h0, h1, 0x22), h2, 0x44), h3, 0x88);
@@ -138,10 +141,23 @@ X86_INLINE void span_tq1_0(const tg_ternary_args *a, const uint8_t *const *rows,
     }
 }
 
+/* One function per format, so that one's register allocation cannot disturb another's loop. */
+__attribute__((noinline)) static void gemv_tq1_0(const tg_ternary_args *a, int64_t row0, int64_t row1) {
+    x86_gemv(a, row0, row1, span_tq1_0);
+}
+
+__attribute__((noinline)) static void gemv_tq2_0(const tg_ternary_args *a, int64_t row0, int64_t row1) {
+    x86_gemv(a, row0, row1, span_tq2_0);
+}
+
+__attribute__((noinline)) static void gemv_i2_s(const tg_ternary_args *a, int64_t row0, int64_t row1) {
+    x86_gemv(a, row0, row1, span_i2_s);
+}
+
 static void gemv_ternary(const tg_ternary_args *a, int64_t row0, int64_t row1) {
-    if (a->type == TG_TQ1_0) x86_gemv(a, row0, row1, span_tq1_0);
-    else if (a->type == TG_TQ2_0) x86_gemv(a, row0, row1, span_tq2_0);
-    else x86_gemv(a, row0, row1, span_i2_s);
+    if (a->type == TG_TQ1_0) gemv_tq1_0(a, row0, row1);
+    else if (a->type == TG_TQ2_0) gemv_tq2_0(a, row0, row1);
+    else gemv_i2_s(a, row0, row1);
 }
 
 /* ---------------- M > 1: tiles of unpacked codes ---------------- */

@@ -7,6 +7,7 @@
  * {0,1,2} stand for weights {-1,0,+1} without ever forming signed weights.
  */
 #include <math.h>
+#include <stdlib.h>
 
 #include "x86_common.h"
 
@@ -64,7 +65,9 @@ X86_INLINE void span_2bit(const tg_ternary_args *a, const uint8_t *const *rows, 
             for (int i = 0; i < R; i++) out[i] += drain_scaled(&lo[i], &hi[i], &p);
         const __m512i x_lo = _mm512_loadu_si512(a->xq + g * TG_GROUP);
         const __m512i x_hi = _mm512_loadu_si512(a->xq + g * TG_GROUP + 64);
-        const int64_t offset = tq2 ? (g >> 1) * 66 + (g & 1) * 32 : g * 32;
+        /* group g is half g & 1 of TQ2_0 block g / 2, or I2_S block g: its offset in every row */
+        const int64_t offset = tq2 ? (g >> 1) * (int64_t)sizeof(tg_block_tq2_0) + (int64_t)offsetof(tg_block_tq2_0, qs) + 32 * (g & 1)
+                                   : g * (int64_t)sizeof(tg_block_i2_s);
         if (tq2 && !(g & 1))
             for (int i = 0; i < R; i++) mixed[i] |= (uint32_t)(tg_block_d_bits(TG_TQ2_0, rows[i], g >> 1) ^ first[i]);
         for (int i = 0; i < R; i++) {
@@ -78,38 +81,160 @@ X86_INLINE void span_2bit(const tg_ternary_args *a, const uint8_t *const *rows, 
 
 /* ---------------- TQ1_0 at M = 1 ---------------- */
 
-X86_INLINE void span_tq1_0(const tg_ternary_args *a, const uint8_t *const *rows, int R, int64_t g0, int64_t g1,
-                           int32_t *out, uint32_t *mixed) {
-    /* codes are at most 2, so int32 lanes cannot overflow for any realistic row length */
-    __m256i acc32[X86_MAX_ROWS];
-    __m128i acc16[X86_MAX_ROWS];
-    uint16_t first[X86_MAX_ROWS];
+/*
+ * Trit n of a packed byte v is (v_n * 3) >> 8 for v_n = v * 3^n mod 256 (ggml's extraction, and
+ * the reference's). Since v_{n+1} = 3 v_n mod 256, that trit is exactly (3 v_n - v_{n+1}) / 256,
+ * which is linear in the bytes the times-3 chain produces anyway. So a dot product of trits with
+ * activations needs no trit extraction at all:
+ *     sum_m trit_n(v[m]) x[m] = (3 * sum_m v_n[m] x[m] - sum_m v_{n+1}[m] x[m]) / 256,
+ * two vpdpbusd on the raw chain bytes (unsigned) into two accumulators, "three" and "one". The
+ * identity holds per byte, hence per int32 lane, so each lane's 3 * three - one is an exact
+ * multiple of 256 and an arithmetic shift recovers that lane's trit sum.
+ */
+
+/* byte * 3 mod 256 without a byte multiply */
+X86_INLINE __m512i times3_512(__m512i v) { return _mm512_add_epi8(_mm512_add_epi8(v, v), v); }
+
+/* Lanes take at most 6 vpdpbusd of 4 x 255 x 127 per block; draining every 128 blocks keeps
+ * 3 * three - one far below 2^31 (the addon caps rows at 256 blocks, but the kernel need not rely on it). */
+#define TQ1_DRAIN_BLOCKS 128
+
+typedef struct {
+    __m512i three, one;
+} tq1_acc;
+
+/* For the chain bytes v of trit position n against x: three += v . x, one += (3v mod 256) . x;
+ * returns 3v mod 256, the chain's next bytes. */
+X86_INLINE __m512i tq1_step(tq1_acc *acc, __m512i v, __m512i x) {
+    const __m512i next = times3_512(v);
+    acc->three = _mm512_dpbusd_epi32(acc->three, v, x);
+    acc->one = _mm512_dpbusd_epi32(acc->one, next, x);
+    return next;
+}
+
+/* Each lane's trit sum, (3 * three - one) / 256 (exact), and the accumulators cleared. */
+X86_INLINE __m512i tq1_lanes(tq1_acc *acc) {
+    const __m512i t = _mm512_sub_epi32(_mm512_add_epi32(acc->three, _mm512_add_epi32(acc->three, acc->three)), acc->one);
+    acc->three = acc->one = _mm512_setzero_si512();
+    return _mm512_srai_epi32(t, 8);
+}
+
+/* Adds row i's trit sum to out[i]: row i sits in half i & 1 of pair[i / 2] and lane i of quad. */
+X86_INLINE void tq1_0_drain(tq1_acc pair[2], tq1_acc *quad, int R, int32_t *out) {
+    const __m512i p[2] = {tq1_lanes(&pair[0]), tq1_lanes(&pair[1])}, q = tq1_lanes(quad);
     for (int i = 0; i < R; i++) {
-        acc32[i] = _mm256_setzero_si256(), acc16[i] = _mm_setzero_si128(), mixed[i] = 0;
-        first[i] = tg_block_d_bits(TG_TQ1_0, rows[i], g0 / 2);
-    }
-    __m256i c32[5];
-    __m128i c16[6];
-    for (int64_t b = g0 / 2; b < g1 / 2; b++) {
-        const int8_t *x = a->xq + b * TG_QK_K;
-        for (int i = 0; i < R; i++) {
-            mixed[i] |= (uint32_t)(tg_block_d_bits(TG_TQ1_0, rows[i], b) ^ first[i]);
-            x86_tq1_0_codes(rows[i] + b * 54, c32, c16);
-            for (int n = 0; n < 5; n++)
-                acc32[i] = _mm256_dpbusd_epi32(acc32[i], c32[n], _mm256_loadu_si256((const __m256i *)(x + 32 * n)));
-            for (int n = 0; n < 6; n++)
-                acc16[i] = _mm_dpbusd_epi32(acc16[i], c16[n], _mm_loadu_si128((const __m128i *)(x + 160 + 16 * n)));
-        }
-    }
-    for (int i = 0; i < R; i++) {
-        __m256i s = _mm256_add_epi32(acc32[i], _mm256_zextsi128_si256(acc16[i]));
-        out[i] = _mm512_reduce_add_epi32(_mm512_zextsi256_si512(s));
+        const __m256i half = _mm512_extracti64x4_epi64(p[i / 2], i & 1);
+        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(half), _mm256_extracti128_si256(half, 1));
+        s = _mm_add_epi32(s, _mm512_extracti32x4_epi32(q, i));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+        out[i] += _mm_cvtsi128_si32(s);
     }
 }
 
+/*
+ * One block's activations laid out as the span reads them, so that every vpdpbusd takes a plain
+ * 64-byte memory operand rather than a broadcast (a shuffle-pipe operation per use): x[32n ..
+ * 32n+31] twice for n < 5 (the pairs), x[160+16n .. +15] four times for n < 5 (the 16-byte parts),
+ * x[240 .. 255] four times (qh). Built once per GEMV call and shared by all its rows.
+ */
+#define TQ1_XBLOCK 704
+#define TQ1_XSTACK 32768 /* bytes of expanded activations kept on the stack (k up to 11776) */
+
+static void tq1_0_expand(const int8_t *x, int8_t *e) {
+    for (int n = 0; n < 5; n++)
+        _mm512_store_si512((void *)(e + 64 * n), _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x + 32 * n))));
+    for (int n = 0; n < 6; n++)
+        _mm512_store_si512((void *)(e + 320 + 64 * n),
+                           _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(x + 160 + 16 * n))));
+}
+
+/* The GEMV's arguments and its expanded activations (NULL: expand block by block instead). */
+typedef struct {
+    tg_ternary_args a; /* first, so the span's tg_ternary_args pointer leads back here */
+    const int8_t *xe;
+} tq1_args;
+
+/* Block b of the four slots against its expanded activations xe: pair, quad and qh parts. */
+X86_INLINE void tq1_0_block(tq1_acc pair[2], tq1_acc *quad, const uint8_t *const *slot, const int8_t *xe, int64_t b) {
+    /* dword 4r + j of the qh register takes dword r (row r) of qh[j] */
+    const __m512i qh_transpose = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const tg_block_tq1_0 *blk[X86_MAX_ROWS];
+    for (int i = 0; i < X86_MAX_ROWS; i++) blk[i] = (const tg_block_tq1_0 *)slot[i] + b;
+    for (int p = 0; p < 2; p++) {
+        __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)blk[2 * p]->qs)),
+                                       _mm256_loadu_si256((const __m256i *)blk[2 * p + 1]->qs), 1);
+        for (int n = 0; n < 5; n++) w = tq1_step(&pair[p], w, _mm512_load_si512((const void *)(xe + 64 * n)));
+    }
+    __m512i q = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(blk[0]->qs + 32)));
+    q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)(blk[1]->qs + 32)), 1);
+    q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)(blk[2]->qs + 32)), 2);
+    q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)(blk[3]->qs + 32)), 3);
+    for (int n = 0; n < 5; n++) q = tq1_step(quad, q, _mm512_load_si512((const void *)(xe + 320 + 64 * n)));
+    /* qh: the four rows' dwords chained in one xmm, then transposed so that lane r holds row r's
+     * dword times 3^j in dword j */
+    __m128i qh[4];
+    qh[0] = _mm_unpacklo_epi64(_mm_unpacklo_epi32(_mm_loadu_si32(blk[0]->qh), _mm_loadu_si32(blk[1]->qh)),
+                               _mm_unpacklo_epi32(_mm_loadu_si32(blk[2]->qh), _mm_loadu_si32(blk[3]->qh)));
+    for (int j = 1; j < 4; j++) qh[j] = _mm_add_epi8(_mm_add_epi8(qh[j - 1], qh[j - 1]), qh[j - 1]);
+    const __m512i h = _mm512_permutexvar_epi32(
+        qh_transpose,
+        _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(qh[1], qh[0])), _mm256_set_m128i(qh[3], qh[2]), 1));
+    tq1_step(quad, h, _mm512_load_si512((const void *)(xe + 640)));
+}
+
+/*
+ * A block is 32 bytes of 5 trits (weights 0..159: trit n of byte m is weight 32n + m), 16 bytes
+ * of 5 trits (160..239) and 4 bytes of 4 trits (240..255). Each part fills whole zmm registers
+ * by holding several rows at once against activations repeated for each row's slice: the
+ * 32-byte parts of rows 2p and 2p + 1 in one register (pair p), the 16-byte parts of all four
+ * rows in another (lane r is row r), and the four qh bytes of each row, times 3^j in dword j, in
+ * a third that shares the 16-byte part's accumulators. R is 1 or 4; a lone row fills every slot
+ * and keeps slot 0. `a` is the tq1_args' first member.
+ */
+X86_INLINE void span_tq1_0(const tg_ternary_args *a, const uint8_t *const *rows, int R, int64_t g0, int64_t g1,
+                           int32_t *out, uint32_t *mixed) {
+    const int8_t *xe = ((const tq1_args *)a)->xe;
+    _Alignas(64) int8_t local[TQ1_XBLOCK];
+    tq1_acc pair[2], quad;
+    pair[0].three = pair[0].one = pair[1].three = pair[1].one = quad.three = quad.one = _mm512_setzero_si512();
+    const uint8_t *slot[X86_MAX_ROWS];
+    uint16_t first[X86_MAX_ROWS];
+    for (int i = 0; i < X86_MAX_ROWS; i++) slot[i] = rows[i < R ? i : 0];
+    for (int i = 0; i < R; i++) out[i] = 0, mixed[i] = 0, first[i] = tg_block_d_bits(TG_TQ1_0, rows[i], g0 / 2);
+    for (int64_t c0 = g0 / 2; c0 < g1 / 2; c0 += TQ1_DRAIN_BLOCKS) {
+        const int64_t c1 = c0 + TQ1_DRAIN_BLOCKS < g1 / 2 ? c0 + TQ1_DRAIN_BLOCKS : g1 / 2;
+        for (int64_t b = c0; b < c1; b++) {
+            for (int i = 0; i < R; i++) mixed[i] |= (uint32_t)(tg_block_d_bits(TG_TQ1_0, rows[i], b) ^ first[i]);
+            if (!xe) tq1_0_expand(a->xq + b * TG_QK_K, local);
+            tq1_0_block(pair, &quad, slot, xe ? xe + b * TQ1_XBLOCK : local, b);
+        }
+        tq1_0_drain(pair, &quad, R, out);
+    }
+}
+
+/* Each format's GEMV is its own function, so that one's register allocation cannot disturb
+ * another's hot loop (measured: inlined together, the 2-bit loop once kept its activation pointer
+ * on the stack and ran 10% slower). */
+__attribute__((noinline)) static void gemv_2bit(const tg_ternary_args *a, int64_t row0, int64_t row1) {
+    x86_gemv(a, row0, row1, span_2bit);
+}
+
+__attribute__((noinline)) static void gemv_tq1_0(const tg_ternary_args *a, int64_t row0, int64_t row1) {
+    const int64_t blocks = a->k / TG_QK_K, bytes = blocks * TQ1_XBLOCK;
+    _Alignas(64) int8_t stack[TQ1_XSTACK];
+    /* past the stack buffer, the heap; if even that fails, the span expands block by block */
+    int8_t *xe = bytes <= TQ1_XSTACK ? stack : aligned_alloc(64, (size_t)bytes);
+    if (xe)
+        for (int64_t b = 0; b < blocks; b++) tq1_0_expand(a->xq + b * TG_QK_K, xe + b * TQ1_XBLOCK);
+    const tq1_args t = {*a, xe};
+    x86_gemv(&t.a, row0, row1, span_tq1_0);
+    if (xe != stack) free(xe);
+}
+
 static void gemv_ternary(const tg_ternary_args *a, int64_t row0, int64_t row1) {
-    if (a->type == TG_TQ1_0) x86_gemv(a, row0, row1, span_tq1_0);
-    else x86_gemv(a, row0, row1, span_2bit);
+    if (a->type == TG_TQ1_0) gemv_tq1_0(a, row0, row1);
+    else gemv_2bit(a, row0, row1);
 }
 
 /* ---------------- M > 1: 4 x 4 tiles of unpacked codes ---------------- */
@@ -264,6 +389,16 @@ static double read_sum(const float *p, int64_t count) {
     return total;
 }
 
+/* head_avx512.c: F16 and Q8_0 heads in 512-bit registers, Q6_K through the shared 256-bit code */
+int tg_avx512_gemv_float(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t row0,
+                         int64_t row1, float *y);
+
+static int gemv_float(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t row0,
+                      int64_t row1, float *y) {
+    return tg_avx512_gemv_float(type, data, row_bytes, k, x, row0, row1, y) ||
+           x86_gemv_float(type, data, row_bytes, k, x, row0, row1, y);
+}
+
 const tg_isa_ops tg_isa_avx512 = {
     .name = "avx512",
     .gemv_ternary = gemv_ternary,
@@ -274,6 +409,6 @@ const tg_isa_ops tg_isa_avx512 = {
     .quantize_row_i8 = quantize_row_i8,
     .dequant_row = x86_dequant_row,
     .dot_f32 = dot_f32,
-    .gemv_float = x86_gemv_float,
+    .gemv_float = gemv_float,
     .read_sum = read_sum,
 };

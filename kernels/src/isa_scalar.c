@@ -30,9 +30,9 @@ static void unpack_tq1_0_block(const tg_block_tq1_0 *blk, uint8_t *codes) {
         for (int m = 0; m < 4; m++) codes[240 + 4 * n + m] = trit(blk->qh[m], n);
 }
 
-/* I2_S block of 128: weight j sits in byte j % 32 at bits 6 - 2 (j / 32). */
-static void unpack_i2_s_block(const uint8_t *blk, uint8_t *codes) {
-    for (int j = 0; j < TG_QK_I2S; j++) codes[j] = (blk[j % 32] >> (6 - 2 * (j / 32))) & 3;
+/* I2_S block of 128: weight j sits in qs[j % 32] at bits 6 - 2 (j / 32). */
+static void unpack_i2_s_block(const tg_block_i2_s *blk, uint8_t *codes) {
+    for (int j = 0; j < TG_QK_I2S; j++) codes[j] = (blk->qs[j % 32] >> (6 - 2 * (j / 32))) & 3;
 }
 
 static void unpack_ternary_row(int type, const uint8_t *row, int64_t k, uint8_t *codes) {
@@ -43,7 +43,8 @@ static void unpack_ternary_row(int type, const uint8_t *row, int64_t k, uint8_t 
         for (int64_t b = 0; b < k / TG_QK_K; b++)
             unpack_tq1_0_block((const tg_block_tq1_0 *)row + b, codes + b * TG_QK_K);
     } else {
-        for (int64_t b = 0; b < k / TG_QK_I2S; b++) unpack_i2_s_block(row + b * 32, codes + b * TG_QK_I2S);
+        for (int64_t b = 0; b < k / TG_QK_I2S; b++)
+            unpack_i2_s_block((const tg_block_i2_s *)row + b, codes + b * TG_QK_I2S);
     }
 }
 
@@ -66,7 +67,7 @@ static float ternary_row(const tg_ternary_args *a, int64_t r, const int8_t *xq, 
     if (a->type == TG_I2_S) {
         int32_t isum = -group_sum(xsum, 0, a->k);
         for (int64_t b = 0; b < a->k / TG_QK_I2S; b++) {
-            unpack_i2_s_block(row + b * 32, codes);
+            unpack_i2_s_block((const tg_block_i2_s *)row + b, codes);
             isum += dot_codes(codes, xq + b * TG_QK_I2S, TG_QK_I2S);
         }
         return tg_acc_segment(0.0f, a->tensor_scale, isum) * xscale;
@@ -156,7 +157,7 @@ static void dequant_row(int type, const uint8_t *row, int64_t k, float tensor_sc
         break;
     case TG_I2_S:
         for (int64_t b = 0; b < k / TG_QK_I2S; b++) {
-            unpack_i2_s_block(row + b * 32, codes);
+            unpack_i2_s_block((const tg_block_i2_s *)row + b, codes);
             for (int j = 0; j < TG_QK_I2S; j++) out[b * TG_QK_I2S + j] = (float)(codes[j] - 1) * tensor_scale;
         }
         break;

@@ -25,19 +25,6 @@ void tg_quantize_activations(const tg_isa_ops *isa, const float *x, int64_t m, i
 
 /* ---------------- ternary, int8 activations ---------------- */
 
-typedef struct {
-    const tg_isa_ops *isa;
-    tg_ternary_args a;
-    int64_t rows_per_task;
-} gemv_job;
-
-static void gemv_task(void *ctx, int64_t task, int thread) {
-    (void)thread;
-    const gemv_job *job = ctx;
-    int64_t r0 = task * job->rows_per_task;
-    job->isa->gemv_ternary(&job->a, r0, min64(job->a.n, r0 + job->rows_per_task));
-}
-
 /* Does a segment of row `row` end before block b (b > 0)? */
 static int segment_ends_before(const tg_ternary_args *a, const uint8_t *row, int64_t b) {
     if (a->type == TG_I2_S) return 0;
@@ -152,9 +139,28 @@ static void gemm_task(void *ctx, int64_t task, int thread) {
             gemm_tile(job->isa, a, codes, n0, (int)min64(TILE, p1 - n0), m0, (int)min64(TILE, a->m - m0));
 }
 
-static const char *matmul_ternary(const tg_isa_ops *isa, const tg_weight *w, const float *x, int64_t m,
-                                  float *y) {
-    const int64_t k = w->k, groups = k / TG_GROUP;
+/* M = 1 over several weights that read the same activations (q, k, v; gate, up): one pool job
+ * whose tasks run through each weight's rows in turn, so the threads meet once, not per weight,
+ * and the next weight's rows stream while the last tasks of the previous one finish. */
+typedef struct {
+    const tg_isa_ops *isa;
+    tg_ternary_args a[TG_MAX_SHARED];
+    int64_t rows_per_task[TG_MAX_SHARED], first_task[TG_MAX_SHARED + 1];
+    int count;
+} gemv_job;
+
+static void gemv_task(void *ctx, int64_t task, int thread) {
+    (void)thread;
+    const gemv_job *job = ctx;
+    int i = 0;
+    while (task >= job->first_task[i + 1]) i++;
+    int64_t r0 = (task - job->first_task[i]) * job->rows_per_task[i];
+    job->isa->gemv_ternary(&job->a[i], r0, min64(job->a[i].n, r0 + job->rows_per_task[i]));
+}
+
+static const char *matmul_ternary(const tg_isa_ops *isa, const tg_weight *w, int count, const float *x, int64_t m,
+                                  float *const *y) {
+    const int64_t k = w[0].k, groups = k / TG_GROUP;
     int8_t *xq = aligned_alloc(64, (size_t)((m * k + 63) & ~63));
     float *xscale = malloc(sizeof(float) * (size_t)m);
     int32_t *xsum = malloc(sizeof(int32_t) * (size_t)(m * groups));
@@ -171,19 +177,27 @@ static const char *matmul_ternary(const tg_isa_ops *isa, const tg_weight *w, con
             xsum[r * groups + g] = s;
         }
 
-    tg_ternary_args a = {
-        .type = w->type, .data = w->data, .n = w->n, .k = k, .row_bytes = tg_row_bytes(w->type, k),
-        .xq = xq, .xsum = xsum, .xscale = xscale, .m = m, .y = y,
-    };
-    if (w->type == TG_I2_S) memcpy(&a.tensor_scale, w->data + w->n * a.row_bytes, 4);
+    tg_ternary_args args[TG_MAX_SHARED];
+    for (int i = 0; i < count; i++) {
+        args[i] = (tg_ternary_args){
+            .type = w[i].type, .data = w[i].data, .n = w[i].n, .k = k, .row_bytes = tg_row_bytes(w[i].type, k),
+            .xq = xq, .xsum = xsum, .xscale = xscale, .m = m, .y = y[i],
+        };
+        if (w[i].type == TG_I2_S) memcpy(&args[i].tensor_scale, w[i].data + w[i].n * args[i].row_bytes, 4);
+    }
 
     if (m == 1) {
-        /* enough tasks to balance the threads, each long enough to amortize dispatch */
+        gemv_job job = {.isa = isa, .count = count};
         int64_t threads = tg_pool_threads();
-        int64_t rpt = (w->n + threads * 8 - 1) / (threads * 8);
-        rpt = rpt < 16 ? 16 : (rpt + 15) & ~(int64_t)15;
-        gemv_job job = {isa, a, rpt};
-        tg_pool_run((w->n + rpt - 1) / rpt, gemv_task, &job);
+        for (int i = 0; i < count; i++) {
+            /* enough tasks to balance the threads, each long enough to amortize dispatch */
+            int64_t rpt = (w[i].n + threads * 8 - 1) / (threads * 8);
+            rpt = rpt < 16 ? 16 : (rpt + 15) & ~(int64_t)15;
+            job.a[i] = args[i];
+            job.rows_per_task[i] = rpt;
+            job.first_task[i + 1] = job.first_task[i] + (w[i].n + rpt - 1) / rpt;
+        }
+        tg_pool_run(job.first_task[count], gemv_task, &job);
     } else {
         int32_t *xsum_row = malloc(sizeof(int32_t) * (size_t)m);
         if (!xsum_row) {
@@ -195,8 +209,10 @@ static const char *matmul_ternary(const tg_isa_ops *isa, const tg_weight *w, con
             for (int64_t g = 0; g < groups; g++) s += xsum[r * groups + g];
             xsum_row[r] = s;
         }
-        gemm_job job = {isa, a, xsum_row};
-        tg_pool_run((w->n + PANEL_ROWS - 1) / PANEL_ROWS, gemm_task, &job);
+        for (int i = 0; i < count; i++) {
+            gemm_job job = {isa, args[i], xsum_row};
+            tg_pool_run((w[i].n + PANEL_ROWS - 1) / PANEL_ROWS, gemm_task, &job);
+        }
         free(xsum_row);
     }
     free(xq), free(xscale), free(xsum);
@@ -243,16 +259,25 @@ static void matmul_float(const tg_isa_ops *isa, const tg_weight *w, const float 
     tg_pool_run((w->n + job.rows_per_task - 1) / job.rows_per_task, float_task, &job);
 }
 
+const char *tg_matmul_shared(const tg_isa_ops *isa, const tg_weight *w, int count, const float *x, int64_t m,
+                             tg_act_mode mode, float *const *y) {
+    if (count < 1 || count > TG_MAX_SHARED) return "between 1 and TG_MAX_SHARED weights";
+    for (int i = 0; i < count; i++) {
+        const tg_format *f = tg_format_of(w[i].type);
+        if (!f) return "unknown weight type";
+        if (tg_tensor_bytes(w[i].type, w[i].n, w[i].k) != w[i].nbytes) return "weight size does not match its shape";
+        if (w[i].k != w[0].k) return "weights sharing an input must have the same number of columns";
+        if (mode == TG_ACT_INT8 && !f->ternary) return "int8 activations need a ternary weight type";
+    }
+    if (m < 1) return "m must be >= 1";
+    if (mode == TG_ACT_INT8) return matmul_ternary(isa, w, count, x, m, y);
+    for (int i = 0; i < count; i++) matmul_float(isa, &w[i], x, m, y[i]);
+    return NULL;
+}
+
 const char *tg_matmul(const tg_isa_ops *isa, const tg_weight *w, const float *x, int64_t m, tg_act_mode mode,
                       float *y) {
-    const tg_format *f = tg_format_of(w->type);
-    if (!f) return "unknown weight type";
-    if (tg_tensor_bytes(w->type, w->n, w->k) != w->nbytes) return "weight size does not match its shape";
-    if (m < 1) return "m must be >= 1";
-    if (mode == TG_ACT_INT8 && f->ternary) return matmul_ternary(isa, w, x, m, y);
-    if (mode == TG_ACT_INT8) return "int8 activations need a ternary weight type";
-    matmul_float(isa, w, x, m, y);
-    return NULL;
+    return tg_matmul_shared(isa, w, 1, x, m, mode, &y);
 }
 
 /* ---------------- read bandwidth (a STREAM-like read pass) ---------------- */

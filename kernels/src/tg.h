@@ -30,19 +30,39 @@ typedef enum {
 #define TG_GROUP 128  /* activation sums are kept per 128 values */
 #define TG_PANEL_MT 12 /* activation rows per panel_dot_u8s8 call */
 
-/* Block structs exactly as ggml lays them out in GGUF (little-endian, packed). */
-typedef struct {
+/*
+ * Block structs exactly as ggml (and bitnet.cpp for I2_S) lay them out in GGUF. Kernels reach
+ * block fields through these, never through byte offsets. They are packed: a tensor's data may
+ * start at any byte (the addon only demands alignment of F32 and F16), so a block, and its fp16
+ * scale, can sit at an odd address; packing makes the compiler read every field with unaligned-safe
+ * loads. The fields are read in place, so the host must be little-endian like the files.
+ */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "tritgate kernels read GGUF blocks in place: little-endian hosts only"
+#endif
+#define TG_PACKED __attribute__((packed))
+
+/* TQ2_0: weight 128h + 32n + m is the 2-bit code at bits 2n of qs[32h + m]. */
+typedef struct TG_PACKED {
     uint8_t qs[64]; /* 2-bit codes, two halves of 128 weights */
     uint16_t d;     /* fp16 block scale */
 } tg_block_tq2_0;
 
-typedef struct {
+/* TQ1_0: trit n of qs[m] is weight 32n + m (m < 32) or 160 + 16n + (m - 32) (m >= 32); trit n
+ * of qh[m] is weight 240 + 4n + m. */
+typedef struct TG_PACKED {
     uint8_t qs[48]; /* 5 trits per byte */
     uint8_t qh[4];  /* 4 trits per byte (+1 padding trit) */
     uint16_t d;     /* fp16 block scale */
 } tg_block_tq1_0;
 
-typedef struct {
+/* I2_S (bitnet.cpp, x86 layout): weight 32n + m of a 128-block at bits 6 - 2n of qs[m]. The one
+ * fp32 scale of the tensor follows the last row, not the blocks. */
+typedef struct TG_PACKED {
+    uint8_t qs[32];
+} tg_block_i2_s;
+
+typedef struct TG_PACKED {
     uint16_t d; /* fp16 block scale */
     int8_t qs[32];
 } tg_block_q8_0;
@@ -52,7 +72,7 @@ typedef struct {
  * In each 128-value half h, for l < 32: value 32j + l takes the low nibble (j = 0, 1) or high
  * nibble (j = 2, 3) of ql[64h + l + 32 (j & 1)], bits 2j of qh[32h + l], and scale
  * scales[8h + 2j + l / 16]. */
-typedef struct {
+typedef struct TG_PACKED {
     uint8_t ql[128];
     uint8_t qh[64];
     int8_t scales[16];
@@ -63,6 +83,7 @@ _Static_assert(sizeof(tg_block_q6_k) == 210, "Q6_K block is 210 bytes");
 _Static_assert(sizeof(tg_block_tq2_0) == 66, "TQ2_0 block is 66 bytes");
 _Static_assert(sizeof(tg_block_tq1_0) == 54, "TQ1_0 block is 54 bytes");
 _Static_assert(sizeof(tg_block_q8_0) == 34, "Q8_0 block is 34 bytes");
+_Static_assert(sizeof(tg_block_i2_s) == TG_QK_I2S / 4, "I2_S block is 32 bytes");
 
 /* Format facts: block length, bytes per block, and whether it is ternary. */
 typedef struct {
@@ -167,8 +188,7 @@ static inline float tg_acc_segment(float acc, float d, int32_t isum) {
 
 /* fp16 scale bits of ternary block b of a packed row (TQ1_0 / TQ2_0). */
 static inline uint16_t tg_block_d_bits(int type, const uint8_t *row, int64_t b) {
-    const uint8_t *p = type == TG_TQ2_0 ? row + b * 66 + 64 : row + b * 54 + 52;
-    return (uint16_t)(p[0] | (p[1] << 8));
+    return type == TG_TQ2_0 ? ((const tg_block_tq2_0 *)row)[b].d : ((const tg_block_tq1_0 *)row)[b].d;
 }
 
 /* ---- thread pool (pool.c) ---- */
@@ -195,6 +215,12 @@ typedef struct {
 /* y[m][n] = W x[m] for a packed weight [n x k]; returns NULL or a static error string. */
 const char *tg_matmul(const tg_isa_ops *isa, const tg_weight *w, const float *x, int64_t m,
                       tg_act_mode mode, float *y);
+/* The same for up to TG_MAX_SHARED weights of equal k that read the same x (q, k, v; gate, up):
+ * y[i] = W[i] x. The results equal separate tg_matmul calls bit for bit; the activations are
+ * quantized once and, at m = 1, all weights' rows are one pool job. */
+#define TG_MAX_SHARED 4
+const char *tg_matmul_shared(const tg_isa_ops *isa, const tg_weight *w, int count, const float *x, int64_t m,
+                             tg_act_mode mode, float *const *y);
 /* Per-token int8 quantization of m rows (the activation half of tg_matmul). */
 void tg_quantize_activations(const tg_isa_ops *isa, const float *x, int64_t m, int64_t k,
                              int8_t *q, float *xscale);

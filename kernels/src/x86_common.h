@@ -40,14 +40,14 @@ X86_INLINE __m128i x86_times3_128(__m128i v) { return _mm_add_epi8(_mm_add_epi8(
 
 /* Codes of one TQ1_0 block, in weight order: c32[n] holds codes[32n .. 32n+31] (n < 5),
  * c16[n] holds codes[160+16n .. +15] (n < 5) and c16[5] holds codes[240 .. 255]. */
-X86_INLINE void x86_tq1_0_codes(const uint8_t *block, __m256i c32[5], __m128i c16[6]) {
-    __m256i v = _mm256_loadu_si256((const __m256i *)block);
+X86_INLINE void x86_tq1_0_codes(const tg_block_tq1_0 *blk, __m256i c32[5], __m128i c16[6]) {
+    __m256i v = _mm256_loadu_si256((const __m256i *)blk->qs);
     for (int n = 0; n < 5; n++, v = x86_times3_256(v)) c32[n] = x86_trits256(v);
-    __m128i u = _mm_loadu_si128((const __m128i *)(block + 32));
+    __m128i u = _mm_loadu_si128((const __m128i *)(blk->qs + 32));
     for (int n = 0; n < 5; n++, u = x86_times3_128(u)) c16[n] = x86_trits128(u);
     /* qh: codes[240 + 4n + m] = trit n of qh[m]; dword n of hv holds the four bytes times 3^n */
     int32_t qh;
-    memcpy(&qh, block + 48, 4);
+    memcpy(&qh, blk->qh, 4);
     __m128i h0 = _mm_set1_epi32(qh), h1 = x86_times3_128(h0), h2 = x86_times3_128(h1), h3 = x86_times3_128(h2);
     __m128i hv = _mm_blend_epi32(_mm_blend_epi32(_mm_blend_epi32(h0, h1, 2), h2, 4), h3, 8);
     c16[5] = x86_trits128(hv);
@@ -68,19 +68,21 @@ static void x86_unpack_ternary_row(int type, const uint8_t *row, int64_t k, uint
      * 128-block at bits 6 - 2n of byte m */
     static const int tq2_shift[4] = {0, 2, 4, 6}, i2s_shift[4] = {6, 4, 2, 0};
     if (type == TG_TQ2_0) {
+        const tg_block_tq2_0 *blk = (const tg_block_tq2_0 *)row;
         for (int64_t b = 0; b < k / TG_QK_K; b++)
             for (int h = 0; h < 2; h++) {
-                __m256i w = _mm256_loadu_si256((const __m256i *)(row + b * 66 + 32 * h));
+                __m256i w = _mm256_loadu_si256((const __m256i *)(blk[b].qs + 32 * h));
                 x86_store_2bit_fields(w, tq2_shift, codes + b * TG_QK_K + 128 * h);
             }
     } else if (type == TG_I2_S) {
+        const tg_block_i2_s *blk = (const tg_block_i2_s *)row;
         for (int64_t b = 0; b < k / TG_QK_I2S; b++)
-            x86_store_2bit_fields(_mm256_loadu_si256((const __m256i *)(row + b * 32)), i2s_shift, codes + b * TG_QK_I2S);
+            x86_store_2bit_fields(_mm256_loadu_si256((const __m256i *)blk[b].qs), i2s_shift, codes + b * TG_QK_I2S);
     } else {
         __m256i c32[5];
         __m128i c16[6];
         for (int64_t b = 0; b < k / TG_QK_K; b++) {
-            x86_tq1_0_codes(row + b * 54, c32, c16);
+            x86_tq1_0_codes((const tg_block_tq1_0 *)row + b, c32, c16);
             uint8_t *out = codes + b * TG_QK_K;
             for (int n = 0; n < 5; n++) _mm256_storeu_si256((__m256i *)(out + 32 * n), c32[n]);
             for (int n = 0; n < 6; n++) _mm_storeu_si128((__m128i *)(out + 160 + 16 * n), c16[n]);
@@ -105,10 +107,10 @@ static void x86_dequant_row(int type, const uint8_t *row, int64_t k, float tenso
         return;
     case TG_Q8_0:
         for (int64_t b = 0; b < k / TG_QK8_0; b++) {
-            const uint8_t *blk = row + b * (int64_t)sizeof(tg_block_q8_0);
-            __m256 d = _mm256_set1_ps(tg_fp16_to_fp32((uint16_t)(blk[0] | (blk[1] << 8))));
+            const tg_block_q8_0 *blk = (const tg_block_q8_0 *)row + b;
+            __m256 d = _mm256_set1_ps(tg_fp16_to_fp32(blk->d));
             for (int i = 0; i < 4; i++) {
-                __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(blk + 2 + 8 * i)));
+                __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(blk->qs + 8 * i)));
                 _mm256_storeu_ps(out + b * TG_QK8_0 + 8 * i, _mm256_mul_ps(_mm256_cvtepi32_ps(q), d));
             }
         }

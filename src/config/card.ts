@@ -3,49 +3,41 @@
  * / `tritgate eval`): the router's quality score and the seed of its rate averages. A quality in
  * the config overrides the card's; the card's measured rates replace the config's inline seeds.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename } from "node:path";
+import { type CardEntry, modelCardPath, readModelCardFile } from "../formats/card/index.js";
 import type { VariantConfig } from "./schema.js";
 
-export interface MeasuredCard {
+/** What the gateway takes from a card: the router's quality score (capped at 1) and the seeds of its rate averages. */
+export type MeasuredCard = Readonly<Pick<CardEntry, "prefillTokensPerSecond" | "decodeTokensPerSecond">> & {
+  /** the card file */
   readonly path: string;
   readonly quality?: number;
-  readonly prefillTokensPerS?: number;
-  readonly decodeTokensPerS?: number;
-}
+};
 
-function positiveNumber(v: unknown): number | undefined {
-  return typeof v === "number" && Number.isFinite(v) && v > 0 ? v : undefined;
-}
-
-/** The card beside `modelPath`, or undefined when there is none; throws naming the file when it is unreadable. */
+/**
+ * The card beside `modelPath` (its `alternatives` entry when the card lists this file there), or
+ * undefined when there is none; throws naming the file when it is not valid JSON or not a model card.
+ */
 export function readModelCard(modelPath: string): MeasuredCard | undefined {
-  const path = join(dirname(modelPath), "card.json");
-  if (!existsSync(path)) return undefined;
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, "utf8"));
-  } catch (e) {
-    throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
-  }
-  if (typeof json !== "object" || json === null) throw new Error(`${path}: expected a JSON object`);
-  const card = json as { quality?: { quality?: unknown }; prefillTokensPerS?: unknown; decodeTokensPerS?: unknown };
-  const quality = positiveNumber(card.quality?.quality);
+  const path = modelCardPath(modelPath);
+  const card = readModelCardFile(path);
+  if (card === undefined) return undefined;
+  const file = basename(modelPath);
+  const entry = card.file === file ? card : (card.alternatives?.find((a) => a.file === file) ?? card);
+  const quality = entry.quality?.quality;
   return {
     path,
     ...(quality !== undefined && { quality: Math.min(1, quality) }),
-    ...(positiveNumber(card.prefillTokensPerS) !== undefined && {
-      prefillTokensPerS: card.prefillTokensPerS as number,
-    }),
-    ...(positiveNumber(card.decodeTokensPerS) !== undefined && { decodeTokensPerS: card.decodeTokensPerS as number }),
+    ...(entry.prefillTokensPerSecond !== undefined && { prefillTokensPerSecond: entry.prefillTokensPerSecond }),
+    ...(entry.decodeTokensPerSecond !== undefined && { decodeTokensPerSecond: entry.decodeTokensPerSecond }),
   };
 }
 
 export interface ResolvedVariantFigures {
   readonly quality: number;
   readonly qualitySource: "config" | "card" | "reference" | "assumed";
-  readonly prefillTokensPerS: number;
-  readonly decodeTokensPerS: number;
+  readonly prefillTokensPerSecond: number;
+  readonly decodeTokensPerSecond: number;
 }
 
 /**
@@ -69,7 +61,7 @@ export function resolveVariantFigures(
   return {
     quality,
     qualitySource,
-    prefillTokensPerS: card?.prefillTokensPerS ?? variant.card.prefillTokensPerS,
-    decodeTokensPerS: card?.decodeTokensPerS ?? variant.card.decodeTokensPerS,
+    prefillTokensPerSecond: card?.prefillTokensPerSecond ?? variant.card.prefillTokensPerSecond,
+    decodeTokensPerSecond: card?.decodeTokensPerSecond ?? variant.card.decodeTokensPerSecond,
   };
 }

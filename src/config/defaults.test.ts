@@ -128,11 +128,11 @@ describe("ensureDemoKey", () => {
 });
 
 describe("variants in router terms", () => {
-  it("map card rates and cost parameters", async () => {
-    const { variantCardRates, variantCost } = await import("./variants.js");
+  it("carry the router's card rates and map cost parameters", async () => {
+    const { variantCost } = await import("./variants.js");
     const fp32 = defaultConfig().variants[1];
     if (!fp32) throw new Error("no fp32 variant");
-    expect(variantCardRates(fp32)).toEqual({ prefillTokensPerSec: 3800, decodeTokensPerSec: 450 });
+    expect(fp32.card).toEqual({ prefillTokensPerSecond: 3800, decodeTokensPerSecond: 450 });
     expect(variantCost(fp32)).toEqual({ pricePerCoreHour: 0.04, wattsPerCore: 10, coresPerRequest: 1 });
   });
 });

@@ -69,25 +69,24 @@ variants:
     family: nano
     engine: bitnet
     path: models/nano/nano-b158/model.gguf
-    card: { prefillTokensPerS: 6500, decodeTokensPerS: 2100 }
+    card: { prefillTokensPerSecond: 6500, decodeTokensPerSecond: 2100 }
     slots: 4
-    costPerCoreHour: 0.04
+    pricePerCoreHour: 0.04
     wattsPerCore: 10
     coresPerRequest: 1
   - name: nano-fp32
     family: nano
     engine: onnx
     path: models/nano/nano-fp32/model.onnx
-    card: { prefillTokensPerS: 3800, decodeTokensPerS: 450 }
+    card: { prefillTokensPerSecond: 3800, decodeTokensPerSecond: 450 }
     slots: 2
-    costPerCoreHour: 0.04
+    pricePerCoreHour: 0.04
     wattsPerCore: 10
     coresPerRequest: 1
 
 families:
   - name: nano
     reference: nano-fp32
-defaultFamily: nano
 
 # one thread per variant: the nano models' products are too small to gain from a second thread
 # (bench:nano), and the two variants' workers then share the machine's cores

@@ -6,11 +6,11 @@ export {
   ALL_VARIANTS,
   type FamilyConfig,
   type GatewayConfig,
+  type InlineCard,
   type KeyConfig,
   type ServerConfig,
   type TenantConfig,
-  type VariantCard,
   type VariantConfig,
 } from "./schema.js";
 export { resolveStateDir } from "./state.js";
-export { variantCardRates, variantCost } from "./variants.js";
+export { variantCost } from "./variants.js";

@@ -27,15 +27,15 @@ variants:
     family: tiny
     engine: bitnet
     path: models/tiny-b158.gguf
-    card: { prefillTokensPerS: 1000, decodeTokensPerS: 100 }
-    costPerCoreHour: 0.05
+    card: { prefillTokensPerSecond: 1000, decodeTokensPerSecond: 100 }
+    pricePerCoreHour: 0.05
     wattsPerCore: 8
   - name: tiny-fp32
     family: tiny
     engine: onnx
     path: /abs/tiny-fp32.onnx
-    card: { prefillTokensPerS: 300, decodeTokensPerS: 30, sha256: abc }
-    costPerCoreHour: 0.05
+    card: { prefillTokensPerSecond: 300, decodeTokensPerSecond: 30, sha256: abc }
+    pricePerCoreHour: 0.05
     wattsPerCore: 8
 tenants:
   - id: acme
@@ -74,9 +74,8 @@ describe("parseConfig", () => {
     expect(c.tiers.map((t) => t.allowedVariants)).toEqual([["tiny-b158"], ["tiny-b158", "tiny-fp32"]]);
     expect(c.tiers[1]).toMatchObject({ strategy: "sla", priority: 0, monthlyTokenBudget: 0, pricePer1kInput: 0 });
     expect(c.variants[0]).toMatchObject({ slots: 1, coresPerRequest: 1, path: "models/tiny-b158.gguf" });
-    expect(c.variants[1]?.card).toEqual({ prefillTokensPerS: 300, decodeTokensPerS: 30, sha256: "abc" });
+    expect(c.variants[1]?.card).toEqual({ prefillTokensPerSecond: 300, decodeTokensPerSecond: 30, sha256: "abc" });
     expect(c.families).toEqual([{ name: "tiny", reference: "tiny-fp32" }]);
-    expect(c.defaultFamily).toBe("tiny");
     expect(c.tenants).toEqual([{ id: "acme", name: "Acme Corp", tier: "pro", keys: [] }]);
     expect(c.source).toBe("tritgate.yaml");
   });
@@ -147,6 +146,23 @@ describe("parseConfig", () => {
       path: "variants[0].wattsPerCore",
       message: "required: expected a number ≥ 0",
     });
+  });
+
+  it("names what became of a key earlier configs spelled differently", () => {
+    let text = replaceOnce(GOOD, "card: { prefillTokensPerSecond: 1000,", "card: { prefillTokensPerS: 1000,");
+    text = replaceOnce(
+      text,
+      "    pricePerCoreHour: 0.05\n    wattsPerCore: 8\n  - name: tiny-fp32",
+      "    costPerCoreHour: 0.05\n    wattsPerCore: 8\n  - name: tiny-fp32",
+    );
+    text = `${text}defaultFamily: tiny\n`;
+    const messages = issuesOf(text).map((i) => `${i.path}: ${i.message}`);
+    expect(messages).toEqual([
+      'variants[0].pricePerCoreHour: required: expected a number ≥ 0 (written "costPerCoreHour": renamed "pricePerCoreHour")',
+      'variants[0].card.prefillTokensPerSecond: required: expected a positive number (written "prefillTokensPerS": renamed "prefillTokensPerSecond")',
+      'variants[0]: unknown key "costPerCoreHour" (renamed "pricePerCoreHour")',
+      `: unknown key "defaultFamily" (removed: model "auto" routes within the family of the tier's first allowed variant)`,
+    ]);
   });
 
   it("points at a bad item inside a list", () => {

@@ -6,7 +6,7 @@
 import { isAbsolute, resolve } from "node:path";
 import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
-import { configSchema, crossCheck, finish, type GatewayConfig } from "./schema.js";
+import { CROSS, configFileSchema, type GatewayConfig, gatewayConfigSchema, RENAMED_KEYS } from "./schema.js";
 
 export interface ConfigIssue {
   readonly file: string;
@@ -84,7 +84,7 @@ function editDistance(a: string, b: string): number {
 
 /** The schema's known keys for an object at `path` (for "did you mean"). */
 function knownKeys(path: readonly Segment[]): string[] {
-  let schema: unknown = configSchema;
+  let schema: unknown = configFileSchema;
   for (const seg of path) {
     schema = unwrap(schema);
     const def = (schema as { def?: { type?: string; shape?: Record<string, unknown>; element?: unknown } }).def;
@@ -144,6 +144,18 @@ interface PlainIssue {
   readonly key?: string;
 }
 
+/**
+ * A loose mapping (a variant's card) keeps unknown keys, so an old spelling of a missing key would go
+ * unmentioned: it is named where the key is missed.
+ */
+function oldSpelling(data: unknown, path: readonly Segment[]): string {
+  const parent = valueAt(data, path.slice(0, -1));
+  if (typeof parent !== "object" || parent === null) return "";
+  const renamed = `renamed "${String(path.at(-1))}"`;
+  const old = Object.keys(RENAMED_KEYS).find((key) => RENAMED_KEYS[key] === renamed && key in parent);
+  return old === undefined ? "" : ` (written "${old}": ${renamed})`;
+}
+
 /** One zod issue as readable messages (several for several unknown keys). */
 function describe(issue: z.core.$ZodIssue, data: unknown, base: Segment[] = []): PlainIssue[] {
   const path = [...base, ...(issue.path.filter((p) => typeof p !== "symbol") as Segment[])];
@@ -154,11 +166,14 @@ function describe(issue: z.core.$ZodIssue, data: unknown, base: Segment[] = []):
         .map((k) => ({ k, d: editDistance(key, k) }))
         .filter((c) => c.d <= Math.max(2, Math.floor(key.length / 3)))
         .sort((a, b) => a.d - b.d)[0];
-      const hint = close
-        ? ` (did you mean "${close.k}"?)`
-        : known.length
-          ? ` (expected one of: ${known.join(", ")})`
-          : "";
+      const renamed = RENAMED_KEYS[key];
+      const hint = renamed
+        ? ` (${renamed})`
+        : close
+          ? ` (did you mean "${close.k}"?)`
+          : known.length
+            ? ` (expected one of: ${known.join(", ")})`
+            : "";
       return { path, key, message: `unknown key "${key}"${hint}` };
     });
   }
@@ -167,8 +182,10 @@ function describe(issue: z.core.$ZodIssue, data: unknown, base: Segment[] = []):
     const deeper = issue.errors.find((branch) => branch.some((i) => i.path.length > 0));
     if (deeper) return deeper.flatMap((i) => describe(i, data, path));
   }
+  if (issue.code === "custom" && issue.params?.reference === CROSS.reference) return [{ path, message: issue.message }];
   const value = valueAt(data, path);
-  if (value === undefined && issue.code !== "custom") return [{ path, message: `required: ${issue.message}` }];
+  if (value === undefined && issue.code !== "custom")
+    return [{ path, message: `required: ${issue.message}${oldSpelling(data, path)}` }];
   if (path.length === 0 && value === null) return [{ path, message: `${issue.message} (the file is empty)` }];
   if (issue.code === "custom" && !issue.message.startsWith("expected")) return [{ path, message: issue.message }];
   if (issue.code === "too_small" && Array.isArray(value)) return [{ path, message: `${issue.message}, got none` }];
@@ -204,14 +221,17 @@ export function parseConfig(text: string, fileName: string, options: ParseOption
     path: formatPath(p.path),
     message: p.message,
   });
-  const parsed = configSchema.safeParse(data);
+  const parsed = gatewayConfigSchema.safeParse(data);
   if (!parsed.success) {
     throw new ConfigError(sortIssues(parsed.error.issues.flatMap((i) => describe(i, data)).map(toIssue)));
   }
-  const cross = crossCheck(parsed.data);
-  if (cross.length > 0)
-    throw new ConfigError(sortIssues(cross.map((c) => toIssue({ path: [...c.path], message: c.message }))));
+  const config = parsed.data;
   const baseDir = options.baseDir;
   const resolvePath = (p: string) => (baseDir === undefined || isAbsolute(p) ? p : resolve(baseDir, p));
-  return finish(parsed.data, fileName, resolvePath);
+  return {
+    ...config,
+    source: fileName,
+    server: { ...config.server, stateDir: resolvePath(config.server.stateDir) },
+    variants: config.variants.map((v) => ({ ...v, path: resolvePath(v.path) })),
+  };
 }

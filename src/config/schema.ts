@@ -1,83 +1,21 @@
 /**
- * The gateway config file's schema (zod 4) and the `GatewayConfig` it produces.
- * Every message says what was expected; the parser (`parse.ts`) adds where and what was found.
+ * The gateway config file's schema (zod 4), and the types the gateway reads: each is the output of a
+ * schema here (`z.output`), read-only, never a hand-written twin. `gatewayConfigSchema` is the file's
+ * schema with its cross references checked and its defaults derived (`*` expanded, families filled
+ * in); `parse.ts` adds where each mistake is, resolves relative paths and notes the source file.
+ * Every message says what was expected.
  */
 import { z } from "zod";
-import type { EngineKind } from "../../router/index.js";
 import type { TierConfig } from "../tenants/types.js";
 
-// ── the parsed config ──────────────────────────────────────────────────────────────────────────────────
-
-export interface ServerConfig {
-  readonly host: string;
-  readonly port: number;
-  readonly bodyLimitBytes: number;
-  /** Bearer token for the admin API; the admin API is disabled without one. */
-  readonly adminToken?: string | undefined;
-  /** Where run-time state lives (`keys.json`, the embedded database); relative to the config file. */
-  readonly stateDir: string;
-}
-
-export interface KeyConfig {
-  readonly id: string;
-  readonly hash: string;
-  readonly prefix: string;
-  readonly createdAt: Date;
-  readonly revokedAt?: Date | undefined;
-}
-
-export interface TenantConfig {
-  readonly id: string;
-  readonly name: string;
-  readonly tier: string;
-  readonly keys: readonly KeyConfig[];
-}
-
-/** A variant's model card figures (tokens/s measured on the reference machine); extra card fields are kept. */
-export interface VariantCard {
-  readonly prefillTokensPerS: number;
-  readonly decodeTokensPerS: number;
-  readonly [field: string]: unknown;
-}
-
-export interface VariantConfig {
-  readonly name: string;
-  readonly family: string;
-  readonly engine: EngineKind;
-  /** Model file (.gguf for bitnet, .onnx for onnx); it may not exist yet (the server reports the variant not ready). */
-  readonly path: string;
-  /** q = ppl_reference / ppl_variant when known (measured by `tritgate eval`; a config value overrides). */
-  readonly quality?: number | undefined;
-  readonly card: VariantCard;
-  /** Requests served concurrently. */
-  readonly slots: number;
-  readonly costPerCoreHour: number;
-  readonly wattsPerCore: number;
-  /** Cores one request keeps busy. */
-  readonly coresPerRequest: number;
-}
-
-export interface FamilyConfig {
-  readonly name: string;
-  /** The family's reference (full-precision) variant: quality 1, and the cost counterfactual. */
-  readonly reference: string;
-}
-
-export interface GatewayConfig {
-  /** The file the config came from, or `<defaults>`. */
-  readonly source: string;
-  readonly server: ServerConfig;
-  readonly tiers: readonly TierConfig[];
-  readonly tenants: readonly TenantConfig[];
-  readonly variants: readonly VariantConfig[];
-  readonly families: readonly FamilyConfig[];
-  /** The family `model: "auto"` routes within. */
-  readonly defaultFamily: string;
-  /** The tenant `ensureDemoKey` creates a key for on first start (none when unset). */
-  readonly demoTenant?: string | undefined;
-  /** Kernel and onnxruntime threads (default: physical cores). */
-  readonly threads?: number | undefined;
-}
+/** A parsed value as the gateway holds it: nothing in a config is changed after loading. */
+type Settled<T> = T extends Date
+  ? T
+  : T extends readonly (infer U)[]
+    ? readonly Settled<U>[]
+    : T extends object
+      ? { readonly [K in keyof T]: Settled<T[K]> }
+      : T;
 
 // ── field types with readable expectations ─────────────────────────────────────────────────────────────
 
@@ -191,10 +129,12 @@ const tenantSchema = z.strictObject(
   mapping,
 );
 
-const cardSchema = z.looseObject(
+/** The card figures written in the config: tokens/s on the reference machine, seeds until the measured
+ * card.json beside the model or live rates replace them. Extra card fields are kept. */
+const inlineCardSchema = z.looseObject(
   {
-    prefillTokensPerS: positive(),
-    decodeTokensPerS: positive(),
+    prefillTokensPerSecond: positive(),
+    decodeTokensPerSecond: positive(),
   },
   mapping,
 );
@@ -204,41 +144,66 @@ const variantSchema = z.strictObject(
     name: identifier(),
     family: identifier(),
     engine: oneOf(["bitnet", "onnx"]),
+    /** Model file (.gguf for bitnet, .onnx for onnx); it may not exist yet (the server reports the variant not ready). */
     path: text(),
+    /** q = ppl_reference / ppl_variant when known (measured by `tritgate eval`; a config value overrides). */
     quality: number("a quality between 0 and 1")
       .positive({ error: "expected a quality in (0, 1]" })
       .max(1, { error: "expected a quality in (0, 1]" })
       .optional(),
-    card: cardSchema,
+    card: inlineCardSchema,
+    /** Requests served concurrently. */
     slots: positiveInt().default(1),
-    costPerCoreHour: nonNegative(),
+    /** What we pay for a core-hour of the machine: a request's cost is its core-seconds at this price. */
+    pricePerCoreHour: nonNegative(),
     wattsPerCore: nonNegative(),
+    /** Cores one request keeps busy. */
     coresPerRequest: positive().default(1),
   },
   mapping,
 );
 
-const familySchema = z.strictObject({ name: identifier(), reference: identifier() }, mapping);
+const familySchema = z.strictObject(
+  {
+    name: identifier(),
+    /** The family's reference (full-precision) variant: quality 1, and the cost counterfactual. */
+    reference: identifier(),
+  },
+  mapping,
+);
 
-export const configSchema = z.strictObject(
+/**
+ * Keys earlier configs spelled differently, and what became of them: named in the error a file that
+ * still uses one gets (they are not read: one spelling per quantity).
+ */
+export const RENAMED_KEYS: Readonly<Record<string, string>> = {
+  prefillTokensPerS: 'renamed "prefillTokensPerSecond"',
+  decodeTokensPerS: 'renamed "decodeTokensPerSecond"',
+  costPerCoreHour: 'renamed "pricePerCoreHour"',
+  defaultFamily: 'removed: model "auto" routes within the family of the tier\'s first allowed variant',
+};
+
+/** What a config file may say. */
+export const configFileSchema = z.strictObject(
   {
     server: serverSchema,
     tiers: list(tierSchema, "tiers").min(1, { error: "expected at least one tier" }),
     tenants: list(tenantSchema, "tenants").default([]),
     variants: list(variantSchema, "variants").min(1, { error: "expected at least one variant" }),
     families: list(familySchema, "families").optional(),
-    defaultFamily: identifier().optional(),
+    /** The tenant `ensureDemoKey` creates a key for on first start (none when unset). */
     demoTenant: identifier().optional(),
+    /** Kernel and onnxruntime threads (default: physical cores). */
     threads: positiveInt().optional(),
   },
   mapping,
 );
 
-export type RawConfig = z.output<typeof configSchema>;
+export type ConfigFile = z.output<typeof configFileSchema>;
 
 // ── cross references ───────────────────────────────────────────────────────────────────────────────────
 
-export interface CrossIssue {
+interface CrossIssue {
   readonly path: readonly (string | number)[];
   readonly message: string;
 }
@@ -264,7 +229,7 @@ function duplicates<T>(
 }
 
 /** What the schema alone cannot see: names that must exist, be unique, or agree. */
-export function crossCheck(raw: RawConfig): CrossIssue[] {
+function crossCheck(raw: ConfigFile): CrossIssue[] {
   const issues: CrossIssue[] = [];
   const tierNames = raw.tiers.map((t) => t.name);
   const variantNames = raw.variants.map((v) => v.name);
@@ -346,21 +311,16 @@ export function crossCheck(raw: RawConfig): CrossIssue[] {
         message: `expected a variant of family ${JSON.stringify(family.name)}, got ${JSON.stringify(family.reference)}`,
       });
   });
-  if (raw.defaultFamily !== undefined && !familyNames.includes(raw.defaultFamily))
-    issues.push({
-      path: ["defaultFamily"],
-      message: `unknown family ${JSON.stringify(raw.defaultFamily)} (families: ${names(familyNames)})`,
-    });
   if (raw.demoTenant !== undefined && !raw.tenants.some((t) => t.id === raw.demoTenant))
     issues.push({ path: ["demoTenant"], message: `unknown tenant ${JSON.stringify(raw.demoTenant)}` });
   return issues;
 }
 
-/** The validated raw config with defaults derived: `*` expanded, families and the default family filled in. */
-export function finish(raw: RawConfig, source: string, resolvePath: (p: string) => string): GatewayConfig {
+/** The checked file with its defaults derived: `*` expanded, families (and their references) filled in. */
+function derive(raw: ConfigFile) {
   const variantNames = raw.variants.map((v) => v.name);
   const familyNames = [...new Set(raw.variants.map((v) => v.family))];
-  const families: FamilyConfig[] =
+  const families =
     raw.families ??
     familyNames.map((name) => {
       const members = raw.variants.filter((v) => v.family === name);
@@ -371,17 +331,41 @@ export function finish(raw: RawConfig, source: string, resolvePath: (p: string) 
       return { name, reference: reference?.name ?? name };
     });
   return {
-    source,
-    server: { ...raw.server, stateDir: resolvePath(raw.server.stateDir) },
-    tiers: raw.tiers.map((t) => ({
-      ...t,
-      allowedVariants: t.allowedVariants === ALL_VARIANTS ? [...variantNames] : t.allowedVariants,
-    })),
-    tenants: raw.tenants,
-    variants: raw.variants.map((v) => ({ ...v, path: resolvePath(v.path) })),
+    ...raw,
+    // annotated with the tenancy contract, so a tier field the schema lacks is a compile error here
+    tiers: raw.tiers.map(
+      (t): TierConfig => ({
+        ...t,
+        allowedVariants: t.allowedVariants === ALL_VARIANTS ? [...variantNames] : t.allowedVariants,
+      }),
+    ),
     families,
-    defaultFamily: raw.defaultFamily ?? families[0]?.name ?? "",
-    demoTenant: raw.demoTenant,
-    threads: raw.threads,
   };
 }
+
+/** Marks a cross-reference issue among zod's. */
+export const CROSS = { reference: true } as const;
+
+/**
+ * The config file's schema checked and finished: cross references (reported as `reference` issues, so
+ * their messages are kept as written) and derived defaults. A file with schema issues never reaches
+ * the cross check (a pipe stops at the first failing stage).
+ */
+export const gatewayConfigSchema = configFileSchema.transform((raw, ctx) => {
+  for (const issue of crossCheck(raw))
+    ctx.issues.push({ code: "custom", input: raw, path: [...issue.path], message: issue.message, params: CROSS });
+  return derive(raw);
+});
+
+/** The gateway config, as loaded. */
+export type GatewayConfig = Settled<z.output<typeof gatewayConfigSchema>> & {
+  /** The file the config came from, or `<defaults>`. */
+  readonly source: string;
+};
+export type ServerConfig = GatewayConfig["server"];
+export type TenantConfig = GatewayConfig["tenants"][number];
+export type KeyConfig = TenantConfig["keys"][number];
+/** A variant as the config file describes it (the server's `VariantProfile` is what the router sees of it). */
+export type VariantConfig = GatewayConfig["variants"][number];
+export type InlineCard = VariantConfig["card"];
+export type FamilyConfig = GatewayConfig["families"][number];

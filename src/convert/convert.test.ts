@@ -6,6 +6,7 @@ import { dequantize, quantize, type WeightType } from "../../kernels/index.js";
 import { BitNetForward, loadBitNetWeights, readBitNetConfig } from "../engines/bitnet/index.js";
 import { syntheticBitNet } from "../engines/bitnet/synthetic.js";
 import { tokenizerFromGGUF } from "../engines/tokenizer/index.js";
+import { LLAMA3_SPLIT, TINY_MERGES, TINY_SPECIAL, TINY_TEMPLATE } from "../engines/tokenizer/testkit.js";
 import { encodeGGUF, type GGUFFile, metaString, metaStrings, readGGUF } from "../formats/gguf/index.js";
 import { encodeSafetensors } from "../formats/safetensors/index.js";
 import { randomFloats, seededRandom } from "../util/seeded-random.js";
@@ -19,14 +20,7 @@ import {
   permuteRows,
   preTokenizerName,
 } from "./index.js";
-import {
-  LLAMA3_SPLIT,
-  TINY_MERGES,
-  TINY_SPECIAL,
-  TINY_TEMPLATE,
-  type TinyCheckpoint,
-  writeTinyCheckpoint,
-} from "./testkit.js";
+import { type TinyCheckpoint, writeTinyCheckpoint } from "./testkit.js";
 
 const root = mkdtempSync(join(tmpdir(), "tritgate-convert-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -5,8 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { byteToChar } from "../engines/tokenizer/bytes.js";
-import { addedTokenJson, byteLevelBpeModel } from "../engines/tokenizer/hf-json.js";
+import { TINY_SPECIAL, writeTinyTokenizer } from "../engines/tokenizer/testkit.js";
 import { floatToBF16, type SafetensorsTensorInput, toFloat32, writeSafetensors } from "../formats/safetensors/index.js";
 import { numberToHalfBits } from "../util/half.js";
 import { randomFloats, seededRandom } from "../util/seeded-random.js";
@@ -40,19 +39,6 @@ export interface TinyCheckpoint {
   readonly shapes: Map<string, readonly number[]>;
 }
 
-export const TINY_MERGES: ReadonlyArray<readonly [string, string]> = [
-  ["Ġ", "t"],
-  ["h", "e"],
-  ["Ġt", "he"],
-  ["i", "n"],
-  ["Ġ", "c"],
-  ["a", "t"],
-];
-export const TINY_SPECIAL = { bos: 262, eos: 263, eot: 264, reserved: 280 } as const;
-export const LLAMA3_SPLIT =
-  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-export const TINY_TEMPLATE = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}<|eot_id|>{% endfor %}";
-
 function encode(dtype: "BF16" | "F16" | "F32", values: Float32Array): Uint8Array {
   if (dtype === "BF16") {
     const bits = floatToBF16(values);
@@ -64,50 +50,6 @@ function encode(dtype: "BF16" | "F16" | "F32", values: Float32Array): Uint8Array
     view.setUint16(2 * i, numberToHalfBits(v), true);
   });
   return new Uint8Array(view.buffer);
-}
-
-export function writeTinyTokenizer(dir: string, spec: { vocab: number; pairMerges?: boolean }): void {
-  const vocab: Record<string, number> = {};
-  for (let b = 0; b < 256; b++) vocab[byteToChar(b)] = b;
-  TINY_MERGES.forEach(([a, b], i) => {
-    vocab[a + b] = 256 + i;
-  });
-  const added = [
-    { id: TINY_SPECIAL.bos, content: "<|begin_of_text|>", special: true },
-    { id: TINY_SPECIAL.eos, content: "<|end_of_text|>", special: true },
-    { id: TINY_SPECIAL.eot, content: "<|eot_id|>", special: true },
-    { id: TINY_SPECIAL.reserved, content: "<|reserved|>", special: false },
-  ];
-  const tokenizer = {
-    version: "1.0",
-    added_tokens: added.map((t) => addedTokenJson(t.id, t.content, t.special)),
-    normalizer: null,
-    pre_tokenizer: {
-      type: "Sequence",
-      pretokenizers: [
-        { type: "Split", pattern: { Regex: LLAMA3_SPLIT }, behavior: "Isolated", invert: false },
-        { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false },
-      ],
-    },
-    post_processor: null,
-    decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: byteLevelBpeModel(
-      vocab,
-      TINY_MERGES.map(([a, b]) => (spec.pairMerges ? ([a, b] as const) : `${a} ${b}`)),
-      { ignoreMerges: true },
-    ),
-  };
-  const tokenizerConfig = {
-    add_bos_token: true,
-    bos_token: "<|begin_of_text|>",
-    eos_token: { content: "<|eot_id|>", special: true },
-    chat_template: TINY_TEMPLATE,
-    added_tokens_decoder: Object.fromEntries(
-      added.map((t) => [String(t.id), { content: t.content, special: t.special }]),
-    ),
-  };
-  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(tokenizer));
-  writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify(tokenizerConfig));
 }
 
 export function writeTinyCheckpoint(dir: string, spec: TinyCheckpointSpec = {}): TinyCheckpoint {

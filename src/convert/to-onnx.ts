@@ -8,8 +8,8 @@
 import { open, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
 import { readGGUF } from "../formats/gguf/index.js";
-import { buildBitNetOnnx } from "../formats/onnx/index.js";
 import { ConvertError } from "./errors.js";
+import { buildBitNetOnnx } from "./export-bitnet.js";
 import { writeHuggingFaceTokenizerFiles } from "./gguf-tokenizer.js";
 
 export interface OnnxConvertOptions {

@@ -6,7 +6,7 @@
  *
  * Money is in the gateway's price unit (the tiers' price per 1k tokens), durations in ms, energy in J.
  */
-import { sql } from "drizzle-orm";
+import { type Column, type InferSelectModel, sql, type Table } from "drizzle-orm";
 import {
   boolean,
   check,
@@ -140,8 +140,8 @@ export const evaluations = pgTable(
 
 // ── the request log (partitioned by day) ────────────────────────────────────────────────────────────────
 
-/** Where an energy figure comes from: the cost model's watts per core × CPU time, or a meter. */
-export const ENERGY_SOURCES = ["model", "rapl"] as const;
+/** Where an energy figure comes from: the cost model's watts per core × CPU time, or the RAPL meter (as in metrics). */
+export const ENERGY_SOURCES = ["estimate", "rapl"] as const;
 export type EnergySource = (typeof ENERGY_SOURCES)[number];
 
 /**
@@ -171,7 +171,7 @@ export const requests = pgTable(
     totalMs: doublePrecision("total_ms").notNull(),
     cpuMs: doublePrecision("cpu_ms"),
     energyJ: doublePrecision("energy_j"),
-    energySource: text("energy_source", { enum: ENERGY_SOURCES }).notNull().default("model"),
+    energySource: text("energy_source", { enum: ENERGY_SOURCES }).notNull().default("estimate"),
     /** what serving it cost us */
     cost: doublePrecision("cost"),
     /** what the tenant is charged */
@@ -253,15 +253,32 @@ export const dailyUsage = pgTable(
   (t) => [primaryKey({ name: "daily_usage_pkey", columns: [t.day, t.tenantId, t.variant] })],
 );
 
+/**
+ * The row a writer builds in full: every column without a default present (a nullable one as `null`,
+ * not left out), the columns with defaults optional. Readers of such a row then see `T | null`, never
+ * `undefined`, where drizzle's plain insert type would make every nullable column optional.
+ */
+export type RowToWrite<T extends Table> = {
+  [K in keyof T["_"]["columns"] as T["_"]["columns"][K]["_"]["hasDefault"] extends true
+    ? never
+    : K]: K extends keyof InferSelectModel<T> ? InferSelectModel<T>[K] : never;
+} & {
+  [K in keyof T["_"]["columns"] as T["_"]["columns"][K]["_"]["hasDefault"] extends true ? K : never]?: ColumnValue<
+    T["_"]["columns"][K]
+  >;
+};
+
+type ColumnValue<C extends Column> = C["_"]["notNull"] extends true ? C["_"]["data"] : C["_"]["data"] | null;
+
 export type TierRow = typeof tiers.$inferSelect;
 export type TenantRow = typeof tenants.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type VariantRow = typeof variants.$inferSelect;
 export type EvaluationRow = typeof evaluations.$inferSelect;
 /** What the server builds for each request. */
-export type RequestInsert = typeof requests.$inferInsert;
+export type RequestInsert = RowToWrite<typeof requests>;
 export type RequestSelect = typeof requests.$inferSelect;
 /** What the server builds for each routed request. */
-export type RoutingDecisionInsert = typeof routingDecisions.$inferInsert;
+export type RoutingDecisionInsert = RowToWrite<typeof routingDecisions>;
 export type RoutingDecisionSelect = typeof routingDecisions.$inferSelect;
 export type DailyUsageRow = typeof dailyUsage.$inferSelect;

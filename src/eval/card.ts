@@ -4,31 +4,28 @@
  * measured, never typed in, and the gateway reads them from the card. A file the card lists
  * under `alternatives` (nano-b158's I2_S copy) is recorded in its entry there.
  */
-import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename } from "node:path";
+import { type CardEntry, formatModelCard, modelCardPath, parseModelCard } from "../formats/card/index.js";
 import { writeFileAtomic } from "../util/write-file-atomic.js";
 import type { EvalResult } from "./evaluate.js";
 
-type CardEntry = Record<string, unknown> & { file?: string; quality?: Record<string, unknown> };
-
-function measured(entry: CardEntry, result: EvalResult, split: string): CardEntry {
-  const quality: Record<string, unknown> = {
-    ...entry.quality,
-    split,
-    tokens: result.tokens,
-    perplexity: result.perplexity,
-    top1Accuracy: result.top1Accuracy,
-  };
-  if (result.quality !== undefined) quality.quality = result.quality;
-  if (result.referencePerplexity !== undefined) quality.referencePerplexity = result.referencePerplexity;
-  if (result.top1Agreement !== undefined) quality.top1Agreement = result.top1Agreement;
+function measured<E extends CardEntry>(entry: E, result: EvalResult, split: string): E {
   return {
     ...entry,
-    quality,
+    quality: {
+      ...entry.quality,
+      split,
+      tokens: result.tokens,
+      perplexity: result.perplexity,
+      top1Accuracy: result.top1Accuracy,
+      ...(result.quality !== undefined && { quality: result.quality }),
+      ...(result.referencePerplexity !== undefined && { referencePerplexity: result.referencePerplexity }),
+      ...(result.top1Agreement !== undefined && { top1Agreement: result.top1Agreement }),
+    },
     bytesOnDisk: result.bytesOnDisk,
-    prefillTokensPerS: result.prefillTokensPerSecond,
-    decodeTokensPerS: result.decodeTokensPerSecond,
+    prefillTokensPerSecond: result.prefillTokensPerSecond,
+    decodeTokensPerSecond: result.decodeTokensPerSecond,
     ...(result.rssBytes !== undefined && { rssBytes: result.rssBytes }),
     machine: result.machine,
     measuredAt: result.measuredAt,
@@ -37,11 +34,17 @@ function measured(entry: CardEntry, result: EvalResult, split: string): CardEntr
 
 /** Updates card.json beside `model`; returns its path, or undefined when there is no card for this file. */
 export async function recordInCard(model: string, result: EvalResult, split: string): Promise<string | undefined> {
-  const path = join(dirname(model), "card.json");
-  if (!existsSync(path)) return undefined;
-  const card = JSON.parse(await readFile(path, "utf8")) as CardEntry & { alternatives?: CardEntry[] };
+  const path = modelCardPath(model);
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+  const card = parseModelCard(text, path);
   const file = basename(model);
-  let updated: CardEntry;
+  let updated: typeof card;
   if (card.file === file) updated = measured(card, result, split);
   else if (card.alternatives?.some((a) => a.file === file)) {
     updated = {
@@ -49,6 +52,6 @@ export async function recordInCard(model: string, result: EvalResult, split: str
       alternatives: card.alternatives.map((a) => (a.file === file ? measured(a, result, split) : a)),
     };
   } else return undefined;
-  await writeFileAtomic(path, `${JSON.stringify(updated, null, 2)}\n`);
+  await writeFileAtomic(path, formatModelCard(updated));
   return path;
 }

@@ -1,12 +1,13 @@
 /**
- * The gateway's Hono app. Middleware, outermost first: request id → header count → body limit → auth
- * → validation → output ceiling → rate limit → route. (Request id comes first so that even a 413
- * carries `x-request-id`; the output ceiling comes before the limiter so that a max_tokens no request
- * may have is a 400, not a 429.)
+ * The gateway's Hono app. Middleware, outermost first: request id → end of request (the outcome
+ * observers) → header count → body limit → auth → validation → output ceiling → rate limit → route.
+ * (Request id comes first so that even a 413 carries `x-request-id`; the end-of-request hook wraps
+ * everything after it, so refusals are outcomes too; the output ceiling comes before the limiter so
+ * that a max_tokens no request may have is a 400, not a 429.)
  */
-import { type Context, Hono } from "hono";
+import { Hono } from "hono";
 import { ApiError, errorResponse, notFound } from "./errors.js";
-import { approxTokens, Gateway } from "./gateway/gateway.js";
+import { Gateway } from "./gateway/gateway.js";
 import { createLogger } from "./log.js";
 import { adminAuth, auth } from "./middleware/auth.js";
 import { bodyLimit } from "./middleware/body-limit.js";
@@ -15,15 +16,22 @@ import { outputCeiling } from "./middleware/max-tokens.js";
 import { rateLimit } from "./middleware/rate-limit.js";
 import { requestId } from "./middleware/request-id.js";
 import { validateJson } from "./middleware/validate.js";
+import { endOfRequest } from "./outcome/end-of-request.js";
+import { OBSERVERS } from "./outcome/observers.js";
 import { MemoryRecorder } from "./recorder.js";
 import { adminRoutes } from "./routes/admin.js";
-import { chatCompletions, chatRequestedOutput } from "./routes/chat.js";
-import { completions } from "./routes/completions.js";
+import { type ChatContext, chatCompletions, chatEstimate, chatRequestedOutput } from "./routes/chat.js";
+import {
+  type CompletionContext,
+  completionEstimate,
+  completionRequestedOutput,
+  completions,
+} from "./routes/completions.js";
 import type { RouteServices } from "./routes/context.js";
 import { healthRoutes } from "./routes/health.js";
 import { modelsRoutes } from "./routes/models.js";
-import { type ChatBody, chatSchema, messageText } from "./schemas/chat.js";
-import { type CompletionBody, completionSchema } from "./schemas/completions.js";
+import { chatSchema } from "./schemas/chat.js";
+import { completionSchema } from "./schemas/completions.js";
 import type { AppDeps, GatewayEnv } from "./types.js";
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -34,21 +42,6 @@ export interface GatewayApp {
   readonly recorder: AppDeps["recorder"] & object;
 }
 
-/** Tokens a request may use at most, reserved by the rate limiter until it settles. */
-function chatEstimate(c: Context<GatewayEnv>): number {
-  const body = c.get("body") as ChatBody;
-  const prompt = body.messages.reduce((s, m) => s + approxTokens(messageText(m)) + 4, 0);
-  const output = body.max_completion_tokens ?? body.max_tokens ?? c.get("principal").tier.maxOutputTokens;
-  return prompt + (output ?? 0) * (body.n ?? 1);
-}
-
-function completionEstimate(c: Context<GatewayEnv>): number {
-  const body = c.get("body") as CompletionBody;
-  const prompts = typeof body.prompt === "string" ? [body.prompt] : body.prompt;
-  const prompt = prompts.reduce((s, p) => s + approxTokens(p), 0);
-  return prompt + (body.max_tokens ?? 16) * (body.n ?? 1) * prompts.length;
-}
-
 export function createGateway(given: AppDeps): GatewayApp {
   const log = given.log ?? createLogger();
   const deps: AppDeps = { ...given, log };
@@ -57,20 +50,22 @@ export function createGateway(given: AppDeps): GatewayApp {
   const now = deps.now ?? Date.now;
   const services: RouteServices = { gateway, deps, recorder };
   const limit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
+  const observers = [...OBSERVERS, ...(deps.observers ?? [])].map((make) => make({ deps, recorder, log }));
+  const variantConfig = (name: string) => gateway.variant(name)?.config;
 
   const v1 = new Hono<GatewayEnv>()
     .use(auth(deps.directory))
     .post(
       "/chat/completions",
       validateJson(chatSchema),
-      outputCeiling((c) => chatRequestedOutput(c.get("body") as ChatBody)),
+      outputCeiling((c: ChatContext) => chatRequestedOutput(c.req.valid("json"))),
       rateLimit(deps.limiter, chatEstimate, now),
       chatCompletions(services),
     )
     .post(
       "/completions",
       validateJson(completionSchema),
-      outputCeiling((c) => ({ value: (c.get("body") as CompletionBody).max_tokens ?? undefined, param: "max_tokens" })),
+      outputCeiling((c: CompletionContext) => completionRequestedOutput(c.req.valid("json"))),
       rateLimit(deps.limiter, completionEstimate, now),
       completions(services),
     )
@@ -78,6 +73,7 @@ export function createGateway(given: AppDeps): GatewayApp {
 
   const app = new Hono<GatewayEnv>()
     .use(requestId())
+    .use(endOfRequest(observers, now, variantConfig, log))
     .use(headerLimit(deps.maxHeaders))
     .use(bodyLimit(limit, log))
     .route("/v1", v1)

@@ -1,6 +1,8 @@
 /** OpenAI's error body, `{"error":{"message","type","param","code"}}`, and the statuses that go with it. */
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { jsonResponse, setHeaders } from "./response.js";
+import type { GatewayEnv } from "./types.js";
 
 export interface OpenAIErrorBody {
   readonly error: {
@@ -84,9 +86,14 @@ export const unavailable = (message: string, retryAfterSec: number | null = null
 export const internalError = (message = "The server had an error while processing your request.") =>
   new ApiError(500, message, "server_error", "internal_error");
 
-/** The JSON response for an error; unknown errors become a 500 without leaking their message. */
-export function errorResponse(c: Context, error: unknown): Response {
+/**
+ * The JSON response for an error; unknown errors become a 500 without leaking their message. The
+ * error's code is the request outcome's, unless the route already named a more specific one.
+ */
+export function errorResponse(c: Context<GatewayEnv>, error: unknown): Response {
   const api = error instanceof ApiError ? error : internalError();
-  for (const [name, value] of Object.entries(api.headers)) c.header(name, value);
-  return c.json(api.body(), api.status);
+  setHeaders(c, api.headers);
+  const outcome = c.get("outcome");
+  if (outcome) outcome.error ??= api.code ?? api.type;
+  return jsonResponse(c, api.body(), api.status);
 }

@@ -2,6 +2,7 @@
 export { createApp, createGateway, DEFAULT_BODY_LIMIT, type GatewayApp } from "./app.js";
 export { ApiError, type OpenAIErrorBody } from "./errors.js";
 export { AUTO_MODEL, Gateway } from "./gateway/gateway.js";
+export type { ObserverDeps, ObserverFactory, OutcomeObserver, RequestOutcome } from "./outcome/outcome.js";
 export {
   type DecisionRecorder,
   type DecisionRow,
@@ -10,4 +11,4 @@ export {
   type RequestRow,
 } from "./recorder.js";
 export { type RunningServer, type ServeOptions, startServer } from "./serve.js";
-export type { AppDeps, GatewayEnv, ServedVariant, VariantConfig, VariantRuntime } from "./types.js";
+export type { AppDeps, GatewayEnv, ServedVariant, VariantProfile, VariantRuntime } from "./types.js";

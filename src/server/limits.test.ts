@@ -5,8 +5,8 @@
  */
 import OpenAI, { BadRequestError } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tinyFamily } from "../../test/helpers/tiny-family.js";
 import { startVariantWorker, type VariantWorker } from "../engines/pool/index.js";
-import { tinyFamily } from "../engines/pool/testkit.js";
 import type { LimitDecision, RateLimiter, TierConfig } from "../tenants/index.js";
 import { evaluate, type Usage } from "../tenants/limits/index.js";
 import { createGateway } from "./app.js";

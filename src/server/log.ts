@@ -14,7 +14,8 @@ export interface Logger {
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
 export function isLogLevel(value: string | undefined): value is LogLevel {
-  return value !== undefined && value in RANK;
+  // own keys only: `in` would also accept "toString" or "constructor", a level that silences every line
+  return value !== undefined && Object.hasOwn(RANK, value);
 }
 
 export function createLogger(

@@ -9,9 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI, { BadRequestError } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TINY_SPEC, tinyFamily } from "../../test/helpers/tiny-family.js";
 import { syntheticBitNet } from "../engines/bitnet/index.js";
 import { startVariantWorker, type VariantWorker } from "../engines/pool/index.js";
-import { TINY_SPEC, tinyFamily } from "../engines/pool/testkit.js";
 import { writeGGUF } from "../formats/gguf/index.js";
 import { startTestGateway, type TestGateway, TINY_CONFIGS } from "./testkit.js";
 

@@ -79,22 +79,17 @@ describe("routing", () => {
     expect(r.json.model).toBe("tiny-b158");
   });
 
-  it("non-streaming answers carry x-tritgate-engine-ms, -worker-ms and -queue-ms, within the latency", async () => {
-    const t0 = performance.now();
+  it("non-streaming answers carry x-tritgate-engine-ms, -worker-ms and -queue-ms; the handle's time holds the engine's", async () => {
+    // the exact figures are asserted over scripted runtimes in timing-headers.test.ts
     const r = await chat(gw, gw.keys.standard, { model: "tiny", max_tokens: 2 });
-    const wallMs = performance.now() - t0;
     expect(r.status).toBe(200);
-    const engineMs = Number(r.headers.get("x-tritgate-engine-ms"));
-    const workerMs = Number(r.headers.get("x-tritgate-worker-ms"));
-    const queueMs = Number(r.headers.get("x-tritgate-queue-ms"));
     for (const name of ["engine", "worker", "queue"]) {
       expect(r.headers.get(`x-tritgate-${name}-ms`)).toMatch(/^\d+\.\d{3}$/);
     }
-    expect(engineMs).toBeGreaterThan(0);
     // the handle sees the worker's generation plus the message hops around it
-    expect(workerMs).toBeGreaterThanOrEqual(engineMs);
-    expect(queueMs).toBeGreaterThanOrEqual(0);
-    expect(workerMs + queueMs).toBeLessThanOrEqual(wallMs);
+    expect(Number(r.headers.get("x-tritgate-worker-ms"))).toBeGreaterThanOrEqual(
+      Number(r.headers.get("x-tritgate-engine-ms")),
+    );
   });
 
   it("a premium tier whose floor only fp32 meets gets fp32; `auto` routes the same way", async () => {

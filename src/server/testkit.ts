@@ -3,12 +3,12 @@
  * counting limiter), tiers for the routing scenarios, and a gateway over the two tiny variants of
  * family "tiny" on real worker threads, listening on loopback. Not exported from the package.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { hash, randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { tinyFamily } from "../../test/helpers/tiny-family.js";
+import { readModelCard } from "../config/card.js";
 import { defaultConfig, variantCost } from "../config/index.js";
 import { startVariantWorker, type VariantWorker } from "../engines/pool/index.js";
-import { tinyFamily } from "../engines/pool/testkit.js";
 import {
   type ApiKeyRecord,
   createMemoryRateLimiter,
@@ -23,9 +23,9 @@ import { createGateway, type GatewayApp } from "./app.js";
 import { createLogger, type Logger } from "./log.js";
 import type { MemoryRecorder } from "./recorder.js";
 import { type RunningServer, startServer } from "./serve.js";
-import type { AppDeps, ServedVariant, VariantConfig } from "./types.js";
+import type { AppDeps, ServedVariant, VariantProfile } from "./types.js";
 
-const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
+const sha256 = (s: string) => hash("sha256", s, "hex");
 
 export function tierConfig(over: Partial<TierConfig> & { name: string }): TierConfig {
   return {
@@ -152,13 +152,13 @@ export class CountingLimiter implements RateLimiter {
   async close(): Promise<void> {}
 }
 
-export const TINY_CONFIGS: readonly VariantConfig[] = [
+export const TINY_CONFIGS: readonly VariantProfile[] = [
   {
     name: "tiny-b158",
     family: "tiny",
     engine: "bitnet",
     quality: 0.8,
-    card: { prefillTokensPerSec: 2000, decodeTokensPerSec: 200 },
+    card: { prefillTokensPerSecond: 2000, decodeTokensPerSecond: 200 },
     cost: { pricePerCoreHour: 0.05, wattsPerCore: 10, coresPerRequest: 1 },
   },
   {
@@ -166,7 +166,7 @@ export const TINY_CONFIGS: readonly VariantConfig[] = [
     family: "tiny",
     engine: "onnx",
     quality: 1,
-    card: { prefillTokensPerSec: 500, decodeTokensPerSec: 50 },
+    card: { prefillTokensPerSecond: 500, decodeTokensPerSecond: 50 },
     cost: { pricePerCoreHour: 0.05, wattsPerCore: 10, coresPerRequest: 2 },
   },
 ];
@@ -249,16 +249,18 @@ export async function startNanoGateway(over: Partial<AppDeps> = {}): Promise<Nan
   );
   await Promise.all(workers.map((w) => w.ready));
   const variants: ServedVariant[] = config.variants.map((v, i) => {
-    const card = JSON.parse(readFileSync(join(ROOT, v.path, "../card.json"), "utf8")) as {
-      quality: { quality: number };
-    };
+    const quality = readModelCard(join(ROOT, v.path))?.quality;
+    if (quality === undefined) throw new Error(`${v.path}: its card states no quality`);
     return {
       config: {
         name: v.name,
         family: v.family,
         engine: v.engine,
-        quality: card.quality.quality,
-        card: { prefillTokensPerSec: v.card.prefillTokensPerS, decodeTokensPerSec: v.card.decodeTokensPerS },
+        quality,
+        card: {
+          prefillTokensPerSecond: v.card.prefillTokensPerSecond,
+          decodeTokensPerSecond: v.card.decodeTokensPerSecond,
+        },
         cost: variantCost(v),
       },
       worker: workers[i]!,

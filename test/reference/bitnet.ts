@@ -1,8 +1,8 @@
 /**
  * A straightforward BitNet forward pass for tests: no kernels, no KV cache, float64 math, the
  * whole sequence recomputed each call. Ternary products go through the TypeScript int8
- * reference (or float64 over decoded weights in "float" mode). Written from the architecture
- * description in shared/reference, independently of src/engines/bitnet.
+ * reference (or float64 over decoded weights in "float" mode). Written from the published BitNet
+ * b1.58 architecture, independently of src/engines/bitnet.
  */
 import type { PackedWeight, WeightType } from "../../kernels/index.js";
 import type { GGUFFile } from "../../src/formats/gguf/index.js";

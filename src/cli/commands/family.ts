@@ -56,7 +56,7 @@ export const familyCommand: Command = {
       });
       for (const c of cards) {
         console.log(
-          `${c.name.padEnd(22)} ppl ${c.quality.perplexity.toFixed(2).padStart(7)}  quality ${c.quality.quality.toFixed(3)}  ${(c.bytesOnDisk / 1e6).toFixed(2)} MB  decode ${c.decodeTokensPerS.toFixed(0)} tok/s`,
+          `${c.name.padEnd(22)} ppl ${c.quality.perplexity.toFixed(2).padStart(7)}  quality ${c.quality.quality.toFixed(3)}  ${(c.bytesOnDisk / 1e6).toFixed(2)} MB  decode ${c.decodeTokensPerSecond.toFixed(0)} tok/s`,
         );
       }
       return 0;

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { afterEach, describe, expect, it } from "vitest";
-import { tinyFamily } from "../../engines/pool/testkit.js";
+import { tinyFamily } from "../../../test/helpers/tiny-family.js";
 
 const ROOT = join(import.meta.dirname, "../../..");
 const running: ChildProcess[] = [];
@@ -127,11 +127,10 @@ describe("tritgate serve", () => {
         "      maxOutputTokens: 64 }",
         "variants:",
         `  - { name: tiny-b158, family: tiny, engine: bitnet, path: ${family.gguf}, quality: 0.8,`,
-        "      card: { prefillTokensPerS: 500, decodeTokensPerS: 50 }, slots: 1, costPerCoreHour: 0.04, wattsPerCore: 10, coresPerRequest: 1 }",
+        "      card: { prefillTokensPerSecond: 500, decodeTokensPerSecond: 50 }, slots: 1, pricePerCoreHour: 0.04, wattsPerCore: 10, coresPerRequest: 1 }",
         `  - { name: tiny-fp32, family: tiny, engine: onnx, path: ${family.onnx},`,
-        "      card: { prefillTokensPerS: 200, decodeTokensPerS: 20 }, slots: 1, costPerCoreHour: 0.04, wattsPerCore: 10, coresPerRequest: 2 }",
+        "      card: { prefillTokensPerSecond: 200, decodeTokensPerSecond: 20 }, slots: 1, pricePerCoreHour: 0.04, wattsPerCore: 10, coresPerRequest: 2 }",
         "families: [{ name: tiny, reference: tiny-fp32 }]",
-        "defaultFamily: tiny",
         "tenants: [{ id: acme, name: Acme, tier: standard }]",
         "demoTenant: acme",
       ].join("\n"),

@@ -38,7 +38,10 @@ function servedVariants(config: GatewayConfig, log: (line: string) => void): Ser
         family: v.family,
         engine: v.engine,
         quality: figures.quality,
-        card: { prefillTokensPerSec: figures.prefillTokensPerS, decodeTokensPerSec: figures.decodeTokensPerS },
+        card: {
+          prefillTokensPerSecond: figures.prefillTokensPerSecond,
+          decodeTokensPerSecond: figures.decodeTokensPerSecond,
+        },
         cost: variantCost(v),
       },
       worker: startVariantWorker({ name: v.name, path: v.path, threads: config.threads, slots: v.slots }),

@@ -18,6 +18,7 @@ import {
   type Isa,
   isTernary,
   matmul,
+  matmulShared,
   type PackedWeight,
   tensorBytes,
 } from "../../../kernels/index.js";
@@ -135,6 +136,29 @@ export class BitNetForward {
     return dequantize({ ...e, rows: 1, data: e.data.subarray(at, at + this.embeddingRowBytes) });
   }
 
+  /**
+   * Several linears reading the same input (q, k, v; gate, up) in one native call: one
+   * activation quantization and, in decode, one pool job, with the results of separate calls.
+   */
+  private linearShared(ws: readonly Linear[], x: Float32Array, rows: number, outs: readonly Float32Array[]): void {
+    const ternary = ws[0]?.ternary ?? false;
+    if (ws.some((w) => w.ternary !== ternary || w.weight.cols !== ws[0]?.weight.cols)) {
+      for (const [i, w] of ws.entries()) this.linear(w, x, rows, outs[i] as Float32Array);
+      return;
+    }
+    const ys = ws.map((w, i) => (outs[i] as Float32Array).subarray(0, rows * w.weight.rows));
+    matmulShared(
+      ws.map((w) => w.weight),
+      x.subarray(0, rows * (ws[0]?.weight.cols ?? 0)),
+      rows,
+      ys,
+      { isa: this.options.isa, activations: ternary ? (this.options.activations ?? "int8") : "float" },
+    );
+    ws.forEach((w, i) => {
+      if (w.scale !== 1) floatOps.scaleInPlace(ys[i] as Float32Array, w.scale);
+    });
+  }
+
   private linear(w: Linear, x: Float32Array, rows: number, out: Float32Array): Float32Array {
     const y = out.subarray(0, rows * w.weight.rows);
     matmul(w.weight, x.subarray(0, rows * w.weight.cols), rows, {
@@ -153,9 +177,7 @@ export class BitNetForward {
     const p = this.options.profile;
     rmsNorm(s.x, w.attnNorm, rows, c.rmsEpsilon, s.norm);
     p?.lap("norms");
-    this.linear(w.q, s.norm, rows, s.q);
-    this.linear(w.k, s.norm, rows, s.k);
-    this.linear(w.v, s.norm, rows, s.v);
+    this.linearShared([w.q, w.k, w.v], s.norm, rows, [s.q, s.k, s.v]);
     p?.lap("ternary q,k,v");
     this.rope.apply(s.q, rows, c.heads, start);
     this.rope.apply(s.k, rows, c.kvHeads, start);
@@ -183,8 +205,9 @@ export class BitNetForward {
     const p = this.options.profile;
     rmsNorm(s.x, w.ffnNorm, rows, c.rmsEpsilon, s.norm);
     p?.lap("norms");
-    const gate = this.linear(w.gate, s.norm, rows, s.gate);
-    const up = this.linear(w.up, s.norm, rows, s.up);
+    this.linearShared([w.gate, w.up], s.norm, rows, [s.gate, s.up]);
+    const gate = s.gate.subarray(0, rows * w.gate.weight.rows);
+    const up = s.up.subarray(0, rows * w.up.weight.rows);
     p?.lap("ternary gate,up");
     gatedActivation(c.activation, gate, up, gate);
     p?.lap("activation");

@@ -8,8 +8,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import onnxProto from "onnx-proto";
-import { writeTinyTokenizer } from "../../convert/testkit.js";
 import { randomFloats, seededRandom } from "../../util/seeded-random.js";
+import { writeTinyTokenizer } from "../tokenizer/testkit.js";
 
 const { onnx } = onnxProto;
 const DT = onnx.TensorProto.DataType;

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { tinyFamily } from "./testkit.js";
+import { tinyFamily } from "../../../test/helpers/tiny-family.js";
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, "../../..");

@@ -1,7 +1,7 @@
 /**
  * One variant's engine on its own worker thread, seen from the main thread: a bounded priority
- * queue in front of `slots` concurrent generations, token streaming, cancellation, live counters
- * and measured rates. A worker that fails to load leaves the handle `failed`: every request on it
+ * queue in front of `slots` concurrent generations, token streaming, cancellation and live counters
+ * (the router keeps the rate averages, from each result's timings). A worker that fails to load leaves the handle `failed`: every request on it
  * is refused, and the rest of the pool keeps serving. A worker that crashes after loading fails
  * the generations it was running, then is restarted (with a growing delay) while new requests
  * wait in the queue; after `maxRestarts` crashes in a row without a minute of service, it stays failed.
@@ -34,15 +34,6 @@ export interface VariantWorkerOptions extends WorkerInit {
 
 export type VariantWorkerState = "loading" | "ready" | "failed" | "closed";
 
-/** Moving averages of what this variant measured (EWMA, alpha 0.2). */
-export interface MeasuredRates {
-  readonly prefillTokensPerSec: number | null;
-  readonly decodeTokensPerSec: number | null;
-  readonly serviceMs: number | null;
-  readonly completed: number;
-  readonly failed: number;
-}
-
 export interface VariantWorker {
   readonly name: string;
   readonly path: string;
@@ -55,7 +46,6 @@ export interface VariantWorker {
   readonly slots: number;
   readonly running: number;
   readonly waiting: number;
-  readonly measured: MeasuredRates;
   /** restarts after crashes so far */
   readonly restarts: number;
   generate(
@@ -81,7 +71,6 @@ interface Job {
   detach: () => void;
 }
 
-const ALPHA = 0.2;
 const MAX_RESTART_DELAY_MS = 30_000;
 /** How long close() lets a loading worker finish before terminating it anyway. */
 const CLOSE_LOAD_WAIT_MS = 30_000;
@@ -120,13 +109,6 @@ class WorkerHandle implements VariantWorker {
   private readonly queue: PriorityQueue<Job>;
   private readonly active = new Map<number, Job>();
   private nextId = 1;
-  private rates = {
-    prefillTokensPerSec: null as number | null,
-    decodeTokensPerSec: null as number | null,
-    serviceMs: null as number | null,
-    completed: 0,
-    failed: 0,
-  };
 
   constructor(options: VariantWorkerOptions) {
     this.name = options.name;
@@ -199,10 +181,6 @@ class WorkerHandle implements VariantWorker {
 
   get waiting(): number {
     return this.queue.size;
-  }
-
-  get measured(): MeasuredRates {
-    return { ...this.rates };
   }
 
   generate(
@@ -320,7 +298,6 @@ class WorkerHandle implements VariantWorker {
         const job = this.finish(message.id);
         if (!job) return;
         const r = message.result;
-        this.observe(r.promptTokens, r.completionTokens, r.prefillMs, r.decodeMs);
         if (job.signal?.aborted) job.reject(new GenerationAbortedError(this.name));
         else job.resolve({ ...r, queueMs: job.startedAt - job.enqueuedAt, tokens: job.tokens });
         return;
@@ -328,7 +305,6 @@ class WorkerHandle implements VariantWorker {
       case "error": {
         const job = this.finish(message.id);
         if (!job) return;
-        if (message.error.request === undefined) this.rates.failed++;
         job.reject(reviveError(this.name, message.error));
         return;
       }
@@ -342,17 +318,6 @@ class WorkerHandle implements VariantWorker {
     job.detach();
     this.pump();
     return job;
-  }
-
-  private observe(promptTokens: number, outputTokens: number, prefillMs: number, decodeMs: number): void {
-    const move = (old: number | null, sample: number) => (old === null ? sample : old + ALPHA * (sample - old));
-    const r = this.rates;
-    if (promptTokens > 0 && prefillMs > 0)
-      r.prefillTokensPerSec = move(r.prefillTokensPerSec, (1000 * promptTokens) / prefillMs);
-    if (outputTokens > 0 && decodeMs > 0)
-      r.decodeTokensPerSec = move(r.decodeTokensPerSec, (1000 * outputTokens) / decodeMs);
-    r.serviceMs = move(r.serviceMs, prefillMs + decodeMs);
-    r.completed++;
   }
 
   private fail(reason: string, rejectReady: (e: Error) => void): void {

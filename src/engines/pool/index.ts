@@ -1,7 +1,6 @@
 /** Each variant's engine on its own worker thread, behind a bounded priority queue. */
 export { EngineError, GenerationAbortedError, QueueFullError, VariantUnavailableError } from "./errors.js";
 export {
-  type MeasuredRates,
   startVariantWorker,
   type VariantWorker,
   type VariantWorkerOptions,

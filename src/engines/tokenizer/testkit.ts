@@ -1,5 +1,9 @@
-// Test-only helpers: a tiny BPE trainer so cross-check tests use realistic merge tables without fixture files.
+// Test-only helpers: a tiny BPE trainer so cross-check tests use realistic merge tables without fixture files,
+// and the tiny Hugging Face tokenizer the ONNX and converter suites write beside their models.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { byteToChar, toByteLevel } from "./bytes.js";
+import { addedTokenJson, byteLevelBpeModel } from "./hf-json.js";
 
 export interface TrainedBpe {
   vocab: Record<string, number>;
@@ -82,3 +86,63 @@ export const SAMPLES: readonly string[] = [
   "mixed \u0645\u0631\u062d\u0628\u0627 \u0417\u0434\u0440\u0430\u0432\u0441\u0442\u0432\u0443\u0439\u0442\u0435 \u03b3\u03b5\u03b9\u03ac",
   "zero\u200bwidth and nbsp\u00a0here",
 ];
+
+// ── a tiny Llama-3-style tokenizer.json (byte-level BPE, a few merges, four added tokens) ──
+
+export const TINY_MERGES: ReadonlyArray<readonly [string, string]> = [
+  ["Ġ", "t"],
+  ["h", "e"],
+  ["Ġt", "he"],
+  ["i", "n"],
+  ["Ġ", "c"],
+  ["a", "t"],
+];
+export const TINY_SPECIAL = { bos: 262, eos: 263, eot: 264, reserved: 280 } as const;
+export const LLAMA3_SPLIT =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+export const TINY_TEMPLATE = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}<|eot_id|>{% endfor %}";
+
+/** Writes tokenizer.json and tokenizer_config.json for a byte-level BPE of `vocab` ids into `dir`. */
+export function writeTinyTokenizer(dir: string, spec: { vocab: number; pairMerges?: boolean }): void {
+  const vocab: Record<string, number> = {};
+  for (let b = 0; b < 256; b++) vocab[byteToChar(b)] = b;
+  TINY_MERGES.forEach(([a, b], i) => {
+    vocab[a + b] = 256 + i;
+  });
+  const added = [
+    { id: TINY_SPECIAL.bos, content: "<|begin_of_text|>", special: true },
+    { id: TINY_SPECIAL.eos, content: "<|end_of_text|>", special: true },
+    { id: TINY_SPECIAL.eot, content: "<|eot_id|>", special: true },
+    { id: TINY_SPECIAL.reserved, content: "<|reserved|>", special: false },
+  ];
+  const tokenizer = {
+    version: "1.0",
+    added_tokens: added.map((t) => addedTokenJson(t.id, t.content, t.special)),
+    normalizer: null,
+    pre_tokenizer: {
+      type: "Sequence",
+      pretokenizers: [
+        { type: "Split", pattern: { Regex: LLAMA3_SPLIT }, behavior: "Isolated", invert: false },
+        { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false },
+      ],
+    },
+    post_processor: null,
+    decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: byteLevelBpeModel(
+      vocab,
+      TINY_MERGES.map(([a, b]) => (spec.pairMerges ? ([a, b] as const) : `${a} ${b}`)),
+      { ignoreMerges: true },
+    ),
+  };
+  const tokenizerConfig = {
+    add_bos_token: true,
+    bos_token: "<|begin_of_text|>",
+    eos_token: { content: "<|eot_id|>", special: true },
+    chat_template: TINY_TEMPLATE,
+    added_tokens_decoder: Object.fromEntries(
+      added.map((t) => [String(t.id), { content: t.content, special: t.special }]),
+    ),
+  };
+  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(tokenizer));
+  writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify(tokenizerConfig));
+}

@@ -11,4 +11,3 @@ export {
   ONNX_OPSET,
   OnnxGraphBuilder,
 } from "./builder.js";
-export { type BitNetOnnxOptions, buildBitNetOnnx, DECODER_IO, exportBitNetToOnnx } from "./export-bitnet.js";

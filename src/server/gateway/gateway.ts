@@ -18,6 +18,7 @@ import type { TierConfig } from "../../tenants/index.js";
 import { type ApiError, forbidden, invalidRequest, modelNotFound, rateLimited, unavailable } from "../errors.js";
 import { newId } from "../ids.js";
 import type { AppDeps, ServedVariant } from "../types.js";
+import { promptTokenEstimate } from "./estimate.js";
 import type { RoutingHints } from "./hints.js";
 import { VariantStates } from "./state.js";
 
@@ -47,11 +48,6 @@ export interface RunOutcome {
   readonly workerMs: number;
   /** variants tried, in order; the last one answered */
   readonly tried: readonly string[];
-}
-
-/** A rough token count for routing and limits: the engine's tokenizer counts the real one in its worker. */
-export function approxTokens(text: string): number {
-  return Math.ceil(text.length / 4);
 }
 
 export class Gateway {
@@ -87,7 +83,7 @@ export class Gateway {
 
   route(args: RouteArgs): Routed {
     const { family, pinned } = this.resolve(args.model, args.tier);
-    const promptTokens = args.messages.reduce((sum, m) => sum + approxTokens(m.content) + 4, 0);
+    const promptTokens = promptTokenEstimate(args.messages);
     const features = analyse({
       messages: args.messages,
       promptTokens,
@@ -98,7 +94,8 @@ export class Gateway {
     const now = this.now();
     const variants = this.states.snapshot(family, now);
     const decision = decide({ features, tier: args.tier, variants, now, pinned });
-    const load = Object.fromEntries(variants.map((v) => [v.name, { running: v.running, waiting: v.waiting }]));
+    const load: Routed["load"] = {};
+    for (const v of variants) load[v.name] = { running: v.running, waiting: v.waiting };
     return { decisionId: newId("dec_"), decision, load };
   }
 

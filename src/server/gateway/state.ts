@@ -30,6 +30,8 @@ interface Entry {
 
 export class VariantStates {
   private readonly entries = new Map<string, Entry>();
+  /** the configured variants do not change, so neither do their families (read on every request) */
+  private readonly familyNames: readonly string[];
 
   constructor(
     variants: readonly ServedVariant[],
@@ -40,6 +42,7 @@ export class VariantStates {
     for (const served of variants) {
       this.entries.set(served.config.name, { served, rates: seedRates(served.config.card), breaker: CLOSED_BREAKER });
     }
+    this.familyNames = [...new Set(variants.map((v) => v.config.family))];
   }
 
   get(name: string): ServedVariant | undefined {
@@ -50,8 +53,8 @@ export class VariantStates {
     return [...this.entries.values()].map((e) => e.served);
   }
 
-  families(): string[] {
-    return [...new Set(this.all().map((v) => v.config.family))];
+  families(): readonly string[] {
+    return this.familyNames;
   }
 
   /** The router's view of one family's variants at `now`. */

@@ -3,6 +3,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import type { TenantDirectory } from "../../tenants/index.js";
 import { errorResponse, invalidApiKey, notFound } from "../errors.js";
+import { requestHeader } from "../response.js";
 import type { GatewayEnv } from "../types.js";
 
 export function bearerKey(header: string | undefined): string | undefined {
@@ -12,7 +13,7 @@ export function bearerKey(header: string | undefined): string | undefined {
 
 export function auth(directory: TenantDirectory): MiddlewareHandler<GatewayEnv> {
   return async (c, next) => {
-    const key = bearerKey(c.req.header("authorization"));
+    const key = bearerKey(requestHeader(c, "authorization"));
     if (key === undefined) {
       return errorResponse(
         c,
@@ -35,7 +36,7 @@ export function auth(directory: TenantDirectory): MiddlewareHandler<GatewayEnv> 
 export function adminAuth(token: string | undefined): MiddlewareHandler<GatewayEnv> {
   return async (c, next) => {
     if (!token) return errorResponse(c, notFound("Not found."));
-    const given = bearerKey(c.req.header("authorization"));
+    const given = bearerKey(requestHeader(c, "authorization"));
     if (given === undefined || !safeEqual(given, token)) return errorResponse(c, invalidApiKey("Invalid admin token."));
     return next();
   };

@@ -6,15 +6,16 @@
 import type { Context, MiddlewareHandler, Next } from "hono";
 import { errorResponse, invalidRequest, tooLarge } from "../errors.js";
 import type { Logger } from "../log.js";
+import { requestHeader, setHeader } from "../response.js";
 import type { GatewayEnv } from "../types.js";
 
 export function bodyLimit(maxBytes: number, log: Logger): MiddlewareHandler<GatewayEnv> {
   const refuse = (c: Context<GatewayEnv>) => {
-    c.header("connection", "close");
+    setHeader(c, "connection", "close");
     return errorResponse(c, tooLarge(maxBytes));
   };
   return async (c, next) => {
-    const declared = c.req.header("content-length");
+    const declared = requestHeader(c, "content-length");
     if (declared !== undefined && Number(declared) > maxBytes) return refuse(c);
     let text: string | undefined;
     try {
@@ -29,7 +30,7 @@ export function bodyLimit(maxBytes: number, log: Logger): MiddlewareHandler<Gate
       // the client went away (or broke the framing) while sending: nothing can be answered to it
       const why = e instanceof Error ? e.message : String(e);
       log.debug(`${c.get("requestId") ?? "-"} client hung up before the request was complete (${why})`);
-      c.header("connection", "close");
+      setHeader(c, "connection", "close");
       return errorResponse(c, invalidRequest("The request body ended before it was complete."));
     }
     return withText(c, text, next);
@@ -44,7 +45,7 @@ async function readBody(
   // A declared length within the limit bounds the body (Node's parser reads exactly that many bytes),
   // so it is read in one go: on @hono/node-server, arrayBuffer() reads the socket directly, while
   // touching `.body` builds a whole web Request and stream per request.
-  if (declared !== undefined && /^\d+$/.test(declared) && c.req.header("transfer-encoding") === undefined) {
+  if (declared !== undefined && /^\d+$/.test(declared) && requestHeader(c, "transfer-encoding") === undefined) {
     const bytes = new Uint8Array(await c.req.raw.arrayBuffer());
     return bytes.byteLength > maxBytes ? "too large" : bytes;
   }

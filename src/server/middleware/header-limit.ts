@@ -4,6 +4,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { ApiError, errorResponse } from "../errors.js";
+import { setHeader } from "../response.js";
 import type { GatewayEnv } from "../types.js";
 
 export const DEFAULT_MAX_HEADERS = 200;
@@ -15,7 +16,7 @@ export function headerLimit(maxHeaders = DEFAULT_MAX_HEADERS): MiddlewareHandler
     let count = raw ? raw.length / 2 : 0;
     if (!raw) for (const _ of c.req.raw.headers.keys()) count++;
     if (count > maxHeaders) {
-      c.header("connection", "close");
+      setHeader(c, "connection", "close");
       return errorResponse(
         c,
         new ApiError(

@@ -2,7 +2,7 @@
  * The tier's per-request output ceiling, checked before the rate limiter: a max_tokens no request of
  * this tier may have is a 400 `invalid_value`, never a 429 the client would retry.
  */
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context, Input, MiddlewareHandler } from "hono";
 import { errorResponse } from "../errors.js";
 import { maxTokensFor } from "../routes/limits.js";
 import type { GatewayEnv } from "../types.js";
@@ -12,7 +12,9 @@ export interface RequestedOutput {
   readonly param: string;
 }
 
-export function outputCeiling(requested: (c: Context<GatewayEnv>) => RequestedOutput): MiddlewareHandler<GatewayEnv> {
+export function outputCeiling<I extends Input>(
+  requested: (c: Context<GatewayEnv, string, I>) => RequestedOutput,
+): MiddlewareHandler<GatewayEnv, string, I> {
   return async (c, next) => {
     const { value, param } = requested(c);
     try {

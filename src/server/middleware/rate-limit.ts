@@ -7,9 +7,10 @@
  * - the budget is not spent but has less left than the request may use (`request_exceeds_remaining_budget`).
  * `insufficient_quota` (429, `x-should-retry: false`) is kept for a budget that really is spent.
  */
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context, Input, MiddlewareHandler } from "hono";
 import type { LimitDecision, RateLimiter } from "../../tenants/index.js";
 import { type ApiError, errorResponse, invalidRequest, rateLimited } from "../errors.js";
+import { headerRecord, setHeaders } from "../response.js";
 import type { GatewayEnv } from "../types.js";
 
 export function rateLimitHeaders(d: LimitDecision): Record<string, string> {
@@ -23,11 +24,15 @@ export function rateLimitHeaders(d: LimitDecision): Record<string, string> {
   };
 }
 
-export function rateLimit(
+/**
+ * Admits the request for the tokens it may use (`estimate`), reserved until the request's outcome
+ * settles them (`outcome/settle-limiter.ts`).
+ */
+export function rateLimit<I extends Input>(
   limiter: RateLimiter,
-  estimate: (c: Context<GatewayEnv>) => number,
+  estimate: (c: Context<GatewayEnv, string, I>) => number,
   now: () => number,
-): MiddlewareHandler<GatewayEnv> {
+): MiddlewareHandler<GatewayEnv, string, I> {
   return async (c, next) => {
     const { tenant, tier } = c.get("principal");
     const tokens = Math.max(0, Math.ceil(estimate(c)));
@@ -35,8 +40,10 @@ export function rateLimit(
     const headers = rateLimitHeaders(decision);
     if (!decision.allowed) return errorResponse(c, refusal(decision, tenant.name, tokens, headers));
     c.set("reservedTokens", tokens);
+    setHeaders(c, headers);
     await next();
-    for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
+    // a response built without the header record (Hono's own c.json) still carries the figures
+    if (!headerRecord(c).applied) for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
   };
 }
 

@@ -1,11 +1,26 @@
-/** JSON body → zod schema; a failure is a 400 invalid_request_error naming the offending `param`. */
-import type { MiddlewareHandler } from "hono";
+/**
+ * JSON body → zod schema; a failure is a 400 invalid_request_error naming the offending `param`. The
+ * parsed body is Hono's validated `json` target, typed by the schema: handlers read it with
+ * `c.req.valid("json")`.
+ */
+import type { Context, MiddlewareHandler } from "hono";
 import type { z } from "zod";
 import { type ApiError, errorResponse, invalidRequest } from "../errors.js";
 import { UNSUPPORTED } from "../schemas/parameters.js";
 import type { GatewayEnv } from "../types.js";
 
-export function validateJson(schema: z.ZodType): MiddlewareHandler<GatewayEnv> {
+/** The Hono input of a route whose JSON body validated as `T`. */
+export interface JsonInput<T> {
+  in: { json: unknown };
+  out: { json: T };
+}
+
+/** The context of such a route: `c.req.valid("json")` is a `T`. */
+export type BodyContext<T> = Context<GatewayEnv, string, JsonInput<T>>;
+
+export function validateJson<S extends z.ZodType>(
+  schema: S,
+): MiddlewareHandler<GatewayEnv, string, JsonInput<z.output<S>>> {
   return async (c, next) => {
     let json: unknown;
     try {
@@ -23,7 +38,7 @@ export function validateJson(schema: z.ZodType): MiddlewareHandler<GatewayEnv> {
     }
     const parsed = schema.safeParse(json);
     if (!parsed.success) return errorResponse(c, issueError(parsed.error.issues));
-    c.set("body", parsed.data);
+    c.req.addValidatedData("json", parsed.data as object);
     return next();
   };
 }

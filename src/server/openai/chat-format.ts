@@ -1,7 +1,8 @@
 /** `chat.completion` and `chat.completion.chunk` in OpenAI's exact shape. */
 import type { PoolToken } from "../../engines/pool/index.js";
-import type { ChoiceOutcome, Format, Usage } from "../routes/execute.js";
+import type { ChoiceOutcome } from "../gateway/answer.js";
 import { openAIFinishReason } from "./finish-reason.js";
+import type { Format, Usage } from "./format.js";
 import { chatLogprobs } from "./logprobs.js";
 
 export const SYSTEM_FINGERPRINT = "fp_tritgate";

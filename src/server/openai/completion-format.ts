@@ -1,8 +1,9 @@
 /** Legacy `text_completion` objects, whole and streamed. */
 import type { PoolToken } from "../../engines/pool/index.js";
-import type { ChoiceOutcome, Format, Usage } from "../routes/execute.js";
+import type { ChoiceOutcome } from "../gateway/answer.js";
 import { SYSTEM_FINGERPRINT } from "./chat-format.js";
 import { openAIFinishReason } from "./finish-reason.js";
+import type { Format, Usage } from "./format.js";
 import { completionLogprobs } from "./logprobs.js";
 
 export function completionFormat(

@@ -30,11 +30,12 @@ import {
 import type { PoolToken } from "../../engines/pool/index.js";
 import type { ChatTool } from "../../engines/tokenizer/index.js";
 import { invalidRequest } from "../errors.js";
+import type { ChoiceOutcome } from "../gateway/answer.js";
 import { newId } from "../ids.js";
-import type { ChoiceOutcome, Format, Usage } from "../routes/execute.js";
 import type { StructuredBody } from "../schemas/structured.js";
 import { chatChunk, chatCompletion } from "./chat-format.js";
 import { openAIFinishReason } from "./finish-reason.js";
+import type { Format, Usage } from "./format.js";
 import { chatLogprobs } from "./logprobs.js";
 import { parseToolCalls, ToolCallScanner } from "./tool-calls.js";
 

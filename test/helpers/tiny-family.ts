@@ -1,11 +1,15 @@
-/** Test fixtures: a tiny real BitNet GGUF and its fp32 ONNX twin (family "tiny"). Not exported. */
+/**
+ * Test fixtures across modules: a tiny real BitNet GGUF and its fp32 ONNX twin (family "tiny"), for the
+ * suites that run both engines (the pool, the server, `tritgate serve`). The twin is made by the
+ * converter, so this lives here rather than in a testkit of a layer below `src/convert`.
+ */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { convertToOnnx } from "../../convert/to-onnx.js";
-import { writeGGUF } from "../../formats/gguf/index.js";
-import { type SyntheticBitNetSpec, syntheticBitNet } from "../bitnet/index.js";
-import { TINY_BITNET } from "../bitnet/testkit.js";
+import { convertToOnnx } from "../../src/convert/to-onnx.js";
+import { type SyntheticBitNetSpec, syntheticBitNet } from "../../src/engines/bitnet/index.js";
+import { TINY_BITNET } from "../../src/engines/bitnet/testkit.js";
+import { writeGGUF } from "../../src/formats/gguf/index.js";
 
 export const TINY_SPEC: SyntheticBitNetSpec = { ...TINY_BITNET, contextLength: 256 };
 

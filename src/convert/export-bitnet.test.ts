@@ -7,13 +7,13 @@ import {
   readBitNetConfig,
   type SyntheticBitNetSpec,
   syntheticBitNet,
-} from "../../engines/bitnet/index.js";
-import { encodeGGUF, type GGUFFile, type GGUFSpec, type GGUFValue, parseGGUF } from "../gguf/index.js";
-import { buildBitNetOnnx, DECODER_IO, exportBitNetToOnnx } from "./index.js";
+} from "../engines/bitnet/index.js";
+import { encodeGGUF, type GGUFFile, type GGUFSpec, type GGUFValue, parseGGUF } from "../formats/gguf/index.js";
+import { buildBitNetOnnx, DECODER_IO, exportBitNetToOnnx } from "./export-bitnet.js";
 
 const { onnx } = onnxProto;
 
-import { TINY_BITNET } from "../../engines/bitnet/testkit.js";
+import { TINY_BITNET } from "../engines/bitnet/testkit.js";
 
 const BASE: SyntheticBitNetSpec = { ...TINY_BITNET, linearType: "F32", seed: 1 };
 

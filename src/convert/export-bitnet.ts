@@ -13,10 +13,10 @@
  * attention_mask, so left-padded batches work with position_ids = cumsum(mask) - 1.
  * With kvType "float16" the past inputs and present outputs are float16, fp32 inside.
  */
-import { dequantize, type PackedWeight } from "../../../kernels/index.js";
-import { type BitNetConfig, loadBitNetWeights, readBitNetConfig } from "../../engines/bitnet/index.js";
-import type { GGUFFile } from "../gguf/index.js";
-import { type Dim, type ElemType, elemTypeId, OnnxGraphBuilder } from "./builder.js";
+import { dequantize, type PackedWeight } from "../../kernels/index.js";
+import { type BitNetConfig, loadBitNetWeights, readBitNetConfig } from "../engines/bitnet/index.js";
+import type { GGUFFile } from "../formats/gguf/index.js";
+import { type Dim, type ElemType, elemTypeId, OnnxGraphBuilder } from "../formats/onnx/index.js";
 
 export interface BitNetOnnxOptions {
   /** element type of past_key_values inputs and present outputs (default float32) */

@@ -1,0 +1,85 @@
+/*
+ * The float-path GEMV at M = 1 (F16 and Q8_0 output heads) in 512-bit registers. The head is the
+ * largest single read of a decode step (128256 x 2560 on 2B-4T: 656 MB as F16, 349 MB as Q8_0);
+ * as F16 it streams at the memory's speed on any path, but as Q8_0 the AVX2 version's widening
+ * (four 8-lane converts per 32-value block) costs about as much CPU as the read takes, so here
+ * each block is two 16-lane converts. Compiled with the AVX-512 path's flags (binding.gyp); the
+ * results agree with the scalar reference within float rounding, as every float path does.
+ */
+#include <immintrin.h>
+
+#include "tg.h"
+
+#define X86_INLINE static inline __attribute__((always_inline))
+
+#define HEAD_ROWS 4 /* weight rows per pass: each x load serves four rows */
+
+X86_INLINE float reduce_ps(__m512 v) { return _mm512_reduce_add_ps(v); }
+
+/* Rows [r, r + R) of an F16 weight; the next `ahead` rows are prefetched a line per row per step. */
+X86_INLINE void f16_rows(const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t r, const int R,
+                         int64_t ahead, float *y) {
+    __m512 acc[HEAD_ROWS][2];
+    const uint8_t *rows[HEAD_ROWS];
+    for (int i = 0; i < R; i++) rows[i] = data + (r + i) * row_bytes, acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    const uint8_t *next = data + (r + R) * row_bytes;
+    int64_t j = 0;
+    for (; j + 32 <= k; j += 32) {
+        for (int64_t i = 0; i < ahead; i++) _mm_prefetch((const char *)(next + i * row_bytes + 2 * j), _MM_HINT_T2);
+        const __m512 x0 = _mm512_loadu_ps(x + j), x1 = _mm512_loadu_ps(x + j + 16);
+        for (int i = 0; i < R; i++) {
+            const __m256i h0 = _mm256_loadu_si256((const __m256i *)(rows[i] + 2 * j));
+            const __m256i h1 = _mm256_loadu_si256((const __m256i *)(rows[i] + 2 * j + 32));
+            acc[i][0] = _mm512_fmadd_ps(_mm512_cvtph_ps(h0), x0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(_mm512_cvtph_ps(h1), x1, acc[i][1]);
+        }
+    }
+    for (int i = 0; i < R; i++) {
+        float sum = reduce_ps(_mm512_add_ps(acc[i][0], acc[i][1]));
+        for (int64_t t = j; t < k; t++) sum += tg_fp16_to_fp32((uint16_t)(rows[i][2 * t] | (rows[i][2 * t + 1] << 8))) * x[t];
+        y[r + i] = sum;
+    }
+}
+
+/* Rows of a Q8_0 weight: per 32-value block the codes widened to fp32 in two 16-lane converts,
+ * times x, summed, then times the block's scale once. */
+X86_INLINE void q8_0_rows(const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t r, const int R,
+                          int64_t ahead, float *y) {
+    __m512 acc[HEAD_ROWS];
+    const tg_block_q8_0 *rows[HEAD_ROWS];
+    for (int i = 0; i < R; i++) rows[i] = (const tg_block_q8_0 *)(data + (r + i) * row_bytes), acc[i] = _mm512_setzero_ps();
+    const uint8_t *next = data + (r + R) * row_bytes;
+    for (int64_t b = 0; b < k / TG_QK8_0; b++) {
+        if ((b & 1) == 0)
+            for (int64_t i = 0; i < ahead; i++)
+                _mm_prefetch((const char *)(next + i * row_bytes + b * (int64_t)sizeof(tg_block_q8_0)), _MM_HINT_T2);
+        const __m512 x0 = _mm512_loadu_ps(x + b * TG_QK8_0), x1 = _mm512_loadu_ps(x + b * TG_QK8_0 + 16);
+        for (int i = 0; i < R; i++) {
+            const tg_block_q8_0 *blk = rows[i] + b;
+            const __m512 q0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)blk->qs)));
+            const __m512 q1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk->qs + 16))));
+            const __m512 part = _mm512_fmadd_ps(q1, x1, _mm512_mul_ps(q0, x0));
+            acc[i] = _mm512_fmadd_ps(part, _mm512_set1_ps(_cvtsh_ss(blk->d)), acc[i]);
+        }
+    }
+    for (int i = 0; i < R; i++) y[r + i] = reduce_ps(acc[i]);
+}
+
+/* 1 when done, 0 for a type it does not handle (Q6_K: isa_avx512.c then takes the 256-bit code) */
+int tg_avx512_gemv_float(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t row0,
+                         int64_t row1, float *y) {
+    if (type != TG_F16 && type != TG_Q8_0) return 0;
+    for (int64_t r = row0; r < row1;) {
+        const int R = row1 - r >= HEAD_ROWS ? HEAD_ROWS : 1;
+        const int64_t left = row1 - r - R, ahead = left < HEAD_ROWS ? left : HEAD_ROWS;
+        if (type == TG_F16) {
+            if (R == HEAD_ROWS) f16_rows(data, row_bytes, k, x, r, HEAD_ROWS, ahead, y);
+            else f16_rows(data, row_bytes, k, x, r, 1, ahead, y);
+        } else {
+            if (R == HEAD_ROWS) q8_0_rows(data, row_bytes, k, x, r, HEAD_ROWS, ahead, y);
+            else q8_0_rows(data, row_bytes, k, x, r, 1, ahead, y);
+        }
+        r += R;
+    }
+    return 1;
+}

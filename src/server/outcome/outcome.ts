@@ -1,0 +1,148 @@
+/**
+ * A request's outcome, assembled once when the request ends and handed to the observers (recorder,
+ * limiter settlement, …). Along the way the route fills an `OutcomeDraft` (what was asked, the
+ * decision, what each choice did); `end-of-request.ts` completes it with the status and the clock.
+ */
+import { costOf, priceOf, type ServingCost } from "../../../router/index.js";
+import type { Principal } from "../../tenants/index.js";
+import type { AnswerProgress, ChoiceOutcome } from "../gateway/answer.js";
+import type { Routed } from "../gateway/gateway.js";
+import type { Logger } from "../log.js";
+import type { DecisionRecorder } from "../recorder.js";
+import type { AppDeps, VariantProfile } from "../types.js";
+
+export interface RequestOutcome {
+  readonly requestId: string;
+  /** gateway clock (ms since epoch) when the request arrived */
+  readonly startedAt: number;
+  /** arrival → the answer's end (the last byte of a stream) */
+  readonly totalMs: number;
+  readonly status: number;
+  /** the error code the answer carried (a refusal's, an engine failure's, `client_closed`), else null */
+  readonly error: string | null;
+  /** null when authentication failed or the route needs none */
+  readonly principal: Principal | null;
+  /** tokens the rate limiter reserved; null when it did not admit the request */
+  readonly reservedTokens: number | null;
+  /** what the client asked for, once a completion route read its body */
+  readonly request: CompletionRequest | null;
+  /** the routing decision, once there was one */
+  readonly routed: Routed | null;
+  /** the variant whose answer was returned (null when none was) */
+  readonly variant: VariantProfile | null;
+  /** every variant tried, in order */
+  readonly tried: readonly string[];
+  readonly escalated: boolean;
+  /** answered below the request's quality need */
+  readonly degraded: boolean;
+  readonly choices: readonly ChoiceOutcome[];
+  /** prompt tokens of the first choice and output tokens of all (what the limiter settles) */
+  readonly tokensIn: number;
+  readonly tokensOut: number;
+  readonly queueMs: number | null;
+  readonly ttftMs: number | null;
+  /** prefill + decode inside the engine, summed over choices */
+  readonly engineMs: number;
+  /** of the variant that answered; null when none did */
+  readonly serving: ServingCost | null;
+  /** what the tenant is charged; null without a principal */
+  readonly price: number | null;
+}
+
+export interface CompletionRequest {
+  readonly endpoint: "chat.completions" | "completions";
+  readonly model: string;
+  readonly stream: boolean;
+}
+
+/** Fired once per request, in registration order; must not throw (a throw is logged and skipped). */
+export interface OutcomeObserver {
+  readonly name: string;
+  observe(outcome: RequestOutcome): void;
+}
+
+/** What an observer is built from. */
+export interface ObserverDeps {
+  readonly deps: AppDeps;
+  readonly recorder: DecisionRecorder;
+  readonly log: Logger;
+}
+
+export type ObserverFactory = (deps: ObserverDeps) => OutcomeObserver;
+
+/** How a streamed answer ended. */
+export interface StreamEnd {
+  readonly status: number;
+  readonly error: string | null;
+}
+
+/** The parts of an outcome the route learns along the way. */
+export class OutcomeDraft implements AnswerProgress {
+  request: CompletionRequest | null = null;
+  routed: Routed | null = null;
+  error: string | null = null;
+  readonly choices: ChoiceOutcome[] = [];
+  readonly tried: string[] = [];
+  escalated = false;
+  firstTokenAt: number | null = null;
+  /** a streamed answer: the request ends when this settles, not when the handler returns */
+  streamEnd: Promise<StreamEnd> | null = null;
+
+  constructor(readonly startedAt: number) {}
+}
+
+export interface Finished {
+  readonly requestId: string;
+  readonly principal: Principal | undefined;
+  readonly reservedTokens: number | undefined;
+  readonly status: number;
+  readonly now: number;
+  readonly variant: (name: string) => VariantProfile | undefined;
+}
+
+/** The draft and how the request ended → the outcome (the one place tokens, times and costs are summed). */
+export function completeOutcome(draft: OutcomeDraft, end: Finished): RequestOutcome {
+  const { choices, routed } = draft;
+  const first = choices[0];
+  const variant = first ? (end.variant(first.variant) ?? null) : null;
+  let tokensOut = 0;
+  let engineMs = 0;
+  for (const o of choices) {
+    tokensOut += o.result.completionTokens;
+    engineMs += o.result.prefillMs + o.result.decodeMs;
+  }
+  const tokensIn = first?.result.promptTokens ?? 0;
+  // an answer refused before it was sent (an error status) reports no time to first token
+  const sent = end.status < 400 || end.status === 499;
+  const tier = end.principal?.tier;
+  return {
+    requestId: end.requestId,
+    startedAt: draft.startedAt,
+    totalMs: end.now - draft.startedAt,
+    status: end.status,
+    error: draft.error,
+    principal: end.principal ?? null,
+    reservedTokens: end.reservedTokens ?? null,
+    request: draft.request,
+    routed,
+    variant,
+    tried: draft.tried,
+    escalated: draft.escalated,
+    degraded: variant !== null && routed !== null && isDegraded(routed, variant),
+    choices,
+    tokensIn,
+    tokensOut,
+    queueMs: first?.result.queueMs ?? null,
+    ttftMs: sent && draft.firstTokenAt !== null ? draft.firstTokenAt - draft.startedAt : null,
+    engineMs,
+    serving: variant ? costOf(variant.cost, engineMs) : null,
+    price: tier ? priceOf(tier, tokensIn, tokensOut) : null,
+  };
+}
+
+/** Below the request's quality need: the router degraded it, or a fallback landed on a weaker variant. */
+export function isDegraded(routed: Routed, variant: VariantProfile): boolean {
+  const { decision } = routed;
+  if (decision.kind !== "routed") return false;
+  return decision.degraded || variant.quality < decision.qualityNeed - 1e-9;
+}
