@@ -255,9 +255,38 @@ describe.each(["insert", "copy"] as const)("DatabaseRecorder after kill -9 (post
     await exited;
     expect((await totals(t)).requests).toBe(0);
 
-    const recorder = await DatabaseRecorder.start({ database: t.database, journalDir, method });
+    const recorder = await DatabaseRecorder.start({
+      database: t.database,
+      journalDir,
+      method,
+      now: () => Date.parse("2026-12-01T12:00:00Z"),
+    });
     expect(await totals(t)).toEqual(expected(entries(count)));
     await recorder.close();
     expect(recorder.stats()).toMatchObject({ replayed: count, written: count, journalPending: false });
+  });
+});
+
+describe("startRecording", () => {
+  it("opens PGlite in the state directory, records, and drains on close; a second start sees the rows", async () => {
+    const { mkdtempSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { startRecording } = await import("./recording.js");
+    const stateDir = mkdtempSync(join(tmpdir(), "tg-recording-"));
+    try {
+      // the rows' day, so that retention keeps them whatever the date the test runs on
+      const now = () => Date.parse("2026-12-01T12:00:00Z");
+      const first = await startRecording({ url: "", stateDir, now });
+      const list = entries(120);
+      for (const e of list) first.recorder.enqueue(e.request, e.decision);
+      await first.close();
+      expect(first.recorder.stats().written).toBe(120);
+      const second = await startRecording({ url: "", stateDir, now });
+      const [row] = await second.database.rows<{ n: number }>(sql`select count(*)::int as n from requests`);
+      expect(row?.n).toBe(120);
+      await second.close();
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
   });
 });
