@@ -155,7 +155,7 @@ describe("import direction", () => {
 
   it("parses the imports of every source file", () => {
     expect(files.length).toBeGreaterThan(100);
-    const recorder = edges.find((e) => e.from === "src/server/recorder.ts" && e.target === "router/index");
+    const recorder = edges.find((e) => e.from === "src/server/recorder.ts" && e.target === "src/db/schema");
     expect(recorder?.typeOnly).toBe(true);
   });
 

@@ -7,6 +7,7 @@ import { familyCommand } from "./commands/family.js";
 import { generateCommand } from "./commands/generate.js";
 import { hwCommand } from "./commands/hw.js";
 import { keysCommand } from "./commands/keys.js";
+import { migrateCommand } from "./commands/migrate.js";
 import { serveCommand } from "./commands/serve.js";
 import { trainCommand } from "./commands/train.js";
 
@@ -19,13 +20,12 @@ const commands: readonly Command[] = [
   trainCommand,
   familyCommand,
   evalCommand,
+  migrateCommand,
 ];
 
 function usage(): string {
   const lines = commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);
-  return ["usage: tritgate <command> [options]", "", "commands:", ...lines, "", "Not yet built: bench, migrate."].join(
-    "\n",
-  );
+  return ["usage: tritgate <command> [options]", "", "commands:", ...lines, "", "Not yet built: bench."].join("\n");
 }
 
 /** Runs a command line; returns the process exit code. */

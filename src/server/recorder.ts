@@ -1,53 +1,18 @@
 /**
  * The decision recorder: the request path only enqueues a request row and its decision
- * row. Until the database recorder lands, a bounded in-memory ring buffer keeps the latest ones for
- * the admin endpoint.
+ * row. `MemoryRecorder`, a bounded in-memory ring buffer, keeps the latest ones for the admin endpoint;
+ * the database recorder (`src/db/recorder.ts`) writes every one of them to Postgres or PGlite.
  */
-import type { Candidate, ReasonCode, Strategy } from "../../router/index.js";
+import type { RequestInsert, RoutingDecisionInsert } from "../db/schema.js";
 
-export interface RequestRow {
-  readonly requestId: string;
-  readonly createdAt: string;
-  readonly endpoint: string;
-  readonly tenantId: string;
-  readonly keyId: string;
-  readonly tier: string;
-  /** the model the client asked for */
-  readonly model: string;
-  /** the variant that answered (null when none did) */
-  readonly variant: string | null;
-  readonly status: number;
-  readonly stream: boolean;
-  readonly tokensIn: number;
-  readonly tokensOut: number;
-  readonly queueMs: number | null;
-  readonly ttftMs: number | null;
-  readonly totalMs: number;
-  readonly cpuMs: number | null;
-  readonly energyJ: number | null;
-  readonly cost: number | null;
-  readonly price: number | null;
-  readonly counterfactualCost: number | null;
-  readonly cacheHit: boolean;
-  readonly degraded: boolean;
-  readonly errorCode: string | null;
-}
+/** One row per request: the `requests` table's insert type (`src/db/schema.ts`). */
+export type RequestRow = Readonly<RequestInsert>;
 
-export interface DecisionRow {
-  readonly decisionId: string;
-  readonly requestId: string;
-  readonly strategy: Strategy;
-  readonly qualityNeed: number;
-  readonly sla: { readonly ttftMs: number; readonly totalMs: number };
-  /** running / waiting per variant when the decision was made */
-  readonly load: Readonly<Record<string, { readonly running: number; readonly waiting: number }>>;
-  readonly candidates: readonly Candidate[];
-  readonly chosen: string | null;
-  readonly reason: ReasonCode;
-  /** the variants actually tried, in order (the first that succeeded is last) */
-  readonly fallbackChain: readonly string[];
-  readonly degraded: boolean;
-}
+/**
+ * One row per routed request: the `routing_decisions` table's insert type. `createdAt` may be left
+ * out; a recorder gives it its request's, so both land in the same day's partition.
+ */
+export type DecisionRow = Readonly<RoutingDecisionInsert>;
 
 export interface DecisionRecorder {
   enqueue(request: RequestRow, decision: DecisionRow | null): void;

@@ -1,0 +1,69 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import postgres from "postgres";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { POSTGRES_ADMIN_URL } from "../../db/testkit.js";
+import { migrateCommand } from "./migrate.js";
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  vi.spyOn(console, "log").mockImplementation((...parts: unknown[]) => {
+    out += `${parts.join(" ")}\n`;
+  });
+  vi.spyOn(console, "error").mockImplementation((...parts: unknown[]) => {
+    err += `${parts.join(" ")}\n`;
+  });
+  try {
+    return { code: await migrateCommand.run(args), out, err };
+  } finally {
+    vi.restoreAllMocks();
+  }
+}
+
+describe("tritgate migrate", () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0)) await c();
+  });
+
+  it("migrates PGlite in the state directory, and again is a no-op", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tg-migrate-"));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const args = ["--state-dir", dir, "--database-url", "", "--json"];
+    const first = await cli(args);
+    expect(first.code).toBe(0);
+    const status = JSON.parse(first.out) as { driver: string; applied: number; total: number };
+    expect(status.driver).toBe("pglite");
+    expect(status.applied).toBe(status.total);
+    expect(status.total).toBeGreaterThanOrEqual(2);
+    expect(JSON.parse((await cli(args)).out)).toEqual(status);
+  });
+
+  it("migrates the Postgres at --database-url and says where without the password", async () => {
+    const name = `tritgate_migrate_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+    const admin = postgres(POSTGRES_ADMIN_URL, { max: 1, onnotice: () => undefined });
+    await admin.unsafe(`CREATE DATABASE "${name}"`);
+    cleanups.push(async () => {
+      await admin.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await admin.end();
+    });
+    const url = new URL(POSTGRES_ADMIN_URL);
+    url.pathname = `/${name}`;
+    url.password = "not-a-secret";
+    const run = await cli(["--database-url", url.toString(), "--state-dir", tmpdir()]);
+    expect(run.err).toBe("");
+    expect(run.code).toBe(0);
+    expect(run.out).toMatch(/migrations applied/);
+    expect(run.out).not.toContain("not-a-secret");
+    const [row] = await admin.unsafe(`SELECT 1 FROM pg_database WHERE datname = '${name}'`);
+    expect(row).toBeDefined();
+  });
+
+  it("fails with a message, not a stack, when the database cannot be reached", async () => {
+    const run = await cli(["--database-url", "postgres://postgres@127.0.0.1:1/none", "--state-dir", tmpdir()]);
+    expect(run.code).toBe(1);
+    expect(run.err).toMatch(/^tritgate migrate: /);
+  });
+});
