@@ -6,9 +6,11 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sql } from "drizzle-orm";
 import OpenAI from "openai";
 import { afterEach, describe, expect, it } from "vitest";
 import { tinyFamily } from "../../../test/helpers/tiny-family.js";
+import { openDatabase } from "../../db/index.js";
 
 const ROOT = join(import.meta.dirname, "../../..");
 const running: ChildProcess[] = [];
@@ -102,7 +104,22 @@ describe("tritgate serve", () => {
       seed: 3,
     });
     expect(answer.choices[0]?.message.content?.length).toBeGreaterThan(0);
+    const metrics = await (await fetch(`${first.url}/metrics`)).text();
+    expect(metrics).toMatch(/^tritgate_requests_total\{[^}]*tier="standard"[^}]*\} 1$/m);
     expect(await stop(first.child)).toBe(0);
+    // SIGTERM drained the recorder: the answered request is in the embedded database, once, and no key is
+    const database = await openDatabase({ url: "", stateDir: state });
+    try {
+      const rows = await database.rows<{ request_id: string; variant: string; status: number }>(
+        sql`select request_id, variant, status from requests`,
+      );
+      expect(rows).toHaveLength(1);
+      expect(rows[0]?.status).toBe(200);
+      const dump = JSON.stringify(await database.rows(sql`select * from requests`));
+      expect(dump).not.toContain(key);
+    } finally {
+      await database.close();
+    }
 
     const second = await serve(["--port", "0", "--state-dir", state]);
     await until(async () => (/variant nano-fp32 (NOT )?ready/.test(second.output()) ? true : undefined), "startup");

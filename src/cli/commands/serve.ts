@@ -6,15 +6,18 @@ import { statSync } from "node:fs";
  */
 import { type MeasuredCard, readModelCard, resolveVariantFigures } from "../../config/card.js";
 import { ensureDemoKey, type GatewayConfig, loadConfig, resolveStateDir, variantCost } from "../../config/index.js";
+import { type Recording, startRecording } from "../../db/index.js";
 import { startVariantWorker } from "../../engines/pool/index.js";
 import { createGateway, type ServedVariant, startServer } from "../../server/index.js";
+import { type DecisionRecorder, MemoryRecorder } from "../../server/recorder.js";
 import { createRateLimiter, createTenantDirectory, openKeyStore } from "../../tenants/index.js";
 import { type Command, parseCommandLine } from "../command.js";
 
 const USAGE = `usage: tritgate serve [--config FILE] [--host HOST] [--port PORT] [--state-dir DIR]
   --config FILE     gateway config (YAML or JSON); default: the embedded config (three tiers, a demo tenant,
                     the nano model family)
-  REDIS_URL         share rate-limit counters between replicas through Redis`;
+  REDIS_URL         share rate-limit counters between replicas through Redis
+  DATABASE_URL      record requests and decisions in this PostgreSQL; default: embedded PGlite in the state dir`;
 
 /** Quality is measured by `tritgate eval`; until a variant has been measured the router gets a
  * stated assumption instead of a silent one. */
@@ -76,11 +79,21 @@ export const serveCommand: Command = {
     const demo = ensureDemoKey(config, stateDir);
     const directory = createTenantDirectory(config, { store: openKeyStore(stateDir) });
     const limiter = createRateLimiter({ redisUrl: process.env.REDIS_URL });
+    let recording: Recording;
+    try {
+      recording = await startRecording({ url: process.env.DATABASE_URL, stateDir });
+    } catch (e) {
+      console.error(`tritgate serve: cannot open the database: ${(e as Error).message}`);
+      await limiter.close();
+      return 1;
+    }
+    log(`recording to ${recording.database.driver === "pglite" ? "PGlite in the state dir" : "PostgreSQL"}`);
     const variants = servedVariants(config, log);
     const { app } = createGateway({
       directory,
       limiter,
       variants,
+      recorder: recordingWithRecent(recording),
       adminToken: config.server.adminToken,
       bodyLimitBytes: config.server.bodyLimitBytes,
     });
@@ -121,10 +134,28 @@ export const serveCommand: Command = {
     log("shutting down");
     await server.close();
     await Promise.all(variants.map((v) => startedWorker(v).close()));
+    // drains every queued row into the database (or its journal) before the process ends
+    await recording.close();
     await limiter.close();
     return 0;
   },
 };
+
+/** The database recorder, plus the in-memory ring of the latest rows that `GET /admin/decisions` reads. */
+function recordingWithRecent(recording: Recording): DecisionRecorder &
+  Pick<MemoryRecorder, "latest"> & {
+    stats: Recording["recorder"]["stats"];
+  } {
+  const recent = new MemoryRecorder(1000);
+  return {
+    enqueue(request, decision) {
+      recent.enqueue(request, decision);
+      recording.recorder.enqueue(request, decision);
+    },
+    latest: (limit) => recent.latest(limit),
+    stats: () => recording.recorder.stats(),
+  };
+}
 
 /** The pool handle behind a served variant (serve always passes real workers). */
 function startedWorker(v: ServedVariant) {
