@@ -13,9 +13,9 @@ import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
-import type { PoolResult, PoolToken } from "../src/engines/pool/index.js";
 import { MapDirectory, TINY_CONFIGS, tierConfig } from "../src/server/testkit.js";
 import { createMemoryRateLimiter } from "../src/tenants/index.js";
+import { instantRuntime } from "./gateway/instant.js";
 import type { FromLoadgen, PhaseSamples, PhaseSpec, ToLoadgen } from "./gateway/loadgen.js";
 import { argValue, writeJson } from "./timing.js";
 
@@ -30,32 +30,6 @@ const afterServe = await import("../src/server/serve.js");
 const before = await import(pathToFileURL(resolve(baseline, "src/server/app.ts")).href);
 const beforeServe = await import(pathToFileURL(resolve(baseline, "src/server/serve.ts")).href);
 
-function instantRuntime(name: string) {
-  const token: PoolToken = { id: 97, text: "a", logprob: -0.5, top: [] };
-  const result: PoolResult = {
-    text: "a",
-    finishReason: "length",
-    promptTokens: 9,
-    completionTokens: 1,
-    prefillMs: 0,
-    decodeMs: 0,
-    queueMs: 0,
-    tokens: [token],
-  };
-  return {
-    name,
-    state: "ready" as const,
-    error: undefined,
-    info: { kind: "bitnet" as const, contextLength: 256, vocabSize: 270, loadMs: 0 },
-    slots: 1_000_000,
-    running: 0,
-    waiting: 0,
-    generate: async (_r: unknown, onToken?: (t: PoolToken) => void) => {
-      onToken?.(token);
-      return result;
-    },
-  };
-}
 const tier = tierConfig({ name: "bench", requestsPerMinute: 1e9, tokensPerMinute: 1e12 });
 const directory = new MapDirectory([tier]);
 const key = directory.addTenant("bench", "bench");

@@ -22,13 +22,13 @@ import { runInNewContext } from "node:vm";
 import { Worker } from "node:worker_threads";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
-import { type PoolResult, type PoolToken, startVariantWorker, type VariantWorker } from "../src/engines/pool/index.js";
+import { startVariantWorker, type VariantWorker } from "../src/engines/pool/index.js";
 import { createGateway } from "../src/server/app.js";
 import { startServer } from "../src/server/serve.js";
 import { MapDirectory, served, TINY_CONFIGS, tierConfig } from "../src/server/testkit.js";
-import type { VariantRuntime } from "../src/server/types.js";
 import { createMemoryRateLimiter } from "../src/tenants/index.js";
 import { tinyFamily } from "../test/helpers/tiny-family.js";
+import { instantRuntime } from "./gateway/instant.js";
 import type { FromLoadgen, PhaseSamples, PhaseSpec, ToLoadgen } from "./gateway/loadgen.js";
 import { argValue, table, writeJson } from "./timing.js";
 
@@ -99,33 +99,6 @@ function startAnchor(): Promise<{ url: string; close: () => Promise<void> }> {
 }
 
 // ---- an engine that answers at once (the "cached" target) ----
-
-function instantRuntime(name: string): VariantRuntime {
-  const token: PoolToken = { id: 97, text: "a", logprob: -0.5, top: [] };
-  const result: PoolResult = {
-    text: "a",
-    finishReason: "length",
-    promptTokens: 9,
-    completionTokens: 1,
-    prefillMs: 0,
-    decodeMs: 0,
-    queueMs: 0,
-    tokens: [token],
-  };
-  return {
-    name,
-    state: "ready",
-    error: undefined,
-    info: { kind: "bitnet", contextLength: 256, vocabSize: 270, loadMs: 0 },
-    slots: 1_000_000,
-    running: 0,
-    waiting: 0,
-    generate: async (_request, onToken) => {
-      onToken?.(token);
-      return result;
-    },
-  };
-}
 
 // ---- the load generator thread ----
 

@@ -5,12 +5,11 @@
  * and off (`metrics: false`), interleaved: the request path's cost per request, mean and p99.
  */
 import { hardware } from "../kernels/index.js";
-import type { PoolResult, PoolToken } from "../src/engines/pool/index.js";
 import { createMetrics, observeRequest, type RequestMetricsInput } from "../src/metrics/index.js";
 import { createGateway } from "../src/server/app.js";
 import { MapDirectory, TINY_CONFIGS, tierConfig } from "../src/server/testkit.js";
-import type { VariantRuntime } from "../src/server/types.js";
 import { createMemoryRateLimiter } from "../src/tenants/index.js";
+import { instantRuntime } from "./gateway/instant.js";
 import { table } from "./timing.js";
 
 const TIERS = ["free", "standard", "premium", "tight", "cascade"];
@@ -94,33 +93,6 @@ console.log(
 );
 
 // ---- the whole request path, in-process, with and without metrics ----
-
-function instantRuntime(name: string): VariantRuntime {
-  const token: PoolToken = { id: 97, text: "a", logprob: -0.5, top: [] };
-  const result: PoolResult = {
-    text: "a",
-    finishReason: "length",
-    promptTokens: 9,
-    completionTokens: 1,
-    prefillMs: 0,
-    decodeMs: 0,
-    queueMs: 0,
-    tokens: [token],
-  };
-  return {
-    name,
-    state: "ready",
-    error: undefined,
-    info: { kind: "bitnet", contextLength: 256, vocabSize: 270, loadMs: 0 },
-    slots: 1_000_000,
-    running: 0,
-    waiting: 0,
-    generate: async (_request, onToken) => {
-      onToken?.(token);
-      return result;
-    },
-  };
-}
 
 const tier = tierConfig({ name: "bench", requestsPerMinute: 1e9, tokensPerMinute: 1e12 });
 const directory = new MapDirectory([tier]);

@@ -1,22 +1,14 @@
-/**
- * For the dashboard tests: a gateway over the committed nano variants with `/metrics` mounted and its
- * metrics fed from the recorder (until the end-of-request seam calls `observeRequest` itself), plus
- * tiers that produce every case the panels show. Not exported from the package.
- */
-import { statSync } from "node:fs";
 import { join } from "node:path";
-import { readModelCard } from "../src/config/card.js";
-import { defaultConfig, variantCost } from "../src/config/index.js";
-import { EngineError, startVariantWorker, type VariantWorker } from "../src/engines/pool/index.js";
+import { EngineError, type VariantWorker } from "../src/engines/pool/index.js";
 import type { GatewayMetrics } from "../src/metrics/index.js";
 import { createGateway } from "../src/server/app.js";
 import { MemoryRecorder } from "../src/server/recorder.js";
 import { type RunningServer, startServer } from "../src/server/serve.js";
-import { MapDirectory, tierConfig } from "../src/server/testkit.js";
-import type { ServedVariant, VariantRuntime } from "../src/server/types.js";
+import { MapDirectory, startNanoVariants, tierConfig } from "../src/server/testkit.js";
+import type { VariantRuntime } from "../src/server/types.js";
 import { createMemoryRateLimiter } from "../src/tenants/index.js";
 
-const ROOT = join(import.meta.dirname, "..");
+const _ROOT = join(import.meta.dirname, "..");
 
 /** A prompt containing this makes the ternary variant fail with an engine fault, so the request falls back. */
 export const FAIL_MARKER = "[fail-on-ternary]";
@@ -70,30 +62,9 @@ export interface MetricsGateway {
  * violations) and `cascade` (always escalates: mean log-probabilities are below 0).
  */
 export async function startMetricsGateway(): Promise<MetricsGateway> {
-  const config = defaultConfig();
-  const workers = config.variants.map((v) =>
-    startVariantWorker({ name: v.name, path: join(ROOT, v.path), threads: 1, slots: v.slots }),
+  const { config, workers, variants } = await startNanoVariants((worker, engine) =>
+    engine === "bitnet" ? failingOnMarker(worker) : worker,
   );
-  await Promise.all(workers.map((w) => w.ready));
-  const variants: ServedVariant[] = config.variants.map((v, i) => {
-    const quality = readModelCard(join(ROOT, v.path))?.quality;
-    if (quality === undefined) throw new Error(`${v.path}: its card states no quality`);
-    return {
-      config: {
-        name: v.name,
-        family: v.family,
-        engine: v.engine,
-        quality,
-        card: {
-          prefillTokensPerSecond: v.card.prefillTokensPerSecond,
-          decodeTokensPerSecond: v.card.decodeTokensPerSecond,
-        },
-        cost: variantCost(v),
-        modelBytes: statSync(join(ROOT, v.path)).size,
-      },
-      worker: v.engine === "bitnet" ? failingOnMarker(workers[i]!) : workers[i]!,
-    };
-  });
   const both = config.variants.map((v) => v.name);
   const tiers = [
     ...config.tiers,

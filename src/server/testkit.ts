@@ -4,6 +4,7 @@
  * family "tiny" on real worker threads, listening on loopback. Not exported from the package.
  */
 import { hash, randomBytes } from "node:crypto";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { tinyFamily } from "../../test/helpers/tiny-family.js";
 import { readModelCard } from "../config/card.js";
@@ -23,7 +24,7 @@ import { createGateway, type GatewayApp } from "./app.js";
 import { createLogger, type Logger } from "./log.js";
 import type { MemoryRecorder } from "./recorder.js";
 import { type RunningServer, startServer } from "./serve.js";
-import type { AppDeps, ServedVariant, VariantProfile } from "./types.js";
+import type { AppDeps, ServedVariant, VariantProfile, VariantRuntime } from "./types.js";
 
 const sha256 = (s: string) => hash("sha256", s, "hex");
 
@@ -242,7 +243,11 @@ export interface NanoGateway extends GatewayApp {
  * The committed nano family (models/nano) on worker threads with the embedded config's tiers and the
  * in-memory rate limiter: the gateway as `tritgate serve` runs it, on 127.0.0.1:0.
  */
-export async function startNanoGateway(over: Partial<AppDeps> = {}): Promise<NanoGateway> {
+/**
+ * The committed nano family (models/nano) on worker threads, ready, as the gateway's variants (the
+ * embedded config's figures and the cards' measured quality); `wrap` may stand in for a worker.
+ */
+export async function startNanoVariants(wrap: (worker: VariantWorker, engine: string) => VariantRuntime = (w) => w) {
   const config = defaultConfig();
   const workers = config.variants.map((v) =>
     startVariantWorker({ name: v.name, path: join(ROOT, v.path), threads: 1, slots: v.slots }),
@@ -262,10 +267,16 @@ export async function startNanoGateway(over: Partial<AppDeps> = {}): Promise<Nan
           decodeTokensPerSecond: v.card.decodeTokensPerSecond,
         },
         cost: variantCost(v),
+        modelBytes: statSync(join(ROOT, v.path)).size,
       },
-      worker: workers[i]!,
+      worker: wrap(workers[i] as VariantWorker, v.engine),
     };
   });
+  return { config, workers, variants };
+}
+
+export async function startNanoGateway(over: Partial<AppDeps> = {}): Promise<NanoGateway> {
+  const { config, workers, variants } = await startNanoVariants();
   const directory = new MapDirectory(config.tiers);
   const keys = Object.fromEntries(config.tiers.map((t) => [t.name, directory.addTenant(`tenant-${t.name}`, t.name)]));
   const limiter = createMemoryRateLimiter();

@@ -1,0 +1,31 @@
+/** For the gateway benches: an engine that answers every request at once with one token, so what
+ * is measured is the gateway's own request path. */
+import type { PoolResult, PoolToken } from "../../src/engines/pool/index.js";
+import type { VariantRuntime } from "../../src/server/types.js";
+
+export function instantRuntime(name: string): VariantRuntime {
+  const token: PoolToken = { id: 97, text: "a", logprob: -0.5, top: [] };
+  const result: PoolResult = {
+    text: "a",
+    finishReason: "length",
+    promptTokens: 9,
+    completionTokens: 1,
+    prefillMs: 0,
+    decodeMs: 0,
+    queueMs: 0,
+    tokens: [token],
+  };
+  return {
+    name,
+    state: "ready",
+    error: undefined,
+    info: { kind: "bitnet", contextLength: 256, vocabSize: 270, loadMs: 0 },
+    slots: 1_000_000,
+    running: 0,
+    waiting: 0,
+    generate: async (_request, onToken) => {
+      onToken?.(token);
+      return result;
+    },
+  };
+}
