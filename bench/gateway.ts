@@ -11,7 +11,8 @@
  * beside it. Load is open-loop (fixed arrival times, from a worker thread with its own event loop)
  * over keep-alive loopback connections. The same gateway over an engine that answers at once on the
  * main thread ("cached": no worker, no generation) separates the gateway's own cost from engine
- * capacity. A ramp then finds the highest sustained rate of each: achieved throughput ≥ 95 % of the
+ * capacity; a twin of it with `metrics: false` (no metrics observer at the end-of-request seam), measured
+ * interleaved with the others, gives the metrics' own cost as the on − off difference. A ramp then finds the highest sustained rate of each: achieved throughput ≥ 95 % of the
  * target, < 1 % errors and p99 latency < 50 ms (a failed step is tried twice). `--slots N` sets the
  * variants' concurrent generations (default 8); `--profile-rate N` runs only the gateway (or
  * `--profile-target cached|anchor`) at N req/s, for `node --cpu-prof --import tsx bench/gateway.ts --profile-rate N`.
@@ -58,14 +59,16 @@ const memory = () => {
 /**
  * anchor: a bare Hono route; gateway: the full gateway over the tiny variants on worker threads;
  * cached: the same gateway over an engine that answers at once on the main thread (what a cache hit
- * would cost: no worker, no generation), which isolates the gateway's own work from engine capacity.
+ * would cost: no worker, no generation), which isolates the gateway's own work from engine capacity;
+ * cachedNoMetrics: that gateway with `metrics: false`, so cached − cachedNoMetrics is what metrics cost.
  */
-type Target = "anchor" | "gateway" | "cached";
-const TARGETS: readonly Target[] = ["anchor", "gateway", "cached"];
+type Target = "anchor" | "gateway" | "cached" | "cachedNoMetrics";
+const TARGETS: readonly Target[] = ["anchor", "gateway", "cached", "cachedNoMetrics"];
 const LABEL: Record<Target, string> = {
   anchor: "bare Hono route latency",
   gateway: "gateway latency (tiny engines)",
   cached: "gateway latency (instant engine)",
+  cachedNoMetrics: "gateway latency (instant engine, metrics off)",
 };
 
 // ---- the anchor: a bare Hono route returning a fixed chat.completion ----
@@ -265,6 +268,13 @@ async function main(): Promise<void> {
     variants: TINY_CONFIGS.map((config) => ({ config, worker: instantRuntime(config.name) })),
   });
   const cachedServer = await startServer(instant.app, { host: "127.0.0.1", port: 0 });
+  const instantNoMetrics = createGateway({
+    directory,
+    limiter,
+    metrics: false,
+    variants: TINY_CONFIGS.map((config) => ({ config, worker: instantRuntime(config.name) })),
+  });
+  const noMetricsServer = await startServer(instantNoMetrics.app, { host: "127.0.0.1", port: 0 });
   const anchor = await startAnchor();
   const loadgen = startLoadgen();
 
@@ -275,6 +285,7 @@ async function main(): Promise<void> {
       anchor: anchor.url,
       gateway: `${gwServer.url}/v1/chat/completions`,
       cached: `${cachedServer.url}/v1/chat/completions`,
+      cachedNoMetrics: `${noMetricsServer.url}/v1/chat/completions`,
     }[target],
     headers,
     body,
@@ -321,6 +332,7 @@ async function main(): Promise<void> {
     await anchor.close();
     await gwServer.close();
     await cachedServer.close();
+    await noMetricsServer.close();
     await Promise.all(Object.values(workers).map((w: VariantWorker) => w.close()));
     return;
   }
@@ -337,8 +349,13 @@ async function main(): Promise<void> {
   }
   const memAfterFixed = memory();
 
-  const ramps: Record<Target, PhaseReport[]> = { anchor: [], gateway: [], cached: [] };
-  const maxSustained: Record<Target, number | null> = { anchor: null, gateway: null, cached: null };
+  const ramps: Record<Target, PhaseReport[]> = { anchor: [], gateway: [], cached: [], cachedNoMetrics: [] };
+  const maxSustained: Record<Target, number | null> = {
+    anchor: null,
+    gateway: null,
+    cached: null,
+    cachedNoMetrics: null,
+  };
   for (const target of RAMP_ON ? (["gateway", "cached", "anchor"] as const) : []) {
     ramp: for (const rate of RAMP) {
       // a step gets a second try, so that one stall of this shared machine does not end the ramp
@@ -365,6 +382,7 @@ async function main(): Promise<void> {
   await anchor.close();
   await gwServer.close();
   await cachedServer.close();
+  await noMetricsServer.close();
   await Promise.all(Object.values(workers).map((w: VariantWorker) => w.close()));
 
   // ---- output ----
@@ -410,7 +428,7 @@ async function main(): Promise<void> {
   console.log("");
   for (const rate of RATES) {
     const a = at("anchor", rate);
-    for (const target of ["gateway", "cached"] as const) {
+    for (const target of ["gateway", "cached", "cachedNoMetrics"] as const) {
       const g = at(target, rate);
       if (!g?.overheadMs || !a?.latencyMs) continue;
       const verdict = g.overheadMs.p99 < 1 ? "MET" : "MISSED";
@@ -425,6 +443,18 @@ async function main(): Promise<void> {
           `p50 ${f(g.overheadMs.p50 - a.latencyMs.p50)} ms, p99 ${f(g.overheadMs.p99 - a.latencyMs.p99)} ms`,
       );
     }
+  }
+  for (const rate of RATES) {
+    const on = at("cached", rate);
+    const off = at("cachedNoMetrics", rate);
+    if (!on?.latencyMs || !off?.latencyMs) continue;
+    console.log(
+      `${rate} req/s, metrics on − off (instant engine): server loop ` +
+        `${f(on.serverLoopMsPerRequest)} − ${f(off.serverLoopMsPerRequest)} = ` +
+        `${f(on.serverLoopMsPerRequest - off.serverLoopMsPerRequest)} ms/req, process CPU ` +
+        `${f(on.processCpuMsPerRequest - off.processCpuMsPerRequest)} ms/req, p99 latency ` +
+        `${f(on.latencyMs.p99)} − ${f(off.latencyMs.p99)} = ${f(on.latencyMs.p99 - off.latencyMs.p99)} ms`,
+    );
   }
   console.log(
     "\nRamp (sustained: achieved ≥ 95 % of target, < 1 % errors, p99 latency < 50 ms; a failed step is tried twice):",
@@ -465,6 +495,17 @@ async function main(): Promise<void> {
       rampMs: RAMP_MS,
       sustainedCriteria: SUSTAINED,
       phases,
+      /** metrics on − off over the instant engine, per fixed rate */
+      metricsOverhead: RATES.map((rate) => {
+        const on = at("cached", rate);
+        const off = at("cachedNoMetrics", rate);
+        return {
+          rate,
+          serverLoopMsPerRequest: on && off ? on.serverLoopMsPerRequest - off.serverLoopMsPerRequest : null,
+          processCpuMsPerRequest: on && off ? on.processCpuMsPerRequest - off.processCpuMsPerRequest : null,
+          p99LatencyMs: on?.latencyMs && off?.latencyMs ? on.latencyMs.p99 - off.latencyMs.p99 : null,
+        };
+      }),
       ramp: ramps,
       maxSustainedRps: maxSustained,
       memory: { before: memBefore, afterFixedRates: memAfterFixed, after: memAfter },
