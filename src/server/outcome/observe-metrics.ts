@@ -29,7 +29,7 @@ export const observeMetrics: ObserverFactory = ({ metrics, energy }) => ({
       gatewayOverheadMs: variant ? o.totalMs - workMs : null,
       cost: o.serving?.cost ?? null,
       price: o.price,
-      counterfactualCost: decision?.counterfactualCost ?? null,
+      counterfactualCost: o.counterfactualCost,
       energy: o.serving && variant ? energy.energyOf(o.serving.cpuSeconds, variant.cost.wattsPerCore) : null,
       reason: decision?.reason ?? null,
       degraded: o.degraded,

@@ -48,6 +48,13 @@ export interface RequestOutcome {
   readonly serving: ServingCost | null;
   /** what the tenant is charged; null without a principal */
   readonly price: number | null;
+  /**
+   * What the family's reference (fp32) variant would have cost, on the same footing as `serving`:
+   * the router's predicted counterfactual scaled by how far the answering variant's measured cost
+   * came from its own prediction (a slow machine slows both), so a reference answer's counterfactual
+   * is its measured cost. The prediction itself when nothing was measured; null without a decision.
+   */
+  readonly counterfactualCost: number | null;
 }
 
 export interface CompletionRequest {
@@ -118,6 +125,7 @@ export function completeOutcome(draft: OutcomeDraft, end: Finished): RequestOutc
   // an answer refused before it was sent (an error status) reports no time to first token
   const sent = end.status < 400 || end.status === 499;
   const tier = end.principal?.tier;
+  const serving = variant ? costOf(variant.cost, engineMs) : null;
   return {
     requestId: end.requestId,
     startedAt: draft.startedAt,
@@ -138,9 +146,21 @@ export function completeOutcome(draft: OutcomeDraft, end: Finished): RequestOutc
     queueMs: first?.result.queueMs ?? null,
     ttftMs: sent && draft.firstTokenAt !== null ? draft.firstTokenAt - draft.startedAt : null,
     engineMs,
-    serving: variant ? costOf(variant.cost, engineMs) : null,
+    serving,
     price: tier ? priceOf(tier, tokensIn, tokensOut) : null,
+    counterfactualCost: measuredCounterfactual(routed, variant, serving),
   };
+}
+
+function measuredCounterfactual(
+  routed: Routed | null,
+  variant: VariantProfile | null,
+  serving: ServingCost | null,
+): number | null {
+  const predicted = routed?.decision.counterfactualCost ?? null;
+  if (predicted === null || !variant || !serving) return predicted;
+  const own = routed?.decision.candidates.find((c) => c.variant === variant.name)?.prediction.cost;
+  return own && own > 0 ? (predicted * serving.cost) / own : predicted;
 }
 
 /** Below the request's quality need: the router degraded it, or a fallback landed on a weaker variant. */

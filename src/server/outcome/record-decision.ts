@@ -35,7 +35,7 @@ export function decisionRows(o: RequestOutcome): { request: RequestRow; decision
     energyJ: o.serving?.energyJ ?? null,
     cost: o.serving?.cost ?? null,
     price: o.price,
-    counterfactualCost: decision.counterfactualCost,
+    counterfactualCost: o.counterfactualCost,
     cacheHit: false,
     degraded: o.degraded,
     errorCode: o.error,
