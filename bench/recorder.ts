@@ -272,7 +272,7 @@ if (!values.only || values.only.split(",").includes("latency")) {
     console.log(
       `recording ${m.mode.padEnd(8)} at ${latency.rate}/s: p50 ${m.latencyMs.p50} ms, p99 ${m.latencyMs.p99} ms ` +
         `(rounds ${m.roundP99Ms.join(" / ")})${added ? `; adds p50 ${added.p50} ms, p99 ${added.p99} ms (median of rounds ${added.p99PairedMedian})` : ""}; ` +
-        `${m.responses} answers${m.rows === null ? "" : `, ${m.rows} rows`}, ${m.errors} errors`,
+        `CPU ${m.cpuUsPerRequest} µs a request; event-loop delay p99 ${m.loopDelayMs.p99RoundMedian} ms, max ${m.loopDelayMs.max} ms; ${m.responses} answers${m.rows === null ? "" : `, ${m.rows} rows`}, ${m.errors} errors`,
     );
     if (m.rows !== null && m.rows !== m.responses)
       throw new Error(`${m.mode}: ${m.rows} rows for ${m.responses} answers`);

@@ -10,6 +10,7 @@
  * request rows as the gateway gave answers (checked: none lost, none doubled).
  */
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
 import { sql } from "drizzle-orm";
 import { DatabaseRecorder } from "../src/db/recorder.js";
@@ -52,6 +53,16 @@ export interface ModeLatency {
   readonly rows: number | null;
   readonly spilled: number | null;
   readonly maxFlushMs: number | null;
+  /**
+   * the server thread's event-loop delay (1 ms sampling), stalls on its own thread: the median over
+   * rounds of the round's p99, and the largest delay seen
+   */
+  readonly loopDelayMs: { readonly p99RoundMedian: number; readonly max: number };
+  /**
+   * the process's CPU time per request (all threads: the load generator's share is the same in every
+   * mode, so the differences are what recording costs), µs
+   */
+  readonly cpuUsPerRequest: number;
 }
 
 export interface LatencyReport {
@@ -78,18 +89,21 @@ function startLoadgen(): { run: (spec: PhaseSpec) => Promise<PhaseSamples>; clos
   // from sources: register tsx in the thread (as the engine pool does), then load loadgen.ts
   const entry = new URL("./gateway/loadgen.ts", import.meta.url).href;
   const worker = new Worker(new URL("../src/engines/pool/tsx-entry.mjs", import.meta.url), { workerData: { entry } });
-  const pending = new Map<number, (s: PhaseSamples) => void>();
+  const pending = new Map<number, { resolve: (s: PhaseSamples) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   worker.on("message", (m: FromLoadgen) => {
-    pending.get(m.id)?.(m.samples);
+    pending.get(m.id)?.resolve(m.samples);
     pending.delete(m.id);
+  });
+  worker.on("error", (e) => {
+    for (const p of pending.values()) p.reject(e);
+    pending.clear();
   });
   return {
     run: (spec) =>
       new Promise((resolve, reject) => {
         const id = nextId++;
-        pending.set(id, resolve);
-        worker.once("error", reject);
+        pending.set(id, { resolve, reject });
         const message: ToLoadgen = { type: "run", id, spec };
         worker.postMessage(message);
       }),
@@ -103,6 +117,11 @@ interface Served {
   readonly db: TestDatabase | undefined;
   readonly recorder: DatabaseRecorder | undefined;
   readonly samples: number[];
+  /** event-loop delay of each measured phase: p99 and max, ms */
+  readonly loopDelayP99: number[];
+  readonly loopDelayMax: number[];
+  /** process CPU time (all threads) over the measured phases, µs */
+  cpuUs: number;
   roundP99: number[];
   responses: number;
   errors: number;
@@ -149,6 +168,9 @@ export async function recordingLatency(options: LatencyOptions): Promise<Latency
       db,
       recorder,
       samples: [],
+      loopDelayP99: [],
+      loopDelayMax: [],
+      cpuUs: 0,
       roundP99: [],
       responses: 0,
       errors: 0,
@@ -161,6 +183,10 @@ export async function recordingLatency(options: LatencyOptions): Promise<Latency
   const body = JSON.stringify({ model: "tiny", messages: [{ role: "user", content: "hi" }], max_tokens: 1 });
   const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
   const phase = async (s: Served, durationMs: number, measure: boolean) => {
+    // a monitor per phase: one re-enabled would count the time it was off as one long delay
+    const monitor = monitorEventLoopDelay({ resolution: 1 });
+    monitor.enable();
+    const cpu0 = process.cpuUsage();
     const r = await loadgen.run({
       url: `${s.server.url}/v1/chat/completions`,
       headers,
@@ -169,6 +195,13 @@ export async function recordingLatency(options: LatencyOptions): Promise<Latency
       durationMs,
       timeoutMs: 10_000,
     });
+    const cpu = process.cpuUsage(cpu0);
+    monitor.disable();
+    if (measure) {
+      s.cpuUs += cpu.user + cpu.system;
+      s.loopDelayP99.push(monitor.percentile(99) / 1e6);
+      s.loopDelayMax.push(monitor.max / 1e6);
+    }
     let ok = 0;
     for (const code of r.status) if (code === 200) ok++;
     s.responses += r.status.filter((code) => code !== 0).length;
@@ -214,6 +247,8 @@ export async function recordingLatency(options: LatencyOptions): Promise<Latency
       rows,
       spilled: stats?.spilled ?? null,
       maxFlushMs: stats ? round3(stats.maxFlushMs) : null,
+      cpuUsPerRequest: Math.round(s.cpuUs / s.measured),
+      loopDelayMs: { p99RoundMedian: round3(dist(s.loopDelayP99).p50), max: round3(Math.max(...s.loopDelayMax)) },
     });
     await s.db?.dispose();
   }
