@@ -1,5 +1,6 @@
 /**
- * `npm run bench:recorder [-- --json FILE] [--quick] [--rows N] [--only pglite,postgres-insert,postgres-copy] [--concurrency N]`
+ * `npm run bench:recorder [-- --json FILE] [--quick] [--rows N] [--only pglite,postgres-insert,postgres-copy,latency] [--concurrency N]
+ *   [--latency-seconds S] [--no-latency-pglite]`
  *
  * Sustained write rate of the database recorder: N request rows, each with its routing decision (two
  * candidates in the JSONB, as a two-variant family gives), enqueued in bursts of 1,000 per event-loop
@@ -9,7 +10,9 @@
  * rows and decision rows; `requests/s` the requests. The time `enqueue` takes on the request path is
  * reported beside it. Then retention on Postgres: one day of 1,000,000 requests removed by batched
  * DELETE (10,000 rows a statement) against DROP of the day's partition, with the time taken and the
- * table's size on disk afterwards (before VACUUM: what a DELETE leaves behind).
+ * table's size on disk afterwards (before VACUUM: what a DELETE leaves behind). Last, the latency
+ * recording adds to the gateway at 500 requests/s, recording off (in-memory ring) against on (Postgres,
+ * PGlite), interleaved in the same run (`recording-latency.ts`; S seconds of load per mode, default 10).
  */
 import { writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -22,6 +25,7 @@ import type { RecordEntry } from "../src/db/entry.js";
 import { DatabaseRecorder } from "../src/db/recorder.js";
 import { POSTGRES_ADMIN_URL, type TestDatabase, testDatabase } from "../src/db/testkit.js";
 import type { WriteMethod } from "../src/db/write.js";
+import { type LatencyReport, recordingLatency } from "./recording-latency.js";
 
 const { values } = parseArgs({
   options: {
@@ -30,6 +34,8 @@ const { values } = parseArgs({
     rows: { type: "string" },
     only: { type: "string" },
     concurrency: { type: "string" },
+    "latency-seconds": { type: "string" },
+    "no-latency-pglite": { type: "boolean" },
   },
 });
 const quick = values.quick === true;
@@ -253,6 +259,26 @@ for (const [driver, method, count] of [
   }
 }
 
+let latency: LatencyReport | undefined;
+if (!values.only || values.only.split(",").includes("latency")) {
+  latency = await recordingLatency({
+    rate: 500,
+    secondsPerMode: Number(values["latency-seconds"] ?? (quick ? 3 : 10)),
+    rounds: quick ? 3 : 10,
+    modes: values["no-latency-pglite"] ? ["memory", "postgres"] : ["memory", "postgres", "pglite"],
+  });
+  for (const m of latency.modes) {
+    const added = latency.addedMs[m.mode];
+    console.log(
+      `recording ${m.mode.padEnd(8)} at ${latency.rate}/s: p50 ${m.latencyMs.p50} ms, p99 ${m.latencyMs.p99} ms ` +
+        `(rounds ${m.roundP99Ms.join(" / ")})${added ? `; adds p50 ${added.p50} ms, p99 ${added.p99} ms (median of rounds ${added.p99PairedMedian})` : ""}; ` +
+        `CPU ${m.cpuUsPerRequest} µs a request; event-loop delay p99 ${m.loopDelayMs.p99RoundMedian} ms, max ${m.loopDelayMs.max} ms; ${m.responses} answers${m.rows === null ? "" : `, ${m.rows} rows`}, ${m.errors} errors`,
+    );
+    if (m.rows !== null && m.rows !== m.responses)
+      throw new Error(`${m.mode}: ${m.rows} rows for ${m.responses} answers`);
+  }
+}
+
 const report = {
   bench: "recorder",
   date: new Date().toISOString(),
@@ -260,7 +286,7 @@ const report = {
   postgres: POSTGRES_ADMIN_URL.replace(/\/\/[^@]*@/, "//"),
   sustained: results,
   retention: retained ?? null,
-  note: "recording on vs off at 500 req/s needs the recorder wired into the server; not measured here",
+  recordingLatency: latency ?? null,
 };
 if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
 else console.log(JSON.stringify(report, null, 2));
