@@ -12,10 +12,9 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { serve } from "@hono/node-server";
-import { Hono } from "hono";
 import { MapDirectory, TINY_CONFIGS, tierConfig } from "../src/server/testkit.js";
 import { createMemoryRateLimiter } from "../src/tenants/index.js";
-import { instantRuntime } from "./gateway/instant.js";
+import { bareRouteApp, instantRuntime } from "./gateway/instant.js";
 import type { FromLoadgen, PhaseSamples, PhaseSpec, ToLoadgen } from "./gateway/loadgen.js";
 import { argValue, writeJson } from "./timing.js";
 
@@ -38,18 +37,7 @@ const gwAfter = after.createGateway({ directory, limiter: createMemoryRateLimite
 const gwBefore = before.createGateway({ directory, limiter: createMemoryRateLimiter(), variants } as never);
 const sAfter = await afterServe.startServer(gwAfter.app, { host: "127.0.0.1", port: 0 });
 const sBefore = await beforeServe.startServer(gwBefore.app as never, { host: "127.0.0.1", port: 0 });
-const FIXED = {
-  id: "chatcmpl-bench0000000000000000",
-  object: "chat.completion",
-  created: 1_700_000_000,
-  model: "tiny-b158",
-  choices: [{ index: 0, message: { role: "assistant", content: "a" }, logprobs: null, finish_reason: "length" }],
-  usage: { prompt_tokens: 9, completion_tokens: 1, total_tokens: 10 },
-};
-const anchorApp = new Hono().post("/v1/chat/completions", async (c) => {
-  await c.req.json();
-  return c.json(FIXED);
-});
+const anchorApp = bareRouteApp();
 const anchorPort: number = await new Promise((r) =>
   serve({ fetch: anchorApp.fetch, hostname: "127.0.0.1", port: 0 }, (i) => r(i.port)),
 );

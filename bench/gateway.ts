@@ -22,14 +22,13 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { Worker } from "node:worker_threads";
 import { serve } from "@hono/node-server";
-import { Hono } from "hono";
 import { startVariantWorker, type VariantWorker } from "../src/engines/pool/index.js";
 import { createGateway } from "../src/server/app.js";
 import { startServer } from "../src/server/serve.js";
 import { MapDirectory, served, TINY_CONFIGS, tierConfig } from "../src/server/testkit.js";
 import { createMemoryRateLimiter } from "../src/tenants/index.js";
 import { tinyFamily } from "../test/helpers/tiny-family.js";
-import { instantRuntime } from "./gateway/instant.js";
+import { bareRouteApp, instantRuntime } from "./gateway/instant.js";
 import type { FromLoadgen, PhaseSamples, PhaseSpec, ToLoadgen } from "./gateway/loadgen.js";
 import { argValue, table, writeJson } from "./timing.js";
 
@@ -73,20 +72,8 @@ const LABEL: Record<Target, string> = {
 
 // ---- the anchor: a bare Hono route returning a fixed chat.completion ----
 
-const FIXED = {
-  id: "chatcmpl-bench0000000000000000",
-  object: "chat.completion",
-  created: 1_700_000_000,
-  model: "tiny-b158",
-  choices: [{ index: 0, message: { role: "assistant", content: "a" }, logprobs: null, finish_reason: "length" }],
-  usage: { prompt_tokens: 9, completion_tokens: 1, total_tokens: 10 },
-};
-
 function startAnchor(): Promise<{ url: string; close: () => Promise<void> }> {
-  const app = new Hono().post("/v1/chat/completions", async (c) => {
-    await c.req.json();
-    return c.json(FIXED);
-  });
+  const app = bareRouteApp();
   return new Promise((resolve) => {
     const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, (info) => {
       resolve({

@@ -1,5 +1,6 @@
 /** For the gateway benches: an engine that answers every request at once with one token, so what
- * is measured is the gateway's own request path. */
+ * is measured is the gateway's own request path, and the bare route it is compared with. */
+import { Hono } from "hono";
 import type { PoolResult, PoolToken } from "../../src/engines/pool/index.js";
 import type { VariantRuntime } from "../../src/server/types.js";
 
@@ -29,3 +30,20 @@ export function instantRuntime(name: string): VariantRuntime {
     },
   };
 }
+
+/** The anchor the gateway is measured against: a bare Hono route that reads the body and returns a fixed chat.completion. */
+export function bareRouteApp(): Hono {
+  return new Hono().post("/v1/chat/completions", async (c) => {
+    await c.req.json();
+    return c.json(FIXED_COMPLETION);
+  });
+}
+
+const FIXED_COMPLETION = {
+  id: "chatcmpl-bench0000000000000000",
+  object: "chat.completion",
+  created: 1_700_000_000,
+  model: "tiny-b158",
+  choices: [{ index: 0, message: { role: "assistant", content: "a" }, logprobs: null, finish_reason: "length" }],
+  usage: { prompt_tokens: 9, completion_tokens: 1, total_tokens: 10 },
+};
