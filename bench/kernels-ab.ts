@@ -1,6 +1,6 @@
 /**
  * `tsx bench/kernels-ab.ts --a OLD.node --b NEW.node [--threads 1] [--m 1] [--isa avx512]
- *   [--shapes 6912x2560,2560x6912] [--types TQ1_0,TQ2_0] [--reps 15]`
+ *   [--shapes 6912x2560,2560x6912] [--types TQ1_0,TQ2_0] [--reps 15] [--activations-a float --activations-b q8_0]`
  *
  * Two builds of the kernels addon in one process, their calls interleaved rep by rep, so both
  * see the same machine: the way to tell a kernel change from the noise of a shared host. Reports
@@ -8,7 +8,8 @@
  * thread CPU time is the figure to trust on a loaded machine (the wall clock also counts the time
  * other processes held the core); with more threads it also counts the pool's workers spinning
  * between jobs, so compare wall times there. Keep the old build aside first:
- * `cp kernels/build/Release/tritgate_kernels.node /tmp/old.node`.
+ * `cp kernels/build/Release/tritgate_kernels.node /tmp/old.node`. With `--activations-a/-b` (e.g.
+ * `float` against `q8_0` on a Q8_0 head) one build can be compared with itself in two modes.
  */
 import { createRequire } from "node:module";
 import { resolve } from "node:path";
@@ -29,6 +30,7 @@ const threads = Number(argValue("--threads") ?? 1);
 const m = Number(argValue("--m") ?? 1);
 const isa = argValue("--isa") ?? "avx512";
 const reps = Number(argValue("--reps") ?? 15);
+const activations = { a: argValue("--activations-a"), b: argValue("--activations-b") };
 const shapes = (argValue("--shapes") ?? "6912x2560")
   .split(",")
   .map((s) => s.split("x").map(Number) as [number, number]);
@@ -52,7 +54,7 @@ function minMedian(samples: number[]): [number, number] {
 const fmt = (ms: number) => (ms < 0.1 ? ms.toFixed(4) : ms.toFixed(3));
 addons.a.setThreads(threads);
 addons.b.setThreads(threads);
-console.log(`A = ${builds.a}\nB = ${builds.b}\n${isa}, M = ${m}, ${threads} thread(s), ${reps} reps interleaved\n`);
+console.log(`A = ${builds.a} ${activations.a ?? ""}\nB = ${builds.b} ${activations.b ?? ""}\n${isa}, M = ${m}, ${threads} thread(s), ${reps} reps interleaved\n`);
 const rows: string[][] = [];
 for (const [n, k] of shapes) {
   const values = randomValues(n * k, n + k);
@@ -68,10 +70,10 @@ for (const [n, k] of shapes) {
     for (let rep = 0; rep < reps; rep++) {
       for (const key of ["a", "b"] as const) {
         const lib = addons[key];
-        for (let i = 0; i < 2; i++) lib.matmul(isa, id, data, n, k, x, m, undefined, out);
+        for (let i = 0; i < 2; i++) lib.matmul(isa, id, data, n, k, x, m, activations[key], out);
         const c0 = process.cpuUsage();
         const t0 = performance.now();
-        for (let i = 0; i < calls; i++) lib.matmul(isa, id, data, n, k, x, m, undefined, out);
+        for (let i = 0; i < calls; i++) lib.matmul(isa, id, data, n, k, x, m, activations[key], out);
         const c = process.cpuUsage(c0);
         wall[key].push((performance.now() - t0) / calls);
         cpu[key].push((c.user + c.system) / 1000 / calls);

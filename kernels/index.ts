@@ -33,8 +33,13 @@ export interface PackedWeight {
 export interface MatmulOptions {
   /** Force an instruction-set path; default: TRITGATE_ISA or the best this CPU runs. */
   readonly isa?: Isa;
-  /** Ternary weights default to BitNet's per-token int8 activations; "float" keeps fp32. */
-  readonly activations?: "int8" | "float";
+  /**
+   * Ternary weights default to BitNet's per-token int8 activations; "float" keeps fp32 (the default
+   * for every other type); "q8_0" (Q8_0 weights only) quantizes each 32 activations to int8 with
+   * their own scale, as llama.cpp multiplies a Q8_0 head: integer block sums on VNNI instead of
+   * widening every weight to fp32.
+   */
+  readonly activations?: "int8" | "q8_0" | "float";
   /** Write the [m x rows] result here instead of allocating. */
   readonly out?: Float32Array;
 }

@@ -118,7 +118,7 @@ typedef struct {
     napi_value out;
 } matmul_call;
 
-/* argv: isa, type, data, rows, cols, x, m, activations ("int8" | "float" | undefined), out */
+/* argv: isa, type, data, rows, cols, x, m, activations ("int8" | "q8_0" | "float" | undefined), out */
 static int parse_matmul_argv(napi_env env, napi_value *argv, matmul_call *c);
 
 static int parse_matmul(napi_env env, napi_callback_info info, matmul_call *c) {
@@ -152,15 +152,16 @@ static int parse_matmul_argv(napi_env env, napi_value *argv, matmul_call *c) {
         napi_get_value_string_utf8(env, argv[7], mode, sizeof(mode), &len);
         if (strcmp(mode, "float") == 0) c->mode = TG_ACT_FLOAT;
         else if (strcmp(mode, "int8") == 0 && f->ternary) c->mode = TG_ACT_INT8;
+        else if (strcmp(mode, "q8_0") == 0 && c->w.type == TG_Q8_0) c->mode = TG_ACT_Q8_0;
         else {
             napi_throw_type_error(env, "ERR_TRITGATE_ARGUMENT",
-                                  strcmp(mode, "int8") == 0
-                                      ? "options.activations: \"int8\" needs a ternary weight (TQ1_0, TQ2_0, I2_S)"
-                                      : "options.activations: expected \"int8\" or \"float\"");
+                                  strcmp(mode, "int8") == 0   ? "options.activations: \"int8\" needs a ternary weight (TQ1_0, TQ2_0, I2_S)"
+                                  : strcmp(mode, "q8_0") == 0 ? "options.activations: \"q8_0\" needs a Q8_0 weight"
+                                                              : "options.activations: expected \"int8\", \"q8_0\" or \"float\"");
             return 0;
         }
     } else if (t != napi_undefined) {
-        napi_throw_type_error(env, "ERR_TRITGATE_ARGUMENT", "options.activations: expected \"int8\" or \"float\"");
+        napi_throw_type_error(env, "ERR_TRITGATE_ARGUMENT", "options.activations: expected \"int8\", \"q8_0\" or \"float\"");
         return 0;
     }
     if (c->mode == TG_ACT_INT8 && c->w.k > MAX_TERNARY_K)
@@ -231,7 +232,7 @@ static napi_value js_matmul_shared(napi_env env, napi_callback_info info) {
         if (t == napi_undefined || t == napi_null) return tg_arg_fail(env, "outs", "element %lld is missing%.0lld", i, 0), NULL;
         if (!parse_matmul_argv(env, one, &c[i])) return NULL;
         if (c[i].mode != c[0].mode)
-            return tg_arg_fail(env, "weights", "element %lld: int8 and float activations cannot share a call%.0lld", i, 0),
+            return tg_arg_fail(env, "weights", "element %lld: weights with different activations cannot share a call%.0lld", i, 0),
                    NULL;
         if (c[i].w.k != c[0].w.k)
             return tg_arg_fail(env, "weights", "element %lld: expected %lld columns like the first", i, c[0].w.k), NULL;

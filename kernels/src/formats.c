@@ -5,6 +5,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <pthread.h>
+
 #include "tg.h"
 
 static const tg_format formats[] = {
@@ -60,6 +62,16 @@ float tg_fp16_to_fp32(uint16_t h) {
     float f;
     memcpy(&f, &bits, 4);
     return f;
+}
+
+static float fp16_table[65536];
+static pthread_once_t fp16_table_once = PTHREAD_ONCE_INIT;
+static void fill_fp16_table(void) {
+    for (uint32_t h = 0; h < 65536; h++) fp16_table[h] = tg_fp16_to_fp32((uint16_t)h);
+}
+const float *tg_fp16_table(void) {
+    pthread_once(&fp16_table_once, fill_fp16_table);
+    return fp16_table;
 }
 
 uint16_t tg_fp32_to_fp16(float f) {

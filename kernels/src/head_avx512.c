@@ -65,6 +65,52 @@ X86_INLINE void q8_0_rows(const uint8_t *data, int64_t row_bytes, int64_t k, con
     for (int i = 0; i < R; i++) y[r + i] = reduce_ps(acc[i]);
 }
 
+/*
+ * Q8_0 weights times Q8_0 activations. vpdpbusd multiplies unsigned by signed bytes, so the signed
+ * weights are offset by 128 (one xor) and the accumulator starts at the activations' -128 x sums
+ * (xbias, shared by all rows), which leaves each int32 lane the exact signed dot product of its four
+ * weights. A block is one ymm: its eight lanes are scaled by the activation scale and then, with one
+ * fused multiply-add, by the weight scale, which comes from a 64 Ki-entry table (a load, not a
+ * conversion on the shuffle port). Four rows share each activation load.
+ */
+X86_INLINE void q8_0_act_rows(const tg_q8_0_args *a, int64_t r, const int R, int64_t ahead, const float *fp16) {
+    __m256 acc[HEAD_ROWS];
+    const tg_block_q8_0 *rows[HEAD_ROWS];
+    for (int i = 0; i < R; i++) rows[i] = (const tg_block_q8_0 *)(a->data + (r + i) * a->row_bytes), acc[i] = _mm256_setzero_ps();
+    const uint8_t *next = a->data + (r + R) * a->row_bytes;
+    const __m256i offset = _mm256_set1_epi8((char)0x80);
+    for (int64_t b = 0; b < a->k / TG_QK8_0; b++) {
+        if ((b & 1) == 0)
+            for (int64_t i = 0; i < ahead; i++)
+                _mm_prefetch((const char *)(next + i * a->row_bytes + b * (int64_t)sizeof(tg_block_q8_0)), _MM_HINT_T2);
+        const __m256i x = _mm256_loadu_si256((const __m256i *)(a->xq + b * TG_QK8_0));
+        const __m256i bias = _mm256_loadu_si256((const __m256i *)(a->xbias + b * (TG_QK8_0 / 4)));
+        const __m256 xd = _mm256_broadcast_ss(a->xd + b);
+        for (int i = 0; i < R; i++) {
+            const tg_block_q8_0 *blk = rows[i] + b;
+            const __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)blk->qs), offset);
+            const __m256 dot = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_dpbusd_epi32(bias, w, x)), xd);
+            acc[i] = _mm256_fmadd_ps(dot, _mm256_broadcast_ss(fp16 + blk->d), acc[i]);
+        }
+    }
+    for (int i = 0; i < R; i++) {
+        const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc[i]), _mm256_extractf128_ps(acc[i], 1));
+        const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+        a->y[r + i] = _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+    }
+}
+
+void tg_avx512_gemv_q8_0(const tg_q8_0_args *a, int64_t row0, int64_t row1) {
+    const float *fp16 = tg_fp16_table();
+    for (int64_t r = row0; r < row1;) {
+        const int R = row1 - r >= HEAD_ROWS ? HEAD_ROWS : 1;
+        const int64_t left = row1 - r - R, ahead = left < HEAD_ROWS ? left : HEAD_ROWS;
+        if (R == HEAD_ROWS) q8_0_act_rows(a, r, HEAD_ROWS, ahead, fp16);
+        else q8_0_act_rows(a, r, 1, ahead, fp16);
+        r += R;
+    }
+}
+
 /* 1 when done, 0 for a type it does not handle (Q6_K: isa_avx512.c then takes the 256-bit code) */
 int tg_avx512_gemv_float(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t row0,
                          int64_t row1, float *y) {

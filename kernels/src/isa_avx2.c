@@ -254,6 +254,28 @@ static float dot_f32(const float *a, const float *b, int64_t k) {
     return s;
 }
 
+/*
+ * Q8_0 weights times Q8_0 activations (semantics in tg.h). vpmaddubsw wants unsigned times signed,
+ * so each block multiplies |w| by x carrying w's sign (vpsignb), in int16 pairs that cannot
+ * saturate (|x| <= 127, |w| <= 128), widened to int32 by vpmaddwd; the scales as on AVX-512.
+ */
+static void gemv_q8_0(const tg_q8_0_args *a, int64_t row0, int64_t row1) {
+    const float *fp16 = tg_fp16_table();
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t r = row0; r < row1; r++) {
+        const tg_block_q8_0 *row = (const tg_block_q8_0 *)(a->data + r * a->row_bytes);
+        __m256 acc = _mm256_setzero_ps();
+        for (int64_t b = 0; b < a->k / TG_QK8_0; b++) {
+            const __m256i w = _mm256_loadu_si256((const __m256i *)row[b].qs);
+            const __m256i x = _mm256_loadu_si256((const __m256i *)(a->xq + b * TG_QK8_0));
+            const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+            const __m256 dot = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones)), _mm256_broadcast_ss(a->xd + b));
+            acc = _mm256_fmadd_ps(dot, _mm256_broadcast_ss(fp16 + row[b].d), acc);
+        }
+        a->y[r] = hsum_ps(acc);
+    }
+}
+
 static double read_sum(const float *p, int64_t count) {
     double total = 0.0;
     int64_t j = 0;
@@ -277,5 +299,6 @@ const tg_isa_ops tg_isa_avx2 = {
     .dequant_row = x86_dequant_row,
     .dot_f32 = dot_f32,
     .gemv_float = x86_gemv_float,
+    .gemv_q8_0 = gemv_q8_0,
     .read_sum = read_sum,
 };

@@ -393,6 +393,9 @@ static double read_sum(const float *p, int64_t count) {
 int tg_avx512_gemv_float(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t row0,
                          int64_t row1, float *y);
 
+/* head_avx512.c: Q8_0 weights x Q8_0 activations */
+void tg_avx512_gemv_q8_0(const tg_q8_0_args *a, int64_t row0, int64_t row1);
+
 static int gemv_float(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t row0,
                       int64_t row1, float *y) {
     return tg_avx512_gemv_float(type, data, row_bytes, k, x, row0, row1, y) ||
@@ -410,5 +413,6 @@ const tg_isa_ops tg_isa_avx512 = {
     .dequant_row = x86_dequant_row,
     .dot_f32 = dot_f32,
     .gemv_float = gemv_float,
+    .gemv_q8_0 = tg_avx512_gemv_q8_0,
     .read_sum = read_sum,
 };

@@ -171,6 +171,21 @@ static float dot_f32(const float *a, const float *b, int64_t k) {
     return (float)s;
 }
 
+/* The reference: each block's integer sum, then the float terms in block order. */
+static void gemv_q8_0(const tg_q8_0_args *a, int64_t row0, int64_t row1) {
+    for (int64_t r = row0; r < row1; r++) {
+        const tg_block_q8_0 *row = (const tg_block_q8_0 *)(a->data + r * a->row_bytes);
+        float acc = 0.0f;
+        for (int64_t b = 0; b < a->k / TG_QK8_0; b++) {
+            int32_t isum = 0;
+            for (int j = 0; j < TG_QK8_0; j++) isum += (int32_t)row[b].qs[j] * a->xq[b * TG_QK8_0 + j];
+            const float part = (float)isum * a->xd[b];
+            acc += part * tg_fp16_to_fp32(row[b].d);
+        }
+        a->y[r] = acc;
+    }
+}
+
 static double read_sum(const float *p, int64_t count) {
     double s = 0.0;
     for (int64_t j = 0; j < count; j++) s += p[j];
@@ -185,5 +200,6 @@ const tg_isa_ops tg_isa_scalar = {
     .quantize_row_i8 = quantize_row_i8,
     .dequant_row = dequant_row,
     .dot_f32 = dot_f32,
+    .gemv_q8_0 = gemv_q8_0,
     .read_sum = read_sum,
 };

@@ -219,6 +219,55 @@ static const char *matmul_ternary(const tg_isa_ops *isa, const tg_weight *w, int
     return NULL;
 }
 
+/* ---------------- Q8_0 weights, Q8_0 activations ---------------- */
+
+void tg_quantize_row_q8_0(const float *x, int64_t k, int8_t *q, float *d) {
+    for (int64_t b = 0; b < k / TG_QK8_0; b++) {
+        const float *xb = x + b * TG_QK8_0;
+        float amax = 0.0f;
+        for (int j = 0; j < TG_QK8_0; j++) amax = fmaxf(amax, fabsf(xb[j]));
+        const float scale = amax / 127.0f, inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+        d[b] = scale;
+        for (int j = 0; j < TG_QK8_0; j++) q[b * TG_QK8_0 + j] = (int8_t)roundf(xb[j] * inv);
+    }
+}
+
+typedef struct {
+    const tg_isa_ops *isa;
+    tg_q8_0_args *rows; /* one per activation row */
+    int64_t m, n, rows_per_task;
+} q8_0_job;
+
+static void q8_0_task(void *ctx, int64_t task, int thread) {
+    (void)thread;
+    const q8_0_job *job = ctx;
+    int64_t r0 = task * job->rows_per_task, r1 = min64(job->n, r0 + job->rows_per_task);
+    for (int64_t j = 0; j < job->m; j++) job->isa->gemv_q8_0(&job->rows[j], r0, r1);
+}
+
+static const char *matmul_q8_0(const tg_isa_ops *isa, const tg_weight *w, const float *x, int64_t m, float *y) {
+    if (w->k % TG_QK8_0) return "Q8_0 activations need a multiple of 32 columns";
+    int8_t *xq = malloc((size_t)(m * w->k));
+    float *xd = malloc(sizeof(float) * (size_t)(m * (w->k / TG_QK8_0)));
+    int32_t *xbias = malloc(sizeof(int32_t) * (size_t)(m * (w->k / 4)));
+    tg_q8_0_args *rows = malloc(sizeof(tg_q8_0_args) * (size_t)m);
+    if (!xq || !xd || !xbias || !rows) return free(xq), free(xd), free(xbias), free(rows), "out of memory";
+    for (int64_t j = 0; j < m; j++) {
+        int8_t *q = xq + j * w->k;
+        int32_t *bias = xbias + j * (w->k / 4);
+        tg_quantize_row_q8_0(x + j * w->k, w->k, q, xd + j * (w->k / TG_QK8_0));
+        for (int64_t g = 0; g < w->k / 4; g++) bias[g] = -128 * (q[4 * g] + q[4 * g + 1] + q[4 * g + 2] + q[4 * g + 3]);
+        rows[j] = (tg_q8_0_args){w->data, w->k, tg_row_bytes(w->type, w->k), q, xd + j * (w->k / TG_QK8_0), bias,
+                                 y + j * w->n};
+    }
+    int64_t threads = tg_pool_threads();
+    int64_t rpt = (w->n + threads * 8 - 1) / (threads * 8);
+    q8_0_job job = {isa, rows, m, w->n, rpt < 4 ? 4 : rpt};
+    tg_pool_run((w->n + job.rows_per_task - 1) / job.rows_per_task, q8_0_task, &job);
+    free(xq), free(xd), free(xbias), free(rows);
+    return NULL;
+}
+
 /* ---------------- float activations (any format) ---------------- */
 
 typedef struct {
@@ -268,9 +317,17 @@ const char *tg_matmul_shared(const tg_isa_ops *isa, const tg_weight *w, int coun
         if (tg_tensor_bytes(w[i].type, w[i].n, w[i].k) != w[i].nbytes) return "weight size does not match its shape";
         if (w[i].k != w[0].k) return "weights sharing an input must have the same number of columns";
         if (mode == TG_ACT_INT8 && !f->ternary) return "int8 activations need a ternary weight type";
+        if (mode == TG_ACT_Q8_0 && w[i].type != TG_Q8_0) return "Q8_0 activations need a Q8_0 weight";
     }
     if (m < 1) return "m must be >= 1";
     if (mode == TG_ACT_INT8) return matmul_ternary(isa, w, count, x, m, y);
+    if (mode == TG_ACT_Q8_0) {
+        for (int i = 0; i < count; i++) {
+            const char *err = matmul_q8_0(isa, &w[i], x, m, y[i]);
+            if (err) return err;
+        }
+        return NULL;
+    }
     for (int i = 0; i < count; i++) matmul_float(isa, &w[i], x, m, y[i]);
     return NULL;
 }

@@ -102,6 +102,8 @@ int64_t tg_tensor_bytes(int type, int64_t n, int64_t k);
 int64_t tg_row_bytes(int type, int64_t k);
 
 float tg_fp16_to_fp32(uint16_t h);
+/* tg_fp16_to_fp32 of every 16-bit pattern (256 KiB, built once): a scale converted by a load. */
+const float *tg_fp16_table(void);
 uint16_t tg_fp32_to_fp16(float f);
 
 /* Reference quantizers (ggml's algorithms, byte-exact with ggml for TQ1_0/TQ2_0/Q8_0/F16;
@@ -143,6 +145,28 @@ typedef struct {
     float *y;             /* [m][n] */
 } tg_ternary_args;
 
+/*
+ * A Q8_0 weight times activations quantized the same way, as llama.cpp multiplies a Q8_0 head:
+ * each run of 32 activations gets d = amax / 127 and q = round(x / d) (half away from zero; all
+ * zero when amax == 0), so a block's product is an exact int32 sum. For weight row n:
+ *     isum_b = sum_{j < 32} w_q[32b + j] * x_q[32b + j]                (exact int32)
+ *     y[n]   = sum_b ((float)isum_b * x_d[b]) * w_d[b]
+ * The integers are exact on every path; the float sum over blocks is taken in each path's own
+ * order, so paths agree within float rounding (as the float path does), not bit for bit.
+ * The activations' scales stay fp32 (llama.cpp rounds them to fp16).
+ */
+typedef struct {
+    const uint8_t *data; /* tg_block_q8_0 rows */
+    int64_t k;           /* columns, a multiple of 32 */
+    int64_t row_bytes;
+    const int8_t *xq;    /* [k] */
+    const float *xd;     /* [k / 32] */
+    /* [k / 4]: -128 x the sum of each four consecutive xq, what a kernel that adds 128 to the
+     * signed weights (to use an unsigned x signed dot product) must take off again */
+    const int32_t *xbias;
+    float *y;            /* [n] */
+} tg_q8_0_args;
+
 /* One instruction set's implementation of the hot operations. */
 typedef struct {
     const char *name;
@@ -172,6 +196,8 @@ typedef struct {
      * read once and never stored as fp32. Returns 0 when it does not handle the type. */
     int (*gemv_float)(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t row0,
                       int64_t row1, float *y);
+    /* Q8_0 weight x Q8_0 activations (semantics at tg_q8_0_args) for rows [row0, row1). */
+    void (*gemv_q8_0)(const tg_q8_0_args *a, int64_t row0, int64_t row1);
     /* Sum of a read-only buffer, used to measure the machine's read bandwidth. */
     double (*read_sum)(const float *p, int64_t count);
 } tg_isa_ops;
@@ -203,7 +229,8 @@ int tg_pool_set_threads(int n);
 void *tg_pool_scratch(int thread, size_t bytes);
 
 /* ---- driver (matmul.c) ---- */
-typedef enum { TG_ACT_INT8 = 0, TG_ACT_FLOAT = 1 } tg_act_mode;
+/* INT8: BitNet's per-token int8 (ternary weights); FLOAT: fp32; Q8_0: per-32 int8 (Q8_0 weights) */
+typedef enum { TG_ACT_INT8 = 0, TG_ACT_FLOAT = 1, TG_ACT_Q8_0 = 2 } tg_act_mode;
 
 typedef struct {
     int type;
@@ -224,6 +251,8 @@ const char *tg_matmul_shared(const tg_isa_ops *isa, const tg_weight *w, int coun
 /* Per-token int8 quantization of m rows (the activation half of tg_matmul). */
 void tg_quantize_activations(const tg_isa_ops *isa, const float *x, int64_t m, int64_t k,
                              int8_t *q, float *xscale);
+/* Q8_0-style quantization of one activation row (semantics at tg_q8_0_args): the same C on every path. */
+void tg_quantize_row_q8_0(const float *x, int64_t k, int8_t *q, float *d);
 /* Read bandwidth in bytes/s over a buffer of the given size, best of `passes`, all threads. */
 double tg_read_bandwidth(const tg_isa_ops *isa, int64_t bytes, int passes);
 

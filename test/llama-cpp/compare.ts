@@ -23,7 +23,10 @@ export interface Step {
 
 /** What sets how far apart the engines may be (see forward.test.ts for the reasoning). */
 export interface BoundFactors {
-  /** some tensor is F16 (llama.cpp rounds an F16 matmul's input to F16) */
+  /**
+   * some tensor is F16 (llama.cpp rounds an F16 matmul's input to F16) or Q8_0 (both engines
+   * quantize its input per 32 values, but llama.cpp rounds each block's scale to F16)
+   */
   readonly f16: boolean;
   /** some ternary matmul takes an input longer than one Q8_K block (256) */
   readonly blockwise: boolean;
@@ -36,7 +39,7 @@ export function agreementBound(factors: BoundFactors, quantization: number): num
 
 export function boundFactors(file: GGUFFile): BoundFactors {
   return {
-    f16: file.tensors.some((t) => t.type === "F16"),
+    f16: file.tensors.some((t) => t.type === "F16" || t.type === "Q8_0"),
     blockwise: file.tensors.some((t) => LINEAR_TENSOR.test(t.name) && isTernary(t.type) && (t.dims[0] ?? 0) > 256),
   };
 }

@@ -223,6 +223,15 @@ export class BitNetForward {
     floatOps.addInPlace(x.subarray(0, delta.length), delta);
   }
 
+  /**
+   * A Q8_0 head multiplies Q8_0-quantized activations, as llama.cpp does with such a head: integer
+   * block sums instead of widening 328 M weights a token to fp32 (the float reference mode keeps fp32).
+   */
+  private headActivations(type: PackedWeight["type"]): "int8" | "q8_0" | "float" {
+    if (isTernary(type)) return this.options.activations ?? "int8";
+    return type === "Q8_0" && this.options.activations !== "float" ? "q8_0" : "float";
+  }
+
   private logits(s: Scratch, all: boolean): Float32Array {
     const c = this.config;
     const first = all ? 0 : s.rows - 1;
@@ -233,10 +242,7 @@ export class BitNetForward {
     rmsNorm(x, this.weights.outputNorm, rows, c.rmsEpsilon, normed);
     this.options.profile?.lap("norms");
     const head: PackedWeight = this.weights.output;
-    const logits = matmul(head, normed, rows, {
-      isa: this.options.isa,
-      activations: isTernary(head.type) ? (this.options.activations ?? "int8") : "float",
-    });
+    const logits = matmul(head, normed, rows, { isa: this.options.isa, activations: this.headActivations(head.type) });
     this.options.profile?.lap(`head ${head.type}`);
     return logits;
   }
