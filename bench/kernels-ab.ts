@@ -54,7 +54,9 @@ function minMedian(samples: number[]): [number, number] {
 const fmt = (ms: number) => (ms < 0.1 ? ms.toFixed(4) : ms.toFixed(3));
 addons.a.setThreads(threads);
 addons.b.setThreads(threads);
-console.log(`A = ${builds.a} ${activations.a ?? ""}\nB = ${builds.b} ${activations.b ?? ""}\n${isa}, M = ${m}, ${threads} thread(s), ${reps} reps interleaved\n`);
+console.log(
+  `A = ${builds.a} ${activations.a ?? ""}\nB = ${builds.b} ${activations.b ?? ""}\n${isa}, M = ${m}, ${threads} thread(s), ${reps} reps interleaved\n`,
+);
 const rows: string[][] = [];
 for (const [n, k] of shapes) {
   const values = randomValues(n * k, n + k);
