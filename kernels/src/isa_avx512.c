@@ -79,6 +79,45 @@ X86_INLINE void span_2bit(const tg_ternary_args *a, const uint8_t *const *rows, 
     for (int i = 0; i < R; i++) out[i] += drain_scaled(&lo[i], &hi[i], &p);
 }
 
+/*
+ * TQ2_0 walks whole blocks (a span of TQ2_0 always starts and ends on one): both 32-byte groups of a
+ * block against the block's four 64-byte runs of activations, with the scale check once per block
+ * and the drain in an outer loop, so the hot loop has no per-group offset arithmetic or modulo.
+ */
+#define DRAIN_BLOCKS (DRAIN_GROUPS / 2)
+
+X86_INLINE void span_tq2_0(const tg_ternary_args *a, const uint8_t *const *rows, int R, int64_t g0, int64_t g1,
+                           int32_t *out, uint32_t *mixed) {
+    const field_pick p = field_pick_of(TG_TQ2_0);
+    const tg_block_tq2_0 *blocks[X86_MAX_ROWS];
+    __m512i lo[X86_MAX_ROWS], hi[X86_MAX_ROWS];
+    uint16_t first[X86_MAX_ROWS];
+    for (int i = 0; i < R; i++) {
+        blocks[i] = (const tg_block_tq2_0 *)rows[i];
+        lo[i] = hi[i] = _mm512_setzero_si512(), out[i] = 0, mixed[i] = 0;
+        first[i] = blocks[i][g0 / 2].d;
+    }
+    for (int64_t c0 = g0 / 2; c0 < g1 / 2; c0 += DRAIN_BLOCKS) {
+        const int64_t c1 = c0 + DRAIN_BLOCKS < g1 / 2 ? c0 + DRAIN_BLOCKS : g1 / 2;
+        for (int64_t b = c0; b < c1; b++) {
+            const int8_t *x = a->xq + b * TG_QK_K;
+            const __m512i x0 = _mm512_loadu_si512(x), x1 = _mm512_loadu_si512(x + 64);
+            const __m512i x2 = _mm512_loadu_si512(x + 128), x3 = _mm512_loadu_si512(x + 192);
+            for (int i = 0; i < R; i++) {
+                const tg_block_tq2_0 *blk = blocks[i] + b;
+                mixed[i] |= (uint32_t)(blk->d ^ first[i]);
+                const __m512i w0 = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)blk->qs));
+                const __m512i w1 = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(blk->qs + 32)));
+                lo[i] = _mm512_dpbusd_epi32(lo[i], _mm512_and_si512(w0, p.mask_lo), x0);
+                hi[i] = _mm512_dpbusd_epi32(hi[i], _mm512_and_si512(w0, p.mask_hi), x1);
+                lo[i] = _mm512_dpbusd_epi32(lo[i], _mm512_and_si512(w1, p.mask_lo), x2);
+                hi[i] = _mm512_dpbusd_epi32(hi[i], _mm512_and_si512(w1, p.mask_hi), x3);
+            }
+        }
+        for (int i = 0; i < R; i++) out[i] += drain_scaled(&lo[i], &hi[i], &p);
+    }
+}
+
 /* ---------------- TQ1_0 at M = 1 ---------------- */
 
 /*
@@ -220,6 +259,10 @@ __attribute__((noinline)) static void gemv_2bit(const tg_ternary_args *a, int64_
     x86_gemv(a, row0, row1, span_2bit);
 }
 
+__attribute__((noinline)) static void gemv_tq2_0(const tg_ternary_args *a, int64_t row0, int64_t row1) {
+    x86_gemv(a, row0, row1, span_tq2_0);
+}
+
 __attribute__((noinline)) static void gemv_tq1_0(const tg_ternary_args *a, int64_t row0, int64_t row1) {
     const int64_t blocks = a->k / TG_QK_K, bytes = blocks * TQ1_XBLOCK;
     _Alignas(64) int8_t stack[TQ1_XSTACK];
@@ -234,6 +277,7 @@ __attribute__((noinline)) static void gemv_tq1_0(const tg_ternary_args *a, int64
 
 static void gemv_ternary(const tg_ternary_args *a, int64_t row0, int64_t row1) {
     if (a->type == TG_TQ1_0) gemv_tq1_0(a, row0, row1);
+    else if (a->type == TG_TQ2_0) gemv_tq2_0(a, row0, row1);
     else gemv_2bit(a, row0, row1);
 }
 
