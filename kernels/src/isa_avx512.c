@@ -50,35 +50,6 @@ static int32_t drain_scaled(__m512i *lo, __m512i *hi, const field_pick *p) {
     return _mm512_reduce_add_epi32(s);
 }
 
-X86_INLINE void span_2bit(const tg_ternary_args *a, const uint8_t *const *rows, int R, int64_t g0, int64_t g1,
-                          int32_t *out, uint32_t *mixed) {
-    const field_pick p = field_pick_of(a->type);
-    const int tq2 = a->type == TG_TQ2_0;
-    __m512i lo[X86_MAX_ROWS], hi[X86_MAX_ROWS];
-    uint16_t first[X86_MAX_ROWS];
-    for (int i = 0; i < R; i++) {
-        lo[i] = hi[i] = _mm512_setzero_si512(), out[i] = 0, mixed[i] = 0;
-        first[i] = tq2 ? tg_block_d_bits(TG_TQ2_0, rows[i], g0 / 2) : 0;
-    }
-    for (int64_t g = g0; g < g1; g++) {
-        if ((g - g0) % DRAIN_GROUPS == DRAIN_GROUPS - 1)
-            for (int i = 0; i < R; i++) out[i] += drain_scaled(&lo[i], &hi[i], &p);
-        const __m512i x_lo = _mm512_loadu_si512(a->xq + g * TG_GROUP);
-        const __m512i x_hi = _mm512_loadu_si512(a->xq + g * TG_GROUP + 64);
-        /* group g is half g & 1 of TQ2_0 block g / 2, or I2_S block g: its offset in every row */
-        const int64_t offset = tq2 ? (g >> 1) * (int64_t)sizeof(tg_block_tq2_0) + (int64_t)offsetof(tg_block_tq2_0, qs) + 32 * (g & 1)
-                                   : g * (int64_t)sizeof(tg_block_i2_s);
-        if (tq2 && !(g & 1))
-            for (int i = 0; i < R; i++) mixed[i] |= (uint32_t)(tg_block_d_bits(TG_TQ2_0, rows[i], g >> 1) ^ first[i]);
-        for (int i = 0; i < R; i++) {
-            __m512i w = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(rows[i] + offset)));
-            lo[i] = _mm512_dpbusd_epi32(lo[i], _mm512_and_si512(w, p.mask_lo), x_lo);
-            hi[i] = _mm512_dpbusd_epi32(hi[i], _mm512_and_si512(w, p.mask_hi), x_hi);
-        }
-    }
-    for (int i = 0; i < R; i++) out[i] += drain_scaled(&lo[i], &hi[i], &p);
-}
-
 /*
  * TQ2_0 walks whole blocks (a span of TQ2_0 always starts and ends on one): both 32-byte groups of a
  * block against the block's four 64-byte runs of activations, with the scale check once per block
@@ -112,6 +83,31 @@ X86_INLINE void span_tq2_0(const tg_ternary_args *a, const uint8_t *const *rows,
                 hi[i] = _mm512_dpbusd_epi32(hi[i], _mm512_and_si512(w0, p.mask_hi), x1);
                 lo[i] = _mm512_dpbusd_epi32(lo[i], _mm512_and_si512(w1, p.mask_lo), x2);
                 hi[i] = _mm512_dpbusd_epi32(hi[i], _mm512_and_si512(w1, p.mask_hi), x3);
+            }
+        }
+        for (int i = 0; i < R; i++) out[i] += drain_scaled(&lo[i], &hi[i], &p);
+    }
+}
+
+/* I2_S the same way: one scale per tensor, so no check at all; a group is a block. */
+X86_INLINE void span_i2_s(const tg_ternary_args *a, const uint8_t *const *rows, int R, int64_t g0, int64_t g1,
+                          int32_t *out, uint32_t *mixed) {
+    const field_pick p = field_pick_of(TG_I2_S);
+    const tg_block_i2_s *blocks[X86_MAX_ROWS];
+    __m512i lo[X86_MAX_ROWS], hi[X86_MAX_ROWS];
+    for (int i = 0; i < R; i++) {
+        blocks[i] = (const tg_block_i2_s *)rows[i];
+        lo[i] = hi[i] = _mm512_setzero_si512(), out[i] = 0, mixed[i] = 0;
+    }
+    for (int64_t c0 = g0; c0 < g1; c0 += DRAIN_GROUPS) {
+        const int64_t c1 = c0 + DRAIN_GROUPS < g1 ? c0 + DRAIN_GROUPS : g1;
+        for (int64_t g = c0; g < c1; g++) {
+            const __m512i x_lo = _mm512_loadu_si512(a->xq + g * TG_GROUP);
+            const __m512i x_hi = _mm512_loadu_si512(a->xq + g * TG_GROUP + 64);
+            for (int i = 0; i < R; i++) {
+                const __m512i w = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)blocks[i][g].qs));
+                lo[i] = _mm512_dpbusd_epi32(lo[i], _mm512_and_si512(w, p.mask_lo), x_lo);
+                hi[i] = _mm512_dpbusd_epi32(hi[i], _mm512_and_si512(w, p.mask_hi), x_hi);
             }
         }
         for (int i = 0; i < R; i++) out[i] += drain_scaled(&lo[i], &hi[i], &p);
@@ -255,8 +251,8 @@ X86_INLINE void span_tq1_0(const tg_ternary_args *a, const uint8_t *const *rows,
 /* Each format's GEMV is its own function, so that one's register allocation cannot disturb
  * another's hot loop (measured: inlined together, the 2-bit loop once kept its activation pointer
  * on the stack and ran 10% slower). */
-__attribute__((noinline)) static void gemv_2bit(const tg_ternary_args *a, int64_t row0, int64_t row1) {
-    x86_gemv(a, row0, row1, span_2bit);
+__attribute__((noinline)) static void gemv_i2_s(const tg_ternary_args *a, int64_t row0, int64_t row1) {
+    x86_gemv(a, row0, row1, span_i2_s);
 }
 
 __attribute__((noinline)) static void gemv_tq2_0(const tg_ternary_args *a, int64_t row0, int64_t row1) {
@@ -278,7 +274,7 @@ __attribute__((noinline)) static void gemv_tq1_0(const tg_ternary_args *a, int64
 static void gemv_ternary(const tg_ternary_args *a, int64_t row0, int64_t row1) {
     if (a->type == TG_TQ1_0) gemv_tq1_0(a, row0, row1);
     else if (a->type == TG_TQ2_0) gemv_tq2_0(a, row0, row1);
-    else gemv_2bit(a, row0, row1);
+    else gemv_i2_s(a, row0, row1);
 }
 
 /* ---------------- M > 1: 4 x 4 tiles of unpacked codes ---------------- */

@@ -67,11 +67,24 @@ describe("variant workers", () => {
   });
 
   it("keeps the event loop free while generating", async () => {
-    let ticks = 0;
-    const timer = setInterval(() => ticks++, 1);
-    await fp32.generate({ input: hello, maxTokens: 40, sampling: { temperature: 0 }, ignoreEos: true });
-    clearInterval(timer);
-    expect(ticks).toBeGreaterThan(0);
+    // event-loop turns while the worker generates (setImmediate runs once a turn): the main thread
+    // ran other work meanwhile; a blocked loop would count one turn at most, after the answer
+    let turns = 0;
+    let turnsBeforeAnswer = 0;
+    let counting = true;
+    const turn = () => {
+      turns++;
+      if (counting) setImmediate(turn);
+    };
+    setImmediate(turn);
+    const answered = fp32
+      .generate({ input: hello, maxTokens: 40, sampling: { temperature: 0 }, ignoreEos: true })
+      .then(() => {
+        turnsBeforeAnswer = turns;
+      });
+    await answered;
+    counting = false;
+    expect(turnsBeforeAnswer).toBeGreaterThan(1);
   });
 
   it("queues by priority, bounds the queue and cancels queued and running requests", async () => {
