@@ -66,6 +66,8 @@ const serverSchema = z
         .max(65535, { error: "expected a port number (0–65535)" })
         .default(8080),
       bodyLimitBytes: positiveInt().default(1_048_576),
+      /** on SIGTERM, how long requests in flight may take to finish before their connections are cut */
+      drainTimeoutMs: positiveInt().default(10_000),
       adminToken: z
         .string({ error: "expected a string" })
         .min(16, { error: "expected at least 16 characters (an admin token must be hard to guess)" })

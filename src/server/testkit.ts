@@ -220,7 +220,9 @@ export async function startTestGateway(
     directory,
     limiter,
     memory: parts.recorder as MemoryRecorder,
-    close: () => server.close(),
+    close: async () => {
+      await server.close();
+    },
   };
 }
 

@@ -102,7 +102,11 @@ export const serveCommand: Command = {
       console.error(`tritgate serve: --port must be an integer 0..65535`);
       return 2;
     }
-    const server = await startServer(app, { host: (values.host as string | undefined) ?? config.server.host, port });
+    const server = await startServer(app, {
+      host: (values.host as string | undefined) ?? config.server.host,
+      port,
+      drainTimeoutMs: config.server.drainTimeoutMs,
+    });
     log(`serving ${server.url}/v1 (config: ${config.source}, state: ${stateDir})`);
     if (demo) log(`demo key for tenant ${demo.tenantId} (shown once, stored hashed): ${demo.key}`);
     const loaded = variants.map((v) => {
