@@ -50,7 +50,8 @@ const build = spawnSync(process.execPath, args, {
 });
 const addon = join(kernelsDir, "build", "Release", "tritgate_kernels.node");
 if (build.status !== 0 || !existsSync(addon)) {
-  if (!verbose) process.stderr.write(`${build.stdout ?? ""}${build.stderr ?? ""}${build.error ? `${build.error.message}\n` : ""}`);
+  if (!verbose)
+    process.stderr.write(`${build.stdout ?? ""}${build.stderr ?? ""}${build.error ? `${build.error.message}\n` : ""}`);
   die(
     build.status !== 0
       ? `node-gyp failed (exit ${build.status ?? build.signal}); its output is above`
