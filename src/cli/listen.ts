@@ -5,6 +5,7 @@
  * this machine) is one line naming the address and what to do, never a stack trace.
  */
 import type { Hono } from "hono";
+import type { ServerConfig } from "../config/index.js";
 import { type RunningServer, startServer } from "../server/index.js";
 import type { GatewayEnv } from "../server/types.js";
 
@@ -36,6 +37,15 @@ export function listenAddress(
   if (given(flags.port)) return { host, port: parsePort(flags.port, "--port") };
   if (given(env.PORT)) return { host, port: parsePort(env.PORT, "PORT") };
   return { host, port: configured.port };
+}
+
+/**
+ * The listener of `/metrics`, `/ui`, `/dashboards` and `/admin` when the config gives them a port of their
+ * own (on loopback unless it names a host); null when they share the API's.
+ */
+export function operationsAddress(server: ServerConfig): { host: string; port: number } | null {
+  const port = server.observability?.port;
+  return port === undefined ? null : { host: server.observability?.host ?? "127.0.0.1", port };
 }
 
 /** Why a listen failed, in one line; `change` says what to edit to pick another address. */

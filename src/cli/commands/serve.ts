@@ -12,7 +12,7 @@ import { createGateway, type RunningServer, type ServedVariant } from "../../ser
 import { type DecisionRecorder, MemoryRecorder } from "../../server/recorder.js";
 import { createRateLimiter, createTenantDirectory, openKeyStore } from "../../tenants/index.js";
 import { type Command, parseCommandLine } from "../command.js";
-import { ListenAddressError, listenAddress, listenAll } from "../listen.js";
+import { ListenAddressError, listenAddress, listenAll, operationsAddress } from "../listen.js";
 
 const USAGE = `usage: tritgate serve [--config FILE] [--host HOST] [--port PORT] [--state-dir DIR]
   --config FILE     gateway config (YAML or JSON); default: the embedded config (three tiers, a demo tenant,
@@ -100,7 +100,7 @@ export const serveCommand: Command = {
     }
     log(`recording to ${recording.database.driver === "pglite" ? "PGlite in the state dir" : "PostgreSQL"}`);
     const variants = servedVariants(config, log);
-    const observability = observabilityAddress(config);
+    const observability = operationsAddress(config.server);
     const { app, observability: operations } = createGateway({
       directory,
       limiter,
@@ -186,12 +186,6 @@ function recordingWithRecent(recording: Recording): DecisionRecorder &
 function modelBytes(path: string): { modelBytes?: number } {
   const stat = statSync(path, { throwIfNoEntry: false });
   return stat ? { modelBytes: stat.size } : {};
-}
-
-/** The operations routes' own listener, when the config gives them a port (on loopback unless it says otherwise). */
-function observabilityAddress(config: GatewayConfig): { host: string; port: number } | null {
-  const port = config.server.observability?.port;
-  return port === undefined ? null : { host: config.server.observability?.host ?? "127.0.0.1", port };
 }
 
 /** The pool handle behind a served variant (serve always passes real workers). */
