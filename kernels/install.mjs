@@ -40,9 +40,24 @@ const args = [require.resolve("node-gyp/bin/node-gyp.js"), "rebuild", "--directo
 const nodedir = process.env.npm_config_nodedir ?? systemNodedir();
 if (nodedir) args.push(`--nodedir=${nodedir}`);
 
-const build = spawnSync(process.execPath, args, { stdio: "inherit" });
-if (build.status !== 0) die(`node-gyp failed (exit ${build.status}); the compiler output is above`);
-if (!existsSync(join(kernelsDir, "build", "Release", "tritgate_kernels.node"))) die("node-gyp produced no addon");
+// Quiet unless it fails: node-gyp's and the compiler's output is kept and shown only then (or always
+// with `npm install --loglevel verbose`), so a good install is not pages of `gyp info`.
+const verbose = ["verbose", "silly"].includes(process.env.npm_config_loglevel ?? "");
+const build = spawnSync(process.execPath, args, {
+  stdio: verbose ? "inherit" : ["ignore", "pipe", "pipe"],
+  encoding: "utf8",
+  maxBuffer: 64 * 1024 * 1024,
+});
+const addon = join(kernelsDir, "build", "Release", "tritgate_kernels.node");
+if (build.status !== 0 || !existsSync(addon)) {
+  if (!verbose)
+    process.stderr.write(`${build.stdout ?? ""}${build.stderr ?? ""}${build.error ? `${build.error.message}\n` : ""}`);
+  die(
+    build.status !== 0
+      ? `node-gyp failed (exit ${build.status ?? build.signal}); its output is above`
+      : "node-gyp produced no addon",
+  );
+}
 
 /** /usr when its headers are this very Node's version, else undefined (node-gyp downloads). */
 function systemNodedir() {

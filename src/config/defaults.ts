@@ -16,6 +16,9 @@ server:
   port: 8080
   bodyLimitBytes: 1048576
   stateDir: data
+  # HOST and PORT in the environment win over host and port here; --host and --port win over both.
+  # observability: { host: 127.0.0.1, port: 9090, token: a-long-random-secret }
+  #   moves /metrics, /ui, /dashboards and /admin to a listener of their own; the token guards the first three
 
 tiers:
   - name: free

@@ -28,7 +28,16 @@ export function loadConfig(path?: string, env: NodeJS.ProcessEnv = process.env):
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
-    throw new Error(`cannot read config file ${file}: ${(e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === "ENOENT"
+        ? "it does not exist"
+        : code === "EACCES"
+          ? "permission denied"
+          : code === "EISDIR"
+            ? "it is a directory"
+            : (e as Error).message;
+    throw new Error(`cannot read config file ${file}: ${why}`);
   }
   return parseConfig(text, file, { baseDir: dirname(resolve(file)) });
 }

@@ -56,15 +56,35 @@ const mapping = { error: "expected a mapping" };
 
 export const ALL_VARIANTS = "*";
 
+const portNumber = () =>
+  number("a port number (0–65535)")
+    .int({ error: "expected a port number (0–65535)" })
+    .min(0, { error: "expected a port number (0–65535)" })
+    .max(65535, { error: "expected a port number (0–65535)" });
+
+/**
+ * Where `/metrics`, `/ui`, `/dashboards` and `/admin` are served. With a `port` they move off the API
+ * listener to one of their own (on `host`, default loopback), so they can stay off the public address;
+ * with a `token`, `/metrics`, `/ui` and `/dashboards` need it (Bearer, or Basic with it as password, for
+ * browsers). `/admin` always needs `server.adminToken`.
+ */
+const observabilitySchema = z.strictObject(
+  {
+    host: text().optional(),
+    port: portNumber().optional(),
+    token: z
+      .string({ error: "expected a string" })
+      .min(16, { error: "expected at least 16 characters (a token must be hard to guess)" })
+      .optional(),
+  },
+  mapping,
+);
+
 const serverSchema = z
   .strictObject(
     {
       host: text().default("127.0.0.1"),
-      port: number("a port number (0–65535)")
-        .int({ error: "expected a port number (0–65535)" })
-        .min(0, { error: "expected a port number (0–65535)" })
-        .max(65535, { error: "expected a port number (0–65535)" })
-        .default(8080),
+      port: portNumber().default(8080),
       bodyLimitBytes: positiveInt().default(1_048_576),
       /** on SIGTERM, how long requests in flight may take to finish before their connections are cut */
       drainTimeoutMs: positiveInt().default(10_000),
@@ -73,6 +93,7 @@ const serverSchema = z
         .min(16, { error: "expected at least 16 characters (an admin token must be hard to guess)" })
         .optional(),
       stateDir: text().default("data"),
+      observability: observabilitySchema.optional(),
     },
     mapping,
   )
@@ -313,6 +334,12 @@ function crossCheck(raw: ConfigFile): CrossIssue[] {
         message: `expected a variant of family ${JSON.stringify(family.name)}, got ${JSON.stringify(family.reference)}`,
       });
   });
+  const observability = raw.server.observability;
+  if (observability?.host !== undefined && observability.port === undefined)
+    issues.push({
+      path: ["server", "observability", "host"],
+      message: "expected server.observability.port too (the host of a listener of their own needs its port)",
+    });
   if (raw.demoTenant !== undefined && !raw.tenants.some((t) => t.id === raw.demoTenant))
     issues.push({ path: ["demoTenant"], message: `unknown tenant ${JSON.stringify(raw.demoTenant)}` });
   return issues;

@@ -1,6 +1,8 @@
 /**
  * The gateway's Hono app. Middleware, outermost first: request id → end of request (the outcome
  * observers) → header count → body limit → auth → validation → output ceiling → rate limit → route.
+ * `/metrics`, `/ui`, `/dashboards` and `/admin` (the operations routes) are mounted on the same app, or on an
+ * app of their own for a second listener (`AppDeps.observability`).
  * (Request id comes first so that even a 413 carries `x-request-id`; the end-of-request hook wraps
  * everything after it, so refusals are outcomes too; the output ceiling comes before the limiter so
  * that a max_tokens no request may have is a 400, not a 429.)
@@ -20,7 +22,7 @@ import {
 import { ApiError, errorResponse, notFound } from "./errors.js";
 import { Gateway } from "./gateway/gateway.js";
 import { createLogger } from "./log.js";
-import { adminAuth, auth } from "./middleware/auth.js";
+import { adminAuth, auth, observabilityAuth } from "./middleware/auth.js";
 import { bodyLimit } from "./middleware/body-limit.js";
 import { headerLimit } from "./middleware/header-limit.js";
 import { outputCeiling } from "./middleware/max-tokens.js";
@@ -54,6 +56,11 @@ export interface GatewayApp {
   readonly recorder: AppDeps["recorder"] & object;
   /** the gateway's own Prometheus registry and recent-request window (served at /metrics and /ui) */
   readonly metrics: GatewayMetrics;
+  /**
+   * `/metrics`, `/ui`, `/dashboards` and `/admin` as an app of their own when `AppDeps.observability.separate`
+   * (for a second listener; `app` then answers them 404), else null (`app` serves them).
+   */
+  readonly observability: Hono<GatewayEnv> | null;
 }
 
 export function createGateway(given: AppDeps): GatewayApp {
@@ -100,25 +107,38 @@ export function createGateway(given: AppDeps): GatewayApp {
     )
     .route("/models", modelsRoutes(services));
 
-  const app = new Hono<GatewayEnv>()
-    .use(requestId())
-    .use(endOfRequest(observers, now, variantConfig, log))
-    .use(headerLimit(deps.maxHeaders))
-    .use(bodyLimit(limit, log))
-    .route("/v1", v1)
-    .route("/health", healthRoutes(services))
+  const guard = observabilityAuth(deps.observability?.token);
+  const operations = new Hono<GatewayEnv>()
+    .use("/metrics/*", guard)
+    .use("/dashboards/*", guard)
+    .use("/ui/*", guard)
     .route("/metrics", metricsRoute(metrics.registry))
     .route("/dashboards", dashboardsRoute())
     .route("/ui", uiRoute({ metrics, tiers: tierSla }))
     .use("/admin/*", adminAuth(deps.adminToken))
     .route("/admin", adminRoutes(recorder.latest?.bind(recorder)));
 
-  app.notFound((c) => errorResponse(c, notFound(`Unknown route ${c.req.method} ${c.req.path}.`)));
-  app.onError((err, c) => {
-    if (!(err instanceof ApiError)) log.error(`${c.get("requestId") ?? "-"} ${err.stack ?? err.message}`);
-    return errorResponse(c, err);
-  });
-  return { app, gateway, recorder, metrics };
+  const app = new Hono<GatewayEnv>()
+    .use(requestId())
+    .use(endOfRequest(observers, now, variantConfig, log))
+    .use(headerLimit(deps.maxHeaders))
+    .use(bodyLimit(limit, log))
+    .route("/v1", v1)
+    .route("/health", healthRoutes(services));
+  const separate = deps.observability?.separate === true;
+  if (!separate) app.route("/", operations);
+  const observability = separate
+    ? new Hono<GatewayEnv>().use(requestId()).use(headerLimit(deps.maxHeaders)).route("/", operations)
+    : null;
+
+  for (const served of observability ? [app, observability] : [app]) {
+    served.notFound((c) => errorResponse(c, notFound(`Unknown route ${c.req.method} ${c.req.path}.`)));
+    served.onError((err, c) => {
+      if (!(err instanceof ApiError)) log.error(`${c.get("requestId") ?? "-"} ${err.stack ?? err.message}`);
+      return errorResponse(c, err);
+    });
+  }
+  return { app, observability, gateway, recorder, metrics };
 }
 
 function isStatsSource(recorder: object): recorder is RecorderStatsSource {

@@ -65,7 +65,10 @@ export function startServer(app: Hono<GatewayEnv>, options: ServeOptions = {}): 
       },
     ) as Server;
     server.on("request", (req: IncomingMessage, res: ServerResponse) => drain.track(req, res));
-    server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, log));
+    const maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
+    server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) =>
+      answerClientError(err, socket, log, maxHeaderBytes),
+    );
     server.once("error", reject);
   });
 }
@@ -133,7 +136,7 @@ class Drain {
 const isLiveness = (path: string | undefined) => path === "/health/live";
 
 /** Node's parser errors as OpenAI errors: 431 for headers past the limit, 400 for malformed requests. */
-function answerClientError(err: NodeJS.ErrnoException, socket: Socket, log: Logger): void {
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket, log: Logger, maxHeaderBytes: number): void {
   const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
   const hungUp = err.code === "ECONNRESET" || err.code === "HPE_INVALID_EOF_STATE";
   if (hungUp || !socket.writable || inFlight?.headersSent) {
@@ -147,7 +150,7 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket, log: Logg
   const body: OpenAIErrorBody = {
     error: {
       message: tooLarge
-        ? "The request's headers are larger than this server accepts."
+        ? `The request's headers are larger than the ${maxHeaderBytes} bytes this server accepts.`
         : "The server could not parse this HTTP request.",
       type: "invalid_request_error",
       param: null,

@@ -41,6 +41,12 @@ export interface AppDeps {
   readonly recorder?: DecisionRecorder & Partial<Pick<MemoryRecorder, "latest">>;
   /** bearer token for /admin/*; unset = admin routes answer 404 */
   readonly adminToken?: string | undefined;
+  /**
+   * `/metrics`, `/ui`, `/dashboards` and `/admin`: `separate` serves them from `GatewayApp.observability`
+   * (a second listener) instead of the API app; `token` guards `/metrics`, `/ui` and `/dashboards`
+   * (Bearer, or Basic with it as the password). `/admin` always needs `adminToken`.
+   */
+  readonly observability?: { readonly separate?: boolean; readonly token?: string | undefined };
   /** largest request body accepted (413 past it); default 1 MiB */
   readonly bodyLimitBytes?: number;
   /** most request headers accepted (431 past it); default 200 */

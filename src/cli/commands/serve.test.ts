@@ -31,7 +31,7 @@ function serve(args: string[]): Promise<Served> {
   running.push(child);
   let output = "";
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${output}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${output}`)), 90_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const url = /serving (http:\/\/\S+)\/v1/.exec(output)?.[1];
@@ -55,7 +55,7 @@ function stop(child: ChildProcess): Promise<number | string | null> {
 }
 
 async function until<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 90_000;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
@@ -127,7 +127,7 @@ describe("tritgate serve", () => {
     const again = await fetch(`${second.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
     expect(again.status).toBe(200); // the stored hash still authenticates the key shown the first time
     expect(await stop(second.child)).toBe(0);
-  });
+  }, 240_000);
 
   it("answers the official client from a BitNet variant and its ONNX twin named in a config file", async () => {
     const family = await tinyFamily();
@@ -168,7 +168,7 @@ describe("tritgate serve", () => {
     expect(["tiny-b158", "tiny-fp32"]).toContain(response.headers.get("x-tritgate-variant"));
     const code = await stop(served.child);
     expect(code, served.output().slice(-3000)).toBe(0);
-  });
+  }, 240_000);
 
   it("a broken config file is a clear error and a non-zero exit", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tg-serve-bad-"));

@@ -8,14 +8,17 @@ import { type MeasuredCard, readModelCard, resolveVariantFigures } from "../../c
 import { ensureDemoKey, type GatewayConfig, loadConfig, resolveStateDir, variantCost } from "../../config/index.js";
 import { type Recording, startRecording } from "../../db/index.js";
 import { startVariantWorker } from "../../engines/pool/index.js";
-import { createGateway, type ServedVariant, startServer } from "../../server/index.js";
+import { createGateway, type RunningServer, type ServedVariant } from "../../server/index.js";
 import { type DecisionRecorder, MemoryRecorder } from "../../server/recorder.js";
 import { createRateLimiter, createTenantDirectory, openKeyStore } from "../../tenants/index.js";
 import { type Command, parseCommandLine } from "../command.js";
+import { ListenAddressError, listenAddress, listenAll, operationsAddress } from "../listen.js";
 
 const USAGE = `usage: tritgate serve [--config FILE] [--host HOST] [--port PORT] [--state-dir DIR]
   --config FILE     gateway config (YAML or JSON); default: the embedded config (three tiers, a demo tenant,
                     the nano model family)
+  --host, --port    where to listen; default: HOST and PORT from the environment, else server.host and
+                    server.port of the config (127.0.0.1:8080)
   REDIS_URL         share rate-limit counters between replicas through Redis
   DATABASE_URL      record requests and decisions in this PostgreSQL; default: embedded PGlite in the state dir`;
 
@@ -47,7 +50,8 @@ function servedVariants(config: GatewayConfig, log: (line: string) => void): Ser
           decodeTokensPerSecond: figures.decodeTokensPerSecond,
         },
         cost: variantCost(v),
-        modelBytes: statSync(v.path).size,
+        // a missing model file is the worker's to report (the variant is not ready), not a crash here
+        ...modelBytes(v.path),
       },
       worker: startVariantWorker({ name: v.name, path: v.path, threads: config.threads, slots: v.slots }),
     };
@@ -74,9 +78,16 @@ export const serveCommand: Command = {
       console.error(`tritgate serve: ${(e as Error).message}`);
       return 1;
     }
+    let address: ReturnType<typeof listenAddress>;
+    try {
+      address = listenAddress(values as { host?: string; port?: string }, process.env, config.server);
+    } catch (e) {
+      if (!(e instanceof ListenAddressError)) throw e;
+      console.error(`tritgate serve: ${e.message}`);
+      return 2;
+    }
     const log = (line: string) => console.log(`[tritgate] ${line}`);
     const stateDir = resolveStateDir(config, values["state-dir"] as string | undefined);
-    const demo = ensureDemoKey(config, stateDir);
     const directory = createTenantDirectory(config, { store: openKeyStore(stateDir) });
     const limiter = createRateLimiter({ redisUrl: process.env.REDIS_URL });
     let recording: Recording;
@@ -89,25 +100,43 @@ export const serveCommand: Command = {
     }
     log(`recording to ${recording.database.driver === "pglite" ? "PGlite in the state dir" : "PostgreSQL"}`);
     const variants = servedVariants(config, log);
-    const { app } = createGateway({
+    const observability = operationsAddress(config.server);
+    const { app, observability: operations } = createGateway({
       directory,
       limiter,
       variants,
       recorder: recordingWithRecent(recording),
       adminToken: config.server.adminToken,
       bodyLimitBytes: config.server.bodyLimitBytes,
+      observability: { separate: observability !== null, token: config.server.observability?.token },
     });
-    const port = values.port === undefined ? config.server.port : Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      console.error(`tritgate serve: --port must be an integer 0..65535`);
-      return 2;
+    const shutDown = async () => {
+      await Promise.all(variants.map((v) => startedWorker(v).close()));
+      await recording.close(); // drains every queued row into the database (or its journal)
+      await limiter.close();
+    };
+    // listening for SIGTERM before the "serving" line: a stop sent as soon as it appears is a clean stop
+    const stopped = new Promise<void>((resolve) => {
+      process.once("SIGTERM", () => resolve());
+      process.once("SIGINT", () => resolve());
+    });
+    const servers = await listenAll([
+      { app, at: address, change: "--port or PORT", drainTimeoutMs: config.server.drainTimeoutMs },
+      ...(observability && operations
+        ? [{ app: operations, at: observability, change: `server.observability.port in ${config.source}` }]
+        : []),
+    ]);
+    if (typeof servers === "string") {
+      console.error(`tritgate serve: ${servers}`);
+      await shutDown();
+      return 1;
     }
-    const server = await startServer(app, {
-      host: (values.host as string | undefined) ?? config.server.host,
-      port,
-      drainTimeoutMs: config.server.drainTimeoutMs,
-    });
+    const [server, operationsServer] = servers as [RunningServer, RunningServer | undefined];
     log(`serving ${server.url}/v1 (config: ${config.source}, state: ${stateDir})`);
+    if (operationsServer) log(`serving /metrics, /ui, /dashboards and /admin on ${operationsServer.url}`);
+    // created once listening, so a first start that cannot listen does not spend the key unseen
+    const demo = ensureDemoKey(config, stateDir);
+    if (demo) directory.reload();
     if (demo) log(`demo key for tenant ${demo.tenantId} (shown once, stored hashed): ${demo.key}`);
     const loaded = variants.map((v) => {
       const worker = startedWorker(v);
@@ -130,17 +159,10 @@ export const serveCommand: Command = {
       );
     });
 
-    await new Promise<void>((resolve) => {
-      const stop = () => resolve();
-      process.once("SIGTERM", stop);
-      process.once("SIGINT", stop);
-    });
+    await stopped;
     log("shutting down");
-    await server.close();
-    await Promise.all(variants.map((v) => startedWorker(v).close()));
-    // drains every queued row into the database (or its journal) before the process ends
-    await recording.close();
-    await limiter.close();
+    await Promise.all(servers.map((s) => s.close()));
+    await shutDown();
     return 0;
   },
 };
@@ -159,6 +181,11 @@ function recordingWithRecent(recording: Recording): DecisionRecorder &
     latest: (limit) => recent.latest(limit),
     stats: () => recording.recorder.stats(),
   };
+}
+
+function modelBytes(path: string): { modelBytes?: number } {
+  const stat = statSync(path, { throwIfNoEntry: false });
+  return stat ? { modelBytes: stat.size } : {};
 }
 
 /** The pool handle behind a served variant (serve always passes real workers). */

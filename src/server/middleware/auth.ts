@@ -3,7 +3,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import type { TenantDirectory } from "../../tenants/index.js";
 import { errorResponse, invalidApiKey, notFound } from "../errors.js";
-import { requestHeader } from "../response.js";
+import { requestHeader, setHeader } from "../response.js";
 import type { GatewayEnv } from "../types.js";
 
 export function bearerKey(header: string | undefined): string | undefined {
@@ -42,6 +42,31 @@ export function adminAuth(token: string | undefined): MiddlewareHandler<GatewayE
   };
 }
 
+/** The password of `Authorization: Basic base64(user:password)` (it may itself hold colons). */
+function basicPassword(header: string | undefined): string | undefined {
+  const encoded = header?.match(/^Basic\s+([A-Za-z0-9+/=]+)\s*$/i)?.[1];
+  if (encoded === undefined) return undefined;
+  const decoded = Buffer.from(encoded, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  return colon < 0 ? undefined : decoded.slice(colon + 1);
+}
+
 function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(createHash("sha256").update(a).digest(), createHash("sha256").update(b).digest());
+}
+
+/**
+ * The observability token guard for `/metrics`, `/ui` and `/dashboards`: `Authorization: Bearer TOKEN`
+ * (Prometheus' `authorization` setting) or Basic with TOKEN as the password (any user name), which
+ * browsers ask for on their own. Unset token = open.
+ */
+export function observabilityAuth(token: string | undefined): MiddlewareHandler<GatewayEnv> {
+  return async (c, next) => {
+    if (!token) return next();
+    const header = requestHeader(c, "authorization");
+    const given = bearerKey(header) ?? basicPassword(header);
+    if (given !== undefined && safeEqual(given, token)) return next();
+    setHeader(c, "www-authenticate", 'Basic realm="tritgate observability", charset="UTF-8"');
+    return errorResponse(c, invalidApiKey("This endpoint needs the observability token."));
+  };
 }

@@ -44,13 +44,20 @@ const message = z.discriminatedUnion("role", [
   z.object({ role: z.literal("tool"), content, tool_call_id: z.string().min(1) }),
 ]);
 
+/** Most messages a chat request may hold: the body limit bounds the bytes, this the count (each message is
+ * template work before a single token is counted). */
+export const MAX_MESSAGES = 2048;
+
 export const chatSchema = z
   .strictObject({
     ...samplingFields,
     ...IGNORED_CHAT_FIELDS,
     ...structuredFields,
     ...UNSUPPORTED_CHAT_FIELDS,
-    messages: z.array(message).min(1, "messages must hold at least one message"),
+    messages: z
+      .array(message)
+      .min(1, "messages must hold at least one message")
+      .max(MAX_MESSAGES, `messages may hold at most ${MAX_MESSAGES} messages`),
     max_completion_tokens: z.int().min(1).nullish(),
     logprobs: z.boolean().nullish(),
     top_logprobs: z.int().min(0).max(MAX_TOP_LOGPROBS).nullish(),
