@@ -15,6 +15,8 @@ server:
   host: 127.0.0.1
   port: 8080
   bodyLimitBytes: 1048576
+  # on SIGTERM, requests in flight get this long to finish; new ones get 503 meanwhile
+  drainTimeoutMs: 10000
   stateDir: data
   # HOST and PORT in the environment win over host and port here; --host and --port win over both.
   # observability: { host: 127.0.0.1, port: 9090, token: a-long-random-secret }
