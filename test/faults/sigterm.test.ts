@@ -1,0 +1,107 @@
+/**
+ * SIGTERM under load, as an orchestrator sends it: `tritgate serve` (a real process, the committed
+ * nano models, the embedded PGlite) with streams in flight. The streams finish whole, a request
+ * arriving meanwhile gets a retryable 503, the process exits 0, and every answered request is in the
+ * database afterwards.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sql } from "drizzle-orm";
+import { afterEach, describe, expect, it } from "vitest";
+import { openDatabase } from "../../src/db/index.js";
+import { exited, type ServeProcess, startServeProcess, until } from "../helpers/serve-process.js";
+
+const STREAMS = 6;
+let gateway: ServeProcess | undefined;
+afterEach(() => {
+  if (gateway && gateway.child.exitCode === null) gateway.child.kill("SIGKILL");
+});
+
+interface Stream {
+  /** resolves when the first content delta has arrived */
+  readonly started: Promise<void>;
+  /** the whole body, once the server has ended it */
+  readonly body: Promise<string>;
+  done: boolean;
+}
+
+function openStream(url: string, key: string, n: number): Stream {
+  let started = () => {};
+  const stream: Stream = {
+    started: new Promise<void>((r) => {
+      started = r;
+    }),
+    done: false,
+    body: (async () => {
+      const res = await fetch(`${url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          model: "nano",
+          stream: true,
+          max_tokens: 200,
+          temperature: 0.8,
+          seed: n,
+          messages: [{ role: "user", content: `Tell story number ${n} about a lighthouse.` }],
+        }),
+      });
+      expect(res.status).toBe(200);
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      const decoder = new TextDecoder();
+      let text = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+        if (text.includes('"content":"')) started();
+      }
+      started();
+      stream.done = true;
+      return text;
+    })(),
+  };
+  return stream;
+}
+
+describe("SIGTERM under load", () => {
+  it("finishes the streams in flight, refuses new requests with 503, records every answer, exits 0", async () => {
+    const state = mkdtempSync(join(tmpdir(), "tg-sigterm-"));
+    gateway = await startServeProcess(["--port", "0", "--state-dir", state]);
+    const { url, child, output } = gateway;
+    const key = await until(() => /\(shown once, stored hashed\): (tg-\S+)/.exec(output())?.[1], "the demo key");
+    await until(async () => ((await fetch(`${url}/health/ready`)).ok ? true : undefined), "a ready variant");
+
+    const streams = Array.from({ length: STREAMS }, (_, n) => openStream(url, key, n));
+    await Promise.all(streams.map((s) => s.started));
+    child.kill("SIGTERM");
+    const inFlight = streams.filter((s) => !s.done).length;
+    expect(inFlight, "streams still running when SIGTERM was sent").toBeGreaterThan(0);
+
+    const refused = await until(async () => {
+      const res = await fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+      return res.status === 503 ? res : undefined;
+    }, "a 503 while draining");
+    expect(refused.headers.get("retry-after")).toBe("1");
+    expect(refused.headers.get("x-request-id")).toMatch(/^req_/);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("server_shutting_down");
+
+    const bodies = await Promise.all(streams.map((s) => s.body));
+    for (const body of bodies) {
+      expect(body).toMatch(/"finish_reason":"(stop|length)"/);
+      expect(body.trimEnd().endsWith("data: [DONE]")).toBe(true);
+    }
+    expect(await exited(child)).toBe(0);
+    expect(output()).toMatch(/draining \d+ request\(s\) in flight/);
+
+    const database = await openDatabase({ stateDir: state });
+    try {
+      const rows = await database.rows<{ n: number }>(
+        sql`select count(*)::int as n from requests where status = 200 and stream`,
+      );
+      expect(rows[0]?.n).toBe(STREAMS);
+    } finally {
+      await database.close();
+    }
+  }, 300_000);
+});
