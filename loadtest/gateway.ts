@@ -3,7 +3,8 @@
  * sources, in a child process) on a free loopback port, with a fresh state dir, the given config's
  * tiers and variants (the embedded config's nano models by default), and one tenant per tier whose key
  * exists only in this process (the config holds its hash). The child records to PGlite in the state
- * dir and limits in memory: `DATABASE_URL` and `REDIS_URL` are not passed on.
+ * dir, or to the PostgreSQL database `databaseUrl` names, and limits in memory: this process's
+ * `DATABASE_URL` and `REDIS_URL` are not passed on.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -49,7 +50,15 @@ export function loadtestConfig(config: GatewayConfig, stateDir: string): { file:
   return { file, keys };
 }
 
-export async function startOwnGateway(config: GatewayConfig, log: (line: string) => void): Promise<OwnGateway> {
+export interface OwnGatewayOptions {
+  /** record into this PostgreSQL database instead of PGlite in the state dir (PGlite's start-up is the
+   * slow part of the gateway's on a loaded machine: tens of seconds, against a few for PostgreSQL) */
+  readonly databaseUrl?: string;
+  readonly log: (line: string) => void;
+}
+
+export async function startOwnGateway(config: GatewayConfig, options: OwnGatewayOptions): Promise<OwnGateway> {
+  const { log } = options;
   const dir = mkdtempSync(join(tmpdir(), "tg-loadtest-"));
   const stateDir = join(dir, "state");
   const { file, keys } = loadtestConfig(config, stateDir);
@@ -59,6 +68,7 @@ export async function startOwnGateway(config: GatewayConfig, log: (line: string)
   const script = `import("./src/cli/main.ts").then(async (m) => process.exit(await m.run(${JSON.stringify(args)})))`;
   const env = { ...process.env };
   for (const name of ["DATABASE_URL", "REDIS_URL", "TRITGATE_CONFIG", "TRITGATE_STATE_DIR"]) delete env[name];
+  if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
   const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "-e", script], {
     cwd: ROOT,
     env,

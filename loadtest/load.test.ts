@@ -31,7 +31,11 @@ async function fakeGateway(holdMs = 0): Promise<{ url: string; requests: () => n
     const { stream } = JSON.parse(body) as { stream: boolean };
     if (req.headers.authorization === "Bearer tg-refused") {
       res.writeHead(429, { "content-type": "application/json", "retry-after": "1" });
-      res.end(JSON.stringify({ error: { message: "over", type: "rate_limit_error", param: null, code: "rejected_overload" } }));
+      res.end(
+        JSON.stringify({
+          error: { message: "over", type: "rate_limit_error", param: null, code: "rejected_overload" },
+        }),
+      );
       return;
     }
     await sleep(holdMs);

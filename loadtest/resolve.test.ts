@@ -25,7 +25,12 @@ describe("resolveProfile", () => {
   });
 
   it("refuses a scenario the config's tiers cannot hold", () => {
-    expect(() => resolveProfile("smoke", tiers.filter((t) => t.name !== "premium"))).toThrow(/tier "premium" is not/);
+    expect(() =>
+      resolveProfile(
+        "smoke",
+        tiers.filter((t) => t.name !== "premium"),
+      ),
+    ).toThrow(/tier "premium" is not/);
     const narrow = tiers.map((t) => (t.name === "standard" ? { ...t, maxOutputTokens: 8 } : t));
     expect(() => resolveProfile("smoke", narrow)).toThrow(/standard: max_tokens 24 is over .* 8/);
     // the free tier's 20 requests a minute: full's 0.25/s (15 a minute) and 3 warm-ups fit, 18 a minute would not

@@ -1,5 +1,5 @@
 /**
- * `npm run loadtest -- --profile smoke|full [--url URL] [--key KEY | --key TIER=KEY …] [--config FILE] [--json FILE]`
+ * `npm run loadtest -- --profile smoke|full [--url URL] [--key KEY | --key TIER=KEY …] [--config FILE] [--database-url URL] [--json FILE]`
  *
  * Runs a profile of `scenarios.ts` open-loop against a gateway, prints the per-tier table and exits 1
  * when a threshold is breached (2 on a usage error). Without `--url` it starts `tritgate serve` itself
@@ -15,12 +15,17 @@ import { resolveProfile } from "./resolve.js";
 import { PROFILE_NAMES, type ProfileName } from "./scenarios.js";
 import { formatTable } from "./summary.js";
 
-const USAGE = `usage: npm run loadtest -- --profile smoke|full [--url URL] [--key KEY | --key TIER=KEY ...] [--config FILE] [--json FILE]
-  --profile NAME   smoke (CI, ~45 s with start-up) or full (the rated load, ~4 min)
+const USAGE = `usage: npm run loadtest -- --profile smoke|full [--url URL --key KEY | --key TIER=KEY ...] [--config FILE]
+                          [--database-url URL] [--json FILE]
+  --profile NAME   smoke (CI: 30 s of load) or full (the rated load: 180 s of load); start-up and
+                   warm-up come on top
   --url URL        a running gateway (default: start tritgate serve on a free loopback port)
   --key KEY        with --url: the API key for every tier, or TIER=KEY for one tier (repeatable)
   --config FILE    the gateway config whose tiers' SLAs are the thresholds (and which the own gateway
                    serves); default: as tritgate serve finds it ($TRITGATE_CONFIG, ./tritgate.yaml, the embedded one)
+  --database-url URL
+                   without --url: the own gateway records into this PostgreSQL database (default:
+                   PGlite in its fresh state dir)
   --json FILE      also write the report as JSON`;
 
 function usageError(message: string): number {
@@ -53,6 +58,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         url: { type: "string" },
         key: { type: "string", multiple: true },
         config: { type: "string" },
+        "database-url": { type: "string" },
         json: { type: "string" },
         help: { type: "boolean" },
       },
@@ -73,6 +79,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return usageError(`--profile must be one of ${PROFILE_NAMES.join(", ")}`);
   if (values.url === undefined && values.key !== undefined) return usageError("--key needs --url");
   if (values.url !== undefined && values.key === undefined) return usageError("--url needs --key");
+  if (values.url !== undefined && values["database-url"] !== undefined)
+    return usageError("--database-url is for the gateway the runner starts, not one at --url");
 
   const log = (line: string) => console.log(`[loadtest] ${line}`);
   const config = loadConfig(values.config);
@@ -87,7 +95,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   let own: OwnGateway | undefined;
   let report: LoadReport;
   try {
-    if (values.url === undefined) own = await startOwnGateway(config, log);
+    if (values.url === undefined) own = await startOwnGateway(config, { log, databaseUrl: values["database-url"] });
     const target: LoadTarget = own ?? { url: values.url!, keyFor: keysFrom(values.key ?? []) };
     report = await runLoad(profile, target, { log });
   } catch (e) {

@@ -70,7 +70,13 @@ describe("breaches", () => {
     expect(breaches(at, true)).toEqual([]);
     const over = summarise("premium", streamed(801 / 19), 0, 10, THRESHOLDS);
     expect(breaches(over, true).map((b) => b.threshold)).toEqual(["ttft_p95"]);
-    const slow = summarise("premium", streamed(10).map((s) => ({ ...s, durationMs: 10_001 })), 0, 10, THRESHOLDS);
+    const slow = summarise(
+      "premium",
+      streamed(10).map((s) => ({ ...s, durationMs: 10_001 })),
+      0,
+      10,
+      THRESHOLDS,
+    );
     expect(breaches(slow, true).map((b) => b.threshold)).toEqual(["duration_p95"]);
   });
 
@@ -78,7 +84,9 @@ describe("breaches", () => {
     const samples = [...streamed(10).slice(0, 8), failure(429, "rejected_overload"), failure(0, "timeout")];
     const found = breaches(summarise("free", samples, 0, 10, THRESHOLDS), true);
     expect(found.map((b) => b.threshold)).toEqual(["error_rate"]);
-    expect(found[0]?.message).toMatch(/2 of 10 requests failed \(20\.0%, allowed 10\.0%\).*429 rejected_overload.*0 timeout/);
+    expect(found[0]?.message).toMatch(
+      /2 of 10 requests failed \(20\.0%, allowed 10\.0%\).*429 rejected_overload.*0 timeout/,
+    );
     // one in ten is within the budget
     const oneInTen = [...streamed(10).slice(0, 9), failure(429, "rejected_overload")];
     expect(breaches(summarise("free", oneInTen, 0, 10, THRESHOLDS), true)).toEqual([]);
