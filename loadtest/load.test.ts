@@ -39,7 +39,7 @@ async function fakeGateway(holdMs = 0): Promise<{ url: string; requests: () => n
       return;
     }
     await sleep(holdMs);
-    const headers = { "x-tritgate-degraded": "false" };
+    const headers = { "x-tritgate-degraded": "false", "x-tritgate-variant": "fake-variant" };
     if (!stream) {
       res.writeHead(200, { ...headers, "content-type": "application/json" });
       res.end(JSON.stringify({ object: "chat.completion", choices: [{ index: 0, message: { content: "hi" } }] }));
@@ -98,6 +98,7 @@ describe("runLoad", () => {
     expect(tier.answered).toBe(4);
     expect(tier.streamed).toBe(4);
     expect(tier.ttftMs.p50).toBeGreaterThanOrEqual(CONTENT_DELAY_MS);
+    expect(tier.variants).toEqual({ "fake-variant": 4 });
     expect(slow.passed).toBe(false);
     expect(slow.breaches.map((b) => b.threshold)).toEqual(["ttft_p95"]);
 

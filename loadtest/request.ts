@@ -30,10 +30,21 @@ const PATHS = { chat: "/v1/chat/completions", completions: "/v1/completions" } a
 export async function measuredRequest(spec: RequestSpec, scheduledMs: number, now: () => number): Promise<Sample> {
   let status = 0;
   let degraded = false;
+  let variant: string | undefined;
   let ttftMs: number | undefined;
   const end = (ok: boolean, error: string | undefined): Sample => {
     const at = now();
-    return { stream: spec.stream, status, ok, ttftMs, durationMs: at - scheduledMs, endMs: at, degraded, error };
+    return {
+      stream: spec.stream,
+      status,
+      ok,
+      ttftMs,
+      durationMs: at - scheduledMs,
+      endMs: at,
+      degraded,
+      variant,
+      error,
+    };
   };
   try {
     const response = await fetch(spec.url.replace(/\/$/, "") + PATHS[spec.prompt.endpoint], {
@@ -44,6 +55,7 @@ export async function measuredRequest(spec: RequestSpec, scheduledMs: number, no
     });
     status = response.status;
     degraded = response.headers.get("x-tritgate-degraded") === "true";
+    variant = response.headers.get("x-tritgate-variant") ?? undefined;
     if (status !== 200) return end(false, errorCode(await response.text()));
     if (!spec.stream) {
       const body = JSON.parse(await response.text()) as { choices?: unknown[] };

@@ -58,6 +58,9 @@ function checkReport(report: LoadReport, output: string): void {
     expect(t.streamed).toBeGreaterThan(0);
     expect(t.ttftMs.p95).toBeLessThanOrEqual(tier.ttftSlaMs);
     expect(t.durationMs.p95).toBeLessThanOrEqual(tier.totalSlaMs);
+    // every answer came from a variant the tier may use (the free tier: the ternary one only)
+    expect(Object.values(t.variants).reduce((a, b) => a + b, 0)).toBe(t.answered);
+    for (const variant of Object.keys(t.variants)) expect(tier.allowedVariants).toContain(variant);
   }
   // the table the user reads
   expect(output).toMatch(/^tier\s+offered\/s\s+achieved\/s/m);

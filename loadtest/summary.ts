@@ -24,6 +24,8 @@ export interface Sample {
   /** when the last byte came, ms after the run's start */
   readonly endMs: number;
   readonly degraded: boolean;
+  /** `x-tritgate-variant`: the variant that answered */
+  readonly variant: string | undefined;
   /** the error code or a short reason, when not ok */
   readonly error: string | undefined;
 }
@@ -43,6 +45,8 @@ export interface TierSummary {
   /** error reasons and how often, e.g. { "429 rejected_overload": 3 } */
   readonly errorReasons: Readonly<Record<string, number>>;
   readonly degradedShare: number;
+  /** answers per variant, e.g. { "nano-b158": 12, "nano-fp32": 3 } */
+  readonly variants: Readonly<Record<string, number>>;
   readonly dropped: number;
   readonly thresholds: Thresholds;
 }
@@ -64,6 +68,8 @@ export function summarise(
     const reason = `${s.status} ${s.error ?? "error"}`;
     errorReasons[reason] = (errorReasons[reason] ?? 0) + 1;
   }
+  const variants: Record<string, number> = {};
+  for (const s of answered) if (s.variant) variants[s.variant] = (variants[s.variant] ?? 0) + 1;
   const spread = (values: number[]) => ({
     p50: percentile(values, 50),
     p95: percentile(values, 95),
@@ -83,6 +89,7 @@ export function summarise(
     errorRate: samples.length > 0 ? failed.length / samples.length : 0,
     errorReasons,
     degradedShare: answered.length > 0 ? answered.filter((s) => s.degraded).length / answered.length : 0,
+    variants,
     dropped,
     thresholds,
   };
@@ -107,6 +114,7 @@ export function formatTable(summaries: readonly TierSummary[]): string {
     "degraded",
     "dropped",
     "SLA ttft/total ms",
+    "answered by",
   ];
   const rows = summaries.map((s) => [
     s.tier,
@@ -123,11 +131,14 @@ export function formatTable(summaries: readonly TierSummary[]): string {
     `${(s.degradedShare * 100).toFixed(1)}%`,
     String(s.dropped),
     `${s.thresholds.ttftP95Ms}/${s.thresholds.durationP95Ms}`,
+    Object.entries(s.variants)
+      .map(([variant, n]) => `${variant} ${n}`)
+      .join(", "),
   ]);
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: readonly string[]) =>
     cells
-      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .map((c, i) => (i === 0 || i === headers.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
       .join("  ")
       .trimEnd();
   return [line(headers), ...rows.map(line)].join("\n");

@@ -11,8 +11,9 @@ const THRESHOLDS: Thresholds = {
   maxDropped: 0,
 };
 
-function answer(ttftMs: number | undefined, durationMs: number, degraded = false): Sample {
+function answer(ttftMs: number | undefined, durationMs: number, degraded = false, variant = "nano-b158"): Sample {
   return {
+    variant,
     stream: ttftMs !== undefined,
     status: 200,
     ok: true,
@@ -31,6 +32,7 @@ const failure = (status: number, error: string): Sample => ({
   durationMs: 5,
   endMs: 5,
   degraded: false,
+  variant: undefined,
   error,
 });
 
@@ -39,7 +41,7 @@ const streamed = (step: number) => Array.from({ length: 20 }, (_, i) => answer((
 
 describe("summarise", () => {
   it("takes percentiles over the answers, shares over what was sent, rates over the run", () => {
-    const samples = [...streamed(10), answer(undefined, 50, true), failure(429, "rejected_overload")];
+    const samples = [...streamed(10), answer(undefined, 50, true, "nano-fp32"), failure(429, "rejected_overload")];
     const s = summarise("premium", samples, 2, 10, THRESHOLDS);
     expect(s.arrivals).toBe(24);
     expect(s.sent).toBe(22);
@@ -53,6 +55,7 @@ describe("summarise", () => {
     expect(s.errorRate).toBeCloseTo(1 / 22);
     expect(s.errorReasons).toEqual({ "429 rejected_overload": 1 });
     expect(s.degradedShare).toBeCloseTo(1 / 21);
+    expect(s.variants).toEqual({ "nano-b158": 20, "nano-fp32": 1 });
     expect(s.dropped).toBe(2);
   });
 
