@@ -14,7 +14,8 @@ import type { GatewayConfig } from "../src/config/schema.js";
 import { createKeyRecord } from "../src/tenants/keys.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
-const START_TIMEOUT_MS = 60_000;
+// generous: on a loaded machine PGlite alone has taken 40 s to open
+const START_TIMEOUT_MS = 180_000;
 
 export interface OwnGateway {
   readonly url: string;
@@ -76,7 +77,7 @@ export async function startOwnGateway(config: GatewayConfig, options: OwnGateway
   });
   let output = "";
   const exited = new Promise<number | null>((resolveExit) => child.once("exit", (code) => resolveExit(code)));
-  const url = await new Promise<string>((resolveUrl, reject) => {
+  const started = new Promise<string>((resolveUrl, reject) => {
     const timer = setTimeout(() => reject(new Error(`the gateway did not start:\n${output}`)), START_TIMEOUT_MS);
     const variants = config.variants.length;
     const onData = (chunk: Buffer) => {
@@ -95,6 +96,16 @@ export async function startOwnGateway(config: GatewayConfig, options: OwnGateway
       reject(new Error(`the gateway exited with ${code} before it was ready:\n${output}`));
     });
   });
+  let url: string;
+  try {
+    url = await started;
+  } catch (e) {
+    // a gateway that never got ready must not outlive the run (nor keep this process alive)
+    if (child.exitCode === null) child.kill("SIGKILL");
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   if (/NOT ready/.test(output)) log(`warning: a variant did not load:\n${output}`);
   log(`gateway: ${url} (state ${stateDir})`);
   return {
