@@ -65,7 +65,8 @@ export async function startOwnGateway(config: GatewayConfig, options: OwnGateway
   const { file, keys } = loadtestConfig(config, stateDir);
   const configFile = join(dir, "tritgate.json");
   writeFileSync(configFile, JSON.stringify(file, null, 2));
-  const args = ["serve", "--config", configFile];
+  // the flags as well as the file: HOST and PORT in the environment win over a config file's address
+  const args = ["serve", "--config", configFile, "--host", "127.0.0.1", "--port", "0", "--state-dir", stateDir];
   const script = `import("./src/cli/main.ts").then(async (m) => process.exit(await m.run(${JSON.stringify(args)})))`;
   const env = { ...process.env };
   for (const name of ["DATABASE_URL", "REDIS_URL", "TRITGATE_CONFIG", "TRITGATE_STATE_DIR"]) delete env[name];
