@@ -70,7 +70,13 @@ function replaceOnce(text: string, from: string, to: string): string {
 describe("parseConfig", () => {
   it("reads a valid config, filling defaults and expanding *", () => {
     const c = parseConfig(GOOD, "tritgate.yaml");
-    expect(c.server).toEqual({ host: "127.0.0.1", port: 9000, bodyLimitBytes: 1_048_576, drainTimeoutMs: 10_000, stateDir: "data" });
+    expect(c.server).toEqual({
+      host: "127.0.0.1",
+      port: 9000,
+      bodyLimitBytes: 1_048_576,
+      drainTimeoutMs: 10_000,
+      stateDir: "data",
+    });
     expect(c.tiers.map((t) => t.allowedVariants)).toEqual([["tiny-b158"], ["tiny-b158", "tiny-fp32"]]);
     expect(c.tiers[1]).toMatchObject({ strategy: "sla", priority: 0, monthlyTokenBudget: 0, pricePer1kInput: 0 });
     expect(c.variants[0]).toMatchObject({ slots: 1, coresPerRequest: 1, path: "models/tiny-b158.gguf" });

@@ -22,7 +22,7 @@ interface Stream {
   /** resolves when the first content delta has arrived */
   readonly started: Promise<void>;
   /** the whole body, once the server has ended it */
-  readonly body: Promise<string>;
+  body: Promise<string>;
   done: boolean;
 }
 
@@ -33,34 +33,35 @@ function openStream(url: string, key: string, n: number): Stream {
       started = r;
     }),
     done: false,
-    body: (async () => {
-      const res = await fetch(`${url}/v1/chat/completions`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-        body: JSON.stringify({
-          model: "nano",
-          stream: true,
-          max_tokens: 200,
-          temperature: 0.8,
-          seed: n,
-          messages: [{ role: "user", content: `Tell story number ${n} about a lighthouse.` }],
-        }),
-      });
-      expect(res.status).toBe(200);
-      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-      const decoder = new TextDecoder();
-      let text = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        text += decoder.decode(value, { stream: true });
-        if (text.includes('"content":"')) started();
-      }
-      started();
-      stream.done = true;
-      return text;
-    })(),
+    body: Promise.resolve(""),
   };
+  stream.body = (async () => {
+    const res = await fetch(`${url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "nano",
+        stream: true,
+        max_tokens: 200,
+        temperature: 0.8,
+        seed: n,
+        messages: [{ role: "user", content: `Tell story number ${n} about a lighthouse.` }],
+      }),
+    });
+    expect(res.status).toBe(200);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+      if (text.includes('"content":"')) started();
+    }
+    started();
+    stream.done = true;
+    return text;
+  })();
   return stream;
 }
 
