@@ -76,6 +76,29 @@ const serverSchema = z
   )
   .prefault({});
 
+/** A tier's response cache (off unless the tier says so): exact answers to deterministic requests, per tenant. */
+const tierCacheSchema = z
+  .strictObject(
+    {
+      mode: oneOf(["off", "exact"]).default("off"),
+      ttlSeconds: positive().default(300),
+      /** whether a hit's tokens are priced and count against the limits (its usage reports them either way) */
+      billHits: z.boolean({ error: "expected true or false" }).default(true),
+    },
+    mapping,
+  )
+  .prefault({});
+
+/** The one memory bound of the response cache, shared by every tier (least recently used entries go first). */
+const cacheSchema = z
+  .strictObject(
+    {
+      maxBytes: nonNegativeInt().default(64 * 1024 * 1024),
+    },
+    mapping,
+  )
+  .prefault({});
+
 const tierSchema = z.strictObject(
   {
     name: identifier(),
@@ -100,6 +123,7 @@ const tierSchema = z.strictObject(
     tokensPerMinute: positiveInt(),
     monthlyTokenBudget: nonNegativeInt().default(0),
     maxOutputTokens: positiveInt(),
+    responseCache: tierCacheSchema,
   },
   mapping,
 );
@@ -195,6 +219,7 @@ export const configFileSchema = z.strictObject(
     demoTenant: identifier().optional(),
     /** Kernel and onnxruntime threads (default: physical cores). */
     threads: positiveInt().optional(),
+    responseCache: cacheSchema,
   },
   mapping,
 );
@@ -369,3 +394,4 @@ export type KeyConfig = TenantConfig["keys"][number];
 export type VariantConfig = GatewayConfig["variants"][number];
 export type InlineCard = VariantConfig["card"];
 export type FamilyConfig = GatewayConfig["families"][number];
+export type ResponseCacheConfig = GatewayConfig["responseCache"];

@@ -1,6 +1,7 @@
 /**
  * The gateway's Hono app. Middleware, outermost first: request id → end of request (the outcome
- * observers) → header count → body limit → auth → validation → output ceiling → rate limit → route.
+ * observers) → header count → body limit → auth → validation → output ceiling → cache lookup → rate
+ * limit → route. (The lookup comes before the limiter so that a hit reserves only what it bills.)
  * (Request id comes first so that even a 413 carries `x-request-id`; the end-of-request hook wraps
  * everything after it, so refusals are outcomes too; the output ceiling comes before the limiter so
  * that a max_tokens no request may have is a 400, not a 429.)
@@ -17,6 +18,8 @@ import {
   servedVariantSource,
   uiRoute,
 } from "../metrics/index.js";
+import { billedEstimate, cacheLookup } from "./cache/lookup.js";
+import { ResponseCache } from "./cache/store.js";
 import { ApiError, errorResponse, notFound } from "./errors.js";
 import { Gateway } from "./gateway/gateway.js";
 import { createLogger } from "./log.js";
@@ -47,6 +50,8 @@ import { completionSchema } from "./schemas/completions.js";
 import type { AppDeps, GatewayEnv } from "./types.js";
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+/** The response cache's bound when the deps give none (the config's default too). */
+export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 
 export interface GatewayApp {
   readonly app: Hono<GatewayEnv>;
@@ -54,6 +59,8 @@ export interface GatewayApp {
   readonly recorder: AppDeps["recorder"] & object;
   /** the gateway's own Prometheus registry and recent-request window (served at /metrics and /ui) */
   readonly metrics: GatewayMetrics;
+  /** the response cache (answers only tiers whose `responseCache.mode` is not off) */
+  readonly cache: ResponseCache;
 }
 
 export function createGateway(given: AppDeps): GatewayApp {
@@ -73,9 +80,10 @@ export function createGateway(given: AppDeps): GatewayApp {
     ...(isStatsSource(recorder) ? { recorder } : {}),
   });
   const energy = deps.energy ?? createEnergyMeter();
+  const cache = new ResponseCache(deps.responseCache?.maxBytes ?? DEFAULT_CACHE_BYTES);
   const builtIn = deps.metrics === false ? OBSERVERS.filter((o) => o !== observeMetrics) : OBSERVERS;
   const observers = [...builtIn, ...(deps.observers ?? [])].map((make) =>
-    make({ deps, recorder, log, metrics, energy }),
+    make({ deps, recorder, log, metrics, energy, cache }),
   );
   const tierSla = deps.directory
     .tiers()
@@ -88,14 +96,16 @@ export function createGateway(given: AppDeps): GatewayApp {
       "/chat/completions",
       validateJson(chatSchema),
       outputCeiling((c: ChatContext) => chatRequestedOutput(c.req.valid("json"))),
-      rateLimit(deps.limiter, chatEstimate, now),
+      cacheLookup(cache, "chat.completions", now),
+      rateLimit(deps.limiter, billedEstimate(chatEstimate), now),
       chatCompletions(services),
     )
     .post(
       "/completions",
       validateJson(completionSchema),
       outputCeiling((c: CompletionContext) => completionRequestedOutput(c.req.valid("json"))),
-      rateLimit(deps.limiter, completionEstimate, now),
+      cacheLookup(cache, "completions", now),
+      rateLimit(deps.limiter, billedEstimate(completionEstimate), now),
       completions(services),
     )
     .route("/models", modelsRoutes(services));
@@ -118,7 +128,7 @@ export function createGateway(given: AppDeps): GatewayApp {
     if (!(err instanceof ApiError)) log.error(`${c.get("requestId") ?? "-"} ${err.stack ?? err.message}`);
     return errorResponse(c, err);
   });
-  return { app, gateway, recorder, metrics };
+  return { app, gateway, recorder, metrics, cache };
 }
 
 function isStatsSource(recorder: object): recorder is RecorderStatsSource {

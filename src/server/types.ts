@@ -54,6 +54,8 @@ export interface AppDeps {
   readonly metrics?: boolean;
   /** energy figures for the metrics: default RAPL where readable, else CPU-seconds × watts per core */
   readonly energy?: EnergyMeter;
+  /** the response cache's memory bound (every tier's entries together); default 64 MiB */
+  readonly responseCache?: { readonly maxBytes: number };
   /** more end-of-request observers, after the built-in ones (outcome/observers.ts) */
   readonly observers?: readonly ObserverFactory[];
   /** clock (ms since epoch); tests pin it */

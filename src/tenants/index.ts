@@ -36,5 +36,6 @@ export type {
   TenancyConfig,
   Tenant,
   TenantDirectory,
+  ResponseCachePolicy,
   TierConfig,
 } from "./types.js";

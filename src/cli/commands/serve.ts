@@ -96,6 +96,7 @@ export const serveCommand: Command = {
       recorder: recordingWithRecent(recording),
       adminToken: config.server.adminToken,
       bodyLimitBytes: config.server.bodyLimitBytes,
+      responseCache: config.responseCache,
     });
     const port = values.port === undefined ? config.server.port : Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) {

@@ -25,7 +25,8 @@ export function chatCompletions(services: RouteServices) {
     const maxTokens = maxTokensFor(requested, tier, param);
     const hints = parseHints(requestHeader(c, "x-tritgate-quality"), requestHeader(c, "x-tritgate-sla-ms"));
     const messages = templateMessages(body.messages);
-    const routed = services.gateway.route({
+    const route = () =>
+      services.gateway.route({
       model: body.model,
       tier,
       messages: routeMessages(messages),
@@ -42,7 +43,7 @@ export function chatCompletions(services: RouteServices) {
     return complete(c, services.gateway, {
       endpoint: "chat.completions",
       model: body.model,
-      routed,
+      route,
       choices: body.n ?? 1,
       choicesPerPrompt: body.n ?? 1,
       stream: body.stream === true,

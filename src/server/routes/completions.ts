@@ -29,7 +29,8 @@ export function completions(services: RouteServices) {
       "max_tokens",
     );
     const hints = parseHints(requestHeader(c, "x-tritgate-quality"), requestHeader(c, "x-tritgate-sla-ms"));
-    const routed = services.gateway.route({
+    const route = () =>
+      services.gateway.route({
       model: body.model,
       tier,
       messages: routeMessages(prompts),
@@ -46,7 +47,7 @@ export function completions(services: RouteServices) {
     return complete(c, services.gateway, {
       endpoint: "completions",
       model: body.model,
-      routed,
+      route,
       choices: prompts.length * n,
       choicesPerPrompt: n,
       stream: body.stream === true,
