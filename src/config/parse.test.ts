@@ -80,6 +80,20 @@ describe("parseConfig", () => {
     expect(c.source).toBe("tritgate.yaml");
   });
 
+  it("reads a tier's response cache (off by default) and the cache's one memory bound", () => {
+    const c = parseConfig(GOOD, "tritgate.yaml");
+    expect(c.tiers[0]?.responseCache).toEqual({ mode: "off", ttlSeconds: 300, billHits: true });
+    expect(c.responseCache).toEqual({ maxBytes: 64 * 1024 * 1024 });
+    const on = replaceOnce(GOOD, "    maxOutputTokens: 1024\n", "    maxOutputTokens: 1024\n    responseCache: { mode: exact, ttlSeconds: 60, billHits: false }\n");
+    const d = parseConfig(`${on}responseCache: { maxBytes: 1000000 }\n`, "tritgate.yaml");
+    expect(d.tiers[1]?.responseCache).toEqual({ mode: "exact", ttlSeconds: 60, billHits: false });
+    expect(d.responseCache.maxBytes).toBe(1_000_000);
+    const bad = replaceOnce(GOOD, "    maxOutputTokens: 1024\n", "    maxOutputTokens: 1024\n    responseCache: { mode: semantic }\n");
+    expect(issuesOf(bad)).toMatchObject([
+      { path: "tiers[1].responseCache.mode", message: 'expected one of "off", "exact", got "semantic"' },
+    ]);
+  });
+
   it("resolves relative paths against baseDir, keeping absolute ones", () => {
     const c = parseConfig(GOOD, "/etc/tritgate/tritgate.yaml", { baseDir: "/etc/tritgate" });
     expect(c.variants.map((v) => v.path)).toEqual(["/etc/tritgate/models/tiny-b158.gguf", "/abs/tiny-fp32.onnx"]);
