@@ -84,11 +84,19 @@ describe("parseConfig", () => {
     const c = parseConfig(GOOD, "tritgate.yaml");
     expect(c.tiers[0]?.responseCache).toEqual({ mode: "off", ttlSeconds: 300, billHits: true });
     expect(c.responseCache).toEqual({ maxBytes: 64 * 1024 * 1024 });
-    const on = replaceOnce(GOOD, "    maxOutputTokens: 1024\n", "    maxOutputTokens: 1024\n    responseCache: { mode: exact, ttlSeconds: 60, billHits: false }\n");
+    const on = replaceOnce(
+      GOOD,
+      "    maxOutputTokens: 1024\n",
+      "    maxOutputTokens: 1024\n    responseCache: { mode: exact, ttlSeconds: 60, billHits: false }\n",
+    );
     const d = parseConfig(`${on}responseCache: { maxBytes: 1000000 }\n`, "tritgate.yaml");
     expect(d.tiers[1]?.responseCache).toEqual({ mode: "exact", ttlSeconds: 60, billHits: false });
     expect(d.responseCache.maxBytes).toBe(1_000_000);
-    const bad = replaceOnce(GOOD, "    maxOutputTokens: 1024\n", "    maxOutputTokens: 1024\n    responseCache: { mode: semantic }\n");
+    const bad = replaceOnce(
+      GOOD,
+      "    maxOutputTokens: 1024\n",
+      "    maxOutputTokens: 1024\n    responseCache: { mode: semantic }\n",
+    );
     expect(issuesOf(bad)).toMatchObject([
       { path: "tiers[1].responseCache.mode", message: 'expected one of "off", "exact", got "semantic"' },
     ]);

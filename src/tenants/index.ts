@@ -33,9 +33,9 @@ export type {
   LimitReason,
   Principal,
   RateLimiter,
+  ResponseCachePolicy,
   TenancyConfig,
   Tenant,
   TenantDirectory,
-  ResponseCachePolicy,
   TierConfig,
 } from "./types.js";

@@ -7,6 +7,7 @@
 import { describe, expect, it, vi } from "vitest";
 import type { ResponseCachePolicy } from "../../tenants/index.js";
 import { createGateway } from "../app.js";
+import type { ObserverFactory, RequestOutcome } from "../outcome/outcome.js";
 import {
   answers,
   drain,
@@ -17,7 +18,6 @@ import {
   scripted,
   settle,
 } from "../outcome/testkit.js";
-import type { ObserverFactory, RequestOutcome } from "../outcome/outcome.js";
 import type { MemoryRecorder } from "../recorder.js";
 import { CountingLimiter, MapDirectory, memoryLog, TINY_CONFIGS, tierConfig } from "../testkit.js";
 
@@ -158,7 +158,12 @@ describe("the response cache: what is cached", () => {
     const different = [
       greedy({ max_tokens: 9 }),
       greedy({ messages: [{ role: "user", content: "hello!" }] }),
-      greedy({ messages: [{ role: "system", content: "be brief" }, { role: "user", content: "hello" }] }),
+      greedy({
+        messages: [
+          { role: "system", content: "be brief" },
+          { role: "user", content: "hello" },
+        ],
+      }),
       greedy({ model: "tiny-fp32" }),
       greedy({ model: "tiny" }),
       greedy({ stop: ["x"] }),
@@ -419,7 +424,9 @@ describe("the response cache: what the recorder, limiter and metrics are told", 
     expect(text).toMatch(/^tritgate_cache_misses_total\{tier="cached"\} 1$/m);
     // hits generated nothing: the variant's token counters count the two generations (the miss, the bypass)
     expect(g.state.generations).toBe(2);
-    const generated = text.match(/^tritgate_completion_tokens_total\{tier="cached",variant="tiny-b158",[^}]*\} (\d+)$/m);
+    const generated = text.match(
+      /^tritgate_completion_tokens_total\{tier="cached",variant="tiny-b158",[^}]*\} (\d+)$/m,
+    );
     expect(Number(generated?.[1])).toBe(2 * "hello there".length);
   });
 });

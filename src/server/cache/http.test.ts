@@ -37,7 +37,13 @@ beforeAll(async () => {
   stateDir = mkdtempSync(join(tmpdir(), "tritgate-cache-"));
   recording = await startRecording({ stateDir, flushIntervalMs: 50 });
   limiter = createMemoryRateLimiter();
-  gateway = createGateway({ directory, limiter, variants: nano.variants, recorder: recording.recorder, rateAlpha: 1e-9 });
+  gateway = createGateway({
+    directory,
+    limiter,
+    variants: nano.variants,
+    recorder: recording.recorder,
+    rateAlpha: 1e-9,
+  });
   server = await startServer(gateway.app, { host: "127.0.0.1", port: 0 });
 }, 120_000);
 

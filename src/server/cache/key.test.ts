@@ -16,7 +16,9 @@ const input = (over: Partial<KeyInput> = {}): KeyInput => ({
 
 describe("canonicalJson", () => {
   it("sorts keys at every depth and leaves undefined members out; arrays keep their order", () => {
-    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: undefined } })).toBe('{"a":{"d":[3,{"y":2,"z":1}]},"b":1}');
+    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: undefined } })).toBe(
+      '{"a":{"d":[3,{"y":2,"z":1}]},"b":1}',
+    );
     expect(canonicalJson([2, 1])).not.toBe(canonicalJson([1, 2]));
     expect(canonicalJson({ a: null })).toBe('{"a":null}');
   });

@@ -9,9 +9,4 @@ import type { ObserverFactory } from "./outcome.js";
 import { recordDecision } from "./record-decision.js";
 import { settleLimiter } from "./settle-limiter.js";
 
-export const OBSERVERS: readonly ObserverFactory[] = [
-  recordDecision,
-  settleLimiter,
-  observeMetrics,
-  cacheAnswer,
-];
+export const OBSERVERS: readonly ObserverFactory[] = [recordDecision, settleLimiter, observeMetrics, cacheAnswer];

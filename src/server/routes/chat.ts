@@ -27,12 +27,12 @@ export function chatCompletions(services: RouteServices) {
     const messages = templateMessages(body.messages);
     const route = () =>
       services.gateway.route({
-      model: body.model,
-      tier,
-      messages: routeMessages(messages),
-      maxTokens: requested,
-      hints,
-    });
+        model: body.model,
+        tier,
+        messages: routeMessages(messages),
+        maxTokens: requested,
+        hints,
+      });
     const structured = structuredOutput(body);
     const logprobs = body.logprobs === true;
     const topLogprobs = logprobs ? (body.top_logprobs ?? 0) : 0;

@@ -31,12 +31,12 @@ export function completions(services: RouteServices) {
     const hints = parseHints(requestHeader(c, "x-tritgate-quality"), requestHeader(c, "x-tritgate-sla-ms"));
     const route = () =>
       services.gateway.route({
-      model: body.model,
-      tier,
-      messages: routeMessages(prompts),
-      maxTokens,
-      hints,
-    });
+        model: body.model,
+        tier,
+        messages: routeMessages(prompts),
+        maxTokens,
+        hints,
+      });
     const n = body.n ?? 1;
     const topLogprobs = body.logprobs ?? 0;
     const logprobs = body.logprobs != null;
