@@ -25,12 +25,18 @@ interface Options {
   readonly policy?: Partial<ResponseCachePolicy>;
   readonly maxBytes?: number;
   readonly script?: Script;
+  /** the tier's quality floor only the fp32 variant meets, and fp32 with a long queue: answers are degraded */
+  readonly busyReference?: boolean;
 }
 
 function cachedGateway(options: Options = {}) {
   const policy: ResponseCachePolicy = { mode: "exact", ttlSeconds: 60, billHits: true, ...options.policy };
   const directory = new MapDirectory([
-    tierConfig({ name: "cached", responseCache: policy }),
+    tierConfig({
+      name: "cached",
+      responseCache: policy,
+      ...(options.busyReference ? { qualityFloor: 0.95, ttftSlaMs: 500 } : {}),
+    }),
     tierConfig({ name: "uncached" }),
   ]);
   const keys = {
@@ -45,13 +51,14 @@ function cachedGateway(options: Options = {}) {
   const parts = createGateway({
     directory,
     limiter,
-    variants: TINY_CONFIGS.map((config) => ({
-      config,
-      worker: scripted(config.name, () => {
+    variants: TINY_CONFIGS.map((config) => {
+      const worker = scripted(config.name, () => {
         state.generations++;
         return state.script;
-      }),
-    })),
+      });
+      const busy = options.busyReference && config.name === "tiny-fp32";
+      return { config, worker: busy ? { ...worker, running: worker.slots, waiting: 50 } : worker };
+    }),
     observers: [watch],
     log: memoryLog(),
     rateAlpha: 1e-9,
@@ -284,6 +291,23 @@ describe("the response cache: what is never cached", () => {
     const res = await g.post(greedy());
     expect(res.headers.get("x-tritgate-cache")).toBe("miss");
     expect(g.state.generations).toBe(3);
+  });
+
+  it("a degraded answer (the reference variant too busy for the SLA); the same request answered undegraded is stored", async () => {
+    const busy = cachedGateway({ busyReference: true });
+    for (let i = 0; i < 2; i++) {
+      const res = await busy.post(greedy({ model: "tiny" }));
+      expect(res.status).toBe(200);
+      expect(res.headers.get("x-tritgate-degraded")).toBe("true");
+      expect(res.headers.get("x-tritgate-cache")).toBe("miss");
+      await settle();
+    }
+    expect(busy.cache.stats().entries).toBe(0);
+    expect(busy.state.generations).toBe(2);
+    const idle = cachedGateway();
+    await idle.post(greedy({ model: "tiny" }));
+    await settle();
+    expect((await idle.post(greedy({ model: "tiny" }))).headers.get("x-tritgate-cache")).toBe("hit");
   });
 
   it("a stream the client cancelled", async () => {
