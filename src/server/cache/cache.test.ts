@@ -211,6 +211,23 @@ describe("the response cache: what is cached", () => {
     expect(g.state.generations).toBe(generated);
   });
 
+  it("a negated question is another request (GPTCache #694's failure cannot happen to an exact key)", async () => {
+    const g = cachedGateway();
+    const ask = (content: string) => greedy({ messages: [{ role: "user", content }] });
+    g.state.script = answers("set enabled: true");
+    await g.post(ask("how do I enable X"));
+    await settle();
+    g.state.script = answers("leave enabled unset");
+    const negated = await g.post(ask("how do I not enable X"));
+    expect(negated.headers.get("x-tritgate-cache")).toBe("miss");
+    const body = (await negated.json()) as { choices: { message: { content: string } }[] };
+    expect(body.choices[0]!.message.content).toBe("leave enabled unset");
+    await settle();
+    const original = await g.post(ask("how do I enable X"));
+    expect(original.headers.get("x-tritgate-cache")).toBe("hit");
+    expect(((await original.json()) as typeof body).choices[0]!.message.content).toBe("set enabled: true");
+  });
+
   it("the endpoint is part of the key: a legacy completion is not a chat answer", async () => {
     const g = cachedGateway();
     await g.post(greedy());
