@@ -26,7 +26,7 @@ const tiers = nano.config.tiers.map((t) => ({
   requestsPerMinute: 1_000_000,
   tokensPerMinute: 1_000_000_000,
   monthlyTokenBudget: 0,
-  responseCache: { mode: "exact" as const, ttlSeconds: 3600, billHits: true },
+  responseCache: { mode: "exact" as const, ttlSeconds: 3600, billHits: true, similarity: 1 },
 }));
 const directory = new MapDirectory(tiers);
 const key = directory.addTenant("bench", "standard");

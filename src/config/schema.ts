@@ -80,8 +80,10 @@ const serverSchema = z
 const tierCacheSchema = z
   .strictObject(
     {
-      mode: oneOf(["off", "exact"]).default("off"),
+      mode: oneOf(["off", "exact", "semantic"]).default("off"),
       ttlSeconds: positive().default(300),
+      /** semantic mode: the least cosine similarity between two last user messages that counts as a match */
+      similarity: fraction().default(0.95),
       /** whether a hit's tokens are priced and count against the limits (its usage reports them either way) */
       billHits: z.boolean({ error: "expected true or false" }).default(true),
     },
@@ -94,6 +96,8 @@ const cacheSchema = z
   .strictObject(
     {
       maxBytes: nonNegativeInt().default(64 * 1024 * 1024),
+      /** the BitNet variant whose token embeddings the semantic mode compares messages with */
+      embeddingVariant: identifier().optional(),
     },
     mapping,
   )
@@ -336,6 +340,18 @@ function crossCheck(raw: ConfigFile): CrossIssue[] {
         message: `expected a variant of family ${JSON.stringify(family.name)}, got ${JSON.stringify(family.reference)}`,
       });
   });
+  const semanticTiers = raw.tiers.filter((t) => t.responseCache.mode === "semantic");
+  const embedding = raw.responseCache.embeddingVariant;
+  if (embedding === undefined && semanticTiers.length > 0)
+    issues.push({
+      path: ["responseCache", "embeddingVariant"],
+      message: `expected the BitNet variant whose token embeddings the semantic cache uses (tier ${JSON.stringify(semanticTiers[0]?.name)} is semantic)`,
+    });
+  if (embedding !== undefined && raw.variants.find((v) => v.name === embedding)?.engine !== "bitnet")
+    issues.push({
+      path: ["responseCache", "embeddingVariant"],
+      message: `expected a bitnet variant, got ${JSON.stringify(embedding)} (bitnet variants: ${names(raw.variants.filter((v) => v.engine === "bitnet").map((v) => v.name))})`,
+    });
   if (raw.demoTenant !== undefined && !raw.tenants.some((t) => t.id === raw.demoTenant))
     issues.push({ path: ["demoTenant"], message: `unknown tenant ${JSON.stringify(raw.demoTenant)}` });
   return issues;

@@ -18,6 +18,7 @@ import {
   servedVariantSource,
   uiRoute,
 } from "../metrics/index.js";
+import { chatSemanticSplit } from "./cache/chat-split.js";
 import { billedEstimate, cacheLookup } from "./cache/lookup.js";
 import { ResponseCache } from "./cache/store.js";
 import { ApiError, errorResponse, notFound } from "./errors.js";
@@ -80,7 +81,10 @@ export function createGateway(given: AppDeps): GatewayApp {
     ...(isStatsSource(recorder) ? { recorder } : {}),
   });
   const energy = deps.energy ?? createEnergyMeter();
-  const cache = new ResponseCache(deps.responseCache?.maxBytes ?? DEFAULT_CACHE_BYTES);
+  const cache = new ResponseCache(
+    deps.responseCache?.maxBytes ?? DEFAULT_CACHE_BYTES,
+    deps.responseCache?.embedder ?? null,
+  );
   const builtIn = deps.metrics === false ? OBSERVERS.filter((o) => o !== observeMetrics) : OBSERVERS;
   const observers = [...builtIn, ...(deps.observers ?? [])].map((make) =>
     make({ deps, recorder, log, metrics, energy, cache }),
@@ -96,7 +100,7 @@ export function createGateway(given: AppDeps): GatewayApp {
       "/chat/completions",
       validateJson(chatSchema),
       outputCeiling((c: ChatContext) => chatRequestedOutput(c.req.valid("json"))),
-      cacheLookup(cache, "chat.completions", now),
+      cacheLookup(cache, "chat.completions", now, chatSemanticSplit),
       rateLimit(deps.limiter, billedEstimate(chatEstimate), now),
       chatCompletions(services),
     )

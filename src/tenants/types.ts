@@ -22,8 +22,11 @@ export interface TierConfig extends Tier {
  * per tenant (never shared between tenants), for `ttlSeconds`.
  */
 export interface ResponseCachePolicy {
-  readonly mode: "off" | "exact";
+  /** semantic: an exact hit, else the stored answer to the most similar last user message (same everything else) */
+  readonly mode: "off" | "exact" | "semantic";
   readonly ttlSeconds: number;
+  /** semantic mode: the least cosine similarity of the two messages' embeddings that counts as the same question */
+  readonly similarity: number;
   /** a hit's tokens count against the limits and are priced (its usage reports them either way) */
   readonly billHits: boolean;
 }

@@ -7,6 +7,7 @@ import { statSync } from "node:fs";
 import { type MeasuredCard, readModelCard, resolveVariantFigures } from "../../config/card.js";
 import { ensureDemoKey, type GatewayConfig, loadConfig, resolveStateDir, variantCost } from "../../config/index.js";
 import { type Recording, startRecording } from "../../db/index.js";
+import { loadTokenEmbedder, type TextEmbedder } from "../../engines/bitnet/index.js";
 import { startVariantWorker } from "../../engines/pool/index.js";
 import { createGateway, type ServedVariant, startServer } from "../../server/index.js";
 import { type DecisionRecorder, MemoryRecorder } from "../../server/recorder.js";
@@ -54,6 +55,21 @@ function servedVariants(config: GatewayConfig, log: (line: string) => void): Ser
   });
 }
 
+/** The semantic cache's embedder, from the variant the config names; a model that cannot be read leaves semantic tiers exact. */
+async function cacheEmbedder(config: GatewayConfig, log: (line: string) => void): Promise<TextEmbedder | undefined> {
+  const name = config.responseCache.embeddingVariant;
+  const variant = config.variants.find((v) => v.name === name);
+  if (!variant) return undefined;
+  try {
+    return await loadTokenEmbedder(variant.path);
+  } catch (e) {
+    log(
+      `response cache: cannot read ${variant.name}'s token embeddings (${(e as Error).message}); semantic tiers cache exact answers only`,
+    );
+    return undefined;
+  }
+}
+
 export const serveCommand: Command = {
   name: "serve",
   summary: "serve the OpenAI-compatible gateway (what `npm start` runs)",
@@ -89,6 +105,7 @@ export const serveCommand: Command = {
     }
     log(`recording to ${recording.database.driver === "pglite" ? "PGlite in the state dir" : "PostgreSQL"}`);
     const variants = servedVariants(config, log);
+    const embedder = await cacheEmbedder(config, log);
     const { app } = createGateway({
       directory,
       limiter,
@@ -96,7 +113,7 @@ export const serveCommand: Command = {
       recorder: recordingWithRecent(recording),
       adminToken: config.server.adminToken,
       bodyLimitBytes: config.server.bodyLimitBytes,
-      responseCache: config.responseCache,
+      responseCache: { maxBytes: config.responseCache.maxBytes, ...(embedder ? { embedder } : {}) },
     });
     const port = values.port === undefined ? config.server.port : Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) {

@@ -30,7 +30,13 @@ interface Options {
 }
 
 function cachedGateway(options: Options = {}) {
-  const policy: ResponseCachePolicy = { mode: "exact", ttlSeconds: 60, billHits: true, ...options.policy };
+  const policy: ResponseCachePolicy = {
+    mode: "exact",
+    ttlSeconds: 60,
+    billHits: true,
+    similarity: 0.95,
+    ...options.policy,
+  };
   const directory = new MapDirectory([
     tierConfig({
       name: "cached",

@@ -30,7 +30,7 @@ beforeAll(async () => {
   workers = nano.workers;
   const tiers = nano.config.tiers.map((t) => ({
     ...t,
-    responseCache: { mode: "exact" as const, ttlSeconds: 300, billHits: false },
+    responseCache: { mode: "exact" as const, ttlSeconds: 300, billHits: false, similarity: 1 },
   }));
   const directory = new MapDirectory(tiers);
   keys = { acme: directory.addTenant("acme", "standard"), globex: directory.addTenant("globex", "standard") };

@@ -29,6 +29,8 @@ export function replayCached(
   setHeaders(c, {
     [CACHE_HEADER]: "hit",
     "x-tritgate-cache-billed": String(lookup.policy.billHits),
+    "x-tritgate-cache-match": lookup.match?.kind ?? "exact",
+    ...(lookup.match?.kind === "semantic" ? { "x-tritgate-cache-similarity": lookup.match.similarity.toFixed(4) } : {}),
     age: String(Math.max(0, Math.floor((now - hit.storedAt) / 1000))),
     "x-tritgate-variant": hit.variant,
     // degraded answers are never stored

@@ -4,7 +4,9 @@
  * dropped when it is next looked up (until then it is the first candidate for eviction only if it is
  * also the least recently used: expired entries never outlive the byte bound).
  */
+import type { TextEmbedder } from "../../engines/bitnet/index.js";
 import type { ChoiceOutcome } from "../gateway/answer.js";
+import { SemanticIndex } from "./semantic.js";
 
 export interface CachedAnswer {
   readonly tenantId: string;
@@ -27,6 +29,9 @@ export interface CacheStats {
   readonly expirations: number;
 }
 
+/** Semantic candidates kept at most (a nano embedding is 1 KiB), however many answers are stored. */
+const SEMANTIC_ENTRIES = 4096;
+
 /** Map, key and bookkeeping per entry, on top of its JSON size (an estimate, not a measurement). */
 const ENTRY_OVERHEAD_BYTES = 256;
 
@@ -42,7 +47,16 @@ export class ResponseCache {
   private evicted = 0;
   private expired = 0;
 
-  constructor(readonly maxBytes: number) {}
+  /** the semantic mode's candidates; null without an embedder (semantic tiers then cache exactly) */
+  readonly semantic: SemanticIndex | null;
+
+  constructor(
+    readonly maxBytes: number,
+    /** what the semantic mode compares messages with */
+    readonly embedder: TextEmbedder | null = null,
+  ) {
+    this.semantic = embedder ? new SemanticIndex(SEMANTIC_ENTRIES) : null;
+  }
 
   /** The tenant's answer under `key`, unless it expired; a hit becomes the most recently used. */
   get(tenantId: string, key: string, now: number): CachedAnswer | undefined {

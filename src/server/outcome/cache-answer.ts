@@ -19,7 +19,7 @@ export const cacheAnswer: ObserverFactory = ({ deps, cache }) => {
       if (!first || !o.principal || !o.request) return;
       if (o.choices.some((c) => c.result.finishReason === "abort")) return;
       const storedAt = now();
-      cache.set(lookup.key, {
+      const stored = cache.set(lookup.key, {
         tenantId: o.principal.tenant.id,
         endpoint: o.request.endpoint,
         variant: first.variant,
@@ -28,6 +28,7 @@ export const cacheAnswer: ObserverFactory = ({ deps, cache }) => {
         expiresAt: storedAt + lookup.policy.ttlSeconds * 1000,
         bytes: answerBytes(o.choices),
       });
+      if (stored && lookup.probe) cache.semantic?.add(lookup.probe, lookup.key);
     },
   };
 };

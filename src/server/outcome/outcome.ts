@@ -7,6 +7,7 @@ import { costOf, priceOf, type ServingCost } from "../../../router/index.js";
 import type { EnergyMeter, GatewayMetrics } from "../../metrics/index.js";
 import type { Principal, ResponseCachePolicy } from "../../tenants/index.js";
 import type { CacheLookup } from "../cache/lookup.js";
+import type { SemanticProbe } from "../cache/semantic.js";
 import type { ResponseCache } from "../cache/store.js";
 import type { AnswerProgress, ChoiceOutcome } from "../gateway/answer.js";
 import type { Routed } from "../gateway/gateway.js";
@@ -67,6 +68,8 @@ export interface CacheOutcome {
   readonly status: "hit" | "miss";
   readonly key: string;
   readonly policy: ResponseCachePolicy;
+  /** a semantic tier's miss: what its answer is indexed under */
+  readonly probe: SemanticProbe | null;
 }
 
 export interface CompletionRequest {
@@ -177,7 +180,7 @@ export function completeOutcome(draft: OutcomeDraft, end: Finished): RequestOutc
 
 function cacheOutcome(lookup: CacheLookup | null): CacheOutcome | null {
   if (!lookup || (lookup.hit && !lookup.served)) return null;
-  return { status: lookup.served ? "hit" : "miss", key: lookup.key, policy: lookup.policy };
+  return { status: lookup.served ? "hit" : "miss", key: lookup.key, policy: lookup.policy, probe: lookup.probe };
 }
 
 function measuredCounterfactual(
