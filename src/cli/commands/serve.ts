@@ -7,7 +7,7 @@ import { statSync } from "node:fs";
 import { type MeasuredCard, readModelCard, resolveVariantFigures } from "../../config/card.js";
 import { ensureDemoKey, type GatewayConfig, loadConfig, resolveStateDir, variantCost } from "../../config/index.js";
 import { type Recording, startRecording } from "../../db/index.js";
-import { loadTokenEmbedder, type TextEmbedder } from "../../engines/bitnet/index.js";
+import type { TextEmbedder } from "../../engines/bitnet/index.js";
 import { startVariantWorker } from "../../engines/pool/index.js";
 import { createGateway, type ServedVariant, startServer } from "../../server/index.js";
 import { type DecisionRecorder, MemoryRecorder } from "../../server/recorder.js";
@@ -61,6 +61,8 @@ async function cacheEmbedder(config: GatewayConfig, log: (line: string) => void)
   const variant = config.variants.find((v) => v.name === name);
   if (!variant) return undefined;
   try {
+    // imported here: the main thread loads the BitNet engine's modules only when a tier is semantic
+    const { loadTokenEmbedder } = await import("../../engines/bitnet/index.js");
     return await loadTokenEmbedder(variant.path);
   } catch (e) {
     log(
