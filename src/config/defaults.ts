@@ -53,6 +53,8 @@ tiers:
     tokensPerMinute: 200000
     monthlyTokenBudget: 50000000
     maxOutputTokens: 2048
+    # answer repeated deterministic requests from memory (README "Response cache"); off unless set:
+    # responseCache: { mode: exact, ttlSeconds: 300, billHits: true }   # or mode: semantic, similarity: 0.95
   - name: premium
     qualityFloor: 0.9
     ttftSlaMs: 800
@@ -96,6 +98,9 @@ families:
 # one thread per variant: the nano models' products are too small to gain from a second thread
 # (bench:nano), and the two variants' workers then share the machine's cores
 threads: 1
+
+# the response cache's one memory bound, for every tier that turns the cache on (default 64 MiB)
+# responseCache: { maxBytes: 67108864, embeddingVariant: nano-b158 }   # embeddingVariant: for semantic tiers
 
 tenants:
   - id: demo

@@ -86,6 +86,45 @@ describe("parseConfig", () => {
     expect(c.source).toBe("tritgate.yaml");
   });
 
+  it("reads a tier's response cache (off by default), the cache's one memory bound and its embedding variant", () => {
+    const c = parseConfig(GOOD, "tritgate.yaml");
+    expect(c.tiers[0]?.responseCache).toEqual({ mode: "off", ttlSeconds: 300, similarity: 0.95, billHits: true });
+    expect(c.responseCache).toEqual({ maxBytes: 64 * 1024 * 1024 });
+    const on = replaceOnce(
+      GOOD,
+      "    maxOutputTokens: 1024\n",
+      "    maxOutputTokens: 1024\n    responseCache: { mode: exact, ttlSeconds: 60, billHits: false }\n",
+    );
+    const d = parseConfig(`${on}responseCache: { maxBytes: 1000000 }\n`, "tritgate.yaml");
+    expect(d.tiers[1]?.responseCache).toEqual({ mode: "exact", ttlSeconds: 60, similarity: 0.95, billHits: false });
+    expect(d.responseCache.maxBytes).toBe(1_000_000);
+    const bad = replaceOnce(
+      GOOD,
+      "    maxOutputTokens: 1024\n",
+      "    maxOutputTokens: 1024\n    responseCache: { mode: semantic }\n",
+    );
+    expect(issuesOf(bad)).toMatchObject([
+      { path: "responseCache.embeddingVariant", message: expect.stringContaining('tier "pro" is semantic') },
+    ]);
+    const onnx = `${bad}responseCache: { embeddingVariant: tiny-fp32 }\n`;
+    expect(issuesOf(onnx)).toMatchObject([
+      {
+        path: "responseCache.embeddingVariant",
+        message: 'expected a bitnet variant, got "tiny-fp32" (bitnet variants: "tiny-b158")',
+      },
+    ]);
+    const semantic = parseConfig(`${bad}responseCache: { embeddingVariant: tiny-b158 }\n`, "tritgate.yaml");
+    expect(semantic.tiers[1]?.responseCache).toMatchObject({ mode: "semantic", similarity: 0.95 });
+    const wrong = replaceOnce(
+      GOOD,
+      "    maxOutputTokens: 1024\n",
+      "    maxOutputTokens: 1024\n    responseCache: { mode: fuzzy }\n",
+    );
+    expect(issuesOf(wrong)).toMatchObject([
+      { path: "tiers[1].responseCache.mode", message: 'expected one of "off", "exact", "semantic", got "fuzzy"' },
+    ]);
+  });
+
   it("resolves relative paths against baseDir, keeping absolute ones", () => {
     const c = parseConfig(GOOD, "/etc/tritgate/tritgate.yaml", { baseDir: "/etc/tritgate" });
     expect(c.variants.map((v) => v.path)).toEqual(["/etc/tritgate/models/tiny-b158.gguf", "/abs/tiny-fp32.onnx"]);

@@ -99,6 +99,33 @@ const serverSchema = z
   )
   .prefault({});
 
+/** A tier's response cache (off unless the tier says so): exact answers to deterministic requests, per tenant. */
+const tierCacheSchema = z
+  .strictObject(
+    {
+      mode: oneOf(["off", "exact", "semantic"]).default("off"),
+      ttlSeconds: positive().default(300),
+      /** semantic mode: the least cosine similarity between two last user messages that counts as a match */
+      similarity: fraction().default(0.95),
+      /** whether a hit's tokens are priced and count against the limits (its usage reports them either way) */
+      billHits: z.boolean({ error: "expected true or false" }).default(true),
+    },
+    mapping,
+  )
+  .prefault({});
+
+/** The one memory bound of the response cache, shared by every tier (least recently used entries go first). */
+const cacheSchema = z
+  .strictObject(
+    {
+      maxBytes: nonNegativeInt().default(64 * 1024 * 1024),
+      /** the BitNet variant whose token embeddings the semantic mode compares messages with */
+      embeddingVariant: identifier().optional(),
+    },
+    mapping,
+  )
+  .prefault({});
+
 const tierSchema = z.strictObject(
   {
     name: identifier(),
@@ -123,6 +150,7 @@ const tierSchema = z.strictObject(
     tokensPerMinute: positiveInt(),
     monthlyTokenBudget: nonNegativeInt().default(0),
     maxOutputTokens: positiveInt(),
+    responseCache: tierCacheSchema,
   },
   mapping,
 );
@@ -218,6 +246,7 @@ export const configFileSchema = z.strictObject(
     demoTenant: identifier().optional(),
     /** Kernel and onnxruntime threads (default: physical cores). */
     threads: positiveInt().optional(),
+    responseCache: cacheSchema,
   },
   mapping,
 );
@@ -340,6 +369,18 @@ function crossCheck(raw: ConfigFile): CrossIssue[] {
       path: ["server", "observability", "host"],
       message: "expected server.observability.port too (the host of a listener of their own needs its port)",
     });
+  const semanticTiers = raw.tiers.filter((t) => t.responseCache.mode === "semantic");
+  const embedding = raw.responseCache.embeddingVariant;
+  if (embedding === undefined && semanticTiers.length > 0)
+    issues.push({
+      path: ["responseCache", "embeddingVariant"],
+      message: `expected the BitNet variant whose token embeddings the semantic cache uses (tier ${JSON.stringify(semanticTiers[0]?.name)} is semantic)`,
+    });
+  if (embedding !== undefined && raw.variants.find((v) => v.name === embedding)?.engine !== "bitnet")
+    issues.push({
+      path: ["responseCache", "embeddingVariant"],
+      message: `expected a bitnet variant, got ${JSON.stringify(embedding)} (bitnet variants: ${names(raw.variants.filter((v) => v.engine === "bitnet").map((v) => v.name))})`,
+    });
   if (raw.demoTenant !== undefined && !raw.tenants.some((t) => t.id === raw.demoTenant))
     issues.push({ path: ["demoTenant"], message: `unknown tenant ${JSON.stringify(raw.demoTenant)}` });
   return issues;
@@ -398,3 +439,4 @@ export type KeyConfig = TenantConfig["keys"][number];
 export type VariantConfig = GatewayConfig["variants"][number];
 export type InlineCard = VariantConfig["card"];
 export type FamilyConfig = GatewayConfig["families"][number];
+export type ResponseCacheConfig = GatewayConfig["responseCache"];

@@ -79,7 +79,11 @@ export function observeRequest(metrics: GatewayMetrics, input: RequestMetricsInp
   if (input.cache === "hit") metrics.cacheHits.inc([tier]);
   if (input.cache === "miss") metrics.cacheMisses.inc([tier]);
   for (const bound of input.slaViolated) metrics.slaViolations.inc([tier, variant, engine, bound]);
-  if (input.variant === null) return;
+  if (input.variant === null) {
+    // a cache hit ran no variant but may still be charged
+    if (input.price) metrics.price.inc(served, input.price);
+    return;
+  }
 
   if (input.predictedTotalMs !== null) metrics.predictedDuration.observe(served, input.predictedTotalMs / 1000);
   if (input.queueMs !== null) metrics.queueWait.observe(served, input.queueMs / 1000);

@@ -1,6 +1,7 @@
 /**
  * The gateway's Hono app. Middleware, outermost first: request id → end of request (the outcome
- * observers) → header count → body limit → auth → validation → output ceiling → rate limit → route.
+ * observers) → header count → body limit → auth → validation → output ceiling → cache lookup → rate
+ * limit → route. (The lookup comes before the limiter so that a hit reserves only what it bills.)
  * `/metrics`, `/ui`, `/dashboards` and `/admin` (the operations routes) are mounted on the same app, or on an
  * app of their own for a second listener (`AppDeps.observability`).
  * (Request id comes first so that even a 413 carries `x-request-id`; the end-of-request hook wraps
@@ -19,6 +20,9 @@ import {
   servedVariantSource,
   uiRoute,
 } from "../metrics/index.js";
+import { chatSemanticSplit } from "./cache/chat-split.js";
+import { billedEstimate, cacheLookup } from "./cache/lookup.js";
+import { ResponseCache } from "./cache/store.js";
 import { ApiError, errorResponse, notFound } from "./errors.js";
 import { Gateway } from "./gateway/gateway.js";
 import { createLogger } from "./log.js";
@@ -49,6 +53,8 @@ import { completionSchema } from "./schemas/completions.js";
 import type { AppDeps, GatewayEnv } from "./types.js";
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+/** The response cache's bound when the deps give none (the config's default too). */
+export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 
 export interface GatewayApp {
   readonly app: Hono<GatewayEnv>;
@@ -61,6 +67,8 @@ export interface GatewayApp {
    * (for a second listener; `app` then answers them 404), else null (`app` serves them).
    */
   readonly observability: Hono<GatewayEnv> | null;
+  /** the response cache (answers only tiers whose `responseCache.mode` is not off) */
+  readonly cache: ResponseCache;
 }
 
 export function createGateway(given: AppDeps): GatewayApp {
@@ -80,9 +88,13 @@ export function createGateway(given: AppDeps): GatewayApp {
     ...(isStatsSource(recorder) ? { recorder } : {}),
   });
   const energy = deps.energy ?? createEnergyMeter();
+  const cache = new ResponseCache(
+    deps.responseCache?.maxBytes ?? DEFAULT_CACHE_BYTES,
+    deps.responseCache?.embedder ?? null,
+  );
   const builtIn = deps.metrics === false ? OBSERVERS.filter((o) => o !== observeMetrics) : OBSERVERS;
   const observers = [...builtIn, ...(deps.observers ?? [])].map((make) =>
-    make({ deps, recorder, log, metrics, energy }),
+    make({ deps, recorder, log, metrics, energy, cache }),
   );
   const tierSla = deps.directory
     .tiers()
@@ -95,14 +107,16 @@ export function createGateway(given: AppDeps): GatewayApp {
       "/chat/completions",
       validateJson(chatSchema),
       outputCeiling((c: ChatContext) => chatRequestedOutput(c.req.valid("json"))),
-      rateLimit(deps.limiter, chatEstimate, now),
+      cacheLookup(cache, "chat.completions", now, chatSemanticSplit),
+      rateLimit(deps.limiter, billedEstimate(chatEstimate), now),
       chatCompletions(services),
     )
     .post(
       "/completions",
       validateJson(completionSchema),
       outputCeiling((c: CompletionContext) => completionRequestedOutput(c.req.valid("json"))),
-      rateLimit(deps.limiter, completionEstimate, now),
+      cacheLookup(cache, "completions", now),
+      rateLimit(deps.limiter, billedEstimate(completionEstimate), now),
       completions(services),
     )
     .route("/models", modelsRoutes(services));
@@ -138,7 +152,7 @@ export function createGateway(given: AppDeps): GatewayApp {
       return errorResponse(c, err);
     });
   }
-  return { app, observability, gateway, recorder, metrics };
+  return { app, observability, gateway, recorder, metrics, cache };
 }
 
 function isStatsSource(recorder: object): recorder is RecorderStatsSource {

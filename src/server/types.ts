@@ -1,6 +1,7 @@
 /** What the app is built from, and what middleware hands to routes. */
 
 import type { BreakerConfig, CardRates, CostParams, EngineKind } from "../../router/index.js";
+import type { TextEmbedder } from "../engines/bitnet/index.js";
 import type { VariantWorker } from "../engines/pool/index.js";
 import type { EnergyMeter } from "../metrics/index.js";
 import type { Principal, RateLimiter, TenantDirectory } from "../tenants/index.js";
@@ -60,6 +61,11 @@ export interface AppDeps {
   readonly metrics?: boolean;
   /** energy figures for the metrics: default RAPL where readable, else CPU-seconds × watts per core */
   readonly energy?: EnergyMeter;
+  /**
+   * The response cache's memory bound (every tier's entries together; default 64 MiB) and the
+   * embedder its semantic mode compares messages with (without one, semantic tiers cache exactly).
+   */
+  readonly responseCache?: { readonly maxBytes: number; readonly embedder?: TextEmbedder };
   /** more end-of-request observers, after the built-in ones (outcome/observers.ts) */
   readonly observers?: readonly ObserverFactory[];
   /** clock (ms since epoch); tests pin it */

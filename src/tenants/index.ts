@@ -33,6 +33,7 @@ export type {
   LimitReason,
   Principal,
   RateLimiter,
+  ResponseCachePolicy,
   TenancyConfig,
   Tenant,
   TenantDirectory,

@@ -13,6 +13,22 @@ export interface TierConfig extends Tier {
   readonly monthlyTokenBudget: number;
   /** the largest max_tokens a request may ask for */
   readonly maxOutputTokens: number;
+  /** the gateway's response cache for this tier's tenants; absent = off */
+  readonly responseCache?: ResponseCachePolicy;
+}
+
+/**
+ * Whether a tier's deterministic requests are answered from the response cache. Entries are kept
+ * per tenant (never shared between tenants), for `ttlSeconds`.
+ */
+export interface ResponseCachePolicy {
+  /** semantic: an exact hit, else the stored answer to the most similar last user message (same everything else) */
+  readonly mode: "off" | "exact" | "semantic";
+  readonly ttlSeconds: number;
+  /** semantic mode: the least cosine similarity of the two messages' embeddings that counts as the same question */
+  readonly similarity: number;
+  /** a hit's tokens count against the limits and are priced (its usage reports them either way) */
+  readonly billHits: boolean;
 }
 
 export interface Tenant {

@@ -7,6 +7,7 @@ import { statSync } from "node:fs";
 import { type MeasuredCard, readModelCard, resolveVariantFigures } from "../../config/card.js";
 import { ensureDemoKey, type GatewayConfig, loadConfig, resolveStateDir, variantCost } from "../../config/index.js";
 import { type Recording, startRecording } from "../../db/index.js";
+import type { TextEmbedder } from "../../engines/bitnet/index.js";
 import { startVariantWorker } from "../../engines/pool/index.js";
 import { createGateway, type RunningServer, type ServedVariant } from "../../server/index.js";
 import { type DecisionRecorder, MemoryRecorder } from "../../server/recorder.js";
@@ -58,6 +59,23 @@ function servedVariants(config: GatewayConfig, log: (line: string) => void): Ser
   });
 }
 
+/** The semantic cache's embedder, from the variant the config names; a model that cannot be read leaves semantic tiers exact. */
+async function cacheEmbedder(config: GatewayConfig, log: (line: string) => void): Promise<TextEmbedder | undefined> {
+  const name = config.responseCache.embeddingVariant;
+  const variant = config.variants.find((v) => v.name === name);
+  if (!variant) return undefined;
+  try {
+    // imported here: the main thread loads the BitNet engine's modules only when a tier is semantic
+    const { loadTokenEmbedder } = await import("../../engines/bitnet/index.js");
+    return await loadTokenEmbedder(variant.path);
+  } catch (e) {
+    log(
+      `response cache: cannot read ${variant.name}'s token embeddings (${(e as Error).message}); semantic tiers cache exact answers only`,
+    );
+    return undefined;
+  }
+}
+
 export const serveCommand: Command = {
   name: "serve",
   summary: "serve the OpenAI-compatible gateway (what `npm start` runs)",
@@ -101,6 +119,7 @@ export const serveCommand: Command = {
     log(`recording to ${recording.database.driver === "pglite" ? "PGlite in the state dir" : "PostgreSQL"}`);
     const variants = servedVariants(config, log);
     const observability = operationsAddress(config.server);
+    const embedder = await cacheEmbedder(config, log);
     const { app, observability: operations } = createGateway({
       directory,
       limiter,
@@ -109,6 +128,7 @@ export const serveCommand: Command = {
       adminToken: config.server.adminToken,
       bodyLimitBytes: config.server.bodyLimitBytes,
       observability: { separate: observability !== null, token: config.server.observability?.token },
+      responseCache: { maxBytes: config.responseCache.maxBytes, ...(embedder ? { embedder } : {}) },
     });
     const shutDown = async () => {
       await Promise.all(variants.map((v) => startedWorker(v).close()));

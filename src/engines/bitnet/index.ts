@@ -1,5 +1,6 @@
 export { ContextOverflowError } from "../errors.js";
 export { BITNET_ARCHITECTURES, type BitNetConfig, readBitNetConfig } from "./config.js";
+export { loadTokenEmbedder, type TextEmbedder } from "./embed.js";
 export { BitNetEngine, type BitNetEngineOptions, bitnetEngineFromFile, ggufVocab, loadBitNetEngine } from "./engine.js";
 export { BitNetForward, type ForwardOptions } from "./forward.js";
 export { KVCache } from "./kv-cache.js";

@@ -61,7 +61,7 @@ export async function respondStream(
 }
 
 /** Turns committed tokens into SSE chunks; the format is known once the first variant answered. */
-class ChunkWriter implements ChoiceEvents {
+export class ChunkWriter implements ChoiceEvents {
   format: Format | undefined;
   variant: string | undefined;
   /** resolves when the first chunk is about to be sent */

@@ -9,7 +9,9 @@ export const observeMetrics: ObserverFactory = ({ metrics, energy }) => ({
     // refusals before authentication or outside the completion routes carry no tier to label
     if (!tier || !o.request) return;
     const decision = o.routed?.decision ?? null;
-    const variant = o.variant;
+    const hit = o.cache?.status === "hit";
+    // a hit ran no variant: engine figures (time, tokens generated) stay those of generations
+    const variant = hit ? null : o.variant;
     const chosen = decision?.chosen ?? null;
     const prediction =
       decision?.kind === "routed" ? decision.candidates.find((c) => c.variant === chosen)?.prediction : undefined;
@@ -36,7 +38,7 @@ export const observeMetrics: ObserverFactory = ({ metrics, energy }) => ({
       escalated: o.escalated,
       fallback: variant !== null && chosen !== null && variant.name !== chosen && !o.escalated,
       slaViolated: decision?.kind === "routed" && variant ? slaViolations(decision.sla, o.ttftMs, o.totalMs) : [],
-      cache: null,
+      cache: o.cache?.status ?? null,
     });
   },
 });

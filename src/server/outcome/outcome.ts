@@ -5,7 +5,10 @@
  */
 import { costOf, priceOf, type ServingCost } from "../../../router/index.js";
 import type { EnergyMeter, GatewayMetrics } from "../../metrics/index.js";
-import type { Principal } from "../../tenants/index.js";
+import type { Principal, ResponseCachePolicy } from "../../tenants/index.js";
+import type { CacheLookup } from "../cache/lookup.js";
+import type { SemanticProbe } from "../cache/semantic.js";
+import type { ResponseCache } from "../cache/store.js";
 import type { AnswerProgress, ChoiceOutcome } from "../gateway/answer.js";
 import type { Routed } from "../gateway/gateway.js";
 import type { Logger } from "../log.js";
@@ -37,9 +40,13 @@ export interface RequestOutcome {
   /** answered below the request's quality need */
   readonly degraded: boolean;
   readonly choices: readonly ChoiceOutcome[];
-  /** prompt tokens of the first choice and output tokens of all (what the limiter settles) */
+  /** prompt tokens of the first choice and output tokens of all (a hit's: those of the stored answer) */
   readonly tokensIn: number;
   readonly tokensOut: number;
+  /** what the limiter settles and the price is of: tokensIn + tokensOut, or 0 for a hit its tier does not bill */
+  readonly billedTokens: number;
+  /** the response cache's part; null when it was not consulted, or found a hit that was refused before it was sent */
+  readonly cache: CacheOutcome | null;
   readonly queueMs: number | null;
   readonly ttftMs: number | null;
   /** prefill + decode inside the engine, summed over choices */
@@ -55,6 +62,14 @@ export interface RequestOutcome {
    * is its measured cost. The prediction itself when nothing was measured; null without a decision.
    */
   readonly counterfactualCost: number | null;
+}
+
+export interface CacheOutcome {
+  readonly status: "hit" | "miss";
+  readonly key: string;
+  readonly policy: ResponseCachePolicy;
+  /** a semantic tier's miss: what its answer is indexed under */
+  readonly probe: SemanticProbe | null;
 }
 
 export interface CompletionRequest {
@@ -76,6 +91,8 @@ export interface ObserverDeps {
   readonly log: Logger;
   readonly metrics: GatewayMetrics;
   readonly energy: EnergyMeter;
+  /** the response cache a miss's answer is stored in */
+  readonly cache: ResponseCache;
 }
 
 export type ObserverFactory = (deps: ObserverDeps) => OutcomeObserver;
@@ -95,6 +112,8 @@ export class OutcomeDraft implements AnswerProgress {
   readonly tried: string[] = [];
   escalated = false;
   firstTokenAt: number | null = null;
+  /** what the response cache's lookup found (cache/lookup.ts); null when it was not consulted */
+  cache: CacheLookup | null = null;
   /** a streamed answer: the request ends when this settles, not when the handler returns */
   streamEnd: Promise<StreamEnd> | null = null;
 
@@ -113,19 +132,24 @@ export interface Finished {
 /** The draft and how the request ended → the outcome (the one place tokens, times and costs are summed). */
 export function completeOutcome(draft: OutcomeDraft, end: Finished): RequestOutcome {
   const { choices, routed } = draft;
+  const cache = cacheOutcome(draft.cache);
+  // a hit ran no engine: the stored answer's tokens, none of its time or cost
+  const hit = cache?.status === "hit";
   const first = choices[0];
   const variant = first ? (end.variant(first.variant) ?? null) : null;
   let tokensOut = 0;
   let engineMs = 0;
   for (const o of choices) {
     tokensOut += o.result.completionTokens;
-    engineMs += o.result.prefillMs + o.result.decodeMs;
+    if (!hit) engineMs += o.result.prefillMs + o.result.decodeMs;
   }
   const tokensIn = first?.result.promptTokens ?? 0;
+  const billed = !hit || cache.policy.billHits;
+  const billedTokens = billed ? tokensIn + tokensOut : 0;
   // an answer refused before it was sent (an error status) reports no time to first token
   const sent = end.status < 400 || end.status === 499;
   const tier = end.principal?.tier;
-  const serving = variant ? costOf(variant.cost, engineMs) : null;
+  const serving = variant && !hit ? costOf(variant.cost, engineMs) : null;
   return {
     requestId: end.requestId,
     startedAt: draft.startedAt,
@@ -143,13 +167,20 @@ export function completeOutcome(draft: OutcomeDraft, end: Finished): RequestOutc
     choices,
     tokensIn,
     tokensOut,
-    queueMs: first?.result.queueMs ?? null,
+    billedTokens,
+    cache,
+    queueMs: hit ? null : (first?.result.queueMs ?? null),
     ttftMs: sent && draft.firstTokenAt !== null ? draft.firstTokenAt - draft.startedAt : null,
     engineMs,
     serving,
-    price: tier ? priceOf(tier, tokensIn, tokensOut) : null,
-    counterfactualCost: measuredCounterfactual(routed, variant, serving),
+    price: tier ? (billed ? priceOf(tier, tokensIn, tokensOut) : 0) : null,
+    counterfactualCost: hit ? null : measuredCounterfactual(routed, variant, serving),
   };
+}
+
+function cacheOutcome(lookup: CacheLookup | null): CacheOutcome | null {
+  if (!lookup || (lookup.hit && !lookup.served)) return null;
+  return { status: lookup.served ? "hit" : "miss", key: lookup.key, policy: lookup.policy, probe: lookup.probe };
 }
 
 function measuredCounterfactual(

@@ -1,4 +1,7 @@
-/** Observer: every request that reached routing becomes a request row and a decision row for the recorder. */
+/**
+ * Observer: every request that reached routing becomes a request row and a decision row for the
+ * recorder; a cache hit (answered without routing) becomes a request row alone.
+ */
 import type { DecisionRow, RequestRow } from "../recorder.js";
 import type { ObserverFactory, RequestOutcome } from "./outcome.js";
 
@@ -11,10 +14,10 @@ export const recordDecision: ObserverFactory = ({ recorder }) => ({
 });
 
 /** The recorder's rows for an outcome; null for requests refused before routing (they are not recorded). */
-export function decisionRows(o: RequestOutcome): { request: RequestRow; decision: DecisionRow } | null {
+export function decisionRows(o: RequestOutcome): { request: RequestRow; decision: DecisionRow | null } | null {
   const { routed, principal, request: asked } = o;
-  if (!routed || !principal || !asked) return null;
-  const { decision } = routed;
+  const cacheHit = o.cache?.status === "hit";
+  if ((!routed && !cacheHit) || !principal || !asked) return null;
   const request: RequestRow = {
     requestId: o.requestId,
     createdAt: new Date(o.startedAt).toISOString(),
@@ -36,10 +39,12 @@ export function decisionRows(o: RequestOutcome): { request: RequestRow; decision
     cost: o.serving?.cost ?? null,
     price: o.price,
     counterfactualCost: o.counterfactualCost,
-    cacheHit: false,
+    cacheHit,
     degraded: o.degraded,
     errorCode: o.error,
   };
+  if (!routed) return { request, decision: null };
+  const { decision } = routed;
   return {
     request,
     decision: {

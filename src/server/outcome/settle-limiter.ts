@@ -1,6 +1,6 @@
 /**
  * Observer: a request the rate limiter admitted settles its reservation with the tokens it really
- * used (none when it was refused or failed before a choice ran).
+ * billed (none when it was refused or failed before a choice ran, or was a hit its tier does not bill).
  */
 import type { ObserverFactory } from "./outcome.js";
 
@@ -12,7 +12,7 @@ export const settleLimiter: ObserverFactory = ({ deps, log }) => {
       const { principal, reservedTokens } = outcome;
       if (!principal || reservedTokens === null) return;
       deps.limiter
-        .settle(principal.tenant.id, principal.tier, reservedTokens, outcome.tokensIn + outcome.tokensOut, now())
+        .settle(principal.tenant.id, principal.tier, reservedTokens, outcome.billedTokens, now())
         .catch((e: unknown) => log.warn(`${outcome.requestId} rate limiter settle failed: ${String(e)}`));
     },
   };

@@ -25,13 +25,14 @@ export function chatCompletions(services: RouteServices) {
     const maxTokens = maxTokensFor(requested, tier, param);
     const hints = parseHints(requestHeader(c, "x-tritgate-quality"), requestHeader(c, "x-tritgate-sla-ms"));
     const messages = templateMessages(body.messages);
-    const routed = services.gateway.route({
-      model: body.model,
-      tier,
-      messages: routeMessages(messages),
-      maxTokens: requested,
-      hints,
-    });
+    const route = () =>
+      services.gateway.route({
+        model: body.model,
+        tier,
+        messages: routeMessages(messages),
+        maxTokens: requested,
+        hints,
+      });
     const structured = structuredOutput(body);
     const logprobs = body.logprobs === true;
     const topLogprobs = logprobs ? (body.top_logprobs ?? 0) : 0;
@@ -42,7 +43,7 @@ export function chatCompletions(services: RouteServices) {
     return complete(c, services.gateway, {
       endpoint: "chat.completions",
       model: body.model,
-      routed,
+      route,
       choices: body.n ?? 1,
       choicesPerPrompt: body.n ?? 1,
       stream: body.stream === true,

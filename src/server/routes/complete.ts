@@ -1,9 +1,10 @@
 /**
- * What chat and legacy completions share once the body is read: note what was asked and decided on
- * the request's outcome, answer a rejected decision with its error, else render the answer whole
- * (JSON) or streamed (SSE).
+ * What chat and legacy completions share once the body is read: note what was asked on the request's
+ * outcome, answer a cache hit from the cache (without routing), else route, answer a rejected
+ * decision with its error, or render the answer whole (JSON) or streamed (SSE).
  */
 import type { Context } from "hono";
+import { replayCached } from "../cache/replay.js";
 import { errorResponse } from "../errors.js";
 import type { AnswerPlan } from "../gateway/answer.js";
 import type { Gateway, Routed } from "../gateway/gateway.js";
@@ -15,7 +16,8 @@ import { setHeader } from "../response.js";
 import type { GatewayEnv } from "../types.js";
 
 export interface CompletionPlan extends CompletionRequest, RenderOptions {
-  readonly routed: Routed;
+  /** routing, run only when the cache does not answer */
+  readonly route: () => Routed;
   readonly choices: number;
   readonly request: AnswerPlan["request"];
 }
@@ -23,9 +25,12 @@ export interface CompletionPlan extends CompletionRequest, RenderOptions {
 export function complete(c: Context<GatewayEnv>, gateway: Gateway, plan: CompletionPlan): Promise<Response> | Response {
   const draft = c.get("outcome");
   draft.request = { endpoint: plan.endpoint, model: plan.model, stream: plan.stream };
-  draft.routed = plan.routed;
-  setHeader(c, "x-tritgate-decision", plan.routed.decisionId);
-  const { decision } = plan.routed;
+  const lookup = draft.cache;
+  if (lookup?.hit) return replayCached(c, gateway, lookup, lookup.hit, plan);
+  const routed = plan.route();
+  draft.routed = routed;
+  setHeader(c, "x-tritgate-decision", routed.decisionId);
+  const { decision } = routed;
   if (decision.kind === "rejected") {
     draft.error = decision.reason;
     return errorResponse(c, gateway.rejection(decision, plan.model));

@@ -29,13 +29,14 @@ export function completions(services: RouteServices) {
       "max_tokens",
     );
     const hints = parseHints(requestHeader(c, "x-tritgate-quality"), requestHeader(c, "x-tritgate-sla-ms"));
-    const routed = services.gateway.route({
-      model: body.model,
-      tier,
-      messages: routeMessages(prompts),
-      maxTokens,
-      hints,
-    });
+    const route = () =>
+      services.gateway.route({
+        model: body.model,
+        tier,
+        messages: routeMessages(prompts),
+        maxTokens,
+        hints,
+      });
     const n = body.n ?? 1;
     const topLogprobs = body.logprobs ?? 0;
     const logprobs = body.logprobs != null;
@@ -46,7 +47,7 @@ export function completions(services: RouteServices) {
     return complete(c, services.gateway, {
       endpoint: "completions",
       model: body.model,
-      routed,
+      route,
       choices: prompts.length * n,
       choicesPerPrompt: n,
       stream: body.stream === true,
