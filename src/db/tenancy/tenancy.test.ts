@@ -5,31 +5,14 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { sql } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import { createKeyRecord } from "../../tenants/keys.js";
 import { tenancyConfig, tierConfig } from "../../tenants/testkit.js";
 import type { Principal } from "../../tenants/types.js";
 import { type Database, openDatabase } from "../open.js";
-import { type TestDatabase, testDatabase } from "../testkit.js";
+import { everyTextValue, type TestDatabase, testDatabase } from "../testkit.js";
 import { ensureAdminToken, ensureDemoKey } from "./first-start.js";
 import { openTenancy, type Tenancy } from "./open.js";
-
-/** Every value of every text-like column of every table in the public schema, as one string. */
-export async function everyTextValue(database: Database): Promise<string> {
-  const columns = await database.rows<{ table_name: string; column_name: string }>(
-    sql`select table_name, column_name from information_schema.columns
-        where table_schema = 'public' and data_type in ('text', 'character varying', 'jsonb', 'json')`,
-  );
-  let out = "";
-  for (const c of columns) {
-    const rows = await database.rows<{ v: string | null }>(
-      sql`select ${sql.identifier(c.column_name)}::text as v from ${sql.identifier(c.table_name)}`,
-    );
-    out += rows.map((r) => r.v ?? "").join("\n");
-  }
-  return out;
-}
 
 /** Polls `probe` every 50 ms until it holds; fails after 10 s (a bound, not a timing assertion). */
 async function eventually(probe: () => boolean, what: string): Promise<void> {
