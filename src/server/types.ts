@@ -3,8 +3,9 @@
 import type { BreakerConfig, CardRates, CostParams, EngineKind } from "../../router/index.js";
 import type { VariantWorker } from "../engines/pool/index.js";
 import type { EnergyMeter } from "../metrics/index.js";
-import type { Principal, RateLimiter, TenantDirectory } from "../tenants/index.js";
+import type { Principal, RateLimiter, TenancyAdmin, TenantDirectory } from "../tenants/index.js";
 import type { Logger } from "./log.js";
+import type { AdminToken } from "./middleware/auth.js";
 import type { ObserverFactory, OutcomeDraft } from "./outcome/outcome.js";
 import type { DecisionRecorder, MemoryRecorder } from "./recorder.js";
 import type { HeaderRecord } from "./response.js";
@@ -39,8 +40,10 @@ export interface AppDeps {
   readonly variants: readonly ServedVariant[];
   /** where decisions go; default: an in-memory ring of the latest 1000 */
   readonly recorder?: DecisionRecorder & Partial<Pick<MemoryRecorder, "latest">>;
-  /** bearer token for /admin/*; unset = admin routes answer 404 */
-  readonly adminToken?: string | undefined;
+  /** bearer token for /admin/* (or the source of its hash); unset = admin routes answer 404 */
+  readonly adminToken?: AdminToken | undefined;
+  /** tiers, tenants and keys managed under /admin (the database's); unset = those routes answer 404 */
+  readonly tenancy?: TenancyAdmin;
   /** largest request body accepted (413 past it); default 1 MiB */
   readonly bodyLimitBytes?: number;
   /** most request headers accepted (431 past it); default 200 */

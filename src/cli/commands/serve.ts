@@ -5,19 +5,30 @@ import { statSync } from "node:fs";
  * reported as not ready, never fatal), prints the demo key once, and serves until SIGTERM/SIGINT.
  */
 import { type MeasuredCard, readModelCard, resolveVariantFigures } from "../../config/card.js";
-import { ensureDemoKey, type GatewayConfig, loadConfig, resolveStateDir, variantCost } from "../../config/index.js";
-import { type Recording, startRecording } from "../../db/index.js";
+import { type GatewayConfig, loadConfig, resolveStateDir, variantCost } from "../../config/index.js";
+import {
+  driverFor,
+  ensureAdminToken,
+  ensureDemoKey,
+  openTenancy,
+  type Recording,
+  startRecording,
+  type Tenancy,
+} from "../../db/index.js";
 import { startVariantWorker } from "../../engines/pool/index.js";
 import { createGateway, type ServedVariant, startServer } from "../../server/index.js";
 import { type DecisionRecorder, MemoryRecorder } from "../../server/recorder.js";
-import { createRateLimiter, createTenantDirectory, openKeyStore } from "../../tenants/index.js";
+import { createRateLimiter } from "../../tenants/index.js";
 import { type Command, parseCommandLine } from "../command.js";
+import { markRunning, runningGateway, unmarkRunning } from "../running-gateway.js";
 
 const USAGE = `usage: tritgate serve [--config FILE] [--host HOST] [--port PORT] [--state-dir DIR]
   --config FILE     gateway config (YAML or JSON); default: the embedded config (three tiers, a demo tenant,
                     the nano model family)
   REDIS_URL         share rate-limit counters between replicas through Redis
-  DATABASE_URL      record requests and decisions in this PostgreSQL; default: embedded PGlite in the state dir`;
+  DATABASE_URL      keep tenants and keys, and record requests and decisions, in this PostgreSQL;
+                    default: embedded PGlite in the state dir (one gateway per state dir)
+  TRITGATE_ADMIN_TOKEN  the bearer token for /admin; unset: one is generated on the first start, printed once`;
 
 /** Quality is measured by `tritgate eval`; until a variant has been measured the router gets a
  * stated assumption instead of a silent one. */
@@ -75,35 +86,89 @@ export const serveCommand: Command = {
       return 1;
     }
     const log = (line: string) => console.log(`[tritgate] ${line}`);
-    const stateDir = resolveStateDir(config, values["state-dir"] as string | undefined);
-    const demo = ensureDemoKey(config, stateDir);
-    const directory = createTenantDirectory(config, { store: openKeyStore(stateDir) });
-    const limiter = createRateLimiter({ redisUrl: process.env.REDIS_URL });
-    let recording: Recording;
-    try {
-      recording = await startRecording({ url: process.env.DATABASE_URL, stateDir });
-    } catch (e) {
-      console.error(`tritgate serve: cannot open the database: ${(e as Error).message}`);
-      await limiter.close();
-      return 1;
-    }
-    log(`recording to ${recording.database.driver === "pglite" ? "PGlite in the state dir" : "PostgreSQL"}`);
-    const variants = servedVariants(config, log);
-    const { app } = createGateway({
-      directory,
-      limiter,
-      variants,
-      recorder: recordingWithRecent(recording),
-      adminToken: config.server.adminToken,
-      bodyLimitBytes: config.server.bodyLimitBytes,
-    });
     const port = values.port === undefined ? config.server.port : Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       console.error(`tritgate serve: --port must be an integer 0..65535`);
       return 2;
     }
-    const server = await startServer(app, { host: (values.host as string | undefined) ?? config.server.host, port });
+    const stateDir = resolveStateDir(config, values["state-dir"] as string | undefined);
+    const embedded = driverFor(process.env.DATABASE_URL) === "pglite";
+    if (embedded) {
+      const other = runningGateway(stateDir);
+      if (other) {
+        console.error(
+          `tritgate serve: a gateway (pid ${other.pid}${other.url ? `, ${other.url}` : ""}) already serves from ${stateDir}; ` +
+            "its embedded database is one process's. Use another --state-dir, or DATABASE_URL for replicas.",
+        );
+        return 1;
+      }
+      markRunning(stateDir);
+    }
+    const limiter = createRateLimiter({ redisUrl: process.env.REDIS_URL });
+    let recording: Recording | undefined;
+    let tenancy: Tenancy | undefined;
+    const release = async () => {
+      tenancy?.close();
+      await recording?.close();
+      await limiter.close();
+      if (embedded) unmarkRunning(stateDir);
+    };
+    try {
+      recording = await startRecording({ url: process.env.DATABASE_URL, stateDir });
+      tenancy = await openTenancy({
+        database: recording.database,
+        config,
+        stateDir,
+        onError: (e) => log(`could not reload tenants and keys (keeping the last ones): ${(e as Error).message}`),
+      });
+    } catch (e) {
+      console.error(`tritgate serve: cannot open the database: ${(e as Error).message}`);
+      await release().catch(() => undefined);
+      return 1;
+    }
+    const { database } = recording;
+    log(`recording to ${database.driver === "pglite" ? "PGlite in the state dir" : "PostgreSQL"}`);
+    if (tenancy.seeded) log("tiers, tenants and keys seeded from the config; from now on the database holds them");
+    if (tenancy.legacy.file) {
+      log(
+        `imported ${tenancy.legacy.imported} key record(s) from ${tenancy.legacy.file} (now ${tenancy.legacy.file}.imported)` +
+          (tenancy.legacy.skipped > 0 ? `; skipped ${tenancy.legacy.skipped} of tenants not in the database` : ""),
+      );
+    }
+    const givenToken = process.env.TRITGATE_ADMIN_TOKEN || config.server.adminToken;
+    const { directory } = tenancy;
+    const variants = servedVariants(config, log);
+    const { app } = createGateway({
+      directory,
+      tenancy: tenancy.admin,
+      limiter,
+      variants,
+      recorder: recordingWithRecent(recording),
+      adminToken: givenToken || { sha256: () => directory.adminTokenHash() },
+      bodyLimitBytes: config.server.bodyLimitBytes,
+    });
+    let server: Awaited<ReturnType<typeof startServer>>;
+    try {
+      server = await startServer(app, { host: (values.host as string | undefined) ?? config.server.host, port });
+    } catch (e) {
+      console.error(`tritgate serve: cannot listen: ${(e as Error).message}`);
+      await Promise.all(variants.map((v) => startedWorker(v).close()));
+      await release().catch(() => undefined);
+      return 1;
+    }
+    if (embedded) markRunning(stateDir, server.url);
     log(`serving ${server.url}/v1 (config: ${config.source}, state: ${stateDir})`);
+    // made only now that the gateway serves: a start that failed before this leaves no secret unseen
+    let adminToken: string | undefined;
+    let demo: Awaited<ReturnType<typeof ensureDemoKey>>;
+    try {
+      adminToken = givenToken ? undefined : await ensureAdminToken(database);
+      demo = await ensureDemoKey(database, config.demoTenant);
+      if (adminToken || demo) await directory.reload();
+    } catch (e) {
+      log(`could not create the first admin token or demo key (the next start tries again): ${(e as Error).message}`);
+    }
+    if (adminToken) log(`admin token for ${server.url}/admin (shown once, stored hashed): ${adminToken}`);
     if (demo) log(`demo key for tenant ${demo.tenantId} (shown once, stored hashed): ${demo.key}`);
     const loaded = variants.map((v) => {
       const worker = startedWorker(v);
@@ -135,8 +200,7 @@ export const serveCommand: Command = {
     await server.close();
     await Promise.all(variants.map((v) => startedWorker(v).close()));
     // drains every queued row into the database (or its journal) before the process ends
-    await recording.close();
-    await limiter.close();
+    await release();
     return 0;
   },
 };
