@@ -5,7 +5,7 @@
 import { tenantSchema, tierSchema } from "../../config/index.js";
 
 export const tierCreateSchema = tierSchema;
-/** Every field but the name; only the fields the body names are changed (see `presentFields`). */
-export const tierUpdateSchema = tierSchema.omit({ name: true });
+/** Any field but the name; only the fields the body names change (zod still fills defaults in: see `presentFields`). */
+export const tierUpdateSchema = tierSchema.omit({ name: true }).partial();
 export const tenantCreateSchema = tenantSchema.omit({ keys: true });
 export const tenantUpdateSchema = tenantSchema.pick({ name: true, tier: true }).partial();
