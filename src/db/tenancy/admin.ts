@@ -16,6 +16,7 @@ import type {
 import type { Database } from "../open.js";
 import { apiKeys, tenants, tiers } from "../schema.js";
 import { keyFromRow, keyToRow, tenantFromRow, tierFromRow, tierToRow } from "./rows.js";
+import { bumpVersion } from "./settings.js";
 
 /** The SQLSTATE of a database error, wherever the driver or drizzle wrapped it. */
 export function sqlState(error: unknown): string | undefined {
@@ -34,7 +35,10 @@ const FOREIGN_KEY_VIOLATION = "23503";
 export function databaseTenancyAdmin(database: Database, onChange: () => Promise<void>): TenancyAdmin {
   const { orm } = database;
   async function changed<T>(result: T, ok: boolean): Promise<T> {
-    if (ok) await onChange();
+    if (ok) {
+      await bumpVersion(orm);
+      await onChange();
+    }
     return result;
   }
 
@@ -135,6 +139,7 @@ export function databaseTenancyAdmin(database: Database, onChange: () => Promise
         if (sqlState(e) === UNIQUE_VIOLATION) throw new Error("a key with the same hash exists");
         throw e;
       }
+      await bumpVersion(orm);
       await onChange();
       return created;
     },

@@ -3,8 +3,10 @@
  * of tiers, tenants, active keys (hashes) and the admin token's hash, held in memory and reloaded
  * every `refreshMs`, so a request never waits for a query and a change made anywhere (the admin API,
  * `tritgate keys`, another replica on the same Postgres) is seen within one interval and one reload.
- * The tables are small (a reload reads all of them: ~1 ms for a few thousand keys), so no change
- * tracking is needed; a reload that fails keeps the last good snapshot.
+ * Each tick reads one row (the tenancy version every change bumps) and reads the tables only when it
+ * moved — a full read of 5,000 keys took 84 ms on Postgres and 205 ms on PGlite (on the gateway's own
+ * thread) on the loaded reference machine — and at least every `fullReloadMs` in case a change was
+ * made behind tenancy's back. A reload that fails keeps the last good snapshot.
  */
 import { isNull } from "drizzle-orm";
 import { MAX_KEY_LENGTH } from "../../tenants/directory.js";
@@ -13,9 +15,11 @@ import type { Principal, Tenant, TenantDirectory, TierConfig } from "../../tenan
 import type { Database } from "../open.js";
 import { apiKeys, settings, tenants, tiers } from "../schema.js";
 import { tenantFromRow, tierFromRow } from "./rows.js";
-import { ADMIN_TOKEN_SETTING } from "./settings.js";
+import { ADMIN_TOKEN_SETTING, currentVersion } from "./settings.js";
 
 export const DEFAULT_REFRESH_MS = 1000;
+/** The longest a snapshot is kept without reading the tables, whatever the version says. */
+export const FULL_RELOAD_MS = 60_000;
 
 interface Snapshot {
   readonly tiers: ReadonlyMap<string, TierConfig>;
@@ -40,8 +44,10 @@ export interface DatabaseTenantDirectory extends TenantDirectory {
   close(): void;
 }
 
-async function loadSnapshot(database: Database): Promise<Snapshot> {
+async function loadSnapshot(database: Database): Promise<Snapshot & { readonly version: string }> {
   const { orm } = database;
+  // read first: a change made while the tables are read leaves the version moved, and the next tick reloads
+  const version = await currentVersion(orm);
   const [tierRows, tenantRows, keyRows, settingRows] = await Promise.all([
     orm.select().from(tiers),
     orm.select().from(tenants),
@@ -61,7 +67,7 @@ async function loadSnapshot(database: Database): Promise<Snapshot> {
     if (tenant && tier) byHash.set(key.hash, { tenant, tier, keyId: key.id, hash: key.hash });
   }
   const adminTokenHash = settingRows.find((r) => r.name === ADMIN_TOKEN_SETTING)?.value;
-  return { tiers: tierMap, tenants: tenantList, byHash, adminTokenHash };
+  return { version, tiers: tierMap, tenants: tenantList, byHash, adminTokenHash };
 }
 
 /** Loads the first snapshot (so the directory is complete when returned), then reloads every `refreshMs`. */
@@ -71,12 +77,14 @@ export async function openDatabaseDirectory(
 ): Promise<DatabaseTenantDirectory> {
   const refreshMs = options.refreshMs ?? DEFAULT_REFRESH_MS;
   let snapshot = await loadSnapshot(database);
+  let loadedAt = Date.now();
   let inFlight: Promise<void> | undefined;
 
   function reload(): Promise<void> {
     // one reload at a time; a caller arriving during one waits for a fresh one after it
     const next = (inFlight ?? Promise.resolve()).then(async () => {
       snapshot = await loadSnapshot(database);
+      loadedAt = Date.now();
     });
     const settled = next.finally(() => {
       if (inFlight === settled) inFlight = undefined;
@@ -89,7 +97,8 @@ export async function openDatabaseDirectory(
   const timer = setInterval(() => {
     if (ticking) return; // a slow database: skip a tick rather than pile reloads up
     ticking = true;
-    reload()
+    const stale = Date.now() - loadedAt >= FULL_RELOAD_MS;
+    (stale ? reload() : currentVersion(database.orm).then((v) => (v === snapshot.version ? undefined : reload())))
       .catch((e) => options.onError?.(e))
       .finally(() => {
         ticking = false;
