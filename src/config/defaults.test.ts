@@ -3,11 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createTenantDirectory } from "../tenants/directory.js";
-import { isWellFormedKey } from "../tenants/keys.js";
-import { openKeyStore } from "../tenants/store.js";
-import { readTree } from "../tenants/testkit.js";
 import { DEFAULT_CONFIG_YAML, defaultConfig } from "./defaults.js";
-import { ensureDemoKey } from "./demo.js";
 import { loadConfig } from "./load.js";
 import { ConfigError } from "./parse.js";
 import { resolveStateDir } from "./state.js";
@@ -88,42 +84,6 @@ describe("loadConfig", () => {
     expect(resolveStateDir(c, "/x", { TRITGATE_STATE_DIR: "/y" })).toBe("/x");
     expect(resolveStateDir(c, undefined, { TRITGATE_STATE_DIR: "/y" })).toBe("/y");
     expect(resolveStateDir(c, undefined, {})).toBe("data");
-  });
-});
-
-describe("ensureDemoKey", () => {
-  it("creates the demo key once, stores only its hash (0600), and authenticates it after a restart", () => {
-    const state = tmp("state");
-    const config = defaultConfig();
-    const first = ensureDemoKey(config, state);
-    expect(first?.tenantId).toBe("demo");
-    expect(isWellFormedKey(first?.key ?? "")).toBe(true);
-    const files = readTree(state);
-    expect(files.map((f) => f.path)).toEqual([join(state, "keys.json")]);
-    expect(files[0]?.mode).toBe(0o600);
-    expect(files[0]?.text).not.toContain(first?.key.slice(3, 20));
-
-    expect(ensureDemoKey(config, state)).toBeUndefined();
-    expect(ensureDemoKey(defaultConfig(), state)).toBeUndefined();
-    expect(openKeyStore(state).load()).toHaveLength(1);
-
-    const dir = createTenantDirectory(defaultConfig(), { store: openKeyStore(state) });
-    expect(dir.authenticate(first?.key ?? "")?.tenant.id).toBe("demo");
-    expect(dir.authenticate(first?.key ?? "")?.tier.name).toBe("standard");
-  });
-
-  it("does not come back after the demo key is revoked", () => {
-    const state = tmp("state");
-    const first = ensureDemoKey(defaultConfig(), state);
-    createTenantDirectory(defaultConfig(), { store: openKeyStore(state) }).revokeKey(first?.keyId ?? "");
-    expect(ensureDemoKey(defaultConfig(), state)).toBeUndefined();
-  });
-
-  it("does nothing for a config without a demo tenant", () => {
-    const state = tmp("state");
-    const c = { ...defaultConfig(), demoTenant: undefined };
-    expect(ensureDemoKey(c, state)).toBeUndefined();
-    expect(readTree(state)).toEqual([]);
   });
 });
 

@@ -1,5 +1,4 @@
 export { DEFAULT_CONFIG_YAML, DEFAULTS_SOURCE, defaultConfig } from "./defaults.js";
-export { type DemoKey, ensureDemoKey } from "./demo.js";
 export { CONFIG_FILE_NAMES, findConfigFile, loadConfig } from "./load.js";
 export { ConfigError, type ConfigIssue, formatIssue, type ParseOptions, parseConfig } from "./parse.js";
 export {
@@ -10,6 +9,8 @@ export {
   type KeyConfig,
   type ServerConfig,
   type TenantConfig,
+  tenantSchema,
+  tierSchema,
   type VariantConfig,
 } from "./schema.js";
 export { resolveStateDir } from "./state.js";

@@ -126,7 +126,8 @@ const cacheSchema = z
   )
   .prefault({});
 
-const tierSchema = z.strictObject(
+/** A tier as the config writes it (also what the admin API accepts). */
+export const tierSchema = z.strictObject(
   {
     name: identifier(),
     qualityFloor: fraction(),
@@ -170,7 +171,8 @@ const keySchema = z.strictObject(
   mapping,
 );
 
-const tenantSchema = z.strictObject(
+/** A tenant as the config writes it (the admin API accepts it without `keys`). */
+export const tenantSchema = z.strictObject(
   {
     id: identifier(),
     name: text(),

@@ -1,4 +1,4 @@
-/** Where run-time state (`keys.json`, the embedded database) lives. */
+/** Where run-time state (the embedded database, its journal, `gateway.json`) lives. */
 import type { GatewayConfig } from "./schema.js";
 
 /** An explicit directory, else `TRITGATE_STATE_DIR`, else the config's `server.stateDir` (default `data`). */

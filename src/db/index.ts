@@ -7,4 +7,5 @@ export { DatabaseRecorder, type RecorderOptions, type RecorderStats } from "./re
 export { type Recording, type RecordingOptions, startRecording } from "./recording.js";
 export { type DailyUsageInsert, rollUp } from "./rollup.js";
 export * as schema from "./schema.js";
+export * from "./tenancy/index.js";
 export { type WriteMethod, type WriteResult, writeBatch } from "./write.js";

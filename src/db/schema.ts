@@ -83,6 +83,16 @@ export const apiKeys = pgTable(
   ],
 );
 
+/**
+ * The gateway's own facts that must be shared by every replica: when tenancy was seeded from the config
+ * (so a restart does not re-seed what an admin deleted) and the generated admin token's SHA-256.
+ */
+export const settings = pgTable("settings", {
+  name: text("name").primaryKey(),
+  value: text("value").notNull(),
+  updatedAt: timestamp("updated_at", { withTimezone: true, mode: "string" }).notNull().defaultNow(),
+});
+
 // ── the model registry ──────────────────────────────────────────────────────────────────────────────────
 
 export const VARIANT_STATUSES = ["active", "canary", "retired"] as const;
@@ -273,6 +283,7 @@ type ColumnValue<C extends Column> = C["_"]["notNull"] extends true ? C["_"]["da
 export type TierRow = typeof tiers.$inferSelect;
 export type TenantRow = typeof tenants.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type SettingRow = typeof settings.$inferSelect;
 export type VariantRow = typeof variants.$inferSelect;
 export type EvaluationRow = typeof evaluations.$inferSelect;
 /** What the server builds for each request. */

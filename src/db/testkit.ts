@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sql } from "drizzle-orm";
 import postgres from "postgres";
 import type { RecordEntry } from "./entry.js";
 import { type Database, openDatabase } from "./open.js";
@@ -103,4 +104,20 @@ export async function testDatabase(driver: "pglite" | "postgres"): Promise<TestD
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Every value of every text-like column of every table in the public schema, as one string. */
+export async function everyTextValue(database: Database): Promise<string> {
+  const columns = await database.rows<{ table_name: string; column_name: string }>(
+    sql`select table_name, column_name from information_schema.columns
+        where table_schema = 'public' and data_type in ('text', 'character varying', 'jsonb', 'json')`,
+  );
+  let out = "";
+  for (const c of columns) {
+    const rows = await database.rows<{ v: string | null }>(
+      sql`select ${sql.identifier(c.column_name)}::text as v from ${sql.identifier(c.table_name)}`,
+    );
+    out += rows.map((r) => r.v ?? "").join("\n");
+  }
+  return out;
 }

@@ -130,7 +130,14 @@ export function createGateway(given: AppDeps): GatewayApp {
     .route("/dashboards", dashboardsRoute())
     .route("/ui", uiRoute({ metrics, tiers: tierSla }))
     .use("/admin/*", adminAuth(deps.adminToken))
-    .route("/admin", adminRoutes(recorder.latest?.bind(recorder)));
+    .route(
+      "/admin",
+      adminRoutes({
+        latest: recorder.latest?.bind(recorder),
+        tenancy: deps.tenancy,
+        variants: () => deps.variants.map((v) => v.config.name),
+      }),
+    );
 
   const app = new Hono<GatewayEnv>()
     .use(requestId())

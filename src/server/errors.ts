@@ -57,6 +57,10 @@ export const modelNotFound = (model: string) =>
 
 export const notFound = (message: string) => new ApiError(404, message, "invalid_request_error", "not_found");
 
+/** The resource exists already, or is still in use (a tier a tenant is on). */
+export const conflict = (message: string, param: string | null = null, code = "conflict") =>
+  new ApiError(409, message, "invalid_request_error", code, param);
+
 export const tooLarge = (limit: number) =>
   new ApiError(
     413,

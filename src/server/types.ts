@@ -4,8 +4,9 @@ import type { BreakerConfig, CardRates, CostParams, EngineKind } from "../../rou
 import type { TextEmbedder } from "../engines/bitnet/index.js";
 import type { VariantWorker } from "../engines/pool/index.js";
 import type { EnergyMeter } from "../metrics/index.js";
-import type { Principal, RateLimiter, TenantDirectory } from "../tenants/index.js";
+import type { Principal, RateLimiter, TenancyAdmin, TenantDirectory } from "../tenants/index.js";
 import type { Logger } from "./log.js";
+import type { AdminToken } from "./middleware/auth.js";
 import type { ObserverFactory, OutcomeDraft } from "./outcome/outcome.js";
 import type { DecisionRecorder, MemoryRecorder } from "./recorder.js";
 import type { HeaderRecord } from "./response.js";
@@ -40,8 +41,10 @@ export interface AppDeps {
   readonly variants: readonly ServedVariant[];
   /** where decisions go; default: an in-memory ring of the latest 1000 */
   readonly recorder?: DecisionRecorder & Partial<Pick<MemoryRecorder, "latest">>;
-  /** bearer token for /admin/*; unset = admin routes answer 404 */
-  readonly adminToken?: string | undefined;
+  /** bearer token for /admin/* (or the source of its hash); unset = admin routes answer 404 */
+  readonly adminToken?: AdminToken | undefined;
+  /** tiers, tenants and keys managed under /admin (the database's); unset = those routes answer 404 */
+  readonly tenancy?: TenancyAdmin;
   /**
    * `/metrics`, `/ui`, `/dashboards` and `/admin`: `separate` serves them from `GatewayApp.observability`
    * (a second listener) instead of the API app; `token` guards `/metrics`, `/ui` and `/dashboards`

@@ -5,7 +5,15 @@
  */
 import { createKeyRecord, hashesEqual, hashKey } from "./keys.js";
 import type { KeyStore } from "./store.js";
-import type { ApiKeyRecord, Principal, TenancyConfig, Tenant, TenantDirectory, TierConfig } from "./types.js";
+import type {
+  ApiKeyRecord,
+  CreatedKey,
+  Principal,
+  TenancyConfig,
+  Tenant,
+  TenantDirectory,
+  TierConfig,
+} from "./types.js";
 
 /** Longer bearer tokens are refused before hashing. */
 export const MAX_KEY_LENGTH = 256;
@@ -24,6 +32,9 @@ export interface ManagedTenantDirectory extends TenantDirectory {
   tenant(id: string): Tenant | undefined;
   /** Every key record (active and revoked), optionally of one tenant. */
   keys(tenantId?: string): readonly ApiKeyRecord[];
+  /** A new key for a tenant: the plain key is returned once and only its hash is kept. */
+  createKey(tenantId: string): CreatedKey;
+  revokeKey(keyId: string): boolean;
   /** Re-reads the key store now. */
   reload(): void;
 }

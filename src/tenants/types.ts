@@ -66,15 +66,52 @@ export interface Principal {
   readonly keyId: string;
 }
 
+/**
+ * What the request path reads: synchronous, from memory (no database query per request). Changes
+ * go through `TenancyAdmin`; a directory picks them up within its refresh interval.
+ */
 export interface TenantDirectory {
   /** The key from `Authorization: Bearer <key>`; undefined when unknown or revoked. */
   authenticate(key: string): Principal | undefined;
   tier(name: string): TierConfig | undefined;
   tiers(): readonly TierConfig[];
   tenants(): readonly Tenant[];
-  /** A new key for a tenant: the plain key is returned once and only its hash is kept. */
-  createKey(tenantId: string): { readonly key: string; readonly record: ApiKeyRecord };
-  revokeKey(keyId: string): boolean;
+}
+
+/** A plain key, returned once by `createKey`, and the record kept for it. */
+export interface CreatedKey {
+  readonly key: string;
+  readonly record: ApiKeyRecord;
+}
+
+/** What a change answered: done, or why not (the admin API maps each to its status). */
+export type TierChange = "ok" | "not_found" | "exists" | "in_use";
+export type TenantChange = "ok" | "not_found" | "exists" | "unknown_tier";
+export type KeyRevocation = "revoked" | "already_revoked" | "not_found";
+
+/** The tier fields a change may set (all but the name). */
+export type TierUpdate = Partial<Omit<TierConfig, "name">>;
+export type TenantUpdate = Partial<Pick<Tenant, "name" | "tier">>;
+
+/** Managing tenancy where it is kept (the database): what the admin API and `tritgate keys` call. */
+export interface TenancyAdmin {
+  listTiers(): Promise<readonly TierConfig[]>;
+  getTier(name: string): Promise<TierConfig | undefined>;
+  createTier(tier: TierConfig): Promise<TierChange>;
+  updateTier(name: string, update: TierUpdate): Promise<TierChange>;
+  /** "in_use" while a tenant is on it. */
+  deleteTier(name: string): Promise<TierChange>;
+  listTenants(): Promise<readonly Tenant[]>;
+  getTenant(id: string): Promise<Tenant | undefined>;
+  createTenant(tenant: Tenant): Promise<TenantChange>;
+  updateTenant(id: string, update: TenantUpdate): Promise<TenantChange>;
+  /** Deletes the tenant and its keys. */
+  deleteTenant(id: string): Promise<TenantChange>;
+  /** undefined when the tenant does not exist. */
+  createKey(tenantId: string): Promise<CreatedKey | undefined>;
+  /** Every key record (active and revoked), optionally of one tenant, oldest first. */
+  listKeys(tenantId?: string): Promise<readonly ApiKeyRecord[]>;
+  revokeKey(keyId: string): Promise<KeyRevocation>;
 }
 
 export type LimitReason = "requests_per_minute" | "tokens_per_minute" | "monthly_budget";

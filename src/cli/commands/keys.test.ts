@@ -1,13 +1,34 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+/**
+ * `tritgate keys` against the database: PGlite in the state directory (and, while a gateway serves from
+ * it, through that gateway's admin API) and Postgres at DATABASE_URL.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DEFAULT_CONFIG_YAML } from "../../config/defaults.js";
 import { loadConfig } from "../../config/load.js";
-import { createTenantDirectory } from "../../tenants/directory.js";
-import { openKeyStore } from "../../tenants/store.js";
-import { readTree } from "../../tenants/testkit.js";
+import { type Database, openDatabase, openTenancy } from "../../db/index.js";
+import { everyTextValue, testDatabase } from "../../db/testkit.js";
+import { createGateway } from "../../server/app.js";
+import { createLogger } from "../../server/log.js";
+import { startServer } from "../../server/serve.js";
+import { createMemoryRateLimiter } from "../../tenants/index.js";
+import { RUNNING_FILE } from "../running-gateway.js";
 import { keysCommand } from "./keys.js";
+
+/** Whether `key` authenticates (and as whom) against the database the CLI wrote. */
+async function whoseKey(config: string, state: string, key: string, url = ""): Promise<string | undefined> {
+  const database = await openDatabase({ url, stateDir: state });
+  try {
+    const t = await openTenancy({ database, config: loadConfig(config, {}) });
+    t.close();
+    return t.directory.authenticate(key)?.tenant.id;
+  } finally {
+    await database.close();
+  }
+}
 
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";
@@ -47,12 +68,14 @@ describe("tritgate keys", () => {
     const key = out.trim();
     expect(key).toMatch(/^tg-[A-Za-z0-9_-]{32}$/);
     expect(err).toMatch(/created key_[0-9a-f]{16} for tenant acme\. This is the only time the key is shown/);
-    for (const f of readTree(state)) {
-      expect(f.mode).toBe(0o600);
-      expect(f.text).not.toContain(key.slice(3));
+    expect(err).toContain(`PGlite in ${state}`);
+    expect(await whoseKey(config, state, key)).toBe("acme");
+    const database = await openDatabase({ url: "", stateDir: state });
+    try {
+      expect(await everyTextValue(database)).not.toContain(key.slice(9));
+    } finally {
+      await database.close();
     }
-    const dir = createTenantDirectory(loadConfig(config, {}), { store: openKeyStore(state) });
-    expect(dir.authenticate(key)?.tenant.id).toBe("acme");
   });
 
   it("list shows prefixes, tenants, creation and revocation; revoke disables the key", async () => {
@@ -79,9 +102,8 @@ describe("tritgate keys", () => {
     const onlyAcme = JSON.parse((await cli(["list", "--tenant", "acme", "--json", ...base])).out) as unknown[];
     expect(onlyAcme).toHaveLength(1);
 
-    const dir = createTenantDirectory(loadConfig(config, {}), { store: openKeyStore(state) });
-    expect(dir.authenticate(b.key ?? "")).toBeUndefined();
-    expect(dir.authenticate(a)?.tenant.id).toBe("acme");
+    expect(await whoseKey(config, state, b.key ?? "")).toBeUndefined();
+    expect(await whoseKey(config, state, a)).toBe("acme");
     expect((await cli(["revoke", b.id ?? "", ...base])).out).toContain("already revoked");
   });
 
@@ -89,7 +111,7 @@ describe("tritgate keys", () => {
     const { base } = setup();
     expect(await cli(["create", "--tenant", "nobody", ...base])).toMatchObject({ code: 1 });
     expect((await cli(["create", "--tenant", "nobody", ...base])).err).toMatch(
-      /unknown tenant "nobody" \(tenants: demo, acme\)/,
+      /unknown tenant "nobody" \(tenants: acme, demo\)/,
     );
     expect((await cli(["create", ...base])).code).toBe(2);
     expect(await cli(["revoke", "key_0000000000000000", ...base])).toMatchObject({ code: 1 });
@@ -106,5 +128,95 @@ describe("tritgate keys", () => {
     const r = await cli(["list", ...base]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/tritgate\.yaml:\d+:5: tiers\[1\]\.onOverload: expected one of/);
+  });
+});
+
+describe("tritgate keys beside a running gateway", () => {
+  const children: ChildProcess[] = [];
+  const saved = { url: process.env.DATABASE_URL, token: process.env.TRITGATE_ADMIN_TOKEN };
+  afterEach(() => {
+    for (const c of children.splice(0)) c.kill("SIGKILL");
+    if (saved.url === undefined) delete process.env.DATABASE_URL;
+    else process.env.DATABASE_URL = saved.url;
+    if (saved.token === undefined) delete process.env.TRITGATE_ADMIN_TOKEN;
+    else process.env.TRITGATE_ADMIN_TOKEN = saved.token;
+  });
+  /** Another live process to stand for the gateway in `gateway.json` (this process's own pid is ignored). */
+  function otherProcess(): number {
+    const child = spawn("sleep", ["60"], { stdio: "ignore" });
+    children.push(child);
+    if (child.pid === undefined) throw new Error("could not start sleep");
+    return child.pid;
+  }
+
+  it("does not open PGlite a gateway serves from, and says what to do", async () => {
+    const { state, base } = setup();
+    expect((await cli(["list", ...base])).code).toBe(0); // creates the state dir and seeds it
+    writeFileSync(join(state, RUNNING_FILE), JSON.stringify({ pid: otherProcess(), url: "http://127.0.0.1:9" }));
+    delete process.env.DATABASE_URL;
+    delete process.env.TRITGATE_ADMIN_TOKEN;
+    const r = await cli(["create", "--tenant", "acme", ...base]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/a gateway \(pid \d+, http:\/\/127\.0\.0\.1:9\) is serving from .*one process's/);
+    expect(r.err).toContain("TRITGATE_ADMIN_TOKEN");
+    expect(r.err).toContain("POST /admin/tenants/ID/keys");
+  });
+
+  it("goes through the gateway's admin API when TRITGATE_ADMIN_TOKEN is set", async () => {
+    const { state, config, base } = setup();
+    const database: Database = await openDatabase({ url: "", stateDir: state });
+    const tenancy = await openTenancy({ database, config: loadConfig(config, {}), refreshMs: 50 });
+    const lines: string[] = [];
+    const token = "an-admin-token-for-the-cli-test";
+    const { app } = createGateway({
+      directory: tenancy.directory,
+      tenancy: tenancy.admin,
+      limiter: createMemoryRateLimiter(),
+      variants: [],
+      adminToken: token,
+      log: createLogger("debug", (l) => lines.push(l)),
+    });
+    const server = await startServer(app, { host: "127.0.0.1", port: 0 });
+    try {
+      writeFileSync(join(state, RUNNING_FILE), JSON.stringify({ pid: otherProcess(), url: server.url }));
+      delete process.env.DATABASE_URL;
+      process.env.TRITGATE_ADMIN_TOKEN = token;
+      const made = await cli(["create", "--tenant", "acme", "--json", ...base]);
+      expect(made.code).toBe(0);
+      const { key, id } = JSON.parse(made.out) as { key: string; id: string };
+      expect(tenancy.directory.authenticate(key)?.tenant.id).toBe("acme");
+      const models = await fetch(`${server.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+      expect(models.status).toBe(200);
+      const listed = JSON.parse((await cli(["list", "--json", ...base])).out) as { id: string; revoked: unknown }[];
+      expect(listed.map((k) => k.id)).toContain(id);
+      expect((await cli(["revoke", id, ...base])).out).toContain(`revoked ${id}`);
+      expect((await cli(["revoke", id, ...base])).out).toContain("already revoked");
+      expect(tenancy.directory.authenticate(key)).toBeUndefined();
+      process.env.TRITGATE_ADMIN_TOKEN = "not-the-token-at-all";
+      const refused = await cli(["list", ...base]);
+      expect(refused.code).toBe(1);
+      expect(refused.err).toContain("refused TRITGATE_ADMIN_TOKEN (401)");
+      expect(lines.join("\n")).not.toContain(key);
+    } finally {
+      await server.close();
+      tenancy.close();
+      await database.close();
+    }
+  });
+
+  it("writes Postgres at DATABASE_URL directly, whatever serves from the state directory", async () => {
+    const db = await testDatabase("postgres");
+    try {
+      const { state, config, base } = setup();
+      mkdirSync(state, { recursive: true });
+      writeFileSync(join(state, RUNNING_FILE), JSON.stringify({ pid: otherProcess() }));
+      process.env.DATABASE_URL = db.url;
+      const made = await cli(["create", "--tenant", "acme", ...base]);
+      expect(made.code).toBe(0);
+      expect(made.err).toContain("PostgreSQL");
+      expect(await whoseKey(config, state, made.out.trim(), db.url)).toBe("acme");
+    } finally {
+      await db.dispose();
+    }
   });
 });

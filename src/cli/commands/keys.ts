@@ -1,22 +1,29 @@
 /**
- * `tritgate keys create --tenant ID | list [--tenant ID] | revoke KEY_ID` — API keys of the tenants in
- * the gateway config. A created key is printed once; only its SHA-256 hash is stored (`<stateDir>/keys.json`).
- * A running gateway picks up created and revoked keys within a second.
+ * `tritgate keys create --tenant ID | list [--tenant ID] | revoke KEY_ID` — tenants' API keys, in the
+ * database the gateway uses (Postgres at `DATABASE_URL`, else PGlite in the state directory). A created
+ * key is printed once; only its SHA-256 hash is stored. A running gateway picks up created and revoked
+ * keys within a second. PGlite is one process's database: while a gateway serves from the same state
+ * directory this command does not open it, and goes through that gateway's admin API instead when
+ * `TRITGATE_ADMIN_TOKEN` is set (else it says what to do).
  */
 import { loadConfig, resolveStateDir } from "../../config/index.js";
-import { createTenantDirectory } from "../../tenants/directory.js";
-import { openKeyStore } from "../../tenants/store.js";
 import type { ApiKeyRecord } from "../../tenants/types.js";
+import { adminApiClient, type KeyAdmin } from "../admin-client.js";
 import { type Command, parseCommandLine } from "../command.js";
+import { runningGateway } from "../running-gateway.js";
 
 const USAGE = `usage: tritgate keys <create|list|revoke> [options]
   create --tenant ID     create a key for a tenant; the key is printed once and never stored
   list [--tenant ID]     list keys: id, prefix, tenant, created, revoked
-  revoke KEY_ID          revoke a key (requests with it get 401 from then on)
+  revoke KEY_ID          revoke a key (requests with it get 401 within a second)
 options:
-  --config FILE          gateway config (default: $TRITGATE_CONFIG, ./tritgate.yaml, else the built-in defaults)
-  --state-dir DIR        where keys.json lives (default: $TRITGATE_STATE_DIR, else the config's server.stateDir)
-  --json                 machine-readable output`;
+  --config FILE          gateway config (default: $TRITGATE_CONFIG, ./tritgate.yaml, else the built-in defaults);
+                         its tenants seed a database that has none yet
+  --state-dir DIR        where the embedded PGlite lives (default: $TRITGATE_STATE_DIR, else the config's server.stateDir)
+  --json                 machine-readable output
+environment:
+  DATABASE_URL           the gateway's PostgreSQL (written directly, also while gateways run)
+  TRITGATE_ADMIN_TOKEN   with PGlite and a gateway serving from the state dir: go through its admin API`;
 
 function fail(message: string, code = 1): number {
   console.error(`tritgate keys: ${message}`);
@@ -74,28 +81,63 @@ export const keysCommand: Command = {
     const tenantId = values.tenant as string | undefined;
     const json = values.json === true;
 
+    let session: { admin: KeyAdmin; where: string; close: () => Promise<void> } | undefined;
     try {
       const config = loadConfig(values.config as string | undefined);
       const stateDir = resolveStateDir(config, values["state-dir"] as string | undefined);
-      const store = openKeyStore(stateDir);
-      const directory = createTenantDirectory(config, { store, refreshMs: 0 });
-      const knownTenants = () =>
-        directory
-          .tenants()
-          .map((t) => t.id)
-          .join(", ") || "none";
+      const url = process.env.DATABASE_URL;
+      // the database layer loads its drivers only here, not for every command
+      const { driverFor, openDatabase, openTenancy } = await import("../../db/index.js");
+      const running = driverFor(url) === "pglite" ? runningGateway(stateDir) : undefined;
+      if (running) {
+        const token = process.env.TRITGATE_ADMIN_TOKEN;
+        if (!token || !running.url)
+          return fail(
+            `a gateway (pid ${running.pid}${running.url ? `, ${running.url}` : ""}) is serving from ${stateDir}, and its ` +
+              "embedded database (PGlite) is one process's: this command will not open it. Set TRITGATE_ADMIN_TOKEN " +
+              "to the gateway's admin token and run this again (it then goes through the gateway's admin API), use " +
+              "the admin API yourself (POST /admin/tenants/ID/keys, GET /admin/keys, DELETE /admin/keys/KEY_ID), or " +
+              "stop the gateway first.",
+          );
+        session = {
+          admin: adminApiClient(running.url, token),
+          where: `the database of the gateway at ${running.url}`,
+          close: async () => undefined,
+        };
+      } else {
+        const database = await openDatabase({ url, stateDir });
+        try {
+          const tenancy = await openTenancy({ database, config, stateDir, refreshMs: 3_600_000 });
+          session = {
+            admin: tenancy.admin,
+            where: database.driver === "pglite" ? `PGlite in ${stateDir}` : "PostgreSQL (DATABASE_URL)",
+            close: async () => {
+              tenancy.close();
+              await database.close();
+            },
+          };
+        } catch (e) {
+          await database.close();
+          throw e;
+        }
+      }
+      const { admin } = session;
+      const tenants = await admin.listTenants();
+      const knownTenants = () => tenants.map((t) => t.id).join(", ") || "none";
+      const known = (id: string) => tenants.some((t) => t.id === id);
 
       if (action === "create") {
         if (rest.length > 0) return fail(`unexpected argument "${rest[0]}"\n\n${USAGE}`, 2);
         if (tenantId === undefined) return fail(`create needs --tenant ID (tenants: ${knownTenants()})`, 2);
-        if (!directory.tenant(tenantId)) return fail(`unknown tenant "${tenantId}" (tenants: ${knownTenants()})`);
-        const { key, record } = directory.createKey(tenantId);
+        const made = known(tenantId) ? await admin.createKey(tenantId) : undefined;
+        if (!made) return fail(`unknown tenant "${tenantId}" (tenants: ${knownTenants()})`);
+        const { key, record } = made;
         if (json) console.log(JSON.stringify({ key, ...row(record) }));
         else {
           console.log(key);
           console.error(
             `created ${record.id} for tenant ${tenantId}. This is the only time the key is shown; ` +
-              `its hash is stored in ${store.path}.`,
+              `its hash is stored in ${session.where}.`,
           );
         }
         return 0;
@@ -103,9 +145,9 @@ export const keysCommand: Command = {
 
       if (action === "list") {
         if (rest.length > 0) return fail(`unexpected argument "${rest[0]}"\n\n${USAGE}`, 2);
-        if (tenantId !== undefined && !directory.tenant(tenantId))
+        if (tenantId !== undefined && !known(tenantId))
           return fail(`unknown tenant "${tenantId}" (tenants: ${knownTenants()})`);
-        const rows = [...directory.keys(tenantId)]
+        const rows = [...(await admin.listKeys(tenantId))]
           .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id.localeCompare(b.id))
           .map(row);
         if (json) console.log(JSON.stringify(rows));
@@ -117,12 +159,15 @@ export const keysCommand: Command = {
       const [keyId, ...extra] = rest;
       if (keyId === undefined) return fail(`revoke needs a KEY_ID (see \`tritgate keys list\`)`, 2);
       if (extra.length > 0) return fail(`unexpected argument "${extra[0]}"\n\n${USAGE}`, 2);
-      const before = directory.keys().find((r) => r.id === keyId);
-      if (!before || !directory.revokeKey(keyId)) return fail(`unknown key "${keyId}"`);
-      console.log(before.revokedAt ? `${keyId} was already revoked` : `revoked ${keyId} (${before.prefix}…)`);
+      const before = (await admin.listKeys()).find((r) => r.id === keyId);
+      const done = await admin.revokeKey(keyId);
+      if (!before || done === "not_found") return fail(`unknown key "${keyId}"`);
+      console.log(done === "already_revoked" ? `${keyId} was already revoked` : `revoked ${keyId} (${before.prefix}…)`);
       return 0;
     } catch (e) {
       return fail((e as Error).message);
+    } finally {
+      await session?.close().catch(() => undefined);
     }
   },
 };

@@ -1,9 +1,11 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { POSTGRES_ADMIN_URL } from "../../db/testkit.js";
+import { RUNNING_FILE } from "../running-gateway.js";
 import { migrateCommand } from "./migrate.js";
 
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -26,6 +28,20 @@ describe("tritgate migrate", () => {
   const cleanups: (() => Promise<void>)[] = [];
   afterEach(async () => {
     for (const c of cleanups.splice(0)) await c();
+  });
+
+  it("does not open PGlite a running gateway holds", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tg-migrate-held-"));
+    const gateway = spawn("sleep", ["60"], { stdio: "ignore" }); // another live process stands for it
+    cleanups.push(async () => {
+      gateway.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    });
+    writeFileSync(join(dir, RUNNING_FILE), JSON.stringify({ pid: gateway.pid }));
+    const r = await cli(["--state-dir", dir, "--database-url", ""]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/a gateway \(pid \d+\) is serving from .* stop it first/);
+    expect(existsSync(join(dir, "pglite"))).toBe(false);
   });
 
   it("migrates PGlite in the state directory, and again is a no-op", async () => {

@@ -5,6 +5,7 @@
  */
 import { loadConfig, resolveStateDir } from "../../config/index.js";
 import { type Command, parseCommandLine } from "../command.js";
+import { runningGateway } from "../running-gateway.js";
 
 const USAGE = `usage: tritgate migrate [options]
 options:
@@ -42,7 +43,16 @@ export const migrateCommand: Command = {
       const stateDir = resolveStateDir(config, values["state-dir"] as string | undefined);
       const url = (values["database-url"] as string | undefined) ?? process.env.DATABASE_URL;
       // the database layer loads its drivers only here, not for every command
-      const { openDatabase, migrationStatus } = await import("../../db/index.js");
+      const { driverFor, openDatabase, migrationStatus } = await import("../../db/index.js");
+      const running = driverFor(url) === "pglite" ? runningGateway(stateDir) : undefined;
+      if (running) {
+        // PGlite is one process's database; the gateway migrated it when it opened it
+        console.error(
+          `tritgate migrate: a gateway (pid ${running.pid}) is serving from ${stateDir} and holds its embedded ` +
+            "database, which it migrated at start; stop it first to run this.",
+        );
+        return 1;
+      }
       const database = await openDatabase({ url, stateDir });
       try {
         const status = await migrationStatus(database);

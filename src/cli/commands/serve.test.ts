@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
@@ -31,7 +32,7 @@ function serve(args: string[]): Promise<Served> {
   running.push(child);
   let output = "";
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${output}`)), 90_000);
+    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${output}`)), 120_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const url = /serving (http:\/\/\S+)\/v1/.exec(output)?.[1];
@@ -55,7 +56,7 @@ function stop(child: ChildProcess): Promise<number | string | null> {
 }
 
 async function until<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
-  const deadline = Date.now() + 90_000;
+  const deadline = Date.now() + 120_000;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
@@ -123,11 +124,11 @@ describe("tritgate serve", () => {
 
     const second = await serve(["--port", "0", "--state-dir", state]);
     await until(async () => (/variant nano-fp32 (NOT )?ready/.test(second.output()) ? true : undefined), "startup");
-    expect(second.output()).not.toMatch(/demo key/);
+    expect(second.output()).not.toMatch(/demo key|admin token/);
     const again = await fetch(`${second.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
     expect(again.status).toBe(200); // the stored hash still authenticates the key shown the first time
     expect(await stop(second.child)).toBe(0);
-  }, 240_000);
+  }, 400_000); // two starts, each opening PGlite and loading both models: slow on a loaded 2-core machine
 
   it("answers the official client from a BitNet variant and its ONNX twin named in a config file", async () => {
     const family = await tinyFamily();
@@ -168,7 +169,47 @@ describe("tritgate serve", () => {
     expect(["tiny-b158", "tiny-fp32"]).toContain(response.headers.get("x-tritgate-variant"));
     const code = await stop(served.child);
     expect(code, served.output().slice(-3000)).toBe(0);
-  }, 240_000);
+  }, 400_000);
+
+  it("a first start that cannot listen leaves no secret nobody saw; the next one that serves shows both", async () => {
+    const state = mkdtempSync(join(tmpdir(), "tg-serve-first-"));
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, "127.0.0.1", r));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      await expect(serve(["--port", String(port), "--state-dir", state])).rejects.toThrow(
+        /serve exited with 1[\s\S]*cannot listen/,
+      );
+    } finally {
+      taken.close();
+    }
+    const database = await openDatabase({ url: "", stateDir: state });
+    try {
+      // the database was opened and seeded, but neither the demo key nor an admin token was made
+      expect(await database.rows(sql`select id from tenants where id = 'demo'`)).toHaveLength(1);
+      expect(await database.rows(sql`select id from api_keys`)).toEqual([]);
+      expect(await database.rows(sql`select name from settings where name like 'admin%'`)).toEqual([]);
+    } finally {
+      await database.close();
+    }
+
+    const served = await serve(["--port", "0", "--state-dir", state]);
+    const key = await until(
+      async () => /demo key for tenant demo \(shown once, stored hashed\): (tg-\S+)/.exec(served.output())?.[1],
+      "the demo key",
+    );
+    const token = /admin token for \S+ \(shown once, stored hashed\): (tgadmin-\S+)/.exec(served.output())?.[1];
+    expect(token).toBeDefined();
+    const models = await fetch(`${served.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+    expect(models.status).toBe(200);
+    const tenants = await fetch(`${served.url}/admin/tenants`, { headers: { authorization: `Bearer ${token}` } });
+    expect(((await tenants.json()) as { data: { id: string }[] }).data.map((t) => t.id)).toContain("demo");
+    // while it serves, a second gateway may not open the same embedded database
+    await expect(serve(["--port", "0", "--state-dir", state])).rejects.toThrow(
+      /serve exited with 1[\s\S]*already serves/,
+    );
+    expect(await stop(served.child)).toBe(0);
+  }, 400_000);
 
   it("a broken config file is a clear error and a non-zero exit", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tg-serve-bad-"));

@@ -5,15 +5,24 @@ import { statSync } from "node:fs";
  * reported as not ready, never fatal), prints the demo key once, and serves until SIGTERM/SIGINT.
  */
 import { type MeasuredCard, readModelCard, resolveVariantFigures } from "../../config/card.js";
-import { ensureDemoKey, type GatewayConfig, loadConfig, resolveStateDir, variantCost } from "../../config/index.js";
-import { type Recording, startRecording } from "../../db/index.js";
+import { type GatewayConfig, loadConfig, resolveStateDir, variantCost } from "../../config/index.js";
+import {
+  driverFor,
+  ensureAdminToken,
+  ensureDemoKey,
+  openTenancy,
+  type Recording,
+  startRecording,
+  type Tenancy,
+} from "../../db/index.js";
 import type { TextEmbedder } from "../../engines/bitnet/index.js";
 import { startVariantWorker } from "../../engines/pool/index.js";
 import { createGateway, type RunningServer, type ServedVariant } from "../../server/index.js";
 import { type DecisionRecorder, MemoryRecorder } from "../../server/recorder.js";
-import { createRateLimiter, createTenantDirectory, openKeyStore } from "../../tenants/index.js";
+import { createRateLimiter } from "../../tenants/index.js";
 import { type Command, parseCommandLine } from "../command.js";
 import { ListenAddressError, listenAddress, listenAll, operationsAddress } from "../listen.js";
+import { markRunning, runningGateway, unmarkRunning } from "../running-gateway.js";
 
 const USAGE = `usage: tritgate serve [--config FILE] [--host HOST] [--port PORT] [--state-dir DIR]
   --config FILE     gateway config (YAML or JSON); default: the embedded config (three tiers, a demo tenant,
@@ -21,7 +30,9 @@ const USAGE = `usage: tritgate serve [--config FILE] [--host HOST] [--port PORT]
   --host, --port    where to listen; default: HOST and PORT from the environment, else server.host and
                     server.port of the config (127.0.0.1:8080)
   REDIS_URL         share rate-limit counters between replicas through Redis
-  DATABASE_URL      record requests and decisions in this PostgreSQL; default: embedded PGlite in the state dir`;
+  DATABASE_URL      keep tenants and keys, and record requests and decisions, in this PostgreSQL;
+                    default: embedded PGlite in the state dir (one gateway per state dir)
+  TRITGATE_ADMIN_TOKEN  the bearer token for /admin; unset: one is generated on the first start, printed once`;
 
 /** Quality is measured by `tritgate eval`; until a variant has been measured the router gets a
  * stated assumption instead of a silent one. */
@@ -106,34 +117,68 @@ export const serveCommand: Command = {
     }
     const log = (line: string) => console.log(`[tritgate] ${line}`);
     const stateDir = resolveStateDir(config, values["state-dir"] as string | undefined);
-    const directory = createTenantDirectory(config, { store: openKeyStore(stateDir) });
+    const embedded = driverFor(process.env.DATABASE_URL) === "pglite";
+    if (embedded) {
+      const other = runningGateway(stateDir);
+      if (other) {
+        console.error(
+          `tritgate serve: a gateway (pid ${other.pid}${other.url ? `, ${other.url}` : ""}) already serves from ${stateDir}; ` +
+            "its embedded database is one process's. Use another --state-dir, or DATABASE_URL for replicas.",
+        );
+        return 1;
+      }
+      markRunning(stateDir);
+    }
     const limiter = createRateLimiter({ redisUrl: process.env.REDIS_URL });
-    let recording: Recording;
+    let recording: Recording | undefined;
+    let tenancy: Tenancy | undefined;
+    const release = async () => {
+      tenancy?.close();
+      await recording?.close(); // drains every queued row into the database (or its journal)
+      await limiter.close();
+      if (embedded) unmarkRunning(stateDir);
+    };
     try {
       recording = await startRecording({ url: process.env.DATABASE_URL, stateDir });
+      tenancy = await openTenancy({
+        database: recording.database,
+        config,
+        stateDir,
+        onError: (e) => log(`could not reload tenants and keys (keeping the last ones): ${(e as Error).message}`),
+      });
     } catch (e) {
       console.error(`tritgate serve: cannot open the database: ${(e as Error).message}`);
-      await limiter.close();
+      await release().catch(() => undefined);
       return 1;
     }
-    log(`recording to ${recording.database.driver === "pglite" ? "PGlite in the state dir" : "PostgreSQL"}`);
+    const { database } = recording;
+    log(`recording to ${database.driver === "pglite" ? "PGlite in the state dir" : "PostgreSQL"}`);
+    if (tenancy.seeded) log("tiers, tenants and keys seeded from the config; from now on the database holds them");
+    if (tenancy.legacy.file) {
+      log(
+        `imported ${tenancy.legacy.imported} key record(s) from ${tenancy.legacy.file} (now ${tenancy.legacy.file}.imported)` +
+          (tenancy.legacy.skipped > 0 ? `; skipped ${tenancy.legacy.skipped} of tenants not in the database` : ""),
+      );
+    }
+    const givenToken = process.env.TRITGATE_ADMIN_TOKEN || config.server.adminToken;
+    const { directory } = tenancy;
     const variants = servedVariants(config, log);
     const observability = operationsAddress(config.server);
     const embedder = await cacheEmbedder(config, log);
     const { app, observability: operations } = createGateway({
       directory,
+      tenancy: tenancy.admin,
       limiter,
       variants,
       recorder: recordingWithRecent(recording),
-      adminToken: config.server.adminToken,
+      adminToken: givenToken || { sha256: () => directory.adminTokenHash() },
       bodyLimitBytes: config.server.bodyLimitBytes,
       observability: { separate: observability !== null, token: config.server.observability?.token },
       responseCache: { maxBytes: config.responseCache.maxBytes, ...(embedder ? { embedder } : {}) },
     });
     const shutDown = async () => {
       await Promise.all(variants.map((v) => startedWorker(v).close()));
-      await recording.close(); // drains every queued row into the database (or its journal)
-      await limiter.close();
+      await release();
     };
     // listening for SIGTERM before the "serving" line: a stop sent as soon as it appears is a clean stop
     const stopped = new Promise<void>((resolve) => {
@@ -148,15 +193,26 @@ export const serveCommand: Command = {
     ]);
     if (typeof servers === "string") {
       console.error(`tritgate serve: ${servers}`);
-      await shutDown();
+      await shutDown().catch(() => undefined);
       return 1;
     }
     const [server, operationsServer] = servers as [RunningServer, RunningServer | undefined];
+    // the CLI reaches /admin where it is served: the operations listener when there is one
+    if (embedded) markRunning(stateDir, (operationsServer ?? server).url);
     log(`serving ${server.url}/v1 (config: ${config.source}, state: ${stateDir})`);
     if (operationsServer) log(`serving /metrics, /ui, /dashboards and /admin on ${operationsServer.url}`);
-    // created once listening, so a first start that cannot listen does not spend the key unseen
-    const demo = ensureDemoKey(config, stateDir);
-    if (demo) directory.reload();
+    // made only now that the gateway serves: a start that failed before this leaves no secret unseen
+    let adminToken: string | undefined;
+    let demo: Awaited<ReturnType<typeof ensureDemoKey>>;
+    try {
+      adminToken = givenToken ? undefined : await ensureAdminToken(database);
+      demo = await ensureDemoKey(database, config.demoTenant);
+      if (adminToken || demo) await directory.reload();
+    } catch (e) {
+      log(`could not create the first admin token or demo key (the next start tries again): ${(e as Error).message}`);
+    }
+    if (adminToken)
+      log(`admin token for ${(operationsServer ?? server).url}/admin (shown once, stored hashed): ${adminToken}`);
     if (demo) log(`demo key for tenant ${demo.tenantId} (shown once, stored hashed): ${demo.key}`);
     const loaded = variants.map((v) => {
       const worker = startedWorker(v);

@@ -1,11 +1,23 @@
-/** Admin surface (admin token only): the in-memory decision log. */
+/**
+ * The admin surface (admin token only): the in-memory decision log, and — when the gateway has tenancy
+ * in a database — tiers, tenants and keys (`admin-tenancy.ts`).
+ */
 import { Hono } from "hono";
+import type { TenancyAdmin } from "../../tenants/index.js";
 import { errorResponse, invalidRequest } from "../errors.js";
 import type { RecordedEntry } from "../recorder.js";
 import type { GatewayEnv } from "../types.js";
+import { tenancyRoutes } from "./admin-tenancy.js";
 
-export function adminRoutes(latest: ((limit: number) => RecordedEntry[]) | undefined): Hono<GatewayEnv> {
-  return new Hono<GatewayEnv>().get("/decisions", (c) => {
+export interface AdminRoutesOptions {
+  readonly latest: ((limit: number) => RecordedEntry[]) | undefined;
+  readonly tenancy: TenancyAdmin | undefined;
+  /** the served variants' names (what a tier may allow) */
+  readonly variants: () => readonly string[];
+}
+
+export function adminRoutes({ latest, tenancy, variants }: AdminRoutesOptions): Hono<GatewayEnv> {
+  const routes = new Hono<GatewayEnv>().get("/decisions", (c) => {
     const raw = c.req.query("limit") ?? "100";
     const limit = Number(raw);
     if (!/^\d+$/.test(raw) || limit < 1 || limit > 10_000) {
@@ -14,4 +26,5 @@ export function adminRoutes(latest: ((limit: number) => RecordedEntry[]) | undef
     const data = latest ? latest(limit) : [];
     return c.json({ object: "list", data });
   });
+  return tenancy ? routes.route("/", tenancyRoutes({ tenancy, variants })) : routes;
 }
