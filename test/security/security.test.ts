@@ -232,7 +232,11 @@ describe("security, against `tritgate serve` with the nano models", () => {
     it("a revoked key: 200 before `tritgate keys revoke`, 401 after, while the gateway runs", async () => {
       const models = () => fetch(`${gateway.api}/v1/models`, { headers: { authorization: `Bearer ${keys.revoked}` } });
       expect((await models()).status).toBe(200);
-      await cli([["keys", "revoke", revokedId, "--config", configPath]], env());
+      // the gateway holds its PGlite: with the admin token the CLI revokes through the gateway's admin API
+      await cli([["keys", "revoke", revokedId, "--config", configPath]], {
+        ...env(),
+        TRITGATE_ADMIN_TOKEN: ADMIN_TOKEN,
+      });
       const refused = await until(async () => {
         const res = await models();
         return res.status === 401 ? res : undefined;
