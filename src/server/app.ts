@@ -65,7 +65,7 @@ export function createGateway(given: AppDeps): GatewayApp {
   const services: RouteServices = { gateway, deps, recorder };
   const limit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
   const metrics = createMetrics({
-    variants: servedVariantSource(deps.variants, {
+    variants: servedVariantSource(gateway.versions.served, {
       breaker: (name) => gateway.states.breaker(name, now()),
       modelBytes: (name) => gateway.variant(name)?.config.modelBytes ?? null,
     }),
@@ -111,7 +111,7 @@ export function createGateway(given: AppDeps): GatewayApp {
     .route("/dashboards", dashboardsRoute())
     .route("/ui", uiRoute({ metrics, tiers: tierSla }))
     .use("/admin/*", adminAuth(deps.adminToken))
-    .route("/admin", adminRoutes(recorder.latest?.bind(recorder)));
+    .route("/admin", adminRoutes(recorder.latest?.bind(recorder), gateway.versions));
 
   app.notFound((c) => errorResponse(c, notFound(`Unknown route ${c.req.method} ${c.req.path}.`)));
   app.onError((err, c) => {

@@ -4,6 +4,7 @@ import type { BreakerConfig, CardRates, CostParams, EngineKind } from "../../rou
 import type { VariantWorker } from "../engines/pool/index.js";
 import type { EnergyMeter } from "../metrics/index.js";
 import type { Principal, RateLimiter, TenantDirectory } from "../tenants/index.js";
+import type { RegistryDeps } from "./canary/versions.js";
 import type { Logger } from "./log.js";
 import type { ObserverFactory, OutcomeDraft } from "./outcome/outcome.js";
 import type { DecisionRecorder, MemoryRecorder } from "./recorder.js";
@@ -31,6 +32,8 @@ export type VariantRuntime = Pick<
 export interface ServedVariant {
   readonly config: VariantProfile;
   readonly worker: VariantRuntime;
+  /** the registry version the worker serves; default "1" */
+  readonly version?: string;
 }
 
 export interface AppDeps {
@@ -56,6 +59,8 @@ export interface AppDeps {
   readonly energy?: EnergyMeter;
   /** more end-of-request observers, after the built-in ones (outcome/observers.ts) */
   readonly observers?: readonly ObserverFactory[];
+  /** the model registry (versions, canaries); without it every variant serves its one version */
+  readonly registry?: RegistryDeps;
   /** clock (ms since epoch); tests pin it */
   readonly now?: () => number;
 }

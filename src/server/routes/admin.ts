@@ -1,11 +1,16 @@
 /** Admin surface (admin token only): the in-memory decision log. */
 import { Hono } from "hono";
+import type { VariantVersions } from "../canary/versions.js";
 import { errorResponse, invalidRequest } from "../errors.js";
 import type { RecordedEntry } from "../recorder.js";
 import type { GatewayEnv } from "../types.js";
+import { variantAdminRoutes } from "./admin-variants.js";
 
-export function adminRoutes(latest: ((limit: number) => RecordedEntry[]) | undefined): Hono<GatewayEnv> {
-  return new Hono<GatewayEnv>().get("/decisions", (c) => {
+export function adminRoutes(
+  latest: ((limit: number) => RecordedEntry[]) | undefined,
+  versions?: VariantVersions,
+): Hono<GatewayEnv> {
+  return new Hono<GatewayEnv>().route("/variants", variantAdminRoutes(versions)).get("/decisions", (c) => {
     const raw = c.req.query("limit") ?? "100";
     const limit = Number(raw);
     if (!/^\d+$/.test(raw) || limit < 1 || limit > 10_000) {
