@@ -7,11 +7,13 @@ import { statSync } from "node:fs";
 import { type MeasuredCard, readModelCard, resolveVariantFigures } from "../../config/card.js";
 import { ensureDemoKey, type GatewayConfig, loadConfig, resolveStateDir, variantCost } from "../../config/index.js";
 import { type Recording, startRecording } from "../../db/index.js";
+import { type ServingVersions, seedRegistry, servingVersions } from "../../db/registry.js";
 import { startVariantWorker } from "../../engines/pool/index.js";
 import { createGateway, type ServedVariant, startServer } from "../../server/index.js";
 import { type DecisionRecorder, MemoryRecorder } from "../../server/recorder.js";
 import { createRateLimiter, createTenantDirectory, openKeyStore } from "../../tenants/index.js";
 import { type Command, parseCommandLine } from "../command.js";
+import { announceGateway, FIRST_VERSION, variantSeeds, withdrawGateway } from "../registry.js";
 
 const USAGE = `usage: tritgate serve [--config FILE] [--host HOST] [--port PORT] [--state-dir DIR]
   --config FILE     gateway config (YAML or JSON); default: the embedded config (three tiers, a demo tenant,
@@ -23,9 +25,19 @@ const USAGE = `usage: tritgate serve [--config FILE] [--host HOST] [--port PORT]
  * stated assumption instead of a silent one. */
 const UNMEASURED_QUALITY = 0.5;
 
-function servedVariants(config: GatewayConfig, log: (line: string) => void): ServedVariant[] {
+function servedVariants(
+  config: GatewayConfig,
+  registry: readonly ServingVersions[],
+  log: (line: string) => void,
+): ServedVariant[] {
   const references = new Set(config.families.map((f) => f.reference));
-  return config.variants.map((v) => {
+  return config.variants.map((configured) => {
+    // the registry's active version is what serves: after a promotion it is not the config's file
+    const active = registry.find((r) => r.name === configured.name)?.active;
+    const v = active ? { ...configured, path: active.path } : configured;
+    if (active && active.path !== configured.path) {
+      log(`variant ${v.name}: serving registry version ${active.version} (${active.path}), not the config's file`);
+    }
     let card: MeasuredCard | undefined;
     try {
       card = readModelCard(v.path);
@@ -50,6 +62,7 @@ function servedVariants(config: GatewayConfig, log: (line: string) => void): Ser
         modelBytes: statSync(v.path).size,
       },
       worker: startVariantWorker({ name: v.name, path: v.path, threads: config.threads, slots: v.slots }),
+      version: active?.version ?? FIRST_VERSION,
     };
   });
 }
@@ -74,6 +87,13 @@ export const serveCommand: Command = {
       console.error(`tritgate serve: ${(e as Error).message}`);
       return 1;
     }
+    let adminToken: string | undefined;
+    try {
+      adminToken = config.server.adminToken ?? adminTokenFromEnv();
+    } catch (e) {
+      console.error(`tritgate serve: ${(e as Error).message}`);
+      return 1;
+    }
     const log = (line: string) => console.log(`[tritgate] ${line}`);
     const stateDir = resolveStateDir(config, values["state-dir"] as string | undefined);
     const demo = ensureDemoKey(config, stateDir);
@@ -88,14 +108,32 @@ export const serveCommand: Command = {
       return 1;
     }
     log(`recording to ${recording.database.driver === "pglite" ? "PGlite in the state dir" : "PostgreSQL"}`);
-    const variants = servedVariants(config, log);
-    const { app } = createGateway({
+    let registry: ServingVersions[];
+    try {
+      const seeded = await seedRegistry(recording.database, await variantSeeds(config, log));
+      if (seeded.length > 0) log(`model registry: seeded ${seeded.join(", ")} from the config`);
+      registry = await servingVersions(recording.database);
+    } catch (e) {
+      console.error(`tritgate serve: cannot read the model registry: ${(e as Error).message}`);
+      await recording.close();
+      await limiter.close();
+      return 1;
+    }
+    const variants = servedVariants(config, registry, log);
+    const slotsOf = (name: string) => config.variants.find((v) => v.name === name)?.slots;
+    const { app, gateway } = createGateway({
       directory,
       limiter,
       variants,
       recorder: recordingWithRecent(recording),
-      adminToken: config.server.adminToken,
+      adminToken,
       bodyLimitBytes: config.server.bodyLimitBytes,
+      registry: {
+        database: recording.database,
+        policy: config.canary,
+        startWorker: (name, path) => startVariantWorker({ name, path, threads: config.threads, slots: slotsOf(name) }),
+        canaries: registry.flatMap((r) => (r.canary ? [r.canary] : [])),
+      },
     });
     const port = values.port === undefined ? config.server.port : Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -104,6 +142,8 @@ export const serveCommand: Command = {
     }
     const server = await startServer(app, { host: (values.host as string | undefined) ?? config.server.host, port });
     log(`serving ${server.url}/v1 (config: ${config.source}, state: ${stateDir})`);
+    // `tritgate variants` finds the admin API here instead of opening the database this process holds
+    await announceGateway(stateDir, { pid: process.pid, url: server.url });
     if (demo) log(`demo key for tenant ${demo.tenantId} (shown once, stored hashed): ${demo.key}`);
     const loaded = variants.map((v) => {
       const worker = startedWorker(v);
@@ -132,7 +172,9 @@ export const serveCommand: Command = {
       process.once("SIGINT", stop);
     });
     log("shutting down");
+    withdrawGateway(stateDir);
     await server.close();
+    await gateway.versions.close();
     await Promise.all(variants.map((v) => startedWorker(v).close()));
     // drains every queued row into the database (or its journal) before the process ends
     await recording.close();
@@ -140,6 +182,15 @@ export const serveCommand: Command = {
     return 0;
   },
 };
+
+/** `TRITGATE_ADMIN_TOKEN` when the config sets no admin token (a short one is refused by the config's rule too). */
+function adminTokenFromEnv(): string | undefined {
+  const token = process.env.TRITGATE_ADMIN_TOKEN;
+  if (token === undefined || token === "") return undefined;
+  if (token.length < 16)
+    throw new Error("TRITGATE_ADMIN_TOKEN must be at least 16 characters (it must be hard to guess)");
+  return token;
+}
 
 /** The database recorder, plus the in-memory ring of the latest rows that `GET /admin/decisions` reads. */
 function recordingWithRecent(recording: Recording): DecisionRecorder &
