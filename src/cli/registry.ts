@@ -8,7 +8,8 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { GatewayConfig } from "../config/index.js";
 import { hashModelFile } from "../db/model-file.js";
-import type { VariantSeed } from "../db/registry.js";
+import type { Database } from "../db/open.js";
+import { listVersions, seedRegistry, type VariantSeed } from "../db/registry.js";
 import { modelCardPath, readModelCardFile } from "../formats/card/index.js";
 import { writeFileAtomic } from "../util/write-file-atomic.js";
 
@@ -19,9 +20,15 @@ export const FIRST_VERSION = "1";
  * A seed per configured variant whose file can be read (one that cannot is not servable either and
  * is seeded on a later start). The version is the card's `version` when it has one, else "1".
  */
-export async function variantSeeds(config: GatewayConfig, log: (line: string) => void): Promise<VariantSeed[]> {
+export async function variantSeeds(
+  config: GatewayConfig,
+  log: (line: string) => void,
+  /** names the registry knows already: their files are not hashed again */
+  known: ReadonlySet<string> = new Set(),
+): Promise<VariantSeed[]> {
   const seeds: VariantSeed[] = [];
   for (const v of config.variants) {
+    if (known.has(v.name)) continue;
     let fileSha256: string;
     try {
       fileSha256 = await hashModelFile(v.path);
@@ -49,6 +56,16 @@ export async function variantSeeds(config: GatewayConfig, log: (line: string) =>
     });
   }
   return seeds;
+}
+
+/** Seeds the registry with the configured variants it does not know yet; returns the names added. */
+export async function seedFromConfig(
+  database: Database,
+  config: GatewayConfig,
+  log: (line: string) => void,
+): Promise<string[]> {
+  const known = new Set((await listVersions(database)).map((r) => r.name));
+  return seedRegistry(database, await variantSeeds(config, log, known));
 }
 
 function pick(from: Record<string, unknown> | undefined, keys: readonly string[]): Record<string, unknown> {

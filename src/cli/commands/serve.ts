@@ -7,13 +7,13 @@ import { statSync } from "node:fs";
 import { type MeasuredCard, readModelCard, resolveVariantFigures } from "../../config/card.js";
 import { ensureDemoKey, type GatewayConfig, loadConfig, resolveStateDir, variantCost } from "../../config/index.js";
 import { type Recording, startRecording } from "../../db/index.js";
-import { type ServingVersions, seedRegistry, servingVersions } from "../../db/registry.js";
+import { type ServingVersions, servingVersions } from "../../db/registry.js";
 import { startVariantWorker } from "../../engines/pool/index.js";
 import { createGateway, type ServedVariant, startServer } from "../../server/index.js";
 import { type DecisionRecorder, MemoryRecorder } from "../../server/recorder.js";
 import { createRateLimiter, createTenantDirectory, openKeyStore } from "../../tenants/index.js";
 import { type Command, parseCommandLine } from "../command.js";
-import { announceGateway, FIRST_VERSION, variantSeeds, withdrawGateway } from "../registry.js";
+import { announceGateway, FIRST_VERSION, seedFromConfig, withdrawGateway } from "../registry.js";
 
 const USAGE = `usage: tritgate serve [--config FILE] [--host HOST] [--port PORT] [--state-dir DIR]
   --config FILE     gateway config (YAML or JSON); default: the embedded config (three tiers, a demo tenant,
@@ -110,7 +110,7 @@ export const serveCommand: Command = {
     log(`recording to ${recording.database.driver === "pglite" ? "PGlite in the state dir" : "PostgreSQL"}`);
     let registry: ServingVersions[];
     try {
-      const seeded = await seedRegistry(recording.database, await variantSeeds(config, log));
+      const seeded = await seedFromConfig(recording.database, config, log);
       if (seeded.length > 0) log(`model registry: seeded ${seeded.join(", ")} from the config`);
       registry = await servingVersions(recording.database);
     } catch (e) {

@@ -22,7 +22,7 @@ import {
   setCanaryWeight,
 } from "../../db/registry.js";
 import { type Command, parseCommandLine, positiveIntOption } from "../command.js";
-import { runningGateway } from "../registry.js";
+import { runningGateway, seedFromConfig } from "../registry.js";
 
 const USAGE = `usage: tritgate variants <action> [options]
   list                                  every registered version: status, canary weight, file
@@ -167,6 +167,13 @@ async function openRegistry(values: Record<string, unknown>): Promise<Registry> 
     return apiRegistry(url.replace(/\/+$/, ""), token);
   }
   const database = await openDatabase({ stateDir });
+  try {
+    // what serve would seed at its start, so the config's variants can be listed and given versions before it
+    await seedFromConfig(database, config, (line) => console.error(`tritgate variants: ${line}`));
+  } catch (e) {
+    await database.close();
+    throw e;
+  }
   return databaseRegistry(database, database.driver === "pglite" ? `PGlite in ${stateDir}` : "PostgreSQL");
 }
 
