@@ -37,6 +37,22 @@ const ROOT = join(import.meta.dirname, "..");
 const STABLE_FILE = join(ROOT, "models/nano/nano-b158/model.gguf");
 const VARIANT = "nano-b158";
 
+/** What the admin API answers: an error, a list, or a row (fields read by the assertions). */
+interface AdminBody {
+  readonly error: { readonly message: string; readonly param: string | null; readonly code: string | null };
+  readonly data: readonly AdminRow[];
+  readonly [field: string]: unknown;
+}
+interface AdminRow {
+  readonly name: string;
+  readonly version: string;
+  readonly status: string;
+  readonly kind: string;
+  readonly reason: string;
+  readonly live: { readonly role: string } | null;
+  readonly [field: string]: unknown;
+}
+
 interface Harness {
   readonly db: TestDatabase;
   readonly gateway: GatewayApp;
@@ -44,7 +60,11 @@ interface Harness {
   readonly client: OpenAI;
   readonly recorder: DatabaseRecorder;
   readonly log: ReturnType<typeof memoryLog>;
-  readonly admin: (method: "GET" | "POST", path: string, body?: unknown) => Promise<{ status: number; json: any }>;
+  readonly admin: (
+    method: "GET" | "POST",
+    path: string,
+    body?: unknown,
+  ) => Promise<{ status: number; json: AdminBody }>;
   close(): Promise<void>;
 }
 
@@ -84,7 +104,7 @@ async function startHarness(driver: "pglite" | "postgres", policy: CanaryPolicy)
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    return { status: response.status, json: await response.json() };
+    return { status: response.status, json: (await response.json()) as AdminBody };
   };
   return {
     db,
@@ -212,19 +232,14 @@ describe.each(["pglite", "postgres"] as const)("canary rollouts on %s", (driver)
         automatic: true,
         canaryWeight: 0,
       });
-      expect(last.reason).toContain("success rate 0.00%");
-      expect(last.reason).toContain(`last ${DEFAULT_CANARY_BOUNDS.minRequests} requests`);
-      expect(last.figures).toMatchObject({
+      expect(last?.reason).toContain("success rate 0.00%");
+      expect(last?.reason).toContain(`last ${DEFAULT_CANARY_BOUNDS.minRequests} requests`);
+      expect(last?.figures).toMatchObject({
         rule: "success_rate",
         canary: { requests: DEFAULT_CANARY_BOUNDS.minRequests, successes: 0, successRate: 0 },
         bounds: { minRequests: 50, minSuccessRate: 0.99 },
       });
-      expect(transitions.json.data.map((t: { kind: string }) => t.kind)).toEqual([
-        "rolled_back",
-        "weight",
-        "registered",
-        "registered",
-      ]);
+      expect(transitions.json.data.map((t) => t.kind)).toEqual(["rolled_back", "weight", "registered", "registered"]);
       const [row] = await h.db.database.orm.select().from(variants).where(eq(variants.version, "2"));
       expect(row).toMatchObject({ name: VARIANT, status: "retired", canaryWeight: 0 });
       expect(h.log.lines.some((l) => l.includes(`canary ${VARIANT}@2 rolled back`))).toBe(true);
@@ -233,12 +248,12 @@ describe.each(["pglite", "postgres"] as const)("canary rollouts on %s", (driver)
       const later = [...requestIds(`${driver}-after`, 10, weight), ...requestIds(`${driver}-after`, 10, weight, false)];
       for (const id of later) expect(await ask(h, id)).toMatchObject({ status: 200, version: "1" });
       const list = await h.admin("GET", "");
-      const versions = list.json.data.filter((v: { name: string }) => v.name === VARIANT);
-      expect(versions.map((v: { version: string; status: string }) => [v.version, v.status])).toEqual([
+      const versions = list.json.data.filter((v) => v.name === VARIANT);
+      expect(versions.map((v) => [v.version, v.status])).toEqual([
         ["1", "active"],
         ["2", "retired"],
       ]);
-      expect(versions[0].live.role).toBe("stable");
+      expect(versions[0]?.live?.role).toBe("stable");
 
       const recorded = await recordedVersions(h, [...ids, ...later]);
       expect(recorded.size).toBe(ids.length + later.length);
@@ -284,8 +299,8 @@ describe.each(["pglite", "postgres"] as const)("canary rollouts on %s", (driver)
       const transitions = await h.admin("GET", `/transitions?variant=${VARIANT}&limit=1`);
       const [last] = transitions.json.data;
       expect(last).toMatchObject({ kind: "promoted", version: "2", stableVersion: "1", automatic: true });
-      expect(last.reason).toContain(`within bounds after ${promoteAfter} requests`);
-      expect(last.figures).toMatchObject({ rule: "healthy", canaryTotal: promoteAfter, canary: { successRate: 1 } });
+      expect(last?.reason).toContain(`within bounds after ${promoteAfter} requests`);
+      expect(last?.figures).toMatchObject({ rule: "healthy", canaryTotal: promoteAfter, canary: { successRate: 1 } });
       const rows = await h.db.database.orm.select().from(variants).where(eq(variants.name, VARIANT));
       expect(rows.map((r) => [r.version, r.status]).sort()).toEqual([
         ["1", "retired"],

@@ -11,7 +11,7 @@ export function writeNanModel(source: string, target: string, tensor = "output_n
   const bytes = readFileSync(source);
   const file = parseGGUF(bytes, source);
   const info = file.tensors.find((t) => t.name === tensor);
-  if (!info || info.type !== "F32") throw new Error(`${source}: no F32 tensor ${tensor}`);
+  if (info?.type !== "F32") throw new Error(`${source}: no F32 tensor ${tensor}`);
   const view = file.tensorData(tensor);
   const nan = new Float32Array(info.byteSize / 4).fill(Number.NaN);
   copyFileSync(source, target);
