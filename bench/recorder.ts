@@ -84,6 +84,7 @@ function entry(i: number, createdAt: string): RecordEntry {
       tier: "standard",
       model: "nano",
       variant,
+      variantVersion: "1",
       status: 200,
       stream: i % 2 === 0,
       tokensIn: 20 + (i % 40),

@@ -1,5 +1,19 @@
 export { analyse, SIGNAL_FLAG_THRESHOLD } from "./analyse.js";
 export {
+  type AttemptSample,
+  type CanaryBounds,
+  type CanaryFigures,
+  type CanaryInput,
+  type CanaryRule,
+  type CanaryVerdict,
+  canaryPoint,
+  DEFAULT_CANARY_BOUNDS,
+  judgeCanary,
+  routesToCanary,
+  summarize,
+  type WindowStats,
+} from "./canary.js";
+export {
   allowsAttempt,
   type BreakerConfig,
   type BreakerState,

@@ -95,6 +95,16 @@ families:
   - name: nano
     reference: nano-fp32
 
+# canary rollouts (tritgate variants canary NAME --weight W): a canary worse than its stable version
+# beyond these bounds over its window is rolled back by itself; one within them is promoted after
+# promoteAfterRequests (null: only by hand)
+canary:
+  minRequests: 50
+  windowRequests: 200
+  minSuccessRate: 0.99
+  maxP95Ratio: 1.5
+  promoteAfterRequests: 200
+
 # one thread per variant: the nano models' products are too small to gain from a second thread
 # (bench:nano), and the two variants' workers then share the machine's cores
 threads: 1

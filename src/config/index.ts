@@ -3,6 +3,7 @@ export { CONFIG_FILE_NAMES, findConfigFile, loadConfig } from "./load.js";
 export { ConfigError, type ConfigIssue, formatIssue, type ParseOptions, parseConfig } from "./parse.js";
 export {
   ALL_VARIANTS,
+  type CanaryConfig,
   type FamilyConfig,
   type GatewayConfig,
   type InlineCard,

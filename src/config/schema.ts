@@ -225,6 +225,25 @@ const familySchema = z.strictObject(
   mapping,
 );
 
+/** Canary rollout bounds (`tritgate variants canary`): a canary worse than these over its window is rolled back. */
+const canarySchema = z
+  .strictObject(
+    {
+      /** attempts the canary's window must hold before it is judged (N) */
+      minRequests: positiveInt().default(50),
+      /** attempts each version's sliding window keeps (at least minRequests) */
+      windowRequests: positiveInt().default(200),
+      /** a lower success rate over the window rolls the canary back */
+      minSuccessRate: fraction().default(0.99),
+      /** a canary p95 above this multiple of the stable version's rolls it back */
+      maxP95Ratio: number("a ratio ≥ 1").min(1, { error: "expected a ratio ≥ 1" }).default(1.5),
+      /** promote once the canary has served this many attempts within bounds; null: promote only by hand */
+      promoteAfterRequests: positiveInt().nullable().default(200),
+    },
+    mapping,
+  )
+  .prefault({});
+
 /**
  * Keys earlier configs spelled differently, and what became of them: named in the error a file that
  * still uses one gets (they are not read: one spelling per quantity).
@@ -246,6 +265,7 @@ export const configFileSchema = z.strictObject(
     families: list(familySchema, "families").optional(),
     /** The tenant `ensureDemoKey` creates a key for on first start (none when unset). */
     demoTenant: identifier().optional(),
+    canary: canarySchema,
     /** Kernel and onnxruntime threads (default: physical cores). */
     threads: positiveInt().optional(),
     responseCache: cacheSchema,
@@ -383,6 +403,11 @@ function crossCheck(raw: ConfigFile): CrossIssue[] {
       path: ["responseCache", "embeddingVariant"],
       message: `expected a bitnet variant, got ${JSON.stringify(embedding)} (bitnet variants: ${names(raw.variants.filter((v) => v.engine === "bitnet").map((v) => v.name))})`,
     });
+  if (raw.canary.windowRequests < raw.canary.minRequests)
+    issues.push({
+      path: ["canary", "windowRequests"],
+      message: `expected at least minRequests (${raw.canary.minRequests}), got ${raw.canary.windowRequests}`,
+    });
   if (raw.demoTenant !== undefined && !raw.tenants.some((t) => t.id === raw.demoTenant))
     issues.push({ path: ["demoTenant"], message: `unknown tenant ${JSON.stringify(raw.demoTenant)}` });
   return issues;
@@ -442,3 +467,4 @@ export type VariantConfig = GatewayConfig["variants"][number];
 export type InlineCard = VariantConfig["card"];
 export type FamilyConfig = GatewayConfig["families"][number];
 export type ResponseCacheConfig = GatewayConfig["responseCache"];
+export type CanaryConfig = GatewayConfig["canary"];

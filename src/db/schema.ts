@@ -122,11 +122,42 @@ export const variants = pgTable(
   },
   (t) => [
     uniqueIndex("variants_name_version_idx").on(t.name, t.version),
+    // the registry serves one active version per variant and tries at most one canary beside it
+    uniqueIndex("variants_one_active_idx").on(t.name).where(sql`${t.status} = 'active'`),
+    uniqueIndex("variants_one_canary_idx").on(t.name).where(sql`${t.status} = 'canary'`),
     index("variants_family_idx").on(t.family),
     check("variants_status_known", sql`${t.status} in ('active', 'canary', 'retired')`),
     check("variants_canary_weight_share", sql`${t.canaryWeight} >= 0 and ${t.canaryWeight} <= 1`),
     check("variants_file_sha256_hex", sql`${t.fileSha256} ~ '^[0-9a-f]{64}$'`),
   ],
+);
+
+/** What a registry transition did: a version registered, its canary weight set, promoted, rolled back. */
+export const VARIANT_TRANSITION_KINDS = ["registered", "weight", "promoted", "rolled_back"] as const;
+export type VariantTransitionKind = (typeof VARIANT_TRANSITION_KINDS)[number];
+
+/** Every change of the registry's statuses and weights, with why and the figures that triggered it. */
+export const variantTransitions = pgTable(
+  "variant_transitions",
+  {
+    id: serial("id").primaryKey(),
+    /** the variant name (`variants.name`) */
+    variant: text("variant").notNull(),
+    kind: text("kind", { enum: VARIANT_TRANSITION_KINDS }).notNull(),
+    /** the version the change is about (the canary's, or the one registered) */
+    version: text("version").notNull(),
+    /** the version that was active before it (the one a promotion retired); null when none */
+    stableVersion: text("stable_version"),
+    /** false: an operator asked for it (CLI, admin API); true: the canary controller decided it */
+    automatic: boolean("automatic").notNull(),
+    reason: text("reason").notNull(),
+    /** the canary weight after the change */
+    canaryWeight: doublePrecision("canary_weight").notNull(),
+    /** the window figures and bounds that triggered it (canary and stable success rate, p95, requests) */
+    figures: jsonb("figures").$type<Readonly<Record<string, unknown>>>(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("variant_transitions_variant_idx").on(t.variant, t.createdAt)],
 );
 
 export const evaluations = pgTable(
@@ -172,6 +203,8 @@ export const requests = pgTable(
     model: text("model").notNull(),
     /** the variant that answered (null when none did) */
     variant: text("variant"),
+    /** the registry version of that variant that answered (its canary or its stable one) */
+    variantVersion: text("variant_version"),
     status: smallint("status").notNull(),
     stream: boolean("stream").notNull(),
     tokensIn: integer("tokens_in").notNull(),
@@ -285,6 +318,7 @@ export type TenantRow = typeof tenants.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type SettingRow = typeof settings.$inferSelect;
 export type VariantRow = typeof variants.$inferSelect;
+export type VariantTransitionRow = typeof variantTransitions.$inferSelect;
 export type EvaluationRow = typeof evaluations.$inferSelect;
 /** What the server builds for each request. */
 export type RequestInsert = RowToWrite<typeof requests>;

@@ -25,6 +25,7 @@ export function entryAt(i: number, createdAt: string, tenantId = `tenant-${i % 3
       tier: "standard",
       model: "nano",
       variant,
+      variantVersion: routed ? "1" : null,
       status: routed ? 200 : 429,
       stream: i % 2 === 1,
       tokensIn: 10 + (i % 13),

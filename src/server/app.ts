@@ -80,7 +80,7 @@ export function createGateway(given: AppDeps): GatewayApp {
   const services: RouteServices = { gateway, deps, recorder };
   const limit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
   const metrics = createMetrics({
-    variants: servedVariantSource(deps.variants, {
+    variants: servedVariantSource(gateway.versions.served, {
       breaker: (name) => gateway.states.breaker(name, now()),
       modelBytes: (name) => gateway.variant(name)?.config.modelBytes ?? null,
     }),
@@ -136,6 +136,7 @@ export function createGateway(given: AppDeps): GatewayApp {
         latest: recorder.latest?.bind(recorder),
         tenancy: deps.tenancy,
         variants: () => deps.variants.map((v) => v.config.name),
+        versions: gateway.versions,
       }),
     );
 

@@ -1,5 +1,6 @@
 /** The gateway's HTTP surface: `createApp(deps)` (or `createGateway` for its parts) and `startServer`. */
 export { createApp, createGateway, DEFAULT_BODY_LIMIT, type GatewayApp } from "./app.js";
+export { type CanaryPolicy, type RegistryDeps, UNVERSIONED, VariantVersions } from "./canary/versions.js";
 export { ApiError, type OpenAIErrorBody } from "./errors.js";
 export { AUTO_MODEL, Gateway } from "./gateway/gateway.js";
 export type { ObserverDeps, ObserverFactory, OutcomeObserver, RequestOutcome } from "./outcome/outcome.js";

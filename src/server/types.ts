@@ -5,6 +5,7 @@ import type { TextEmbedder } from "../engines/bitnet/index.js";
 import type { VariantWorker } from "../engines/pool/index.js";
 import type { EnergyMeter } from "../metrics/index.js";
 import type { Principal, RateLimiter, TenancyAdmin, TenantDirectory } from "../tenants/index.js";
+import type { RegistryDeps } from "./canary/versions.js";
 import type { Logger } from "./log.js";
 import type { AdminToken } from "./middleware/auth.js";
 import type { ObserverFactory, OutcomeDraft } from "./outcome/outcome.js";
@@ -33,6 +34,8 @@ export type VariantRuntime = Pick<
 export interface ServedVariant {
   readonly config: VariantProfile;
   readonly worker: VariantRuntime;
+  /** the registry version the worker serves; default "1" */
+  readonly version?: string;
 }
 
 export interface AppDeps {
@@ -71,6 +74,8 @@ export interface AppDeps {
   readonly responseCache?: { readonly maxBytes: number; readonly embedder?: TextEmbedder };
   /** more end-of-request observers, after the built-in ones (outcome/observers.ts) */
   readonly observers?: readonly ObserverFactory[];
+  /** the model registry (versions, canaries); without it every variant serves its one version */
+  readonly registry?: RegistryDeps;
   /** clock (ms since epoch); tests pin it */
   readonly now?: () => number;
 }

@@ -15,6 +15,7 @@ import {
   startRecording,
   type Tenancy,
 } from "../../db/index.js";
+import { type ServingVersions, servingVersions } from "../../db/registry.js";
 import type { TextEmbedder } from "../../engines/bitnet/index.js";
 import { startVariantWorker } from "../../engines/pool/index.js";
 import { createGateway, type RunningServer, type ServedVariant } from "../../server/index.js";
@@ -22,6 +23,7 @@ import { type DecisionRecorder, MemoryRecorder } from "../../server/recorder.js"
 import { createRateLimiter } from "../../tenants/index.js";
 import { type Command, parseCommandLine } from "../command.js";
 import { ListenAddressError, listenAddress, listenAll, operationsAddress } from "../listen.js";
+import { FIRST_VERSION, seedFromConfig } from "../registry.js";
 import { markRunning, runningGateway, unmarkRunning } from "../running-gateway.js";
 
 const USAGE = `usage: tritgate serve [--config FILE] [--host HOST] [--port PORT] [--state-dir DIR]
@@ -38,9 +40,19 @@ const USAGE = `usage: tritgate serve [--config FILE] [--host HOST] [--port PORT]
  * stated assumption instead of a silent one. */
 const UNMEASURED_QUALITY = 0.5;
 
-function servedVariants(config: GatewayConfig, log: (line: string) => void): ServedVariant[] {
+function servedVariants(
+  config: GatewayConfig,
+  registry: readonly ServingVersions[],
+  log: (line: string) => void,
+): ServedVariant[] {
   const references = new Set(config.families.map((f) => f.reference));
-  return config.variants.map((v) => {
+  return config.variants.map((configured) => {
+    // the registry's active version is what serves: after a promotion it is not the config's file
+    const active = registry.find((r) => r.name === configured.name)?.active;
+    const v = active ? { ...configured, path: active.path } : configured;
+    if (active && active.path !== configured.path) {
+      log(`variant ${v.name}: serving registry version ${active.version} (${active.path}), not the config's file`);
+    }
     let card: MeasuredCard | undefined;
     try {
       card = readModelCard(v.path);
@@ -66,6 +78,7 @@ function servedVariants(config: GatewayConfig, log: (line: string) => void): Ser
         ...modelBytes(v.path),
       },
       worker: startVariantWorker({ name: v.name, path: v.path, threads: config.threads, slots: v.slots }),
+      version: active?.version ?? FIRST_VERSION,
     };
   });
 }
@@ -136,7 +149,7 @@ export const serveCommand: Command = {
       tenancy?.close();
       await recording?.close(); // drains every queued row into the database (or its journal)
       await limiter.close();
-      if (embedded) unmarkRunning(stateDir);
+      unmarkRunning(stateDir);
     };
     try {
       recording = await startRecording({ url: process.env.DATABASE_URL, stateDir });
@@ -160,12 +173,32 @@ export const serveCommand: Command = {
           (tenancy.legacy.skipped > 0 ? `; skipped ${tenancy.legacy.skipped} of tenants not in the database` : ""),
       );
     }
+    let registry: ServingVersions[];
+    try {
+      const seeded = await seedFromConfig(database, config, log);
+      if (seeded.length > 0) log(`model registry: seeded ${seeded.join(", ")} from the config`);
+      registry = await servingVersions(database);
+    } catch (e) {
+      console.error(`tritgate serve: cannot read the model registry: ${(e as Error).message}`);
+      await release().catch(() => undefined);
+      return 1;
+    }
     const givenToken = process.env.TRITGATE_ADMIN_TOKEN || config.server.adminToken;
+    if (givenToken !== undefined && givenToken.length < 16) {
+      console.error("tritgate serve: TRITGATE_ADMIN_TOKEN must be at least 16 characters (it must be hard to guess)");
+      await release().catch(() => undefined);
+      return 1;
+    }
     const { directory } = tenancy;
-    const variants = servedVariants(config, log);
+    const variants = servedVariants(config, registry, log);
+    const slotsOf = (name: string) => config.variants.find((v) => v.name === name)?.slots;
     const observability = operationsAddress(config.server);
     const embedder = await cacheEmbedder(config, log);
-    const { app, observability: operations } = createGateway({
+    const {
+      app,
+      gateway,
+      observability: operations,
+    } = createGateway({
       directory,
       tenancy: tenancy.admin,
       limiter,
@@ -175,8 +208,15 @@ export const serveCommand: Command = {
       bodyLimitBytes: config.server.bodyLimitBytes,
       observability: { separate: observability !== null, token: config.server.observability?.token },
       responseCache: { maxBytes: config.responseCache.maxBytes, ...(embedder ? { embedder } : {}) },
+      registry: {
+        database,
+        policy: config.canary,
+        startWorker: (name, path) => startVariantWorker({ name, path, threads: config.threads, slots: slotsOf(name) }),
+        canaries: registry.flatMap((r) => (r.canary ? [r.canary] : [])),
+      },
     });
     const shutDown = async () => {
+      await gateway.versions.close();
       await Promise.all(variants.map((v) => startedWorker(v).close()));
       await release();
     };
@@ -197,8 +237,9 @@ export const serveCommand: Command = {
       return 1;
     }
     const [server, operationsServer] = servers as [RunningServer, RunningServer | undefined];
-    // the CLI reaches /admin where it is served: the operations listener when there is one
-    if (embedded) markRunning(stateDir, (operationsServer ?? server).url);
+    // `tritgate keys` / `variants` reach /admin where it is served (the operations listener when there is
+    // one) instead of opening a database this process holds or loading a canary it would not see
+    markRunning(stateDir, (operationsServer ?? server).url);
     log(`serving ${server.url}/v1 (config: ${config.source}, state: ${stateDir})`);
     if (operationsServer) log(`serving /metrics, /ui, /dashboards and /admin on ${operationsServer.url}`);
     // made only now that the gateway serves: a start that failed before this leaves no secret unseen
@@ -242,6 +283,15 @@ export const serveCommand: Command = {
     return 0;
   },
 };
+
+/** `TRITGATE_ADMIN_TOKEN` when the config sets no admin token (a short one is refused by the config's rule too). */
+function adminTokenFromEnv(): string | undefined {
+  const token = process.env.TRITGATE_ADMIN_TOKEN;
+  if (token === undefined || token === "") return undefined;
+  if (token.length < 16)
+    throw new Error("TRITGATE_ADMIN_TOKEN must be at least 16 characters (it must be hard to guess)");
+  return token;
+}
 
 /** The database recorder, plus the in-memory ring of the latest rows that `GET /admin/decisions` reads. */
 function recordingWithRecent(recording: Recording): DecisionRecorder &

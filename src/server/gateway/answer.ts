@@ -10,6 +10,8 @@ import type { Gateway } from "./gateway.js";
 export interface ChoiceOutcome {
   readonly index: number;
   readonly variant: string;
+  /** the registry version of `variant` that answered */
+  readonly version: string;
   readonly result: PoolResult;
   /** dispatch → result at the pool handle; see RunOutcome */
   readonly workerMs: number;
@@ -19,12 +21,16 @@ export interface AnswerPlan {
   readonly decision: RoutedDecision;
   readonly choices: number;
   readonly request: (choice: number) => PoolGenerateRequest;
+  /** what splits a variant's traffic between its canary and stable versions: the request id */
+  readonly requestKey: string;
 }
 
 /** Where the loop writes what it did, so that a failure part-way still leaves the choices that ran. */
 export interface AnswerProgress {
   readonly choices: ChoiceOutcome[];
   readonly tried: string[];
+  /** per variant that produced tokens, the version that produced them (the header names it) */
+  readonly versions: Map<string, string>;
   escalated: boolean;
   firstTokenAt: number | null;
 }
@@ -87,14 +93,28 @@ async function runChoices(
 ): Promise<void> {
   let order = chain;
   for (let index = 0; index < plan.choices; index++) {
-    const out = await gateway.run(order, plan.request(index), signal, (variant, token) => {
-      progress.firstTokenAt ??= gateway.now();
-      events?.token(index, variant, token);
-    });
+    const out = await gateway.run(
+      order,
+      plan.request(index),
+      signal,
+      (variant, token, version) => {
+        progress.firstTokenAt ??= gateway.now();
+        progress.versions.set(variant, version);
+        events?.token(index, variant, token);
+      },
+      plan.requestKey,
+    );
     progress.tried.push(...out.tried);
+    progress.versions.set(out.variant, out.version);
     // later choices start on the variant that answered
     order = [out.variant, ...order.filter((n) => n !== out.variant)];
-    const outcome: ChoiceOutcome = { index, variant: out.variant, result: out.result, workerMs: out.workerMs };
+    const outcome: ChoiceOutcome = {
+      index,
+      variant: out.variant,
+      version: out.version,
+      result: out.result,
+      workerMs: out.workerMs,
+    };
     progress.choices.push(outcome);
     events?.done(outcome);
   }

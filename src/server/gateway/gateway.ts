@@ -15,8 +15,10 @@ import {
   VariantUnavailableError,
 } from "../../engines/pool/index.js";
 import type { TierConfig } from "../../tenants/index.js";
+import { VariantVersions } from "../canary/versions.js";
 import { type ApiError, forbidden, invalidRequest, modelNotFound, rateLimited, unavailable } from "../errors.js";
 import { newId } from "../ids.js";
+import { createLogger, type Logger } from "../log.js";
 import type { AppDeps, ServedVariant } from "../types.js";
 import { promptTokenEstimate } from "./estimate.js";
 import type { RoutingHints } from "./hints.js";
@@ -43,6 +45,8 @@ export interface Routed {
 
 export interface RunOutcome {
   readonly variant: string;
+  /** the registry version of `variant` that answered (its canary's or its stable one's) */
+  readonly version: string;
   readonly result: PoolResult;
   /** from dispatch to a slot until the result is back at the pool handle (message hops, tokenising, generation) */
   readonly workerMs: number;
@@ -52,11 +56,16 @@ export interface RunOutcome {
 
 export class Gateway {
   readonly states: VariantStates;
+  /** the versions behind each variant name: the stable one and, during a rollout, its canary */
+  readonly versions: VariantVersions;
   readonly now: () => number;
+  private readonly log: Logger;
 
   constructor(deps: AppDeps) {
     const breaker = deps.breaker ?? DEFAULT_BREAKER_CONFIG;
-    this.states = new VariantStates(deps.variants, breaker, deps.rateAlpha ?? 0.2, deps.log);
+    this.log = deps.log ?? createLogger();
+    this.versions = new VariantVersions(deps.variants, deps.registry, this.log);
+    this.states = new VariantStates(this.versions.served, breaker, deps.rateAlpha ?? 0.2, deps.log);
     this.now = deps.now ?? Date.now;
   }
 
@@ -124,12 +133,18 @@ export class Gateway {
    * render the messages) is never held against the variant. The rest of the chain is still tried,
    * since its variants may have a larger context or another template: a request only some variants
    * can take goes to those. When none can, the first variant's reason is the 400.
+   *
+   * Each variant is a stable version and, during a rollout, a canary: `requestKey` (the request id)
+   * decides which one this request falls on (`VariantVersions.targets`). A canary's engine failure
+   * counts against the canary, not the variant's breaker, and the same variant's stable version is
+   * tried next, so a failing canary costs the client nothing it has not seen yet.
    */
   async run(
     chain: readonly string[],
     request: PoolGenerateRequest,
     signal: AbortSignal | undefined,
-    onToken: (variant: string, token: PoolToken) => void,
+    onToken: (variant: string, token: PoolToken, version: string) => void,
+    requestKey: string,
   ): Promise<RunOutcome> {
     const tried: string[] = [];
     let lastError: unknown;
@@ -139,39 +154,59 @@ export class Gateway {
       const served = this.states.get(name);
       if (!served || !this.states.begin(name, this.now())) continue;
       tried.push(name);
-      try {
+      for (const target of this.versions.targets(name, requestKey)) {
         const t0 = performance.now();
-        const result = await served.worker.generate(
-          request,
-          (token) => {
-            committed = true;
-            onToken(name, token);
-          },
-          signal,
-        );
-        this.states.success(name, {
-          promptTokens: result.promptTokens,
-          outputTokens: result.completionTokens,
-          prefillMs: result.prefillMs,
-          decodeMs: result.decodeMs,
-          atMs: this.now(),
-        });
-        return { variant: name, result, workerMs: performance.now() - t0 - result.queueMs, tried };
-      } catch (e) {
-        if (e instanceof GenerationAbortedError || signal?.aborted) {
-          this.states.release(name);
-          throw e;
+        try {
+          const result = await target.worker.generate(
+            request,
+            (token) => {
+              committed = true;
+              onToken(name, token, target.version);
+            },
+            signal,
+          );
+          const workerMs = performance.now() - t0 - result.queueMs;
+          this.versions.observe(name, target.version, { ok: true, ms: performance.now() - t0 });
+          this.states.success(name, {
+            promptTokens: result.promptTokens,
+            outputTokens: result.completionTokens,
+            prefillMs: result.prefillMs,
+            decodeMs: result.decodeMs,
+            atMs: this.now(),
+          });
+          return { variant: name, version: target.version, result, workerMs, tried };
+        } catch (e) {
+          if (e instanceof GenerationAbortedError || signal?.aborted) {
+            this.states.release(name);
+            throw e;
+          }
+          if (e instanceof RequestError) {
+            this.states.release(name);
+            requestFault ??= { variant: name, error: e };
+            if (committed) throw requestFaultError(name, e);
+            break;
+          }
+          const message = e instanceof Error ? e.message : String(e);
+          if (target.canary) {
+            // a full canary queue says nothing of its health: its stable version takes the request
+            if (!(e instanceof QueueFullError)) {
+              this.versions.observe(name, target.version, { ok: false, ms: performance.now() - t0 });
+              this.log.warn(`engine failure on canary ${name}@${target.version}: ${message}`);
+            }
+            if (committed) {
+              this.states.release(name);
+              throw e;
+            }
+            continue;
+          }
+          if (e instanceof QueueFullError) this.states.release(name);
+          else {
+            this.versions.observe(name, target.version, { ok: false, ms: performance.now() - t0 });
+            this.states.failure(name, this.now(), message);
+          }
+          lastError = e;
+          if (committed) throw e;
         }
-        if (e instanceof RequestError) {
-          this.states.release(name);
-          requestFault ??= { variant: name, error: e };
-          if (committed) throw requestFaultError(name, e);
-          continue;
-        }
-        if (e instanceof QueueFullError) this.states.release(name);
-        else this.states.failure(name, this.now(), e instanceof Error ? e.message : String(e));
-        lastError = e;
-        if (committed) throw e;
       }
     }
     if (requestFault) throw requestFaultError(requestFault.variant, requestFault.error);

@@ -7,10 +7,15 @@ import { isDegraded, type OutcomeDraft } from "../outcome/outcome.js";
 import { bodyResponse, setHeader } from "../response.js";
 import type { GatewayEnv } from "../types.js";
 
-/** `x-tritgate-variant` names the variant that really answered; `x-tritgate-degraded` whether it is below the need. */
+/**
+ * `x-tritgate-variant` names the variant that really answered, `x-tritgate-variant-version` which of
+ * its registry versions (the canary's or the stable one's); `x-tritgate-degraded` whether it is below the need.
+ */
 export function routingHeaders(c: Context<GatewayEnv>, gateway: Gateway, draft: OutcomeDraft, variant: string): void {
   const config = gateway.variant(variant)?.config;
   setHeader(c, "x-tritgate-variant", variant);
+  const version = draft.versions.get(variant);
+  if (version !== undefined) setHeader(c, "x-tritgate-variant-version", version);
   setHeader(
     c,
     "x-tritgate-degraded",

@@ -34,6 +34,8 @@ export interface RequestOutcome {
   readonly routed: Routed | null;
   /** the variant whose answer was returned (null when none was) */
   readonly variant: VariantProfile | null;
+  /** the registry version of that variant that answered (null when none did) */
+  readonly variantVersion: string | null;
   /** every variant tried, in order */
   readonly tried: readonly string[];
   readonly escalated: boolean;
@@ -110,6 +112,7 @@ export class OutcomeDraft implements AnswerProgress {
   error: string | null = null;
   readonly choices: ChoiceOutcome[] = [];
   readonly tried: string[] = [];
+  readonly versions = new Map<string, string>();
   escalated = false;
   firstTokenAt: number | null = null;
   /** what the response cache's lookup found (cache/lookup.ts); null when it was not consulted */
@@ -161,6 +164,7 @@ export function completeOutcome(draft: OutcomeDraft, end: Finished): RequestOutc
     request: draft.request,
     routed,
     variant,
+    variantVersion: variant ? (first?.version ?? null) : null,
     tried: draft.tried,
     escalated: draft.escalated,
     degraded: variant !== null && routed !== null && isDegraded(routed, variant),

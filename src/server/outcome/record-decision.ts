@@ -27,6 +27,7 @@ export function decisionRows(o: RequestOutcome): { request: RequestRow; decision
     tier: principal.tier.name,
     model: asked.model,
     variant: o.variant?.name ?? null,
+    variantVersion: o.variantVersion,
     status: o.status,
     stream: asked.stream,
     tokensIn: o.tokensIn,

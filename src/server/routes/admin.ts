@@ -4,20 +4,24 @@
  */
 import { Hono } from "hono";
 import type { TenancyAdmin } from "../../tenants/index.js";
+import type { VariantVersions } from "../canary/versions.js";
 import { errorResponse, invalidRequest } from "../errors.js";
 import type { RecordedEntry } from "../recorder.js";
 import type { GatewayEnv } from "../types.js";
 import { tenancyRoutes } from "./admin-tenancy.js";
+import { variantAdminRoutes } from "./admin-variants.js";
 
 export interface AdminRoutesOptions {
   readonly latest: ((limit: number) => RecordedEntry[]) | undefined;
   readonly tenancy: TenancyAdmin | undefined;
   /** the served variants' names (what a tier may allow) */
   readonly variants: () => readonly string[];
+  /** the model registry's versions and canaries (`/admin/variants`) */
+  readonly versions?: VariantVersions | undefined;
 }
 
-export function adminRoutes({ latest, tenancy, variants }: AdminRoutesOptions): Hono<GatewayEnv> {
-  const routes = new Hono<GatewayEnv>().get("/decisions", (c) => {
+export function adminRoutes({ latest, tenancy, variants, versions }: AdminRoutesOptions): Hono<GatewayEnv> {
+  const routes = new Hono<GatewayEnv>().route("/variants", variantAdminRoutes(versions)).get("/decisions", (c) => {
     const raw = c.req.query("limit") ?? "100";
     const limit = Number(raw);
     if (!/^\d+$/.test(raw) || limit < 1 || limit > 10_000) {

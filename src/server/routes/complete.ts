@@ -35,6 +35,11 @@ export function complete(c: Context<GatewayEnv>, gateway: Gateway, plan: Complet
     draft.error = decision.reason;
     return errorResponse(c, gateway.rejection(decision, plan.model));
   }
-  const answer: AnswerPlan = { decision, choices: plan.choices, request: plan.request };
+  const answer: AnswerPlan = {
+    decision,
+    choices: plan.choices,
+    request: plan.request,
+    requestKey: c.get("requestId"),
+  };
   return plan.stream ? respondStream(c, gateway, answer, plan) : respondJson(c, gateway, answer, plan);
 }

@@ -1,0 +1,162 @@
+/**
+ * The split and its fallback where a routed variant becomes a worker (`Gateway.run`), over workers
+ * scripted on the main thread and a real registry in PGlite: a canary's failure is absorbed by the
+ * stable version and counted in the canary's window (never on the variant's breaker), a full canary
+ * queue is not a sample, a committed canary answer that fails is the client's failure, and a slow
+ * canary is rolled back by the p95 rule.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DEFAULT_CANARY_BOUNDS, routesToCanary } from "../../../router/index.js";
+import { listTransitions, registerVersion, seedRegistry, setCanaryWeight } from "../../db/registry.js";
+import { type VariantRow, variants, variantTransitions } from "../../db/schema.js";
+import { type TestDatabase, testDatabase } from "../../db/testkit.js";
+import { EngineError, QueueFullError, type VariantWorker } from "../../engines/pool/index.js";
+import { Gateway } from "../gateway/gateway.js";
+import { answers, failsAfterOneToken, failsAtOnce, type Script, scripted } from "../outcome/testkit.js";
+import { CountingLimiter, MapDirectory, memoryLog, TEST_TIERS, TINY_CONFIGS } from "../testkit.js";
+import type { CanaryPolicy } from "./versions.js";
+
+const NAME = "tiny-b158";
+const SHA = "a".repeat(64);
+const policy: CanaryPolicy = { ...DEFAULT_CANARY_BOUNDS, windowRequests: 200, promoteAfterRequests: null };
+
+/** A scripted runtime with the parts of a pool worker the versions need to start and retire it. */
+function scriptedWorker(name: string, script: () => Script): VariantWorker & { closed: boolean } {
+  const runtime = scripted(name, script);
+  const worker = {
+    ...runtime,
+    path: "/scripted",
+    ready: Promise.resolve(runtime.info!),
+    restarts: 0,
+    closed: false,
+    crash() {},
+    async close() {
+      worker.closed = true;
+    },
+  };
+  return worker;
+}
+
+const slow: Script = async (onToken, signal) => {
+  await new Promise((resolve) => setTimeout(resolve, 25));
+  return answers("slow")(onToken, signal);
+};
+
+const queueFull: Script = async () => {
+  throw new QueueFullError(NAME, 0);
+};
+
+describe("VariantVersions in Gateway.run", () => {
+  let db: TestDatabase;
+  let canaryRow: VariantRow;
+  beforeAll(async () => {
+    db = await testDatabase("pglite");
+  }, 120_000);
+  afterAll(async () => db?.dispose());
+  beforeEach(async () => {
+    // one database for the file (PGlite takes seconds to open); each test starts from an empty registry
+    await db.database.orm.delete(variantTransitions);
+    await db.database.orm.delete(variants);
+    await seedRegistry(db.database, [
+      {
+        family: "tiny",
+        name: NAME,
+        version: "1",
+        engine: "bitnet",
+        path: "/stable",
+        fileSha256: SHA,
+        card: {},
+        measuredQuality: null,
+      },
+    ]);
+    await registerVersion(
+      db.database,
+      { name: NAME, version: "2", path: "/canary", fileSha256: SHA, engine: "bitnet" },
+      { automatic: false, reason: "test" },
+    );
+    canaryRow = await setCanaryWeight(db.database, NAME, 0.5, { automatic: false, reason: "test" });
+  });
+
+  function gatewayWith(canaryScript: Script, stableScript: Script = answers("stable")) {
+    const canary = scriptedWorker(NAME, () => canaryScript);
+    const log = memoryLog();
+    const gateway = new Gateway({
+      directory: new MapDirectory(Object.values(TEST_TIERS)),
+      limiter: new CountingLimiter(),
+      log,
+      variants: [{ config: TINY_CONFIGS[0]!, worker: scripted(NAME, () => stableScript), version: "1" }],
+      registry: { database: db.database, policy, startWorker: () => canary, canaries: [canaryRow] },
+    });
+    return { gateway, canary, log };
+  }
+
+  const onCanary = (n: number, prefix = "c") => {
+    const ids: string[] = [];
+    for (let i = 0; ids.length < n; i++) if (routesToCanary(`${prefix}${i}`, 0.5)) ids.push(`${prefix}${i}`);
+    return ids;
+  };
+  const request = { input: { kind: "text" as const, text: "hi" }, maxTokens: 4 };
+  const run = (gateway: Gateway, id: string) => gateway.run([NAME], request, undefined, () => undefined, id);
+
+  it("a canary failing before any token: the stable version answers, the breaker stays closed, and at minRequests it is rolled back", async () => {
+    const { gateway, canary, log } = gatewayWith(failsAtOnce);
+    const ids = onCanary(policy.minRequests);
+    for (const [i, id] of ids.entries()) {
+      const out = await run(gateway, id);
+      expect(out, `attempt ${i}`).toMatchObject({ variant: NAME, version: "1" });
+      expect(gateway.states.breaker(NAME, Date.now())?.state).toBe("closed");
+    }
+    await gateway.versions.close();
+    expect(canary.closed).toBe(true);
+    const [last] = await listTransitions(db.database, { variant: NAME, limit: 1 });
+    expect(last).toMatchObject({ kind: "rolled_back", automatic: true, version: "2" });
+    expect(log.lines.filter((l) => l.includes("engine failure on canary tiny-b158@2"))).toHaveLength(ids.length);
+  });
+
+  it("a full canary queue sends the request to the stable version and is not a sample", async () => {
+    const { gateway } = gatewayWith(queueFull);
+    for (const id of onCanary(policy.minRequests + 10)) expect((await run(gateway, id)).version).toBe("1");
+    await gateway.versions.settled();
+    const [last] = await listTransitions(db.database, { variant: NAME, limit: 1 });
+    expect(last?.kind).toBe("weight");
+    const live = (await gateway.versions.list()).find((v) => v.version === "2")?.live;
+    expect(live).toMatchObject({ role: "canary", attempts: 0 });
+  });
+
+  it("a canary answer that fails after its first token is the client's failure (it was committed)", async () => {
+    const { gateway } = gatewayWith(failsAfterOneToken);
+    const [id] = onCanary(1);
+    await expect(run(gateway, id!)).rejects.toBeInstanceOf(EngineError);
+  });
+
+  it("requests off the canary's side never reach it", async () => {
+    const { gateway } = gatewayWith(failsAtOnce);
+    for (let i = 0; i < 200; i++) {
+      const id = `s${i}`;
+      if (routesToCanary(id, 0.5)) continue;
+      expect((await run(gateway, id)).version).toBe("1");
+    }
+    const live = (await gateway.versions.list()).find((v) => v.version === "2")?.live;
+    expect(live?.attempts).toBe(0);
+  });
+
+  it("a canary many times slower than the stable version is rolled back by the p95 rule", async () => {
+    const { gateway } = gatewayWith(slow);
+    // the stable window first needs minRequests to compare against
+    for (let i = 0, n = 0; n < policy.minRequests; i++) {
+      if (routesToCanary(`s${i}`, 0.5)) continue;
+      await run(gateway, `s${i}`);
+      n++;
+    }
+    for (const id of onCanary(policy.minRequests)) expect((await run(gateway, id)).version).toBe("2");
+    await gateway.versions.settled();
+    const [last] = await listTransitions(db.database, { variant: NAME, limit: 1 });
+    expect(last).toMatchObject({ kind: "rolled_back", automatic: true });
+    expect(last?.reason).toContain("p95 latency");
+    expect(last?.figures).toMatchObject({
+      rule: "p95_latency",
+      canary: { requests: policy.minRequests, successRate: 1 },
+    });
+    expect((await run(gateway, onCanary(1, "after")[0]!)).version).toBe("1");
+  });
+});
