@@ -8,3 +8,13 @@ export { type Recording, type RecordingOptions, startRecording } from "./recordi
 export { type DailyUsageInsert, rollUp } from "./rollup.js";
 export * as schema from "./schema.js";
 export { type WriteMethod, type WriteResult, writeBatch } from "./write.js";
+export {
+  createReports,
+  type DayRange,
+  parseDayRange,
+  type RecentDecision,
+  type Reports,
+  type UsageFigures,
+  type UsageGroupBy,
+  type UsageReport,
+} from "./reports/index.js";
