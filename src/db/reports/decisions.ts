@@ -4,7 +4,7 @@
  * backwards per partition) and a limit; each decision is found by its primary key, which is its
  * request's (request_id, created_at).
  */
-import { and, desc, eq, gte } from "drizzle-orm";
+import { and, desc, eq, gte, sql } from "drizzle-orm";
 import type { Database } from "../open.js";
 import { type RequestSelect, type RoutingDecisionSelect, requests, routingDecisions } from "../schema.js";
 import { utcDayOf } from "./range.js";
@@ -45,26 +45,41 @@ function iso(timestamp: string): string {
   return new Date(ms).toISOString();
 }
 
-/** The query itself (a builder: `recentDecisions` runs it, the plan test explains it). */
+/**
+ * The query itself (a builder: `recentDecisions` runs it, the plan test explains it). The tenant's
+ * latest requests come first, as a subquery with its own limit, and each one's decision is then looked
+ * up by key in a LATERAL subquery: the planner cannot turn that into a hash join over every decision
+ * of the window, so the work is `limit` index lookups whatever the other tenants wrote.
+ */
 export function decisionsQuery(database: Database, tenantId: string, window: DecisionWindow) {
   const limit = bounded("limit", window.limit ?? DEFAULT_DECISIONS, MAX_DECISIONS);
   const days = bounded("days", window.days ?? DEFAULT_DECISION_DAYS, MAX_DECISION_DAYS);
   const since = `${utcDayOf(window.nowMs, -(days - 1))}T00:00:00.000Z`;
-  return (
-    database.orm
-      .select({ request: requests, decision: routingDecisions })
-      .from(requests)
-      .innerJoin(
-        routingDecisions,
-        and(eq(routingDecisions.requestId, requests.requestId), eq(routingDecisions.createdAt, requests.createdAt)),
-      )
-      // the bound on both tables lets each prune its partitions before the join
-      .where(
-        and(eq(requests.tenantId, tenantId), gte(requests.createdAt, since), gte(routingDecisions.createdAt, since)),
-      )
-      .orderBy(desc(requests.createdAt), desc(requests.requestId))
-      .limit(limit)
-  );
+  const recent = database.orm
+    .select()
+    .from(requests)
+    .where(and(eq(requests.tenantId, tenantId), gte(requests.createdAt, since)))
+    .orderBy(desc(requests.createdAt), desc(requests.requestId))
+    .limit(limit)
+    .as("recent");
+  const decision = database.orm
+    .select()
+    .from(routingDecisions)
+    .where(
+      and(
+        eq(routingDecisions.requestId, recent.requestId),
+        eq(routingDecisions.createdAt, recent.createdAt),
+        // the window again, so that the planner prunes the decisions' old partitions too
+        gte(routingDecisions.createdAt, since),
+      ),
+    )
+    .limit(1)
+    .as("decision");
+  return database.orm
+    .select({ request: recent._.selectedFields, decision: decision._.selectedFields })
+    .from(recent)
+    .innerJoinLateral(decision, sql`true`)
+    .orderBy(desc(recent.createdAt), desc(recent.requestId));
 }
 
 export async function recentDecisions(

@@ -36,7 +36,7 @@ function candidate(variant: string, i: number): Candidate {
     meetsTtft: true,
     meetsTotal: i % 4 !== 0,
     feasible: i % 4 !== 0,
-    issues: i % 4 === 0 ? ["total_sla"] : [],
+    issues: i % 4 === 0 ? ["total_over_sla"] : [],
   };
 }
 
