@@ -11,6 +11,10 @@ export { type WriteMethod, type WriteResult, writeBatch } from "./write.js";
 export {
   createReports,
   type DayRange,
+  DEFAULT_DECISION_DAYS,
+  DEFAULT_DECISIONS,
+  MAX_DECISION_DAYS,
+  MAX_DECISIONS,
   parseDayRange,
   type RecentDecision,
   type Reports,

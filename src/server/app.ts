@@ -42,6 +42,7 @@ import {
 import type { RouteServices } from "./routes/context.js";
 import { healthRoutes } from "./routes/health.js";
 import { modelsRoutes } from "./routes/models.js";
+import { usageRoutes } from "./routes/usage.js";
 import { chatSchema } from "./schemas/chat.js";
 import { completionSchema } from "./schemas/completions.js";
 import type { AppDeps, GatewayEnv } from "./types.js";
@@ -98,7 +99,8 @@ export function createGateway(given: AppDeps): GatewayApp {
       rateLimit(deps.limiter, completionEstimate, now),
       completions(services),
     )
-    .route("/models", modelsRoutes(services));
+    .route("/models", modelsRoutes(services))
+    .route("/usage", usageRoutes(services));
 
   const app = new Hono<GatewayEnv>()
     .use(requestId())
@@ -110,8 +112,8 @@ export function createGateway(given: AppDeps): GatewayApp {
     .route("/metrics", metricsRoute(metrics.registry))
     .route("/dashboards", dashboardsRoute())
     .route("/ui", uiRoute({ metrics, tiers: tierSla }))
-    .use("/admin/*", adminAuth(deps.adminToken))
-    .route("/admin", adminRoutes(recorder.latest?.bind(recorder)));
+    .use("/admin/*", adminAuth(deps.adminToken, deps.directory))
+    .route("/admin", adminRoutes(recorder.latest?.bind(recorder), services));
 
   app.notFound((c) => errorResponse(c, notFound(`Unknown route ${c.req.method} ${c.req.path}.`)));
   app.onError((err, c) => {

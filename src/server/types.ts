@@ -1,5 +1,6 @@
 /** What the app is built from, and what middleware hands to routes. */
 
+import type { Reports } from "../db/index.js";
 import type { BreakerConfig, CardRates, CostParams, EngineKind } from "../../router/index.js";
 import type { VariantWorker } from "../engines/pool/index.js";
 import type { EnergyMeter } from "../metrics/index.js";
@@ -39,6 +40,11 @@ export interface AppDeps {
   readonly variants: readonly ServedVariant[];
   /** where decisions go; default: an in-memory ring of the latest 1000 */
   readonly recorder?: DecisionRecorder & Partial<Pick<MemoryRecorder, "latest">>;
+  /**
+   * usage reports and recent decisions (`src/db/reports/`) for /v1/usage and the admin reports; unset
+   * (no database) = those routes answer 501 `reports_unavailable`
+   */
+  readonly reports?: Reports;
   /** bearer token for /admin/*; unset = admin routes answer 404 */
   readonly adminToken?: string | undefined;
   /** largest request body accepted (413 past it); default 1 MiB */

@@ -6,7 +6,7 @@ import { statSync } from "node:fs";
  */
 import { type MeasuredCard, readModelCard, resolveVariantFigures } from "../../config/card.js";
 import { ensureDemoKey, type GatewayConfig, loadConfig, resolveStateDir, variantCost } from "../../config/index.js";
-import { type Recording, startRecording } from "../../db/index.js";
+import { createReports, type Recording, startRecording } from "../../db/index.js";
 import { startVariantWorker } from "../../engines/pool/index.js";
 import { createGateway, type ServedVariant, startServer } from "../../server/index.js";
 import { type DecisionRecorder, MemoryRecorder } from "../../server/recorder.js";
@@ -94,6 +94,7 @@ export const serveCommand: Command = {
       limiter,
       variants,
       recorder: recordingWithRecent(recording),
+      reports: createReports(recording.database),
       adminToken: config.server.adminToken,
       bodyLimitBytes: config.server.bodyLimitBytes,
     });

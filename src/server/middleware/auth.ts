@@ -2,7 +2,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import type { TenantDirectory } from "../../tenants/index.js";
-import { errorResponse, invalidApiKey, notFound } from "../errors.js";
+import { errorResponse, forbidden, invalidApiKey, notFound } from "../errors.js";
 import { requestHeader } from "../response.js";
 import type { GatewayEnv } from "../types.js";
 
@@ -32,11 +32,16 @@ export function auth(directory: TenantDirectory): MiddlewareHandler<GatewayEnv> 
   };
 }
 
-/** The admin token guard: never a tenant key. Unset token = the admin surface does not exist. */
-export function adminAuth(token: string | undefined): MiddlewareHandler<GatewayEnv> {
+/**
+ * The admin token guard: never a tenant key (a valid one is told 403: it is known, and not allowed
+ * here). Unset token = the admin surface does not exist.
+ */
+export function adminAuth(token: string | undefined, directory?: TenantDirectory): MiddlewareHandler<GatewayEnv> {
   return async (c, next) => {
     if (!token) return errorResponse(c, notFound("Not found."));
     const given = bearerKey(requestHeader(c, "authorization"));
+    if (given !== undefined && !safeEqual(given, token) && directory?.authenticate(given))
+      return errorResponse(c, forbidden("A tenant key cannot use the admin API.", "admin_only"));
     if (given === undefined || !safeEqual(given, token)) return errorResponse(c, invalidApiKey("Invalid admin token."));
     return next();
   };
