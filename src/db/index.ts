@@ -5,9 +5,6 @@ export { type Database, type Driver, driverFor, type OpenOptions, type Orm, open
 export { dropExpiredPartitions, ensurePartitions, listPartitions, type Partition } from "./partitions.js";
 export { DatabaseRecorder, type RecorderOptions, type RecorderStats } from "./recorder.js";
 export { type Recording, type RecordingOptions, startRecording } from "./recording.js";
-export { type DailyUsageInsert, rollUp } from "./rollup.js";
-export * as schema from "./schema.js";
-export { type WriteMethod, type WriteResult, writeBatch } from "./write.js";
 export {
   createReports,
   type DayRange,
@@ -22,3 +19,6 @@ export {
   type UsageGroupBy,
   type UsageReport,
 } from "./reports/index.js";
+export { type DailyUsageInsert, rollUp } from "./rollup.js";
+export * as schema from "./schema.js";
+export { type WriteMethod, type WriteResult, writeBatch } from "./write.js";

@@ -1,7 +1,7 @@
 /** What the app is built from, and what middleware hands to routes. */
 
-import type { Reports } from "../db/index.js";
 import type { BreakerConfig, CardRates, CostParams, EngineKind } from "../../router/index.js";
+import type { Reports } from "../db/index.js";
 import type { VariantWorker } from "../engines/pool/index.js";
 import type { EnergyMeter } from "../metrics/index.js";
 import type { Principal, RateLimiter, TenantDirectory } from "../tenants/index.js";

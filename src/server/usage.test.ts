@@ -102,27 +102,36 @@ describe.each(["pglite", "postgres"] as const)("usage routes on %s", (driver) =>
         expect(JSON.stringify(refused.body)).not.toContain(`"requests"`);
       }
       // the admin surface is closed to tenant keys: their own tenant's or another's
-      for (const path of ["/admin/usage", `/admin/usage?tenant=${tenant}`, "/admin/usage/variants", `/admin/tenants/${other}/decisions`, `/admin/tenants/${tenant}/decisions`]) {
+      for (const path of [
+        "/admin/usage",
+        `/admin/usage?tenant=${tenant}`,
+        "/admin/usage/variants",
+        `/admin/tenants/${other}/decisions`,
+        `/admin/tenants/${tenant}/decisions`,
+      ]) {
         const res = await get(path, key);
         expect(res.status).toBe(403);
         expect(res.body).toMatchObject({ error: { type: "permission_error", code: "admin_only" } });
       }
     }
     // by day, the days in the range that had traffic, each one's sums
-    const byDay = (await get(`/v1/usage?from=2026-11-28&to=2026-11-29&group_by=day`, g.keys.standard)).body as ReportBody;
+    const byDay = (await get(`/v1/usage?from=2026-11-28&to=2026-11-29&group_by=day`, g.keys.standard))
+      .body as ReportBody;
     expect(byDay.data.map((d) => d.day)).toEqual(["2026-11-28", "2026-11-29"]);
-    for (const d of byDay.data) expect(d).toMatchObject(figuresOf(within(ENTRIES, d.day as string, d.day as string, "acme")));
+    for (const d of byDay.data)
+      expect(d).toMatchObject(figuresOf(within(ENTRIES, d.day as string, d.day as string, "acme")));
     // a tenant with no rows sees zeros, not someone else's
     const empty = (await get(`/v1/usage?${RANGE}`, g.keys.free)).body as ReportBody;
     expect(empty).toMatchObject({ tenant: "hobbyist", data: [], totals: { requests: 0, cost: 0 } });
   });
 
   it("admin: every tenant, one tenant, per variant, and a tenant's recent decisions", async () => {
-    const g = await started();
+    await started();
     const all = (await get(`/admin/usage?${RANGE}`, ADMIN_TOKEN)).body as ReportBody;
     expect(all).toMatchObject({ tenant: null, groupBy: "tenant", totals: figuresOf(ENTRIES) });
     expect(all.data.map((d) => d.tenantId)).toEqual(["acme", "globex", "initech"]);
-    for (const d of all.data) expect(d).toMatchObject(figuresOf(within(ENTRIES, "2026-11-27", "2026-12-01", d.tenantId)));
+    for (const d of all.data)
+      expect(d).toMatchObject(figuresOf(within(ENTRIES, "2026-11-27", "2026-12-01", d.tenantId)));
 
     const one = (await get(`/admin/usage?${RANGE}&tenant=initech`, ADMIN_TOKEN)).body as ReportBody;
     expect(one).toMatchObject({ tenant: "initech", groupBy: "variant" });
@@ -139,7 +148,10 @@ describe.each(["pglite", "postgres"] as const)("usage routes on %s", (driver) =>
     expect(decisions.status).toBe(200);
     const list = decisions.body as {
       tenant: string;
-      data: { request: { requestId: string; tenantId: string; createdAt: string }; decision: { candidates: unknown[] } }[];
+      data: {
+        request: { requestId: string; tenantId: string; createdAt: string };
+        decision: { candidates: unknown[] };
+      }[];
     };
     const newest = ENTRIES.filter((e) => e.request.tenantId === "globex" && e.request.createdAt >= "2026-11-30")
       .sort((a, b) => b.request.createdAt.localeCompare(a.request.createdAt))

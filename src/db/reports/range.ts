@@ -51,7 +51,8 @@ export function parseDayRange(from: string | undefined, to: string | undefined, 
   const today = Math.floor(nowMs / DAY_MS) * DAY_MS;
   const end = toMs ?? (fromMs === undefined ? today : fromMs + span * DAY_MS);
   const start = fromMs ?? end - span * DAY_MS;
-  if (start > end) return { ok: false, param: "from", message: `from (${utcDayOf(start)}) is after to (${utcDayOf(end)})` };
+  if (start > end)
+    return { ok: false, param: "from", message: `from (${utcDayOf(start)}) is after to (${utcDayOf(end)})` };
   const days = (end - start) / DAY_MS + 1;
   if (days > MAX_RANGE_DAYS)
     return {

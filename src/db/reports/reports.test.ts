@@ -9,17 +9,10 @@ import postgres from "postgres";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RecordEntry } from "../entry.js";
 import { type Database, openDatabase } from "../open.js";
-import { POSTGRES_ADMIN_URL, type TestDatabase, testDatabase } from "../testkit.js";
+import { type TestDatabase, testDatabase } from "../testkit.js";
 import { decisionsQuery } from "./decisions.js";
 import { createReports, type Reports } from "./index.js";
-import {
-  REPORT_NOW,
-  recordThrough,
-  sumsOf,
-  type ExpectedSums,
-  usageEntries,
-  within,
-} from "./testkit.js";
+import { type ExpectedSums, REPORT_NOW, recordThrough, sumsOf, usageEntries, within } from "./testkit.js";
 import { ratesOf } from "./usage.js";
 
 const ENTRIES = usageEntries(240);
@@ -210,9 +203,7 @@ describe.each(["pglite", "postgres"] as const)("reports on %s", (driver) => {
     const db = await recorded();
     const query = decisionsQuery(db.database, "acme", { nowMs: REPORT_NOW, days: 2, limit: 50 });
     // with sequential scans priced out, a plan without one exists only if indexes can serve the query
-    const plan = (
-      await onOneConnection(db.database, [sql`set local enable_seqscan = off`, sql`explain ${query}`])
-    )
+    const plan = (await onOneConnection(db.database, [sql`set local enable_seqscan = off`, sql`explain ${query}`]))
       .map((r) => String(Object.values(r)[0]))
       .join("\n");
     expect(plan).not.toMatch(/Seq Scan/);

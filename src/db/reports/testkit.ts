@@ -112,7 +112,8 @@ export async function recordThrough(
   for (const e of list) recorder.enqueue(e.request, e.decision);
   await recorder.close();
   const stats = recorder.stats();
-  if (errors.length > 0 || stats.rejected > 0 || stats.lost > 0) throw new Error(`recording failed: ${errors.join("; ")}`);
+  if (errors.length > 0 || stats.rejected > 0 || stats.lost > 0)
+    throw new Error(`recording failed: ${errors.join("; ")}`);
 }
 
 /** The figures a report of these entries must show, summed from the rows (null counts 0). */

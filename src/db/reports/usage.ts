@@ -102,7 +102,11 @@ export function addSums(into: UsageSums, more: UsageSums): UsageSums {
 
 function groupKey<G extends UsageGroupBy>(groupBy: G, key: string): UsageGroupKey[G] {
   const named =
-    groupBy === "tenant" ? { tenantId: key } : groupBy === "variant" ? { variant: key === NO_VARIANT ? null : key } : { day: key };
+    groupBy === "tenant"
+      ? { tenantId: key }
+      : groupBy === "variant"
+        ? { variant: key === NO_VARIANT ? null : key }
+        : { day: key };
   return named as UsageGroupKey[G];
 }
 

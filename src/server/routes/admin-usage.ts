@@ -21,7 +21,8 @@ export function adminUsageRoutes({ deps }: Pick<RouteServices, "deps">): Hono<Ga
     .get("/usage", async (c) => {
       try {
         const params = queryParams(c, ["tenant", "from", "to", "group_by"]);
-        if (params.tenant === "") throw invalidRequest("tenant must name a tenant when given.", "tenant", "invalid_value");
+        if (params.tenant === "")
+          throw invalidRequest("tenant must name a tenant when given.", "tenant", "invalid_value");
         const range = rangeOf(params, now());
         const groupBy = groupOf(params.group_by, GROUPS, params.tenant === undefined ? "tenant" : "variant");
         const report = await readReport(deps.reports, deps.log, (r) =>

@@ -23,7 +23,8 @@ export function queryParams<K extends string>(c: Context<GatewayEnv>, allowed: r
         name,
         "unknown_parameter",
       );
-    if (values.length !== 1) throw invalidRequest(`${name} is given ${values.length} times; give it once.`, name, "invalid_value");
+    if (values.length !== 1)
+      throw invalidRequest(`${name} is given ${values.length} times; give it once.`, name, "invalid_value");
     out[name as K] = values[0];
   }
   return out;
