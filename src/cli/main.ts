@@ -10,6 +10,7 @@ import { keysCommand } from "./commands/keys.js";
 import { migrateCommand } from "./commands/migrate.js";
 import { serveCommand } from "./commands/serve.js";
 import { trainCommand } from "./commands/train.js";
+import { usageCommand } from "./commands/usage.js";
 
 const commands: readonly Command[] = [
   serveCommand,
@@ -21,6 +22,7 @@ const commands: readonly Command[] = [
   familyCommand,
   evalCommand,
   migrateCommand,
+  usageCommand,
 ];
 
 function usage(): string {
