@@ -1,7 +1,7 @@
 /**
  * Usage and cost over a range of UTC days, per tenant, per variant or per day: sums of `daily_usage`
  * only. The recorder keeps that rollup in the transaction that inserts the requests, so a report costs
- * days × tenants × variants rows read through its primary key (day first), never a scan of `requests`.
+ * days × tenants × variants rows (one tenant's through `daily_usage_tenant_day_idx`), never a scan of `requests`.
  */
 import { and, asc, between, eq, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../open.js";
