@@ -10,6 +10,7 @@ import { keysCommand } from "./commands/keys.js";
 import { migrateCommand } from "./commands/migrate.js";
 import { serveCommand } from "./commands/serve.js";
 import { trainCommand } from "./commands/train.js";
+import { usageCommand } from "./commands/usage.js";
 import { variantsCommand } from "./commands/variants.js";
 
 const commands: readonly Command[] = [
@@ -23,6 +24,7 @@ const commands: readonly Command[] = [
   evalCommand,
   migrateCommand,
   variantsCommand,
+  usageCommand,
 ];
 
 function usage(): string {

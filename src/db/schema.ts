@@ -293,7 +293,11 @@ export const dailyUsage = pgTable(
     price: doublePrecision("price").notNull(),
     counterfactualCost: doublePrecision("counterfactual_cost").notNull(),
   },
-  (t) => [primaryKey({ name: "daily_usage_pkey", columns: [t.day, t.tenantId, t.variant] })],
+  (t) => [
+    primaryKey({ name: "daily_usage_pkey", columns: [t.day, t.tenantId, t.variant] }),
+    // one tenant's report (`/v1/usage`) reads only its own rows, not every tenant's for each day of the range
+    index("daily_usage_tenant_day_idx").on(t.tenantId, t.day),
+  ],
 );
 
 /**

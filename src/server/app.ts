@@ -48,6 +48,7 @@ import {
 import type { RouteServices } from "./routes/context.js";
 import { healthRoutes } from "./routes/health.js";
 import { modelsRoutes } from "./routes/models.js";
+import { usageRoutes } from "./routes/usage.js";
 import { chatSchema } from "./schemas/chat.js";
 import { completionSchema } from "./schemas/completions.js";
 import type { AppDeps, GatewayEnv } from "./types.js";
@@ -119,7 +120,8 @@ export function createGateway(given: AppDeps): GatewayApp {
       rateLimit(deps.limiter, billedEstimate(completionEstimate), now),
       completions(services),
     )
-    .route("/models", modelsRoutes(services));
+    .route("/models", modelsRoutes(services))
+    .route("/usage", usageRoutes(services));
 
   const guard = observabilityAuth(deps.observability?.token);
   const operations = new Hono<GatewayEnv>()
@@ -129,7 +131,7 @@ export function createGateway(given: AppDeps): GatewayApp {
     .route("/metrics", metricsRoute(metrics.registry))
     .route("/dashboards", dashboardsRoute())
     .route("/ui", uiRoute({ metrics, tiers: tierSla }))
-    .use("/admin/*", adminAuth(deps.adminToken))
+    .use("/admin/*", adminAuth(deps.adminToken, deps.directory))
     .route(
       "/admin",
       adminRoutes({
@@ -137,6 +139,7 @@ export function createGateway(given: AppDeps): GatewayApp {
         tenancy: deps.tenancy,
         variants: () => deps.variants.map((v) => v.config.name),
         versions: gateway.versions,
+        services,
       }),
     );
 

@@ -189,8 +189,11 @@ describe("routing", () => {
     const body = (await ok.json()) as { data: RecordedEntry[] };
     expect(body.data).toHaveLength(3);
     expect(body.data[0]?.request.requestId).toBeTruthy();
+    // a tenant key is known and not allowed here: 403, not the 401 of a wrong token
     const tenant = await fetch(url, { headers: { authorization: `Bearer ${gw.keys.standard}` } });
-    expect(tenant.status).toBe(401);
+    expect(tenant.status).toBe(403);
+    expect(await tenant.json()).toMatchObject({ error: { type: "permission_error", code: "admin_only" } });
+    expect((await fetch(url, { headers: { authorization: "Bearer wrong-token" } })).status).toBe(401);
   });
 
   it("a client that disconnects mid-stream cancels the generation and frees the slot", async () => {

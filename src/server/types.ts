@@ -1,6 +1,7 @@
 /** What the app is built from, and what middleware hands to routes. */
 
 import type { BreakerConfig, CardRates, CostParams, EngineKind } from "../../router/index.js";
+import type { Reports } from "../db/index.js";
 import type { TextEmbedder } from "../engines/bitnet/index.js";
 import type { VariantWorker } from "../engines/pool/index.js";
 import type { EnergyMeter } from "../metrics/index.js";
@@ -44,6 +45,11 @@ export interface AppDeps {
   readonly variants: readonly ServedVariant[];
   /** where decisions go; default: an in-memory ring of the latest 1000 */
   readonly recorder?: DecisionRecorder & Partial<Pick<MemoryRecorder, "latest">>;
+  /**
+   * usage reports and recent decisions (`src/db/reports/`) for /v1/usage and the admin reports; unset
+   * (no database) = those routes answer 501 `reports_unavailable`
+   */
+  readonly reports?: Reports;
   /** bearer token for /admin/* (or the source of its hash); unset = admin routes answer 404 */
   readonly adminToken?: AdminToken | undefined;
   /** tiers, tenants and keys managed under /admin (the database's); unset = those routes answer 404 */

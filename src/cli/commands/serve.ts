@@ -7,6 +7,7 @@ import { statSync } from "node:fs";
 import { type MeasuredCard, readModelCard, resolveVariantFigures } from "../../config/card.js";
 import { type GatewayConfig, loadConfig, resolveStateDir, variantCost } from "../../config/index.js";
 import {
+  createReports,
   driverFor,
   ensureAdminToken,
   ensureDemoKey,
@@ -204,6 +205,7 @@ export const serveCommand: Command = {
       limiter,
       variants,
       recorder: recordingWithRecent(recording),
+      reports: createReports(recording.database),
       adminToken: givenToken || { sha256: () => directory.adminTokenHash() },
       bodyLimitBytes: config.server.bodyLimitBytes,
       observability: { separate: observability !== null, token: config.server.observability?.token },

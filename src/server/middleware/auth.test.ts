@@ -70,7 +70,7 @@ describe("adminAuth", () => {
   const app = (token: string | undefined) =>
     new Hono<GatewayEnv>().use(adminAuth(token)).get("/", (c) => c.text("admin"));
 
-  it("the admin token passes; any other bearer, a tenant key included, is a 401", async () => {
+  it("the admin token passes; any other bearer (a key of no directory it was given) is a 401", async () => {
     const ok = await get(app("admin-secret"), "Bearer admin-secret");
     expect(ok.status).toBe(200);
     expect(await ok.text()).toBe("admin");
@@ -82,6 +82,22 @@ describe("adminAuth", () => {
         message: /^Invalid admin token\.$/,
       });
     }
+  });
+
+  it("given the tenant directory, a valid tenant key is a 403 (known, not allowed); a revoked one a 401", async () => {
+    const { key, directory } = tenantApp();
+    const guarded = new Hono<GatewayEnv>().use(adminAuth("admin-secret", directory)).get("/", (c) => c.text("admin"));
+    await expectOpenAIError(await get(guarded, `Bearer ${key}`), 403, {
+      type: "permission_error",
+      code: "admin_only",
+      message: /^A tenant key cannot use the admin API\.$/,
+    });
+    expect((await get(guarded, "Bearer admin-secret")).status).toBe(200);
+    expect(directory.revokeKey("key_1")).toBe(true);
+    await expectOpenAIError(await get(guarded, `Bearer ${key}`), 401, {
+      type: "invalid_request_error",
+      code: "invalid_api_key",
+    });
   });
 
   it("without a configured token the admin surface does not exist: 404 whatever is sent", async () => {

@@ -2,7 +2,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import { hashesEqual, type TenantDirectory } from "../../tenants/index.js";
-import { errorResponse, invalidApiKey, notFound } from "../errors.js";
+import { errorResponse, forbidden, invalidApiKey, notFound } from "../errors.js";
 import { requestHeader, setHeader } from "../response.js";
 import type { GatewayEnv } from "../types.js";
 
@@ -39,16 +39,21 @@ export function auth(directory: TenantDirectory): MiddlewareHandler<GatewayEnv> 
  */
 export type AdminToken = string | { readonly sha256: () => string | undefined };
 
-/** The admin token guard: never a tenant key (a tenant key gets 401). No token = the admin surface does not exist. */
-export function adminAuth(token: AdminToken | undefined): MiddlewareHandler<GatewayEnv> {
+/**
+ * The admin token guard: never a tenant key (a valid one is told 403: it is known, and not allowed
+ * here). No token = the admin surface does not exist.
+ */
+export function adminAuth(token: AdminToken | undefined, directory?: TenantDirectory): MiddlewareHandler<GatewayEnv> {
   const fixed = typeof token === "string" && token !== "" ? sha256(token) : undefined;
   const expected = () => (typeof token === "object" ? token.sha256() : fixed);
   return async (c, next) => {
     const hash = expected();
     if (hash === undefined) return errorResponse(c, notFound("Not found."));
     const given = bearerKey(requestHeader(c, "authorization"));
-    if (given === undefined || !hashesEqual(sha256(given), hash))
-      return errorResponse(c, invalidApiKey("Invalid admin token."));
+    const admin = given !== undefined && hashesEqual(sha256(given), hash);
+    if (given !== undefined && !admin && directory?.authenticate(given))
+      return errorResponse(c, forbidden("A tenant key cannot use the admin API.", "admin_only"));
+    if (!admin) return errorResponse(c, invalidApiKey("Invalid admin token."));
     return next();
   };
 }

@@ -1,0 +1,1 @@
+CREATE INDEX "daily_usage_tenant_day_idx" ON "daily_usage" USING btree ("tenant_id","day");
