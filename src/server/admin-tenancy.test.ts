@@ -206,7 +206,7 @@ describe.each(["pglite", "postgres"] as const)("the admin API on %s", (driver) =
     }
   });
 
-  it("answers 401 to a tenant key, a wrong token and no token on every admin route, in OpenAI's shape", async () => {
+  it("answers 403 to a tenant key, 401 to a wrong token and to none, on every admin route, in OpenAI's shape", async () => {
     const { url } = await start();
     const key = ((await (await admin(url, "POST", "/tenants/acme/keys")).json()) as { key: string }).key;
     const routes: [string, string][] = [
@@ -230,7 +230,9 @@ describe.each(["pglite", "postgres"] as const)("the admin API on %s", (driver) =
       for (const bearer of [key, "tgadmin-wrong", ""]) {
         const res = await admin(url, method, path, method === "GET" || method === "DELETE" ? undefined : {}, bearer);
         expect(res.headers.get("x-request-id")).toMatch(/\S/);
-        await expectOpenAIError(res, 401, { type: "invalid_request_error", code: "invalid_api_key" });
+        // a valid tenant key is known and not allowed here (403); anything else is not a credential (401)
+        if (bearer === key) await expectOpenAIError(res, 403, { type: "permission_error", code: "admin_only" });
+        else await expectOpenAIError(res, 401, { type: "invalid_request_error", code: "invalid_api_key" });
       }
     }
     // the admin token is no tenant key either

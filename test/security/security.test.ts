@@ -267,10 +267,15 @@ describe("security, against `tritgate serve` with the nano models", () => {
 
     it("admin routes refuse tenant keys (and the observability token); the admin token opens them", async () => {
       const decisions = `${gateway.operations}/admin/decisions`;
-      for (const key of [keys.alpha, keys.beta, METRICS_TOKEN]) {
-        const error = await refusal(await fetch(decisions, { headers: { authorization: `Bearer ${key}` } }), 401);
-        expect(error.code).toBe("invalid_api_key");
+      for (const key of [keys.alpha, keys.beta]) {
+        const error = await refusal(await fetch(decisions, { headers: { authorization: `Bearer ${key}` } }), 403);
+        expect(error.code).toBe("admin_only");
       }
+      const token = await refusal(
+        await fetch(decisions, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } }),
+        401,
+      );
+      expect(token.code).toBe("invalid_api_key");
       await refusal(await fetch(decisions), 401);
       const admin = await fetch(decisions, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
       expect(admin.status).toBe(200);

@@ -17,6 +17,11 @@ export const TENANT_SCOPED_READS: readonly TenantScopedRead[] = [
   { name: "the decision log", on: "operations", path: "/admin/decisions?limit=10000" },
   { name: "the decision log asked for the other tenant", on: "operations", path: "/admin/decisions?tenant={tenant}" },
   { name: "the decision log on the API listener", on: "api", path: "/admin/decisions?limit=10000" },
+  { name: "the tenant's own usage", on: "api", path: "/v1/usage" },
+  { name: "usage asked for the other tenant", on: "api", path: "/v1/usage?tenant={tenant}" },
+  { name: "the admin usage report", on: "operations", path: "/admin/usage?tenant={tenant}" },
+  { name: "the admin usage by variant", on: "operations", path: "/admin/usage/variants" },
+  { name: "the other tenant's decisions", on: "operations", path: "/admin/tenants/{tenant}/decisions" },
 ];
 
 /** What marks the other tenant's data in an answer: its id and the ids of its requests. */
