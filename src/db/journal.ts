@@ -80,25 +80,27 @@ export class Journal {
     }
   }
 
-  /** Writes what `write` buffered; throws when the disk refuses it. */
+  /** Writes what `write` buffered; lines the disk refuses go to `onWriteError` (never thrown: this runs on the request path). */
   writePending(): void {
     this.writeScheduled = false;
     if (this.pending === "") return;
-    if (!this.wal) {
-      const path = join(this.dir, `wal-${this.walSeq++}.ndjson`);
-      this.wal = { fd: openSync(path, "a"), path, rows: 0 };
-    }
     const text = this.pending;
     const rows = this.pendingRows;
     this.pending = "";
     this.pendingRows = 0;
+    let wal = this.wal;
     try {
-      writeSync(this.wal.fd, text);
+      if (!wal) {
+        const path = join(this.dir, `wal-${this.walSeq++}.ndjson`);
+        wal = { fd: openSync(path, "a"), path, rows: 0 };
+        this.wal = wal;
+      }
+      writeSync(wal.fd, text);
     } catch (e) {
       this.onWriteError(e as Error, rows, text);
       return;
     }
-    this.wal.rows += rows;
+    wal.rows += rows;
   }
 
   /** Closes the current segment (the rows written since the last rotate): its path and rows, if it has any. */
