@@ -1,6 +1,6 @@
 /**
  * `npm run bench:recorder [-- --json FILE] [--quick] [--rows N] [--only pglite,postgres-insert,postgres-copy,latency] [--concurrency N]
- *   [--latency-seconds S] [--latency-rounds R] [--latency-modes memory,postgres,postgres-inline,pglite] [--no-latency-pglite]`
+ *   [--latency-seconds S] [--latency-rounds R] [--latency-modes memory,postgres,postgres-inline,pglite] [--no-latency-pglite] [--inline]`
  *
  * Sustained write rate of the database recorder: N request rows, each with its routing decision (two
  * candidates in the JSONB, as a two-variant family gives), enqueued in bursts of 1,000 per event-loop
@@ -39,6 +39,7 @@ const { values } = parseArgs({
     "latency-rounds": { type: "string" },
     "latency-modes": { type: "string" },
     "no-latency-pglite": { type: "boolean" },
+    inline: { type: "boolean" },
   },
 });
 const quick = values.quick === true;
@@ -132,6 +133,8 @@ interface Sustained {
   readonly enqueueNsPerCall: number;
   readonly flushes: number;
   readonly maxFlushMs: number;
+  /** whether the flusher ran on its own thread */
+  readonly flusherThread: boolean;
 }
 
 async function sustained(db: TestDatabase, target: string, method: WriteMethod, count: number): Promise<Sustained> {
@@ -145,6 +148,8 @@ async function sustained(db: TestDatabase, target: string, method: WriteMethod, 
     concurrency: values.concurrency ? Number(values.concurrency) : undefined,
     queueCapacity: count + 1,
     flushIntervalMs: 50,
+    // --inline: the flusher on this thread, as before it had one of its own (for comparison)
+    ...(values.inline ? { flusherThread: false } : {}),
   });
   let enqueueMs = 0;
   const started = performance.now();
@@ -170,6 +175,7 @@ async function sustained(db: TestDatabase, target: string, method: WriteMethod, 
     enqueueNsPerCall: Math.round((enqueueMs * 1e6) / count),
     flushes: stats.flushes,
     maxFlushMs: round(stats.maxFlushMs),
+    flusherThread: stats.flusherThread,
   };
 }
 
@@ -250,7 +256,8 @@ for (const [driver, method, count] of [
     results.push(r);
     console.log(
       `${driver.padEnd(8)} ${method.padEnd(6)} ${r.requests} requests in ${r.seconds} s: ${r.requestsPerS} requests/s, ` +
-        `${r.rowsPerS} rows/s (request + decision); enqueue ${r.enqueueNsPerCall} ns a call; max flush ${r.maxFlushMs} ms`,
+        `${r.rowsPerS} rows/s (request + decision); enqueue ${r.enqueueNsPerCall} ns a call; max flush ${r.maxFlushMs} ms; ` +
+        `flusher ${r.flusherThread ? "on its own thread" : "on this thread"}`,
     );
     if (driver === "postgres" && method === "copy" && !quick && !values.only) {
       retained = await retention(db, 1_000_000);

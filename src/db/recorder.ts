@@ -86,7 +86,6 @@ export interface RecorderStats {
   readonly flusherThread: boolean;
 }
 
-
 /** The flusher on this thread (PGlite, or a wrapped `Database`), behind the calls the thread's takes. */
 class LocalFlusher {
   private scheduled = false;
