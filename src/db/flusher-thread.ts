@@ -106,7 +106,7 @@ export class FlusherThread {
       worker.on("exit", (code) => {
         const error = failure ?? new Error(`the recorder's flusher thread exited (${code})`);
         if (!ready) reject(error);
-        else if (!thread.closing) thread.died(error);
+        else thread.died(error);
       });
     });
   }
@@ -175,12 +175,14 @@ export class FlusherThread {
     }
   }
 
+  /** The thread ended without being asked to (or while draining): waiters fail, the recorder takes over. */
   private died(error: Error): void {
     if (!this.alive) return;
     this.alive = false;
     this.latest = { ...this.latest, databaseAvailable: false };
     for (const waiter of this.pending.values()) waiter.reject(error);
     this.pending.clear();
-    this.options.onExit(error);
+    // dying mid-close: `close` rejects and the recorder's close reports it; its segments stay for the next start
+    if (!this.closing) this.options.onExit(error);
   }
 }

@@ -276,7 +276,7 @@ export class Flusher {
       const sealed = this.journal
         .sealSegment(item.segment)
         .catch((e: Error) => this.onError(e, `journal seal (${reason})`));
-      this.spills = Promise.all([this.spills, sealed]);
+      this.spills = Promise.all([this.spills, sealed]).then(() => undefined); // no nesting of the results
       return;
     }
     this.spill(parseLines(item.lines).entries, reason);
@@ -363,6 +363,6 @@ export class Flusher {
       this.counts.lost += entries.length;
       this.onError(e, `journal append (${reason})`);
     });
-    this.spills = Promise.all([this.spills, written]);
+    this.spills = Promise.all([this.spills, written]).then(() => undefined); // no nesting of the results
   }
 }

@@ -356,7 +356,7 @@ export class DatabaseRecorder {
 
   private seal(segment: string, reason: string): void {
     const sealed = this.journal.sealSegment(segment).catch((e: Error) => this.onError(e, `journal seal (${reason})`));
-    this.spills = Promise.all([this.spills, sealed]);
+    this.spills = Promise.all([this.spills, sealed]).then(() => undefined); // no nesting of the results
   }
 
   private spillAfterClose(entry: RecordEntry): void {
@@ -365,7 +365,7 @@ export class DatabaseRecorder {
       this.lostHere += 1;
       this.onError(e, "journal append (enqueue after close)");
     });
-    this.spills = Promise.all([this.spills, written]);
+    this.spills = Promise.all([this.spills, written]).then(() => undefined); // no nesting of the results
   }
 
   /**
