@@ -1,6 +1,6 @@
 /**
  * `npm run bench:recorder [-- --json FILE] [--quick] [--rows N] [--only pglite,postgres-insert,postgres-copy,latency] [--concurrency N]
- *   [--latency-seconds S] [--no-latency-pglite]`
+ *   [--latency-seconds S] [--latency-rounds R] [--latency-modes memory,postgres,postgres-inline,pglite] [--no-latency-pglite] [--inline]`
  *
  * Sustained write rate of the database recorder: N request rows, each with its routing decision (two
  * candidates in the JSONB, as a two-variant family gives), enqueued in bursts of 1,000 per event-loop
@@ -13,8 +13,9 @@
  * table's size on disk afterwards (before VACUUM: what a DELETE leaves behind). Last, the latency
  * recording adds to the gateway at 500 requests/s, recording off (in-memory ring) against on (Postgres,
  * PGlite), interleaved in the same run (`recording-latency.ts`; S seconds of load per mode, default 10).
+ * The host's load average (`/proc/loadavg`) is recorded before and after: the machine is shared.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -25,7 +26,7 @@ import type { RecordEntry } from "../src/db/entry.js";
 import { DatabaseRecorder } from "../src/db/recorder.js";
 import { POSTGRES_ADMIN_URL, type TestDatabase, testDatabase } from "../src/db/testkit.js";
 import type { WriteMethod } from "../src/db/write.js";
-import { type LatencyReport, recordingLatency } from "./recording-latency.js";
+import { type LatencyMode, type LatencyReport, recordingLatency } from "./recording-latency.js";
 
 const { values } = parseArgs({
   options: {
@@ -35,10 +36,15 @@ const { values } = parseArgs({
     only: { type: "string" },
     concurrency: { type: "string" },
     "latency-seconds": { type: "string" },
+    "latency-rounds": { type: "string" },
+    "latency-modes": { type: "string" },
     "no-latency-pglite": { type: "boolean" },
+    inline: { type: "boolean" },
   },
 });
 const quick = values.quick === true;
+const loadAverage = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number);
+const loadBefore = loadAverage();
 const postgresRows = Number(values.rows ?? (quick ? 20_000 : 200_000));
 const pgliteRows = Math.min(postgresRows, quick ? 5_000 : 50_000);
 
@@ -128,6 +134,8 @@ interface Sustained {
   readonly enqueueNsPerCall: number;
   readonly flushes: number;
   readonly maxFlushMs: number;
+  /** whether the flusher ran on its own thread */
+  readonly flusherThread: boolean;
 }
 
 async function sustained(db: TestDatabase, target: string, method: WriteMethod, count: number): Promise<Sustained> {
@@ -141,6 +149,8 @@ async function sustained(db: TestDatabase, target: string, method: WriteMethod, 
     concurrency: values.concurrency ? Number(values.concurrency) : undefined,
     queueCapacity: count + 1,
     flushIntervalMs: 50,
+    // --inline: the flusher on this thread, as before it had one of its own (for comparison)
+    ...(values.inline ? { flusherThread: false } : {}),
   });
   let enqueueMs = 0;
   const started = performance.now();
@@ -166,6 +176,7 @@ async function sustained(db: TestDatabase, target: string, method: WriteMethod, 
     enqueueNsPerCall: Math.round((enqueueMs * 1e6) / count),
     flushes: stats.flushes,
     maxFlushMs: round(stats.maxFlushMs),
+    flusherThread: stats.flusherThread,
   };
 }
 
@@ -246,7 +257,8 @@ for (const [driver, method, count] of [
     results.push(r);
     console.log(
       `${driver.padEnd(8)} ${method.padEnd(6)} ${r.requests} requests in ${r.seconds} s: ${r.requestsPerS} requests/s, ` +
-        `${r.rowsPerS} rows/s (request + decision); enqueue ${r.enqueueNsPerCall} ns a call; max flush ${r.maxFlushMs} ms`,
+        `${r.rowsPerS} rows/s (request + decision); enqueue ${r.enqueueNsPerCall} ns a call; max flush ${r.maxFlushMs} ms; ` +
+        `flusher ${r.flusherThread ? "on its own thread" : "on this thread"}`,
     );
     if (driver === "postgres" && method === "copy" && !quick && !values.only) {
       retained = await retention(db, 1_000_000);
@@ -265,8 +277,12 @@ if (!values.only || values.only.split(",").includes("latency")) {
   latency = await recordingLatency({
     rate: 500,
     secondsPerMode: Number(values["latency-seconds"] ?? (quick ? 3 : 10)),
-    rounds: quick ? 3 : 10,
-    modes: values["no-latency-pglite"] ? ["memory", "postgres"] : ["memory", "postgres", "pglite"],
+    rounds: Number(values["latency-rounds"] ?? (quick ? 3 : 10)),
+    modes: values["latency-modes"]
+      ? (values["latency-modes"].split(",") as LatencyMode[])
+      : values["no-latency-pglite"]
+        ? ["memory", "postgres"]
+        : ["memory", "postgres", "pglite"],
   });
   for (const m of latency.modes) {
     const added = latency.addedMs[m.mode];
@@ -285,6 +301,7 @@ const report = {
   date: new Date().toISOString(),
   machine: { cpus: cpus().length, model: cpus()[0]?.model ?? "unknown", memoryGb: Math.round(totalmem() / 2 ** 30) },
   postgres: POSTGRES_ADMIN_URL.replace(/\/\/[^@]*@/, "//"),
+  loadAverage: { before: loadBefore, after: loadAverage() },
   sustained: results,
   retention: retained ?? null,
   recordingLatency: latency ?? null,

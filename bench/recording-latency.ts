@@ -3,7 +3,9 @@
  * gateway's latency at a fixed 500 requests/s. One process serves the real `createGateway` app over an
  * engine that answers at once (so the gateway's own path is what is timed) on loopback, once per mode:
  * `memory` (the default in-memory ring: recording off), `postgres` (a `DatabaseRecorder` on the local
- * server, a fresh database, COPY, as `tritgate serve` wires it: ring + recorder) and `pglite`
+ * server, a fresh database, COPY, as `tritgate serve` wires it: ring + recorder, the flusher on its own
+ * thread), `postgres-inline` (the same with the flusher on the server's thread, as before the flusher
+ * thread: the comparison that shows what the thread takes off the event loop) and `pglite`
  * (the same into PGlite, whose writes run on the server's own thread). Load is open-loop from a worker
  * thread (`gateway/loadgen.ts`). The modes are interleaved in rounds, the order rotated each round,
  * so machine noise lands on all of them alike. Afterwards every database holds exactly as many
@@ -23,7 +25,7 @@ import { createMemoryRateLimiter } from "../src/tenants/index.js";
 import { instantRuntime } from "./gateway/instant.js";
 import type { FromLoadgen, PhaseSamples, PhaseSpec, ToLoadgen } from "./gateway/loadgen.js";
 
-export type LatencyMode = "memory" | "postgres" | "pglite";
+export type LatencyMode = "memory" | "postgres" | "postgres-inline" | "pglite";
 
 export interface LatencyOptions {
   readonly rate: number;
@@ -152,8 +154,12 @@ export async function recordingLatency(options: LatencyOptions): Promise<Latency
     let db: TestDatabase | undefined;
     let recorder: DatabaseRecorder | undefined;
     if (mode !== "memory") {
-      db = await testDatabase(mode);
-      recorder = await DatabaseRecorder.start({ database: db.database, journalDir: join(db.dir, "journal") });
+      db = await testDatabase(mode === "pglite" ? "pglite" : "postgres");
+      recorder = await DatabaseRecorder.start({
+        database: db.database,
+        journalDir: join(db.dir, "journal"),
+        ...(mode === "postgres-inline" ? { flusherThread: false } : {}),
+      });
     }
     const gateway = createGateway({
       directory,

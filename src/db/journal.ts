@@ -15,7 +15,9 @@ import type { RecordEntry } from "./entry.js";
 
 const ACTIVE = "active.ndjson";
 const REJECTED = "rejected.ndjson";
-const SEALED = /^sealed-(\d+)-(\d+)\.ndjson$/;
+// `<ms>-<seq>` orders replay; the tag keeps two journals on one directory (the gateway's thread and its
+// flusher thread) from ever picking the same name
+const SEALED = /^sealed-(\d+)-(\d+)(?:-[0-9a-z]+)?\.ndjson$/;
 const WAL = /^wal-(\d+)\.ndjson$/;
 
 export interface JournalRead {
@@ -34,15 +36,34 @@ export class Journal {
   private pending = "";
   private pendingRows = 0;
   private writeScheduled = false;
+  private readonly tag = Math.random().toString(36).slice(2, 8);
 
-  /** `onWriteError` hears of rows a segment write lost (they are still queued in memory). */
+  /**
+   * `onWriteError` hears of rows a segment write lost, with their lines (the caller still has them to
+   * write from memory). `adoptSegments: false` for a journal that only replays (the flusher thread's):
+   * the `wal-*` segments in the directory are then another journal's live ones, not leftovers.
+   */
   constructor(
     readonly dir: string,
-    private readonly onWriteError: (error: Error, rows: number) => void = () => undefined,
+    private readonly onWriteError: (error: Error, rows: number, lines: string) => void = () => undefined,
+    options: { readonly adoptSegments?: boolean } = {},
   ) {
     mkdirSync(dir, { recursive: true });
     // segments a previous process left (it crashed, or was killed, before committing them)
-    for (const name of readdirSync(dir)) if (WAL.test(name)) this.sealSync(join(dir, name));
+    if (options.adoptSegments !== false) this.sealAbandoned();
+  }
+
+  /** Seals every `wal-*` segment but the one being written: what a dead process (or flusher thread) left. */
+  sealAbandoned(): void {
+    for (const name of readdirSync(this.dir)) {
+      const path = join(this.dir, name);
+      if (WAL.test(name) && path !== this.wal?.path) this.sealSync(path);
+    }
+  }
+
+  /** Rows in the current segment (written, or to be written at the end of this turn). */
+  get segmentRows(): number {
+    return (this.wal?.rows ?? 0) + this.pendingRows;
   }
 
   /**
@@ -59,35 +80,37 @@ export class Journal {
     }
   }
 
-  /** Writes what `write` buffered; throws when the disk refuses it. */
+  /** Writes what `write` buffered; lines the disk refuses go to `onWriteError` (never thrown: this runs on the request path). */
   writePending(): void {
     this.writeScheduled = false;
     if (this.pending === "") return;
-    if (!this.wal) {
-      const path = join(this.dir, `wal-${this.walSeq++}.ndjson`);
-      this.wal = { fd: openSync(path, "a"), path, rows: 0 };
-    }
     const text = this.pending;
     const rows = this.pendingRows;
     this.pending = "";
     this.pendingRows = 0;
+    let wal = this.wal;
     try {
-      writeSync(this.wal.fd, text);
+      if (!wal) {
+        const path = join(this.dir, `wal-${this.walSeq++}.ndjson`);
+        wal = { fd: openSync(path, "a"), path, rows: 0 };
+        this.wal = wal;
+      }
+      writeSync(wal.fd, text);
     } catch (e) {
-      this.onWriteError(e as Error, rows);
+      this.onWriteError(e as Error, rows, text);
       return;
     }
-    this.wal.rows += rows;
+    wal.rows += rows;
   }
 
-  /** Closes the current segment (the rows written since the last rotate) and returns its path, if any rows. */
-  rotate(): string | undefined {
+  /** Closes the current segment (the rows written since the last rotate): its path and rows, if it has any. */
+  rotate(): { readonly path: string; readonly rows: number } | undefined {
     this.writePending();
     const wal = this.wal;
     if (!wal) return undefined;
     this.wal = undefined;
     closeSync(wal.fd);
-    return wal.path;
+    return { path: wal.path, rows: wal.rows };
   }
 
   /** A segment whose rows are all committed. */
@@ -103,7 +126,7 @@ export class Journal {
     } finally {
       await handle.close();
     }
-    await rename(segment, join(this.dir, `sealed-${Date.now()}-${this.seq++}.ndjson`));
+    await rename(segment, join(this.dir, `sealed-${Date.now()}-${this.seq++}-${this.tag}.ndjson`));
   }
 
   /** `sealSegment`, synchronously (at start and close). */
@@ -114,7 +137,7 @@ export class Journal {
     } finally {
       closeSync(fd);
     }
-    renameSync(segment, join(this.dir, `sealed-${Date.now()}-${this.seq++}.ndjson`));
+    renameSync(segment, join(this.dir, `sealed-${Date.now()}-${this.seq++}-${this.tag}.ndjson`));
   }
 
   /** Appends and fsyncs; resolves once the rows are on disk. Calls are applied in order. */
@@ -155,7 +178,7 @@ export class Journal {
       }
       const names = readdirSync(this.dir);
       if (names.includes(ACTIVE)) {
-        await rename(join(this.dir, ACTIVE), join(this.dir, `sealed-${Date.now()}-${this.seq++}.ndjson`));
+        await rename(join(this.dir, ACTIVE), join(this.dir, `sealed-${Date.now()}-${this.seq++}-${this.tag}.ndjson`));
         this.activeRows = 0;
       }
       return readdirSync(this.dir)
@@ -180,18 +203,7 @@ export class Journal {
   }
 
   async read(file: string): Promise<JournalRead> {
-    const text = await readFile(file, "utf8");
-    const entries: RecordEntry[] = [];
-    let torn = 0;
-    for (const line of text.split("\n")) {
-      if (line === "") continue;
-      try {
-        entries.push(JSON.parse(line) as RecordEntry);
-      } catch {
-        torn += 1;
-      }
-    }
-    return { entries, torn };
+    return parseLines(await readFile(file, "utf8"));
   }
 
   /** Removes a sealed file once all its rows are in the database. */
@@ -202,7 +214,7 @@ export class Journal {
   /** Waits for pending appends and closes the files (an open segment is sealed). */
   close(): Promise<void> {
     const segment = this.rotate();
-    if (segment) this.sealSync(segment);
+    if (segment) this.sealSync(segment.path);
     return this.serial(async () => {
       await this.active?.close();
       this.active = undefined;
@@ -214,4 +226,19 @@ export class Journal {
     this.chain = next.catch(() => undefined);
     return next;
   }
+}
+
+/** Journal lines (as `write` makes them) back into entries; a line that does not parse is counted as torn. */
+export function parseLines(text: string): JournalRead {
+  const entries: RecordEntry[] = [];
+  let torn = 0;
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    try {
+      entries.push(JSON.parse(line) as RecordEntry);
+    } catch {
+      torn += 1;
+    }
+  }
+  return { entries, torn };
 }

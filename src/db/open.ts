@@ -38,6 +38,17 @@ export interface OpenOptions {
   readonly maxConnections?: number;
 }
 
+/** The URL each postgres.js database was opened from (the recorder's flusher thread connects with it). */
+const openedFrom = new WeakMap<Database, string>();
+
+/**
+ * The URL `openDatabase` opened this database from; undefined under PGlite and for a `Database` made
+ * some other way (a wrapper whose behaviour only its own object has, so a second connection would not have it).
+ */
+export function connectionUrl(database: Database): string | undefined {
+  return openedFrom.get(database);
+}
+
 /** The driver `openDatabase` will pick for these options and environment. */
 export function driverFor(url: string | undefined, env: NodeJS.ProcessEnv = process.env): Driver {
   const chosen = url ?? env.DATABASE_URL;
@@ -75,13 +86,15 @@ async function openPostgres(url: string, max: number, migrate: boolean): Promise
   const client = postgres(url, { ...options, max, idle_timeout: 30 });
   const pg = drizzle(client, { schema });
   const orm: Orm = pg;
-  return {
+  const database: Database = {
     driver: "postgres",
     orm,
     postgres: client,
     rows: async <T extends Record<string, unknown>>(query: SQL) => [...(await pg.execute(query))] as T[],
     close: () => client.end({ timeout: 5 }),
   };
+  openedFrom.set(database, url);
+  return database;
 }
 
 async function openPglite(dataDir: string, migrate: boolean): Promise<Database> {

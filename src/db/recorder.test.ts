@@ -82,6 +82,8 @@ describe.each(cases)("DatabaseRecorder on $driver ($method)", ({ driver, method 
     expect(await totals(t)).toEqual(expected(list));
     const stats = recorder.stats();
     expect(stats).toMatchObject({ queueDepth: 0, written: list.length, duplicates: 0, spilled: 0, rejected: 0 });
+    // under postgres.js the flusher has a thread of its own; PGlite's one instance is on this thread
+    expect(stats.flusherThread).toBe(driver === "postgres");
     // a decision lands in its request's day partition
     const [d] = await t.database.rows<{ n: number }>(sql`select count(*)::int as n from routing_decisions_p20261202`);
     expect(d?.n).toBe(expected(entries(300, "2026-12-02T00:00:00.000Z")).decisions);
@@ -266,6 +268,48 @@ describe.each(["insert", "copy"] as const)("DatabaseRecorder after kill -9 (post
     expect(recorder.stats()).toMatchObject({ replayed: count, written: count, journalPending: false });
   });
 });
+
+describe("DatabaseRecorder's flusher thread (postgres)", () => {
+  let t: TestDatabase | undefined;
+  afterEach(async () => {
+    await t?.dispose();
+    t = undefined;
+  });
+
+  it("replaces a flusher thread that died with segments in hand: every row written once", async () => {
+    t = await testDatabase("postgres");
+    const errors: string[] = [];
+    const recorder = await DatabaseRecorder.start({
+      database: t.database,
+      journalDir: join(t.dir, "journal"),
+      batchRows: 200,
+      flushIntervalMs: 20,
+      now: () => Date.parse("2026-12-01T12:00:00Z"),
+      onError: (_e, context) => errors.push(context),
+    });
+    const list = entries(1000);
+    for (const e of list.slice(0, 600)) recorder.enqueue(e.request, e.decision);
+    // the thread ends abruptly while it holds the segments just handed to it (reached through the
+    // recorder's internals: nothing public kills it, which is the point)
+    const thread = (recorder as unknown as { port: { worker: { terminate(): Promise<number> } } }).port;
+    await thread.worker.terminate();
+    for (const e of list.slice(600)) recorder.enqueue(e.request, e.decision);
+    await until(() => (recorder.stats().databaseAvailable ? true : undefined));
+    await recorder.close();
+    expect(errors).toContain("flusher thread");
+    expect(await totals(t)).toEqual(expected(list));
+    expect(recorder.stats()).toMatchObject({ queueDepth: 0, lost: 0, journalPending: false });
+  });
+});
+
+/** Polls until `probe` gives a value (the recorder's state changes on another thread's messages). */
+async function until<T>(probe: () => T | undefined): Promise<T> {
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 describe("startRecording", () => {
   it("opens PGlite in the state directory, records, and drains on close; a second start sees the rows", async () => {

@@ -3,24 +3,24 @@
  *
  * `enqueue` never awaits anything: it adds the row to the journal's current segment (one synchronous
  * write per event-loop turn into the page cache, so the row outlives this process being killed once
- * the turn that enqueued it ends) and queues it. A background
- * flusher (every `flushIntervalMs`, or as soon as `batchRows` are waiting) takes the queue together with
- * its segment and writes the rows in batches, each in one idempotent transaction (`write.ts`); once all
- * are committed the segment is deleted. When the database is unreachable or a batch fails, the segment
- * is fsync'd and kept for replay, which runs as soon as the database answers again; past
- * `queueCapacity` queued rows the queue is emptied the same way (its rows are on disk already) rather
- * than dropped. Segments left by a crashed or killed process are replayed by `start`; `close` drains.
- * Rows the database refuses for their content are isolated by halving the batch, so one bad row costs
- * only itself (it goes to the journal's rejected file), never its batch.
+ * the turn that enqueued it ends) and counts it; that is all it does on the request path. Every
+ * `flushIntervalMs`, or as soon as `batchRows` are in it, the segment is closed and handed to the
+ * flusher (`flusher.ts`), which reads its rows back, writes them in idempotent batches and deletes it
+ * once all are committed, or seals it for replay when the database is unreachable or a batch fails.
+ * Under postgres.js the flusher runs on its own worker thread with its own pool (`flusher-thread.ts`),
+ * so the COPY encoding, the driver and the retries never hold up a request; under PGlite, whose one
+ * instance lives on this thread, it runs here. Past `queueCapacity` rows waiting for the database,
+ * the current segment is sealed for replay instead of handed over (its rows are on disk already):
+ * nothing is dropped. Segments left by a crashed or killed process are replayed by `start`; `close`
+ * drains.
  */
-import { performance } from "node:perf_hooks";
 import type { RecordEntry } from "./entry.js";
-import { dayOf } from "./entry.js";
+import { Flusher, type FlusherSettings, type FlusherStats, type Handed } from "./flusher.js";
+import { FlusherThread } from "./flusher-thread.js";
 import { Journal } from "./journal.js";
-import type { Database } from "./open.js";
-import { dropExpiredPartitions, ensurePartitions, utcDay } from "./partitions.js";
+import { connectionUrl, type Database } from "./open.js";
 import type { RequestInsert, RoutingDecisionInsert } from "./schema.js";
-import { type WriteMethod, writeBatch } from "./write.js";
+import type { WriteMethod } from "./write.js";
 
 export interface RecorderOptions {
   readonly database: Database;
@@ -29,11 +29,11 @@ export interface RecorderOptions {
   /** Flush at least this often (default 200 ms). */
   readonly flushIntervalMs?: number;
   /**
-   * Rows per batch; a full batch is flushed without waiting for the interval (default 2,000 under
+   * Rows per batch; a full batch is handed over without waiting for the interval (default 2,000 under
    * postgres.js; 250 under PGlite, whose queries run on this thread and hold up the event loop meanwhile).
    */
   readonly batchRows?: number;
-  /** Rows held in memory at most; beyond, the oldest spill to the journal (default 50,000). */
+  /** Rows waiting for the database at most; beyond, they are sealed in the journal for replay (default 50,000). */
   readonly queueCapacity?: number;
   /** How batches are written (default: COPY under postgres.js, INSERT under PGlite). */
   readonly method?: WriteMethod;
@@ -51,9 +51,16 @@ export interface RecorderOptions {
   readonly now?: () => number;
   /** Told about failures (the database unreachable, rows rejected, the journal unwritable). */
   readonly onError?: (error: Error, context: string) => void;
+  /**
+   * Flush on a worker thread of its own (default: yes when `database` was opened by `openDatabase`
+   * from a postgres:// URL, which the thread connects with; PGlite, and a `Database` made any other
+   * way, are flushed on this thread).
+   */
+  readonly flusherThread?: boolean;
 }
 
 export interface RecorderStats {
+  /** rows enqueued and not yet committed, nor sealed in the journal */
   readonly queueDepth: number;
   readonly queueCapacity: number;
   /** requests newly written to the database */
@@ -75,338 +82,321 @@ export interface RecorderStats {
   /** whether the last attempt reached the database */
   readonly databaseAvailable: boolean;
   readonly journalPending: boolean;
+  /** whether the flusher runs on its own thread */
+  readonly flusherThread: boolean;
 }
 
-/** Errors that say the database could not be reached or used now, as opposed to refusing these rows. */
-function isUnavailable(error: unknown): boolean {
-  // drizzle wraps the driver's error ("Failed query: ...") and keeps it as the cause
-  const cause = (error as { cause?: unknown }).cause;
-  const driverError = cause instanceof Error ? cause : error;
-  const code = (driverError as { code?: unknown }).code;
-  const message = (driverError as { message?: unknown }).message;
-  // a missing partition (dropped by another replica, or a day not yet made): make it and retry
-  if (typeof message === "string" && message.includes("no partition of relation")) return true;
-  if (typeof code !== "string" || !/^[0-9A-Z]{5}$/.test(code)) return true; // network, closed pool, timeout
-  const sqlClass = code.slice(0, 2);
-  // data exceptions, integrity violations, syntax/undefined (but a missing table is an unmigrated database)
-  if (sqlClass === "22" || sqlClass === "23") return false;
-  if (sqlClass === "42") return code === "42P01";
-  return true;
+/** The flusher on this thread (PGlite, or a wrapped `Database`), behind the calls the thread's takes. */
+class LocalFlusher {
+  private scheduled = false;
+  private closed = false;
+  constructor(private readonly flusher: Flusher) {}
+
+  get settled(): number {
+    return this.flusher.settledRows;
+  }
+
+  stats(): FlusherStats {
+    return this.flusher.stats();
+  }
+
+  hand(item: Handed): void {
+    this.flusher.hand(item);
+    // never inside the enqueue that handed it: the request path does not wait for a flush
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (!this.closed) this.flusher.kick();
+    });
+  }
+
+  tick(): void {
+    this.flusher.kick();
+  }
+
+  start(): Promise<void> {
+    return this.flusher.runCycle();
+  }
+
+  flush(): Promise<void> {
+    return this.flusher.flush();
+  }
+
+  maintain(): Promise<{ readonly dropped: readonly string[] }> {
+    return this.flusher.maintain();
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    return this.flusher.drain();
+  }
+}
+
+type Port = LocalFlusher | FlusherThread;
+
+/** The figures of flusher threads that died, added to the running one's. */
+function sum(a: FlusherStats, b: FlusherStats): FlusherStats {
+  return {
+    written: a.written + b.written,
+    duplicates: a.duplicates + b.duplicates,
+    spilled: a.spilled + b.spilled,
+    replayed: a.replayed + b.replayed,
+    rejected: a.rejected + b.rejected,
+    lost: a.lost + b.lost,
+    flushes: a.flushes + b.flushes,
+    failedFlushes: a.failedFlushes + b.failedFlushes,
+    lastFlushMs: b.lastFlushMs,
+    maxFlushMs: Math.max(a.maxFlushMs, b.maxFlushMs),
+    databaseAvailable: b.databaseAvailable,
+    settled: 0,
+  };
 }
 
 export class DatabaseRecorder {
   private readonly database: Database;
   private readonly journal: Journal;
+  private readonly journalDir: string;
+  private readonly url: string | undefined;
+  private readonly settings: FlusherSettings;
   private readonly flushIntervalMs: number;
-  private readonly batchRows: number;
   private readonly queueCapacity: number;
-  private readonly method: WriteMethod;
-  private readonly concurrency: number;
-  private readonly retentionDays: number;
-  private readonly partitionsAheadDays: number;
-  private readonly maintenanceIntervalMs: number;
-  private readonly retryMs: number;
-  private readonly now: () => number;
+  private readonly injectedNow: (() => number) | undefined;
   private readonly onError: (error: Error, context: string) => void;
 
-  private queue: RecordEntry[] = [];
-  private readonly knownDays = new Set<string>();
+  private port: Port | undefined;
+  private restarting = false;
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private kick = false;
   private closed = false;
-  private available = true;
-  private retryAt = 0;
-  private lastMaintenance = 0;
+  /** rows handed to the current flusher (its `settled` counts those it is done with) */
+  private handed = 0;
+  /** the current segment is past the queue's capacity: sealed for replay when it closes, not handed over */
+  private overflow = false;
+  /** rows sealed or appended on this side (queue full, after close, no flusher), and lost here */
+  private spilledHere = 0;
+  private lostHere = 0;
+  private dead: FlusherStats | undefined;
   private spills: Promise<unknown> = Promise.resolve();
-
-  private counts = {
-    written: 0,
-    duplicates: 0,
-    spilled: 0,
-    replayed: 0,
-    rejected: 0,
-    lost: 0,
-    flushes: 0,
-    failedFlushes: 0,
-    lastFlushMs: 0,
-    maxFlushMs: 0,
-  };
 
   private constructor(options: RecorderOptions) {
     this.database = options.database;
-    // a segment the disk refused: those rows are only in memory now, and are written from there
-    this.journal = new Journal(options.journalDir, (error, rows) =>
-      this.onError(error, `journal write (${rows} rows only in memory)`),
-    );
+    this.journalDir = options.journalDir;
+    // a segment the disk refused: its rows go to the flusher as lines, from memory
+    this.journal = new Journal(options.journalDir, (error, rows, lines) => {
+      this.onError(error, `journal write (${rows} rows only in memory)`);
+      this.handLines(lines, rows);
+    });
+    const postgres = options.database.postgres !== undefined;
+    const batchRows = Math.max(1, options.batchRows ?? (postgres ? 2000 : 250));
+    this.settings = {
+      batchRows,
+      method: options.method ?? (postgres ? "copy" : "insert"),
+      concurrency: Math.max(1, options.concurrency ?? (postgres ? 2 : 1)),
+      retentionDays: options.retentionDays ?? 30,
+      partitionsAheadDays: options.partitionsAheadDays ?? 2,
+      maintenanceIntervalMs: options.maintenanceIntervalMs ?? 3_600_000,
+      retryMs: options.retryMs ?? 1000,
+    };
     this.flushIntervalMs = options.flushIntervalMs ?? 200;
-    this.batchRows = Math.max(1, options.batchRows ?? (options.database.postgres ? 2000 : 250));
-    this.queueCapacity = Math.max(this.batchRows, options.queueCapacity ?? 50_000);
-    this.method = options.method ?? (options.database.postgres ? "copy" : "insert");
-    this.concurrency = Math.max(1, options.concurrency ?? (options.database.postgres ? 2 : 1));
-    this.retentionDays = options.retentionDays ?? 30;
-    this.partitionsAheadDays = options.partitionsAheadDays ?? 2;
-    this.maintenanceIntervalMs = options.maintenanceIntervalMs ?? 3_600_000;
-    this.retryMs = options.retryMs ?? 1000;
-    this.now = options.now ?? Date.now;
+    this.queueCapacity = Math.max(batchRows, options.queueCapacity ?? 50_000);
+    const url = connectionUrl(options.database);
+    this.url = options.flusherThread === false ? undefined : url;
+    if (options.flusherThread === true && url === undefined)
+      throw new Error("a flusher thread needs a database opened by openDatabase from a postgres:// URL");
+    this.injectedNow = options.now;
     this.onError = options.onError ?? (() => undefined);
   }
 
   /** Opens the journal, replays what a previous run left there, makes partitions ahead and starts flushing. */
   static async start(options: RecorderOptions): Promise<DatabaseRecorder> {
     const recorder = new DatabaseRecorder(options);
-    await recorder.cycle();
+    recorder.port = await recorder.startFlusher();
     recorder.schedule();
     return recorder;
   }
 
   /**
    * The request path's only call: never awaits, never throws. The row is written to the journal's
-   * current segment (the page cache: it survives this process being killed) and queued for the flusher.
+   * current segment (the page cache: it survives this process being killed) and counted.
    */
   enqueue(request: Readonly<RequestInsert>, decision: Readonly<RoutingDecisionInsert> | null): void {
     const entry: RecordEntry = { request, decision };
     if (this.closed) {
-      this.spill([entry], "enqueue after close");
+      this.spillAfterClose(entry);
       return;
     }
     this.journal.write(entry);
-    this.queue.push(entry);
-    if (this.queue.length > this.queueCapacity) {
-      // full: the queued rows are all in journal segments already, which become the backlog to replay
-      this.counts.spilled += this.queue.length;
-      this.queue = [];
-      this.sealCurrent("queue full");
+    if (this.overflow) this.spilledHere += 1;
+    else if (this.waiting() + this.journal.segmentRows > this.queueCapacity) {
+      // full: this segment's rows (on disk already) become the backlog to replay
+      this.overflow = true;
+      this.spilledHere += this.journal.segmentRows;
     }
-    if (this.queue.length >= this.batchRows && !this.kick) {
-      this.kick = true;
-      setImmediate(() => {
-        this.kick = false;
-        if (!this.closed) void this.runCycle();
-      });
-    }
+    if (this.journal.segmentRows >= this.settings.batchRows) this.handOver();
   }
 
   stats(): RecorderStats {
+    const running = this.port?.stats();
+    const f = this.dead && running ? sum(this.dead, running) : (running ?? this.dead);
     return {
-      ...this.counts,
-      queueDepth: this.queue.length,
+      queueDepth: this.waiting() + (this.overflow ? 0 : this.journal.segmentRows),
       queueCapacity: this.queueCapacity,
-      databaseAvailable: this.available,
+      written: f?.written ?? 0,
+      duplicates: f?.duplicates ?? 0,
+      spilled: (f?.spilled ?? 0) + this.spilledHere,
+      replayed: f?.replayed ?? 0,
+      rejected: f?.rejected ?? 0,
+      lost: (f?.lost ?? 0) + this.lostHere,
+      flushes: f?.flushes ?? 0,
+      failedFlushes: f?.failedFlushes ?? 0,
+      lastFlushMs: f?.lastFlushMs ?? 0,
+      maxFlushMs: f?.maxFlushMs ?? 0,
+      databaseAvailable: this.port !== undefined && (f?.databaseAvailable ?? true),
       journalPending: this.journal.hasPending(),
+      flusherThread: this.url !== undefined,
     };
   }
 
   /** Writes (or journals) everything enqueued so far and replays the journal when the database is there. */
   async flush(): Promise<void> {
-    await this.runCycle();
-    // a cycle already running when called may have started before the latest rows were enqueued
-    if (this.queue.length > 0) await this.runCycle();
+    this.handOver();
+    await this.spills;
+    await this.port?.flush();
     await this.spills;
   }
 
   /** Partitions for today and the days ahead; drops those past retention. */
-  async maintain(): Promise<{ readonly dropped: readonly string[] }> {
-    const now = this.now();
-    const days: string[] = [];
-    for (let d = 0; d <= this.partitionsAheadDays; d++) days.push(utcDay(now, d));
-    await ensurePartitions(this.database, days);
-    for (const d of days) this.knownDays.add(d);
-    const dropped = await dropExpiredPartitions(this.database, this.retentionDays, now);
-    for (const name of dropped) {
-      const m = /_p(\d{4})(\d{2})(\d{2})$/.exec(name);
-      if (m) this.knownDays.delete(`${m[1]}-${m[2]}-${m[3]}`);
-    }
-    this.lastMaintenance = now;
-    return { dropped };
+  maintain(): Promise<{ readonly dropped: readonly string[] }> {
+    if (!this.port) return Promise.reject(new Error("the recorder's flusher is restarting"));
+    return this.port.maintain();
   }
 
-  /** Stops the timer, drains the queue (to the database, else the journal) and closes the journal. */
+  /** Stops the timer, drains (to the database, else the journal), ends the flusher and closes the journal. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    await this.runCycle();
-    while (this.queue.length > 0) await this.runCycle();
+    this.handOver();
+    // segments sealed here (queue full) are on disk before the flusher's last replay
     await this.spills;
-    // what spilled while draining goes in now if the database is there
-    if (this.available && this.journal.hasPending()) await this.runCycle();
+    try {
+      await this.port?.close();
+    } catch (e) {
+      // what it had not committed is in its segments, replayed at the next start
+      this.onError(e as Error, "flusher close");
+    }
     await this.spills;
     await this.journal.close();
   }
 
-  // ── the flusher ───────────────────────────────────────────────────────────────────────────────────────
+  // ── the gateway's side of the flusher ─────────────────────────────────────────────────────────────────
+
+  private async startFlusher(): Promise<Port> {
+    if (this.url === undefined) {
+      const local = new LocalFlusher(
+        new Flusher({
+          ...this.settings,
+          database: this.database,
+          journal: this.journal,
+          now: this.injectedNow ?? Date.now,
+          onError: this.onError,
+        }),
+      );
+      await local.start();
+      return local;
+    }
+    return FlusherThread.start({
+      url: this.url,
+      journalDir: this.journalDir,
+      settings: this.settings,
+      now: this.injectedNow,
+      onError: this.onError,
+      onExit: (error) => this.flusherDied(error),
+    });
+  }
+
+  /** Handed and not yet settled by the flusher. */
+  private waiting(): number {
+    return this.handed - (this.port?.settled ?? 0);
+  }
 
   private schedule(): void {
-    if (this.closed) return;
-    this.timer = setTimeout(() => {
-      void this.runCycle().finally(() => this.schedule());
+    this.timer = setInterval(() => {
+      if (!this.handOver()) this.port?.tick();
+      if (!this.port) this.restart();
     }, this.flushIntervalMs);
     this.timer.unref();
   }
 
-  /** One cycle at a time; a call while one runs waits for it. */
-  private runCycle(): Promise<void> {
-    this.running ??= this.cycle().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
-  }
-
-  private async cycle(): Promise<void> {
-    if (!this.available && this.now() < this.retryAt) {
-      // still down: the queued rows are in the journal's segment; seal it for replay and free the memory
-      this.dropQueueToJournal("database unavailable");
-      return;
-    }
-    if (this.now() - this.lastMaintenance >= this.maintenanceIntervalMs || this.lastMaintenance === 0) {
-      try {
-        await this.maintain();
-      } catch (e) {
-        this.failed(e, "partition maintenance");
-        this.dropQueueToJournal("database unavailable");
-        return;
-      }
-    }
-    if (this.journal.hasPending() && !(await this.replay())) {
-      this.dropQueueToJournal("database unavailable");
-      return;
-    }
-    // the queue and the segment hold the same rows: taken together, with nothing enqueued in between
+  /** Closes the current segment and hands it to the flusher (or seals it, past capacity); true if handed. */
+  private handOver(): boolean {
     const segment = this.journal.rotate();
-    const rows = this.queue;
-    this.queue = [];
-    const batches: RecordEntry[][] = [];
-    for (let i = 0; i < rows.length; i += this.batchRows) batches.push(rows.slice(i, i + this.batchRows));
-    let failure: unknown;
-    for (let i = 0; i < batches.length && failure === undefined; i += this.concurrency) {
-      // up to `concurrency` batches at once: one encodes here while Postgres commits another
-      const outcomes = await Promise.allSettled(
-        batches.slice(i, i + this.concurrency).map(async (batch) => {
-          const started = performance.now();
-          await this.write(batch);
-          this.flushed(performance.now() - started);
-        }),
-      );
-      for (const outcome of outcomes)
-        if (outcome.status === "rejected") {
-          failure ??= outcome.reason;
-          this.counts.failedFlushes += 1;
-        }
-    }
-    if (failure === undefined) {
-      if (segment) await this.journal.discard(segment);
-      return;
-    }
-    this.failed(failure, "flush");
-    // the whole segment is replayed later, the batches that did commit included: the replay skips those
-    this.counts.spilled += rows.length;
-    if (segment) await this.sealSegment(segment, "flush failed");
-    else this.spill(rows, "flush failed");
-    this.dropQueueToJournal("database unavailable");
-  }
-
-  /** Seals the current segment, which holds exactly the queued rows, and empties the queue. */
-  private dropQueueToJournal(reason: string): void {
-    if (this.queue.length === 0) return;
-    this.counts.spilled += this.queue.length;
-    this.queue = [];
-    this.sealCurrent(reason);
-  }
-
-  private sealCurrent(reason: string): void {
-    const segment = this.journal.rotate();
-    if (segment) this.spills = Promise.all([this.spills, this.sealSegment(segment, reason)]);
-  }
-
-  private async sealSegment(segment: string, reason: string): Promise<void> {
-    try {
-      await this.journal.sealSegment(segment);
-    } catch (e) {
-      this.onError(e as Error, `journal seal (${reason})`);
-    }
-  }
-
-  private flushed(ms: number): void {
-    this.available = true;
-    this.counts.flushes += 1;
-    this.counts.lastFlushMs = ms;
-    this.counts.maxFlushMs = Math.max(this.counts.maxFlushMs, ms);
-  }
-
-  /** Marks the database down and reports; returns false. */
-  private failed(error: unknown, context: string): false {
-    this.available = false;
-    this.retryAt = this.now() + this.retryMs;
-    this.knownDays.clear();
-    this.onError(error instanceof Error ? error : new Error(String(error)), context);
-    return false;
-  }
-
-  /** Writes the journal's sealed files; true when nothing is left in it. */
-  private async replay(): Promise<boolean> {
-    let files: string[];
-    try {
-      files = await this.journal.seal();
-    } catch (e) {
-      this.onError(e as Error, "journal seal");
+    const overflow = this.overflow;
+    this.overflow = false;
+    if (!segment) return false;
+    if (overflow || !this.port) {
+      if (!overflow) this.spilledHere += segment.rows;
+      this.seal(segment.path, overflow ? "queue full" : "flusher restarting");
       return false;
     }
-    for (const file of files) {
-      const { entries, torn } = await this.journal.read(file);
-      if (torn > 0) this.onError(new Error(`${torn} torn line(s) in ${file} (a crash mid-append)`), "journal replay");
-      try {
-        for (let i = 0; i < entries.length; i += this.batchRows) {
-          const started = performance.now();
-          await this.write(entries.slice(i, i + this.batchRows));
-          this.flushed(performance.now() - started);
-        }
-      } catch (e) {
-        this.counts.failedFlushes += 1;
-        return this.failed(e, "journal replay");
-      }
-      await this.journal.remove(file);
-      this.counts.replayed += entries.length;
-    }
+    this.handed += segment.rows;
+    this.port.hand({ segment: segment.path, rows: segment.rows });
     return true;
   }
 
-  /** One batch into the database; rows refused for their content are isolated and rejected. */
-  private async write(batch: readonly RecordEntry[]): Promise<void> {
-    const days = new Set<string>();
-    for (const e of batch) days.add(dayOf(e.request.createdAt));
-    const missing = [...days].filter((d) => !this.knownDays.has(d));
-    if (missing.length > 0) {
-      await ensurePartitions(this.database, missing);
-      for (const d of missing) this.knownDays.add(d);
-    }
-    try {
-      const result = await writeBatch(this.database, batch, this.method);
-      this.counts.written += result.inserted;
-      this.counts.duplicates += result.duplicates;
-    } catch (e) {
-      if (isUnavailable(e)) throw e;
-      if (batch.length === 1) {
-        this.counts.rejected += 1;
-        const reason = e instanceof Error && e.cause instanceof Error ? e.cause.message : String(e);
-        this.onError(new Error(`row ${batch[0]?.request.requestId} rejected: ${reason}`), "row rejected");
-        await this.journal.reject(batch, reason);
-        return;
-      }
-      const half = Math.ceil(batch.length / 2);
-      await this.write(batch.slice(0, half));
-      await this.write(batch.slice(half));
+  private handLines(lines: string, rows: number): void {
+    if (this.port) {
+      this.handed += rows;
+      this.port.hand({ lines, rows });
+    } else {
+      this.lostHere += rows;
     }
   }
 
-  private spill(entries: RecordEntry[], reason: string): void {
-    if (entries.length === 0) return;
-    this.counts.spilled += entries.length;
-    const written = this.journal.append(entries).catch((e: Error) => {
-      this.counts.lost += entries.length;
-      this.onError(e, `journal append (${reason})`);
+  private seal(segment: string, reason: string): void {
+    const sealed = this.journal.sealSegment(segment).catch((e: Error) => this.onError(e, `journal seal (${reason})`));
+    this.spills = Promise.all([this.spills, sealed]).then(() => undefined); // no nesting of the results
+  }
+
+  private spillAfterClose(entry: RecordEntry): void {
+    this.spilledHere += 1;
+    const written = this.journal.append([entry]).catch((e: Error) => {
+      this.lostHere += 1;
+      this.onError(e, "journal append (enqueue after close)");
     });
-    this.spills = Promise.all([this.spills, written]);
+    this.spills = Promise.all([this.spills, written]).then(() => undefined); // no nesting of the results
+  }
+
+  /**
+   * The flusher thread died: the segments it held are on disk (`wal-*`); they are sealed for replay
+   * and a new thread is started, which replays them.
+   */
+  private flusherDied(error: Error): void {
+    this.onError(error, "flusher thread");
+    const last = this.port?.stats();
+    if (last) this.dead = this.dead ? sum(this.dead, last) : { ...last, settled: 0 };
+    this.port = undefined;
+    this.handed = 0;
+    try {
+      this.journal.sealAbandoned();
+    } catch (e) {
+      this.onError(e as Error, "journal seal (flusher thread died)");
+    }
+    if (!this.closed) this.restart();
+  }
+
+  private restart(): void {
+    if (this.restarting || this.closed) return;
+    this.restarting = true;
+    this.startFlusher()
+      .then((port) => {
+        if (this.closed) void port.close();
+        else this.port = port;
+      })
+      .catch((e: Error) => this.onError(e, "flusher thread start"))
+      .finally(() => {
+        this.restarting = false;
+      });
   }
 }
