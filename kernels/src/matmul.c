@@ -198,6 +198,10 @@ static const char *matmul_ternary(const tg_isa_ops *isa, const tg_weight *w, int
             job.first_task[i + 1] = job.first_task[i] + (w[i].n + rpt - 1) / rpt;
         }
         tg_pool_run(job.first_task[count], gemv_task, &job);
+    } else if (m < PANEL_MIN_M) {
+        /* below the panel's break-even, the M = 1 GEMV per row over cache-resident chunks is
+         * cheaper than unpacking (bench/small-m.ts) */
+        tg_small_m_ternary(isa, args, count);
     } else {
         int32_t *xsum_row = malloc(sizeof(int32_t) * (size_t)m);
         if (!xsum_row) {
@@ -251,6 +255,9 @@ static void float_task(void *ctx, int64_t task, int thread) {
 }
 
 static void matmul_float(const tg_isa_ops *isa, const tg_weight *w, const float *x, int64_t m, float *y) {
+    /* at every M the fused GEMV per activation row, so a row's result does not depend on the
+     * batch it came in (a batched decode's logits equal the unbatched ones bit for bit) */
+    if (m > 1 && tg_small_m_float(isa, w, x, m, y)) return;
     float_job job = {isa, w, x, m, tg_row_bytes(w->type, w->k), 0, 0.0f, y};
     if (w->type == TG_I2_S) memcpy(&job.tensor_scale, w->data + w->n * job.row_bytes, 4);
     int64_t threads = tg_pool_threads();
