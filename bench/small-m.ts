@@ -70,7 +70,15 @@ for (const c of cases) {
       const call = () => matmul(weight, x.subarray(0, m * c.k), m, { isa, activations: c.activations, out });
       const t = cpuClock ? cpuTime(call) : await timeCalls(call, { budgetMs: 500 });
       if (m === 1) single = t.median;
-      rows.push({ shape: c.name, type: c.type, isa, m, ms: t.median, perRowMs: t.median / m, perRowVsM1: t.median / m / single });
+      rows.push({
+        shape: c.name,
+        type: c.type,
+        isa,
+        m,
+        ms: t.median,
+        perRowMs: t.median / m,
+        perRowVsM1: t.median / m / single,
+      });
     }
   }
 }

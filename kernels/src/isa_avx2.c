@@ -268,11 +268,15 @@ static double read_sum(const float *p, int64_t count) {
     return total;
 }
 
+/* isa_avx2_multi.c: the small-M 2-bit GEMV (batched decode) */
+void tg_avx2_gemv_ternary_multi(const tg_ternary_args *a, int64_t row0, int64_t row1, const int32_t *xsum_all);
+
 const tg_isa_ops tg_isa_avx2 = {
     .name = "avx2",
     .gemv_ternary = gemv_ternary,
     .unpack_ternary_row = x86_unpack_ternary_row,
     .dot_tile_u8s8 = dot_tile_u8s8,
+    .gemv_ternary_multi = tg_avx2_gemv_ternary_multi,
     .quantize_row_i8 = quantize_row_i8,
     .dequant_row = x86_dequant_row,
     .dot_f32 = dot_f32,

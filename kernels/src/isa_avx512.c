@@ -399,11 +399,15 @@ static int gemv_float(int type, const uint8_t *data, int64_t row_bytes, int64_t 
            x86_gemv_float(type, data, row_bytes, k, x, row0, row1, y);
 }
 
+/* isa_avx512_multi.c: the small-M 2-bit GEMV (batched decode) */
+void tg_avx512_gemv_ternary_multi(const tg_ternary_args *a, int64_t row0, int64_t row1, const int32_t *xsum_all);
+
 const tg_isa_ops tg_isa_avx512 = {
     .name = "avx512",
     .gemv_ternary = gemv_ternary,
     .unpack_ternary_row = x86_unpack_ternary_row,
     .dot_tile_u8s8 = dot_tile_u8s8,
+    .gemv_ternary_multi = tg_avx512_gemv_ternary_multi,
     .panel_dot_u8s8 = panel_dot_u8s8,
     .panel_pack = panel_pack,
     .quantize_row_i8 = quantize_row_i8,

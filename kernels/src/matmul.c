@@ -14,6 +14,7 @@
 
 #define PANEL_ROWS 16 /* weight rows unpacked per GEMM task */
 #define TILE 4        /* rows of the dot_tile micro-kernel, both ways */
+#define SMALL_M_MAX 16 /* up to here small_m.c (bench/small-m.ts: cheaper per row than the panel at 2..16) */
 #define PANEL_MIN_M 8 /* batches from which the interleaved panel pays (measured: par at 8, +14% at 16, +28% at 64) */
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -198,10 +199,6 @@ static const char *matmul_ternary(const tg_isa_ops *isa, const tg_weight *w, int
             job.first_task[i + 1] = job.first_task[i] + (w[i].n + rpt - 1) / rpt;
         }
         tg_pool_run(job.first_task[count], gemv_task, &job);
-    } else if (m < PANEL_MIN_M) {
-        /* below the panel's break-even, the M = 1 GEMV per row over cache-resident chunks is
-         * cheaper than unpacking (bench/small-m.ts) */
-        tg_small_m_ternary(isa, args, count);
     } else {
         int32_t *xsum_row = malloc(sizeof(int32_t) * (size_t)m);
         if (!xsum_row) {
@@ -213,9 +210,17 @@ static const char *matmul_ternary(const tg_isa_ops *isa, const tg_weight *w, int
             for (int64_t g = 0; g < groups; g++) s += xsum[r * groups + g];
             xsum_row[r] = s;
         }
-        for (int i = 0; i < count; i++) {
-            gemm_job job = {isa, args[i], xsum_row};
-            tg_pool_run((w[i].n + PANEL_ROWS - 1) / PANEL_ROWS, gemm_task, &job);
+        /* TQ1_0 has no multi-row kernel: past the panel's break-even its unpacked panel wins */
+        int any_tq1 = 0;
+        for (int i = 0; i < count; i++) any_tq1 |= w[i].type == TG_TQ1_0;
+        if (m <= SMALL_M_MAX && (!any_tq1 || m < PANEL_MIN_M)) {
+            /* batched decode: each packed block read once for all rows, no unpacking (small_m.c) */
+            tg_small_m_ternary(isa, args, count, xsum_row);
+        } else {
+            for (int i = 0; i < count; i++) {
+                gemm_job job = {isa, args[i], xsum_row};
+                tg_pool_run((w[i].n + PANEL_ROWS - 1) / PANEL_ROWS, gemm_task, &job);
+            }
         }
         free(xsum_row);
     }

@@ -34,9 +34,23 @@ static void prefetch_l2(const uint8_t *p, int64_t bytes) {
 typedef struct {
     const tg_isa_ops *isa;
     const tg_ternary_args *a;
+    const int32_t *xsum_all; /* [m] sum of each activation row's q */
     int64_t rows_per_task[TG_MAX_SHARED], first_task[TG_MAX_SHARED + 1];
     int count;
 } ternary_job;
+
+/* Does every row in [r0, r1) carry a single scale? (I2_S always does; TQ1_0 has no multi kernel.) */
+static int multi_applies(const tg_isa_ops *isa, const tg_ternary_args *a, int64_t r0, int64_t r1) {
+    if (!isa->gemv_ternary_multi || a->type == TG_TQ1_0) return 0;
+    if (a->type == TG_I2_S) return 1;
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *row = a->data + r * a->row_bytes;
+        const uint16_t d0 = tg_block_d_bits(a->type, row, 0);
+        for (int64_t b = 1; b < a->k / TG_QK_K; b++)
+            if (tg_block_d_bits(a->type, row, b) != d0) return 0;
+    }
+    return 1;
+}
 
 static void ternary_task(void *ctx, int64_t task, int thread) {
     (void)thread;
@@ -50,6 +64,10 @@ static void ternary_task(void *ctx, int64_t task, int thread) {
     for (int64_t c0 = r0; c0 < r1; c0 += step) {
         const int64_t c1 = min64(r1, c0 + step);
         if (c1 < r1) prefetch_l2(a->data + c1 * a->row_bytes, (min64(r1, c1 + step) - c1) * a->row_bytes);
+        if (multi_applies(job->isa, a, c0, c1)) {
+            job->isa->gemv_ternary_multi(a, c0, c1, job->xsum_all);
+            continue;
+        }
         for (int64_t j = 0; j < a->m; j++) {
             tg_ternary_args one = *a;
             one.xq = a->xq + j * a->k;
@@ -62,8 +80,8 @@ static void ternary_task(void *ctx, int64_t task, int thread) {
     }
 }
 
-void tg_small_m_ternary(const tg_isa_ops *isa, const tg_ternary_args *args, int count) {
-    ternary_job job = {.isa = isa, .a = args, .count = count};
+void tg_small_m_ternary(const tg_isa_ops *isa, const tg_ternary_args *args, int count, const int32_t *xsum_all) {
+    ternary_job job = {.isa = isa, .a = args, .xsum_all = xsum_all, .count = count};
     const int64_t threads = tg_pool_threads();
     for (int i = 0; i < count; i++) {
         /* as at M = 1: enough tasks to balance the threads, each a whole number of row groups */

@@ -162,6 +162,10 @@ typedef struct {
     /* Optional: that interleaved panel from natural-order codes of `rows` (<= 16) rows at stride
      * cstride; missing rows are code 1 (weight 0). k is a multiple of 64. */
     void (*panel_pack)(const uint8_t *codes, int64_t cstride, int rows, int64_t k, uint8_t *panel);
+    /* Optional (NULL: the M = 1 GEMV per activation row): y[j][r] for every activation row j < a->m
+     * and weight rows [row0, row1) of a TQ2_0 or I2_S weight whose rows each carry one scale (the
+     * caller checks), each packed block read once for all rows; xsum_all[j] = sum of row j's q. */
+    void (*gemv_ternary_multi)(const tg_ternary_args *a, int64_t row0, int64_t row1, const int32_t *xsum_all);
     /* Activation quantization of one row (semantics above). */
     void (*quantize_row_i8)(const float *x, int64_t k, int8_t *q, float *xscale);
     /* Float path: one row to fp32, and an fp32 dot product. */
@@ -226,7 +230,7 @@ const char *tg_matmul_shared(const tg_isa_ops *isa, const tg_weight *w, int coun
  * bit for bit. The driver takes it for ternary weights below the panel's break-even and for
  * float-path weights at every M; tg_small_m_float returns 0 when the ISA has no fused GEMV for
  * the type. */
-void tg_small_m_ternary(const tg_isa_ops *isa, const tg_ternary_args *args, int count);
+void tg_small_m_ternary(const tg_isa_ops *isa, const tg_ternary_args *args, int count, const int32_t *xsum_all);
 int tg_small_m_float(const tg_isa_ops *isa, const tg_weight *w, const float *x, int64_t m, float *y);
 /* Per-token int8 quantization of m rows (the activation half of tg_matmul). */
 void tg_quantize_activations(const tg_isa_ops *isa, const float *x, int64_t m, int64_t k,

@@ -176,7 +176,9 @@ export class BitNetForward {
     for (const p of placed) p.cache.length += p.rows;
     return this.logits(
       s,
-      placed.map((p, i) => (steps[i]?.allLogits ? { first: p.first, rows: p.rows } : { first: p.first + p.rows - 1, rows: 1 })),
+      placed.map((p, i) =>
+        steps[i]?.allLogits ? { first: p.first, rows: p.rows } : { first: p.first + p.rows - 1, rows: 1 },
+      ),
     );
   }
 
@@ -282,9 +284,18 @@ export class BitNetForward {
     for (const seq of placed) {
       const q = s.q.subarray(seq.first * qDim, (seq.first + seq.rows) * qDim);
       const out = s.attn.subarray(seq.first * qDim, (seq.first + seq.rows) * qDim);
-      attention(q, seq.cache.keys[l] as Float32Array, seq.cache.values[l] as Float32Array, seq.rows, seq.start, c, out, {
-        isa: this.options.isa,
-      });
+      attention(
+        q,
+        seq.cache.keys[l] as Float32Array,
+        seq.cache.values[l] as Float32Array,
+        seq.rows,
+        seq.start,
+        c,
+        out,
+        {
+          isa: this.options.isa,
+        },
+      );
     }
     p?.lap("attention");
     rmsNorm(s.attn, w.attnSubNorm, rows, c.rmsEpsilon, s.attn);
