@@ -16,7 +16,7 @@
     {
       "target_name": "tg_isa_avx512",
       "type": "static_library",
-      "sources": ["src/isa_avx512.c", "src/head_avx512.c", "src/isa_avx512_multi.c"],
+      "sources": ["src/isa_avx512.c", "src/head_avx512.c", "src/head_multi_avx512.c", "src/isa_avx512_multi.c"],
       "cflags_c": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni", "-mavx2", "-mfma", "-mf16c"]
     },
     {

@@ -112,6 +112,9 @@ static void float_task(void *ctx, int64_t task, int thread) {
     for (int64_t c0 = r0; c0 < r1; c0 += step) {
         const int64_t c1 = min64(r1, c0 + step);
         if (c1 < r1) prefetch_l2(w->data + c1 * job->row_bytes, (min64(r1, c1 + step) - c1) * job->row_bytes);
+        if (job->isa->gemv_float_multi &&
+            job->isa->gemv_float_multi(w->type, w->data, job->row_bytes, w->k, job->x, job->m, c0, c1, job->y, w->n))
+            continue;
         for (int64_t j = 0; j < job->m; j++)
             job->isa->gemv_float(w->type, w->data, job->row_bytes, w->k, job->x + j * w->k, c0, c1, job->y + j * w->n);
     }

@@ -176,6 +176,11 @@ typedef struct {
      * read once and never stored as fp32. Returns 0 when it does not handle the type. */
     int (*gemv_float)(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t row0,
                       int64_t row1, float *y);
+    /* Optional (NULL or 0: gemv_float per activation row): gemv_float for m activation rows at once,
+     * y[j * y_stride + r] = row r . x[j], each row's result gemv_float's bit for bit, each weight row
+     * read and converted once for all m. Returns 0 when it does not handle the type. */
+    int (*gemv_float_multi)(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t m,
+                            int64_t row0, int64_t row1, float *y, int64_t y_stride);
     /* Sum of a read-only buffer, used to measure the machine's read bandwidth. */
     double (*read_sum)(const float *p, int64_t count);
 } tg_isa_ops;
