@@ -5,6 +5,9 @@
  * each prefilled with a short prompt, then `steps` steps in which all n decode one token. Without
  * --model it writes the 2B-4T-shaped synthetic TQ2_0 model that bench:e2e uses (bench/.models).
  * A quick measurement for the batched forward pass; the scheduler's own bench is bench:concurrency.
+ * Beside the wall clock it reports the process's CPU time per step (user + system): on a shared,
+ * oversubscribed machine the wall clock mostly measures the scheduler, while CPU time at
+ * --threads 1 is the work itself (at 2 threads it includes the pool's spinning).
  */
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -51,28 +54,46 @@ for (const batch of batches) {
   // one untimed decode step (first touch of the decode-sized scratch), then the timed ones
   engine.forwardBatch(sessions.map((session) => ({ session, tokens: [400] })));
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   for (let s = 0; s < steps; s++) engine.forwardBatch(sessions.map((session) => ({ session, tokens: [401 + s] })));
   const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   for (const s of sessions) s.close();
   rows.push({
     batch,
     stepMs: ms / steps,
     tokensPerSecond: (batch * steps * 1000) / ms,
+    cpuStepMs: cpuMs / steps,
+    tokensPerCpuSecond: (batch * steps * 1000) / cpuMs,
     loadBefore,
     loadAfter: loadavg()[0] ?? 0,
   });
   process.stderr.write(`batch ${batch}: ${(ms / steps).toFixed(1)} ms/step\n`);
 }
 const single = rows[0]?.tokensPerSecond ?? 1;
+const singleCpu = rows[0]?.tokensPerCpuSecond ?? 1;
 console.log(`${model}, ${threads} threads, isa ${hardware().isa}`);
 console.log(
   table(
-    ["batch", "ms/step", "aggregate tok/s", "vs batch 1", "load avg (1 min) before/after"],
+    [
+      "batch",
+      "ms/step",
+      "aggregate tok/s",
+      "vs batch 1",
+      "CPU ms/step",
+      "tok per CPU s",
+      "vs batch 1",
+      "load avg (1 min) before/after",
+    ],
     rows.map((r) => [
       String(r.batch),
       r.stepMs.toFixed(1),
       r.tokensPerSecond.toFixed(1),
       (r.tokensPerSecond / single).toFixed(2),
+      r.cpuStepMs.toFixed(1),
+      r.tokensPerCpuSecond.toFixed(2),
+      (r.tokensPerCpuSecond / singleCpu).toFixed(2),
       `${r.loadBefore.toFixed(1)} / ${r.loadAfter.toFixed(1)}`,
     ]),
   ),

@@ -4,8 +4,8 @@
  * Per-row cost of a matmul at M = 1, 2, 4, 8, 16 (the batched decode sizes) against M = 1, for
  * the ternary formats on the 2B-4T FFN gate shape and for F16 / Q8_0 heads (float activations).
  * A ratio of 1 means M rows cost M single rows; 1/M means the extra rows are free.
- * `--cpu` times by the process's CPU time instead of the wall clock (use with --threads 1): on a
- * shared, oversubscribed machine the wall clock mostly measures the scheduler.
+ * `--cpu` times by the process's CPU time instead of the wall clock, best of five trials (use with
+ * --threads 1): on a shared, oversubscribed machine the wall clock mostly measures the scheduler.
  */
 import { type Isa, matmul, type PackedWeight, quantize, setThreads, type WeightType } from "../kernels/index.js";
 import { argValue, table, timeCalls, writeJson } from "./timing.js";
@@ -16,20 +16,25 @@ const jsonPath = argValue("--json");
 const batches = [1, 2, 4, 8, 16];
 const cpuClock = process.argv.includes("--cpu");
 
-/** Median-free CPU-time measure: total user+system CPU over enough calls to pass budgetMs of CPU. */
-function cpuTime(fn: () => unknown, budgetMs = 300): { median: number } {
+/** CPU time per call: the best of five trials of at least `trialMs` of CPU each (the least disturbed). */
+function cpuTime(fn: () => unknown, trialMs = 80): { median: number } {
   for (let i = 0; i < 2; i++) fn();
-  const start = process.cpuUsage();
-  let runs = 0;
-  let used = 0;
-  while (runs < 3 || used < budgetMs) {
-    fn();
-    runs++;
-    const d = process.cpuUsage(start);
-    used = (d.user + d.system) / 1000;
+  let best = Number.POSITIVE_INFINITY;
+  for (let trial = 0; trial < 5; trial++) {
+    const start = process.cpuUsage();
+    let runs = 0;
+    let used = 0;
+    while (runs < 2 || used < trialMs) {
+      fn();
+      runs++;
+      const d = process.cpuUsage(start);
+      used = (d.user + d.system) / 1000;
+    }
+    best = Math.min(best, used / runs);
   }
-  return { median: used / runs };
+  return { median: best };
 }
+
 setThreads(threads);
 
 function randomFloats(count: number, seed: number): Float32Array {
