@@ -210,10 +210,10 @@ static const char *matmul_ternary(const tg_isa_ops *isa, const tg_weight *w, int
             for (int64_t g = 0; g < groups; g++) s += xsum[r * groups + g];
             xsum_row[r] = s;
         }
-        /* TQ1_0 has no multi-row kernel: past the panel's break-even its unpacked panel wins */
+        /* TQ1_0 has no multi-row kernel: from M = 4 its unpacked tiles and panel win (bench/small-m.ts) */
         int any_tq1 = 0;
         for (int i = 0; i < count; i++) any_tq1 |= w[i].type == TG_TQ1_0;
-        if (m <= SMALL_M_MAX && (!any_tq1 || m < PANEL_MIN_M)) {
+        if (m <= SMALL_M_MAX && (!any_tq1 || m < 4)) {
             /* batched decode: each packed block read once for all rows, no unpacking (small_m.c) */
             tg_small_m_ternary(isa, args, count, xsum_row);
         } else {
