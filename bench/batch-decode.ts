@@ -45,8 +45,16 @@ setThreads(threads);
 const model = argValue("--model") ?? (await defaultModel());
 const engine = await loadBitNetEngine(model, { contextLength: 256 });
 const prompt = Array.from({ length: 8 }, (_, i) => 300 + i);
-const rows: Array<{ batch: number; stepMs: number; tokensPerSecond: number; loadBefore: number; loadAfter: number }> =
-  [];
+interface BatchRow {
+  readonly batch: number;
+  readonly stepMs: number;
+  readonly tokensPerSecond: number;
+  readonly cpuStepMs: number;
+  readonly tokensPerCpuSecond: number;
+  readonly loadBefore: number;
+  readonly loadAfter: number;
+}
+const rows: BatchRow[] = [];
 for (const batch of batches) {
   const sessions = Array.from({ length: batch }, () => engine.newSession(prompt.length + steps + 2));
   engine.forwardBatch(sessions.map((session, i) => ({ session, tokens: prompt.map((t) => t + i) })));

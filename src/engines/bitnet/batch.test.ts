@@ -110,7 +110,7 @@ function plansFor(vocab: number, promptStart: number): Plan[] {
 
 async function expectBatchedEqualsAlone(engine: BitNetEngine, promptStart: number) {
   const plans = plansFor(engine.vocabSize, promptStart);
-  const want = [];
+  const want: Trace[] = [];
   for (const plan of plans) want.push(await alone(engine, plan));
   const { traces, batchSizes } = batched(engine, plans);
   // the schedule really batched: several sizes, up to four sequences at once
@@ -119,7 +119,9 @@ async function expectBatchedEqualsAlone(engine: BitNetEngine, promptStart: numbe
   traces.forEach((got, i) => {
     expect(got.tokens, `sequence ${i} tokens`).toEqual(want[i]?.tokens);
     expect(got.logits.length).toBe(want[i]?.logits.length);
-    got.logits.forEach((l, t) => expect(l === want[i]?.logits[t], `sequence ${i} logits at token ${t}`).toBe(true));
+    for (const [t, l] of got.logits.entries()) {
+      expect(l === want[i]?.logits[t], `sequence ${i} logits at token ${t}`).toBe(true);
+    }
   });
 }
 
