@@ -2,9 +2,9 @@
  * The matmul driver: ISA-neutral orchestration of one product y[M x N] = x[M x K] W[N x K]^T.
  *
  * M = 1 (decode) reads the packed weights once, straight into the ISA's fused GEMV.
- * M > 1 (prefill, batched decode) unpacks a panel of weight rows into per-thread scratch once
- * and then sweeps every activation row over it, so each unpacked weight byte serves all M
- * rows: the cost of M rows grows far slower than M times one row.
+ * M = 2..16 (batched decode) goes to small_m.c: multi-row kernels on the packed bytes.
+ * Larger M (prefill) unpacks a panel of weight rows into per-thread scratch once and then sweeps
+ * every activation row over it, so each unpacked weight byte serves all M rows.
  */
 #include <math.h>
 #include <stdlib.h>

@@ -1,19 +1,21 @@
 /*
- * Small M (2 .. TG_SMALL_M_MAX activation rows: batched decode), ISA-neutral.
+ * Small M (2 .. 16 activation rows: batched decode), ISA-neutral orchestration.
  *
  * A decode step of n sequences is an M = n product whose weights are far larger than any cache.
- * Here each task walks its weight rows in chunks small enough to stay in L1/L2 (CHUNK_BYTES) and
- * runs the ISA's own M = 1 GEMV once per activation row over the chunk: the packed bytes come
- * from memory once for all M rows, and every activation row gets exactly the M = 1 result, bit
- * for bit, because it is the M = 1 code on the same bytes (including the float heads, whose M = 1
- * sum order differs from the dequantize-and-dot path used at larger M). The next chunk is
- * prefetched into L2 while the current one is swept.
+ * Each task walks its weight rows in chunks small enough to stay in L1/L2 (CHUNK_BYTES),
+ * prefetching the next chunk into L2, and per chunk takes the ISA's multi-row kernel when it has
+ * one for the case (gemv_ternary_multi: TQ2_0 / I2_S rows of one scale; gemv_float_multi: the
+ * F16 / Q8_0 heads), which reads and decodes each packed block once for all M rows. Otherwise it
+ * runs the ISA's own M = 1 GEMV once per activation row over the chunk: the bytes still come
+ * from memory once. Either way every activation row gets exactly its M = 1 result, bit for bit
+ * (the multi-row kernels keep the M = 1 operations per row; the fallback is the M = 1 code), so
+ * also the float heads, whose M = 1 sum order differs from the dequantize-and-dot path.
  */
 #include <string.h>
 
 #include "tg.h"
 
-#define CHUNK_BYTES (24 * 1024) /* packed bytes per sweep: resident in L1/L2 across the M GEMVs */
+#define CHUNK_BYTES (24 * 1024) /* packed bytes per sweep: resident in L1/L2 while all M rows pass */
 #define MIN_TASK_ROWS 16
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }

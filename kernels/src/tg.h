@@ -230,11 +230,11 @@ const char *tg_matmul(const tg_isa_ops *isa, const tg_weight *w, const float *x,
 #define TG_MAX_SHARED 4
 const char *tg_matmul_shared(const tg_isa_ops *isa, const tg_weight *w, int count, const float *x, int64_t m,
                              tg_act_mode mode, float *const *y);
-/* Small M (small_m.c): M > 1 as the M = 1 GEMV per activation row over cache-sized chunks of
- * weight rows, so the weights stream from memory once and every row's result is the M = 1 result
- * bit for bit. The driver takes it for ternary weights below the panel's break-even and for
- * float-path weights at every M; tg_small_m_float returns 0 when the ISA has no fused GEMV for
- * the type. */
+/* Small M (small_m.c): cache-sized chunks of weight rows through the ISA's multi-row kernels, or
+ * its M = 1 GEMV once per activation row, so the weights stream from memory once and every row's
+ * result is the M = 1 result bit for bit. The driver takes it for ternary weights at M = 2..16
+ * (TQ1_0: 2, 3) and for float-path weights at every M > 1; tg_small_m_float returns 0 when the ISA
+ * has no fused GEMV for the type. xsum_all[j] is the sum of activation row j's q. */
 void tg_small_m_ternary(const tg_isa_ops *isa, const tg_ternary_args *args, int count, const int32_t *xsum_all);
 int tg_small_m_float(const tg_isa_ops *isa, const tg_weight *w, const float *x, int64_t m, float *y);
 /* Per-token int8 quantization of m rows (the activation half of tg_matmul). */
