@@ -10,7 +10,7 @@
     {
       "target_name": "tg_isa_avx2",
       "type": "static_library",
-      "sources": ["src/isa_avx2.c", "src/isa_avx2_multi.c"],
+      "sources": ["src/isa_avx2.c", "src/isa_avx2_multi.c", "src/head_multi_avx2.c"],
       "cflags_c": ["-mavx2", "-mfma", "-mf16c"]
     },
     {
