@@ -10,13 +10,13 @@
     {
       "target_name": "tg_isa_avx2",
       "type": "static_library",
-      "sources": ["src/isa_avx2.c"],
+      "sources": ["src/isa_avx2.c", "src/isa_avx2_multi.c", "src/head_multi_avx2.c"],
       "cflags_c": ["-mavx2", "-mfma", "-mf16c"]
     },
     {
       "target_name": "tg_isa_avx512",
       "type": "static_library",
-      "sources": ["src/isa_avx512.c", "src/head_avx512.c"],
+      "sources": ["src/isa_avx512.c", "src/head_avx512.c", "src/head_multi_avx512.c", "src/isa_avx512_multi.c"],
       "cflags_c": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni", "-mavx2", "-mfma", "-mf16c"]
     },
     {
@@ -33,7 +33,7 @@
     },
     {
       "target_name": "tritgate_kernels",
-      "sources": ["src/addon.c", "src/args.c", "src/attention.c", "src/cpu.c", "src/floatops.c", "src/formats.c", "src/isa_scalar.c", "src/matmul.c", "src/pool.c", "src/train.c"],
+      "sources": ["src/addon.c", "src/args.c", "src/attention.c", "src/cpu.c", "src/floatops.c", "src/formats.c", "src/isa_scalar.c", "src/matmul.c", "src/pool.c", "src/small_m.c", "src/train.c"],
       "dependencies": ["tg_isa_avx2", "tg_isa_avx512", "tg_train_generic", "tg_train_avx512"],
       "libraries": ["-lpthread", "-lm"]
     }

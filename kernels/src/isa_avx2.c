@@ -290,15 +290,23 @@ static double read_sum(const float *p, int64_t count) {
     return total;
 }
 
+/* isa_avx2_multi.c: the small-M 2-bit GEMV (batched decode) */
+void tg_avx2_gemv_ternary_multi(const tg_ternary_args *a, int64_t row0, int64_t row1, const int32_t *xsum_all);
+/* head_multi_avx2.c: the F16 / Q8_0 head at small M */
+int tg_avx2_gemv_float_multi(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t m,
+                             int64_t row0, int64_t row1, float *y, int64_t y_stride);
+
 const tg_isa_ops tg_isa_avx2 = {
     .name = "avx2",
     .gemv_ternary = gemv_ternary,
     .unpack_ternary_row = x86_unpack_ternary_row,
     .dot_tile_u8s8 = dot_tile_u8s8,
+    .gemv_ternary_multi = tg_avx2_gemv_ternary_multi,
     .quantize_row_i8 = quantize_row_i8,
     .dequant_row = x86_dequant_row,
     .dot_f32 = dot_f32,
     .gemv_float = x86_gemv_float,
     .gemv_q8_0 = gemv_q8_0,
+    .gemv_float_multi = tg_avx2_gemv_float_multi,
     .read_sum = read_sum,
 };

@@ -94,6 +94,28 @@ static void gemv_ternary(const tg_ternary_args *a, int64_t row0, int64_t row1) {
     for (int64_t r = row0; r < row1; r++) a->y[r] = ternary_row(a, r, a->xq, a->xsum, a->xscale[0]);
 }
 
+/* The small-M reference: each block unpacked once and dotted with every activation row; single-
+ * scale rows only (see tg_isa_ops), so one fold per row and activation. */
+static void gemv_ternary_multi(const tg_ternary_args *a, int64_t row0, int64_t row1, const int32_t *xsum_all) {
+    const int64_t block = a->type == TG_I2_S ? TG_QK_I2S : TG_QK_K, blocks = a->k / block;
+    uint8_t codes[TG_QK_K];
+    for (int64_t r = row0; r < row1; r++) {
+        const uint8_t *row = a->data + r * a->row_bytes;
+        for (int64_t j0 = 0; j0 < a->m; j0 += 16) {
+            const int64_t mt = a->m - j0 < 16 ? a->m - j0 : 16;
+            int32_t isum[16] = {0};
+            for (int64_t b = 0; b < blocks; b++) {
+                if (a->type == TG_I2_S) unpack_i2_s_block((const tg_block_i2_s *)row + b, codes);
+                else unpack_tq2_0_block((const tg_block_tq2_0 *)row + b, codes);
+                for (int64_t j = 0; j < mt; j++) isum[j] += dot_codes(codes, a->xq + (j0 + j) * a->k + b * block, block);
+            }
+            const float d = a->type == TG_I2_S ? a->tensor_scale : tg_fp16_to_fp32(tg_block_d_bits(a->type, row, 0));
+            for (int64_t j = 0; j < mt; j++)
+                a->y[(j0 + j) * a->n + r] = tg_acc_segment(0.0f, d, isum[j] - xsum_all[j0 + j]) * a->xscale[j0 + j];
+        }
+    }
+}
+
 static void dot_tile_u8s8(const uint8_t *codes, int64_t cstride, int nt, const int8_t *x, int64_t xstride,
                           int mt, int64_t k0, int64_t k1, int32_t *out) {
     for (int i = 0; i < nt; i++)
@@ -197,6 +219,7 @@ const tg_isa_ops tg_isa_scalar = {
     .gemv_ternary = gemv_ternary,
     .unpack_ternary_row = unpack_ternary_row,
     .dot_tile_u8s8 = dot_tile_u8s8,
+    .gemv_ternary_multi = gemv_ternary_multi,
     .quantize_row_i8 = quantize_row_i8,
     .dequant_row = dequant_row,
     .dot_f32 = dot_f32,

@@ -2,9 +2,9 @@
  * The matmul driver: ISA-neutral orchestration of one product y[M x N] = x[M x K] W[N x K]^T.
  *
  * M = 1 (decode) reads the packed weights once, straight into the ISA's fused GEMV.
- * M > 1 (prefill, batched decode) unpacks a panel of weight rows into per-thread scratch once
- * and then sweeps every activation row over it, so each unpacked weight byte serves all M
- * rows: the cost of M rows grows far slower than M times one row.
+ * M = 2..16 (batched decode) goes to small_m.c: multi-row kernels on the packed bytes.
+ * Larger M (prefill) unpacks a panel of weight rows into per-thread scratch once and then sweeps
+ * every activation row over it, so each unpacked weight byte serves all M rows.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -14,6 +14,7 @@
 
 #define PANEL_ROWS 16 /* weight rows unpacked per GEMM task */
 #define TILE 4        /* rows of the dot_tile micro-kernel, both ways */
+#define SMALL_M_MAX 16 /* up to here small_m.c (bench/small-m.ts: cheaper per row than the panel at 2..16) */
 #define PANEL_MIN_M 8 /* batches from which the interleaved panel pays (measured: par at 8, +14% at 16, +28% at 64) */
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -209,9 +210,17 @@ static const char *matmul_ternary(const tg_isa_ops *isa, const tg_weight *w, int
             for (int64_t g = 0; g < groups; g++) s += xsum[r * groups + g];
             xsum_row[r] = s;
         }
-        for (int i = 0; i < count; i++) {
-            gemm_job job = {isa, args[i], xsum_row};
-            tg_pool_run((w[i].n + PANEL_ROWS - 1) / PANEL_ROWS, gemm_task, &job);
+        /* TQ1_0 has no multi-row kernel: from M = 4 its unpacked tiles and panel win (bench/small-m.ts) */
+        int any_tq1 = 0;
+        for (int i = 0; i < count; i++) any_tq1 |= w[i].type == TG_TQ1_0;
+        if (m <= SMALL_M_MAX && (!any_tq1 || m < 4)) {
+            /* batched decode: each packed block read once for all rows, no unpacking (small_m.c) */
+            tg_small_m_ternary(isa, args, count, xsum_row);
+        } else {
+            for (int i = 0; i < count; i++) {
+                gemm_job job = {isa, args[i], xsum_row};
+                tg_pool_run((w[i].n + PANEL_ROWS - 1) / PANEL_ROWS, gemm_task, &job);
+            }
         }
         free(xsum_row);
     }
@@ -300,6 +309,9 @@ static void float_task(void *ctx, int64_t task, int thread) {
 }
 
 static void matmul_float(const tg_isa_ops *isa, const tg_weight *w, const float *x, int64_t m, float *y) {
+    /* at every M the fused GEMV per activation row, so a row's result does not depend on the
+     * batch it came in (a batched decode's logits equal the unbatched ones bit for bit) */
+    if (m > 1 && tg_small_m_float(isa, w, x, m, y)) return;
     float_job job = {isa, w, x, m, tg_row_bytes(w->type, w->k), 0, 0.0f, y};
     if (w->type == TG_I2_S) memcpy(&job.tensor_scale, w->data + w->n * job.row_bytes, 4);
     int64_t threads = tg_pool_threads();

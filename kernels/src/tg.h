@@ -186,6 +186,10 @@ typedef struct {
     /* Optional: that interleaved panel from natural-order codes of `rows` (<= 16) rows at stride
      * cstride; missing rows are code 1 (weight 0). k is a multiple of 64. */
     void (*panel_pack)(const uint8_t *codes, int64_t cstride, int rows, int64_t k, uint8_t *panel);
+    /* Optional (NULL: the M = 1 GEMV per activation row): y[j][r] for every activation row j < a->m
+     * and weight rows [row0, row1) of a TQ2_0 or I2_S weight whose rows each carry one scale (the
+     * caller checks), each packed block read once for all rows; xsum_all[j] = sum of row j's q. */
+    void (*gemv_ternary_multi)(const tg_ternary_args *a, int64_t row0, int64_t row1, const int32_t *xsum_all);
     /* Activation quantization of one row (semantics above). */
     void (*quantize_row_i8)(const float *x, int64_t k, int8_t *q, float *xscale);
     /* Float path: one row to fp32, and an fp32 dot product. */
@@ -198,6 +202,11 @@ typedef struct {
                       int64_t row1, float *y);
     /* Q8_0 weight x Q8_0 activations (semantics at tg_q8_0_args) for rows [row0, row1). */
     void (*gemv_q8_0)(const tg_q8_0_args *a, int64_t row0, int64_t row1);
+    /* Optional (NULL or 0: gemv_float per activation row): gemv_float for m activation rows at once,
+     * y[j * y_stride + r] = row r . x[j], each row's result gemv_float's bit for bit, each weight row
+     * read and converted once for all m. Returns 0 when it does not handle the type. */
+    int (*gemv_float_multi)(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t m,
+                            int64_t row0, int64_t row1, float *y, int64_t y_stride);
     /* Sum of a read-only buffer, used to measure the machine's read bandwidth. */
     double (*read_sum)(const float *p, int64_t count);
 } tg_isa_ops;
@@ -248,6 +257,13 @@ const char *tg_matmul(const tg_isa_ops *isa, const tg_weight *w, const float *x,
 #define TG_MAX_SHARED 4
 const char *tg_matmul_shared(const tg_isa_ops *isa, const tg_weight *w, int count, const float *x, int64_t m,
                              tg_act_mode mode, float *const *y);
+/* Small M (small_m.c): cache-sized chunks of weight rows through the ISA's multi-row kernels, or
+ * its M = 1 GEMV once per activation row, so the weights stream from memory once and every row's
+ * result is the M = 1 result bit for bit. The driver takes it for ternary weights at M = 2..16
+ * (TQ1_0: 2, 3) and for float-path weights at every M > 1; tg_small_m_float returns 0 when the ISA
+ * has no fused GEMV for the type. xsum_all[j] is the sum of activation row j's q. */
+void tg_small_m_ternary(const tg_isa_ops *isa, const tg_ternary_args *args, int count, const int32_t *xsum_all);
+int tg_small_m_float(const tg_isa_ops *isa, const tg_weight *w, const float *x, int64_t m, float *y);
 /* Per-token int8 quantization of m rows (the activation half of tg_matmul). */
 void tg_quantize_activations(const tg_isa_ops *isa, const float *x, int64_t m, int64_t k,
                              int8_t *q, float *xscale);

@@ -15,7 +15,7 @@ import type { Engine, LogitsSession } from "../engine.js";
 import { encodeChatWith, generateWith } from "../generate.js";
 import { type GGUFVocabExtras, type Tokenizer, tokenizerFromGGUF } from "../tokenizer/index.js";
 import { type BitNetConfig, readBitNetConfig } from "./config.js";
-import { BitNetForward } from "./forward.js";
+import { type BatchStep, BitNetForward } from "./forward.js";
 import type { KVCache } from "./kv-cache.js";
 import type { StepProfile } from "./profile.js";
 import { loadBitNetWeights } from "./weights.js";
@@ -58,7 +58,16 @@ export function ggufVocab(file: GGUFFile): GGUFVocabExtras {
   };
 }
 
-class BitNetSession implements LogitsSession {
+/** One sequence's part of `BitNetEngine.forwardBatch`: the tokens to run at its next positions. */
+export interface SequenceStep {
+  readonly session: BitNetSession;
+  readonly tokens: readonly number[];
+  /** logits of every token (row-major [tokens x vocab]) instead of the last one's */
+  readonly allLogits?: boolean;
+}
+
+/** A sequence: its own KV cache and position. `append` is a batch of one. */
+export class BitNetSession implements LogitsSession {
   private closed = false;
 
   constructor(
@@ -66,6 +75,13 @@ class BitNetSession implements LogitsSession {
     private readonly cache: KVCache,
     private readonly recycle: (cache: KVCache) => void,
   ) {}
+
+  /** This session's part of a batched step (throws when closed or not of `forward`). */
+  stepWith(forward: BitNetForward, tokens: readonly number[], allLogits = false): BatchStep {
+    this.check();
+    if (forward !== this.forward) throw new Error("this session belongs to another engine");
+    return { cache: this.cache, tokens, allLogits };
+  }
 
   get length(): number {
     return this.cache.length;
@@ -123,7 +139,11 @@ export class BitNetEngine implements Engine {
     return this.freeCaches.length;
   }
 
-  newSession(contextLength = this.contextLength): LogitsSession {
+  /**
+   * A new sequence (its own KV cache, reused from closed ones of a similar size). Sequences are
+   * created and closed independently; `forwardBatch` steps any set of open ones together.
+   */
+  newSession(contextLength = this.contextLength): BitNetSession {
     const wanted = Math.max(1, Math.min(contextLength, this.contextLength));
     // reuse a free cache that fits without wasting more than half of it
     const index = this.freeCaches.findIndex((c) => c.capacity >= wanted && c.capacity <= 2 * wanted);
@@ -133,6 +153,18 @@ export class BitNetEngine implements Engine {
       this.freeCaches.push(used);
       if (this.freeCaches.length > POOLED_CACHES) this.freeCaches.shift();
     });
+  }
+
+  /**
+   * One step for several sequences (the continuous-batching scheduler's entry): each runs its
+   * tokens at its own next positions, a prefill of several tokens beside decodes of one, and every
+   * linear layer is one matmul over all their rows. Returns per step, in order, the logits of its
+   * last token (or of all its tokens with `allLogits`), bit for bit what `append` on each alone
+   * returns. Synchronous: the engine's worker thread runs it (see kernels/README.md). A step whose
+   * tokens would overflow any sequence's cache throws before changing any.
+   */
+  forwardBatch(steps: readonly SequenceStep[]): Float32Array[] {
+    return this.forward.forwardBatch(steps.map((s) => s.session.stepWith(this.forward, s.tokens, s.allLogits)));
   }
 
   encodeChat(...[messages, tools]: Parameters<Engine["encodeChat"]>): number[] {

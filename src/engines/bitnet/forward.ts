@@ -9,7 +9,14 @@
  *
  * Every ternary matmul quantizes its input to int8 per token (BitNet's absmax) inside the
  * kernel; `activations: "float"` keeps fp32 inputs instead (the float reference mode).
- * A call processes all its tokens as one batch (prefill M > 1, decode M = 1).
+ *
+ * `forwardBatch` advances several sequences in one step: their tokens are stacked into one
+ * batch of rows, so every linear layer (q/k/v, o, gate/up, down, head) is one M-row matmul that
+ * streams each weight once, while RoPE, the KV store and attention run per sequence on its own
+ * cache and positions. A sequence may bring several tokens (prefill) beside others' one (decode).
+ * Every step between matmuls is per row and the kernels give each row of an M-row product
+ * exactly its M = 1 result, so a sequence's logits are bit for bit those of running it alone.
+ * `forward` (one sequence) is the batch of one.
  */
 import {
   attention,
@@ -35,7 +42,29 @@ export interface ForwardOptions {
   readonly profile?: StepProfile;
 }
 
-/** Scratch for one batch of `rows` tokens, reused while the batch size repeats. */
+/** Per-row sizes of the scratch buffers, in floats. */
+function scratchWidths(c: BitNetConfig) {
+  const qDim = c.heads * c.headDim;
+  const kvDim = c.kvHeads * c.headDim;
+  return {
+    x: c.embedding,
+    norm: c.embedding,
+    q: qDim,
+    k: kvDim,
+    v: kvDim,
+    attn: qDim,
+    proj: Math.max(c.embedding, qDim),
+    gate: c.feedForward,
+    up: c.feedForward,
+    ffnNorm: c.feedForward,
+  };
+}
+type ScratchName = keyof ReturnType<typeof scratchWidths>;
+
+/**
+ * Scratch for one batch of `rows` tokens: views of buffers that grow to the largest batch seen,
+ * so a scheduler whose batch changes every step allocates nothing per step.
+ */
 class Scratch {
   readonly x: Float32Array;
   readonly norm: Float32Array;
@@ -50,26 +79,44 @@ class Scratch {
 
   constructor(
     readonly rows: number,
-    c: BitNetConfig,
+    buffers: Readonly<Record<ScratchName, Float32Array>>,
+    widths: Readonly<Record<ScratchName, number>>,
   ) {
-    const qDim = c.heads * c.headDim;
-    const kvDim = c.kvHeads * c.headDim;
-    this.x = new Float32Array(rows * c.embedding);
-    this.norm = new Float32Array(rows * c.embedding);
-    this.q = new Float32Array(rows * qDim);
-    this.k = new Float32Array(rows * kvDim);
-    this.v = new Float32Array(rows * kvDim);
-    this.attn = new Float32Array(rows * qDim);
-    this.proj = new Float32Array(rows * Math.max(c.embedding, qDim));
-    this.gate = new Float32Array(rows * c.feedForward);
-    this.up = new Float32Array(rows * c.feedForward);
-    this.ffnNorm = new Float32Array(rows * c.feedForward);
+    const view = (name: ScratchName) => buffers[name].subarray(0, rows * widths[name]);
+    this.x = view("x");
+    this.norm = view("norm");
+    this.q = view("q");
+    this.k = view("k");
+    this.v = view("v");
+    this.attn = view("attn");
+    this.proj = view("proj");
+    this.gate = view("gate");
+    this.up = view("up");
+    this.ffnNorm = view("ffnNorm");
   }
+}
+
+/** One sequence's part of a batched step: its cache and the tokens to run at its next positions. */
+export interface BatchStep {
+  readonly cache: KVCache;
+  readonly tokens: readonly number[];
+  /** logits of every token (row-major [tokens x vocab]) instead of the last one's */
+  readonly allLogits?: boolean;
+}
+
+/** Where a step's rows sit in the stacked batch, and where its sequence stands. */
+interface Placed {
+  readonly cache: KVCache;
+  readonly first: number;
+  readonly rows: number;
+  readonly start: number;
 }
 
 export class BitNetForward {
   private readonly rope: Rope;
-  private scratch: Scratch | undefined;
+  private readonly widths: Readonly<Record<ScratchName, number>>;
+  private buffers: Record<ScratchName, Float32Array> | undefined;
+  private bufferRows = 0;
   private embeddingTable: Float32Array | undefined;
   private readonly embeddingRowBytes: number;
 
@@ -79,6 +126,7 @@ export class BitNetForward {
     private readonly options: ForwardOptions = {},
   ) {
     this.rope = new Rope(config.headDim, config.ropeDim, config.ropeBase);
+    this.widths = scratchWidths(config);
     const e = weights.tokenEmbedding;
     this.embeddingRowBytes = e.type === "I2_S" ? -1 : tensorBytes(e.type, 1, e.cols);
   }
@@ -93,25 +141,66 @@ export class BitNetForward {
    * of every token when `allLogits` (row-major [tokens x vocab]).
    */
   forward(tokens: readonly number[], cache: KVCache, allLogits = false): Float32Array {
-    const rows = tokens.length;
-    if (rows === 0) throw new Error("forward needs at least one token");
-    cache.reserve(rows);
+    return this.forwardBatch([{ cache, tokens, allLogits }])[0] as Float32Array;
+  }
+
+  /**
+   * One step for several sequences, each with its own cache: returns, per step in order, the
+   * logits of its last token (or of all its tokens with `allLogits`). Every cache is checked
+   * before any work, so a step that would overflow one changes none.
+   */
+  forwardBatch(steps: readonly BatchStep[]): Float32Array[] {
+    if (steps.length === 0) throw new Error("forwardBatch needs at least one sequence");
+    const placed: Placed[] = [];
+    let rows = 0;
+    for (const step of steps) {
+      if (step.tokens.length === 0) throw new Error("forward needs at least one token per sequence");
+      if (placed.some((p) => p.cache === step.cache)) throw new Error("a sequence can appear only once in a step");
+      step.cache.reserve(step.tokens.length);
+      placed.push({ cache: step.cache, first: rows, rows: step.tokens.length, start: step.cache.length });
+      rows += step.tokens.length;
+    }
     const s = this.scratchFor(rows);
     this.options.profile?.start();
-    this.embed(tokens, s.x);
+    let r = 0;
+    for (const step of steps) {
+      this.embed(step.tokens, s.x.subarray(r * this.config.embedding));
+      r += step.tokens.length;
+    }
     this.options.profile?.lap("embed");
     for (let l = 0; l < this.config.layers; l++) {
       const layer = this.weights.layers[l] as LayerWeights;
-      this.attentionBlock(l, layer, s, cache);
+      this.attentionBlock(l, layer, s, placed);
       this.feedForwardBlock(layer, s);
     }
-    cache.length += rows;
-    return this.logits(s, allLogits);
+    for (const p of placed) p.cache.length += p.rows;
+    return this.logits(
+      s,
+      placed.map((p, i) =>
+        steps[i]?.allLogits ? { first: p.first, rows: p.rows } : { first: p.first + p.rows - 1, rows: 1 },
+      ),
+    );
   }
 
   private scratchFor(rows: number): Scratch {
-    if (this.scratch?.rows !== rows) this.scratch = new Scratch(rows, this.config);
-    return this.scratch;
+    if (!this.buffers || this.bufferRows < rows) {
+      const widths = this.widths;
+      const make = (name: ScratchName) => new Float32Array(rows * widths[name]);
+      this.buffers = {
+        x: make("x"),
+        norm: make("norm"),
+        q: make("q"),
+        k: make("k"),
+        v: make("v"),
+        attn: make("attn"),
+        proj: make("proj"),
+        gate: make("gate"),
+        up: make("up"),
+        ffnNorm: make("ffnNorm"),
+      };
+      this.bufferRows = rows;
+    }
+    return new Scratch(rows, this.buffers, this.widths);
   }
 
   private embed(tokens: readonly number[], out: Float32Array): void {
@@ -170,26 +259,44 @@ export class BitNetForward {
     return y;
   }
 
-  private attentionBlock(l: number, w: LayerWeights, s: Scratch, cache: KVCache): void {
+  private attentionBlock(l: number, w: LayerWeights, s: Scratch, placed: readonly Placed[]): void {
     const c = this.config;
     const rows = s.rows;
-    const start = cache.length;
     const p = this.options.profile;
+    const qDim = c.heads * c.headDim;
+    const kv = c.kvHeads * c.headDim;
     rmsNorm(s.x, w.attnNorm, rows, c.rmsEpsilon, s.norm);
     p?.lap("norms");
     this.linearShared([w.q, w.k, w.v], s.norm, rows, [s.q, s.k, s.v]);
     p?.lap("ternary q,k,v");
-    this.rope.apply(s.q, rows, c.heads, start);
-    this.rope.apply(s.k, rows, c.kvHeads, start);
+    for (const seq of placed) {
+      this.rope.apply(s.q.subarray(seq.first * qDim), seq.rows, c.heads, seq.start);
+      this.rope.apply(s.k.subarray(seq.first * kv), seq.rows, c.kvHeads, seq.start);
+    }
     p?.lap("rope");
-    for (let r = 0; r < rows; r++) {
-      const kv = c.kvHeads * c.headDim;
-      cache.store(l, start + r, s.k.subarray(r * kv, (r + 1) * kv), s.v.subarray(r * kv, (r + 1) * kv));
+    for (const seq of placed) {
+      for (let r = 0; r < seq.rows; r++) {
+        const at = (seq.first + r) * kv;
+        seq.cache.store(l, seq.start + r, s.k.subarray(at, at + kv), s.v.subarray(at, at + kv));
+      }
     }
     p?.lap("kv store");
-    attention(s.q, cache.keys[l] as Float32Array, cache.values[l] as Float32Array, rows, start, c, s.attn, {
-      isa: this.options.isa,
-    });
+    for (const seq of placed) {
+      const q = s.q.subarray(seq.first * qDim, (seq.first + seq.rows) * qDim);
+      const out = s.attn.subarray(seq.first * qDim, (seq.first + seq.rows) * qDim);
+      attention(
+        q,
+        seq.cache.keys[l] as Float32Array,
+        seq.cache.values[l] as Float32Array,
+        seq.rows,
+        seq.start,
+        c,
+        out,
+        {
+          isa: this.options.isa,
+        },
+      );
+    }
     p?.lap("attention");
     rmsNorm(s.attn, w.attnSubNorm, rows, c.rmsEpsilon, s.attn);
     p?.lap("norms");
@@ -232,18 +339,31 @@ export class BitNetForward {
     return type === "Q8_0" && this.options.activations !== "float" ? "q8_0" : "float";
   }
 
-  private logits(s: Scratch, all: boolean): Float32Array {
+  /**
+   * The head over the rows that want logits (each step's last row, or all of its rows), gathered
+   * into one M-row matmul: the head is the largest read of a step and streams once for all.
+   */
+  private logits(s: Scratch, wanted: ReadonlyArray<{ first: number; rows: number }>): Float32Array[] {
     const c = this.config;
-    const first = all ? 0 : s.rows - 1;
-    const rows = s.rows - first;
-    const x = s.x.subarray(first * c.embedding);
+    const rows = wanted.reduce((n, w) => n + w.rows, 0);
     // s.norm is free once the last layer is done: no allocation per token
     const normed = s.norm.subarray(0, rows * c.embedding);
-    rmsNorm(x, this.weights.outputNorm, rows, c.rmsEpsilon, normed);
+    let at = 0;
+    for (const w of wanted) {
+      const x = s.x.subarray(w.first * c.embedding, (w.first + w.rows) * c.embedding);
+      rmsNorm(x, this.weights.outputNorm, w.rows, c.rmsEpsilon, normed.subarray(at * c.embedding));
+      at += w.rows;
+    }
     this.options.profile?.lap("norms");
     const head: PackedWeight = this.weights.output;
     const logits = matmul(head, normed, rows, { isa: this.options.isa, activations: this.headActivations(head.type) });
     this.options.profile?.lap(`head ${head.type}`);
-    return logits;
+    const vocab = head.rows;
+    let from = 0;
+    return wanted.map((w) => {
+      const part = logits.subarray(from * vocab, (from + w.rows) * vocab);
+      from += w.rows;
+      return part;
+    });
   }
 }

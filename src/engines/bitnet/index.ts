@@ -1,8 +1,16 @@
 export { ContextOverflowError } from "../errors.js";
 export { BITNET_ARCHITECTURES, type BitNetConfig, readBitNetConfig } from "./config.js";
 export { loadTokenEmbedder, type TextEmbedder } from "./embed.js";
-export { BitNetEngine, type BitNetEngineOptions, bitnetEngineFromFile, ggufVocab, loadBitNetEngine } from "./engine.js";
-export { BitNetForward, type ForwardOptions } from "./forward.js";
+export {
+  BitNetEngine,
+  type BitNetEngineOptions,
+  BitNetSession,
+  bitnetEngineFromFile,
+  ggufVocab,
+  loadBitNetEngine,
+  type SequenceStep,
+} from "./engine.js";
+export { type BatchStep, BitNetForward, type ForwardOptions } from "./forward.js";
 export { KVCache } from "./kv-cache.js";
 export { StepProfile } from "./profile.js";
 export { type SyntheticBitNetSpec, syntheticBitNet } from "./synthetic.js";

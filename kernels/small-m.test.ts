@@ -1,0 +1,85 @@
+/**
+ * Batched decode (small M): a row of an M-row product must be exactly what the same row alone
+ * (M = 1) gives, on every path, at 1 and 2 threads, for the ternary formats (int8 activations)
+ * and the float-path heads (F16, Q8_0), so a sequence's logits do not depend on the batch it
+ * was decoded in. Shapes are chosen so tasks hold several cache-sized chunks and end in partial
+ * row groups.
+ */
+import { describe, expect, it } from "vitest";
+import { randomFloats, rng } from "../test/helpers/random.js";
+import { hardware, matmul, matmulShared, type PackedWeight, quantize, setThreads, type WeightType } from "./index.js";
+
+const BATCHES = [2, 3, 4, 5, 7, 8, 9, 16, 17];
+
+function bytesOf(a: Float32Array): string {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString("hex");
+}
+
+function weightOf(type: WeightType, rows: number, cols: number, seed: number, perBlock = false): PackedWeight {
+  const values = randomFloats(rows * cols, rng(seed));
+  const ternary = type === "TQ2_0" || type === "TQ1_0" || type === "I2_S";
+  // per-block scales (ggml's own quantizer) make rows of several segments, the slow walk
+  return quantize(type, values, rows, cols, { absmean: ternary && !perBlock });
+}
+
+/** Row j of an M-row product against the M = 1 product of row j alone. */
+function expectRowsEqualSingles(
+  weight: PackedWeight,
+  x: Float32Array,
+  m: number,
+  got: Float32Array,
+  isa: string,
+  activations: "int8" | "float",
+) {
+  for (let j = 0; j < m; j++) {
+    const alone = matmul(weight, x.subarray(j * weight.cols, (j + 1) * weight.cols), 1, {
+      isa: isa as never,
+      activations,
+    });
+    expect(bytesOf(got.subarray(j * weight.rows, (j + 1) * weight.rows)), `${weight.type} m ${m} row ${j}`).toBe(
+      bytesOf(alone),
+    );
+  }
+}
+
+describe.each(hardware().available)("%s: M rows equal M single rows, bit for bit", (isa) => {
+  const cases: Array<[WeightType, "int8" | "float", number, number, boolean]> = [
+    ["TQ2_0", "int8", 700, 2560, false],
+    ["TQ2_0", "int8", 37, 768, true],
+    ["TQ1_0", "int8", 700, 2560, false],
+    ["TQ1_0", "int8", 37, 768, true],
+    ["I2_S", "int8", 700, 2560, false],
+    ["F16", "float", 203, 2560, false],
+    ["F16", "float", 45, 100, false],
+    ["F16", "float", 13, 119, false], // K tails of 16 and 7 after the 32-wide steps
+    ["Q8_0", "float", 203, 2560, false],
+    ["Q8_0", "float", 45, 96, false],
+  ];
+  for (const [type, activations, rows, cols, perBlock] of cases) {
+    it(`${type} [${rows} x ${cols}]${perBlock ? " per-block scales" : ""}, M 2..17, 1 and 2 threads`, () => {
+      const weight = weightOf(type, rows, cols, rows + cols, perBlock);
+      const x = randomFloats(17 * cols, rng(cols), 3);
+      for (const threads of [1, 2]) {
+        setThreads(threads);
+        for (const m of BATCHES) {
+          const got = matmul(weight, x.subarray(0, m * cols), m, { isa, activations });
+          expectRowsEqualSingles(weight, x, m, got, isa, activations);
+        }
+      }
+    });
+  }
+
+  it("matmulShared at small M equals single rows (q, k, v of unequal heights)", () => {
+    const cols = 512;
+    const weights = [weightOf("TQ2_0", 96, cols, 1), weightOf("TQ2_0", 16, cols, 2), weightOf("TQ2_0", 48, cols, 3)];
+    const x = randomFloats(5 * cols, rng(9), 3);
+    for (const threads of [1, 2]) {
+      setThreads(threads);
+      for (const m of [2, 5]) {
+        const outs = weights.map((w) => new Float32Array(m * w.rows).fill(Number.NaN));
+        matmulShared(weights, x.subarray(0, m * cols), m, outs, { isa });
+        for (const [i, w] of weights.entries()) expectRowsEqualSingles(w, x, m, outs[i] as Float32Array, isa, "int8");
+      }
+    }
+  });
+});

@@ -1,0 +1,106 @@
+/*
+ * The float-path head at small M (batched decode) in 256-bit registers: each F16 or Q8_0 head row
+ * is loaded and converted once and then multiplied into every activation row's accumulators, so
+ * the head is read and widened once for all M rows. Built in the AVX2 static library with its
+ * flags (binding.gyp).
+ *
+ * Per (weight row, activation row) the operations are exactly those of x86_common.h's M = 1 GEMV
+ * (x86_f16_rows, x86_q8_0_rows), in its order, with the same reduction and scalar tail, so every
+ * row's result is the M = 1 result bit for bit; kernels/small-m.test.ts holds the two to that. A
+ * change to the M = 1 order must be made here too.
+ */
+#include <immintrin.h>
+
+#include "tg.h"
+
+#define MT_MAX 4 /* activation rows per pass: 2 x 4 accumulators and the converted weights in 16 ymm */
+#define INLINE static inline __attribute__((always_inline))
+
+/* x86_common.h's reduction of one 8-lane accumulator */
+INLINE float reduce8(__m256 v) {
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    q = _mm_add_ss(q, _mm_movehdup_ps(q));
+    return _mm_cvtss_f32(q);
+}
+
+INLINE void f16_row(const uint8_t *row, const uint8_t *next, int64_t k, const float *x, int64_t j0, const int MT,
+                    float *y, int64_t y_stride) {
+    __m256 acc0[MT_MAX], acc1[MT_MAX];
+    for (int j = 0; j < MT; j++) acc0[j] = acc1[j] = _mm256_setzero_ps();
+    int64_t t = 0;
+    for (; t + 32 <= k; t += 32) {
+        if (next) _mm_prefetch((const char *)(next + 2 * t), _MM_HINT_T2);
+        for (int h = 0; h < 2; h++) {
+            const __m256i w = _mm256_loadu_si256((const __m256i *)(row + 2 * (t + 16 * h)));
+            const __m256 w0 = _mm256_cvtph_ps(_mm256_castsi256_si128(w)), w1 = _mm256_cvtph_ps(_mm256_extracti128_si256(w, 1));
+            for (int j = 0; j < MT; j++) {
+                const float *xj = x + (j0 + j) * k + t + 16 * h;
+                acc0[j] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xj), acc0[j]);
+                acc1[j] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xj + 8), acc1[j]);
+            }
+        }
+    }
+    for (; t + 8 <= k; t += 8) {
+        const __m256 w = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * t)));
+        for (int j = 0; j < MT; j++) acc0[j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + (j0 + j) * k + t), acc0[j]);
+    }
+    for (int j = 0; j < MT; j++) {
+        const float *xj = x + (j0 + j) * k;
+        float sum = reduce8(_mm256_add_ps(acc0[j], acc1[j]));
+        for (int64_t u = t; u < k; u++) {
+            float w = tg_fp16_to_fp32((uint16_t)(row[2 * u] | (row[2 * u + 1] << 8)));
+            sum += w * xj[u];
+        }
+        y[(j0 + j) * y_stride] = sum;
+    }
+}
+
+INLINE __m256 widen8(__m128i q) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)); }
+
+INLINE void q8_0_row(const uint8_t *row, const uint8_t *next, int64_t k, const float *x, int64_t j0, const int MT,
+                     float *y, int64_t y_stride) {
+    const tg_block_q8_0 *blk = (const tg_block_q8_0 *)row;
+    __m256 acc[MT_MAX];
+    for (int j = 0; j < MT; j++) acc[j] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < k / TG_QK8_0; b++) {
+        if (next && (b & 1) == 0) _mm_prefetch((const char *)(next + b * (int64_t)sizeof(tg_block_q8_0)), _MM_HINT_T2);
+        const __m128i qa = _mm_loadu_si128((const __m128i *)blk[b].qs), qb = _mm_loadu_si128((const __m128i *)(blk[b].qs + 16));
+        const __m256 q0 = widen8(qa), q1 = widen8(_mm_srli_si128(qa, 8)), q2 = widen8(qb), q3 = widen8(_mm_srli_si128(qb, 8));
+        const __m256 d = _mm256_set1_ps(_cvtsh_ss(blk[b].d));
+        for (int j = 0; j < MT; j++) {
+            const float *xb = x + (j0 + j) * k + b * TG_QK8_0;
+            __m256 part = _mm256_mul_ps(q0, _mm256_loadu_ps(xb));
+            part = _mm256_fmadd_ps(q1, _mm256_loadu_ps(xb + 8), part);
+            part = _mm256_fmadd_ps(q2, _mm256_loadu_ps(xb + 16), part);
+            part = _mm256_fmadd_ps(q3, _mm256_loadu_ps(xb + 24), part);
+            acc[j] = _mm256_fmadd_ps(part, d, acc[j]);
+        }
+    }
+    for (int j = 0; j < MT; j++) y[(j0 + j) * y_stride] = reduce8(acc[j]);
+}
+
+INLINE void rows_tile(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t row0,
+                      int64_t row1, int64_t j0, const int MT, float *y, int64_t y_stride) {
+    for (int64_t r = row0; r < row1; r++) {
+        const uint8_t *row = data + r * row_bytes, *next = r + 1 < row1 ? row + row_bytes : NULL;
+        if (type == TG_F16) f16_row(row, next, k, x, j0, MT, y + r, y_stride);
+        else q8_0_row(row, next, k, x, j0, MT, y + r, y_stride);
+    }
+}
+
+/* y[j * y_stride + r] for j < m and rows [row0, row1); 0 for a type it does not handle. */
+int tg_avx2_gemv_float_multi(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t m,
+                             int64_t row0, int64_t row1, float *y, int64_t y_stride) {
+    if (type != TG_F16 && type != TG_Q8_0) return 0;
+    for (int64_t j0 = 0; j0 < m; j0 += MT_MAX) {
+        const int64_t left = m - j0;
+        switch (left < MT_MAX ? left : MT_MAX) {
+        case 1: rows_tile(type, data, row_bytes, k, x, row0, row1, j0, 1, y, y_stride); break;
+        case 2: rows_tile(type, data, row_bytes, k, x, row0, row1, j0, 2, y, y_stride); break;
+        case 3: rows_tile(type, data, row_bytes, k, x, row0, row1, j0, 3, y, y_stride); break;
+        default: rows_tile(type, data, row_bytes, k, x, row0, row1, j0, 4, y, y_stride); break;
+        }
+    }
+    return 1;
+}
