@@ -82,8 +82,8 @@ describe.each(cases)("DatabaseRecorder on $driver ($method)", ({ driver, method 
     expect(await totals(t)).toEqual(expected(list));
     const stats = recorder.stats();
     expect(stats).toMatchObject({ queueDepth: 0, written: list.length, duplicates: 0, spilled: 0, rejected: 0 });
-    // under postgres.js the flusher has a thread of its own; PGlite's one instance is on this thread
-    expect(stats.flusherThread).toBe(driver === "postgres");
+    // the flusher runs on this thread unless asked for one of its own (flusherThread: true)
+    expect(stats.flusherThread).toBe(false);
     // a decision lands in its request's day partition
     const [d] = await t.database.rows<{ n: number }>(sql`select count(*)::int as n from routing_decisions_p20261202`);
     expect(d?.n).toBe(expected(entries(300, "2026-12-02T00:00:00.000Z")).decisions);
@@ -284,6 +284,7 @@ describe("DatabaseRecorder's flusher thread (postgres)", () => {
       journalDir: join(t.dir, "journal"),
       batchRows: 200,
       flushIntervalMs: 20,
+      flusherThread: true,
       now: () => Date.parse("2026-12-01T12:00:00Z"),
       onError: (_e, context) => errors.push(context),
     });

@@ -5,7 +5,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 
-const ROOT = join(import.meta.dirname, "../..");
+/** the repository root, where `tritgate serve` runs from */
+export const ROOT = join(import.meta.dirname, "../..");
 
 export interface ServeProcess {
   readonly child: ChildProcess;
@@ -24,7 +25,10 @@ export function startServeProcess(
   const child = spawn(process.execPath, ["--import", "tsx", "-e", script], { cwd: ROOT, env, stdio: "pipe" });
   let output = "";
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${output}`)), 90_000);
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`serve did not start:\n${output}`));
+    }, 120_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const url = /serving (http:\/\/\S+)\/v1/.exec(output)?.[1];

@@ -17,6 +17,7 @@ import { startServer } from "../../server/serve.js";
 import { createMemoryRateLimiter } from "../../tenants/index.js";
 import { RUNNING_FILE } from "../running-gateway.js";
 import { keysCommand } from "./keys.js";
+import { runCaptured } from "./testkit.js";
 
 /** Whether `key` authenticates (and as whom) against the database the CLI wrote. */
 async function whoseKey(config: string, state: string, key: string, url = ""): Promise<string | undefined> {
@@ -30,21 +31,7 @@ async function whoseKey(config: string, state: string, key: string, url = ""): P
   }
 }
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  vi.spyOn(console, "log").mockImplementation((...parts: unknown[]) => {
-    out += `${parts.join(" ")}\n`;
-  });
-  vi.spyOn(console, "error").mockImplementation((...parts: unknown[]) => {
-    err += `${parts.join(" ")}\n`;
-  });
-  try {
-    return { code: await keysCommand.run(args), out, err };
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
+const cli = (args: string[]) => runCaptured(keysCommand, args);
 
 function setup(): { state: string; config: string; base: string[] } {
   const dir = mkdtempSync(join(tmpdir(), "tg-keys-"));

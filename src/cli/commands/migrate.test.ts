@@ -3,26 +3,13 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { POSTGRES_ADMIN_URL } from "../../db/testkit.js";
 import { RUNNING_FILE } from "../running-gateway.js";
 import { migrateCommand } from "./migrate.js";
+import { runCaptured } from "./testkit.js";
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  vi.spyOn(console, "log").mockImplementation((...parts: unknown[]) => {
-    out += `${parts.join(" ")}\n`;
-  });
-  vi.spyOn(console, "error").mockImplementation((...parts: unknown[]) => {
-    err += `${parts.join(" ")}\n`;
-  });
-  try {
-    return { code: await migrateCommand.run(args), out, err };
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
+const cli = (args: string[]) => runCaptured(migrateCommand, args);
 
 describe("tritgate migrate", () => {
   const cleanups: (() => Promise<void>)[] = [];

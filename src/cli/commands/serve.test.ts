@@ -2,7 +2,7 @@
  * `tritgate serve` as a user runs it: a real process, real HTTP on loopback, the official
  * client, and a clean stop on SIGTERM.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -10,59 +10,24 @@ import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import OpenAI from "openai";
 import { afterEach, describe, expect, it } from "vitest";
+import { exited, ROOT, type ServeProcess, startServeProcess, until } from "../../../test/helpers/serve-process.js";
 import { tinyFamily } from "../../../test/helpers/tiny-family.js";
 import { openDatabase } from "../../db/index.js";
 
-const ROOT = join(import.meta.dirname, "../../..");
 const running: ChildProcess[] = [];
 
-interface Served {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly output: () => string;
-}
-
-/** Starts `tritgate serve` from the sources and waits for its "serving" line. */
-function serve(args: string[]): Promise<Served> {
-  const script = `import("./src/cli/main.ts").then(async (m) => process.exit(await m.run(${JSON.stringify(["serve", ...args])})))`;
-  const child = spawn(process.execPath, ["--import", "tsx", "-e", script], {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  running.push(child);
-  let output = "";
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${output}`)), 120_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const url = /serving (http:\/\/\S+)\/v1/.exec(output)?.[1];
-      if (url) {
-        clearTimeout(timer);
-        resolve({ child, url, output: () => output });
-      }
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-    child.on("exit", (code) => reject(new Error(`serve exited with ${code}:\n${output}`)));
-  });
+/** Starts `tritgate serve` from the sources (killed after the test) and waits for its "serving" line. */
+async function serve(args: string[]): Promise<ServeProcess> {
+  const started = startServeProcess(args);
+  started.then((s) => running.push(s.child)).catch(() => undefined);
+  return started;
 }
 
 /** SIGTERM, then the exit code — or the signal's name when the process died of one instead. */
 function stop(child: ChildProcess): Promise<number | string | null> {
-  return new Promise((resolve) => {
-    child.once("exit", (code, signal) => resolve(code ?? signal));
-    child.kill("SIGTERM");
-  });
-}
-
-async function until<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const done = exited(child);
+  child.kill("SIGTERM");
+  return done;
 }
 
 afterEach(() => {

@@ -286,15 +286,6 @@ export const serveCommand: Command = {
   },
 };
 
-/** `TRITGATE_ADMIN_TOKEN` when the config sets no admin token (a short one is refused by the config's rule too). */
-function adminTokenFromEnv(): string | undefined {
-  const token = process.env.TRITGATE_ADMIN_TOKEN;
-  if (token === undefined || token === "") return undefined;
-  if (token.length < 16)
-    throw new Error("TRITGATE_ADMIN_TOKEN must be at least 16 characters (it must be hard to guess)");
-  return token;
-}
-
 /** The database recorder, plus the in-memory ring of the latest rows that `GET /admin/decisions` reads. */
 function recordingWithRecent(recording: Recording): DecisionRecorder &
   Pick<MemoryRecorder, "latest"> & {

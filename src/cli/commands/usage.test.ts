@@ -1,26 +1,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../db/index.js";
 import { recordThrough, sumsOf, usageEntries, within } from "../../db/reports/testkit.js";
+import { runCaptured } from "./testkit.js";
 import { usageCommand } from "./usage.js";
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  vi.spyOn(console, "log").mockImplementation((...parts: unknown[]) => {
-    out += `${parts.join(" ")}\n`;
-  });
-  vi.spyOn(console, "error").mockImplementation((...parts: unknown[]) => {
-    err += `${parts.join(" ")}\n`;
-  });
-  try {
-    return { code: await usageCommand.run(args), out, err };
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
+const cli = (args: string[]) => runCaptured(usageCommand, args);
 
 const ENTRIES = usageEntries(90);
 

@@ -15,26 +15,13 @@ import { ADMIN_TOKEN, MapDirectory, memoryLog, startNanoVariants } from "../../s
 import { createMemoryRateLimiter } from "../../tenants/index.js";
 import { seedFromConfig } from "../registry.js";
 import { RUNNING_FILE } from "../running-gateway.js";
+import { runCaptured } from "./testkit.js";
 import { variantsCommand } from "./variants.js";
 
 const ROOT = join(import.meta.dirname, "../../..");
 const B158 = join(ROOT, "models/nano/nano-b158/model.gguf");
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  vi.spyOn(console, "log").mockImplementation((...parts: unknown[]) => {
-    out += `${parts.join(" ")}\n`;
-  });
-  vi.spyOn(console, "error").mockImplementation((...parts: unknown[]) => {
-    err += `${parts.join(" ")}\n`;
-  });
-  try {
-    return { code: await variantsCommand.run(args), out, err };
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
+const cli = (args: string[]) => runCaptured(variantsCommand, args);
 
 const dirs: string[] = [];
 function stateDir(): string {
