@@ -57,6 +57,8 @@ export interface ServedVariantLike {
     readonly running: number;
     readonly waiting: number;
     readonly slots: number;
+    /** the pool handle's `kvTokensInUse`; a runtime without it (a test wrapper) has no KV sample */
+    readonly kvTokensInUse?: number;
   };
 }
 
@@ -65,8 +67,6 @@ export interface VariantSourceOptions {
   readonly breaker: (variant: string) => { readonly state: BreakerStateName } | undefined;
   /** model bytes per variant, e.g. the model file's size */
   readonly modelBytes?: (variant: string) => number | null;
-  /** KV tokens in use per variant, once the pool reports them */
-  readonly kvTokens?: (variant: string) => number | null;
 }
 
 /** A VariantStateSource over the gateway's served variants. */
@@ -82,7 +82,7 @@ export function servedVariantSource(
         running: v.worker.running,
         waiting: v.worker.waiting,
         slots: v.worker.slots,
-        kvTokens: options.kvTokens?.(v.config.name) ?? null,
+        kvTokens: v.worker.kvTokensInUse ?? null,
         modelBytes: options.modelBytes?.(v.config.name) ?? null,
         breaker: options.breaker(v.config.name)?.state ?? "open",
       })),

@@ -26,11 +26,12 @@ export interface VariantProfile {
   readonly modelBytes?: number;
 }
 
-/** The part of a pool worker the gateway uses (tests may wrap it). */
+/** The part of a pool worker the gateway uses (tests may wrap it; a wrapper may leave out the KV count). */
 export type VariantRuntime = Pick<
   VariantWorker,
   "name" | "state" | "error" | "info" | "slots" | "running" | "waiting" | "generate"
->;
+> &
+  Partial<Pick<VariantWorker, "kvTokensInUse">>;
 
 export interface ServedVariant {
   readonly config: VariantProfile;

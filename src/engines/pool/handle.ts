@@ -46,6 +46,13 @@ export interface VariantWorker {
   readonly slots: number;
   readonly running: number;
   readonly waiting: number;
+  /**
+   * KV-cache positions the running generations' sessions hold, as of each one's latest token (a
+   * generation still in its prefill counts 0 until its first token); 0 when nothing runs
+   */
+  readonly kvTokensInUse: number;
+  /** the most positions the running generations can hold (slots x context length); null until loaded */
+  readonly kvTokenCapacity: number | null;
   /** restarts after crashes so far */
   readonly restarts: number;
   generate(
@@ -66,6 +73,8 @@ interface Job {
   readonly enqueuedAt: number;
   startedAt: number;
   readonly tokens: PoolToken[];
+  /** KV-cache positions its session held at its latest token */
+  kvTokens: number;
   readonly resolve: (result: PoolResult) => void;
   readonly reject: (error: Error) => void;
   detach: () => void;
@@ -183,6 +192,16 @@ class WorkerHandle implements VariantWorker {
     return this.queue.size;
   }
 
+  get kvTokensInUse(): number {
+    let total = 0;
+    for (const job of this.active.values()) total += job.kvTokens;
+    return total;
+  }
+
+  get kvTokenCapacity(): number | null {
+    return this.info ? this.slots * this.info.contextLength : null;
+  }
+
   generate(
     request: PoolGenerateRequest,
     onToken?: (token: PoolToken) => void,
@@ -201,6 +220,7 @@ class WorkerHandle implements VariantWorker {
         enqueuedAt: performance.now(),
         startedAt: 0,
         tokens: [],
+        kvTokens: 0,
         resolve,
         reject,
         detach: () => undefined,
@@ -291,6 +311,7 @@ class WorkerHandle implements VariantWorker {
         const job = this.active.get(message.id);
         if (!job) return;
         job.tokens.push(message.token);
+        job.kvTokens = message.kvTokens;
         if (!job.signal?.aborted) job.onToken?.(message.token);
         return;
       }

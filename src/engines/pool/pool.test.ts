@@ -87,6 +87,54 @@ describe("variant workers", () => {
     expect(turnsBeforeAnswer).toBeGreaterThan(1);
   });
 
+  it("counts the KV-cache positions its running generations hold, and frees them when they end", async () => {
+    for (const worker of [ternary, fp32]) {
+      expect(worker.kvTokensInUse).toBe(0);
+      expect(worker.kvTokenCapacity).toBe(worker.slots * (worker.info?.contextLength ?? Number.NaN));
+      const seen: number[] = [];
+      const result = await worker.generate(
+        { input: hello, maxTokens: 12, sampling: { temperature: 0 }, ignoreEos: true },
+        () => seen.push(worker.kvTokensInUse),
+      );
+      // the k-th token (from 0) is sampled after the prompt and the k tokens before it went through the cache
+      expect(seen, worker.name).toEqual(Array.from({ length: 12 }, (_, k) => result.promptTokens + k));
+      expect(worker.kvTokensInUse).toBe(0);
+    }
+  });
+
+  it("sums the KV positions of generations running at once, and drops a cancelled one's", async () => {
+    const wide = startVariantWorker({ name: "tiny-b158-wide", path: family.gguf, threads: 1, slots: 2 });
+    try {
+      await wide.ready;
+      const cancel = new AbortController();
+      const peaks: number[] = [];
+      let firstDone = false;
+      const long = wide
+        .generate(
+          { input: hello, maxTokens: 40, sampling: { temperature: 0 }, ignoreEos: true },
+          () => {
+            if (firstDone) cancel.abort();
+          },
+          cancel.signal,
+        )
+        .catch((e: unknown) => e);
+      const short = await wide.generate(
+        { input: { kind: "text", text: "one two" }, maxTokens: 6, sampling: { temperature: 0 }, ignoreEos: true },
+        () => peaks.push(wide.kvTokensInUse),
+      );
+      firstDone = true;
+      // while the short one ran, the long one held its prompt too: the sum is above the short one's own count
+      expect(Math.max(...peaks)).toBeGreaterThan(short.promptTokens + short.completionTokens - 1);
+      const afterShort = wide.kvTokensInUse;
+      expect(afterShort).toBeGreaterThan(0);
+      expect(await long).toBeInstanceOf(GenerationAbortedError);
+      expect(wide.running).toBe(0);
+      expect(wide.kvTokensInUse).toBe(0);
+    } finally {
+      await wide.close();
+    }
+  });
+
   it("queues by priority, bounds the queue and cancels queued and running requests", async () => {
     const order: string[] = [];
     const long = new AbortController();

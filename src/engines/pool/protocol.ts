@@ -112,7 +112,16 @@ export type ToWorker =
 export type FromWorker =
   | { readonly type: "ready"; readonly info: VariantInfo }
   | { readonly type: "load-error"; readonly error: SerializedError }
-  | { readonly type: "token"; readonly id: number; readonly token: PoolToken }
+  | {
+      readonly type: "token";
+      readonly id: number;
+      readonly token: PoolToken;
+      /**
+       * KV-cache positions this generation's session holds as the token is sampled: the prompt and the
+       * tokens before this one (the sampled token enters the cache on the next forward pass)
+       */
+      readonly kvTokens: number;
+    }
   | {
       readonly type: "done";
       readonly id: number;

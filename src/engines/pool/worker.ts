@@ -107,9 +107,10 @@ async function run(engine: Engine, message: Extract<ToWorker, { type: "generate"
     }
     const info = request.tokenInfo === true;
     // sized to the request: a full-context cache would be ~630 MB per request on the 2B-4T shape
-    session = engine.newSession(Math.min(engine.contextLength, prompt.length + Math.max(0, request.maxTokens) + 1));
+    const live = engine.newSession(Math.min(engine.contextLength, prompt.length + Math.max(0, request.maxTokens) + 1));
+    session = live;
     const result = await generateWith(
-      yielding(session),
+      yielding(live),
       engine.tokenizer,
       engine.vocabSize,
       {
@@ -121,7 +122,7 @@ async function run(engine: Engine, message: Extract<ToWorker, { type: "generate"
         signal: controller.signal,
         constraint,
       },
-      (token) => send({ type: "token", id, token: toPoolToken(engine, token, info) }),
+      (token) => send({ type: "token", id, token: toPoolToken(engine, token, info), kvTokens: live.length }),
     );
     const { text, finishReason, promptTokens, completionTokens, prefillMs, decodeMs } = result;
     send({ type: "done", id, result: { text, finishReason, promptTokens, completionTokens, prefillMs, decodeMs } });

@@ -123,6 +123,10 @@ class VersionedVariant implements VariantRuntime {
   get waiting() {
     return this.stable.worker.waiting;
   }
+  /** the stable worker's, like running and waiting (a canary's generations are not counted here) */
+  get kvTokensInUse() {
+    return this.stable.worker.kvTokensInUse;
+  }
   generate(...args: Parameters<VariantRuntime["generate"]>) {
     return this.stable.worker.generate(...args);
   }
