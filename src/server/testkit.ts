@@ -277,8 +277,11 @@ export async function startNanoVariants(wrap: (worker: VariantWorker, engine: st
   return { config, workers, variants };
 }
 
-export async function startNanoGateway(over: Partial<AppDeps> = {}): Promise<NanoGateway> {
-  const { config, workers, variants } = await startNanoVariants();
+export async function startNanoGateway(
+  over: Partial<AppDeps> = {},
+  wrap?: Parameters<typeof startNanoVariants>[0],
+): Promise<NanoGateway> {
+  const { config, workers, variants } = await startNanoVariants(wrap);
   const directory = new MapDirectory(config.tiers);
   const keys = Object.fromEntries(config.tiers.map((t) => [t.name, directory.addTenant(`tenant-${t.name}`, t.name)]));
   const limiter = createMemoryRateLimiter();
