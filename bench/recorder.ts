@@ -149,8 +149,8 @@ async function sustained(db: TestDatabase, target: string, method: WriteMethod, 
     concurrency: values.concurrency ? Number(values.concurrency) : undefined,
     queueCapacity: count + 1,
     flushIntervalMs: 50,
-    // the flusher on a thread of its own unless --inline (the default outside this bench: see recorder.ts)
-    ...(values.inline ? {} : { flusherThread: true }),
+    // the flusher on a thread of its own under postgres.js (the recorder's default) unless --inline
+    ...(values.inline ? { flusherThread: false } : {}),
   });
   let enqueueMs = 0;
   const started = performance.now();

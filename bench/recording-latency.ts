@@ -158,7 +158,7 @@ export async function recordingLatency(options: LatencyOptions): Promise<Latency
       recorder = await DatabaseRecorder.start({
         database: db.database,
         journalDir: join(db.dir, "journal"),
-        ...(mode === "postgres" ? { flusherThread: true } : {}),
+        ...(mode === "postgres-inline" ? { flusherThread: false } : {}),
       });
     }
     const gateway = createGateway({

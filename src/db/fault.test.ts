@@ -75,7 +75,10 @@ class ThrowawayCluster {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe("DatabaseRecorder while Postgres is stopped and started again", () => {
+describe.each([
+  { flusher: "inline", flusherThread: false },
+  { flusher: "on its thread", flusherThread: true },
+])("DatabaseRecorder (flusher $flusher) while Postgres is stopped and started again", ({ flusherThread }) => {
   let cluster: ThrowawayCluster;
   let database: Database | undefined;
 
@@ -99,6 +102,7 @@ describe("DatabaseRecorder while Postgres is stopped and started again", () => {
       flushIntervalMs: 50,
       batchRows: 500,
       retryMs: 500,
+      flusherThread,
       onError: (_e, context) => errors.push(context),
     });
     let enqueued = 0;
@@ -119,6 +123,8 @@ describe("DatabaseRecorder while Postgres is stopped and started again", () => {
       const duringOutage = recorder.stats();
       await cluster.start();
       await sleep(3000);
+      // back while running, not only by the drain of `close`
+      const beforeClose = recorder.stats();
       clearInterval(load);
       await recorder.close();
       const after = recorder.stats();
@@ -126,8 +132,9 @@ describe("DatabaseRecorder while Postgres is stopped and started again", () => {
       // the outage was seen and rows went to the journal, then came back from it
       expect(duringOutage.spilled).toBeGreaterThan(atStop.spilled);
       expect(errors.length).toBeGreaterThan(0);
+      expect(beforeClose.written).toBeGreaterThan(duringOutage.written);
       expect(after.replayed).toBeGreaterThan(0);
-      expect(after).toMatchObject({ queueDepth: 0, lost: 0, rejected: 0, journalPending: false });
+      expect(after).toMatchObject({ queueDepth: 0, lost: 0, rejected: 0, journalPending: false, flusherThread });
 
       const check = postgres(cluster.url, { max: 1 });
       try {

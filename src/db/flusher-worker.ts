@@ -27,6 +27,8 @@ const database = await openDatabase({
   stateDir: data.journalDir,
   migrate: false,
   maxConnections: data.maxConnections,
+  // the flusher paces its own retries (`retryMs`): the pool is to reconnect when it does, not later
+  reconnectDelayMs: data.settings.retryMs,
 });
 const journal = new Journal(data.journalDir, (error, rows) => onError(error, `journal write (${rows} rows)`), {
   adoptSegments: false,

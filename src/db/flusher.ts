@@ -81,6 +81,16 @@ export function isUnavailable(error: unknown): boolean {
   return true;
 }
 
+/** Tries after a 57P01 (`write`): one per connection that may hold a stale one, for the default pool of 4. */
+const TERMINATED_RETRIES = 4;
+
+/** The server ended the connection (shutdown, `pg_terminate_backend`): SQLSTATE 57P01, admin_shutdown. */
+function isTerminated(error: unknown): boolean {
+  const cause = (error as { cause?: unknown }).cause;
+  const driverError = cause instanceof Error ? cause : error;
+  return (driverError as { code?: unknown }).code === "57P01";
+}
+
 export class Flusher {
   private readonly database: Database;
   private readonly journal: Journal;
@@ -328,8 +338,25 @@ export class Flusher {
     return true;
   }
 
-  /** One batch into the database; rows refused for their content are isolated and rejected. */
+  /**
+   * `writeOnce`, again at once while it fails with the server's "terminating connection" (57P01), a
+   * few times. After a restart postgres.js hands the error that ended a connection (mid-COPY, say) to
+   * the first query that connection runs once reconnected, so the first writes can fail though the
+   * server is back: without this, a `close` shortly after a restart gave up its drain on that stale
+   * error. The writes are idempotent; a server really going down fails the next try another way.
+   */
   private async write(batch: readonly RecordEntry[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.writeOnce(batch);
+      } catch (e) {
+        if (attempt >= TERMINATED_RETRIES || !isTerminated(e)) throw e;
+      }
+    }
+  }
+
+  /** One batch into the database; rows refused for their content are isolated and rejected. */
+  private async writeOnce(batch: readonly RecordEntry[]): Promise<void> {
     const days = new Set<string>();
     for (const e of batch) days.add(dayOf(e.request.createdAt));
     const missing = [...days].filter((d) => !this.knownDays.has(d));

@@ -36,6 +36,12 @@ export interface OpenOptions {
   readonly migrate?: boolean;
   /** postgres.js pool size (default 4). */
   readonly maxConnections?: number;
+  /**
+   * How long a postgres.js connection that failed waits before it connects again (default 1 s). A
+   * constant: the driver's own backoff grows with every failure to 10–20 s, so after an outage of a
+   * few seconds the pool would not try the server again for that long after it is back.
+   */
+  readonly reconnectDelayMs?: number;
 }
 
 /** The URL each postgres.js database was opened from (the recorder's flusher thread connects with it). */
@@ -59,18 +65,20 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
   const url = options.url ?? process.env.DATABASE_URL;
   const migrate = options.migrate !== false;
   return url !== undefined && url !== ""
-    ? openPostgres(url, options.maxConnections ?? 4, migrate)
+    ? openPostgres(url, options.maxConnections ?? 4, options.reconnectDelayMs ?? 1000, migrate)
     : openPglite(join(options.stateDir, "pglite"), migrate);
 }
 
 /** Any constant; replicas starting together take turns applying migrations. */
 const MIGRATION_LOCK = 7_310_241;
 
-async function openPostgres(url: string, max: number, migrate: boolean): Promise<Database> {
+async function openPostgres(url: string, max: number, reconnectDelayMs: number, migrate: boolean): Promise<Database> {
   const { default: postgres } = await import("postgres");
   const { drizzle } = await import("drizzle-orm/postgres-js");
   // notices ("relation already exists, skipping") are expected from IF NOT EXISTS and say nothing
-  const options = { onnotice: () => undefined, connect_timeout: 5 } as const;
+  // `backoff` (seconds) the same after every failure, not the driver's growing default (see `reconnectDelayMs`)
+  const backoff = () => reconnectDelayMs / 1000;
+  const options = { onnotice: () => undefined, connect_timeout: 5, backoff } as const;
   if (migrate) {
     // on a connection of its own: the advisory lock is per session, the pool's connections are not
     const { migrate: apply } = await import("drizzle-orm/postgres-js/migrator");

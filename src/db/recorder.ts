@@ -52,11 +52,10 @@ export interface RecorderOptions {
   /** Told about failures (the database unreachable, rows rejected, the journal unwritable). */
   readonly onError?: (error: Error, context: string) => void;
   /**
-   * Flush on a worker thread of its own (needs a `database` opened by `openDatabase` from a
-   * postgres:// URL, which the thread connects with). Off by default: in this mode the recorder does
-   * not yet recover from a database restart while it runs (`src/db/fault.test.ts` with the thread:
-   * the rows stay in the journal, `databaseAvailable` stays false until the next start replays them),
-   * so the inline flusher, which recovers, is what the gateway uses.
+   * Flush on a worker thread of its own, which connects with the URL of a `database` opened by
+   * `openDatabase` from a postgres:// URL. On by default for such a database; `false` keeps the flusher
+   * on this thread. `true` with any other `database` is refused (PGlite's one instance lives here, and
+   * a wrapper's behaviour is its object's own).
    */
   readonly flusherThread?: boolean;
 }
@@ -202,7 +201,7 @@ export class DatabaseRecorder {
     this.flushIntervalMs = options.flushIntervalMs ?? 200;
     this.queueCapacity = Math.max(batchRows, options.queueCapacity ?? 50_000);
     const url = connectionUrl(options.database);
-    this.url = options.flusherThread === true ? url : undefined;
+    this.url = options.flusherThread === false ? undefined : url;
     if (options.flusherThread === true && url === undefined)
       throw new Error("a flusher thread needs a database opened by openDatabase from a postgres:// URL");
     this.injectedNow = options.now;
