@@ -11,6 +11,7 @@ import type { ApiKeyRecord } from "../../tenants/types.js";
 import { adminApiClient, type KeyAdmin } from "../admin-client.js";
 import { type Command, parseCommandLine } from "../command.js";
 import { runningGateway } from "../running-gateway.js";
+import { textTable } from "../text-table.js";
 
 const USAGE = `usage: tritgate keys <create|list|revoke> [options]
   create --tenant ID     create a key for a tenant; the key is printed once and never stored
@@ -42,14 +43,10 @@ function row(r: ApiKeyRecord): Record<string, string | null> {
 
 function table(rows: readonly Record<string, string | null>[]): string {
   const headers = ["id", "prefix", "tenant", "created", "revoked"];
-  const cells = rows.map((r) => headers.map((h) => r[h] ?? "-"));
-  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? "").length)));
-  const line = (values: readonly string[]) =>
-    values
-      .map((v, i) => v.padEnd(widths[i] ?? 0))
-      .join("  ")
-      .trimEnd();
-  return [line(headers.map((h) => h.toUpperCase())), ...cells.map(line)].join("\n");
+  return textTable(
+    headers,
+    rows.map((r) => headers.map((h) => r[h] ?? "-")),
+  );
 }
 
 export const keysCommand: Command = {

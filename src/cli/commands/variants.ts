@@ -24,6 +24,7 @@ import {
 import { type Command, parseCommandLine, positiveIntOption } from "../command.js";
 import { seedFromConfig } from "../registry.js";
 import { runningGateway } from "../running-gateway.js";
+import { textTable } from "../text-table.js";
 
 const USAGE = `usage: tritgate variants <action> [options]
   list                                  every registered version: status, canary weight, file
@@ -303,7 +304,7 @@ function describe(action: Action, result: unknown, where: string): string {
         : "-",
       r.path ?? "",
     ]);
-    return `${table(headers, cells)}\n(${where})`;
+    return `${textTable(headers, cells)}\n(${where})`;
   }
   if (action === "transitions") {
     const rows = result as readonly TransitionLike[];
@@ -317,20 +318,10 @@ function describe(action: Action, result: unknown, where: string): string {
       String(t.canaryWeight),
       t.reason,
     ]);
-    return table(headers, cells);
+    return textTable(headers, cells);
   }
   const r = result as RowLike;
   const what = `${r.name}@${r.version}: ${r.status}${r.status === "canary" ? `, weight ${r.canaryWeight}` : ""}`;
   const load = r.loaded === false ? " — it did NOT load and was rolled back (see `tritgate variants transitions`)" : "";
   return `${what}${load} (${where})`;
-}
-
-function table(headers: readonly string[], cells: readonly (readonly string[])[]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? "").length)));
-  const line = (values: readonly string[]) =>
-    values
-      .map((v, i) => v.padEnd(widths[i] ?? 0))
-      .join("  ")
-      .trimEnd();
-  return [line(headers.map((h) => h.toUpperCase())), ...cells.map(line)].join("\n");
 }
