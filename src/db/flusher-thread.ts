@@ -7,7 +7,7 @@
  * An injected clock (tests) is read here and its value sent with every message.
  */
 import { Worker } from "node:worker_threads";
-import type { FlusherSettings, FlusherStats, Handed } from "./flusher.js";
+import { type FlusherSettings, type FlusherStats, type Handed, NO_FLUSHES } from "./flusher.js";
 
 export interface FlusherWorkerData {
   readonly url: string;
@@ -40,20 +40,7 @@ export interface FlusherThreadOptions {
   readonly onExit: (error: Error) => void;
 }
 
-const ZERO: FlusherStats = {
-  written: 0,
-  duplicates: 0,
-  spilled: 0,
-  replayed: 0,
-  rejected: 0,
-  lost: 0,
-  flushes: 0,
-  failedFlushes: 0,
-  lastFlushMs: 0,
-  maxFlushMs: 0,
-  databaseAvailable: true,
-  settled: 0,
-};
+const ZERO: FlusherStats = { ...NO_FLUSHES, databaseAvailable: true };
 
 function spawn(data: FlusherWorkerData): Worker {
   // the process's flags but one a worker refuses (`node --input-type=module -e …` starts scripts)

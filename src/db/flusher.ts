@@ -47,6 +47,8 @@ export interface FlusherOptions extends FlusherSettings {
   readonly onProgress?: () => void;
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 /** The flusher's own figures; the recorder adds what happens on the gateway's side. */
 export interface FlusherStats {
   readonly written: number;
@@ -63,6 +65,21 @@ export interface FlusherStats {
   /** handed rows the flusher is done with (committed, rejected, sealed for replay, or lost) */
   readonly settled: number;
 }
+
+/** The figures of a flusher that has done nothing yet. */
+export const NO_FLUSHES: Omit<FlusherStats, "databaseAvailable"> = {
+  written: 0,
+  duplicates: 0,
+  spilled: 0,
+  replayed: 0,
+  rejected: 0,
+  lost: 0,
+  flushes: 0,
+  failedFlushes: 0,
+  lastFlushMs: 0,
+  maxFlushMs: 0,
+  settled: 0,
+};
 
 /** Errors that say the database could not be reached or used now, as opposed to refusing these rows. */
 export function isUnavailable(error: unknown): boolean {
@@ -108,19 +125,7 @@ export class Flusher {
   private lastMaintenance = 0;
   private spills: Promise<unknown> = Promise.resolve();
 
-  private counts = {
-    written: 0,
-    duplicates: 0,
-    spilled: 0,
-    replayed: 0,
-    rejected: 0,
-    lost: 0,
-    flushes: 0,
-    failedFlushes: 0,
-    lastFlushMs: 0,
-    maxFlushMs: 0,
-    settled: 0,
-  };
+  private counts: Mutable<Omit<FlusherStats, "databaseAvailable">> = { ...NO_FLUSHES };
 
   constructor(options: FlusherOptions) {
     this.database = options.database;
