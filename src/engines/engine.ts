@@ -54,6 +54,14 @@ export interface GenerationResult {
   readonly decodeMs: number;
 }
 
+/** One sequence's part of a batched step (`Engine.forwardBatch`): the tokens to run at its next positions. */
+export interface SequenceStep<S extends LogitsSession = LogitsSession> {
+  readonly session: S;
+  readonly tokens: readonly number[];
+  /** logits of every token (row-major [tokens x vocab]) instead of the last one's */
+  readonly allLogits?: boolean;
+}
+
 export interface Engine {
   readonly kind: "bitnet" | "onnx";
   /** file the variant was loaded from */
@@ -62,6 +70,13 @@ export interface Engine {
   readonly vocabSize: number;
   readonly contextLength: number;
   newSession(contextLength?: number): LogitsSession;
+  /**
+   * One step for several of this engine's open sessions (what continuous batching runs): each
+   * advances by its tokens at its own next positions; returns, per step in order, the logits its
+   * `append` (or `appendAll`, with `allLogits`) would have returned. Absent: the engine runs one
+   * sequence per call. A step that cannot run throws before changing any session.
+   */
+  forwardBatch?(steps: readonly SequenceStep[]): Float32Array[] | Promise<Float32Array[]>;
   /** Chat messages (and the tools the template may describe) → prompt token ids, through the model's chat template. */
   encodeChat(messages: readonly ChatMessage[], tools?: readonly ChatTool[]): number[];
   generate(request: GenerationRequest, onToken?: (token: GeneratedToken) => void): Promise<GenerationResult>;

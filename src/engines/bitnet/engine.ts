@@ -11,7 +11,7 @@ import {
   metaStrings,
   readGGUF,
 } from "../../formats/gguf/index.js";
-import type { Engine, LogitsSession } from "../engine.js";
+import type { Engine, LogitsSession, SequenceStep } from "../engine.js";
 import { encodeChatWith, generateWith } from "../generate.js";
 import { type GGUFVocabExtras, type Tokenizer, tokenizerFromGGUF } from "../tokenizer/index.js";
 import { type BitNetConfig, readBitNetConfig } from "./config.js";
@@ -56,14 +56,6 @@ export function ggufVocab(file: GGUFFile): GGUFVocabExtras {
     // llama.cpp applies it to SentencePiece vocabularies only (its BPE tokenizer ignores the key)
     addSpacePrefix: model === "llama" ? metaBool(file, "tokenizer.ggml.add_space_prefix") : undefined,
   };
-}
-
-/** One sequence's part of `BitNetEngine.forwardBatch`: the tokens to run at its next positions. */
-export interface SequenceStep {
-  readonly session: BitNetSession;
-  readonly tokens: readonly number[];
-  /** logits of every token (row-major [tokens x vocab]) instead of the last one's */
-  readonly allLogits?: boolean;
 }
 
 /** A sequence: its own KV cache and position. `append` is a batch of one. */
@@ -164,7 +156,12 @@ export class BitNetEngine implements Engine {
    * tokens would overflow any sequence's cache throws before changing any.
    */
   forwardBatch(steps: readonly SequenceStep[]): Float32Array[] {
-    return this.forward.forwardBatch(steps.map((s) => s.session.stepWith(this.forward, s.tokens, s.allLogits)));
+    return this.forward.forwardBatch(
+      steps.map((s) => {
+        if (!(s.session instanceof BitNetSession)) throw new Error("this session belongs to another engine");
+        return s.session.stepWith(this.forward, s.tokens, s.allLogits);
+      }),
+    );
   }
 
   encodeChat(...[messages, tools]: Parameters<Engine["encodeChat"]>): number[] {

@@ -8,7 +8,6 @@ export {
   bitnetEngineFromFile,
   ggufVocab,
   loadBitNetEngine,
-  type SequenceStep,
 } from "./engine.js";
 export { type BatchStep, BitNetForward, type ForwardOptions } from "./forward.js";
 export { KVCache } from "./kv-cache.js";
