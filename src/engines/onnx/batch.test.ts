@@ -239,6 +239,53 @@ describe("batched steps equal each sequence alone", () => {
     });
   });
 
+  it("a group that keeps stepping together feeds its present back without a copy, in any order", async () => {
+    const engine = await nano();
+    const prompts = [
+      [4089, 300, 301],
+      [4089, 500, 501, 502, 503, 504, 505],
+      [4089, 700],
+    ];
+    const want: Float32Array[][] = [];
+    for (const prompt of prompts) {
+      const s = engine.newSession();
+      await s.append(prompt);
+      want.push([await s.append([11]), await s.append([12]), await s.append([13])]);
+    }
+    const [a, b, c] = prompts.map(() => engine.newSession()) as [LogitsSession, LogitsSession, LogitsSession];
+    await Promise.all([
+      a.append(prompts[0] as number[]),
+      b.append(prompts[1] as number[]),
+      c.append(prompts[2] as number[]),
+    ]);
+    countRuns();
+    const first = await engine.forwardBatch([a, b, c].map((session) => ({ session, tokens: [11] })));
+    // the same company, listed in another order
+    const second = await engine.forwardBatch([c, a, b].map((session) => ({ session, tokens: [12] })));
+    const fedTo = (call: number) => runs.mock.calls[call]?.[0] as Record<string, ort.Tensor>;
+    const out = (await runs.mock.results[0]?.value) as Record<string, ort.Tensor>;
+    const fed = fedTo(1);
+    expect(fed["past_key_values.0.key"]).toBe(out["present.0.key"]);
+    expect(fed["past_key_values.5.value"]).toBe(out["present.5.value"]);
+    // b leaves: a and c are copied out of the shared cache into a batch of two, padded to the
+    // longest remaining past (a's 5), no longer to b's 9
+    b.close?.();
+    const third = await engine.forwardBatch([a, c].map((session) => ({ session, tokens: [13] })));
+    expect(fedTo(2)["past_key_values.0.key"]?.dims).toEqual([2, 4, 5, 32]);
+    const got = [
+      [first[0], second[1], third[0]],
+      [first[1], second[2]],
+      [first[2], second[0], third[1]],
+    ];
+    got.forEach((rows, i) => {
+      rows.forEach((l, t) => {
+        expect(maxDiff(l as Float32Array, want[i]?.[t] as Float32Array), `sequence ${i} step ${t}`).toBeLessThan(
+          TOLERANCE,
+        );
+      });
+    });
+  });
+
   it("allLogits returns every row of that sequence, like appendAll alone; equal prefills share a run", async () => {
     const engine = await nano();
     const tokens = [4089, 72, 101, 108, 108];

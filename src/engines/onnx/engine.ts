@@ -57,21 +57,58 @@ function kvData(tensor: ort.Tensor): KvArray {
   throw new Error(`a KV tensor arrived as ${data.constructor.name}; tritgate carries float32 or float16 bits`);
 }
 
+/**
+ * The present.* of one batched run, [batch, kv_heads, length, dim] per tensor, shared by the
+ * sessions of its rows: while the same sessions keep stepping together it is fed back as it is
+ * (no copy); a session stepping in another company copies its row out.
+ */
+class SharedCache {
+  /** sessions (or uncommitted results) still holding a row */
+  private holders: number;
+
+  constructor(
+    readonly tensors: readonly ort.Tensor[],
+    readonly batch: number,
+    /** positions per row, pads included */
+    readonly length: number,
+  ) {
+    this.holders = batch;
+  }
+
+  release(): void {
+    if (--this.holders === 0) for (const t of this.tensors) t.dispose();
+  }
+}
+
+/**
+ * A sequence's KV cache: its own tensors [1, kv_heads, positions, dim] (after a run alone), or
+ * row `row` of a shared batch cache whose first `pads` positions are padding.
+ */
+export type SequenceCache =
+  | { readonly kind: "own"; readonly tensors: readonly ort.Tensor[] }
+  | { readonly kind: "shared"; readonly shared: SharedCache; readonly row: number; readonly pads: number };
+
+/** Gives a cache back: own tensors are disposed, a shared one when its last holder lets go. */
+export function releaseCache(cache: SequenceCache | undefined): void {
+  if (cache?.kind === "own") for (const t of cache.tensors) t.dispose();
+  else cache?.shared.release();
+}
+
 /** One sequence's part of a decoder run. */
 export interface DecoderStep {
   readonly tokens: readonly number[];
   /** positions already in `past` */
   readonly pastLength: number;
-  /** [key0, value0, key1, ...] of shape [1, kv_heads, pastLength, dim], or undefined for an empty cache */
-  readonly past: readonly ort.Tensor[] | undefined;
+  /** undefined for an empty cache */
+  readonly past: SequenceCache | undefined;
   /** logits of every token (row-major [tokens x vocab]) instead of the last one's */
   readonly allLogits: boolean;
 }
 
 export interface DecoderResult {
   readonly logits: Float32Array;
-  /** the sequence's new cache, [1, kv_heads, pastLength + tokens, dim] per tensor */
-  readonly present: ort.Tensor[];
+  /** the sequence's new cache of pastLength + tokens positions; the caller owns it (`releaseCache`) */
+  readonly present: SequenceCache;
 }
 
 /** The graph plus what it needs to run one step; shared by all sessions of a model. */
@@ -116,8 +153,8 @@ export class OnnxDecoder {
 
   /**
    * Runs every step (grouped by `groups`, one `session.run` a group) and returns, per step in
-   * order, its logits and new cache. Nothing is shared with the inputs: on failure every tensor
-   * made so far is disposed and the callers' caches are untouched.
+   * order, its logits and new cache. The inputs' caches are only read: on failure every cache made
+   * so far is released and the callers' caches are as they were.
    */
   async runAll(steps: readonly DecoderStep[]): Promise<DecoderResult[]> {
     const results: DecoderResult[] = new Array(steps.length);
@@ -131,7 +168,7 @@ export class OnnxDecoder {
         });
       }
     } catch (err) {
-      for (const i of done) for (const t of results[i]?.present ?? []) t.dispose();
+      for (const i of done) releaseCache(results[i]?.present);
       throw err;
     }
     return results;
@@ -141,27 +178,55 @@ export class OnnxDecoder {
   async step(
     tokens: readonly number[],
     pastLength: number,
-    past: readonly ort.Tensor[] | undefined,
+    past: SequenceCache | undefined,
     allLogits = false,
   ): Promise<DecoderResult> {
     return (await this.run([{ tokens, pastLength, past, allLogits }]))[0] as DecoderResult;
   }
 
   /**
-   * One `session.run` for steps of equal token count S. Element b of the batch holds its past
-   * left-padded to the longest (P_max): cache indices P_max - P_b .. P_max - 1 are its past, the
-   * new tokens sit at P_max .. P_max + S - 1 for every element, so the graph's causal rule (the
-   * query at index past + s sees keys 0..past + s) holds for all; attention_mask is 0 on the pads,
-   * position_ids are P_b + s. present[b] is sliced back to P_max - P_b .. P_max + S - 1: the
-   * element's own cache without the pads. One step feeds its past tensors as they are.
+   * The shared cache every step holds a row of, covering all its rows, or undefined. Such a
+   * group is the same company as in the last run: its present is fed back without a copy.
    */
-  private async run(steps: readonly DecoderStep[]): Promise<DecoderResult[]> {
+  private sharedByAll(steps: readonly DecoderStep[]): SharedCache | undefined {
+    const first = steps[0]?.past;
+    if (steps.length < 2 || first?.kind !== "shared" || first.shared.batch !== steps.length) return undefined;
+    const rows = new Set<number>();
+    for (const step of steps) {
+      if (step.past?.kind !== "shared" || step.past.shared !== first.shared) return undefined;
+      rows.add(step.past.row);
+    }
+    return rows.size === steps.length ? first.shared : undefined;
+  }
+
+  /**
+   * One `session.run` for steps of equal token count S. Element b of the batch holds its past
+   * left-padded to a common length L: cache indices L - P_b .. L - 1 are its past and the new
+   * tokens sit at L .. L + S - 1 for every element, so the graph's causal rule (the query at index
+   * past + s sees keys 0..past + s) holds for all; attention_mask is 0 on the pads, position_ids
+   * are P_b + s. The batch's present stays shared by the group, each session keeping its row and
+   * pad count; the next run of the same group feeds it back as it is, any other group copies the
+   * rows it needs (L = the longest past). One step alone feeds its own tensors as they are.
+   */
+  private async run(given: readonly DecoderStep[]): Promise<DecoderResult[]> {
     if (this.closed) throw new Error(`${this.file}: the engine is closed`);
     const sig = this.signature;
+    const shared = this.sharedByAll(given);
+    // the shared cache's rows fix the batch order
+    const order = given.map((_, i) => i);
+    if (shared !== undefined) {
+      const rowOf = (i: number) => {
+        const past = given[i]?.past;
+        return past?.kind === "shared" ? past.row : 0;
+      };
+      order.sort((a, b) => rowOf(a) - rowOf(b));
+    }
+    const steps = order.map((i) => given[i] as DecoderStep);
     const batch = steps.length;
     const n = (steps[0] as DecoderStep).tokens.length;
-    const maxPast = Math.max(...steps.map((s) => s.pastLength));
-    const total = maxPast + n;
+    const padded = shared?.length ?? Math.max(...steps.map((s) => s.pastLength));
+    const pads = steps.map((s) => padded - s.pastLength);
+    const total = padded + n;
     const owned: ort.Tensor[] = [];
     const feeds: Record<string, ort.Tensor> = {};
     const feed = (name: string, tensor: ort.Tensor) => {
@@ -171,27 +236,30 @@ export class OnnxDecoder {
     const ids: number[] = [];
     const mask: number[] = [];
     const positions: number[] = [];
-    for (const step of steps) {
+    steps.forEach((step, b) => {
       if (step.tokens.length !== n) throw new Error("the steps of one run must have equal token counts");
       ids.push(...step.tokens);
-      for (let t = 0; t < total; t++) mask.push(t < maxPast - step.pastLength ? 0 : 1);
+      for (let t = 0; t < total; t++) mask.push(t < (pads[b] as number) ? 0 : 1);
       for (let s = 0; s < n; s++) positions.push(step.pastLength + s);
-    }
+    });
     feed("input_ids", indexTensor(sig.inputIdsType, ids, [batch, n]));
-    if (sig.attentionMaskType !== undefined)
+    if (sig.attentionMaskType !== undefined) {
       feed("attention_mask", indexTensor(sig.attentionMaskType, mask, [batch, total]));
-    if (sig.positionIdsType !== undefined)
+    }
+    if (sig.positionIdsType !== undefined) {
       feed("position_ids", indexTensor(sig.positionIdsType, positions, [batch, n]));
-    if (sig.useCacheBranch) feed("use_cache_branch", new ort.Tensor("bool", Uint8Array.of(maxPast > 0 ? 1 : 0), [1]));
+    }
+    if (sig.useCacheBranch) feed("use_cache_branch", new ort.Tensor("bool", Uint8Array.of(padded > 0 ? 1 : 0), [1]));
+    const only = steps[0]?.past;
     sig.names.forEach((names, layer) => {
       const pair: Array<[string, number, number]> = [
         [names.pastKey, 2 * layer, sig.headDim],
         [names.pastValue, 2 * layer + 1, sig.valueDim],
       ];
       for (const [name, slot, dim] of pair) {
-        const only = steps[0] as DecoderStep;
-        if (batch === 1 && only.past !== undefined) feeds[name] = only.past[slot] as ort.Tensor;
-        else feed(name, this.paddedPast(steps, slot, dim, maxPast));
+        if (shared !== undefined) feeds[name] = shared.tensors[slot] as ort.Tensor;
+        else if (batch === 1 && only?.kind === "own") feeds[name] = only.tensors[slot] as ort.Tensor;
+        else feed(name, this.paddedPast(steps, slot, dim, padded));
       }
     });
 
@@ -214,53 +282,60 @@ export class OnnxDecoder {
       const grown = present[0]?.dims[2];
       if (grown !== total || present[0]?.dims[0] !== batch) {
         throw new Error(
-          `${this.file}: present.0.key holds ${grown} positions after a step over ${maxPast} + ${n}; ` +
+          `${this.file}: present.0.key holds ${grown} positions after a step over ${padded} + ${n}; ` +
             "the graph must return the past concatenated with the new keys",
         );
       }
-      return steps.map((step, b) => ({
-        logits: logitRows(logitsTensor.data, batch, b, vocab, step.allLogits ? n : 1),
-        present: batch === 1 ? present : present.map((t) => this.unpadded(t, batch, b, maxPast - step.pastLength)),
-      }));
+      const next = batch === 1 ? undefined : new SharedCache(present, batch, total);
+      const out = steps.map(
+        (step, b): DecoderResult => ({
+          logits: logitRows(logitsTensor.data, batch, b, vocab, step.allLogits ? n : 1),
+          present:
+            next === undefined
+              ? { kind: "own", tensors: present }
+              : { kind: "shared", shared: next, row: b, pads: pads[b] as number },
+        }),
+      );
+      // back to the callers' order
+      const byGiven: DecoderResult[] = new Array(batch);
+      order.forEach((i, at) => {
+        byGiven[i] = out[at] as DecoderResult;
+      });
+      return byGiven;
     } catch (err) {
-      if (batch === 1) for (const t of present) t.dispose();
+      for (const t of present) t.dispose();
       throw err;
     } finally {
-      if (batch > 1) for (const t of present) t.dispose();
       logitsTensor.dispose();
     }
   }
 
-  /** past[slot] of every step stacked into [batch, kv_heads, maxPast, dim], each left-padded with zeros. */
-  private paddedPast(steps: readonly DecoderStep[], slot: number, dim: number, maxPast: number): ort.Tensor {
+  /** past[slot] of every step stacked into [batch, kv_heads, padded, dim], each left-padded with zeros. */
+  private paddedPast(steps: readonly DecoderStep[], slot: number, dim: number, padded: number): ort.Tensor {
     const { kvType, kvHeads } = this.signature;
-    const size = steps.length * kvHeads * maxPast * dim;
+    const size = steps.length * kvHeads * padded * dim;
     const data = kvType === "float16" ? new Uint16Array(size) : new Float32Array(size);
     steps.forEach((step, b) => {
-      if (step.past === undefined || step.pastLength === 0) return;
-      const source = kvData(step.past[slot] as ort.Tensor);
+      const past = step.past;
+      if (past === undefined || step.pastLength === 0) return;
       const run = step.pastLength * dim;
+      // where head h of this sequence's past starts in its source tensor
+      let source: KvArray;
+      let start: (h: number) => number;
+      if (past.kind === "own") {
+        source = kvData(past.tensors[slot] as ort.Tensor);
+        start = (h) => h * run;
+      } else {
+        const { shared, row, pads } = past;
+        source = kvData(shared.tensors[slot] as ort.Tensor);
+        start = (h) => ((row * kvHeads + h) * shared.length + pads) * dim;
+      }
       for (let h = 0; h < kvHeads; h++) {
-        const to = ((b * kvHeads + h) * maxPast + maxPast - step.pastLength) * dim;
-        data.set(source.subarray(h * run, (h + 1) * run), to);
+        const to = ((b * kvHeads + h) * padded + padded - step.pastLength) * dim;
+        data.set(source.subarray(start(h), start(h) + run), to);
       }
     });
-    return new ort.Tensor(kvType, data, [steps.length, kvHeads, maxPast, dim]);
-  }
-
-  /** Element `b` of a present tensor [batch, kv_heads, total, dim] without its first `pads` positions. */
-  private unpadded(tensor: ort.Tensor, batch: number, b: number, pads: number): ort.Tensor {
-    const [, heads = 0, total = 0, dim = 0] = tensor.dims;
-    const source = kvData(tensor);
-    const kept = total - pads;
-    const data =
-      source instanceof Uint16Array ? new Uint16Array(heads * kept * dim) : new Float32Array(heads * kept * dim);
-    for (let h = 0; h < heads; h++) {
-      const from = ((b * heads + h) * total + pads) * dim;
-      data.set(source.subarray(from, from + kept * dim), h * kept * dim);
-    }
-    if (source.length !== batch * heads * total * dim) throw new Error("a present tensor does not match its dims");
-    return new ort.Tensor(this.signature.kvType, data, [1, heads, kept, dim]);
+    return new ort.Tensor(kvType, data, [steps.length, kvHeads, padded, dim]);
   }
 
   async close(): Promise<void> {
@@ -271,7 +346,7 @@ export class OnnxDecoder {
 }
 
 class OnnxSession implements LogitsSession {
-  private past: ort.Tensor[] | undefined;
+  private past: SequenceCache | undefined;
   private position = 0;
   private busy = false;
   private closed = false;
@@ -296,8 +371,11 @@ class OnnxSession implements LogitsSession {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const t of this.past ?? []) t.dispose();
-    this.past = undefined;
+    // a step still running commits into a closed session, which releases its result then
+    if (!this.busy) {
+      releaseCache(this.past);
+      this.past = undefined;
+    }
   }
 
   /** Throws what `tokens` cannot run for (nothing changes); otherwise the step to hand the decoder. */
@@ -320,16 +398,21 @@ class OnnxSession implements LogitsSession {
   /** Marks the session as running (true) or done (false); `check` refuses a running one. */
   hold(running: boolean): void {
     this.busy = running;
+    // closed while its step ran, and the step failed: the cache it kept for the step goes now
+    if (!running && this.closed && this.past !== undefined) {
+      releaseCache(this.past);
+      this.past = undefined;
+    }
   }
 
   /** Takes the cache of a successful step over `count` tokens. */
-  commit(present: ort.Tensor[], count: number): void {
-    for (const t of this.past ?? []) t.dispose();
+  commit(present: SequenceCache, count: number): void {
+    releaseCache(this.past);
     this.past = present;
     this.position += count;
     // closed while the step ran: nothing will use the cache
     if (this.closed) {
-      for (const t of present) t.dispose();
+      releaseCache(present);
       this.past = undefined;
     }
   }
