@@ -89,7 +89,7 @@ export type SequenceCache =
   | { readonly kind: "shared"; readonly shared: SharedCache; readonly row: number; readonly pads: number };
 
 /** Gives a cache back: own tensors are disposed, a shared one when its last holder lets go. */
-export function releaseCache(cache: SequenceCache | undefined): void {
+function releaseCache(cache: SequenceCache | undefined): void {
   if (cache?.kind === "own") for (const t of cache.tensors) t.dispose();
   else cache?.shared.release();
 }
@@ -488,7 +488,9 @@ export class OnnxEngine implements Engine {
   }
 
   generate(...[request, onToken]: Parameters<Engine["generate"]>): ReturnType<Engine["generate"]> {
-    return generateWith(this.newSession(), this.tokenizer, this.vocabSize, request, onToken);
+    const session = this.newSession();
+    // the KV tensors go as soon as the request ends, not when the collector finds them
+    return generateWith(session, this.tokenizer, this.vocabSize, request, onToken).finally(() => session.close?.());
   }
 
   close(): Promise<void> {
