@@ -12,6 +12,7 @@ import type { VariantWorker } from "../../src/engines/pool/index.js";
 import { MemoryRecorder } from "../../src/server/recorder.js";
 import { type NanoGateway, startNanoGateway } from "../../src/server/testkit.js";
 import type { VariantRuntime } from "../../src/server/types.js";
+import { withGenerate } from "../helpers/generating.js";
 import { until } from "../helpers/serve-process.js";
 
 const VICTIM = "nano-b158";
@@ -33,47 +34,29 @@ function crashVictimOnItsFirstToken(): void {
 }
 
 /**
- * The worker as the gateway sees it, except that generations ignore the end-of-sequence token: the
- * crash must land while the worker is still generating, whatever the model would have said.
+ * The worker as the gateway sees it, except that generations ignore the end-of-sequence token (the
+ * crash must land while the worker is still generating, whatever the model would have said), and the
+ * first token of each generation is reported to `onFirstToken`.
  */
-function ignoringEos(worker: VariantWorker): VariantRuntime {
-  return {
-    name: worker.name,
-    slots: worker.slots,
-    get state() {
-      return worker.state;
-    },
-    get error() {
-      return worker.error;
-    },
-    get info() {
-      return worker.info;
-    },
-    get running() {
-      return worker.running;
-    },
-    get waiting() {
-      return worker.waiting;
-    },
-    generate: (request, onToken, signal) => {
-      let first = true;
-      return worker.generate(
-        { ...request, ignoreEos: true },
-        (token) => {
-          onToken?.(token);
-          if (first) {
-            first = false;
-            onFirstToken?.(worker.name);
-          }
-        },
-        signal,
-      );
-    },
-  };
+function ignoringEosReporting(worker: VariantWorker): VariantRuntime {
+  return withGenerate(worker, (request, onToken, signal) => {
+    let first = true;
+    return worker.generate(
+      { ...request, ignoreEos: true },
+      (token) => {
+        onToken?.(token);
+        if (first) {
+          first = false;
+          onFirstToken?.(worker.name);
+        }
+      },
+      signal,
+    );
+  });
 }
 
 beforeAll(async () => {
-  nano = await startNanoGateway({ recorder }, ignoringEos);
+  nano = await startNanoGateway({ recorder }, ignoringEosReporting);
   victim = nano.workers.find((w) => w.name === VICTIM) as VariantWorker;
 }, 120_000);
 

@@ -29,6 +29,7 @@ function scriptedWorker(name: string, script: () => Script): VariantWorker & { c
     path: "/scripted",
     ready: Promise.resolve(runtime.info!),
     restarts: 0,
+    waitingAtOrAbove: () => 0,
     // a script holds no KV cache
     kvTokensInUse: 0,
     kvTokenCapacity: null,

@@ -114,7 +114,7 @@ export class Gateway {
       slaMsHint: args.hints.slaMsHint,
     });
     const now = this.now();
-    const variants = this.states.snapshot(family, now);
+    const variants = this.states.snapshot(family, now, args.tier.priority);
     const decision = decide({ features, tier: args.tier, variants, now, pinned });
     const load: Routed["load"] = {};
     for (const v of variants) load[v.name] = { running: v.running, waiting: v.waiting };
@@ -229,7 +229,10 @@ export class Gateway {
       }
     }
     if (requestFault) throw requestFaultError(requestFault.variant, requestFault.error);
-    if (lastError instanceof QueueFullError) throw unavailable(lastError.message, 1, "overloaded");
+    // every queue it could wait in is full: overload, which the client may retry later (not a server fault)
+    if (lastError instanceof QueueFullError) {
+      throw rateLimited(lastError.message, 1, "requests", "rate_limit_exceeded", { "x-should-retry": "true" });
+    }
     throw failedAnswer(lastError);
   }
 
