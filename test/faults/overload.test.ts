@@ -242,8 +242,9 @@ describe("overload at 5x capacity", () => {
     const records = new Map<string, RecordedEntry>(gateway.recorder.latest().map((e) => [e.request.requestId, e]));
     const recordOf = (r: Reply) => records.get(r.headers.get("x-request-id")!);
     const premiumAnswers = of("premium").filter((r) => r.status === 200);
-    // admission is not all-or-nothing: a good part of premium's offer (half of fp32's capacity) is served
-    expect(premiumAnswers.length).toBeGreaterThanOrEqual(of("premium").length / 2);
+    // premium asks half of what fp32 serves, and overtakes economy: nearly all of it is admitted (it is
+    // not refused for economy work it would overtake, nor squeezed out of a queue economy filled)
+    expect(premiumAnswers.length, JSON.stringify(summary)).toBeGreaterThanOrEqual(0.75 * of("premium").length);
     for (const r of premiumAnswers) {
       const entry = recordOf(r);
       expect(entry?.decision?.sla.totalMs).toBe(premiumSlaMs);
