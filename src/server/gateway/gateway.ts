@@ -40,6 +40,7 @@ export interface RouteArgs {
 export interface Routed {
   readonly decisionId: string;
   readonly decision: Decision;
+  /** per variant, as the router saw it: running, and the queued requests this one would wait behind */
   readonly load: Record<string, { running: number; waiting: number }>;
 }
 
