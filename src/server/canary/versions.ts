@@ -66,6 +66,13 @@ export interface RegistryDeps {
   readonly loadTimeoutMs?: number;
 }
 
+/** A canary controller's verdict, as written to the registry. */
+interface Verdict {
+  readonly version: string;
+  readonly action: CanaryVerdict["action"];
+  readonly cause: TransitionCause;
+}
+
 /** One version's worker and its window. */
 interface Live {
   readonly version: string;
@@ -112,6 +119,8 @@ class VersionedVariant implements VariantRuntime {
   incoming: { readonly version: string; readonly worker: VariantWorker } | undefined;
   /** changes this gateway is making to the registry for this name, not committed yet (sync waits for them) */
   pending = 0;
+  /** a verdict applied here that the database has not taken yet */
+  unrecorded: Verdict | undefined;
 
   constructor(public stable: Live) {}
 
@@ -390,7 +399,6 @@ export class VariantVersions {
     verdict?: CanaryVerdict,
   ): void {
     if (canary.settled) return;
-    const registry = this.need();
     const figures = verdict ? { rule: verdict.rule, ...verdict.figures } : this.figures(versioned, canary);
     const cause: TransitionCause = { automatic: true, reason, figures };
     if (action === "rollback") this.dropLive(versioned, canary);
@@ -398,15 +406,29 @@ export class VariantVersions {
     const line = `canary ${name}@${canary.version} ${action === "rollback" ? "rolled back" : "promoted"}: ${reason}`;
     if (action === "rollback") this.log.warn(line);
     else this.log.info(line);
+    this.record(versioned, { version: canary.version, action, cause });
+  }
+
+  /**
+   * Writes a verdict this gateway applied. One the database did not take (unreachable) is kept, so that
+   * `sync` neither reloads the canary it judged nor undoes its promotion, and is written again on the
+   * next reload that still finds that canary.
+   */
+  private record(versioned: VersionedVariant, verdict: Verdict): void {
+    const registry = this.need();
+    const { name } = versioned;
+    const at = `canary ${name}@${verdict.version}`;
     const write = this.changing(versioned, () =>
-      decideCanary(registry.database, name, canary.version, action, cause).then(
+      decideCanary(registry.database, name, verdict.version, verdict.action, verdict.cause).then(
         (made) => {
+          versioned.unrecorded = undefined;
           // another replica or an operator decided first: the registry is the truth, and the reload follows it
-          if (!made)
-            this.log.info(`canary ${name}@${canary.version}: already decided elsewhere; following the registry`);
+          if (!made) this.log.info(`${at}: already decided elsewhere; following the registry`);
         },
-        (e) =>
-          this.log.error(`canary ${name}@${canary.version}: the ${action} was applied but not recorded: ${String(e)}`),
+        (e) => {
+          versioned.unrecorded = verdict;
+          this.log.error(`${at}: the ${verdict.action} was applied but not recorded yet: ${String(e)}`);
+        },
       ),
     );
     this.writes.add(write);
@@ -439,6 +461,14 @@ export class VariantVersions {
       const versioned = this.byName.get(entry.name);
       if (!versioned || versioned.pending > 0) continue;
       const { active, canary } = entry;
+      if (versioned.unrecorded) {
+        // this gateway's verdict on that canary stands until the registry has it (or another one)
+        if (canary?.version === versioned.unrecorded.version) {
+          this.record(versioned, versioned.unrecorded);
+          continue;
+        }
+        versioned.unrecorded = undefined;
+      }
       const live = versioned.canary;
       if (live && live.version !== canary?.version) {
         if (active?.version === live.version) {
