@@ -473,7 +473,13 @@ export class VariantVersions {
       if (live && live.version !== canary?.version) {
         if (active?.version === live.version) {
           this.log.info(`canary ${entry.name}@${live.version} promoted in the registry; serving it as stable`);
-          this.promoteLive(versioned, live);
+          if (live.worker.state === "ready") this.promoteLive(versioned, live);
+          else {
+            // still loading here: the old stable version serves until it is ready
+            live.settled = true;
+            versioned.canary = undefined;
+            this.takeOver(versioned, active, live.worker);
+          }
         } else {
           this.log.warn(`canary ${entry.name}@${live.version} rolled back in the registry; its traffic goes to stable`);
           this.dropLive(versioned, live);
@@ -502,11 +508,14 @@ export class VariantVersions {
     }
   }
 
-  /** Loads the registry's active version `row` and, once it is ready, serves it as stable (the old one retires). */
-  private takeOver(versioned: VersionedVariant, row: VariantRow): void {
+  /**
+   * Loads the registry's active version `row` (or takes the worker `loading` it already has) and, once it
+   * is ready, serves it as stable (the old one retires).
+   */
+  private takeOver(versioned: VersionedVariant, row: VariantRow, loading?: VariantWorker): void {
     if (versioned.incoming?.version === row.version) return;
     const registry = this.need();
-    const worker = registry.startWorker(row.name, row.path);
+    const worker = loading ?? registry.startWorker(row.name, row.path);
     const incoming = { version: row.version, worker };
     if (versioned.incoming) this.retire(versioned.incoming.worker);
     versioned.incoming = incoming;
