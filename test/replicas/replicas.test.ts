@@ -254,7 +254,7 @@ describe("two replicas on one Postgres and one Redis", () => {
   afterAll(async () => {
     for (const replica of replicas) if (replica.child.exitCode === null) replica.child.kill("SIGKILL");
     if (redis) {
-      const keys = await redis.keys(`${DEFAULT_KEY_PREFIX}:{*-${RUN}-*}:*`);
+      const keys = await redis.keys(`${DEFAULT_KEY_PREFIX}:{*${RUN}*}:*`);
       if (keys.length > 0) await redis.del(...keys);
       await redis.quit();
     }
