@@ -217,6 +217,8 @@ export const serveCommand: Command = {
         canaries: registry.flatMap((r) => (r.canary ? [r.canary] : [])),
       },
     });
+    // from here on a registry change made by any gateway on this database is served here within a poll
+    await gateway.versions.follow();
     const shutDown = async () => {
       await gateway.versions.close();
       await Promise.all(variants.map((v) => startedWorker(v).close()));
