@@ -10,8 +10,10 @@ import { ContextOverflowError, InvalidGenerationError } from "../errors.js";
 import { generateWith } from "../generate.js";
 import { loadEngine } from "../load.js";
 import { type SamplingParams, type TokenLogprob, validateSamplingParams } from "../sampler/index.js";
+import { CpuTurnTaker } from "./cpu-turns.js";
 import { serializeError } from "./errors.js";
 import type { FromWorker, PoolGenerateRequest, PoolToken, ToWorker, WorkerInit } from "./protocol.js";
+import { withCpuTurns } from "./turn-engine.js";
 
 const port = parentPort;
 if (!port) throw new Error("src/engines/pool/worker.js runs as a worker thread only");
@@ -142,11 +144,12 @@ async function main(): Promise<void> {
       const { setThreads } = await import("../../../kernels/index.js");
       setThreads(init.threads);
     }
-    engine = await loadEngine(init.path, {
+    const loaded = await loadEngine(init.path, {
       contextLength: init.contextLength,
       threads: init.threads,
       activations: init.activations,
     });
+    engine = init.cpuTurns ? withCpuTurns(loaded, new CpuTurnTaker(init.cpuTurns)) : loaded;
   } catch (e) {
     send({ type: "load-error", error: serializeError(e) });
     return;
