@@ -150,7 +150,11 @@ export class CpuTurnTaker {
   /** this worker's callers queue here, so the worker holds at most one ticket */
   private tail: Promise<void> = Promise.resolve();
 
-  constructor(private readonly seat: CpuTurnSeat) {
+  /** `beforeRelease` runs at the end of each turn, e.g. to put the engine's spinning threads to sleep */
+  constructor(
+    private readonly seat: CpuTurnSeat,
+    private readonly beforeRelease?: () => void,
+  ) {
     ({ words: this.words, clocks: this.clocks, seats: this.seats } = views(seat.buffer));
   }
 
@@ -171,7 +175,13 @@ export class CpuTurnTaker {
         return await work();
       } finally {
         this.exit();
-        if (this.seat.exclusive) this.release();
+        if (this.seat.exclusive) {
+          try {
+            this.beforeRelease?.();
+          } finally {
+            this.release();
+          }
+        }
         const { index } = this.seat;
         Atomics.add(this.clocks, index * SEAT_CLOCKS, got - asked);
         Atomics.add(this.clocks, index * SEAT_CLOCKS + 1, nowNs() - got);
