@@ -266,8 +266,16 @@ export const configFileSchema = z.strictObject(
     /** The tenant `ensureDemoKey` creates a key for on first start (none when unset). */
     demoTenant: identifier().optional(),
     canary: canarySchema,
-    /** Kernel and onnxruntime threads (default: physical cores). */
+    /**
+     * The CPU budget: the kernels' pool and each ONNX variant's intra-op threads are this many
+     * (default: physical cores, or TRITGATE_THREADS).
+     */
     threads: positiveInt().optional(),
+    /**
+     * Variants take turns on the cores: each forward call holds the process's one CPU turn, so two
+     * engines never run `threads` threads each at once (default true).
+     */
+    cpuTurns: z.boolean({ error: "expected true or false" }).default(true),
     responseCache: cacheSchema,
   },
   mapping,
