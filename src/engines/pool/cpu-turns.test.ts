@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ContextOverflowError } from "../errors.js";
 import { loadEngine } from "../load.js";
 import { CpuTurnTaker, createCpuTurns } from "./cpu-turns.js";
-import { startVariantWorker, type VariantWorker } from "./index.js";
+import { startVariantWorker, VariantUnavailableError, type VariantWorker } from "./index.js";
 import { withCpuTurns } from "./turn-engine.js";
 
 const NANO = join(import.meta.dirname, "../../../models/nano");
@@ -134,5 +134,37 @@ describe("CPU turns across worker threads (nano BitNet and its ONNX twin)", () =
       expect(stats?.turns).toBeGreaterThanOrEqual(2 * 48);
       expect(stats?.waitMs).toBeGreaterThanOrEqual(0);
     }
+  });
+
+  it("a worker that crashes while waiting for a turn leaves the queue; its restart and the other engine take turns", async () => {
+    const turns = createCpuTurns();
+    const bitnet = startVariantWorker({
+      name: "nano-b158",
+      path: NANO_B158,
+      threads: 1,
+      cpuTurns: turns,
+      restartDelayMs: 0,
+    });
+    const onnx = startVariantWorker({ name: "nano-fp32", path: NANO_FP32, threads: 1, cpuTurns: turns });
+    workers.push(bitnet, onnx);
+    await Promise.all([bitnet.ready, onnx.ready]);
+    // this thread holds the turn, so the BitNet worker's prefill waits for it
+    const holder = new CpuTurnTaker(turns.join());
+    const holding = gate();
+    const held = holder.run(() => holding.promise);
+    await until(() => turns.held);
+    const text = { input: { kind: "text" as const, text: "Once" }, maxTokens: 4, ignoreEos: true };
+    const lost = bitnet.generate(text);
+    await until(() => turns.waiting === 1);
+    bitnet.crash();
+    await expect(lost).rejects.toBeInstanceOf(VariantUnavailableError);
+    await until(() => turns.waiting === 0);
+    holding.open();
+    await held;
+    await until(() => bitnet.state === "ready");
+    const [a, b] = await Promise.all([bitnet.generate(text), onnx.generate(text)]);
+    expect([a.completionTokens, b.completionTokens]).toEqual([4, 4]);
+    expect(turns.held).toBe(false);
+    expect(turns.mostInside).toBe(1);
   });
 });
