@@ -8,6 +8,8 @@
  * --arm turns           both engines at --threads, forward calls take turns (the gateway's default)
  * --arm oversubscribed  both engines at --threads, no turns (each engine's threads compete for the cores)
  * --arm split           each engine at --threads / 2 (at least 1), no turns: the static split
+ * --arm split-turns     the split under the same turns (each turn takes its engine's threads of the
+ *                       --threads cores, so both engines compute at once): a `threads: 1` gateway
  */
 import { join } from "node:path";
 import { createCpuTurns } from "../src/engines/pool/cpu-turns.js";
@@ -18,12 +20,12 @@ const arm = argValue("--arm") ?? "turns";
 const threads = Number(argValue("--threads") ?? 2);
 const seconds = Number(argValue("--seconds") ?? 10);
 const streams = Number(argValue("--streams") ?? 1);
-if (!["turns", "oversubscribed", "split"].includes(arm)) throw new Error(`unknown --arm ${arm}`);
+if (!["turns", "oversubscribed", "split", "split-turns"].includes(arm)) throw new Error(`unknown --arm ${arm}`);
 
 const root = join(import.meta.dirname, "..", "models", "nano");
-const engineThreads = arm === "split" ? Math.max(1, Math.floor(threads / 2)) : threads;
+const engineThreads = arm.startsWith("split") ? Math.max(1, Math.floor(threads / 2)) : threads;
 // the oversubscribed and split arms count forward calls (to report overlap) but never wait
-const turns = createCpuTurns({ exclusive: arm === "turns" });
+const turns = createCpuTurns({ cores: threads, exclusive: arm === "turns" || arm === "split-turns" });
 const workers: Record<string, VariantWorker> = {
   bitnet: startVariantWorker({
     name: "nano-b158",

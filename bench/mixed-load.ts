@@ -8,6 +8,7 @@
  *   turns           both engines at T threads, forward calls take CPU turns (the gateway's default)
  *   oversubscribed  both engines at T threads, no turns (before this lock: 2T threads on T cores)
  *   split           each engine at T/2 threads, no turns (the static split)
+ *   split-turns     each engine at T/2 threads under the same turns (both fit the budget, so both compute)
  * Reports aggregate tokens/s per arm (median over rounds, and each round's figure against the split of
  * the same round), tokens per CPU-second, the turn wait, and /proc/loadavg before every run.
  */
@@ -22,7 +23,7 @@ const seconds = Number(argValue("--seconds") ?? 8);
 const streams = Number(argValue("--streams") ?? 1);
 const threads = Number(argValue("--threads") ?? hardware().physicalCores);
 const jsonPath = argValue("--json") ?? join(import.meta.dirname, "results", "mixed-load.json");
-const ARMS = ["turns", "oversubscribed", "split"] as const;
+const ARMS = ["turns", "oversubscribed", "split", "split-turns"] as const;
 type Arm = (typeof ARMS)[number];
 
 interface ArmRun {
@@ -81,6 +82,8 @@ const summary = ARMS.map((arm) => {
     tokensPerCpuSecond: median(rs.map((r) => r.tokensPerCpuSecond)),
     /** per round, this arm's aggregate over the split's in the same round */
     vsSplit: median(rs.map((r) => r.tokensPerSecond / splitOf(r.round).tokensPerSecond)),
+    /** the same for tokens per CPU-second: what the arm gets from the CPU time it is given (steadier on a loaded machine) */
+    cpuVsSplit: median(rs.map((r) => r.tokensPerCpuSecond / splitOf(r.round).tokensPerCpuSecond)),
     mostForwardsAtOnce: Math.max(...rs.map((r) => r.mostForwardsAtOnce)),
     waitMsPerTurn: median(
       rs.map((r) => {
@@ -107,6 +110,7 @@ console.log(
       "BitNet tok/s",
       "ONNX tok/s",
       "tok per CPU-s",
+      "per CPU-s vs split",
       "forwards at once",
       "wait ms/turn",
     ],
@@ -118,6 +122,7 @@ console.log(
       s.bitnetTokensPerSecond.toFixed(0),
       s.onnxTokensPerSecond.toFixed(0),
       s.tokensPerCpuSecond.toFixed(0),
+      `${s.cpuVsSplit.toFixed(2)}x`,
       String(s.mostForwardsAtOnce),
       s.waitMsPerTurn.toFixed(2),
     ]),

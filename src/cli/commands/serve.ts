@@ -1,4 +1,5 @@
 import { statSync } from "node:fs";
+import { hardware } from "../../../kernels/index.js";
 /**
  * `tritgate serve [--config FILE] [--host H] [--port P]`: the gateway. Loads the config (the
  * embedded default when none is given), starts one worker per variant (a missing model file is
@@ -192,8 +193,8 @@ export const serveCommand: Command = {
       return 1;
     }
     const { directory } = tenancy;
-    // one CPU turn lock for every worker of this process (the canaries' too)
-    const cpuTurns = config.cpuTurns ? createCpuTurns() : undefined;
+    // one CPU budget, the physical cores, for every worker of this process (the canaries' too)
+    const cpuTurns = config.cpuTurns ? createCpuTurns({ cores: hardware().physicalCores }) : undefined;
     const variants = servedVariants(config, registry, log, cpuTurns);
     const slotsOf = (name: string) => config.variants.find((v) => v.name === name)?.slots;
     const observability = operationsAddress(config.server);

@@ -26,7 +26,7 @@ async function until(condition: () => boolean): Promise<void> {
 
 describe("CPU turns", () => {
   it("grants turns in ticket order: a seat that just released queues behind one already waiting", async () => {
-    const turns = createCpuTurns();
+    const turns = createCpuTurns({ cores: 2 });
     const a = new CpuTurnTaker(turns.join());
     const b = new CpuTurnTaker(turns.join());
     const order: string[] = [];
@@ -45,7 +45,7 @@ describe("CPU turns", () => {
   });
 
   it("queues one worker's own callers FIFO, and a waiting caller does not block the thread's event loop", async () => {
-    const turns = createCpuTurns();
+    const turns = createCpuTurns({ cores: 2 });
     const other = new CpuTurnTaker(turns.join());
     const mySeat = turns.join();
     const mine = new CpuTurnTaker(mySeat);
@@ -68,8 +68,32 @@ describe("CPU turns", () => {
     expect(turns.stats(mySeat).turns).toBe(3);
   });
 
+  it("lets turns whose threads fit the budget run at once, and keeps ticket order for a turn that needs every core", async () => {
+    const turns = createCpuTurns({ cores: 2 });
+    const one = new CpuTurnTaker(turns.join(1));
+    const other = new CpuTurnTaker(turns.join(1));
+    const whole = new CpuTurnTaker(turns.join()); // the whole budget, as an engine at threads = cores
+    const later = new CpuTurnTaker(turns.join(1));
+    const order: string[] = [];
+    const holding = gate();
+    const first = one.run(() => holding.promise.then(() => order.push("one")));
+    await until(() => turns.held);
+    // a second single-thread engine takes the other core without waiting
+    await other.run(() => order.push("other"));
+    expect(turns.mostInside).toBe(2);
+    // the whole-budget turn waits for the held core; a single-thread turn asking after it waits behind it
+    const big = whole.run(() => order.push("whole"));
+    await until(() => turns.waiting === 1);
+    const small = later.run(() => order.push("later"));
+    await until(() => turns.waiting === 2);
+    holding.open();
+    await Promise.all([first, big, small]);
+    expect(order).toEqual(["other", "one", "whole", "later"]);
+    expect(turns.held).toBe(false);
+  });
+
   it("frees the turn of a seat whose worker is gone, so the others do not wait on it", async () => {
-    const turns = createCpuTurns();
+    const turns = createCpuTurns({ cores: 2 });
     const deadSeat = turns.join();
     const dead = new CpuTurnTaker(deadSeat);
     const alive = new CpuTurnTaker(turns.join());
@@ -84,7 +108,7 @@ describe("CPU turns", () => {
   });
 
   it("releases the turn when a forward call throws (BitNet and ONNX nano engines)", async () => {
-    const turns = createCpuTurns();
+    const turns = createCpuTurns({ cores: 2 });
     const engines = await Promise.all(
       [NANO_B158, NANO_FP32].map(async (path) =>
         withCpuTurns(await loadEngine(path, { threads: 1 }), new CpuTurnTaker(turns.join())),
@@ -110,7 +134,7 @@ describe("CPU turns across worker threads (nano BitNet and its ONNX twin)", () =
   });
 
   it("never runs two forward calls at once while both engines generate, and both get turns", async () => {
-    const turns = createCpuTurns();
+    const turns = createCpuTurns({ cores: 2 });
     const bitnet = startVariantWorker({ name: "nano-b158", path: NANO_B158, threads: 2, slots: 2, cpuTurns: turns });
     const onnx = startVariantWorker({ name: "nano-fp32", path: NANO_FP32, threads: 2, slots: 2, cpuTurns: turns });
     workers.push(bitnet, onnx);
@@ -137,15 +161,15 @@ describe("CPU turns across worker threads (nano BitNet and its ONNX twin)", () =
   });
 
   it("a worker that crashes while waiting for a turn leaves the queue; its restart and the other engine take turns", async () => {
-    const turns = createCpuTurns();
+    const turns = createCpuTurns({ cores: 2 });
     const bitnet = startVariantWorker({
       name: "nano-b158",
       path: NANO_B158,
-      threads: 1,
+      threads: 2,
       cpuTurns: turns,
       restartDelayMs: 0,
     });
-    const onnx = startVariantWorker({ name: "nano-fp32", path: NANO_FP32, threads: 1, cpuTurns: turns });
+    const onnx = startVariantWorker({ name: "nano-fp32", path: NANO_FP32, threads: 2, cpuTurns: turns });
     workers.push(bitnet, onnx);
     await Promise.all([bitnet.ready, onnx.ready]);
     // this thread holds the turn, so the BitNet worker's prefill waits for it

@@ -1,9 +1,11 @@
 /**
- * One CPU budget for every engine in the process: a turn lock shared by the variants' worker
- * threads, held around each forward call. The kernels' pool and onnxruntime's intra-op threads are
- * each sized to all the cores (`threads`), so two engines computing at once would run 2x the
- * threads on the cores and both slow down (spinning pool threads make it worse than 2x); taking
- * turns lets each forward call have every core.
+ * One CPU budget for every engine in the process: the machine's cores, shared by the variants'
+ * worker threads, of which each forward call holds as many as its engine runs threads (a turn).
+ * The kernels' pool and onnxruntime's intra-op threads are sized by one setting (`threads`,
+ * default: all the cores), so two engines computing at once would run 2x the threads on the cores
+ * and both slow down (spinning pool threads make it worse than 2x); with turns, engines whose
+ * threads fill the cores compute one at a time, and engines whose threads fit together (`threads:
+ * 1` on 2 cores) compute at once, as a static split would.
  *
  * State lives in a SharedArrayBuffer that the pool creates once (`createCpuTurns`) and hands to each
  * worker in its `WorkerInit` (`CpuTurnSeat`). Turns are granted in ticket order across workers
@@ -14,13 +16,14 @@
  */
 
 /** Int32 header words. */
-const OWNER = 0; // 0: free, else seat index + 1
+const FREE = 0; // cores no turn holds now
 const NEXT_TICKET = 1;
 const VERSION = 2; // bumped and notified on every release; waiters sleep on it
 const INSIDE = 3; // forward calls running now, across all seats (counted in both modes)
 const MOST_INSIDE = 4; // the most ever running at once
+const BUDGET = 5; // cores in all
 const HEADER_WORDS = 8;
-/** Int32 words per seat: waiting (0/1), ticket, turns taken. */
+/** Int32 words per seat: waiting (0/1), ticket, turns taken, cores held now. */
 const SEAT_WORDS = 4;
 /** BigInt64 words per seat: nanoseconds waited for turns, nanoseconds holding them. */
 const SEAT_CLOCKS = 2;
@@ -30,6 +33,8 @@ const DEFAULT_SEATS = 64;
 export interface CpuTurnSeat {
   readonly buffer: SharedArrayBuffer;
   readonly index: number;
+  /** cores a turn of this seat takes: its engine's threads (at most the budget) */
+  readonly cores: number;
   /** false: forward calls are counted but never wait (the oversubscribed baseline the bench compares) */
   readonly exclusive: boolean;
 }
@@ -57,37 +62,44 @@ function views(buffer: SharedArrayBuffer): Views {
   };
 }
 
-const seatWord = (index: number, field: 0 | 1 | 2) => HEADER_WORDS + index * SEAT_WORDS + field;
+const seatWord = (index: number, field: 0 | 1 | 2 | 3) => HEADER_WORDS + index * SEAT_WORDS + field;
 const WAITING = 0;
 const TICKET = 1;
 const TURNS = 2;
+const HELD = 3;
 
 /** The main thread's side: seats for workers, their totals, and the test counters. */
 export interface CpuTurns {
   readonly exclusive: boolean;
-  /** a seat for a new worker; throws when every seat is taken */
-  join(): CpuTurnSeat;
+  /** cores in the budget */
+  readonly cores: number;
+  /** a seat for a new worker whose engine runs `threads` threads (default: the whole budget); throws when every seat is taken */
+  join(threads?: number): CpuTurnSeat;
   /** the worker of `seat` is gone: drop its ticket and any turn it held, wake the others */
   leave(seat: CpuTurnSeat): void;
   stats(seat: CpuTurnSeat): CpuTurnStats;
-  /** forward calls running right now, and the most that ever ran at once (1 while exclusive) */
+  /** forward calls running right now, and the most that ever ran at once (1 while each turn takes every core) */
   readonly inside: number;
   readonly mostInside: number;
   /** seats whose worker waits for a turn now */
   readonly waiting: number;
-  /** some seat holds the turn now */
+  /** some seat holds a turn now */
   readonly held: boolean;
 }
 
-export function createCpuTurns(options: { exclusive?: boolean; seats?: number } = {}): CpuTurns {
+export function createCpuTurns(options: { cores: number; exclusive?: boolean; seats?: number }): CpuTurns {
   const seats = options.seats ?? DEFAULT_SEATS;
   const exclusive = options.exclusive ?? true;
+  const cores = Math.max(1, Math.floor(options.cores));
   const buffer = new SharedArrayBuffer(HEADER_WORDS * 4 + seats * (SEAT_WORDS * 4 + SEAT_CLOCKS * 8));
   const { words, clocks } = views(buffer);
+  Atomics.store(words, FREE, cores);
+  Atomics.store(words, BUDGET, cores);
   const taken = new Array<boolean>(seats).fill(false);
   return {
     exclusive,
-    join() {
+    cores,
+    join(threads) {
       const index = taken.indexOf(false);
       if (index < 0) throw new Error(`all ${seats} CPU turn seats are taken (one per running worker)`);
       taken[index] = true;
@@ -95,15 +107,18 @@ export function createCpuTurns(options: { exclusive?: boolean; seats?: number } 
       Atomics.store(words, seatWord(index, TURNS), 0);
       Atomics.store(clocks, index * SEAT_CLOCKS, 0n);
       Atomics.store(clocks, index * SEAT_CLOCKS + 1, 0n);
-      return { buffer, index, exclusive };
+      const wanted = threads === undefined ? cores : Math.max(1, Math.floor(threads));
+      return { buffer, index, cores: Math.min(cores, wanted), exclusive };
     },
     leave(seat) {
       if (!taken[seat.index]) return;
       taken[seat.index] = false;
       Atomics.store(words, seatWord(seat.index, WAITING), 0);
-      // a worker killed mid-forward never decremented INSIDE; its turn was the only one inside
-      if (Atomics.compareExchange(words, OWNER, seat.index + 1, 0) === seat.index + 1 && exclusive) {
-        Atomics.store(words, INSIDE, 0);
+      const held = Atomics.exchange(words, seatWord(seat.index, HELD), 0);
+      if (held > 0) {
+        // a worker killed mid-forward never gave its cores back, nor left INSIDE
+        Atomics.add(words, FREE, held);
+        Atomics.sub(words, INSIDE, 1);
       }
       Atomics.add(words, VERSION, 1);
       Atomics.notify(words, VERSION);
@@ -122,7 +137,7 @@ export function createCpuTurns(options: { exclusive?: boolean; seats?: number } 
       return Atomics.load(words, MOST_INSIDE);
     },
     get held() {
-      return Atomics.load(words, OWNER) !== 0;
+      return Atomics.load(words, FREE) < cores;
     },
     get waiting() {
       let n = 0;
@@ -200,11 +215,16 @@ export class CpuTurnTaker {
     Atomics.store(words, seatWord(me, WAITING), 1);
     for (;;) {
       const version = Atomics.load(words, VERSION);
-      if (Atomics.load(words, OWNER) === 0 && this.first(ticket)) {
-        if (Atomics.compareExchange(words, OWNER, 0, me + 1) === 0) {
+      // strictly in ticket order: the first waiter takes its cores once they are free, and nobody
+      // behind it goes ahead (a turn that needs every core is not starved by smaller ones)
+      const free = Atomics.load(words, FREE);
+      if (free >= this.seat.cores && this.first(ticket)) {
+        if (Atomics.compareExchange(words, FREE, free, free - this.seat.cores) === free) {
+          Atomics.store(words, seatWord(me, HELD), this.seat.cores);
           Atomics.store(words, seatWord(me, WAITING), 0);
           return;
         }
+        continue; // another seat's cores came back meanwhile: look again
       }
       const wait = waitAsync(words, VERSION, version);
       if (wait.async) await wait.value;
@@ -222,7 +242,8 @@ export class CpuTurnTaker {
   }
 
   private release(): void {
-    Atomics.compareExchange(this.words, OWNER, this.seat.index + 1, 0);
+    const held = Atomics.exchange(this.words, seatWord(this.seat.index, HELD), 0);
+    Atomics.add(this.words, FREE, held);
     Atomics.add(this.words, VERSION, 1);
     Atomics.notify(this.words, VERSION);
   }

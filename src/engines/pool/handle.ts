@@ -148,7 +148,7 @@ class WorkerHandle implements VariantWorker {
 
   private spawn(settle: ReadySettle): void {
     const generation = ++this.generation;
-    const seat = this.cpuTurns?.join();
+    const seat = this.cpuTurns?.join(this.init.threads);
     this.seat = seat;
     const worker = spawnWorker({ ...this.init, cpuTurns: seat });
     this.worker = worker;
