@@ -272,8 +272,9 @@ export const configFileSchema = z.strictObject(
      */
     threads: positiveInt().optional(),
     /**
-     * Variants take turns on the cores: each forward call holds the process's one CPU turn, so two
-     * engines never run `threads` threads each at once (default true).
+     * Variants share the physical cores as one budget: each forward call holds `threads` of them
+     * while it runs, so engines never oversubscribe the cores; at threads = cores they take turns
+     * (default true).
      */
     cpuTurns: z.boolean({ error: "expected true or false" }).default(true),
     responseCache: cacheSchema,
