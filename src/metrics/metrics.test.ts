@@ -44,6 +44,8 @@ function gatewayMetrics() {
           kvTokens: 900,
           modelBytes: 2_000_000,
           breaker: "closed",
+          cpuTurns: 1200,
+          cpuTurnWaitSeconds: 0.75,
         },
         {
           variant: "nano-fp32",
@@ -135,6 +137,8 @@ describe("GET /metrics", () => {
       "tritgate_variant_kv_tokens",
       "tritgate_variant_model_bytes",
       "tritgate_variant_breaker_state",
+      "tritgate_variant_cpu_turns_total",
+      "tritgate_variant_cpu_turn_wait_seconds_total",
       "tritgate_kernel_info",
       "tritgate_kernel_threads",
       "tritgate_process_cpu_seconds_total",
@@ -173,6 +177,12 @@ describe("GET /metrics", () => {
     expect(value("tritgate_variant_batch_occupancy_ratio", { variant: "nano-b158" })).toBe(0.75);
     expect(value("tritgate_variant_breaker_state", { variant: "nano-fp32" })).toBe(2);
     expect(samples.some((s) => s.name === "tritgate_variant_kv_tokens" && s.labels.variant === "nano-fp32")).toBe(
+      false,
+    );
+    // CPU turn totals mirror the pool's figures; a variant without them has no sample
+    expect(value("tritgate_variant_cpu_turns_total", { variant: "nano-b158", engine: "bitnet" })).toBe(1200);
+    expect(value("tritgate_variant_cpu_turn_wait_seconds_total", { variant: "nano-b158" })).toBe(0.75);
+    expect(samples.some((s) => s.name === "tritgate_variant_cpu_turns_total" && s.labels.variant === "nano-fp32")).toBe(
       false,
     );
     expect(value("tritgate_recorder_written_rows_total")).toBe(120);

@@ -18,6 +18,9 @@ export interface VariantGaugeState {
   /** bytes of the loaded model; null when unknown */
   readonly modelBytes: number | null;
   readonly breaker: BreakerStateName;
+  /** forward calls that took a CPU turn, and the seconds they waited for it (monotonic); absent or null without turns */
+  readonly cpuTurns?: number | null;
+  readonly cpuTurnWaitSeconds?: number | null;
 }
 
 export interface VariantStateSource {
@@ -59,6 +62,8 @@ export interface ServedVariantLike {
     readonly slots: number;
     /** the pool handle's `kvTokensInUse`; a runtime without it (a test wrapper) has no KV sample */
     readonly kvTokensInUse?: number;
+    /** the pool handle's CPU turn totals (null or absent without a turn lock) */
+    readonly cpuTurnStats?: { readonly turns: number; readonly waitMs: number } | null;
   };
 }
 
@@ -85,6 +90,8 @@ export function servedVariantSource(
         kvTokens: v.worker.kvTokensInUse ?? null,
         modelBytes: options.modelBytes?.(v.config.name) ?? null,
         breaker: options.breaker(v.config.name)?.state ?? "open",
+        cpuTurns: v.worker.cpuTurnStats?.turns ?? null,
+        cpuTurnWaitSeconds: v.worker.cpuTurnStats ? v.worker.cpuTurnStats.waitMs / 1000 : null,
       })),
   };
 }

@@ -1,4 +1,5 @@
 import { statSync } from "node:fs";
+import { hardware } from "../../../kernels/index.js";
 /**
  * `tritgate serve [--config FILE] [--host H] [--port P]`: the gateway. Loads the config (the
  * embedded default when none is given), starts one worker per variant (a missing model file is
@@ -18,7 +19,7 @@ import {
 } from "../../db/index.js";
 import { type ServingVersions, servingVersions } from "../../db/registry.js";
 import type { TextEmbedder } from "../../engines/bitnet/index.js";
-import { startVariantWorker } from "../../engines/pool/index.js";
+import { type CpuTurns, createCpuTurns, startVariantWorker } from "../../engines/pool/index.js";
 import { createGateway, type RunningServer, type ServedVariant } from "../../server/index.js";
 import { type DecisionRecorder, MemoryRecorder } from "../../server/recorder.js";
 import { createRateLimiter } from "../../tenants/index.js";
@@ -45,6 +46,7 @@ function servedVariants(
   config: GatewayConfig,
   registry: readonly ServingVersions[],
   log: (line: string) => void,
+  cpuTurns: CpuTurns | undefined,
 ): ServedVariant[] {
   const references = new Set(config.families.map((f) => f.reference));
   return config.variants.map((configured) => {
@@ -78,7 +80,7 @@ function servedVariants(
         // a missing model file is the worker's to report (the variant is not ready), not a crash here
         ...modelBytes(v.path),
       },
-      worker: startVariantWorker({ name: v.name, path: v.path, threads: config.threads, slots: v.slots }),
+      worker: startVariantWorker({ name: v.name, path: v.path, threads: config.threads, slots: v.slots, cpuTurns }),
       version: active?.version ?? FIRST_VERSION,
     };
   });
@@ -191,7 +193,9 @@ export const serveCommand: Command = {
       return 1;
     }
     const { directory } = tenancy;
-    const variants = servedVariants(config, registry, log);
+    // one CPU budget, the physical cores, for every worker of this process (the canaries' too)
+    const cpuTurns = config.cpuTurns ? createCpuTurns({ cores: hardware().physicalCores }) : undefined;
+    const variants = servedVariants(config, registry, log, cpuTurns);
     const slotsOf = (name: string) => config.variants.find((v) => v.name === name)?.slots;
     const observability = operationsAddress(config.server);
     const embedder = await cacheEmbedder(config, log);
@@ -213,7 +217,8 @@ export const serveCommand: Command = {
       registry: {
         database,
         policy: config.canary,
-        startWorker: (name, path) => startVariantWorker({ name, path, threads: config.threads, slots: slotsOf(name) }),
+        startWorker: (name, path) =>
+          startVariantWorker({ name, path, threads: config.threads, slots: slotsOf(name), cpuTurns }),
         canaries: registry.flatMap((r) => (r.canary ? [r.canary] : [])),
       },
     });

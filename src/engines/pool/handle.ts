@@ -9,6 +9,7 @@
  */
 import type { Worker } from "node:worker_threads";
 import { ModelLoadError } from "../errors.js";
+import type { CpuTurnSeat, CpuTurnStats, CpuTurns } from "./cpu-turns.js";
 import { GenerationAbortedError, QueueFullError, reviveError, VariantUnavailableError } from "./errors.js";
 import type {
   FromWorker,
@@ -22,7 +23,7 @@ import type {
 import { PriorityQueue } from "./queue.js";
 import { spawnWorker } from "./spawn.js";
 
-export interface VariantWorkerOptions extends WorkerInit {
+export interface VariantWorkerOptions extends Omit<WorkerInit, "cpuTurns"> {
   /** generations run at once inside the worker (they interleave token by token); default 1 */
   readonly slots?: number;
   /** requests that may wait for a slot; more are refused with QueueFullError; default 64 */
@@ -31,6 +32,8 @@ export interface VariantWorkerOptions extends WorkerInit {
   readonly restartDelayMs?: number;
   /** crashes in a row (none after a minute of service) before the variant stays failed; default 5 */
   readonly maxRestarts?: number;
+  /** the process's CPU turn lock (`createCpuTurns`, one for all workers): the engine's forward calls take turns */
+  readonly cpuTurns?: CpuTurns | undefined;
 }
 
 export type VariantWorkerState = "loading" | "ready" | "failed" | "closed";
@@ -58,6 +61,8 @@ export interface VariantWorker {
   readonly kvTokenCapacity: number | null;
   /** restarts after crashes so far */
   readonly restarts: number;
+  /** CPU turns this variant's workers took and the time they waited for them (null without a turn lock) */
+  readonly cpuTurnStats?: CpuTurnStats | null;
   generate(
     request: PoolGenerateRequest,
     onToken?: (token: PoolToken) => void,
@@ -116,6 +121,10 @@ class WorkerHandle implements VariantWorker {
   /** settles when the current worker has finished loading (or failed, or exited) */
   private loadSettled: Promise<void> = Promise.resolve();
   private readonly init: WorkerInit;
+  private readonly cpuTurns: CpuTurns | undefined;
+  /** the current worker's seat at the turn lock, and what earlier workers' seats added up to */
+  private seat: CpuTurnSeat | undefined;
+  private pastTurns: CpuTurnStats = { turns: 0, waitMs: 0, heldMs: 0 };
   private readonly restartDelayMs: number;
   private readonly maxRestarts: number;
   private readonly queue: PriorityQueue<Job>;
@@ -131,6 +140,7 @@ class WorkerHandle implements VariantWorker {
     this.maxRestarts = Math.max(0, Math.floor(options.maxRestarts ?? 5));
     const { name, path, threads, contextLength, activations } = options;
     this.init = { name, path, threads, contextLength, activations };
+    this.cpuTurns = options.cpuTurns;
     let settle!: ReadySettle;
     this.ready = new Promise<VariantInfo>((resolve, reject) => {
       settle = { resolve, reject };
@@ -141,7 +151,9 @@ class WorkerHandle implements VariantWorker {
 
   private spawn(settle: ReadySettle): void {
     const generation = ++this.generation;
-    const worker = spawnWorker(this.init);
+    const seat = this.cpuTurns?.join(this.init.threads);
+    this.seat = seat;
+    const worker = spawnWorker({ ...this.init, cpuTurns: seat });
     this.worker = worker;
     let loaded!: () => void;
     this.loadSettled = new Promise<void>((resolve) => {
@@ -158,6 +170,7 @@ class WorkerHandle implements VariantWorker {
     });
     worker.on("exit", (code) => {
       loaded();
+      if (seat) this.leaveSeat(seat);
       if (current() && this.state !== "closed") this.lost(`worker exited with code ${code}`, settle);
     });
   }
@@ -203,6 +216,23 @@ class WorkerHandle implements VariantWorker {
     let total = 0;
     for (const job of this.active.values()) total += job.kvTokens;
     return total;
+  }
+
+  get cpuTurnStats(): CpuTurnStats | null {
+    if (!this.cpuTurns) return null;
+    const now = this.seat ? this.cpuTurns.stats(this.seat) : { turns: 0, waitMs: 0, heldMs: 0 };
+    const past = this.pastTurns;
+    return { turns: past.turns + now.turns, waitMs: past.waitMs + now.waitMs, heldMs: past.heldMs + now.heldMs };
+  }
+
+  /** A worker is gone: keep its seat's totals, and free the seat (and any turn it held) for the others. */
+  private leaveSeat(seat: CpuTurnSeat): void {
+    if (!this.cpuTurns) return;
+    if (this.seat === seat) {
+      this.pastTurns = this.cpuTurnStats ?? this.pastTurns;
+      this.seat = undefined;
+    }
+    this.cpuTurns.leave(seat);
   }
 
   get kvTokenCapacity(): number | null {
