@@ -6,7 +6,19 @@
  * transaction; a rollup computed in the client and sent as its own statement was added twice that way).
  */
 import { type Column, getTableColumns, getTableName } from "drizzle-orm";
+import type { RecordEntry } from "./entry.js";
 import { dailyUsage, NO_VARIANT, requests, routingDecisions } from "./schema.js";
+
+/**
+ * The rule `slaMisses` below applies, for one entry in memory: a routed request that took longer than
+ * its decision's SLA allowed (TTFT when it has one, or total).
+ */
+export function missedSla(entry: RecordEntry): boolean {
+  const { request, decision } = entry;
+  if (!decision) return false;
+  const ttft = request.ttftMs;
+  return (ttft !== null && ttft !== undefined && ttft > decision.sla.ttftMs) || request.totalMs > decision.sla.totalMs;
+}
 
 /** The columns of `daily_usage` that are sums (every one but its key). */
 type Summed = Exclude<keyof typeof dailyUsage.$inferInsert, "day" | "tenantId" | "variant">;
