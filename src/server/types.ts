@@ -26,12 +26,12 @@ export interface VariantProfile {
   readonly modelBytes?: number;
 }
 
-/** The part of a pool worker the gateway uses (tests may wrap it; a wrapper may leave out the KV count). */
+/** The part of a pool worker the gateway uses (tests may wrap it; a wrapper may leave out the KV count and batch size). */
 export type VariantRuntime = Pick<
   VariantWorker,
   "name" | "state" | "error" | "info" | "slots" | "running" | "waiting" | "generate"
 > &
-  Partial<Pick<VariantWorker, "kvTokensInUse">>;
+  Partial<Pick<VariantWorker, "kvTokensInUse" | "batchSize">>;
 
 export interface ServedVariant {
   readonly config: VariantProfile;

@@ -18,7 +18,7 @@ import {
 } from "../../db/index.js";
 import { type ServingVersions, servingVersions } from "../../db/registry.js";
 import type { TextEmbedder } from "../../engines/bitnet/index.js";
-import { startVariantWorker } from "../../engines/pool/index.js";
+import { startVariantWorker, type VariantWorkerOptions } from "../../engines/pool/index.js";
 import { createGateway, type RunningServer, type ServedVariant } from "../../server/index.js";
 import { type DecisionRecorder, MemoryRecorder } from "../../server/recorder.js";
 import { createRateLimiter } from "../../tenants/index.js";
@@ -78,10 +78,24 @@ function servedVariants(
         // a missing model file is the worker's to report (the variant is not ready), not a crash here
         ...modelBytes(v.path),
       },
-      worker: startVariantWorker({ name: v.name, path: v.path, threads: config.threads, slots: v.slots }),
+      worker: startVariantWorker(workerOptions(config, v.name, v.path)),
       version: active?.version ?? FIRST_VERSION,
     };
   });
+}
+
+/** What a variant's worker starts with (its config entry's slots and batching budgets); `path` may be a canary's file. */
+function workerOptions(config: GatewayConfig, name: string, path: string): VariantWorkerOptions {
+  const v = config.variants.find((entry) => entry.name === name);
+  return {
+    name,
+    path,
+    threads: config.threads,
+    slots: v?.slots,
+    stepTokenBudget: v?.stepTokenBudget,
+    kvTokenBudget: v?.kvTokenBudget,
+    maxKvWaitMs: v?.maxKvWaitMs,
+  };
 }
 
 /** The semantic cache's embedder, from the variant the config names; a model that cannot be read leaves semantic tiers exact. */
@@ -192,7 +206,6 @@ export const serveCommand: Command = {
     }
     const { directory } = tenancy;
     const variants = servedVariants(config, registry, log);
-    const slotsOf = (name: string) => config.variants.find((v) => v.name === name)?.slots;
     const observability = operationsAddress(config.server);
     const embedder = await cacheEmbedder(config, log);
     const {
@@ -213,7 +226,7 @@ export const serveCommand: Command = {
       registry: {
         database,
         policy: config.canary,
-        startWorker: (name, path) => startVariantWorker({ name, path, threads: config.threads, slots: slotsOf(name) }),
+        startWorker: (name, path) => startVariantWorker(workerOptions(config, name, path)),
         canaries: registry.flatMap((r) => (r.canary ? [r.canary] : [])),
       },
     });

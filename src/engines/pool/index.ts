@@ -1,5 +1,12 @@
 /** Each variant's engine on its own worker thread, behind a bounded priority queue. */
-export { EngineError, GenerationAbortedError, QueueFullError, VariantUnavailableError } from "./errors.js";
+export {
+  CapacityError,
+  EngineError,
+  GenerationAbortedError,
+  KvBudgetExhaustedError,
+  QueueFullError,
+  VariantUnavailableError,
+} from "./errors.js";
 export {
   startVariantWorker,
   type VariantWorker,
