@@ -82,12 +82,13 @@ describe("parseConfig", () => {
     // slots default per engine: a bitnet worker batches its generations, an onnx one runs one at a time
     expect(c.variants[0]).toMatchObject({
       slots: 8,
-      stepTokenBudget: 256,
-      maxKvWaitMs: 10_000,
       coresPerRequest: 1,
       path: "models/tiny-b158.gguf",
     });
-    expect(c.variants[0]?.kvTokenBudget).toBeUndefined();
+    // the worker's defaults apply (the pool's DEFAULT_STEP_TOKEN_BUDGET, DEFAULT_MAX_KV_WAIT_MS, defaultKvTokenBudget)
+    expect(c.variants[0]).not.toHaveProperty("stepTokenBudget");
+    expect(c.variants[0]).not.toHaveProperty("kvTokenBudget");
+    expect(c.variants[0]).not.toHaveProperty("maxKvWaitMs");
     expect(c.variants[1]).toMatchObject({ slots: 1 });
     expect(c.variants[1]?.card).toEqual({ prefillTokensPerSecond: 300, decodeTokensPerSecond: 30, sha256: "abc" });
     expect(c.families).toEqual([{ name: "tiny", reference: "tiny-fp32" }]);

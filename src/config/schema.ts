@@ -213,17 +213,20 @@ const variantSchema = z.strictObject(
     /**
      * Tokens one batched step runs at most (bitnet): every running decode, then prompt chunks in what is
      * left, so a long prompt is split across steps instead of stalling the others' decode. Keep it above
-     * `slots`, or prompts wait for decodes to finish.
+     * `slots`, or prompts wait for decodes to finish. Unset: the pool's DEFAULT_STEP_TOKEN_BUDGET (256).
      */
-    stepTokenBudget: positiveInt().default(256),
+    stepTokenBudget: positiveInt().optional(),
     /**
      * KV-cache positions the variant's running requests may reserve at once (each reserves prompt +
      * max_tokens, capped at the context). Default: slots full contexts, capped at a quarter of the
      * machine's memory, never below one context. A request that can never fit is refused with 400.
      */
     kvTokenBudget: positiveInt().optional(),
-    /** How long an admitted request may wait for KV budget before it is refused (503 with retry-after). */
-    maxKvWaitMs: nonNegative().default(10_000),
+    /**
+     * How long a request may wait for KV budget before it is refused (503 with retry-after). Unset: the
+     * pool's DEFAULT_MAX_KV_WAIT_MS (10 s).
+     */
+    maxKvWaitMs: nonNegative().optional(),
     /** What we pay for a core-hour of the machine: a request's cost is its core-seconds at this price. */
     pricePerCoreHour: nonNegative(),
     wattsPerCore: nonNegative(),

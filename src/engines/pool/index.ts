@@ -13,6 +13,7 @@ export {
   type VariantWorkerOptions,
   type VariantWorkerState,
 } from "./handle.js";
+export { DEFAULT_MAX_KV_WAIT_MS, defaultKvTokenBudget } from "./kv-budget.js";
 export type {
   PoolGenerateRequest,
   PoolResult,
@@ -22,3 +23,4 @@ export type {
   VariantInfo,
   WorkerInit,
 } from "./protocol.js";
+export { DEFAULT_STEP_TOKEN_BUDGET } from "./scheduler.js";

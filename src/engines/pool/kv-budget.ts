@@ -5,6 +5,9 @@
  * refused once they have waited `maxWaitMs`.
  */
 
+/** How long a reservation waits when the variant's config sets no `maxKvWaitMs`. */
+export const DEFAULT_MAX_KV_WAIT_MS = 10_000;
+
 export interface KvReservation {
   readonly tokens: number;
   /** hands the positions back (once; later calls do nothing) */

@@ -13,6 +13,9 @@
 import type { LogitsSession, SequenceStep } from "../engine.js";
 import { ContextOverflowError } from "../errors.js";
 
+/** Tokens a step runs when the variant's config sets no `stepTokenBudget`. */
+export const DEFAULT_STEP_TOKEN_BUDGET = 256;
+
 export type ForwardBatch = (steps: readonly SequenceStep[]) => Float32Array[] | Promise<Float32Array[]>;
 
 /** What one step ran. */

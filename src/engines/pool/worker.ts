@@ -15,12 +15,9 @@ import { generateWith } from "../generate.js";
 import { loadEngine } from "../load.js";
 import { type SamplingParams, type TokenLogprob, validateSamplingParams } from "../sampler/index.js";
 import { serializeError } from "./errors.js";
-import { defaultKvTokenBudget, KvBudget, type KvReservation } from "./kv-budget.js";
+import { DEFAULT_MAX_KV_WAIT_MS, defaultKvTokenBudget, KvBudget, type KvReservation } from "./kv-budget.js";
 import type { FromWorker, PoolGenerateRequest, PoolToken, ToWorker, WorkerInit } from "./protocol.js";
-import { StepScheduler } from "./scheduler.js";
-
-const DEFAULT_STEP_TOKEN_BUDGET = 256;
-const DEFAULT_MAX_KV_WAIT_MS = 10_000;
+import { DEFAULT_STEP_TOKEN_BUDGET, StepScheduler } from "./scheduler.js";
 
 const port = parentPort;
 if (!port) throw new Error("src/engines/pool/worker.js runs as a worker thread only");
