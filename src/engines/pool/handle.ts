@@ -146,7 +146,8 @@ class WorkerHandle implements VariantWorker {
     this.queue = new PriorityQueue<Job>(Math.max(0, Math.floor(options.maxQueue ?? 64)));
     this.restartDelayMs = Math.max(0, options.restartDelayMs ?? 500);
     this.maxRestarts = Math.max(0, Math.floor(options.maxRestarts ?? 5));
-    const { name, path, threads, contextLength, activations, stepTokenBudget, kvTokenBudget, maxKvWaitMs } = options;
+    const { name, path, threads, contextLength, activations, batching, stepTokenBudget, kvTokenBudget, maxKvWaitMs } =
+      options;
     this.init = {
       name,
       path,
@@ -154,6 +155,7 @@ class WorkerHandle implements VariantWorker {
       contextLength,
       activations,
       slots: this.slots,
+      batching,
       stepTokenBudget,
       kvTokenBudget,
       maxKvWaitMs,

@@ -16,6 +16,8 @@ export interface WorkerInit {
   readonly activations?: "int8" | "float" | undefined;
   /** generations the handle runs at once (the default KV budget holds this many full contexts) */
   readonly slots?: number | undefined;
+  /** false: run each generation's passes alone even when the engine batches (A/B benchmarks); default true */
+  readonly batching?: boolean | undefined;
   /** tokens one batched step may run (decodes, then prefill chunks); default 256 */
   readonly stepTokenBudget?: number | undefined;
   /** most KV-cache positions the worker's generations reserve at once; default: see `defaultKvTokenBudget` */

@@ -195,7 +195,7 @@ async function main(): Promise<void> {
     return;
   }
   const kvTokenBudget = init.kvTokenBudget ?? defaultKvTokenBudget(engine, init.slots ?? 1, totalmem());
-  const batch = engine.forwardBatch?.bind(engine);
+  const batch = init.batching === false ? undefined : engine.forwardBatch?.bind(engine);
   const runner: Runner = {
     engine,
     kv: new KvBudget(kvTokenBudget, init.maxKvWaitMs ?? DEFAULT_MAX_KV_WAIT_MS),
