@@ -223,7 +223,7 @@ const variantSchema = z.strictObject(
      */
     kvTokenBudget: positiveInt().optional(),
     /**
-     * How long a request may wait for KV budget before it is refused (503 with retry-after). Unset: the
+     * How long a request may wait for KV budget before it is refused (429 with retry-after, as a full queue is). Unset: the
      * pool's DEFAULT_MAX_KV_WAIT_MS (10 s).
      */
     maxKvWaitMs: nonNegative().optional(),

@@ -2,7 +2,7 @@
  * A variant's KV budget through the HTTP layer (real workers on the nano model, loopback HTTP, the
  * official openai client): a request whose prompt plus max_tokens can never fit the budget is a 400
  * `context_length_exceeded`, never a 429 or 503; one that waited its bound while the budget was
- * spent is a 503 `overloaded` with `retry-after`.
+ * spent is refused like a full queue: a 429 `rate_limit_exceeded` with `retry-after`.
  */
 import OpenAI, { BadRequestError } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -55,18 +55,18 @@ describe("the KV budget over HTTP", () => {
     expect(fits.usage?.completion_tokens).toBe(4);
   });
 
-  it("a request that waited its bound while the budget was spent is a 503 overloaded with retry-after", async () => {
+  it("a request that waited its bound while the budget was spent is a 429 with retry-after", async () => {
     // greedy "hi" runs past 180 tokens on nano without an end of sequence: it holds the budget meanwhile
     const holding = await chat(180, true);
     expect(holding.status).toBe(200);
     const reader = holding.body!.getReader();
     await reader.read();
     const refused = await chat(20);
-    expect(refused.status).toBe(503);
+    expect(refused.status).toBe(429);
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect(refused.headers.get("x-request-id")).toBeTruthy();
     const body = (await refused.json()) as { error: { code: string; type: string; message: string } };
-    expect(body.error.code).toBe("overloaded");
+    expect(body.error.code).toBe("rate_limit_exceeded");
     expect(body.error.message).toMatch(/KV-cache budget \(200 tokens\)/);
     await reader.cancel();
   });

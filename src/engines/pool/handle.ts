@@ -1,6 +1,7 @@
 /**
  * One variant's engine on its own worker thread, seen from the main thread: a bounded priority
- * queue in front of `slots` concurrent generations, token streaming, cancellation and live counters
+ * queue in front of `slots` concurrent generations (full, it refuses the least urgent request: a
+ * newcomer of higher priority takes the place of the newest of the lowest), token streaming, cancellation and live counters
  * (the router keeps the rate averages, from each result's timings). Admission is split: the handle
  * bounds generations by `slots` and its queue; the worker, which tokenizes, holds a dispatched
  * generation whose KV reservation does not fit the budget yet (`kv-wait` until `admitted`), and
@@ -51,6 +52,8 @@ export interface VariantWorker {
   readonly running: number;
   /** requests in the queue, plus generations dispatched to the worker that wait for KV budget */
   readonly waiting: number;
+  /** queued requests a new one of `priority` would wait behind: those of that priority or higher */
+  waitingAtOrAbove(priority: number): number;
   /**
    * KV-cache positions the running generations' sessions hold, as of each one's latest token (a
    * generation still in its prefill counts 0 until its first token); 0 when nothing runs
@@ -246,6 +249,11 @@ class WorkerHandle implements VariantWorker {
     return { ...this.steps };
   }
 
+  waitingAtOrAbove(priority: number): number {
+    // generations held for KV budget are dispatched already: a newcomer of any priority waits behind them
+    return this.queue.countAtOrAbove(priority) + this.kvWaiting;
+  }
+
   get kvTokensInUse(): number {
     let total = 0;
     for (const job of this.active.values()) total += job.kvTokens;
@@ -289,8 +297,10 @@ class WorkerHandle implements VariantWorker {
       if (this.state === "ready" && this.active.size < this.slots) {
         this.dispatch(job);
       } else if (!this.queue.push(job, request.priority ?? 0)) {
-        job.detach();
-        reject(new QueueFullError(this.name, this.queue.capacity));
+        // a full queue makes room for a more urgent request: the newest of the least urgent is refused instead
+        const refused = this.queue.displace(job, request.priority ?? 0) ?? job;
+        refused.detach();
+        refused.reject(new QueueFullError(this.name, this.queue.capacity));
       }
     });
   }
