@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/pool-batching.ts [--model FILE] [--streams 1,8] [--tokens 128] [--rounds 5] [--threads 1]`
+ * `npx tsx bench/pool-batch.ts [--model FILE] [--streams 1,8] [--tokens 128] [--rounds 5] [--threads 1]`
  *
  * A paired check of continuous batching through the real pool: two workers on the same model, one
  * batching (the step scheduler) and one running each generation alone (`batching: false`), both with
