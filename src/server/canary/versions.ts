@@ -152,6 +152,9 @@ class VersionedVariant implements VariantRuntime {
   get kvTokensInUse() {
     return this.stable.worker.kvTokensInUse;
   }
+  get batchSize() {
+    return this.stable.worker.batchSize;
+  }
   generate(...args: Parameters<VariantRuntime["generate"]>) {
     return this.stable.worker.generate(...args);
   }
