@@ -24,6 +24,7 @@ import {
   uniqueIndex,
 } from "drizzle-orm/pg-core";
 import type { Candidate, EngineKind, OverloadPolicy, ReasonCode, Strategy } from "../../router/index.js";
+import type { ResponseCachePolicy } from "../tenants/types.js";
 
 const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "string" }).notNull().defaultNow();
 
@@ -47,6 +48,8 @@ export const tiers = pgTable("tiers", {
   /** tokens per calendar month (UTC); 0 = unlimited */
   monthlyTokenBudget: integer("monthly_token_budget").notNull(),
   maxOutputTokens: integer("max_output_tokens").notNull(),
+  /** whether the tier's deterministic requests are answered from the response cache; null: never */
+  responseCache: jsonb("response_cache").$type<ResponseCachePolicy>(),
   createdAt: createdAt(),
   updatedAt: timestamp("updated_at", { withTimezone: true, mode: "string" }).notNull().defaultNow(),
 });

@@ -27,7 +27,15 @@ export function tierConfig(over: Partial<TierConfig> = {}): TierConfig {
 
 export function tenancyConfig(over: Partial<TenancyConfig> = {}): TenancyConfig {
   return {
-    tiers: [tierConfig({ name: "free", onOverload: "reject" }), tierConfig({ name: "premium", onOverload: "queue" })],
+    tiers: [
+      tierConfig({ name: "free", onOverload: "reject" }),
+      // one tier with a response cache, so that stores that keep tiers keep that too
+      tierConfig({
+        name: "premium",
+        onOverload: "queue",
+        responseCache: { mode: "exact", ttlSeconds: 60, similarity: 0.95, billHits: false },
+      }),
+    ],
     tenants: [
       { id: "acme", name: "Acme", tier: "premium", keys: [] },
       { id: "hobby", name: "Hobbyist", tier: "free", keys: [] },

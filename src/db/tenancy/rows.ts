@@ -6,8 +6,8 @@ type TierInsert = typeof tiers.$inferInsert;
 type ApiKeyInsert = typeof apiKeys.$inferInsert;
 
 export function tierFromRow(row: TierRow): TierConfig {
-  const { createdAt: _created, updatedAt: _updated, ...tier } = row;
-  return { ...tier, allowedVariants: [...row.allowedVariants] };
+  const { createdAt: _created, updatedAt: _updated, responseCache, ...tier } = row;
+  return { ...tier, allowedVariants: [...row.allowedVariants], ...(responseCache !== null && { responseCache }) };
 }
 
 /** Every column of a tier but the timestamps: what a create or an update writes. */
@@ -29,6 +29,7 @@ export function tierToRow(tier: TierConfig): Omit<TierInsert, "createdAt" | "upd
     tokensPerMinute: tier.tokensPerMinute,
     monthlyTokenBudget: tier.monthlyTokenBudget,
     maxOutputTokens: tier.maxOutputTokens,
+    responseCache: tier.responseCache ?? null,
   };
 }
 
