@@ -143,15 +143,15 @@ X86_INLINE void span_tq1_0(const tg_ternary_args *a, const uint8_t *const *rows,
 
 /* One function per format, so that one's register allocation cannot disturb another's loop. */
 __attribute__((noinline)) static void gemv_tq1_0(const tg_ternary_args *a, int64_t row0, int64_t row1) {
-    x86_gemv(a, row0, row1, span_tq1_0);
+    x86_gemv(a, row0, row1, span_tq1_0, 0);
 }
 
 __attribute__((noinline)) static void gemv_tq2_0(const tg_ternary_args *a, int64_t row0, int64_t row1) {
-    x86_gemv(a, row0, row1, span_tq2_0);
+    x86_gemv(a, row0, row1, span_tq2_0, 0);
 }
 
 __attribute__((noinline)) static void gemv_i2_s(const tg_ternary_args *a, int64_t row0, int64_t row1) {
-    x86_gemv(a, row0, row1, span_i2_s);
+    x86_gemv(a, row0, row1, span_i2_s, 0);
 }
 
 static void gemv_ternary(const tg_ternary_args *a, int64_t row0, int64_t row1) {

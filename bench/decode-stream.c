@@ -1,0 +1,153 @@
+/*
+ * The decode step's ternary matmuls alone, on the 2B-4T shape, with every weight resident in DRAM:
+ * 30 layers of q/k/v (one shared job), o, gate/up (one shared job) and down, TQ2_0, M = 1, as the
+ * forward pass calls them (~537 MB a token, far past any L3). Prints wall ms per token per step,
+ * the GB/s that makes, and the pool's bare cost per job (empty tasks), so what limits the
+ * ternary layers in decode is measured without node, JS or the head.
+ *
+ *   S=kernels/src; A="-mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx2 -mfma -mf16c"
+ *   gcc -O3 -std=gnu11 -ffp-contract=off -fno-strict-aliasing -c $A $S/isa_avx512*.c $S/head_*avx512.c
+ *   gcc -O3 -std=gnu11 -ffp-contract=off -fno-strict-aliasing -c -mavx2 -mfma -mf16c $S/isa_avx2*.c $S/head_multi_avx2.c
+ *   gcc -O3 -std=gnu11 -ffp-contract=off -fno-strict-aliasing -I$S bench/decode-stream.c $S/{attention,cpu,floatops,formats,isa_scalar,matmul,pool,small_m}.c *.o -lpthread -lm -o /tmp/decode-stream
+ *   /tmp/decode-stream [threads=2] [tokens=20]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tg.h"
+
+#define LAYERS 30
+#define EMBED 2560
+#define KV 640
+#define FFN 6912
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+static uint64_t next_random(void) {
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return rng;
+}
+
+/* random codes 0..2 (2-bit fields never 3) and one scale for the whole tensor, as real files have */
+static tg_weight ternary(int64_t n, int64_t k) {
+    const int64_t bytes = tg_tensor_bytes(TG_TQ2_0, n, k);
+    tg_block_tq2_0 *b = aligned_alloc(64, (size_t)(bytes + 63) & ~(size_t)63);
+    for (int64_t i = 0; i < bytes / (int64_t)sizeof(*b); i++) {
+        for (int j = 0; j < 64; j++) {
+            uint8_t v = 0;
+            for (int f = 0; f < 4; f++) v |= (uint8_t)((next_random() % 3) << (2 * f));
+            b[i].qs[j] = v;
+        }
+        b[i].d = 0x2c00; /* fp16 1/16 */
+    }
+    return (tg_weight){TG_TQ2_0, (const uint8_t *)b, n, k, bytes};
+}
+
+static void empty_task(void *ctx, int64_t task, int thread) { (void)ctx, (void)task, (void)thread; }
+
+/* the roof at this moment: a plain read of the same weight bytes, 1 MiB a task over both threads */
+typedef struct {
+    const tg_isa_ops *isa;
+    const tg_weight *w;
+    int count;
+    double sink[256];
+} read_job;
+
+#define READ_CHUNK (1 << 18) /* floats */
+static void read_task(void *ctx, int64_t task, int thread) {
+    read_job *job = ctx;
+    int64_t at = task * READ_CHUNK * 4;
+    for (int i = 0; i < job->count; i++) {
+        const int64_t bytes = job->w[i].nbytes / 256 * 256;
+        if (at < bytes) {
+            int64_t len = bytes - at < READ_CHUNK * 4 ? bytes - at : READ_CHUNK * 4;
+            job->sink[thread] += job->isa->read_sum((const float *)(job->w[i].data + at), len / 4);
+            return;
+        }
+        at -= (bytes + READ_CHUNK * 4 - 1) / (READ_CHUNK * 4) * (READ_CHUNK * 4);
+    }
+}
+
+static int64_t read_tasks(const tg_weight *w, int count) {
+    int64_t n = 0;
+    for (int i = 0; i < count; i++) n += (w[i].nbytes / 256 * 256 + READ_CHUNK * 4 - 1) / (READ_CHUNK * 4);
+    return n;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv) {
+    const int threads = argc > 1 ? atoi(argv[1]) : 2, tokens = argc > 2 ? atoi(argv[2]) : 20;
+    tg_pool_set_threads(threads);
+    const tg_isa_ops *isa = tg_isa_best();
+    static tg_weight w[LAYERS][7];
+    double bytes = 0;
+    for (int l = 0; l < LAYERS; l++) {
+        w[l][0] = ternary(EMBED, EMBED), w[l][1] = ternary(KV, EMBED), w[l][2] = ternary(KV, EMBED);
+        w[l][3] = ternary(EMBED, EMBED);
+        w[l][4] = ternary(FFN, EMBED), w[l][5] = ternary(FFN, EMBED);
+        w[l][6] = ternary(EMBED, FFN);
+        for (int i = 0; i < 7; i++) bytes += (double)w[l][i].nbytes;
+    }
+    float *x = malloc(sizeof(float) * FFN), *y[3];
+    for (int i = 0; i < 3; i++) y[i] = malloc(sizeof(float) * FFN);
+    for (int i = 0; i < FFN; i++) x[i] = (float)((int)(next_random() % 2001) - 1000) / 1000.0f;
+
+    /* the pool's own cost: a job of 16 empty tasks (a GEMV's task count at 2 threads) */
+    double job_us = 1e30;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = now_ms();
+        for (int i = 0; i < 10000; i++) tg_pool_run(16, empty_task, NULL);
+        double us = (now_ms() - t0) * 1e3 / 10000;
+        if (us < job_us) job_us = us;
+    }
+
+    const char *names[4] = {"q,k,v", "o", "gate,up", "down"};
+    read_job rj = {isa, &w[0][0], LAYERS * 7, {0}};
+    const int64_t rtasks = read_tasks(&w[0][0], LAYERS * 7);
+    double step_ms[4] = {0}, *tok = malloc(sizeof(double) * tokens), *rd = malloc(sizeof(double) * tokens);
+    for (int t = 0; t < tokens + 1; t++) {
+        double token_step[4] = {0}, t0 = now_ms();
+        for (int l = 0; l < LAYERS; l++) {
+            double a = now_ms();
+            tg_matmul_shared(isa, &w[l][0], 3, x, 1, TG_ACT_INT8, y);
+            double b = now_ms();
+            tg_matmul(isa, &w[l][3], x, 1, TG_ACT_INT8, y[0]);
+            double c = now_ms();
+            tg_matmul_shared(isa, &w[l][4], 2, x, 1, TG_ACT_INT8, y);
+            double d = now_ms();
+            tg_matmul(isa, &w[l][6], x, 1, TG_ACT_INT8, y[0]);
+            double e = now_ms();
+            token_step[0] += b - a, token_step[1] += c - b, token_step[2] += d - c, token_step[3] += e - d;
+        }
+        double ms = now_ms() - t0;
+        double r0 = now_ms();
+        tg_pool_run(rtasks, read_task, &rj);
+        double rms = now_ms() - r0;
+        if (t == 0) continue; /* first pass faults pages in and warms the pool */
+        tok[t - 1] = ms, rd[t - 1] = rms;
+        for (int i = 0; i < 4; i++) step_ms[i] += token_step[i];
+    }
+    double ratio[4096];
+    for (int t = 0; t < tokens; t++) ratio[t] = rd[t] / tok[t];
+    qsort(tok, tokens, sizeof(double), cmp_double), qsort(rd, tokens, sizeof(double), cmp_double);
+    qsort(ratio, tokens, sizeof(double), cmp_double);
+    const double med = tok[tokens / 2], rmed = rd[tokens / 2];
+    printf("{\"threads\":%d,\"isa\":\"%s\",\"mb\":%.1f,\"medianMs\":%.2f,\"bestMs\":%.2f,\"medianGBs\":%.2f,"
+           "\"readMedianGBs\":%.2f,\"readBestGBs\":%.2f,\"medianOfRoof\":%.3f,\"poolJobUs\":%.2f",
+           threads, isa->name, bytes / 1e6, med, tok[0], bytes / med / 1e6, bytes / rmed / 1e6, bytes / rd[0] / 1e6,
+           ratio[tokens / 2], job_us);
+    for (int i = 0; i < 4; i++) printf(",\"%s\":%.2f", names[i], step_ms[i] / tokens);
+    printf("}\n");
+    return 0;
+}
