@@ -1,7 +1,8 @@
 /*
  * The decode step's ternary matmuls alone, on the 2B-4T shape, with every weight resident in DRAM:
  * 30 layers of q/k/v (one shared job), o, gate/up (one shared job) and down, TQ2_0, M = 1, as the
- * forward pass calls them (~537 MB a token, far past any L3). Prints wall ms per token per step,
+ * forward pass calls them (~537 MB a token, far past any L3), then the output head (Q8_0 with Q8_0
+ * activations, 349 MB, or the tied F16 head, 656 MB). Prints wall ms per token per step,
  * the GB/s that makes, and the pool's bare cost per job (empty tasks), so what limits the
  * ternary layers in decode is measured without node, JS or the head.
  *
@@ -9,7 +10,7 @@
  *   gcc -O3 -std=gnu11 -ffp-contract=off -fno-strict-aliasing -c $A $S/isa_avx512*.c $S/head_*avx512.c
  *   gcc -O3 -std=gnu11 -ffp-contract=off -fno-strict-aliasing -c -mavx2 -mfma -mf16c $S/isa_avx2*.c $S/head_multi_avx2.c
  *   gcc -O3 -std=gnu11 -ffp-contract=off -fno-strict-aliasing -I$S bench/decode-stream.c $S/{attention,cpu,floatops,formats,isa_scalar,matmul,pool,small_m}.c *.o -lpthread -lm -o /tmp/decode-stream
- *   /tmp/decode-stream [threads=2] [tokens=20]
+ *   [TRITGATE_ISA=avx2] /tmp/decode-stream [threads=2] [tokens=20] [q8_0|f16 head] [tq2_0|i2_s layers]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,19 +37,30 @@ static uint64_t next_random(void) {
     return rng;
 }
 
-/* random codes 0..2 (2-bit fields never 3) and one scale for the whole tensor, as real files have */
+/* random codes 0..2 (2-bit fields never 3) and one scale for the whole tensor, as real files have:
+ * TQ2_0 (fp16 1/16 in every block) or I2_S (a float 1/16 after the codes) */
+static int ternary_type = TG_TQ2_0;
+static uint8_t random_codes(void) {
+    uint8_t v = 0;
+    for (int f = 0; f < 4; f++) v |= (uint8_t)((next_random() % 3) << (2 * f));
+    return v;
+}
 static tg_weight ternary(int64_t n, int64_t k) {
-    const int64_t bytes = tg_tensor_bytes(TG_TQ2_0, n, k);
-    tg_block_tq2_0 *b = aligned_alloc(64, (size_t)(bytes + 63) & ~(size_t)63);
-    for (int64_t i = 0; i < bytes / (int64_t)sizeof(*b); i++) {
-        for (int j = 0; j < 64; j++) {
-            uint8_t v = 0;
-            for (int f = 0; f < 4; f++) v |= (uint8_t)((next_random() % 3) << (2 * f));
-            b[i].qs[j] = v;
+    const int64_t bytes = tg_tensor_bytes(ternary_type, n, k);
+    uint8_t *data = aligned_alloc(64, (size_t)(bytes + 63) & ~(size_t)63);
+    if (ternary_type == TG_I2_S) {
+        const int64_t codes = n * tg_row_bytes(TG_I2_S, k);
+        for (int64_t i = 0; i < codes; i++) data[i] = random_codes();
+        const float scale = 1.0f / 16;
+        memcpy(data + codes, &scale, sizeof(scale));
+    } else {
+        tg_block_tq2_0 *b = (tg_block_tq2_0 *)data;
+        for (int64_t i = 0; i < bytes / (int64_t)sizeof(*b); i++) {
+            for (int j = 0; j < 64; j++) b[i].qs[j] = random_codes();
+            b[i].d = 0x2c00; /* fp16 1/16 */
         }
-        b[i].d = 0x2c00; /* fp16 1/16 */
     }
-    return (tg_weight){TG_TQ2_0, (const uint8_t *)b, n, k, bytes};
+    return (tg_weight){ternary_type, data, n, k, bytes};
 }
 
 /* the Q8_0 output head: random int8 codes, scale 1/64 */
@@ -60,6 +72,14 @@ static tg_weight q8_0(int64_t n, int64_t k) {
         b[i].d = 0x2400;
     }
     return (tg_weight){TG_Q8_0, (const uint8_t *)b, n, k, bytes};
+}
+
+/* the tied F16 head: random halves in [-1, 1) */
+static tg_weight f16(int64_t n, int64_t k) {
+    const int64_t bytes = tg_tensor_bytes(TG_F16, n, k);
+    uint16_t *h = aligned_alloc(64, (size_t)(bytes + 63) & ~(size_t)63);
+    for (int64_t i = 0; i < n * k; i++) h[i] = (uint16_t)(0x3800 + next_random() % 0x400) | (uint16_t)((next_random() & 1) << 15);
+    return (tg_weight){TG_F16, (const uint8_t *)h, n, k, bytes};
 }
 
 static void empty_task(void *ctx, int64_t task, int thread) { (void)ctx, (void)task, (void)thread; }
@@ -100,8 +120,12 @@ static int cmp_double(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     const int threads = argc > 1 ? atoi(argv[1]) : 2, tokens = argc > 2 ? atoi(argv[2]) : 20;
+    const int f16_head = argc > 3 && strcmp(argv[3], "f16") == 0;
+    if (argc > 4 && strcmp(argv[4], "i2_s") == 0) ternary_type = TG_I2_S;
     tg_pool_set_threads(threads);
-    const tg_isa_ops *isa = tg_isa_best();
+    const char *isa_name = getenv("TRITGATE_ISA");
+    const tg_isa_ops *isa = isa_name && *isa_name ? tg_isa_by_name(isa_name) : tg_isa_best();
+    if (!isa) return fprintf(stderr, "no such path here: %s\n", isa_name), 1;
     static tg_weight w[LAYERS + 1][7]; /* the last row holds the head alone */
     double bytes = 0;
     for (int l = 0; l < LAYERS; l++) {
@@ -111,7 +135,7 @@ int main(int argc, char **argv) {
         w[l][6] = ternary(EMBED, FFN);
         for (int i = 0; i < 7; i++) bytes += (double)w[l][i].nbytes;
     }
-    w[LAYERS][0] = q8_0(VOCAB, EMBED);
+    w[LAYERS][0] = f16_head ? f16(VOCAB, EMBED) : q8_0(VOCAB, EMBED);
     const double head_bytes = (double)w[LAYERS][0].nbytes;
     float *x = malloc(sizeof(float) * FFN), *y[3];
     for (int i = 0; i < 3; i++) y[i] = malloc(sizeof(float) * VOCAB);
@@ -125,6 +149,16 @@ int main(int argc, char **argv) {
         double us = (now_ms() - t0) * 1e3 / 10000;
         if (us < job_us) job_us = us;
     }
+
+    /* compute alone: one 640 x 2560 weight (420 KB) again and again, resident in L2 */
+    double l2_ms = 1e30;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = now_ms();
+        for (int i = 0; i < 500; i++) tg_matmul(isa, &w[0][1], x, 1, TG_ACT_INT8, y[0]);
+        double ms = (now_ms() - t0) / 500;
+        if (ms < l2_ms) l2_ms = ms;
+    }
+    const double l2_gbs = (double)w[0][1].nbytes / l2_ms / 1e6;
 
     const char *names[4] = {"q,k,v", "o", "gate,up", "down"};
     read_job rj = {isa, &w[0][0], LAYERS * 7, {0}}, rh = {isa, &w[LAYERS][0], 1, {0}};
@@ -146,7 +180,7 @@ int main(int argc, char **argv) {
             token_step[0] += b - a, token_step[1] += c - b, token_step[2] += d - c, token_step[3] += e - d;
         }
         double ms = now_ms() - t0, h0 = now_ms();
-        tg_matmul(isa, &w[LAYERS][0], x, 1, TG_ACT_Q8_0, y[0]);
+        tg_matmul(isa, &w[LAYERS][0], x, 1, f16_head ? TG_ACT_FLOAT : TG_ACT_Q8_0, y[0]);
         double hms = now_ms() - h0, r0 = now_ms();
         tg_pool_run(rtasks, read_task, &rj);
         double rms = now_ms() - r0, r1 = now_ms();
@@ -160,11 +194,11 @@ int main(int argc, char **argv) {
     qsort(head, tokens, sizeof(double), cmp_double), qsort(hratio, tokens, sizeof(double), cmp_double);
     const double med = tok[tokens / 2], hmed = head[tokens / 2];
     /* ofRoof: the same bytes' plain read time over the matmuls' time, measured back to back, median */
-    printf("{\"threads\":%d,\"isa\":\"%s\",\"ternaryMB\":%.1f,\"ternaryMs\":%.2f,\"ternaryBestMs\":%.2f,"
+    printf("{\"threads\":%d,\"isa\":\"%s\",\"type\":\"%s\",\"ternaryMB\":%.1f,\"ternaryMs\":%.2f,\"ternaryBestMs\":%.2f,"
            "\"ternaryGBs\":%.2f,\"ternaryOfRoof\":%.3f,\"headMB\":%.1f,\"headMs\":%.2f,\"headGBs\":%.2f,"
-           "\"headOfRoof\":%.3f,\"poolJobUs\":%.2f",
-           threads, isa->name, bytes / 1e6, med, tok[0], bytes / med / 1e6, ratio[tokens / 2], head_bytes / 1e6, hmed,
-           head_bytes / hmed / 1e6, hratio[tokens / 2], job_us);
+           "\"headOfRoof\":%.3f,\"ternaryL2GBs\":%.2f,\"poolJobUs\":%.2f",
+           threads, isa->name, ternary_type == TG_I2_S ? "I2_S" : "TQ2_0", bytes / 1e6, med, tok[0], bytes / med / 1e6, ratio[tokens / 2], head_bytes / 1e6, hmed,
+           head_bytes / hmed / 1e6, hratio[tokens / 2], l2_gbs, job_us);
     for (int i = 0; i < 4; i++) printf(",\"%s\":%.2f", names[i], step_ms[i] / tokens);
     printf("}\n");
     return 0;
