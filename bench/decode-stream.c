@@ -1,15 +1,17 @@
 /*
- * The decode step's ternary matmuls alone, on the 2B-4T shape, with every weight resident in DRAM:
- * 30 layers of q/k/v (one shared job), o, gate/up (one shared job) and down, TQ2_0, M = 1, as the
- * forward pass calls them (~537 MB a token, far past any L3), then the output head (Q8_0 with Q8_0
- * activations, 349 MB, or the tied F16 head, 656 MB). Prints wall ms per token per step,
- * the GB/s that makes, and the pool's bare cost per job (empty tasks), so what limits the
- * ternary layers in decode is measured without node, JS or the head.
+ * A decode step's matmuls without node or JS, weights resident in DRAM: on the 2B-4T shape, 30
+ * layers of q/k/v (one shared job), o, gate/up (one shared job) and down at M = 1 as the forward
+ * pass calls them (~537 MB a token, far past any L3), then the output head (Q8_0 with Q8_0
+ * activations, 349 MB, or the tied F16 head, 656 MB). After each pass the pool reads the same bytes
+ * with a plain summing loop (the read roof at that moment), so "ofRoof" (read time / matmul time,
+ * median over tokens) holds on a loaded host where milliseconds do not. Also printed: the pool's
+ * bare cost per job (16 empty tasks) and the ternary GEMV's speed on a 420 KB weight in L2.
  *
- *   S=kernels/src; A="-mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx2 -mfma -mf16c"
- *   gcc -O3 -std=gnu11 -ffp-contract=off -fno-strict-aliasing -c $A $S/isa_avx512*.c $S/head_*avx512.c
- *   gcc -O3 -std=gnu11 -ffp-contract=off -fno-strict-aliasing -c -mavx2 -mfma -mf16c $S/isa_avx2*.c $S/head_multi_avx2.c
- *   gcc -O3 -std=gnu11 -ffp-contract=off -fno-strict-aliasing -I$S bench/decode-stream.c $S/{attention,cpu,floatops,formats,isa_scalar,matmul,pool,small_m}.c *.o -lpthread -lm -o /tmp/decode-stream
+ *   R=$PWD; S=$R/kernels/src; cd "$(mktemp -d)"; F="-O3 -std=gnu11 -ffp-contract=off -fno-strict-aliasing"
+ *   gcc $F -c -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx2 -mfma -mf16c $S/isa_avx512*.c $S/head_*avx512.c
+ *   gcc $F -c -mavx2 -mfma -mf16c $S/isa_avx2*.c $S/head_multi_avx2.c
+ *   gcc $F -I$S $R/bench/decode-stream.c $S/{attention,cpu,floatops,formats,isa_scalar,matmul,pool,small_m}.c *.o \
+ *       -lpthread -lm -o /tmp/decode-stream
  *   [TRITGATE_ISA=avx2] /tmp/decode-stream [threads=2] [tokens=20] [q8_0|f16 head] [tq2_0|i2_s layers]
  */
 #include <stdio.h>
