@@ -39,6 +39,7 @@ X86_INLINE void span_2bit_fields(const tg_ternary_args *a, const uint8_t *const 
         /* group g is I2_S block g, or half g & 1 of TQ2_0 block g / 2: its offset in every row */
         const int64_t offset = i2s ? g * (int64_t)sizeof(tg_block_i2_s)
                                    : (g >> 1) * (int64_t)sizeof(tg_block_tq2_0) + (int64_t)offsetof(tg_block_tq2_0, qs) + 32 * (g & 1);
+        x86_stream_prefetch(a, rows, R, i2s ? offset : g * (int64_t)(sizeof(tg_block_tq2_0) / 2), i2s ? (int64_t)sizeof(tg_block_i2_s) : (int64_t)(sizeof(tg_block_tq2_0) / 2));
         if (!i2s && !(g & 1))
             for (int i = 0; i < R; i++) mixed[i] |= (uint32_t)(tg_block_d_bits(TG_TQ2_0, rows[i], g >> 1) ^ first[i]);
         for (int i = 0; i < R; i++) {
@@ -143,15 +144,15 @@ X86_INLINE void span_tq1_0(const tg_ternary_args *a, const uint8_t *const *rows,
 
 /* One function per format, so that one's register allocation cannot disturb another's loop. */
 __attribute__((noinline)) static void gemv_tq1_0(const tg_ternary_args *a, int64_t row0, int64_t row1) {
-    x86_gemv(a, row0, row1, span_tq1_0);
+    x86_gemv(a, row0, row1, span_tq1_0, 0);
 }
 
 __attribute__((noinline)) static void gemv_tq2_0(const tg_ternary_args *a, int64_t row0, int64_t row1) {
-    x86_gemv(a, row0, row1, span_tq2_0);
+    x86_gemv(a, row0, row1, span_tq2_0, 1);
 }
 
 __attribute__((noinline)) static void gemv_i2_s(const tg_ternary_args *a, int64_t row0, int64_t row1) {
-    x86_gemv(a, row0, row1, span_i2_s);
+    x86_gemv(a, row0, row1, span_i2_s, 1);
 }
 
 static void gemv_ternary(const tg_ternary_args *a, int64_t row0, int64_t row1) {

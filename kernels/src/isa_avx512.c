@@ -74,6 +74,7 @@ X86_INLINE void span_tq2_0(const tg_ternary_args *a, const uint8_t *const *rows,
             const int8_t *x = a->xq + b * TG_QK_K;
             const __m512i x0 = _mm512_loadu_si512(x), x1 = _mm512_loadu_si512(x + 64);
             const __m512i x2 = _mm512_loadu_si512(x + 128), x3 = _mm512_loadu_si512(x + 192);
+            x86_stream_prefetch(a, rows, R, b * (int64_t)sizeof(tg_block_tq2_0), sizeof(tg_block_tq2_0));
             for (int i = 0; i < R; i++) {
                 const tg_block_tq2_0 *blk = blocks[i] + b;
                 mixed[i] |= (uint32_t)(blk->d ^ first[i]);
@@ -104,6 +105,7 @@ X86_INLINE void span_i2_s(const tg_ternary_args *a, const uint8_t *const *rows, 
         for (int64_t g = c0; g < c1; g++) {
             const __m512i x_lo = _mm512_loadu_si512(a->xq + g * TG_GROUP);
             const __m512i x_hi = _mm512_loadu_si512(a->xq + g * TG_GROUP + 64);
+            x86_stream_prefetch(a, rows, R, g * (int64_t)sizeof(tg_block_i2_s), sizeof(tg_block_i2_s));
             for (int i = 0; i < R; i++) {
                 const __m512i w = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)blocks[i][g].qs));
                 lo[i] = _mm512_dpbusd_epi32(lo[i], _mm512_and_si512(w, p.mask_lo), x_lo);
@@ -252,11 +254,11 @@ X86_INLINE void span_tq1_0(const tg_ternary_args *a, const uint8_t *const *rows,
  * another's hot loop (measured: inlined together, the 2-bit loop once kept its activation pointer
  * on the stack and ran 10% slower). */
 __attribute__((noinline)) static void gemv_i2_s(const tg_ternary_args *a, int64_t row0, int64_t row1) {
-    x86_gemv(a, row0, row1, span_i2_s);
+    x86_gemv(a, row0, row1, span_i2_s, 1);
 }
 
 __attribute__((noinline)) static void gemv_tq2_0(const tg_ternary_args *a, int64_t row0, int64_t row1) {
-    x86_gemv(a, row0, row1, span_tq2_0);
+    x86_gemv(a, row0, row1, span_tq2_0, 1);
 }
 
 __attribute__((noinline)) static void gemv_tq1_0(const tg_ternary_args *a, int64_t row0, int64_t row1) {
@@ -267,7 +269,7 @@ __attribute__((noinline)) static void gemv_tq1_0(const tg_ternary_args *a, int64
     if (xe)
         for (int64_t b = 0; b < blocks; b++) tq1_0_expand(a->xq + b * TG_QK_K, xe + b * TQ1_XBLOCK);
     const tq1_args t = {*a, xe};
-    x86_gemv(&t.a, row0, row1, span_tq1_0);
+    x86_gemv(&t.a, row0, row1, span_tq1_0, 0);
     if (xe != stack) free(xe);
 }
 
