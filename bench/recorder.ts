@@ -96,7 +96,6 @@ function entry(i: number, createdAt: string): RecordEntry {
       stream: i % 2 === 0,
       tokensIn: 20 + (i % 40),
       tokensOut: 30 + (i % 100),
-      loadMs: 0,
       queueMs: i % 3,
       ttftMs: 8 + (i % 7),
       totalMs: 60 + (i % 40),
