@@ -5,6 +5,9 @@
  * is refused, and the rest of the pool keeps serving. A worker that crashes after loading fails
  * the generations it was running, then is restarted (with a growing delay) while new requests
  * wait in the queue; after `maxRestarts` crashes in a row without a minute of service, it stays failed.
+ * With `idleUnloadMs`, a worker with nothing running or queued for that long is terminated (its model's
+ * memory goes with the thread) and the variant is `unloaded`; the next request waits in the queue while
+ * a new worker loads it, as after a crash.
  */
 import type { Worker } from "node:worker_threads";
 import { ModelLoadError } from "../errors.js";
@@ -30,9 +33,18 @@ export interface VariantWorkerOptions extends WorkerInit {
   readonly restartDelayMs?: number;
   /** crashes in a row (none after a minute of service) before the variant stays failed; default 5 */
   readonly maxRestarts?: number;
+  /**
+   * unload the model after this long with nothing running or queued (the worker is terminated, its
+   * memory freed); the next request reloads it. Unset or 0: never
+   */
+  readonly idleUnloadMs?: number | undefined;
 }
 
-export type VariantWorkerState = "loading" | "ready" | "failed" | "closed";
+/**
+ * `unloaded`: terminated for idleness, loaded again by the next request; `reloading`: that load, with
+ * requests waiting for it. Both can take requests; `loading` (the first load, or a restart) cannot yet.
+ */
+export type VariantWorkerState = "loading" | "ready" | "unloaded" | "reloading" | "failed" | "closed";
 
 export interface VariantWorker {
   readonly name: string;
@@ -55,6 +67,13 @@ export interface VariantWorker {
   readonly kvTokenCapacity: number | null;
   /** restarts after crashes so far */
   readonly restarts: number;
+  /** idle unloads so far */
+  readonly unloads: number;
+  /**
+   * How long before this variant can run anything: an unloaded variant's last load time, what is left of
+   * it while it reloads; 0 otherwise (a first load or a restart has no figure yet)
+   */
+  readonly pendingLoadMs: number;
   generate(
     request: PoolGenerateRequest,
     onToken?: (token: PoolToken) => void,
@@ -104,6 +123,7 @@ class WorkerHandle implements VariantWorker {
   error: string | undefined;
   info: VariantInfo | undefined;
   restarts = 0;
+  unloads = 0;
   private worker!: Worker;
   /** which spawned worker is current: events from an older one are ignored */
   private generation = 0;
@@ -115,6 +135,11 @@ class WorkerHandle implements VariantWorker {
   private readonly init: WorkerInit;
   private readonly restartDelayMs: number;
   private readonly maxRestarts: number;
+  private readonly idleUnloadMs: number;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private reloadStartedAt = 0;
+  /** settles the `ready` promise: only the first load does; later loads find it settled */
+  private readonly settle: ReadySettle;
   private readonly queue: PriorityQueue<Job>;
   private readonly active = new Map<number, Job>();
   private nextId = 1;
@@ -126,6 +151,7 @@ class WorkerHandle implements VariantWorker {
     this.queue = new PriorityQueue<Job>(Math.max(0, Math.floor(options.maxQueue ?? 64)));
     this.restartDelayMs = Math.max(0, options.restartDelayMs ?? 500);
     this.maxRestarts = Math.max(0, Math.floor(options.maxRestarts ?? 5));
+    this.idleUnloadMs = Math.max(0, options.idleUnloadMs ?? 0);
     const { name, path, threads, contextLength, activations } = options;
     this.init = { name, path, threads, contextLength, activations };
     let settle!: ReadySettle;
@@ -133,6 +159,7 @@ class WorkerHandle implements VariantWorker {
       settle = { resolve, reject };
     });
     this.ready.catch(() => undefined);
+    this.settle = settle;
     this.spawn(settle);
   }
 
@@ -198,6 +225,13 @@ class WorkerHandle implements VariantWorker {
     return total;
   }
 
+  get pendingLoadMs(): number {
+    const last = this.info?.loadMs ?? 0;
+    if (this.state === "unloaded") return last;
+    if (this.state === "reloading") return Math.max(0, last - (performance.now() - this.reloadStartedAt));
+    return 0;
+  }
+
   get kvTokenCapacity(): number | null {
     return this.info ? this.slots * this.info.contextLength : null;
   }
@@ -232,7 +266,10 @@ class WorkerHandle implements VariantWorker {
       }
       if (this.state === "ready" && this.active.size < this.slots) {
         this.dispatch(job);
-      } else if (!this.queue.push(job, request.priority ?? 0)) {
+        return;
+      }
+      if (this.state === "unloaded") this.reload();
+      if (!this.queue.push(job, request.priority ?? 0)) {
         job.detach();
         reject(new QueueFullError(this.name, this.queue.capacity));
       }
@@ -245,9 +282,10 @@ class WorkerHandle implements VariantWorker {
 
   async close(): Promise<void> {
     if (this.state === "closed") return;
-    const loading = this.state === "loading";
+    const loading = this.state === "loading" || this.state === "reloading";
     this.state = "closed";
     if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.disarmIdle();
     this.failAll(new VariantUnavailableError(this.name, "closed"));
     // a worker stopped in the middle of loading can abort the process: onnxruntime's native session
     // creation calls back into a thread that is gone. Let the load finish first (bounded).
@@ -268,7 +306,39 @@ class WorkerHandle implements VariantWorker {
     this.worker.postMessage(message);
   }
 
+  /** Nothing runs or waits: unload after `idleUnloadMs` unless a request comes first. */
+  private armIdle(): void {
+    if (this.idleUnloadMs <= 0 || this.state !== "ready" || this.active.size > 0 || this.queue.size > 0) return;
+    this.disarmIdle();
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      this.unload();
+    }, this.idleUnloadMs);
+    this.idleTimer.unref();
+  }
+
+  private disarmIdle(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  private unload(): void {
+    if (this.state !== "ready" || this.active.size > 0 || this.queue.size > 0) return;
+    this.generation++; // the terminated worker's exit is not a crash
+    this.state = "unloaded";
+    this.unloads++;
+    void this.worker.terminate();
+  }
+
+  /** A request for an unloaded variant: load it again; requests queue meanwhile. */
+  private reload(): void {
+    this.state = "reloading";
+    this.reloadStartedAt = performance.now();
+    this.spawn(this.settle);
+  }
+
   private dispatch(job: Job): void {
+    this.disarmIdle();
     job.startedAt = performance.now();
     this.active.set(job.id, job);
     const { priority: _priority, ...request } = job.request;
@@ -286,6 +356,7 @@ class WorkerHandle implements VariantWorker {
   private abort(job: Job): void {
     if (this.queue.remove(job)) {
       job.reject(new GenerationAbortedError(this.name));
+      this.armIdle();
       return;
     }
     // running: the worker stops at the next token and reports done, which frees the slot
@@ -302,6 +373,7 @@ class WorkerHandle implements VariantWorker {
         this.readySince = performance.now();
         settle.resolve(message.info);
         this.pump();
+        this.armIdle();
         return;
       case "load-error":
         this.fail(message.error.message, settle.reject);
@@ -338,12 +410,14 @@ class WorkerHandle implements VariantWorker {
     this.active.delete(id);
     job.detach();
     this.pump();
+    this.armIdle();
     return job;
   }
 
   private fail(reason: string, rejectReady: (e: Error) => void): void {
     if (this.state === "failed" || this.state === "closed") return;
     const wasLoading = this.state === "loading";
+    this.disarmIdle();
     this.state = "failed";
     this.error = reason;
     if (wasLoading) rejectReady(new ModelLoadError(this.path, reason));

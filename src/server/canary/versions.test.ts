@@ -28,6 +28,8 @@ function scriptedWorker(name: string, script: () => Script): VariantWorker & { c
     path: "/scripted",
     ready: Promise.resolve(runtime.info!),
     restarts: 0,
+    unloads: 0,
+    pendingLoadMs: 0,
     // a script holds no KV cache
     kvTokensInUse: 0,
     kvTokenCapacity: null,

@@ -127,6 +127,10 @@ class VersionedVariant implements VariantRuntime {
   get kvTokensInUse() {
     return this.stable.worker.kvTokensInUse;
   }
+  /** the stable worker's: an idle-unloaded stable version is what the next request waits for */
+  get pendingLoadMs() {
+    return this.stable.worker.pendingLoadMs;
+  }
   generate(...args: Parameters<VariantRuntime["generate"]>) {
     return this.stable.worker.generate(...args);
   }
