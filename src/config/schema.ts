@@ -207,6 +207,11 @@ const variantSchema = z.strictObject(
     card: inlineCardSchema,
     /** Requests served concurrently. */
     slots: positiveInt().default(1),
+    /**
+     * Unload the model after this many ms with nothing running or queued; the next request waits while
+     * it loads again. Unset: the top-level `idleUnloadMs`; null: never, whatever that says.
+     */
+    idleUnloadMs: positiveInt().nullable().optional(),
     /** What we pay for a core-hour of the machine: a request's cost is its core-seconds at this price. */
     pricePerCoreHour: nonNegative(),
     wattsPerCore: nonNegative(),
@@ -268,6 +273,8 @@ export const configFileSchema = z.strictObject(
     canary: canarySchema,
     /** Kernel and onnxruntime threads (default: physical cores). */
     threads: positiveInt().optional(),
+    /** Every variant's idle unload time in ms unless it sets its own; null (the default): never unload. */
+    idleUnloadMs: positiveInt().nullable().default(null),
     responseCache: cacheSchema,
   },
   mapping,

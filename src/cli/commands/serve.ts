@@ -5,7 +5,7 @@ import { statSync } from "node:fs";
  * reported as not ready, never fatal), prints the demo key once, and serves until SIGTERM/SIGINT.
  */
 import { type MeasuredCard, readModelCard, resolveVariantFigures } from "../../config/card.js";
-import { type GatewayConfig, loadConfig, resolveStateDir, variantCost } from "../../config/index.js";
+import { type GatewayConfig, idleUnloadMsOf, loadConfig, resolveStateDir, variantCost } from "../../config/index.js";
 import {
   createReports,
   driverFor,
@@ -78,7 +78,13 @@ function servedVariants(
         // a missing model file is the worker's to report (the variant is not ready), not a crash here
         ...modelBytes(v.path),
       },
-      worker: startVariantWorker({ name: v.name, path: v.path, threads: config.threads, slots: v.slots }),
+      worker: startVariantWorker({
+        name: v.name,
+        path: v.path,
+        threads: config.threads,
+        slots: v.slots,
+        idleUnloadMs: idleUnloadMsOf(config, configured),
+      }),
       version: active?.version ?? FIRST_VERSION,
     };
   });
@@ -213,6 +219,7 @@ export const serveCommand: Command = {
       registry: {
         database,
         policy: config.canary,
+        // a canary serves its rollout window and is judged on it: it stays loaded (no idleUnloadMs)
         startWorker: (name, path) => startVariantWorker({ name, path, threads: config.threads, slots: slotsOf(name) }),
         canaries: registry.flatMap((r) => (r.canary ? [r.canary] : [])),
       },
