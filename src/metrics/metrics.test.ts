@@ -44,6 +44,7 @@ function gatewayMetrics() {
           kvTokens: 900,
           modelBytes: 2_000_000,
           breaker: "closed",
+          unloaded: false,
         },
         {
           variant: "nano-fp32",
@@ -54,6 +55,7 @@ function gatewayMetrics() {
           kvTokens: null,
           modelBytes: 8_000_000,
           breaker: "open",
+          unloaded: true,
         },
       ],
     },
@@ -135,6 +137,8 @@ describe("GET /metrics", () => {
       "tritgate_variant_kv_tokens",
       "tritgate_variant_model_bytes",
       "tritgate_variant_breaker_state",
+      "tritgate_variant_unloaded",
+      "tritgate_capacity_recommended_replicas",
       "tritgate_kernel_info",
       "tritgate_kernel_threads",
       "tritgate_process_cpu_seconds_total",
@@ -172,6 +176,10 @@ describe("GET /metrics", () => {
     // gauges read their sources at scrape time
     expect(value("tritgate_variant_batch_occupancy_ratio", { variant: "nano-b158" })).toBe(0.75);
     expect(value("tritgate_variant_breaker_state", { variant: "nano-fp32" })).toBe(2);
+    expect(value("tritgate_variant_unloaded", { variant: "nano-fp32" })).toBe(1);
+    expect(value("tritgate_variant_unloaded", { variant: "nano-b158" })).toBe(0);
+    // nano-b158 holds 3 running + 1 waiting on 4 slots (the open nano-fp32 does not count): 1 / 0.8
+    expect(value("tritgate_capacity_recommended_replicas")).toBeCloseTo(1.25, 12);
     expect(samples.some((s) => s.name === "tritgate_variant_kv_tokens" && s.labels.variant === "nano-fp32")).toBe(
       false,
     );

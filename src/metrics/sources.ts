@@ -18,6 +18,8 @@ export interface VariantGaugeState {
   /** bytes of the loaded model; null when unknown */
   readonly modelBytes: number | null;
   readonly breaker: BreakerStateName;
+  /** the model is unloaded for idleness, or reloading for a request (the pool's `unloaded` / `reloading`) */
+  readonly unloaded: boolean;
 }
 
 export interface VariantStateSource {
@@ -85,6 +87,7 @@ export function servedVariantSource(
         kvTokens: v.worker.kvTokensInUse ?? null,
         modelBytes: options.modelBytes?.(v.config.name) ?? null,
         breaker: options.breaker(v.config.name)?.state ?? "open",
+        unloaded: v.worker.state === "unloaded" || v.worker.state === "reloading",
       })),
   };
 }
