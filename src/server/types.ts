@@ -31,7 +31,7 @@ export type VariantRuntime = Pick<
   VariantWorker,
   "name" | "state" | "error" | "info" | "slots" | "running" | "waiting" | "generate"
 > &
-  Partial<Pick<VariantWorker, "kvTokensInUse" | "pendingLoadMs">>;
+  Partial<Pick<VariantWorker, "kvTokensInUse" | "pendingLoadMs" | "prewarm">>;
 
 export interface ServedVariant {
   readonly config: VariantProfile;

@@ -79,6 +79,11 @@ export interface VariantWorker {
     onToken?: (token: PoolToken) => void,
     signal?: AbortSignal,
   ): Promise<PoolResult>;
+  /**
+   * Start loading an unloaded variant without a request (a router that refused it for its load time
+   * would otherwise never see it warm); no effect in any other state
+   */
+  prewarm(): void;
   /** test hook: make the worker exit abnormally */
   crash(): void;
   close(): Promise<void>;
@@ -274,6 +279,10 @@ class WorkerHandle implements VariantWorker {
         reject(new QueueFullError(this.name, this.queue.capacity));
       }
     });
+  }
+
+  prewarm(): void {
+    if (this.state === "unloaded") this.reload();
   }
 
   crash(): void {

@@ -35,6 +35,7 @@ function scriptedWorker(name: string, script: () => Script): VariantWorker & { c
     kvTokenCapacity: null,
     closed: false,
     crash() {},
+    prewarm() {},
     async close() {
       worker.closed = true;
     },

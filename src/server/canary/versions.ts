@@ -131,6 +131,9 @@ class VersionedVariant implements VariantRuntime {
   get pendingLoadMs() {
     return this.stable.worker.pendingLoadMs;
   }
+  prewarm() {
+    this.stable.worker.prewarm?.();
+  }
   generate(...args: Parameters<VariantRuntime["generate"]>) {
     return this.stable.worker.generate(...args);
   }
