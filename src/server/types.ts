@@ -31,7 +31,8 @@ export type VariantRuntime = Pick<
   VariantWorker,
   "name" | "state" | "error" | "info" | "slots" | "running" | "waiting" | "generate"
 > &
-  Partial<Pick<VariantWorker, "kvTokensInUse" | "pendingLoadMs" | "prewarm">>;
+  // without waitingAtOrAbove, a request of any priority is taken to wait behind all of `waiting`
+  Partial<Pick<VariantWorker, "kvTokensInUse" | "waitingAtOrAbove" | "pendingLoadMs" | "prewarm">>;
 
 export interface ServedVariant {
   readonly config: VariantProfile;

@@ -1,6 +1,7 @@
 /**
  * One variant's engine on its own worker thread, seen from the main thread: a bounded priority
- * queue in front of `slots` concurrent generations, token streaming, cancellation and live counters
+ * queue in front of `slots` concurrent generations (full, it refuses the least urgent request: a
+ * newcomer of higher priority takes the place of the newest of the lowest), token streaming, cancellation and live counters
  * (the router keeps the rate averages, from each result's timings). A worker that fails to load leaves the handle `failed`: every request on it
  * is refused, and the rest of the pool keeps serving. A worker that crashes after loading fails
  * the generations it was running, then is restarted (with a growing delay) while new requests
@@ -58,6 +59,8 @@ export interface VariantWorker {
   readonly slots: number;
   readonly running: number;
   readonly waiting: number;
+  /** queued requests a new one of `priority` would wait behind: those of that priority or higher */
+  waitingAtOrAbove(priority: number): number;
   /**
    * KV-cache positions the running generations' sessions hold, as of each one's latest token (a
    * generation still in its prefill counts 0 until its first token); 0 when nothing runs
@@ -228,6 +231,10 @@ class WorkerHandle implements VariantWorker {
     return this.queue.size;
   }
 
+  waitingAtOrAbove(priority: number): number {
+    return this.queue.countAtOrAbove(priority);
+  }
+
   get kvTokensInUse(): number {
     let total = 0;
     for (const job of this.active.values()) total += job.kvTokens;
@@ -280,8 +287,10 @@ class WorkerHandle implements VariantWorker {
       }
       if (this.state === "unloaded") this.reload();
       if (!this.queue.push(job, request.priority ?? 0)) {
-        job.detach();
-        reject(new QueueFullError(this.name, this.queue.capacity));
+        // a full queue makes room for a more urgent request: the newest of the least urgent is refused instead
+        const refused = this.queue.displace(job, request.priority ?? 0) ?? job;
+        refused.detach();
+        refused.reject(new QueueFullError(this.name, this.queue.capacity));
       }
     });
   }

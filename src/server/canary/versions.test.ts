@@ -2,7 +2,8 @@
  * The split and its fallback where a routed variant becomes a worker (`Gateway.run`), over workers
  * scripted on the main thread and a real registry in PGlite: a canary's failure is absorbed by the
  * stable version and counted in the canary's window (never on the variant's breaker), a full canary
- * queue is not a sample, a committed canary answer that fails is the client's failure, and a slow
+ * queue is not a sample, a canary answer that fails after tokens the client has not seen yet is
+ * answered by the stable version, a committed one that fails is the client's failure, and a slow
  * canary is rolled back by the p95 rule.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -10,7 +11,7 @@ import { DEFAULT_CANARY_BOUNDS, routesToCanary } from "../../../router/index.js"
 import { listTransitions, registerVersion, seedRegistry, setCanaryWeight } from "../../db/registry.js";
 import { type VariantRow, variants, variantTransitions } from "../../db/schema.js";
 import { type TestDatabase, testDatabase } from "../../db/testkit.js";
-import { EngineError, QueueFullError, type VariantWorker } from "../../engines/pool/index.js";
+import { QueueFullError, type VariantWorker } from "../../engines/pool/index.js";
 import { Gateway } from "../gateway/gateway.js";
 import { answers, failsAfterOneToken, failsAtOnce, type Script, scripted } from "../outcome/testkit.js";
 import { CountingLimiter, MapDirectory, memoryLog, TEST_TIERS, TINY_CONFIGS } from "../testkit.js";
@@ -30,6 +31,7 @@ function scriptedWorker(name: string, script: () => Script): VariantWorker & { c
     restarts: 0,
     unloads: 0,
     pendingLoadMs: 0,
+    waitingAtOrAbove: () => 0,
     // a script holds no KV cache
     kvTokensInUse: 0,
     kvTokenCapacity: null,
@@ -129,10 +131,20 @@ describe("VariantVersions in Gateway.run", () => {
     expect(live).toMatchObject({ role: "canary", attempts: 0 });
   });
 
-  it("a canary answer that fails after its first token is the client's failure (it was committed)", async () => {
+  it("a canary answer that fails after a token the client has not seen (a whole answer) is answered by the stable version", async () => {
     const { gateway } = gatewayWith(failsAfterOneToken);
     const [id] = onCanary(1);
-    await expect(run(gateway, id!)).rejects.toBeInstanceOf(EngineError);
+    let retries = 0;
+    const out = await gateway.run([NAME], request, undefined, () => undefined, id!, { onRetry: () => retries++ });
+    expect(out).toMatchObject({ variant: NAME, version: "1", tried: [NAME] });
+    expect(retries).toBe(1);
+  });
+
+  it("a canary answer that fails once the client has seen part of it is the client's failure (it was committed)", async () => {
+    const { gateway } = gatewayWith(failsAfterOneToken);
+    const [id] = onCanary(1);
+    const failure = gateway.run([NAME], request, undefined, () => undefined, id!, { committed: () => true });
+    await expect(failure).rejects.toMatchObject({ status: 503, code: "engine_failure" });
   });
 
   it("requests off the canary's side never reach it", async () => {

@@ -123,6 +123,9 @@ class VersionedVariant implements VariantRuntime {
   get waiting() {
     return this.stable.worker.waiting;
   }
+  waitingAtOrAbove(priority: number) {
+    return this.stable.worker.waitingAtOrAbove?.(priority) ?? this.stable.worker.waiting;
+  }
   /** the stable worker's, like running and waiting (a canary's generations are not counted here) */
   get kvTokensInUse() {
     return this.stable.worker.kvTokensInUse;
