@@ -151,6 +151,17 @@ describe("parseConfig", () => {
     expect(c.tiers).toEqual(parseConfig(GOOD, "a.yaml").tiers);
   });
 
+  it("reads the CPU budget: engines take CPU turns unless cpuTurns is false, and threads stays optional", () => {
+    const c = parseConfig(GOOD, "tritgate.yaml");
+    expect(c.cpuTurns).toBe(true);
+    expect(c.threads).toBeUndefined();
+    const off = parseConfig(`${GOOD}\ncpuTurns: false\nthreads: 1\n`, "tritgate.yaml");
+    expect(off.cpuTurns).toBe(false);
+    expect(off.threads).toBe(1);
+    const [issue] = issuesOf(`${GOOD}\ncpuTurns: sometimes\n`);
+    expect(issue).toMatchObject({ path: "cpuTurns", message: 'expected true or false, got "sometimes"' });
+  });
+
   it("points at a wrongly typed value: file:line:column: path: expected, got", () => {
     const text = replaceOnce(GOOD, "ttftSlaMs: 500", "ttftSlaMs: fast");
     const [issue, ...rest] = issuesOf(text);

@@ -271,10 +271,19 @@ export const configFileSchema = z.strictObject(
     /** The tenant `ensureDemoKey` creates a key for on first start (none when unset). */
     demoTenant: identifier().optional(),
     canary: canarySchema,
-    /** Kernel and onnxruntime threads (default: physical cores). */
+    /**
+     * The CPU budget: the kernels' pool and each ONNX variant's intra-op threads are this many
+     * (default: physical cores, or TRITGATE_THREADS).
+     */
     threads: positiveInt().optional(),
     /** Every variant's idle unload time in ms unless it sets its own; null (the default): never unload. */
     idleUnloadMs: positiveInt().nullable().default(null),
+    /**
+     * Variants share the physical cores as one budget: each forward call holds `threads` of them
+     * while it runs, so engines never oversubscribe the cores; at threads = cores they take turns
+     * (default true).
+     */
+    cpuTurns: z.boolean({ error: "expected true or false" }).default(true),
     responseCache: cacheSchema,
   },
   mapping,

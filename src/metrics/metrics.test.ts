@@ -45,6 +45,8 @@ function gatewayMetrics() {
           modelBytes: 2_000_000,
           breaker: "closed",
           unloaded: false,
+          cpuTurns: 1200,
+          cpuTurnWaitSeconds: 0.75,
         },
         {
           variant: "nano-fp32",
@@ -139,6 +141,8 @@ describe("GET /metrics", () => {
       "tritgate_variant_breaker_state",
       "tritgate_variant_unloaded",
       "tritgate_capacity_recommended_replicas",
+      "tritgate_variant_cpu_turns_total",
+      "tritgate_variant_cpu_turn_wait_seconds_total",
       "tritgate_kernel_info",
       "tritgate_kernel_threads",
       "tritgate_process_cpu_seconds_total",
@@ -181,6 +185,12 @@ describe("GET /metrics", () => {
     // nano-b158 holds 3 running + 1 waiting on 4 slots (the open nano-fp32 does not count): 1 / 0.8
     expect(value("tritgate_capacity_recommended_replicas")).toBeCloseTo(1.25, 12);
     expect(samples.some((s) => s.name === "tritgate_variant_kv_tokens" && s.labels.variant === "nano-fp32")).toBe(
+      false,
+    );
+    // CPU turn totals mirror the pool's figures; a variant without them has no sample
+    expect(value("tritgate_variant_cpu_turns_total", { variant: "nano-b158", engine: "bitnet" })).toBe(1200);
+    expect(value("tritgate_variant_cpu_turn_wait_seconds_total", { variant: "nano-b158" })).toBe(0.75);
+    expect(samples.some((s) => s.name === "tritgate_variant_cpu_turns_total" && s.labels.variant === "nano-fp32")).toBe(
       false,
     );
     expect(value("tritgate_recorder_written_rows_total")).toBe(120);

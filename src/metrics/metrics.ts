@@ -86,6 +86,25 @@ export function createMetrics(sources: MetricsSources = {}, options: MetricsOpti
         }
       },
     });
+  // CPU turn totals are kept by the pool (shared memory its workers write); mirrored at scrape time
+  const variantCounter = (
+    name: string,
+    help: string,
+    read: (v: ReturnType<VariantStateSource["variants"]>[number]) => number | null | undefined,
+  ) =>
+    new Counter<"variant" | "engine">({
+      name,
+      help,
+      labelNames: ["variant", "engine"],
+      registers,
+      collect() {
+        this.reset();
+        for (const v of sources.variants?.variants() ?? []) {
+          const value = read(v);
+          if (value !== null && value !== undefined) this.inc({ variant: v.variant, engine: v.engine }, value);
+        }
+      },
+    });
   // recorder row counts are kept by the recorder; the counter mirrors its monotonic figure at scrape time
   const recorderCounter = (name: string, help: string, read: (s: ReturnType<RecorderStatsSource["stats"]>) => number) =>
     new Counter({
@@ -234,6 +253,16 @@ export function createMetrics(sources: MetricsSources = {}, options: MetricsOpti
       "tritgate_variant_kv_tokens",
       "KV-cache tokens held by running generations.",
       (v) => v.kvTokens,
+    ),
+    cpuTurns: variantCounter(
+      "tritgate_variant_cpu_turns_total",
+      "Forward calls that ran inside a CPU turn (engines take turns on the cores).",
+      (v) => v.cpuTurns,
+    ),
+    cpuTurnWait: variantCounter(
+      "tritgate_variant_cpu_turn_wait_seconds_total",
+      "Time the variant's forward calls waited for a CPU turn while another engine computed.",
+      (v) => v.cpuTurnWaitSeconds,
     ),
     modelBytes: variantGauge("tritgate_variant_model_bytes", "Bytes of the variant's model.", (v) => v.modelBytes),
     breakerState: variantGauge(

@@ -20,6 +20,9 @@ export interface VariantGaugeState {
   readonly breaker: BreakerStateName;
   /** the model is unloaded for idleness, or reloading for a request (the pool's `unloaded` / `reloading`) */
   readonly unloaded: boolean;
+  /** forward calls that took a CPU turn, and the seconds they waited for it (monotonic); absent or null without turns */
+  readonly cpuTurns?: number | null;
+  readonly cpuTurnWaitSeconds?: number | null;
 }
 
 export interface VariantStateSource {
@@ -61,6 +64,8 @@ export interface ServedVariantLike {
     readonly slots: number;
     /** the pool handle's `kvTokensInUse`; a runtime without it (a test wrapper) has no KV sample */
     readonly kvTokensInUse?: number;
+    /** the pool handle's CPU turn totals (null or absent without a turn lock) */
+    readonly cpuTurnStats?: { readonly turns: number; readonly waitMs: number } | null;
   };
 }
 
@@ -88,6 +93,8 @@ export function servedVariantSource(
         modelBytes: options.modelBytes?.(v.config.name) ?? null,
         breaker: options.breaker(v.config.name)?.state ?? "open",
         unloaded: v.worker.state === "unloaded" || v.worker.state === "reloading",
+        cpuTurns: v.worker.cpuTurnStats?.turns ?? null,
+        cpuTurnWaitSeconds: v.worker.cpuTurnStats ? v.worker.cpuTurnStats.waitMs / 1000 : null,
       })),
   };
 }

@@ -1,4 +1,5 @@
 import { statSync } from "node:fs";
+import { hardware } from "../../../kernels/index.js";
 /**
  * `tritgate serve [--config FILE] [--host H] [--port P]`: the gateway. Loads the config (the
  * embedded default when none is given), starts one worker per variant (a missing model file is
@@ -18,7 +19,7 @@ import {
 } from "../../db/index.js";
 import { type ServingVersions, servingVersions } from "../../db/registry.js";
 import type { TextEmbedder } from "../../engines/bitnet/index.js";
-import { startVariantWorker } from "../../engines/pool/index.js";
+import { type CpuTurns, createCpuTurns, startVariantWorker } from "../../engines/pool/index.js";
 import { createGateway, type RunningServer, type ServedVariant } from "../../server/index.js";
 import { type DecisionRecorder, MemoryRecorder } from "../../server/recorder.js";
 import { createRateLimiter } from "../../tenants/index.js";
@@ -45,6 +46,7 @@ function servedVariants(
   config: GatewayConfig,
   registry: readonly ServingVersions[],
   log: (line: string) => void,
+  cpuTurns: CpuTurns | undefined,
 ): ServedVariant[] {
   const references = new Set(config.families.map((f) => f.reference));
   return config.variants.map((configured) => {
@@ -84,6 +86,7 @@ function servedVariants(
         threads: config.threads,
         slots: v.slots,
         idleUnloadMs: idleUnloadMsOf(config, configured),
+        cpuTurns,
       }),
       version: active?.version ?? FIRST_VERSION,
     };
@@ -197,7 +200,9 @@ export const serveCommand: Command = {
       return 1;
     }
     const { directory } = tenancy;
-    const variants = servedVariants(config, registry, log);
+    // one CPU budget, the physical cores, for every worker of this process (the canaries' too)
+    const cpuTurns = config.cpuTurns ? createCpuTurns({ cores: hardware().physicalCores }) : undefined;
+    const variants = servedVariants(config, registry, log, cpuTurns);
     const slotsOf = (name: string) => config.variants.find((v) => v.name === name)?.slots;
     const observability = operationsAddress(config.server);
     const embedder = await cacheEmbedder(config, log);
@@ -220,10 +225,13 @@ export const serveCommand: Command = {
         database,
         policy: config.canary,
         // a canary serves its rollout window and is judged on it: it stays loaded (no idleUnloadMs)
-        startWorker: (name, path) => startVariantWorker({ name, path, threads: config.threads, slots: slotsOf(name) }),
+        startWorker: (name, path) =>
+          startVariantWorker({ name, path, threads: config.threads, slots: slotsOf(name), cpuTurns }),
         canaries: registry.flatMap((r) => (r.canary ? [r.canary] : [])),
       },
     });
+    // from here on a registry change made by any gateway on this database is served here within a poll
+    await gateway.versions.follow();
     const shutDown = async () => {
       await gateway.versions.close();
       await Promise.all(variants.map((v) => startedWorker(v).close()));

@@ -20,6 +20,11 @@ export interface OnnxEngineOptions {
   readonly threads?: number;
   /** context length; default config.json's max_position_embeddings (and capped by it) */
   readonly contextLength?: number;
+  /**
+   * intra-op threads spin-wait for work after each run (onnxruntime's default, on); off when engines
+   * take turns on the cores, where a spinning thread burns the other engine's turn
+   */
+  readonly spinning?: boolean;
 }
 
 function indexTensor(type: IndexType, values: ArrayLike<number>, dims: readonly number[]): ort.Tensor {
@@ -544,7 +549,7 @@ async function configContextLength(file: string, dir: string): Promise<number | 
 }
 
 /** How every onnxruntime session is configured (the kernel bench's fp32 anchor uses it too). */
-export function onnxSessionOptions(threads: number): ort.InferenceSession.SessionOptions {
+export function onnxSessionOptions(threads: number, spinning = true): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: ["cpu"],
     intraOpNumThreads: threads,
@@ -553,12 +558,13 @@ export function onnxSessionOptions(threads: number): ort.InferenceSession.Sessio
     executionMode: "sequential",
     enableCpuMemArena: true,
     logSeverityLevel: 3,
+    ...(!spinning && { extra: { session: { intra_op: { allow_spinning: "0" } } } }),
   };
 }
 
-async function createSession(file: string, threads: number): Promise<ort.InferenceSession> {
+async function createSession(file: string, threads: number, spinning: boolean): Promise<ort.InferenceSession> {
   try {
-    return await ort.InferenceSession.create(file, onnxSessionOptions(threads));
+    return await ort.InferenceSession.create(file, onnxSessionOptions(threads, spinning));
   } catch (err) {
     throw new ModelLoadError(
       file,
@@ -604,7 +610,7 @@ export async function loadOnnxEngine(path: string, options: OnnxEngineOptions = 
     );
   }
 
-  const session = await createSession(path, threads);
+  const session = await createSession(path, threads, options.spinning ?? true);
   try {
     const signature = readDecoderSignature(path, session.inputMetadata, session.outputMetadata);
     const vocabSize = signature.vocabSize ?? tokenizer.vocabSize;

@@ -12,6 +12,7 @@
  */
 import type { Worker } from "node:worker_threads";
 import { ModelLoadError } from "../errors.js";
+import type { CpuTurnSeat, CpuTurnStats, CpuTurns } from "./cpu-turns.js";
 import { GenerationAbortedError, QueueFullError, reviveError, VariantUnavailableError } from "./errors.js";
 import type {
   FromWorker,
@@ -25,7 +26,7 @@ import type {
 import { PriorityQueue } from "./queue.js";
 import { spawnWorker } from "./spawn.js";
 
-export interface VariantWorkerOptions extends WorkerInit {
+export interface VariantWorkerOptions extends Omit<WorkerInit, "cpuTurns"> {
   /** generations run at once inside the worker (they interleave token by token); default 1 */
   readonly slots?: number;
   /** requests that may wait for a slot; more are refused with QueueFullError; default 64 */
@@ -39,6 +40,8 @@ export interface VariantWorkerOptions extends WorkerInit {
    * memory freed); the next request reloads it. Unset or 0: never
    */
   readonly idleUnloadMs?: number | undefined;
+  /** the process's CPU turn lock (`createCpuTurns`, one for all workers): the engine's forward calls take turns */
+  readonly cpuTurns?: CpuTurns | undefined;
 }
 
 /**
@@ -78,6 +81,8 @@ export interface VariantWorker {
    * what is left of it while it reloads; 0 otherwise (a first load or a restart has no figure yet)
    */
   readonly pendingLoadMs: number;
+  /** CPU turns this variant's workers took and the time they waited for them (null without a turn lock) */
+  readonly cpuTurnStats?: CpuTurnStats | null;
   generate(
     request: PoolGenerateRequest,
     onToken?: (token: PoolToken) => void,
@@ -142,6 +147,10 @@ class WorkerHandle implements VariantWorker {
   /** settles when the current worker has finished loading (or failed, or exited) */
   private loadSettled: Promise<void> = Promise.resolve();
   private readonly init: WorkerInit;
+  private readonly cpuTurns: CpuTurns | undefined;
+  /** the current worker's seat at the turn lock, and what earlier workers' seats added up to */
+  private seat: CpuTurnSeat | undefined;
+  private pastTurns: CpuTurnStats = { turns: 0, waitMs: 0, heldMs: 0 };
   private readonly restartDelayMs: number;
   private readonly maxRestarts: number;
   private readonly idleUnloadMs: number;
@@ -165,6 +174,7 @@ class WorkerHandle implements VariantWorker {
     this.idleUnloadMs = Math.max(0, options.idleUnloadMs ?? 0);
     const { name, path, threads, contextLength, activations } = options;
     this.init = { name, path, threads, contextLength, activations };
+    this.cpuTurns = options.cpuTurns;
     let settle!: ReadySettle;
     this.ready = new Promise<VariantInfo>((resolve, reject) => {
       settle = { resolve, reject };
@@ -177,7 +187,9 @@ class WorkerHandle implements VariantWorker {
   private spawn(settle: ReadySettle): void {
     const generation = ++this.generation;
     this.spawnedAt = performance.now();
-    const worker = spawnWorker(this.init);
+    const seat = this.cpuTurns?.join(this.init.threads);
+    this.seat = seat;
+    const worker = spawnWorker({ ...this.init, cpuTurns: seat });
     this.worker = worker;
     let loaded!: () => void;
     this.loadSettled = new Promise<void>((resolve) => {
@@ -194,6 +206,7 @@ class WorkerHandle implements VariantWorker {
     });
     worker.on("exit", (code) => {
       loaded();
+      if (seat) this.leaveSeat(seat);
       if (current() && this.state !== "closed") this.lost(`worker exited with code ${code}`, settle);
     });
   }
@@ -247,6 +260,23 @@ class WorkerHandle implements VariantWorker {
       return Math.max(0, this.lastLoadMs - (performance.now() - this.spawnedAt));
     }
     return 0;
+  }
+
+  get cpuTurnStats(): CpuTurnStats | null {
+    if (!this.cpuTurns) return null;
+    const now = this.seat ? this.cpuTurns.stats(this.seat) : { turns: 0, waitMs: 0, heldMs: 0 };
+    const past = this.pastTurns;
+    return { turns: past.turns + now.turns, waitMs: past.waitMs + now.waitMs, heldMs: past.heldMs + now.heldMs };
+  }
+
+  /** A worker is gone: keep its seat's totals, and free the seat (and any turn it held) for the others. */
+  private leaveSeat(seat: CpuTurnSeat): void {
+    if (!this.cpuTurns) return;
+    if (this.seat === seat) {
+      this.pastTurns = this.cpuTurnStats ?? this.pastTurns;
+      this.seat = undefined;
+    }
+    this.cpuTurns.leave(seat);
   }
 
   get kvTokenCapacity(): number | null {

@@ -1,4 +1,5 @@
 /** Each variant's engine on its own worker thread, behind a bounded priority queue. */
+export { type CpuTurnStats, type CpuTurns, createCpuTurns } from "./cpu-turns.js";
 export { EngineError, GenerationAbortedError, QueueFullError, VariantUnavailableError } from "./errors.js";
 export {
   startVariantWorker,

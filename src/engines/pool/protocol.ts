@@ -6,6 +6,7 @@ import type { ConstraintSpec } from "../constrain/index.js";
 import type { FinishReason } from "../engine.js";
 import type { SamplingParams } from "../sampler/index.js";
 import type { ChatMessage, ChatTool } from "../tokenizer/index.js";
+import type { CpuTurnSeat } from "./cpu-turns.js";
 
 /** What the worker is started with (`workerData`). */
 export interface WorkerInit {
@@ -14,6 +15,8 @@ export interface WorkerInit {
   readonly threads?: number | undefined;
   readonly contextLength?: number | undefined;
   readonly activations?: "int8" | "float" | undefined;
+  /** the process's CPU turn lock: every forward call of this worker's engine runs inside a turn */
+  readonly cpuTurns?: CpuTurnSeat | undefined;
 }
 
 /** What the worker reports once the model is loaded. */

@@ -10,8 +10,10 @@ import { ContextOverflowError, InvalidGenerationError } from "../errors.js";
 import { generateWith } from "../generate.js";
 import { loadEngine } from "../load.js";
 import { type SamplingParams, type TokenLogprob, validateSamplingParams } from "../sampler/index.js";
+import { type CpuTurnSeat, CpuTurnTaker } from "./cpu-turns.js";
 import { serializeError } from "./errors.js";
 import type { FromWorker, PoolGenerateRequest, PoolToken, ToWorker, WorkerInit } from "./protocol.js";
+import { withCpuTurns } from "./turn-engine.js";
 
 const port = parentPort;
 if (!port) throw new Error("src/engines/pool/worker.js runs as a worker thread only");
@@ -134,6 +136,15 @@ async function run(engine: Engine, message: Extract<ToWorker, { type: "generate"
   }
 }
 
+/**
+ * The engine with each forward call inside a CPU turn. The kernels' pool threads park when a turn
+ * ends, so they do not spin through the next engine's turn.
+ */
+async function takingTurns(engine: Engine, seat: CpuTurnSeat): Promise<Engine> {
+  const park = engine.kind === "bitnet" ? (await import("../../../kernels/index.js")).parkThreads : undefined;
+  return withCpuTurns(engine, new CpuTurnTaker(seat, park));
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
   let engine: Engine;
@@ -142,11 +153,14 @@ async function main(): Promise<void> {
       const { setThreads } = await import("../../../kernels/index.js");
       setThreads(init.threads);
     }
-    engine = await loadEngine(init.path, {
+    const loaded = await loadEngine(init.path, {
       contextLength: init.contextLength,
       threads: init.threads,
       activations: init.activations,
+      // a thread spinning after its engine's turn would burn the next engine's turn
+      spinning: init.cpuTurns?.exclusive !== true,
     });
+    engine = init.cpuTurns ? await takingTurns(loaded, init.cpuTurns) : loaded;
   } catch (e) {
     send({ type: "load-error", error: serializeError(e) });
     return;
