@@ -80,7 +80,17 @@ describe("parseConfig", () => {
     });
     expect(c.tiers.map((t) => t.allowedVariants)).toEqual([["tiny-b158"], ["tiny-b158", "tiny-fp32"]]);
     expect(c.tiers[1]).toMatchObject({ strategy: "sla", priority: 0, monthlyTokenBudget: 0, pricePer1kInput: 0 });
-    expect(c.variants[0]).toMatchObject({ slots: 1, coresPerRequest: 1, path: "models/tiny-b158.gguf" });
+    // slots default per engine: a bitnet worker batches its generations, an onnx one runs one at a time
+    expect(c.variants[0]).toMatchObject({
+      slots: 8,
+      coresPerRequest: 1,
+      path: "models/tiny-b158.gguf",
+    });
+    // the worker's defaults apply (the pool's DEFAULT_STEP_TOKEN_BUDGET, DEFAULT_MAX_KV_WAIT_MS, defaultKvTokenBudget)
+    expect(c.variants[0]).not.toHaveProperty("stepTokenBudget");
+    expect(c.variants[0]).not.toHaveProperty("kvTokenBudget");
+    expect(c.variants[0]).not.toHaveProperty("maxKvWaitMs");
+    expect(c.variants[1]).toMatchObject({ slots: 1 });
     expect(c.variants[1]?.card).toEqual({ prefillTokensPerSecond: 300, decodeTokensPerSecond: 30, sha256: "abc" });
     expect(c.families).toEqual([{ name: "tiny", reference: "tiny-fp32" }]);
     expect(c.tenants).toEqual([{ id: "acme", name: "Acme Corp", tier: "pro", keys: [] }]);

@@ -41,6 +41,8 @@ function gatewayMetrics() {
           running: 3,
           waiting: 1,
           slots: 4,
+          // 3 running, but the latest batched step carried 2 (one was between steps, e.g. waiting to join)
+          batchSize: 2,
           kvTokens: 900,
           modelBytes: 2_000_000,
           breaker: "closed",
@@ -51,9 +53,10 @@ function gatewayMetrics() {
         {
           variant: "nano-fp32",
           engine: "onnx",
-          running: 0,
+          running: 1,
           waiting: 0,
           slots: 2,
+          batchSize: null,
           kvTokens: null,
           modelBytes: 8_000_000,
           breaker: "open",
@@ -178,7 +181,9 @@ describe("GET /metrics", () => {
     expect(value("tritgate_time_to_first_token_seconds_bucket", { ...served, le: "0.05" })).toBe(2);
     expect(value("tritgate_time_to_first_token_seconds_bucket", { ...served, le: "0.025" })).toBe(0);
     // gauges read their sources at scrape time
-    expect(value("tritgate_variant_batch_occupancy_ratio", { variant: "nano-b158" })).toBe(0.75);
+    // occupancy is the real batch size over slots; an engine that does not batch (null) falls back to running
+    expect(value("tritgate_variant_batch_occupancy_ratio", { variant: "nano-b158" })).toBe(0.5);
+    expect(value("tritgate_variant_batch_occupancy_ratio", { variant: "nano-fp32" })).toBe(0.5);
     expect(value("tritgate_variant_breaker_state", { variant: "nano-fp32" })).toBe(2);
     expect(value("tritgate_variant_unloaded", { variant: "nano-fp32" })).toBe(1);
     expect(value("tritgate_variant_unloaded", { variant: "nano-b158" })).toBe(0);

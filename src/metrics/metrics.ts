@@ -246,8 +246,8 @@ export function createMetrics(sources: MetricsSources = {}, options: MetricsOpti
     waiting: variantGauge("tritgate_variant_waiting_requests", "Requests queued for the variant.", (v) => v.waiting),
     batchOccupancy: variantGauge(
       "tritgate_variant_batch_occupancy_ratio",
-      "Running generations over the variant's slots.",
-      (v) => (v.slots > 0 ? v.running / v.slots : 0),
+      "Sequences in the variant's latest batched step over its slots (running generations over slots for an engine that does not batch).",
+      (v) => (v.slots > 0 ? (v.batchSize ?? v.running) / v.slots : 0),
     ),
     kvTokens: variantGauge(
       "tritgate_variant_kv_tokens",

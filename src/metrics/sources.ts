@@ -11,8 +11,13 @@ export interface VariantGaugeState {
   readonly engine: string;
   readonly running: number;
   readonly waiting: number;
-  /** concurrent generations the worker runs at most (batch occupancy = running / slots) */
+  /** concurrent generations the worker runs at most */
   readonly slots: number;
+  /**
+   * sequences in the worker's latest batched step (0 when idle); null when the runtime does not say, and
+   * then batch occupancy falls back to running / slots
+   */
+  readonly batchSize?: number | null;
   /** KV-cache tokens held by running generations; null when the engine does not report it */
   readonly kvTokens: number | null;
   /** bytes of the loaded model; null when unknown */
@@ -66,6 +71,8 @@ export interface ServedVariantLike {
     readonly kvTokensInUse?: number;
     /** the pool handle's CPU turn totals (null or absent without a turn lock) */
     readonly cpuTurnStats?: { readonly turns: number; readonly waitMs: number } | null;
+    /** the pool handle's `batchSize` (latest batched step); null or absent: occupancy falls back to running */
+    readonly batchSize?: number | null;
   };
 }
 
@@ -90,6 +97,7 @@ export function servedVariantSource(
         waiting: v.worker.waiting,
         slots: v.worker.slots,
         kvTokens: v.worker.kvTokensInUse ?? null,
+        batchSize: v.worker.batchSize ?? null,
         modelBytes: options.modelBytes?.(v.config.name) ?? null,
         breaker: options.breaker(v.config.name)?.state ?? "open",
         unloaded: v.worker.state === "unloaded" || v.worker.state === "reloading",

@@ -19,7 +19,12 @@ import {
 } from "../../db/index.js";
 import { type ServingVersions, servingVersions } from "../../db/registry.js";
 import type { TextEmbedder } from "../../engines/bitnet/index.js";
-import { type CpuTurns, createCpuTurns, startVariantWorker } from "../../engines/pool/index.js";
+import {
+  type CpuTurns,
+  createCpuTurns,
+  startVariantWorker,
+  type VariantWorkerOptions,
+} from "../../engines/pool/index.js";
 import { createGateway, type RunningServer, type ServedVariant } from "../../server/index.js";
 import { type DecisionRecorder, MemoryRecorder } from "../../server/recorder.js";
 import { createRateLimiter } from "../../tenants/index.js";
@@ -81,16 +86,32 @@ function servedVariants(
         ...modelBytes(v.path),
       },
       worker: startVariantWorker({
-        name: v.name,
-        path: v.path,
-        threads: config.threads,
-        slots: v.slots,
+        ...workerOptions(config, v.name, v.path, cpuTurns),
         idleUnloadMs: idleUnloadMsOf(config, configured),
-        cpuTurns,
       }),
       version: active?.version ?? FIRST_VERSION,
     };
   });
+}
+
+/** What a variant's worker starts with (its config entry's slots and batching budgets); `path` may be a canary's file. */
+function workerOptions(
+  config: GatewayConfig,
+  name: string,
+  path: string,
+  cpuTurns: CpuTurns | undefined,
+): VariantWorkerOptions {
+  const v = config.variants.find((entry) => entry.name === name);
+  return {
+    name,
+    path,
+    threads: config.threads,
+    cpuTurns,
+    slots: v?.slots,
+    stepTokenBudget: v?.stepTokenBudget,
+    kvTokenBudget: v?.kvTokenBudget,
+    maxKvWaitMs: v?.maxKvWaitMs,
+  };
 }
 
 /** The semantic cache's embedder, from the variant the config names; a model that cannot be read leaves semantic tiers exact. */
@@ -203,7 +224,6 @@ export const serveCommand: Command = {
     // one CPU budget, the physical cores, for every worker of this process (the canaries' too)
     const cpuTurns = config.cpuTurns ? createCpuTurns({ cores: hardware().physicalCores }) : undefined;
     const variants = servedVariants(config, registry, log, cpuTurns);
-    const slotsOf = (name: string) => config.variants.find((v) => v.name === name)?.slots;
     const observability = operationsAddress(config.server);
     const embedder = await cacheEmbedder(config, log);
     const {
@@ -225,8 +245,7 @@ export const serveCommand: Command = {
         database,
         policy: config.canary,
         // a canary serves its rollout window and is judged on it: it stays loaded (no idleUnloadMs)
-        startWorker: (name, path) =>
-          startVariantWorker({ name, path, threads: config.threads, slots: slotsOf(name), cpuTurns }),
+        startWorker: (name, path) => startVariantWorker(workerOptions(config, name, path, cpuTurns)),
         canaries: registry.flatMap((r) => (r.canary ? [r.canary] : [])),
       },
     });

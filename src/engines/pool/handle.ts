@@ -2,7 +2,10 @@
  * One variant's engine on its own worker thread, seen from the main thread: a bounded priority
  * queue in front of `slots` concurrent generations (full, it refuses the least urgent request: a
  * newcomer of higher priority takes the place of the newest of the lowest), token streaming, cancellation and live counters
- * (the router keeps the rate averages, from each result's timings). A worker that fails to load leaves the handle `failed`: every request on it
+ * (the router keeps the rate averages, from each result's timings). Admission is split: the handle
+ * bounds generations by `slots` and its queue; the worker, which tokenizes, holds a dispatched
+ * generation whose KV reservation does not fit the budget yet (`kv-wait` until `admitted`), and
+ * such a generation counts as waiting, not running. A worker that fails to load leaves the handle `failed`: every request on it
  * is refused, and the rest of the pool keeps serving. A worker that crashes after loading fails
  * the generations it was running, then is restarted (with a growing delay) while new requests
  * wait in the queue; after `maxRestarts` crashes in a row without a minute of service, it stays failed.
@@ -27,7 +30,7 @@ import { PriorityQueue } from "./queue.js";
 import { spawnWorker } from "./spawn.js";
 
 export interface VariantWorkerOptions extends Omit<WorkerInit, "cpuTurns"> {
-  /** generations run at once inside the worker (they interleave token by token); default 1 */
+  /** generations run at once inside the worker (batched per step, or interleaved token by token); default 1 */
   readonly slots?: number;
   /** requests that may wait for a slot; more are refused with QueueFullError; default 64 */
   readonly maxQueue?: number;
@@ -60,7 +63,9 @@ export interface VariantWorker {
   readonly error: string | undefined;
   readonly info: VariantInfo | undefined;
   readonly slots: number;
+  /** generations dispatched to the worker, less those it holds waiting for KV budget */
   readonly running: number;
+  /** requests in the queue, plus generations dispatched to the worker that wait for KV budget */
   readonly waiting: number;
   /** queued requests a new one of `priority` would wait behind: those of that priority or higher */
   waitingAtOrAbove(priority: number): number;
@@ -69,8 +74,17 @@ export interface VariantWorker {
    * generation still in its prefill counts 0 until its first token); 0 when nothing runs
    */
   readonly kvTokensInUse: number;
-  /** the most positions the running generations can hold (slots x context length); null until loaded */
+  /** KV-cache positions the running generations have reserved (each session's size); 0 when nothing runs */
+  readonly kvTokensReserved: number;
+  /** the worker's KV budget: the most positions the running generations may reserve at once; null until loaded */
   readonly kvTokenCapacity: number | null;
+  /**
+   * sequences in the worker's latest batched step while generations run (0 when none runs); null when the
+   * engine does not batch (each generation runs its own passes) or the worker is not loaded
+   */
+  readonly batchSize: number | null;
+  /** batched steps the worker has run since this handle started, and their sequences in total (mean batch = sequences / steps) */
+  readonly batchSteps: { readonly steps: number; readonly sequences: number; readonly largest: number };
   /** restarts after crashes so far */
   readonly restarts: number;
   /** idle unloads so far */
@@ -108,6 +122,10 @@ interface Job {
   readonly tokens: PoolToken[];
   /** KV-cache positions its session held at its latest token */
   kvTokens: number;
+  /** positions the worker reserved for it once it was admitted (0 until then) */
+  kvReserved: number;
+  /** the worker holds it until its KV reservation fits (`kv-wait` until `admitted`) */
+  kvWaiting: boolean;
   readonly resolve: (result: PoolResult) => void;
   readonly reject: (error: Error) => void;
   detach: () => void;
@@ -163,6 +181,8 @@ class WorkerHandle implements VariantWorker {
   private readonly queue: PriorityQueue<Job>;
   private readonly active = new Map<number, Job>();
   private nextId = 1;
+  private lastBatchSize = 0;
+  private readonly steps = { steps: 0, sequences: 0, largest: 0 };
 
   constructor(options: VariantWorkerOptions) {
     this.name = options.name;
@@ -172,8 +192,20 @@ class WorkerHandle implements VariantWorker {
     this.restartDelayMs = Math.max(0, options.restartDelayMs ?? 500);
     this.maxRestarts = Math.max(0, Math.floor(options.maxRestarts ?? 5));
     this.idleUnloadMs = Math.max(0, options.idleUnloadMs ?? 0);
-    const { name, path, threads, contextLength, activations } = options;
-    this.init = { name, path, threads, contextLength, activations };
+    const { name, path, threads, contextLength, activations, batching, stepTokenBudget, kvTokenBudget, maxKvWaitMs } =
+      options;
+    this.init = {
+      name,
+      path,
+      threads,
+      contextLength,
+      activations,
+      slots: this.slots,
+      batching,
+      stepTokenBudget,
+      kvTokenBudget,
+      maxKvWaitMs,
+    };
     this.cpuTurns = options.cpuTurns;
     let settle!: ReadySettle;
     this.ready = new Promise<VariantInfo>((resolve, reject) => {
@@ -237,15 +269,38 @@ class WorkerHandle implements VariantWorker {
   }
 
   get running(): number {
-    return this.active.size;
+    return this.active.size - this.kvWaiting;
   }
 
   get waiting(): number {
-    return this.queue.size;
+    return this.queue.size + this.kvWaiting;
+  }
+
+  /** dispatched generations the worker said wait for KV budget */
+  private get kvWaiting(): number {
+    let count = 0;
+    for (const job of this.active.values()) if (job.kvWaiting) count++;
+    return count;
+  }
+
+  get kvTokensReserved(): number {
+    let total = 0;
+    for (const job of this.active.values()) total += job.kvReserved;
+    return total;
+  }
+
+  get batchSize(): number | null {
+    if (this.info?.batched !== true) return null;
+    return this.running > 0 ? this.lastBatchSize : 0;
+  }
+
+  get batchSteps(): { steps: number; sequences: number; largest: number } {
+    return { ...this.steps };
   }
 
   waitingAtOrAbove(priority: number): number {
-    return this.queue.countAtOrAbove(priority);
+    // generations held for KV budget are dispatched already: a newcomer of any priority waits behind them
+    return this.queue.countAtOrAbove(priority) + this.kvWaiting;
   }
 
   get kvTokensInUse(): number {
@@ -280,7 +335,7 @@ class WorkerHandle implements VariantWorker {
   }
 
   get kvTokenCapacity(): number | null {
-    return this.info ? this.slots * this.info.contextLength : null;
+    return this.info ? (this.info.kvTokenBudget ?? this.slots * this.info.contextLength) : null;
   }
 
   generate(
@@ -302,6 +357,8 @@ class WorkerHandle implements VariantWorker {
         startedAt: 0,
         tokens: [],
         kvTokens: 0,
+        kvReserved: 0,
+        kvWaiting: false,
         resolve,
         reject,
         detach: () => undefined,
@@ -432,6 +489,24 @@ class WorkerHandle implements VariantWorker {
         this.fail(message.error.message, settle.reject);
         void this.worker.terminate();
         return;
+      case "kv-wait": {
+        const job = this.active.get(message.id);
+        if (job) job.kvWaiting = true;
+        return;
+      }
+      case "admitted": {
+        const job = this.active.get(message.id);
+        if (!job) return;
+        job.kvWaiting = false;
+        job.kvReserved = message.kvReserved;
+        return;
+      }
+      case "step":
+        this.lastBatchSize = message.batchSize;
+        this.steps.steps++;
+        this.steps.sequences += message.batchSize;
+        this.steps.largest = Math.max(this.steps.largest, message.batchSize);
+        return;
       case "token": {
         const job = this.active.get(message.id);
         if (!job) return;
@@ -451,7 +526,8 @@ class WorkerHandle implements VariantWorker {
       case "error": {
         const job = this.finish(message.id);
         if (!job) return;
-        job.reject(reviveError(this.name, message.error));
+        // a cancelled generation may end in whatever its wait or step was rejected with
+        job.reject(job.signal?.aborted ? new GenerationAbortedError(this.name) : reviveError(this.name, message.error));
         return;
       }
     }

@@ -34,6 +34,7 @@ export function withCpuTurns(engine: Engine, turns: CpuTurnTaker): Engine {
     tokenizer: engine.tokenizer,
     vocabSize: engine.vocabSize,
     contextLength: engine.contextLength,
+    ...(engine.kvBytesPerToken !== undefined && { kvBytesPerToken: engine.kvBytesPerToken }),
     newSession,
     ...(batch && {
       forwardBatch: (steps: readonly SequenceStep[]) =>

@@ -44,6 +44,9 @@ function scriptedWorker(name: string, script: () => Script): VariantWorker & { c
     // a script holds no KV cache
     kvTokensInUse: 0,
     kvTokenCapacity: null,
+    kvTokensReserved: 0,
+    batchSize: 0,
+    batchSteps: { steps: 0, sequences: 0, largest: 0 },
     closed: false,
     crash() {},
     prewarm() {},

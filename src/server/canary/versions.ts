@@ -159,6 +159,9 @@ class VersionedVariant implements VariantRuntime {
   prewarm() {
     this.stable.worker.prewarm?.();
   }
+  get batchSize() {
+    return this.stable.worker.batchSize;
+  }
   generate(...args: Parameters<VariantRuntime["generate"]>) {
     return this.stable.worker.generate(...args);
   }

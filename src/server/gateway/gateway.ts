@@ -6,12 +6,12 @@
 import { analyse, DEFAULT_BREAKER_CONFIG, type Decision, decide, type RouteMessage } from "../../../router/index.js";
 import { ChatTemplateError, ContextOverflowError, RequestError } from "../../engines/errors.js";
 import {
+  CapacityError,
   EngineError,
   GenerationAbortedError,
   type PoolGenerateRequest,
   type PoolResult,
   type PoolToken,
-  QueueFullError,
   VariantUnavailableError,
 } from "../../engines/pool/index.js";
 import type { TierConfig } from "../../tenants/index.js";
@@ -219,8 +219,8 @@ export class Gateway {
           }
           const message = e instanceof Error ? e.message : String(e);
           if (target.canary) {
-            // a full canary queue says nothing of its health: its stable version takes the request
-            if (!(e instanceof QueueFullError)) {
+            // a canary at capacity (queue or KV budget) says nothing of its health: its stable version takes the request
+            if (!(e instanceof CapacityError)) {
               this.versions.observe(name, target.version, { ok: false, ms: performance.now() - t0 });
               this.log.warn(`engine failure on canary ${name}@${target.version}: ${message}`);
             }
@@ -230,7 +230,7 @@ export class Gateway {
             }
             continue;
           }
-          if (e instanceof QueueFullError) this.states.release(name);
+          if (e instanceof CapacityError) this.states.release(name);
           else {
             this.versions.observe(name, target.version, { ok: false, ms: performance.now() - t0 });
             this.states.failure(name, this.now(), message);
@@ -241,9 +241,11 @@ export class Gateway {
       }
     }
     if (requestFault) throw requestFaultError(requestFault.variant, requestFault.error);
-    // every queue it could wait in is full: overload, which the client may retry later (not a server fault)
-    if (lastError instanceof QueueFullError) {
-      throw rateLimited(lastError.message, 1, "requests", "rate_limit_exceeded", { "x-should-retry": "true" });
+    // every queue (or KV budget) it could wait in is full: overload, which the client may retry later (not a server fault)
+    if (lastError instanceof CapacityError) {
+      throw rateLimited(lastError.message, lastError.retryAfterSec, "requests", "rate_limit_exceeded", {
+        "x-should-retry": "true",
+      });
     }
     throw failedAnswer(lastError);
   }
