@@ -58,6 +58,7 @@ const metrics = createMetrics({
         waiting: 0,
         slots: 4,
         kvTokens: null,
+        unloaded: false,
         modelBytes: 1e6,
         breaker: "closed" as const,
       })),

@@ -57,6 +57,7 @@ function candidate(variant: string, engine: "bitnet" | "onnx", quality: number, 
     engine,
     quality,
     prediction: {
+      loadMs: 0,
       queueMs: i % 3,
       prefillMs,
       decodeMs,

@@ -37,6 +37,18 @@ function run(i: DecisionInput): Decision {
 }
 
 describe("decide — sla strategy", () => {
+  it("prefers a loaded variant when an unloaded one's load time would break the TTFT SLA", () => {
+    // nano-b158 is cheaper, but unloaded: 1500 ms of load + 100 ms of prefill is over the 1000 ms TTFT SLA
+    const cold = routed(run(input({ variants: [ternary({ loadMs: 1500 }), fullPrecision()] })));
+    expect(cold.chosen).toBe("nano-fp32");
+    const b158 = cold.candidates.find((c) => c.variant === "nano-b158")!;
+    expect(b158.prediction.ttftMs).toBeCloseTo(1600, 9);
+    expect(b158.issues).toContain("ttft_over_sla");
+    // a load that fits the SLA does not stop the cheaper variant being chosen
+    const quick = routed(run(input({ variants: [ternary({ loadMs: 300 }), fullPrecision()] })));
+    expect(quick).toMatchObject({ chosen: "nano-b158", reason: "cheapest_feasible" });
+  });
+
   it("picks the cheapest variant that meets quality and SLA, the rest as fallback", () => {
     const d = routed(run(input()));
     expect(d).toMatchObject({ chosen: "nano-b158", reason: "cheapest_feasible", degraded: false, slaAtRisk: false });

@@ -29,6 +29,25 @@ describe("predict", () => {
     expect(p.price).toBe(0);
   });
 
+  it("puts an unloaded variant's load time ahead of its queue, so into TTFT and total", () => {
+    const f = features({ promptTokens: 500, expectedOutputTokens: 200 });
+    const warm = predict(variant("v", { card, rates: seedRates(card), running: 4, waiting: 2, slots: 4 }), f);
+    const cold = predict(
+      variant("v", { card, rates: seedRates(card), running: 4, waiting: 2, slots: 4, loadMs: 900 }),
+      f,
+    );
+    expect(warm.loadMs).toBe(0);
+    expect(cold.loadMs).toBe(900);
+    expect(cold.queueMs).toBeCloseTo(warm.queueMs + 900, 9);
+    expect(cold.ttftMs).toBeCloseTo(warm.ttftMs + 900, 9);
+    expect(cold.totalMs).toBeCloseTo(warm.totalMs + 900, 9);
+    // serving costs the same once loaded: the load is wait, not work billed to this request
+    expect(cold.cost).toBe(warm.cost);
+    // a nonsense load figure waits for nothing
+    expect(predict(variant("v", { loadMs: Number.NaN }), f).loadMs).toBe(0);
+    expect(predict(variant("v", { loadMs: -5 }), f).loadMs).toBe(0);
+  });
+
   it("stays finite when a rate is zero", () => {
     const broken = { prefillTokensPerSecond: 0, decodeTokensPerSecond: 0 };
     const p = predict(variant("v", { card: broken, rates: seedRates(broken) }), features());

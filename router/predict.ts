@@ -1,8 +1,9 @@
 /**
  * Latency and cost prediction per variant, and the moving averages the prediction runs on.
  *
- *   queue  = max(0, running + waiting − slots + 1) × serviceMs / slots
- *            (completions needed before this request gets a slot, at `slots` completions per service time)
+ *   queue  = load + max(0, running + waiting − slots + 1) × serviceMs / slots
+ *            (an unloaded variant's load time first, then the completions needed before this request
+ *            gets a slot, at `slots` completions per service time)
  *   TTFT   = queue + promptTokens / prefillRate
  *   total  = TTFT + expectedOutputTokens / decodeRate
  *   cost, energy and price: `costOf` and `priceOf` (cost.ts) of the predicted prefill + decode time and tokens
@@ -29,12 +30,14 @@ export function predict(variant: VariantState, features: RequestFeatures, contex
   const rates = effectiveRates(variant, context.now);
   const slots = Math.max(1, Math.floor(variant.slots));
   const ahead = Math.max(0, count(variant.running) + count(variant.waiting) - slots + 1);
-  const queueMs = (ahead * rates.serviceMs) / slots;
+  const loadMs = nonNegative(variant.loadMs ?? 0);
+  const queueMs = loadMs + (ahead * rates.serviceMs) / slots;
   const prefillMs = (1000 * features.promptTokens) / rates.prefillTokensPerSecond;
   const decodeMs = (1000 * features.expectedOutputTokens) / rates.decodeTokensPerSecond;
   const serving = costOf(variant.cost, prefillMs + decodeMs);
   const prices = context.prices;
   return {
+    loadMs,
     queueMs,
     prefillMs,
     decodeMs,

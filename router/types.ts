@@ -92,6 +92,11 @@ export interface VariantState {
   readonly waiting: number;
   /** Requests the variant serves concurrently (batch slots × workers). */
   readonly slots: number;
+  /**
+   * How long before the variant can start anything: the expected load time of a variant unloaded for
+   * idleness (what its last load took), what is left of it while it reloads; 0 or absent when loaded.
+   */
+  readonly loadMs?: number | undefined;
   readonly breaker: BreakerState;
   readonly cost: CostParams;
 }
@@ -127,6 +132,9 @@ export interface Tier extends TierPrices {
 // ── predictions and decisions ──────────────────────────────────────────────────────────────────────────
 
 export interface Prediction {
+  /** The variant's load still ahead (`VariantState.loadMs`); part of queueMs. */
+  readonly loadMs: number;
+  /** Wait before a slot: the load ahead plus the completions ahead. */
   readonly queueMs: number;
   readonly prefillMs: number;
   readonly decodeMs: number;

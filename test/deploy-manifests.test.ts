@@ -1,18 +1,20 @@
 /**
  * The Kubernetes manifests of deploy/k8s parse, say what docs/DEPLOY.md says they do, and point at
  * what the gateway really has: the probes' paths are its health routes, the ConfigMap's tritgate.yaml
- * is a valid config, and the grace period outlasts that config's drain timeout.
+ * is a valid config, the grace period outlasts that config's drain timeout, and the HPA scales on the
+ * capacity gauge the gateway exports, through the prometheus-adapter rule of the example.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseAllDocuments } from "yaml";
+import { parse, parseAllDocuments } from "yaml";
 import { parseConfig } from "../src/config/index.js";
 import { createGateway } from "../src/server/app.js";
 import { MapDirectory } from "../src/server/testkit.js";
 import { createMemoryRateLimiter } from "../src/tenants/index.js";
 
 const DIR = join(import.meta.dirname, "../deploy/k8s");
+const CAPACITY_METRIC = "tritgate_capacity_recommended_replicas";
 
 interface Manifest {
   kind: string;
@@ -83,7 +85,7 @@ describe("deploy/k8s", () => {
     expect(container.resources.limits.cpu).toBe("2");
   });
 
-  it("routes the Service to the API port and scales the Deployment on CPU", () => {
+  it("routes the Service to the API port and the metrics Service to the observability port", () => {
     const service = one("Service");
     expect(service.spec.selector).toEqual(deployment.spec.template.metadata.labels);
     expect(service.spec.ports[0].targetPort).toBe("http");
@@ -91,8 +93,37 @@ describe("deploy/k8s", () => {
     const metricsPort = container.ports.find((p: { name: string }) => p.name === "metrics");
     expect(metricsPort.containerPort).toBe(config.server.observability?.port);
     expect(metrics.spec.ports[0].targetPort).toBe("metrics");
+  });
+
+  it("scales the Deployment on the capacity signal the gateway exports, through the adapter's rule", async () => {
     const hpa = one("HorizontalPodAutoscaler");
     expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: "apps/v1", kind: "Deployment", name: "tritgate" });
-    expect(hpa.spec.metrics[0].resource.name).toBe("cpu");
+    expect(hpa.spec.metrics).toHaveLength(1);
+    const [metric] = hpa.spec.metrics;
+    expect(metric.type).toBe("External");
+    expect(metric.external.metric.name).toBe(CAPACITY_METRIC);
+    // AverageValue 1 over the summed recommendations: desired replicas = ceil(sum)
+    expect(metric.external.target).toEqual({ type: "AverageValue", averageValue: "1" });
+    expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(1);
+    expect(hpa.spec.maxReplicas).toBeGreaterThan(hpa.spec.minReplicas);
+
+    // the adapter serves that external metric from the gateway's series of the same name
+    const adapter = parse(one("ConfigMap", "prometheus-adapter").data?.["config.yaml"] ?? "") as {
+      externalRules: { seriesQuery: string; name: { as: string }; metricsQuery: string }[];
+    };
+    const rule = adapter.externalRules.find((r) => r.name.as === CAPACITY_METRIC);
+    expect(rule?.seriesQuery).toMatch(new RegExp(`^'?${CAPACITY_METRIC}\\{`));
+    expect(rule?.metricsQuery).toMatch(/^sum /);
+
+    // and the gateway really exports it, as a gauge, on the listener the metrics Service targets
+    const { app, observability } = createGateway({
+      directory: new MapDirectory([]),
+      limiter: createMemoryRateLimiter(),
+      variants: [],
+      observability: { separate: config.server.observability !== undefined },
+    });
+    const text = await (await (observability ?? app).request("/metrics")).text();
+    expect(text).toContain(`# TYPE ${CAPACITY_METRIC} gauge`);
+    expect(text).toMatch(new RegExp(`^${CAPACITY_METRIC} 0$`, "m"));
   });
 });

@@ -19,7 +19,9 @@ export function sla() {
   return new DashboardBuilder("tritgate / SLA")
     .uid("tritgate-sla")
     .tags(["tritgate"])
-    .description("TTFT and total time p50/p95/p99 by tier, SLA violations by tier and bound, queue wait and depth.")
+    .description(
+      "TTFT and total time p50/p95/p99 by tier, SLA violations by tier and bound, queue wait and depth, the capacity signal.",
+    )
     .refresh("30s")
     .time({ from: "now-1h", to: "now" })
     .withVariable(prometheusVariable())
@@ -77,6 +79,23 @@ export function sla() {
         .withTarget(prom("sum by (variant) (tritgate_variant_running_requests)", "{{variant}} running", "A"))
         .withTarget(prom("sum by (variant) (tritgate_variant_waiting_requests)", "{{variant}} waiting", "B"))
         .gridPos({ h: 8, w: 12, x: 12, y: 27 }),
+    )
+    .withRow(new RowBuilder("Capacity"))
+    .withPanel(
+      new TimeSeries()
+        .title("Recommended replicas (what the HPA scales to) against replicas reporting")
+        .description(
+          "Each replica reports how many replicas like it its load needs (busiest variant's running+waiting over slots at 80% target occupancy, or p95 TTFT/SLA when over 1); the sum is the fleet's need (docs/CAPACITY.md).",
+        )
+        .withTarget(prom("sum(tritgate_capacity_recommended_replicas)", "recommended", "A"))
+        .withTarget(prom("count(tritgate_capacity_recommended_replicas)", "reporting", "B"))
+        .gridPos({ h: 8, w: 12, x: 0, y: 36 }),
+    )
+    .withPanel(
+      new TimeSeries()
+        .title("Variants unloaded for idleness")
+        .withTarget(prom("sum by (variant) (tritgate_variant_unloaded)", "{{variant}}"))
+        .gridPos({ h: 8, w: 12, x: 12, y: 36 }),
     )
     .build();
 }

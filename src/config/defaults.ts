@@ -109,6 +109,11 @@ canary:
 # (bench:nano), and the two variants' workers then share the machine's cores
 threads: 1
 
+# unload a variant's model after this many ms with nothing to do (its worker's memory is freed) and
+# load it again on the next request, which waits for the load (the router counts it); a variant's own
+# idleUnloadMs overrides this, null there keeps it loaded. null: never unload
+idleUnloadMs: null
+
 # the response cache's one memory bound, for every tier that turns the cache on (default 64 MiB)
 # responseCache: { maxBytes: 67108864, embeddingVariant: nano-b158 }   # embeddingVariant: for semantic tiers
 

@@ -15,4 +15,4 @@ export {
   type VariantConfig,
 } from "./schema.js";
 export { resolveStateDir } from "./state.js";
-export { variantCost } from "./variants.js";
+export { idleUnloadMsOf, variantCost } from "./variants.js";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, type ConfigIssue, parseConfig } from "./parse.js";
+import { idleUnloadMsOf } from "./variants.js";
 
 /** A small valid config; tests break one thing at a time. */
 const GOOD = `server:
@@ -133,6 +134,19 @@ describe("parseConfig", () => {
     expect(issuesOf(wrong)).toMatchObject([
       { path: "tiers[1].responseCache.mode", message: 'expected one of "off", "exact", "semantic", got "fuzzy"' },
     ]);
+  });
+
+  it("reads idle unloading: off by default, a global time, a variant's own, and null to keep one loaded", () => {
+    const off = parseConfig(GOOD, "a.yaml");
+    expect(off.idleUnloadMs).toBeNull();
+    expect(off.variants.map((v) => idleUnloadMsOf(off, v))).toEqual([undefined, undefined]);
+    const text = `${replaceOnce(GOOD, "    wattsPerCore: 8\n  - name: tiny-fp32", "    wattsPerCore: 8\n    idleUnloadMs: null\n  - name: tiny-fp32")}idleUnloadMs: 600000\n`;
+    const on = parseConfig(text, "a.yaml");
+    expect(on.variants.map((v) => idleUnloadMsOf(on, v))).toEqual([undefined, 600_000]);
+    const own = parseConfig(replaceOnce(text, "idleUnloadMs: null", "idleUnloadMs: 5000"), "a.yaml");
+    expect(own.variants.map((v) => idleUnloadMsOf(own, v))).toEqual([5000, 600_000]);
+    const [issue] = issuesOf(replaceOnce(text, "idleUnloadMs: null", "idleUnloadMs: -1"));
+    expect(issue).toMatchObject({ path: "variants[0].idleUnloadMs", message: "expected a positive integer, got -1" });
   });
 
   it("resolves relative paths against baseDir, keeping absolute ones", () => {

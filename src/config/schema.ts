@@ -227,6 +227,11 @@ const variantSchema = z.strictObject(
      * pool's DEFAULT_MAX_KV_WAIT_MS (10 s).
      */
     maxKvWaitMs: nonNegative().optional(),
+    /**
+     * Unload the model after this many ms with nothing running or queued; the next request waits while
+     * it loads again. Unset: the top-level `idleUnloadMs`; null: never, whatever that says.
+     */
+    idleUnloadMs: positiveInt().nullable().optional(),
     /** What we pay for a core-hour of the machine: a request's cost is its core-seconds at this price. */
     pricePerCoreHour: nonNegative(),
     wattsPerCore: nonNegative(),
@@ -291,6 +296,8 @@ export const configFileSchema = z.strictObject(
      * (default: physical cores, or TRITGATE_THREADS).
      */
     threads: positiveInt().optional(),
+    /** Every variant's idle unload time in ms unless it sets its own; null (the default): never unload. */
+    idleUnloadMs: positiveInt().nullable().default(null),
     /**
      * Variants share the physical cores as one budget: each forward call holds `threads` of them
      * while it runs, so engines never oversubscribe the cores; at threads = cores they take turns

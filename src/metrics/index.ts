@@ -1,3 +1,11 @@
+export {
+  type CapacityInput,
+  type CapacityPolicy,
+  DEFAULT_CAPACITY_POLICY,
+  recommendedReplicas,
+  TtftSlaWindow,
+  type VariantLoad,
+} from "./capacity.js";
 export { DASHBOARDS_DIR, dashboardsRoute } from "./dashboards-route.js";
 export {
   createEnergyMeter,

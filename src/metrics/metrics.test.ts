@@ -46,6 +46,7 @@ function gatewayMetrics() {
           kvTokens: 900,
           modelBytes: 2_000_000,
           breaker: "closed",
+          unloaded: false,
           cpuTurns: 1200,
           cpuTurnWaitSeconds: 0.75,
         },
@@ -59,6 +60,7 @@ function gatewayMetrics() {
           kvTokens: null,
           modelBytes: 8_000_000,
           breaker: "open",
+          unloaded: true,
         },
       ],
     },
@@ -140,6 +142,8 @@ describe("GET /metrics", () => {
       "tritgate_variant_kv_tokens",
       "tritgate_variant_model_bytes",
       "tritgate_variant_breaker_state",
+      "tritgate_variant_unloaded",
+      "tritgate_capacity_recommended_replicas",
       "tritgate_variant_cpu_turns_total",
       "tritgate_variant_cpu_turn_wait_seconds_total",
       "tritgate_kernel_info",
@@ -181,6 +185,10 @@ describe("GET /metrics", () => {
     expect(value("tritgate_variant_batch_occupancy_ratio", { variant: "nano-b158" })).toBe(0.5);
     expect(value("tritgate_variant_batch_occupancy_ratio", { variant: "nano-fp32" })).toBe(0.5);
     expect(value("tritgate_variant_breaker_state", { variant: "nano-fp32" })).toBe(2);
+    expect(value("tritgate_variant_unloaded", { variant: "nano-fp32" })).toBe(1);
+    expect(value("tritgate_variant_unloaded", { variant: "nano-b158" })).toBe(0);
+    // nano-b158 holds 3 running + 1 waiting on 4 slots (the open nano-fp32 does not count): 1 / 0.8
+    expect(value("tritgate_capacity_recommended_replicas")).toBeCloseTo(1.25, 12);
     expect(samples.some((s) => s.name === "tritgate_variant_kv_tokens" && s.labels.variant === "nano-fp32")).toBe(
       false,
     );

@@ -5,6 +5,7 @@
  * client-supplied model string or prompt, so the series count is fixed by the config.
  */
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { type CapacityPolicy, DEFAULT_CAPACITY_POLICY, recommendedReplicas, TtftSlaWindow } from "./capacity.js";
 import { CounterFamily, HistogramFamily } from "./families.js";
 import { RecentRequests } from "./recent.js";
 import type { KernelInfoSource, RecorderStatsSource, VariantStateSource } from "./sources.js";
@@ -42,6 +43,8 @@ export interface MetricsOptions {
   readonly recentCapacity?: number;
   /** clock (ms since epoch); tests pin it */
   readonly now?: () => number;
+  /** how the capacity signal is derived (capacity.ts); default DEFAULT_CAPACITY_POLICY */
+  readonly capacity?: CapacityPolicy;
 }
 
 export type GatewayMetrics = ReturnType<typeof createMetrics>;
@@ -55,6 +58,9 @@ export function createMetrics(sources: MetricsSources = {}, options: MetricsOpti
     registry.removeSingleMetric(`tritgate_nodejs_${name}`);
   }
   const registers = [registry];
+  const now = options.now ?? Date.now;
+  const capacityPolicy = options.capacity ?? DEFAULT_CAPACITY_POLICY;
+  const ttftSla = new TtftSlaWindow();
 
   // request metrics: label values are passed in labelNames order
   const histogram = (name: string, help: string, labelNames: readonly string[], buckets: readonly number[]) =>
@@ -114,7 +120,9 @@ export function createMetrics(sources: MetricsSources = {}, options: MetricsOpti
 
   return {
     registry,
-    now: options.now ?? Date.now,
+    now,
+    /** recent requests' TTFT against their tier's SLA, for the capacity signal */
+    ttftSla,
     /** the latest requests, for `GET /ui/data.json` */
     recent: new RecentRequests(options.recentCapacity ?? 5000),
     requestDuration: histogram(
@@ -262,6 +270,26 @@ export function createMetrics(sources: MetricsSources = {}, options: MetricsOpti
       "Circuit breaker: 0 closed, 1 half open, 2 open.",
       (v) => BREAKER_STATE_VALUE[v.breaker],
     ),
+    unloaded: variantGauge(
+      "tritgate_variant_unloaded",
+      "1 while the variant's model is unloaded for idleness (or reloading for a request), else 0.",
+      (v) => (v.unloaded ? 1 : 0),
+    ),
+    recommendedReplicas: new Gauge({
+      name: "tritgate_capacity_recommended_replicas",
+      help: "Replicas like this one its load needs: max(busiest variant's (running+waiting)/slots / target occupancy, p95 TTFT/SLA when over 1). Sum over replicas for the fleet.",
+      registers,
+      collect() {
+        const variants = (sources.variants?.variants() ?? []).map((v) => ({
+          running: v.running,
+          waiting: v.waiting,
+          slots: v.slots,
+          serving: v.breaker !== "open",
+        }));
+        const sla = ttftSla.p95(now(), capacityPolicy.windowMs);
+        this.set(recommendedReplicas({ variants, ttftSla: sla }, capacityPolicy));
+      },
+    }),
     kernelInfo: new Gauge<"isa">({
       name: "tritgate_kernel_info",
       help: "1 for the ISA the kernels dispatch to.",

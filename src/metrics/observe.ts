@@ -45,6 +45,8 @@ export interface RequestMetricsInput {
   readonly slaViolated: readonly SlaBound[];
   /** null when no cache was consulted */
   readonly cache: "hit" | "miss" | null;
+  /** the TTFT bound the router held this request to (its decision's); absent or null: not routed */
+  readonly ttftSlaMs?: number | null;
 }
 
 /** The bounds a routed request missed: TTFT counts only when a first token exists. */
@@ -85,6 +87,8 @@ export function observeRequest(metrics: GatewayMetrics, input: RequestMetricsInp
     return;
   }
 
+  if (input.ttftMs !== null && input.ttftSlaMs != null)
+    metrics.ttftSla.add(metrics.now(), input.ttftMs, input.ttftSlaMs);
   if (input.predictedTotalMs !== null) metrics.predictedDuration.observe(served, input.predictedTotalMs / 1000);
   if (input.queueMs !== null) metrics.queueWait.observe(served, input.queueMs / 1000);
   if (input.ttftMs !== null) {

@@ -23,6 +23,8 @@ export interface VariantGaugeState {
   /** bytes of the loaded model; null when unknown */
   readonly modelBytes: number | null;
   readonly breaker: BreakerStateName;
+  /** the model is unloaded for idleness, or reloading for a request (the pool's `unloaded` / `reloading`) */
+  readonly unloaded: boolean;
   /** forward calls that took a CPU turn, and the seconds they waited for it (monotonic); absent or null without turns */
   readonly cpuTurns?: number | null;
   readonly cpuTurnWaitSeconds?: number | null;
@@ -98,6 +100,7 @@ export function servedVariantSource(
         batchSize: v.worker.batchSize ?? null,
         modelBytes: options.modelBytes?.(v.config.name) ?? null,
         breaker: options.breaker(v.config.name)?.state ?? "open",
+        unloaded: v.worker.state === "unloaded" || v.worker.state === "reloading",
         cpuTurns: v.worker.cpuTurnStats?.turns ?? null,
         cpuTurnWaitSeconds: v.worker.cpuTurnStats ? v.worker.cpuTurnStats.waitMs / 1000 : null,
       })),

@@ -6,7 +6,7 @@ import { hardware } from "../../../kernels/index.js";
  * reported as not ready, never fatal), prints the demo key once, and serves until SIGTERM/SIGINT.
  */
 import { type MeasuredCard, readModelCard, resolveVariantFigures } from "../../config/card.js";
-import { type GatewayConfig, loadConfig, resolveStateDir, variantCost } from "../../config/index.js";
+import { type GatewayConfig, idleUnloadMsOf, loadConfig, resolveStateDir, variantCost } from "../../config/index.js";
 import {
   createReports,
   driverFor,
@@ -85,7 +85,10 @@ function servedVariants(
         // a missing model file is the worker's to report (the variant is not ready), not a crash here
         ...modelBytes(v.path),
       },
-      worker: startVariantWorker(workerOptions(config, v.name, v.path, cpuTurns)),
+      worker: startVariantWorker({
+        ...workerOptions(config, v.name, v.path, cpuTurns),
+        idleUnloadMs: idleUnloadMsOf(config, configured),
+      }),
       version: active?.version ?? FIRST_VERSION,
     };
   });
@@ -241,6 +244,7 @@ export const serveCommand: Command = {
       registry: {
         database,
         policy: config.canary,
+        // a canary serves its rollout window and is judged on it: it stays loaded (no idleUnloadMs)
         startWorker: (name, path) => startVariantWorker(workerOptions(config, name, path, cpuTurns)),
         canaries: registry.flatMap((r) => (r.canary ? [r.canary] : [])),
       },

@@ -20,6 +20,7 @@ function candidate(variant: string, i: number): Candidate {
     engine: variant.endsWith("fp32") ? "onnx" : "bitnet",
     quality: variant.endsWith("fp32") ? 1 : 0.75,
     prediction: {
+      loadMs: 0,
       queueMs: i % 3,
       prefillMs: 4,
       decodeMs: 40,

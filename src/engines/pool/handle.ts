@@ -9,6 +9,9 @@
  * is refused, and the rest of the pool keeps serving. A worker that crashes after loading fails
  * the generations it was running, then is restarted (with a growing delay) while new requests
  * wait in the queue; after `maxRestarts` crashes in a row without a minute of service, it stays failed.
+ * With `idleUnloadMs`, a worker with nothing running or queued for that long is terminated (its model's
+ * memory goes with the thread) and the variant is `unloaded`; the next request waits in the queue while
+ * a new worker loads it, as after a crash.
  */
 import type { Worker } from "node:worker_threads";
 import { ModelLoadError } from "../errors.js";
@@ -35,11 +38,20 @@ export interface VariantWorkerOptions extends Omit<WorkerInit, "cpuTurns"> {
   readonly restartDelayMs?: number;
   /** crashes in a row (none after a minute of service) before the variant stays failed; default 5 */
   readonly maxRestarts?: number;
+  /**
+   * unload the model after this long with nothing running or queued (the worker is terminated, its
+   * memory freed); the next request reloads it. Unset or 0: never
+   */
+  readonly idleUnloadMs?: number | undefined;
   /** the process's CPU turn lock (`createCpuTurns`, one for all workers): the engine's forward calls take turns */
   readonly cpuTurns?: CpuTurns | undefined;
 }
 
-export type VariantWorkerState = "loading" | "ready" | "failed" | "closed";
+/**
+ * `unloaded`: terminated for idleness, loaded again by the next request; `reloading`: that load, with
+ * requests waiting for it. Both can take requests; `loading` (the first load, or a restart) cannot yet.
+ */
+export type VariantWorkerState = "loading" | "ready" | "unloaded" | "reloading" | "failed" | "closed";
 
 export interface VariantWorker {
   readonly name: string;
@@ -75,6 +87,14 @@ export interface VariantWorker {
   readonly batchSteps: { readonly steps: number; readonly sequences: number; readonly largest: number };
   /** restarts after crashes so far */
   readonly restarts: number;
+  /** idle unloads so far */
+  readonly unloads: number;
+  /**
+   * How long before this variant can run anything: an unloaded variant's last load time (thread start to
+   * ready, as this handle saw it: more than the worker's `loadMs`, which counts the engine's load alone),
+   * what is left of it while it reloads; 0 otherwise (a first load or a restart has no figure yet)
+   */
+  readonly pendingLoadMs: number;
   /** CPU turns this variant's workers took and the time they waited for them (null without a turn lock) */
   readonly cpuTurnStats?: CpuTurnStats | null;
   generate(
@@ -82,6 +102,11 @@ export interface VariantWorker {
     onToken?: (token: PoolToken) => void,
     signal?: AbortSignal,
   ): Promise<PoolResult>;
+  /**
+   * Start loading an unloaded variant without a request (a router that refused it for its load time
+   * would otherwise never see it warm); no effect in any other state
+   */
+  prewarm(): void;
   /** test hook: make the worker exit abnormally */
   crash(): void;
   close(): Promise<void>;
@@ -130,6 +155,7 @@ class WorkerHandle implements VariantWorker {
   error: string | undefined;
   info: VariantInfo | undefined;
   restarts = 0;
+  unloads = 0;
   private worker!: Worker;
   /** which spawned worker is current: events from an older one are ignored */
   private generation = 0;
@@ -145,6 +171,13 @@ class WorkerHandle implements VariantWorker {
   private pastTurns: CpuTurnStats = { turns: 0, waitMs: 0, heldMs: 0 };
   private readonly restartDelayMs: number;
   private readonly maxRestarts: number;
+  private readonly idleUnloadMs: number;
+  private idleTimer: NodeJS.Timeout | undefined;
+  /** when the current worker was spawned, and how long the last one took from then to ready */
+  private spawnedAt = 0;
+  private lastLoadMs = 0;
+  /** settles the `ready` promise: only the first load does; later loads find it settled */
+  private readonly settle: ReadySettle;
   private readonly queue: PriorityQueue<Job>;
   private readonly active = new Map<number, Job>();
   private nextId = 1;
@@ -158,6 +191,7 @@ class WorkerHandle implements VariantWorker {
     this.queue = new PriorityQueue<Job>(Math.max(0, Math.floor(options.maxQueue ?? 64)));
     this.restartDelayMs = Math.max(0, options.restartDelayMs ?? 500);
     this.maxRestarts = Math.max(0, Math.floor(options.maxRestarts ?? 5));
+    this.idleUnloadMs = Math.max(0, options.idleUnloadMs ?? 0);
     const { name, path, threads, contextLength, activations, batching, stepTokenBudget, kvTokenBudget, maxKvWaitMs } =
       options;
     this.init = {
@@ -178,11 +212,13 @@ class WorkerHandle implements VariantWorker {
       settle = { resolve, reject };
     });
     this.ready.catch(() => undefined);
+    this.settle = settle;
     this.spawn(settle);
   }
 
   private spawn(settle: ReadySettle): void {
     const generation = ++this.generation;
+    this.spawnedAt = performance.now();
     const seat = this.cpuTurns?.join(this.init.threads);
     this.seat = seat;
     const worker = spawnWorker({ ...this.init, cpuTurns: seat });
@@ -273,6 +309,14 @@ class WorkerHandle implements VariantWorker {
     return total;
   }
 
+  get pendingLoadMs(): number {
+    if (this.state === "unloaded") return this.lastLoadMs;
+    if (this.state === "reloading") {
+      return Math.max(0, this.lastLoadMs - (performance.now() - this.spawnedAt));
+    }
+    return 0;
+  }
+
   get cpuTurnStats(): CpuTurnStats | null {
     if (!this.cpuTurns) return null;
     const now = this.seat ? this.cpuTurns.stats(this.seat) : { turns: 0, waitMs: 0, heldMs: 0 };
@@ -326,7 +370,10 @@ class WorkerHandle implements VariantWorker {
       }
       if (this.state === "ready" && this.active.size < this.slots) {
         this.dispatch(job);
-      } else if (!this.queue.push(job, request.priority ?? 0)) {
+        return;
+      }
+      if (this.state === "unloaded") this.reload();
+      if (!this.queue.push(job, request.priority ?? 0)) {
         // a full queue makes room for a more urgent request: the newest of the least urgent is refused instead
         const refused = this.queue.displace(job, request.priority ?? 0) ?? job;
         refused.detach();
@@ -335,15 +382,20 @@ class WorkerHandle implements VariantWorker {
     });
   }
 
+  prewarm(): void {
+    if (this.state === "unloaded") this.reload();
+  }
+
   crash(): void {
     this.post({ type: "crash" });
   }
 
   async close(): Promise<void> {
     if (this.state === "closed") return;
-    const loading = this.state === "loading";
+    const loading = this.state === "loading" || this.state === "reloading";
     this.state = "closed";
     if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.disarmIdle();
     this.failAll(new VariantUnavailableError(this.name, "closed"));
     // a worker stopped in the middle of loading can abort the process: onnxruntime's native session
     // creation calls back into a thread that is gone. Let the load finish first (bounded).
@@ -364,7 +416,38 @@ class WorkerHandle implements VariantWorker {
     this.worker.postMessage(message);
   }
 
+  /** Nothing runs or waits: unload after `idleUnloadMs` unless a request comes first. */
+  private armIdle(): void {
+    if (this.idleUnloadMs <= 0 || this.state !== "ready" || this.active.size > 0 || this.queue.size > 0) return;
+    this.disarmIdle();
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      this.unload();
+    }, this.idleUnloadMs);
+    this.idleTimer.unref();
+  }
+
+  private disarmIdle(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  private unload(): void {
+    if (this.state !== "ready" || this.active.size > 0 || this.queue.size > 0) return;
+    this.generation++; // the terminated worker's exit is not a crash
+    this.state = "unloaded";
+    this.unloads++;
+    void this.worker.terminate();
+  }
+
+  /** A request for an unloaded variant: load it again; requests queue meanwhile. */
+  private reload(): void {
+    this.state = "reloading";
+    this.spawn(this.settle);
+  }
+
   private dispatch(job: Job): void {
+    this.disarmIdle();
     job.startedAt = performance.now();
     this.active.set(job.id, job);
     const { priority: _priority, ...request } = job.request;
@@ -382,6 +465,7 @@ class WorkerHandle implements VariantWorker {
   private abort(job: Job): void {
     if (this.queue.remove(job)) {
       job.reject(new GenerationAbortedError(this.name));
+      this.armIdle();
       return;
     }
     // running: the worker stops at the next token and reports done, which frees the slot
@@ -393,11 +477,13 @@ class WorkerHandle implements VariantWorker {
     switch (message.type) {
       case "ready":
         this.info = message.info;
+        this.lastLoadMs = performance.now() - this.spawnedAt;
         this.state = "ready";
         this.error = undefined;
         this.readySince = performance.now();
         settle.resolve(message.info);
         this.pump();
+        this.armIdle();
         return;
       case "load-error":
         this.fail(message.error.message, settle.reject);
@@ -453,12 +539,14 @@ class WorkerHandle implements VariantWorker {
     this.active.delete(id);
     job.detach();
     this.pump();
+    this.armIdle();
     return job;
   }
 
   private fail(reason: string, rejectReady: (e: Error) => void): void {
     if (this.state === "failed" || this.state === "closed") return;
     const wasLoading = this.state === "loading";
+    this.disarmIdle();
     this.state = "failed";
     this.error = reason;
     if (wasLoading) rejectReady(new ModelLoadError(this.path, reason));

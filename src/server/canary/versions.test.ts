@@ -38,6 +38,8 @@ function scriptedWorker(name: string, script: () => Script): VariantWorker & { c
     path: "/scripted",
     ready: Promise.resolve(runtime.info!),
     restarts: 0,
+    unloads: 0,
+    pendingLoadMs: 0,
     waitingAtOrAbove: () => 0,
     // a script holds no KV cache
     kvTokensInUse: 0,
@@ -47,6 +49,7 @@ function scriptedWorker(name: string, script: () => Script): VariantWorker & { c
     batchSteps: { steps: 0, sequences: 0, largest: 0 },
     closed: false,
     crash() {},
+    prewarm() {},
     async close() {
       worker.closed = true;
     },

@@ -152,6 +152,13 @@ class VersionedVariant implements VariantRuntime {
   get kvTokensInUse() {
     return this.stable.worker.kvTokensInUse;
   }
+  /** the stable worker's: an idle-unloaded stable version is what the next request waits for */
+  get pendingLoadMs() {
+    return this.stable.worker.pendingLoadMs;
+  }
+  prewarm() {
+    this.stable.worker.prewarm?.();
+  }
   get batchSize() {
     return this.stable.worker.batchSize;
   }

@@ -117,9 +117,20 @@ export class Gateway {
     const now = this.now();
     const variants = this.states.snapshot(family, now, args.tier.priority);
     const decision = decide({ features, tier: args.tier, variants, now, pinned });
+    if (decision.kind === "rejected" && decision.reason === "rejected_overload") this.prewarmCold(decision);
     const load: Routed["load"] = {};
     for (const v of variants) load[v.name] = { running: v.running, waiting: v.waiting };
     return { decisionId: newId("dec_"), decision, load };
+  }
+
+  /**
+   * A refusal for overload where a variant was cold: load it now, so the retry the client is told to
+   * make (retry-after counts the load) finds it warm instead of being refused for the same load again.
+   */
+  private prewarmCold(decision: Decision): void {
+    for (const c of decision.candidates) {
+      if (c.allowed && c.prediction.loadMs > 0) this.states.get(c.variant)?.worker.prewarm?.();
+    }
   }
 
   /** A rejected decision as the API error it answers with. */

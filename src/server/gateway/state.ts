@@ -22,6 +22,16 @@ import type { ServedVariant } from "../types.js";
 /** How long a variant that is still loading looks "open" to the router. */
 const LOADING_RETRY_MS = 1000;
 
+/**
+ * Worker states that take requests: an idle-unloaded variant (and one reloading on demand) queues them
+ * until its model is back, and the router counts that wait (`VariantState.loadMs`).
+ */
+const SERVABLE: ReadonlySet<string> = new Set(["ready", "unloaded", "reloading"]);
+
+function servable(state: string): boolean {
+  return SERVABLE.has(state);
+}
+
 interface Entry {
   readonly served: ServedVariant;
   rates: LiveRates;
@@ -77,6 +87,7 @@ export class VariantStates {
         running: worker.running,
         waiting: priority === undefined ? worker.waiting : (worker.waitingAtOrAbove?.(priority) ?? worker.waiting),
         slots: worker.slots,
+        loadMs: worker.pendingLoadMs ?? 0,
         breaker: this.effectiveBreaker(e, now),
         cost: config.cost,
       });
@@ -92,17 +103,17 @@ export class VariantStates {
   /** Takes an attempt through the breaker; false when it refuses (or the worker cannot serve). */
   begin(name: string, now: number): boolean {
     const e = this.entries.get(name);
-    if (e?.served.worker.state !== "ready") return false;
+    if (!e || !servable(e.served.worker.state)) return false;
     const next = beginAttempt(e.breaker, now);
     e.breaker = next.breaker;
     return next.allowed;
   }
 
-  /** Whether some ready variant's breaker would let a request through now (for `/health/ready`). */
+  /** Whether some servable variant's breaker would let a request through now (for `/health/ready`). */
   canServe(now: number): boolean {
     return [...this.entries.values()].some((e) => {
       const b = this.effectiveBreaker(e, now);
-      return e.served.worker.state === "ready" && (b.state !== "open" || now >= b.retryAtMs);
+      return servable(e.served.worker.state) && (b.state !== "open" || now >= b.retryAtMs);
     });
   }
 
@@ -141,7 +152,7 @@ export class VariantStates {
   /** A worker that is loading, failed or closed reads as an open breaker, so the router skips it. */
   private effectiveBreaker(e: Entry, now: number): BreakerState {
     const state = e.served.worker.state;
-    if (state === "ready") return e.breaker;
+    if (servable(state)) return e.breaker;
     const retryAtMs = state === "loading" ? now + LOADING_RETRY_MS : Number.MAX_SAFE_INTEGER;
     return { state: "open", openedAtMs: now, retryAtMs };
   }

@@ -39,6 +39,7 @@ export const observeMetrics: ObserverFactory = ({ metrics, energy }) => ({
       fallback: variant !== null && chosen !== null && variant.name !== chosen && !o.escalated,
       slaViolated: decision?.kind === "routed" && variant ? slaViolations(decision.sla, o.ttftMs, o.totalMs) : [],
       cache: o.cache?.status ?? null,
+      ttftSlaMs: decision?.kind === "routed" ? decision.sla.ttftMs : null,
     });
   },
 });
