@@ -34,13 +34,10 @@ const total = (column: Column) => `coalesce(sum(${i(column)}), 0)`;
  * routed (it has a decision) and took longer than that decision allowed: TTFT when it has one, or
  * total time (a NULL comparison, no TTFT, falls through to the total's).
  */
-const AGGREGATES: Record<Summed, string> = {
+const aggregates = (missed: string): Record<Summed, string> => ({
   requests: "count(*)::int",
   errors: count(`${i(r.status)} >= 400`),
-  slaMisses: count(
-    `coalesce(${i(r.ttftMs)} > (d."${routingDecisions.sla.name}"->>'ttftMs')::float8 or ` +
-      `${i(r.totalMs)} > (d."${routingDecisions.sla.name}"->>'totalMs')::float8, false)`,
-  ),
+  slaMisses: count(missed),
   degraded: count(i(r.degraded)),
   escalated: count(i(r.escalated)),
   cacheHits: count(i(r.cacheHit)),
@@ -52,17 +49,23 @@ const AGGREGATES: Record<Summed, string> = {
   cost: total(r.cost),
   price: total(r.price),
   counterfactualCost: total(r.counterfactualCost),
-};
+});
+
+/** `missed` over a request (`i`) joined to its decision (`d`, a relation of routing_decisions' columns). */
+export const MISSED_BY_DECISION =
+  `coalesce(${i(r.ttftMs)} > (d."${routingDecisions.sla.name}"->>'ttftMs')::float8 or ` +
+  `${i(r.totalMs)} > (d."${routingDecisions.sla.name}"->>'totalMs')::float8, false)`;
 
 const quoted = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 /**
  * `usage AS (INSERT INTO daily_usage ...)`: a data-modifying CTE over `ins` (the requests just
- * inserted, all columns) joined to `decisions` (a table or CTE of routing_decisions' columns holding
- * at least their decisions). Groups are upserted sorted by key, so replicas updating the same rollups
- * lock them in one order and cannot deadlock.
+ * inserted, all columns) left-joined as `d` to `joined` (a relation keyed by request id and
+ * `created_at`), with `missed` the SQL test of an SLA miss over `i` and `d`. Groups are upserted
+ * sorted by key, so replicas updating the same rollups lock them in one order and cannot deadlock.
  */
-export function usageCte(decisions: string): string {
+export function usageCte(joined: string, missed: string): string {
+  const AGGREGATES = aggregates(missed);
   const usage = getTableName(dailyUsage);
   const columns = getTableColumns(dailyUsage);
   const summed = Object.keys(AGGREGATES) as Summed[];
@@ -73,7 +76,7 @@ export function usageCte(decisions: string): string {
     `usage as (insert into "${usage}" (${[...key, ...names].join(", ")}) ` +
     `select (${i(r.createdAt)} at time zone 'UTC')::date, ${i(r.tenantId)}, coalesce(${i(r.variant)}, ${quoted(NO_VARIANT)}), ` +
     `${summed.map((k) => AGGREGATES[k]).join(", ")} ` +
-    `from ins i left join ${decisions} d on ${on} group by 1, 2, 3 order by 1, 2, 3 ` +
+    `from ins i left join ${joined} d on ${on} group by 1, 2, 3 order by 1, 2, 3 ` +
     `on conflict (${key.join(", ")}) do update set ` +
     `${names.map((n) => `${n} = "${usage}".${n} + excluded.${n}`).join(", ")})`
   );

@@ -5,11 +5,12 @@
  * batch whose commit was not acknowledged) adds nothing the second time, and no statement that runs
  * on its own — whatever a dropped connection leaves behind — can count a request without inserting it.
  *
- * Two ways in: multi-row INSERTs, one statement for all three tables per chunk (both drivers), or COPY
- * into temporary tables followed by one INSERT ... SELECT statement for all three (postgres.js only;
- * COPY itself has no ON CONFLICT). Either way a request and its decision are written together or not at all. The temporary tables belong to the
- * connection's session, so a statement a broken transaction leaves to run on a reconnected session
- * finds no staged rows.
+ * Two ways in: multi-row INSERTs, one statement for all three tables per chunk (both drivers), or, on
+ * postgres.js, COPY of the requests into a session temp table, one INSERT ... SELECT statement for the
+ * requests and their rollup, and COPY of the new requests' decisions, in one transaction that stops
+ * when its connection is lost (`transaction.ts`; COPY itself has no ON CONFLICT). Either way a request
+ * and its decision are written together or not at all, and the temp table belongs to the connection's
+ * session: a statement left to run on a reconnected session would find nothing staged.
  */
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -18,7 +19,7 @@ import type { PgTable } from "drizzle-orm/pg-core";
 import type { TransactionSql } from "postgres";
 import type { RecordEntry } from "./entry.js";
 import type { Database } from "./open.js";
-import { usageCte } from "./rollup.js";
+import { MISSED_BY_DECISION, missedSla, usageCte } from "./rollup.js";
 import { type RoutingDecisionInsert, requests, routingDecisions } from "./schema.js";
 import { transaction } from "./transaction.js";
 
@@ -40,7 +41,6 @@ const INSERT_CHUNK = 1000;
 const REQUESTS = getTableName(requests);
 const DECISIONS = getTableName(routingDecisions);
 const REQUEST_ID = requests.requestId.name;
-const CREATED_AT = requests.createdAt.name;
 
 export async function writeBatch(
   database: Database,
@@ -72,7 +72,7 @@ async function insertRows(database: Database, entries: readonly RecordEntry[]): 
       .onConflictDoNothing()
       .returning();
     const rows = await database.rows<Record<string, string>>(
-      sql`with dec as ${dec}, ins as ${ins}, ${sql.raw(usageCte("dec"))} select ${sql.identifier(REQUEST_ID)} from ins`,
+      sql`with dec as ${dec}, ins as ${ins}, ${sql.raw(usageCte("dec", MISSED_BY_DECISION))} select ${sql.identifier(REQUEST_ID)} from ins`,
     );
     for (const row of rows) ids.add(String(row[REQUEST_ID]));
   }
@@ -216,38 +216,61 @@ async function copyLinesInto(tx: TransactionSql, target: string, columnList: str
 }
 
 /**
- * COPY both tables' rows into temporary twins, then one statement: the new requests (ON CONFLICT DO
- * NOTHING ... RETURNING), their decisions (one each, however often a batch holds it) and the
- * daily_usage upsert over them.
+ * COPY the requests and their decisions' SLAs into session temp tables, then one statement: the new
+ * requests (ON CONFLICT DO NOTHING ... RETURNING) and the daily_usage upsert over them; then COPY the
+ * decisions of the requests it inserted (a new request's decision is new too) straight into their table.
  */
-async function copyRows(database: Database, entries: readonly RecordEntry[]): Promise<Set<string>> {
+async function copyRows(database: Database, batch: readonly RecordEntry[]): Promise<Set<string>> {
   const client = database.postgres;
   if (!client) throw new Error("COPY needs the postgres.js driver (DATABASE_URL)");
-  // encoded (and checked) before any COPY starts
-  const requestLines = await copyLines(
-    REQUESTS,
-    copyColumns(requests),
-    entries.map((e) => e.request),
-  );
-  const decisionLines = await copyLines(DECISIONS, copyColumns(routingDecisions), decisionsOf(entries));
+  // one entry per request (a replay meeting its live copy brings one twice): the rollup joins them 1:1
+  const entries = uniqueEntries(batch);
+  // encoded (and checked) before any COPY starts; one decision per request, however often a batch holds it
+  // each request's line ends with whether it missed its SLA: the rollup's only need of its decision
+  const requestLines = (
+    await copyLines(
+      REQUESTS,
+      copyColumns(requests),
+      entries.map((e) => e.request),
+    )
+  ).map((line, n) => `${line.slice(0, -1)}\t${missedSla(entries[n] as RecordEntry) ? "t" : "f"}\n`);
+  const decisions = decisionsOf(entries);
+  const decisionLines = await copyLines(DECISIONS, copyColumns(routingDecisions), decisions);
   return transaction(client, async (tx, open) => {
-    const stagedRequests = await stage(tx, open, requests, requestLines);
-    const stagedDecisions = await stage(tx, open, routingDecisions, decisionLines);
     const requestColumns = columnList(requests);
-    const decisionColumns = columnList(routingDecisions);
-    const key = `"${REQUEST_ID}", "${CREATED_AT}"`;
+    await stage(
+      tx,
+      open,
+      STAGED_REQUESTS,
+      `(LIKE "${REQUESTS}", "${SLA_MISSED}" boolean)`,
+      `${requestColumns}, "${SLA_MISSED}"`,
+      requestLines,
+    );
     await open();
     const result = await tx.unsafe(
-      `with decisions as (select distinct on (${key}) * from "${stagedDecisions}"), ` +
-        `ins as (insert into "${REQUESTS}" (${requestColumns}) select ${requestColumns} from "${stagedRequests}" ` +
-        `on conflict do nothing returning *), ` +
-        `dec as (insert into "${DECISIONS}" (${decisionColumns}) select ${prefixed("d", routingDecisions)} ` +
-        `from decisions d join ins i on d."${REQUEST_ID}" = i."${REQUEST_ID}" and d."${CREATED_AT}" = i."${CREATED_AT}"), ` +
-        `${usageCte("decisions")} select "${REQUEST_ID}" from ins`,
+      `with ins as (insert into "${REQUESTS}" (${requestColumns}) select ${requestColumns} from "${STAGED_REQUESTS}" ` +
+        `on conflict do nothing returning *), ${usageCte(`"${STAGED_REQUESTS}"`, `d."${SLA_MISSED}"`)} ` +
+        `select "${REQUEST_ID}" from ins`,
     );
     const ids = new Set<string>();
     for (const row of result) ids.add(String((row as Record<string, unknown>)[REQUEST_ID]));
+    const newDecisions = decisionLines.filter((_, i) => ids.has((decisions[i] as RoutingDecisionInsert).requestId));
+    await open();
+    if (newDecisions.length > 0) await copyLinesInto(tx, DECISIONS, columnList(routingDecisions), newDecisions);
     return ids;
+  });
+}
+
+/** the staged requests: `requests`' columns and whether each missed its SLA (`missedSla`, from its decision) */
+const STAGED_REQUESTS = "recorder_requests_staged";
+const SLA_MISSED = "sla_missed";
+
+/** One entry per request (by its key, request id and `created_at`). */
+function uniqueEntries(entries: readonly RecordEntry[]): RecordEntry[] {
+  const seen = new Set<string>();
+  return entries.filter((e) => {
+    const key = `${e.request.requestId}\u0000${e.request.createdAt}`;
+    return !seen.has(key) && seen.add(key);
   });
 }
 
@@ -255,20 +278,20 @@ const columnList = (table: PgTable) =>
   copyColumns(table)
     .map((c) => `"${c.name}"`)
     .join(", ");
-const prefixed = (alias: string, table: PgTable) =>
-  copyColumns(table)
-    .map((c) => `${alias}."${c.name}"`)
-    .join(", ");
 
-/** COPY lines into the session's temporary twin of `table` (emptied at commit); returns its name. */
-async function stage(tx: TransactionSql, open: () => void, table: PgTable, lines: readonly string[]): Promise<string> {
-  const name = getTableName(table);
-  const staging = `recorder_${name}_in`;
+/** COPY lines into a temporary table of the session (made on first use, emptied at commit). */
+async function stage(
+  tx: TransactionSql,
+  open: () => Promise<void>,
+  staging: string,
+  shape: string,
+  columns: string,
+  lines: readonly string[],
+): Promise<void> {
   await open();
-  await tx.unsafe(`CREATE TEMP TABLE IF NOT EXISTS "${staging}" (LIKE "${name}") ON COMMIT DELETE ROWS`);
+  await tx.unsafe(`CREATE TEMP TABLE IF NOT EXISTS "${staging}" ${shape} ON COMMIT DELETE ROWS`);
   await open();
-  if (lines.length > 0) await copyLinesInto(tx, staging, columnList(table), lines);
-  return staging;
+  if (lines.length > 0) await copyLinesInto(tx, staging, columns, lines);
 }
 
 /** Lines joined into ~64 KiB strings: one stream write per line would cost more than the COPY. */
