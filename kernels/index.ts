@@ -200,6 +200,14 @@ export function setThreads(threads: number): number {
   return native.setThreads(threads);
 }
 
+/**
+ * The pool's threads stop spinning for the next job and sleep until it comes (it wakes them): call
+ * when the cores go to other work for a while, such as another engine's CPU turn.
+ */
+export function parkThreads(): void {
+  native.parkThreads();
+}
+
 /** Best read bandwidth in bytes/s over a buffer of `bytes` (choose one far larger than cache). */
 export function readBandwidth(bytes = 1 << 30, passes = 5, options: { isa?: Isa } = {}): number {
   return native.readBandwidth(options.isa, bytes, passes);

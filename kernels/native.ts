@@ -49,6 +49,7 @@ export interface NativeKernels {
   quantizeActivations(isa: IsaArg, x: Float32Array, m: number, k: number): [Int8Array, Float32Array];
   tensorBytes(type: number, rows: number, cols: number): number;
   setThreads(threads: number): number;
+  parkThreads(): void;
   readBandwidth(isa: IsaArg, bytes: number, passes: number): number;
   attention(
     isa: IsaArg,

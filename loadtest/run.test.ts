@@ -39,4 +39,13 @@ describe("npm run loadtest: usage errors exit 2 before any load", () => {
     expect(both).toMatchObject({ code: 2, stderr: expect.stringMatching(/--database-url is for the gateway/) });
     expect((await usage(["--profile", "smoke", "--bogus"])).code).toBe(2);
   });
+
+  it("takes --duration only as a positive number of seconds", async () => {
+    for (const bad of ["0", "-5", "soon"]) {
+      expect(await usage(["--profile", "full", `--duration=${bad}`])).toMatchObject({
+        code: 2,
+        stderr: expect.stringMatching(/--duration must be a positive number of seconds/),
+      });
+    }
+  });
 });

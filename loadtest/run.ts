@@ -1,5 +1,5 @@
 /**
- * `npm run loadtest -- --profile smoke|full [--url URL] [--key KEY | --key TIER=KEY …] [--config FILE] [--database-url URL] [--json FILE]`
+ * `npm run loadtest -- --profile smoke|full [--duration SECONDS] [--url URL] [--key KEY | --key TIER=KEY …] [--config FILE] [--database-url URL] [--json FILE]`
  *
  * Runs a profile of `scenarios.ts` open-loop against a gateway, prints the per-tier table and exits 1
  * when a threshold is breached (2 on a usage error). Without `--url` it starts `tritgate serve` itself
@@ -15,10 +15,13 @@ import { resolveProfile } from "./resolve.js";
 import { PROFILE_NAMES, type ProfileName } from "./scenarios.js";
 import { formatTable } from "./summary.js";
 
-const USAGE = `usage: npm run loadtest -- --profile smoke|full [--url URL --key KEY | --key TIER=KEY ...] [--config FILE]
-                          [--database-url URL] [--json FILE]
+const USAGE = `usage: npm run loadtest -- --profile smoke|full [--duration SECONDS] [--url URL --key KEY | --key TIER=KEY ...]
+                          [--config FILE] [--database-url URL] [--json FILE]
   --profile NAME   smoke (CI: 30 s of load) or full (the rated load: 180 s of load); start-up and
                    warm-up come on top
+  --duration SECONDS
+                   seconds of load instead of the profile's, at the profile's rates (a quick end-to-end
+                   check of a profile; its table is not the rated result)
   --url URL        a running gateway (default: start tritgate serve on a free loopback port)
   --key KEY        with --url: the API key for every tier, or TIER=KEY for one tier (repeatable)
   --config FILE    the gateway config whose tiers' SLAs are the thresholds (and which the own gateway
@@ -55,6 +58,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       args: [...args],
       options: {
         profile: { type: "string" },
+        duration: { type: "string" },
         url: { type: "string" },
         key: { type: "string", multiple: true },
         config: { type: "string" },
@@ -77,6 +81,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   const profileName = values.profile;
   if (!PROFILE_NAMES.includes(profileName as ProfileName))
     return usageError(`--profile must be one of ${PROFILE_NAMES.join(", ")}`);
+  const duration = values.duration === undefined ? undefined : Number(values.duration);
+  if (duration !== undefined && !(Number.isFinite(duration) && duration > 0))
+    return usageError(`--duration must be a positive number of seconds, got ${values.duration}`);
   if (values.url === undefined && values.key !== undefined) return usageError("--key needs --url");
   if (values.url !== undefined && values.key === undefined) return usageError("--url needs --key");
   if (values.url !== undefined && values["database-url"] !== undefined)
@@ -91,6 +98,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     return usageError((e as Error).message);
   }
   log(`profile ${profile.name}: ${profile.description} (tiers' SLAs from ${config.source})`);
+  if (duration !== undefined) {
+    log(`duration ${duration} s instead of the profile's ${profile.durationSeconds} s: a check, not the rated result`);
+    profile = { ...profile, durationSeconds: duration };
+  }
 
   let own: OwnGateway | undefined;
   let report: LoadReport;

@@ -596,6 +596,14 @@ static napi_value js_set_threads(napi_env env, napi_callback_info info) {
     return result;
 }
 
+static napi_value js_park_threads(napi_env env, napi_callback_info info) {
+    (void)info;
+    tg_pool_park();
+    napi_value undefined;
+    napi_get_undefined(env, &undefined);
+    return undefined;
+}
+
 /* readBandwidth(isa, bytes, passes) -> bytes per second */
 static napi_value js_read_bandwidth(napi_env env, napi_callback_info info) {
     size_t argc = 3;
@@ -647,6 +655,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
         {"tensorBytes", NULL, js_tensor_bytes, NULL, NULL, NULL, napi_enumerable, NULL},
         {"hardware", NULL, js_hardware, NULL, NULL, NULL, napi_enumerable, NULL},
         {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"parkThreads", NULL, js_park_threads, NULL, NULL, NULL, napi_enumerable, NULL},
         {"readBandwidth", NULL, js_read_bandwidth, NULL, NULL, NULL, napi_enumerable, NULL},
     };
     napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

@@ -42,6 +42,7 @@ static struct {
     unsigned start_generation; /* generation when the workers were created */
     atomic_int stop;
     atomic_int sleeping;
+    atomic_uint park_generation; /* workers that have seen this generation stop spinning */
     /* the current job: fields are published before `claim`, which holds (job id << 32 | next task) */
     _Atomic(tg_task_fn) fn;
     _Atomic(void *) ctx;
@@ -87,7 +88,7 @@ static unsigned wait_for_job(unsigned seen) {
         unsigned g = atomic_load_explicit(&pool.generation, memory_order_acquire);
         if (g != seen || atomic_load(&pool.stop)) return g;
         __builtin_ia32_pause();
-        if ((i & 255) == 255 && now_ns() > spin_until) break;
+        if ((i & 255) == 255 && (now_ns() > spin_until || atomic_load(&pool.park_generation) == seen)) break;
     }
     pthread_mutex_lock(&pool.wake_lock);
     atomic_fetch_add(&pool.sleeping, 1);
@@ -183,6 +184,8 @@ int tg_pool_set_threads(int n) {
     pthread_mutex_unlock(&pool.job_lock);
     return got;
 }
+
+void tg_pool_park(void) { atomic_store(&pool.park_generation, atomic_load(&pool.generation)); }
 
 /* Called with job_lock held. */
 static void ensure_started(void) {

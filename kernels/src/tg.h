@@ -234,6 +234,9 @@ int tg_pool_threads(void);
 /* Physical cores in this process's affinity mask (SMT siblings counted once). */
 int tg_physical_cores(void);
 int tg_pool_set_threads(int n);
+/* Workers spinning for the next job go to sleep now instead of at the end of their spin (the next
+ * job wakes them): for when the cores go to another engine until this pool's next job. */
+void tg_pool_park(void);
 /* Per-thread scratch that lives as long as the pool (grown on demand, 64-byte aligned). */
 void *tg_pool_scratch(int thread, size_t bytes);
 

@@ -79,7 +79,17 @@ describe("parseConfig", () => {
     });
     expect(c.tiers.map((t) => t.allowedVariants)).toEqual([["tiny-b158"], ["tiny-b158", "tiny-fp32"]]);
     expect(c.tiers[1]).toMatchObject({ strategy: "sla", priority: 0, monthlyTokenBudget: 0, pricePer1kInput: 0 });
-    expect(c.variants[0]).toMatchObject({ slots: 1, coresPerRequest: 1, path: "models/tiny-b158.gguf" });
+    // slots default per engine: a bitnet worker batches its generations, an onnx one runs one at a time
+    expect(c.variants[0]).toMatchObject({
+      slots: 8,
+      coresPerRequest: 1,
+      path: "models/tiny-b158.gguf",
+    });
+    // the worker's defaults apply (the pool's DEFAULT_STEP_TOKEN_BUDGET, DEFAULT_MAX_KV_WAIT_MS, defaultKvTokenBudget)
+    expect(c.variants[0]).not.toHaveProperty("stepTokenBudget");
+    expect(c.variants[0]).not.toHaveProperty("kvTokenBudget");
+    expect(c.variants[0]).not.toHaveProperty("maxKvWaitMs");
+    expect(c.variants[1]).toMatchObject({ slots: 1 });
     expect(c.variants[1]?.card).toEqual({ prefillTokensPerSecond: 300, decodeTokensPerSecond: 30, sha256: "abc" });
     expect(c.families).toEqual([{ name: "tiny", reference: "tiny-fp32" }]);
     expect(c.tenants).toEqual([{ id: "acme", name: "Acme Corp", tier: "pro", keys: [] }]);
@@ -135,6 +145,17 @@ describe("parseConfig", () => {
     const asJson = JSON.stringify(parseConfig(GOOD, "a.yaml"), (k, v) => (k === "source" ? undefined : v), 2);
     const c = parseConfig(asJson, "tritgate.json");
     expect(c.tiers).toEqual(parseConfig(GOOD, "a.yaml").tiers);
+  });
+
+  it("reads the CPU budget: engines take CPU turns unless cpuTurns is false, and threads stays optional", () => {
+    const c = parseConfig(GOOD, "tritgate.yaml");
+    expect(c.cpuTurns).toBe(true);
+    expect(c.threads).toBeUndefined();
+    const off = parseConfig(`${GOOD}\ncpuTurns: false\nthreads: 1\n`, "tritgate.yaml");
+    expect(off.cpuTurns).toBe(false);
+    expect(off.threads).toBe(1);
+    const [issue] = issuesOf(`${GOOD}\ncpuTurns: sometimes\n`);
+    expect(issue).toMatchObject({ path: "cpuTurns", message: 'expected true or false, got "sometimes"' });
   });
 
   it("points at a wrongly typed value: file:line:column: path: expected, got", () => {

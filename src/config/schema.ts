@@ -205,8 +205,28 @@ const variantSchema = z.strictObject(
       .max(1, { error: "expected a quality in (0, 1]" })
       .optional(),
     card: inlineCardSchema,
-    /** Requests served concurrently. */
-    slots: positiveInt().default(1),
+    /**
+     * Requests served concurrently. Default: 8 for bitnet (its worker batches them into one forward step,
+     * so more slots raise throughput), 1 for onnx.
+     */
+    slots: positiveInt().optional(),
+    /**
+     * Tokens one batched step runs at most (bitnet): every running decode, then prompt chunks in what is
+     * left, so a long prompt is split across steps instead of stalling the others' decode. Keep it above
+     * `slots`, or prompts wait for decodes to finish. Unset: the pool's DEFAULT_STEP_TOKEN_BUDGET (256).
+     */
+    stepTokenBudget: positiveInt().optional(),
+    /**
+     * KV-cache positions the variant's running requests may reserve at once (each reserves prompt +
+     * max_tokens, capped at the context). Default: slots full contexts, capped at a quarter of the
+     * machine's memory, never below one context. A request that can never fit is refused with 400.
+     */
+    kvTokenBudget: positiveInt().optional(),
+    /**
+     * How long a request may wait for KV budget before it is refused (429 with retry-after, as a full queue is). Unset: the
+     * pool's DEFAULT_MAX_KV_WAIT_MS (10 s).
+     */
+    maxKvWaitMs: nonNegative().optional(),
     /** What we pay for a core-hour of the machine: a request's cost is its core-seconds at this price. */
     pricePerCoreHour: nonNegative(),
     wattsPerCore: nonNegative(),
@@ -266,8 +286,17 @@ export const configFileSchema = z.strictObject(
     /** The tenant `ensureDemoKey` creates a key for on first start (none when unset). */
     demoTenant: identifier().optional(),
     canary: canarySchema,
-    /** Kernel and onnxruntime threads (default: physical cores). */
+    /**
+     * The CPU budget: the kernels' pool and each ONNX variant's intra-op threads are this many
+     * (default: physical cores, or TRITGATE_THREADS).
+     */
     threads: positiveInt().optional(),
+    /**
+     * Variants share the physical cores as one budget: each forward call holds `threads` of them
+     * while it runs, so engines never oversubscribe the cores; at threads = cores they take turns
+     * (default true).
+     */
+    cpuTurns: z.boolean({ error: "expected true or false" }).default(true),
     responseCache: cacheSchema,
   },
   mapping,
@@ -413,7 +442,10 @@ function crossCheck(raw: ConfigFile): CrossIssue[] {
   return issues;
 }
 
-/** The checked file with its defaults derived: `*` expanded, families (and their references) filled in. */
+/** A variant's slots when the config names none: a batching engine gains from several at once. */
+const DEFAULT_SLOTS = { bitnet: 8, onnx: 1 } as const;
+
+/** The checked file with its defaults derived: `*` expanded, families (and their references) filled in, slots per engine. */
 function derive(raw: ConfigFile) {
   const variantNames = raw.variants.map((v) => v.name);
   const familyNames = [...new Set(raw.variants.map((v) => v.family))];
@@ -429,6 +461,7 @@ function derive(raw: ConfigFile) {
     });
   return {
     ...raw,
+    variants: raw.variants.map((v) => ({ ...v, slots: v.slots ?? DEFAULT_SLOTS[v.engine] })),
     // annotated with the tenancy contract, so a tier field the schema lacks is a compile error here
     tiers: raw.tiers.map(
       (t): TierConfig => ({

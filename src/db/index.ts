@@ -19,7 +19,6 @@ export {
   type UsageGroupBy,
   type UsageReport,
 } from "./reports/index.js";
-export { type DailyUsageInsert, rollUp } from "./rollup.js";
 export * as schema from "./schema.js";
 export * from "./tenancy/index.js";
 export { type WriteMethod, type WriteResult, writeBatch } from "./write.js";

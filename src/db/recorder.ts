@@ -15,7 +15,7 @@
  * drains.
  */
 import type { RecordEntry } from "./entry.js";
-import { Flusher, type FlusherSettings, type FlusherStats, type Handed } from "./flusher.js";
+import { Flusher, type FlusherSettings, type FlusherStats, type Handed, NO_FLUSHES } from "./flusher.js";
 import { FlusherThread } from "./flusher-thread.js";
 import { Journal } from "./journal.js";
 import { connectionUrl, type Database } from "./open.js";
@@ -60,28 +60,11 @@ export interface RecorderOptions {
   readonly flusherThread?: boolean;
 }
 
-export interface RecorderStats {
+/** The flusher's figures (their docs are on `FlusherStats`) with what happens on the gateway's side. */
+export interface RecorderStats extends Omit<FlusherStats, "settled"> {
   /** rows enqueued and not yet committed, nor sealed in the journal */
   readonly queueDepth: number;
   readonly queueCapacity: number;
-  /** requests newly written to the database */
-  readonly written: number;
-  /** requests that were already there (replays of rows whose first write did commit) */
-  readonly duplicates: number;
-  /** rows sent to the journal (database unavailable, batch failed, or queue full) */
-  readonly spilled: number;
-  /** rows written from the journal */
-  readonly replayed: number;
-  /** rows the database refused for their content; in the journal's rejected file */
-  readonly rejected: number;
-  /** rows lost because neither the database nor the journal's disk took them */
-  readonly lost: number;
-  readonly flushes: number;
-  readonly failedFlushes: number;
-  readonly lastFlushMs: number;
-  readonly maxFlushMs: number;
-  /** whether the last attempt reached the database */
-  readonly databaseAvailable: boolean;
   readonly journalPending: boolean;
   /** whether the flusher runs on its own thread */
   readonly flusherThread: boolean;
@@ -239,20 +222,15 @@ export class DatabaseRecorder {
   stats(): RecorderStats {
     const running = this.port?.stats();
     const f = this.dead && running ? sum(this.dead, running) : (running ?? this.dead);
+    // the flusher's own figures, less what only it needs; zero before it has reported
+    const { settled: _settled, databaseAvailable, ...figures } = f ?? { ...NO_FLUSHES, databaseAvailable: true };
     return {
+      ...figures,
       queueDepth: this.waiting() + (this.overflow ? 0 : this.journal.segmentRows),
       queueCapacity: this.queueCapacity,
-      written: f?.written ?? 0,
-      duplicates: f?.duplicates ?? 0,
-      spilled: (f?.spilled ?? 0) + this.spilledHere,
-      replayed: f?.replayed ?? 0,
-      rejected: f?.rejected ?? 0,
-      lost: (f?.lost ?? 0) + this.lostHere,
-      flushes: f?.flushes ?? 0,
-      failedFlushes: f?.failedFlushes ?? 0,
-      lastFlushMs: f?.lastFlushMs ?? 0,
-      maxFlushMs: f?.maxFlushMs ?? 0,
-      databaseAvailable: this.port !== undefined && (f?.databaseAvailable ?? true),
+      spilled: figures.spilled + this.spilledHere,
+      lost: figures.lost + this.lostHere,
+      databaseAvailable: this.port !== undefined && databaseAvailable,
       journalPending: this.journal.hasPending(),
       flusherThread: this.url !== undefined,
     };

@@ -2,10 +2,15 @@
  * The model registry: every version of every variant (`variants`), at most one `active` and one
  * `canary` per variant name, and every change of status or weight in `variant_transitions` with its
  * reason and figures. Each change is one transaction that locks the variant's rows first, so two
- * operators (or a replica's controller and an operator) cannot both promote or both register.
+ * operators (or a replica's controller and an operator) cannot both promote or both register, and
+ * bumps `registry.version` in `settings`, which every gateway polls (`pollSnapshot`) to load the change.
+ * A canary controller's verdict (`decideCanary`) names the version it judged and changes it only while
+ * that version is still the canary: the first verdict wins, a later one from another replica's window
+ * (or one made stale by an operator) changes nothing.
  */
 import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Database, Orm } from "./open.js";
+import { bumpVersion, type Polled, type PolledOptions, pollSnapshot } from "./polled.js";
 import {
   type VariantRow,
   type VariantTransitionKind,
@@ -55,6 +60,9 @@ export interface ServingVersions {
   readonly active: VariantRow | undefined;
   readonly canary: VariantRow | undefined;
 }
+
+/** The counter every registry change bumps; gateways poll it to reload what they serve. */
+export const REGISTRY_VERSION_SETTING = "registry.version";
 
 type Tx = Parameters<Parameters<Orm["transaction"]>[0]>[0];
 
@@ -190,21 +198,7 @@ export async function promoteCanary(
 ): Promise<{ readonly promoted: VariantRow; readonly retired: VariantRow | undefined }> {
   return database.orm.transaction(async (tx) => {
     const { active, canary } = await lockedPair(tx, name);
-    let retired: VariantRow | undefined;
-    if (active) {
-      [retired] = await tx
-        .update(variants)
-        .set({ status: "retired", canaryWeight: 0, updatedAt: sql`now()` })
-        .where(eq(variants.id, active.id))
-        .returning();
-    }
-    const [promoted] = await tx
-      .update(variants)
-      .set({ status: "active", canaryWeight: 0, updatedAt: sql`now()` })
-      .where(eq(variants.id, canary.id))
-      .returning();
-    await recordTransition(tx, name, "promoted", canary.version, active?.version ?? null, 0, cause);
-    return { promoted: promoted!, retired };
+    return promoteIn(tx, name, active, canary, cause);
   });
 }
 
@@ -212,14 +206,75 @@ export async function promoteCanary(
 export async function rollBackCanary(database: Database, name: string, cause: TransitionCause): Promise<VariantRow> {
   return database.orm.transaction(async (tx) => {
     const { active, canary } = await lockedPair(tx, name);
-    const [row] = await tx
+    return rollBackIn(tx, name, active, canary, cause);
+  });
+}
+
+/**
+ * A canary controller's verdict on `version` of `name`: promoted or rolled back only while that version
+ * is still the variant's canary. Returns whether this call made the transition; false when another
+ * replica or an operator decided first (or a newer canary replaced it), in which case nothing changes.
+ */
+export async function decideCanary(
+  database: Database,
+  name: string,
+  version: string,
+  action: "promote" | "rollback",
+  cause: TransitionCause,
+): Promise<boolean> {
+  return database.orm.transaction(async (tx) => {
+    await lockVariant(tx, name);
+    const rows = await tx
+      .select()
+      .from(variants)
+      .where(and(eq(variants.name, name), inArray(variants.status, ["active", "canary"])));
+    const canary = rows.find((r) => r.status === "canary" && r.version === version);
+    if (!canary) return false;
+    const active = rows.find((r) => r.status === "active");
+    if (action === "promote") await promoteIn(tx, name, active, canary, cause);
+    else await rollBackIn(tx, name, active, canary, cause);
+    return true;
+  });
+}
+
+async function promoteIn(
+  tx: Tx,
+  name: string,
+  active: VariantRow | undefined,
+  canary: VariantRow,
+  cause: TransitionCause,
+): Promise<{ readonly promoted: VariantRow; readonly retired: VariantRow | undefined }> {
+  let retired: VariantRow | undefined;
+  if (active) {
+    [retired] = await tx
       .update(variants)
       .set({ status: "retired", canaryWeight: 0, updatedAt: sql`now()` })
-      .where(eq(variants.id, canary.id))
+      .where(and(eq(variants.id, active.id), eq(variants.status, "active")))
       .returning();
-    await recordTransition(tx, name, "rolled_back", canary.version, active?.version ?? null, 0, cause);
-    return row!;
-  });
+  }
+  const [promoted] = await tx
+    .update(variants)
+    .set({ status: "active", canaryWeight: 0, updatedAt: sql`now()` })
+    .where(and(eq(variants.id, canary.id), eq(variants.status, "canary")))
+    .returning();
+  await recordTransition(tx, name, "promoted", canary.version, active?.version ?? null, 0, cause);
+  return { promoted: promoted!, retired };
+}
+
+async function rollBackIn(
+  tx: Tx,
+  name: string,
+  active: VariantRow | undefined,
+  canary: VariantRow,
+  cause: TransitionCause,
+): Promise<VariantRow> {
+  const [row] = await tx
+    .update(variants)
+    .set({ status: "retired", canaryWeight: 0, updatedAt: sql`now()` })
+    .where(and(eq(variants.id, canary.id), eq(variants.status, "canary")))
+    .returning();
+  await recordTransition(tx, name, "rolled_back", canary.version, active?.version ?? null, 0, cause);
+  return row!;
 }
 
 /** The latest transitions, newest first (of one variant when given). */
@@ -280,4 +335,17 @@ async function recordTransition(
     canaryWeight,
     figures: cause.figures ?? null,
   });
+  // in the change's transaction: other gateways see the counter move exactly when the change commits
+  await bumpVersion(tx, REGISTRY_VERSION_SETTING);
+}
+
+/**
+ * What the registry serves, kept current: loaded now, then reloaded within `refreshMs` of any change
+ * committed by any process on the database (`onLoad` gets every reload).
+ */
+export function watchRegistry(
+  database: Database,
+  options: PolledOptions & { readonly onLoad?: (serving: ServingVersions[]) => void } = {},
+): Promise<Polled<ServingVersions[]>> {
+  return pollSnapshot(database.orm, REGISTRY_VERSION_SETTING, () => servingVersions(database), options);
 }

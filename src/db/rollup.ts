@@ -1,10 +1,18 @@
-/** The daily_usage rows a set of newly inserted requests adds (pure; the recorder upserts them). */
-import { dayOf, type RecordEntry } from "./entry.js";
-import { type dailyUsage, NO_VARIANT } from "./schema.js";
+/**
+ * The daily_usage upsert, as the tail of the statement that inserts the requests: the rollup is
+ * computed by the server from the rows that very INSERT returned, so it can only ever count a
+ * request once — whatever the driver does with a transaction whose connection dropped (postgres.js
+ * lets a `begin` callback's remaining queries run on the reconnected connection, outside the
+ * transaction; a rollup computed in the client and sent as its own statement was added twice that way).
+ */
+import { type Column, getTableColumns, getTableName } from "drizzle-orm";
+import type { RecordEntry } from "./entry.js";
+import { dailyUsage, NO_VARIANT, requests, routingDecisions } from "./schema.js";
 
-export type DailyUsageInsert = typeof dailyUsage.$inferInsert;
-
-/** A routed request that took longer than its decision's SLA allowed (TTFT when it has one, or total). */
+/**
+ * The rule `slaMisses` below applies, for one entry in memory: a routed request that took longer than
+ * its decision's SLA allowed (TTFT when it has one, or total).
+ */
 export function missedSla(entry: RecordEntry): boolean {
   const { request, decision } = entry;
   if (!decision) return false;
@@ -12,57 +20,61 @@ export function missedSla(entry: RecordEntry): boolean {
   return (ttft !== null && ttft !== undefined && ttft > decision.sla.ttftMs) || request.totalMs > decision.sla.totalMs;
 }
 
+/** The columns of `daily_usage` that are sums (every one but its key). */
+type Summed = Exclude<keyof typeof dailyUsage.$inferInsert, "day" | "tenantId" | "variant">;
+
+const r = requests;
+/** A column of the inserted request (`i`) or of its decision (`d`), by the schema's own name. */
+const i = (column: Column) => `i."${column.name}"`;
+const count = (condition: string) => `(count(*) filter (where ${condition}))::int`;
+const total = (column: Column) => `coalesce(sum(${i(column)}), 0)`;
+
 /**
- * Sums per (day, tenant, variant), sorted by that key: every replica upserts the rows of a batch in the
- * same order, so two replicas updating the same rollups lock them in one order and cannot deadlock.
+ * What each summed column adds for a group of new requests. A request missed its SLA when it was
+ * routed (it has a decision) and took longer than that decision allowed: TTFT when it has one, or
+ * total time (a NULL comparison, no TTFT, falls through to the total's).
  */
-export function rollUp(entries: readonly RecordEntry[]): DailyUsageInsert[] {
-  const byKey = new Map<string, DailyUsageInsert>();
-  for (const entry of entries) {
-    const r = entry.request;
-    const day = dayOf(r.createdAt);
-    const variant = r.variant ?? NO_VARIANT;
-    const key = `${day}\u0000${r.tenantId}\u0000${variant}`;
-    let row = byKey.get(key);
-    if (!row) {
-      row = {
-        day,
-        tenantId: r.tenantId,
-        variant,
-        requests: 0,
-        errors: 0,
-        slaMisses: 0,
-        degraded: 0,
-        escalated: 0,
-        cacheHits: 0,
-        tokensIn: 0,
-        tokensOut: 0,
-        totalMs: 0,
-        cpuMs: 0,
-        energyJ: 0,
-        cost: 0,
-        price: 0,
-        counterfactualCost: 0,
-      };
-      byKey.set(key, row);
-    }
-    row.requests += 1;
-    row.errors += r.status >= 400 ? 1 : 0;
-    row.slaMisses += missedSla(entry) ? 1 : 0;
-    row.degraded += r.degraded ? 1 : 0;
-    row.escalated += r.escalated ? 1 : 0;
-    row.cacheHits += r.cacheHit ? 1 : 0;
-    row.tokensIn += r.tokensIn;
-    row.tokensOut += r.tokensOut;
-    row.totalMs += r.totalMs;
-    row.cpuMs += r.cpuMs ?? 0;
-    row.energyJ += r.energyJ ?? 0;
-    row.cost += r.cost ?? 0;
-    row.price += r.price ?? 0;
-    row.counterfactualCost += r.counterfactualCost ?? 0;
-  }
-  const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-  return [...byKey.values()].sort(
-    (a, b) => compare(a.day, b.day) || compare(a.tenantId, b.tenantId) || compare(a.variant, b.variant),
+const AGGREGATES: Record<Summed, string> = {
+  requests: "count(*)::int",
+  errors: count(`${i(r.status)} >= 400`),
+  slaMisses: count(
+    `coalesce(${i(r.ttftMs)} > (d."${routingDecisions.sla.name}"->>'ttftMs')::float8 or ` +
+      `${i(r.totalMs)} > (d."${routingDecisions.sla.name}"->>'totalMs')::float8, false)`,
+  ),
+  degraded: count(i(r.degraded)),
+  escalated: count(i(r.escalated)),
+  cacheHits: count(i(r.cacheHit)),
+  tokensIn: `${total(r.tokensIn)}::int`,
+  tokensOut: `${total(r.tokensOut)}::int`,
+  totalMs: total(r.totalMs),
+  cpuMs: total(r.cpuMs),
+  energyJ: total(r.energyJ),
+  cost: total(r.cost),
+  price: total(r.price),
+  counterfactualCost: total(r.counterfactualCost),
+};
+
+const quoted = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+/**
+ * `usage AS (INSERT INTO daily_usage ...)`: a data-modifying CTE over `ins` (the requests just
+ * inserted, all columns) joined to `decisions` (a table or CTE of routing_decisions' columns holding
+ * at least their decisions). Groups are upserted sorted by key, so replicas updating the same rollups
+ * lock them in one order and cannot deadlock.
+ */
+export function usageCte(decisions: string): string {
+  const usage = getTableName(dailyUsage);
+  const columns = getTableColumns(dailyUsage);
+  const summed = Object.keys(AGGREGATES) as Summed[];
+  const names = summed.map((k) => `"${columns[k].name}"`);
+  const key = [columns.day, columns.tenantId, columns.variant].map((c) => `"${c.name}"`);
+  const on = [r.requestId, r.createdAt].map((c) => `d."${c.name}" = ${i(c)}`).join(" and ");
+  return (
+    `usage as (insert into "${usage}" (${[...key, ...names].join(", ")}) ` +
+    `select (${i(r.createdAt)} at time zone 'UTC')::date, ${i(r.tenantId)}, coalesce(${i(r.variant)}, ${quoted(NO_VARIANT)}), ` +
+    `${summed.map((k) => AGGREGATES[k]).join(", ")} ` +
+    `from ins i left join ${decisions} d on ${on} group by 1, 2, 3 order by 1, 2, 3 ` +
+    `on conflict (${key.join(", ")}) do update set ` +
+    `${names.map((n) => `${n} = "${usage}".${n} + excluded.${n}`).join(", ")})`
   );
 }

@@ -235,6 +235,7 @@ export const requests = pgTable(
 
 export interface LoadSnapshot {
   readonly running: number;
+  /** queued requests this one would wait behind: those of its tier's priority or higher */
   readonly waiting: number;
 }
 

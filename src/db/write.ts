@@ -1,21 +1,26 @@
 /**
- * Writing one batch of entries, idempotently and atomically: requests and decisions are inserted with
- * ON CONFLICT DO NOTHING on their key, and daily_usage is upserted from the requests that insert
- * actually added, all in one transaction, so writing the same entries twice (a journal replay after a
- * batch whose commit was not acknowledged) adds nothing the second time.
+ * Writing one batch of entries, idempotently: requests and decisions are inserted with ON CONFLICT DO
+ * NOTHING on their key, and daily_usage is upserted, in the same statement as the requests, from the
+ * rows that INSERT returned (`rollup.ts`). So writing the same entries twice (a journal replay after a
+ * batch whose commit was not acknowledged) adds nothing the second time, and no statement that runs
+ * on its own — whatever a dropped connection leaves behind — can count a request without inserting it.
  *
- * Two ways in: a multi-row INSERT (both drivers) or COPY into a temporary table followed by
- * INSERT ... SELECT (postgres.js only; COPY itself has no ON CONFLICT).
+ * Two ways in: multi-row INSERTs, one statement for all three tables per chunk (both drivers), or COPY
+ * into temporary tables followed by one INSERT ... SELECT statement for all three (postgres.js only;
+ * COPY itself has no ON CONFLICT). Either way a request and its decision are written together or not at all. The temporary tables belong to the
+ * connection's session, so a statement a broken transaction leaves to run on a reconnected session
+ * finds no staged rows.
  */
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { type Column, getTableColumns, getTableName, type SQL, sql } from "drizzle-orm";
+import { type Column, getTableColumns, getTableName, sql } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 import type { TransactionSql } from "postgres";
 import type { RecordEntry } from "./entry.js";
-import type { Database, Orm } from "./open.js";
-import { type DailyUsageInsert, rollUp } from "./rollup.js";
-import { dailyUsage, type RoutingDecisionInsert, requests, routingDecisions } from "./schema.js";
+import type { Database } from "./open.js";
+import { usageCte } from "./rollup.js";
+import { type RoutingDecisionInsert, requests, routingDecisions } from "./schema.js";
+import { transaction } from "./transaction.js";
 
 export type WriteMethod = "insert" | "copy";
 
@@ -26,8 +31,16 @@ export interface WriteResult {
   readonly duplicates: number;
 }
 
-/** Rows per INSERT statement: Postgres takes at most 65,535 parameters and `requests` has 26 columns. */
+/**
+ * Entries per statement: Postgres takes at most 65,535 parameters, and an entry is a request (26
+ * columns) and its decision (12).
+ */
 const INSERT_CHUNK = 1000;
+
+const REQUESTS = getTableName(requests);
+const DECISIONS = getTableName(routingDecisions);
+const REQUEST_ID = requests.requestId.name;
+const CREATED_AT = requests.createdAt.name;
 
 export async function writeBatch(
   database: Database,
@@ -35,57 +48,35 @@ export async function writeBatch(
   method: WriteMethod = "insert",
 ): Promise<WriteResult> {
   if (entries.length === 0) return { inserted: 0, duplicates: 0 };
-  let insertedIds: ReadonlySet<string>;
-  if (method === "copy") {
-    const client = database.postgres;
-    if (!client) throw new Error("COPY needs the postgres.js driver (DATABASE_URL)");
-    insertedIds = await client.begin(async (tx) => {
-      const ids = await copyInsert(
-        tx,
-        requests,
-        entries.map((e) => e.request),
-      );
-      const inserted = unique(entries.filter((e) => ids.has(e.request.requestId)));
-      // a decision is only ever written in the transaction that inserts its request, so the
-      // decisions of requests new in this one are new too: they go straight in, no staging, no conflict
-      const routed = inserted.filter((e) => e.decision !== null);
-      await copyInto(
-        tx,
-        routingDecisions,
-        routed.map((e) => e.decision as RoutingDecisionInsert),
-        routed.map((e) => e.request.createdAt),
-      );
-      const upsert = upsertUsage(database.orm, rollUp(inserted));
-      if (upsert) {
-        const q = upsert.toSQL();
-        await tx.unsafe(q.sql, q.params as never[]);
-      }
-      return ids;
-    });
-  } else {
-    const decisions = decisionsOf(entries);
-    insertedIds = await database.orm.transaction(async (tx) => {
-      const ids = new Set<string>();
-      for (let i = 0; i < entries.length; i += INSERT_CHUNK) {
-        const chunk = entries.slice(i, i + INSERT_CHUNK).map((e) => e.request);
-        const rows = await tx
-          .insert(requests)
-          .values(chunk)
-          .onConflictDoNothing()
-          .returning({ requestId: requests.requestId });
-        for (const r of rows) ids.add(r.requestId);
-      }
-      for (let i = 0; i < decisions.length; i += INSERT_CHUNK)
-        await tx
-          .insert(routingDecisions)
-          .values(decisions.slice(i, i + INSERT_CHUNK))
-          .onConflictDoNothing();
-      const inserted = entries.filter((e) => ids.has(e.request.requestId));
-      await upsertUsage(tx, rollUp(unique(inserted)));
-      return ids;
-    });
+  const ids = method === "copy" ? await copyRows(database, entries) : await insertRows(database, entries);
+  return { inserted: ids.size, duplicates: entries.length - ids.size };
+}
+
+/**
+ * Per chunk one statement: its decisions, its requests and the daily_usage upsert over the requests that
+ * INSERT returned (their SLA from the decisions inserted beside them: a new request's decision is new too).
+ */
+async function insertRows(database: Database, entries: readonly RecordEntry[]): Promise<Set<string>> {
+  const { orm } = database;
+  const ids = new Set<string>();
+  for (let i = 0; i < entries.length; i += INSERT_CHUNK) {
+    const chunk = entries.slice(i, i + INSERT_CHUNK);
+    const decisions = decisionsOf(chunk);
+    const dec =
+      decisions.length > 0
+        ? sql`${orm.insert(routingDecisions).values(decisions).onConflictDoNothing().returning()}`
+        : sql.raw(`(select * from "${DECISIONS}" where false)`);
+    const ins = orm
+      .insert(requests)
+      .values(chunk.map((e) => e.request))
+      .onConflictDoNothing()
+      .returning();
+    const rows = await database.rows<Record<string, string>>(
+      sql`with dec as ${dec}, ins as ${ins}, ${sql.raw(usageCte("dec"))} select ${sql.identifier(REQUEST_ID)} from ins`,
+    );
+    for (const row of rows) ids.add(String(row[REQUEST_ID]));
   }
-  return { inserted: insertedIds.size, duplicates: entries.length - insertedIds.size };
+  return ids;
 }
 
 /** The decision rows, each dated with its request's `created_at` so both share a partition. */
@@ -94,41 +85,6 @@ function decisionsOf(entries: readonly RecordEntry[]): RoutingDecisionInsert[] {
   for (const e of entries)
     if (e.decision) out.push(e.decision.createdAt ? e.decision : { ...e.decision, createdAt: e.request.createdAt });
   return out;
-}
-
-/** One entry per request id: the same request twice in a batch (a replay meeting its live copy) counts once. */
-function unique(entries: readonly RecordEntry[]): RecordEntry[] {
-  const seen = new Set<string>();
-  return entries.filter((e) => !seen.has(e.request.requestId) && seen.add(e.request.requestId));
-}
-
-const added = (column: Column): SQL => sql`${column} + excluded.${sql.identifier(column.name)}`;
-
-function upsertUsage(orm: Orm, rows: readonly DailyUsageInsert[]) {
-  if (rows.length === 0) return undefined;
-  const c = dailyUsage;
-  return orm
-    .insert(dailyUsage)
-    .values([...rows])
-    .onConflictDoUpdate({
-      target: [c.day, c.tenantId, c.variant],
-      set: {
-        requests: added(c.requests),
-        errors: added(c.errors),
-        slaMisses: added(c.slaMisses),
-        degraded: added(c.degraded),
-        escalated: added(c.escalated),
-        cacheHits: added(c.cacheHits),
-        tokensIn: added(c.tokensIn),
-        tokensOut: added(c.tokensOut),
-        totalMs: added(c.totalMs),
-        cpuMs: added(c.cpuMs),
-        energyJ: added(c.energyJ),
-        cost: added(c.cost),
-        price: added(c.price),
-        counterfactualCost: added(c.counterfactualCost),
-      },
-    });
 }
 
 // ── COPY ───────────────────────────────────────────────────────────────────────────────────────────────
@@ -230,13 +186,11 @@ const ROWS_PER_TURN = 500;
 
 /**
  * COPY's text-format lines for these rows, yielding to the event loop every ROWS_PER_TURN rows.
- * `createdAt[r]` stands in for row r's missing `createdAt` (a decision takes its request's).
  */
 async function copyLines(
   name: string,
   columns: readonly CopyColumn[],
   rows: readonly Record<string, unknown>[],
-  createdAt?: readonly string[],
 ): Promise<string[]> {
   const lines: string[] = [];
   for (let r = 0; r < rows.length; r++) {
@@ -246,7 +200,7 @@ async function copyLines(
     for (let c = 0; c < columns.length; c++) {
       const col = columns[c] as CopyColumn;
       let value = row[col.key];
-      if (value === undefined) value = col.key === "createdAt" && createdAt ? createdAt[r] : col.fallback;
+      if (value === undefined) value = col.fallback;
       refuseBeforeCopy(name, col, value);
       if (c > 0) line += "\t";
       line += copyText(value);
@@ -261,44 +215,60 @@ async function copyLinesInto(tx: TransactionSql, target: string, columnList: str
   await pipeline(Readable.from(chunked(lines)), writable);
 }
 
-/** COPY rows straight into `table` (rows known to be new). */
-async function copyInto<T extends PgTable>(
-  tx: TransactionSql,
-  table: T,
-  rows: readonly Record<string, unknown>[],
-  createdAt?: readonly string[],
-) {
-  if (rows.length === 0) return;
-  const name = getTableName(table);
-  const columns = copyColumns(table);
-  const lines = await copyLines(name, columns, rows, createdAt);
-  await copyLinesInto(tx, name, columns.map((c) => `"${c.name}"`).join(", "), lines);
+/**
+ * COPY both tables' rows into temporary twins, then one statement: the new requests (ON CONFLICT DO
+ * NOTHING ... RETURNING), their decisions (one each, however often a batch holds it) and the
+ * daily_usage upsert over them.
+ */
+async function copyRows(database: Database, entries: readonly RecordEntry[]): Promise<Set<string>> {
+  const client = database.postgres;
+  if (!client) throw new Error("COPY needs the postgres.js driver (DATABASE_URL)");
+  // encoded (and checked) before any COPY starts
+  const requestLines = await copyLines(
+    REQUESTS,
+    copyColumns(requests),
+    entries.map((e) => e.request),
+  );
+  const decisionLines = await copyLines(DECISIONS, copyColumns(routingDecisions), decisionsOf(entries));
+  return transaction(client, async (tx, open) => {
+    const stagedRequests = await stage(tx, open, requests, requestLines);
+    const stagedDecisions = await stage(tx, open, routingDecisions, decisionLines);
+    const requestColumns = columnList(requests);
+    const decisionColumns = columnList(routingDecisions);
+    const key = `"${REQUEST_ID}", "${CREATED_AT}"`;
+    await open();
+    const result = await tx.unsafe(
+      `with decisions as (select distinct on (${key}) * from "${stagedDecisions}"), ` +
+        `ins as (insert into "${REQUESTS}" (${requestColumns}) select ${requestColumns} from "${stagedRequests}" ` +
+        `on conflict do nothing returning *), ` +
+        `dec as (insert into "${DECISIONS}" (${decisionColumns}) select ${prefixed("d", routingDecisions)} ` +
+        `from decisions d join ins i on d."${REQUEST_ID}" = i."${REQUEST_ID}" and d."${CREATED_AT}" = i."${CREATED_AT}"), ` +
+        `${usageCte("decisions")} select "${REQUEST_ID}" from ins`,
+    );
+    const ids = new Set<string>();
+    for (const row of result) ids.add(String((row as Record<string, unknown>)[REQUEST_ID]));
+    return ids;
+  });
 }
 
-/**
- * COPY rows into a temporary twin of `table`, then INSERT ... SELECT ... ON CONFLICT DO NOTHING
- * RETURNING request_id: the ids of the rows actually inserted.
- */
-async function copyInsert<T extends PgTable>(
-  tx: TransactionSql,
-  table: T,
-  rows: readonly Record<string, unknown>[],
-): Promise<Set<string>> {
-  if (rows.length === 0) return new Set();
+const columnList = (table: PgTable) =>
+  copyColumns(table)
+    .map((c) => `"${c.name}"`)
+    .join(", ");
+const prefixed = (alias: string, table: PgTable) =>
+  copyColumns(table)
+    .map((c) => `${alias}."${c.name}"`)
+    .join(", ");
+
+/** COPY lines into the session's temporary twin of `table` (emptied at commit); returns its name. */
+async function stage(tx: TransactionSql, open: () => void, table: PgTable, lines: readonly string[]): Promise<string> {
   const name = getTableName(table);
   const staging = `recorder_${name}_in`;
-  const columns = copyColumns(table);
-  const columnList = columns.map((c) => `"${c.name}"`).join(", ");
-  // encoded (and checked) before the COPY starts
-  const lines = await copyLines(name, columns, rows);
+  await open();
   await tx.unsafe(`CREATE TEMP TABLE IF NOT EXISTS "${staging}" (LIKE "${name}") ON COMMIT DELETE ROWS`);
-  await copyLinesInto(tx, staging, columnList, lines);
-  const result = await tx.unsafe(
-    `INSERT INTO "${name}" (${columnList}) SELECT ${columnList} FROM "${staging}" ON CONFLICT DO NOTHING RETURNING "request_id"`,
-  );
-  const ids = new Set<string>();
-  for (const r of result) ids.add(String((r as Record<string, unknown>).request_id));
-  return ids;
+  await open();
+  if (lines.length > 0) await copyLinesInto(tx, staging, columnList(table), lines);
+  return staging;
 }
 
 /** Lines joined into ~64 KiB strings: one stream write per line would cost more than the COPY. */

@@ -69,6 +69,8 @@ export interface Engine {
   readonly tokenizer: Tokenizer;
   readonly vocabSize: number;
   readonly contextLength: number;
+  /** bytes one cached position takes across all layers (keys and values), when the engine knows it */
+  readonly kvBytesPerToken?: number;
   newSession(contextLength?: number): LogitsSession;
   /**
    * One step for several of this engine's open sessions (what continuous batching runs): each

@@ -11,11 +11,17 @@ export interface LoadOptions {
   readonly activations?: "int8" | "float";
   /** onnxruntime intra-op threads (the kernels' pool is sized with setThreads) */
   readonly threads?: number;
+  /** onnxruntime's threads spin-wait between runs (default on; off when engines take CPU turns) */
+  readonly spinning?: boolean;
 }
 
 export async function loadEngine(path: string, options: LoadOptions = {}): Promise<Engine> {
   if (path.endsWith(".gguf")) return loadBitNetEngine(path, options);
   if (path.endsWith(".onnx"))
-    return loadOnnxEngine(path, { contextLength: options.contextLength, threads: options.threads });
+    return loadOnnxEngine(path, {
+      contextLength: options.contextLength,
+      threads: options.threads,
+      spinning: options.spinning,
+    });
   throw new ModelLoadError(path, "unknown model format (tritgate loads BitNet .gguf and ONNX decoder .onnx files)");
 }

@@ -41,16 +41,21 @@ function gatewayMetrics() {
           running: 3,
           waiting: 1,
           slots: 4,
+          // 3 running, but the latest batched step carried 2 (one was between steps, e.g. waiting to join)
+          batchSize: 2,
           kvTokens: 900,
           modelBytes: 2_000_000,
           breaker: "closed",
+          cpuTurns: 1200,
+          cpuTurnWaitSeconds: 0.75,
         },
         {
           variant: "nano-fp32",
           engine: "onnx",
-          running: 0,
+          running: 1,
           waiting: 0,
           slots: 2,
+          batchSize: null,
           kvTokens: null,
           modelBytes: 8_000_000,
           breaker: "open",
@@ -135,6 +140,8 @@ describe("GET /metrics", () => {
       "tritgate_variant_kv_tokens",
       "tritgate_variant_model_bytes",
       "tritgate_variant_breaker_state",
+      "tritgate_variant_cpu_turns_total",
+      "tritgate_variant_cpu_turn_wait_seconds_total",
       "tritgate_kernel_info",
       "tritgate_kernel_threads",
       "tritgate_process_cpu_seconds_total",
@@ -170,9 +177,17 @@ describe("GET /metrics", () => {
     expect(value("tritgate_time_to_first_token_seconds_bucket", { ...served, le: "0.05" })).toBe(2);
     expect(value("tritgate_time_to_first_token_seconds_bucket", { ...served, le: "0.025" })).toBe(0);
     // gauges read their sources at scrape time
-    expect(value("tritgate_variant_batch_occupancy_ratio", { variant: "nano-b158" })).toBe(0.75);
+    // occupancy is the real batch size over slots; an engine that does not batch (null) falls back to running
+    expect(value("tritgate_variant_batch_occupancy_ratio", { variant: "nano-b158" })).toBe(0.5);
+    expect(value("tritgate_variant_batch_occupancy_ratio", { variant: "nano-fp32" })).toBe(0.5);
     expect(value("tritgate_variant_breaker_state", { variant: "nano-fp32" })).toBe(2);
     expect(samples.some((s) => s.name === "tritgate_variant_kv_tokens" && s.labels.variant === "nano-fp32")).toBe(
+      false,
+    );
+    // CPU turn totals mirror the pool's figures; a variant without them has no sample
+    expect(value("tritgate_variant_cpu_turns_total", { variant: "nano-b158", engine: "bitnet" })).toBe(1200);
+    expect(value("tritgate_variant_cpu_turn_wait_seconds_total", { variant: "nano-b158" })).toBe(0.75);
+    expect(samples.some((s) => s.name === "tritgate_variant_cpu_turns_total" && s.labels.variant === "nano-fp32")).toBe(
       false,
     );
     expect(value("tritgate_recorder_written_rows_total")).toBe(120);

@@ -80,6 +80,25 @@ export function createMetrics(sources: MetricsSources = {}, options: MetricsOpti
         }
       },
     });
+  // CPU turn totals are kept by the pool (shared memory its workers write); mirrored at scrape time
+  const variantCounter = (
+    name: string,
+    help: string,
+    read: (v: ReturnType<VariantStateSource["variants"]>[number]) => number | null | undefined,
+  ) =>
+    new Counter<"variant" | "engine">({
+      name,
+      help,
+      labelNames: ["variant", "engine"],
+      registers,
+      collect() {
+        this.reset();
+        for (const v of sources.variants?.variants() ?? []) {
+          const value = read(v);
+          if (value !== null && value !== undefined) this.inc({ variant: v.variant, engine: v.engine }, value);
+        }
+      },
+    });
   // recorder row counts are kept by the recorder; the counter mirrors its monotonic figure at scrape time
   const recorderCounter = (name: string, help: string, read: (s: ReturnType<RecorderStatsSource["stats"]>) => number) =>
     new Counter({
@@ -219,13 +238,23 @@ export function createMetrics(sources: MetricsSources = {}, options: MetricsOpti
     waiting: variantGauge("tritgate_variant_waiting_requests", "Requests queued for the variant.", (v) => v.waiting),
     batchOccupancy: variantGauge(
       "tritgate_variant_batch_occupancy_ratio",
-      "Running generations over the variant's slots.",
-      (v) => (v.slots > 0 ? v.running / v.slots : 0),
+      "Sequences in the variant's latest batched step over its slots (running generations over slots for an engine that does not batch).",
+      (v) => (v.slots > 0 ? (v.batchSize ?? v.running) / v.slots : 0),
     ),
     kvTokens: variantGauge(
       "tritgate_variant_kv_tokens",
       "KV-cache tokens held by running generations.",
       (v) => v.kvTokens,
+    ),
+    cpuTurns: variantCounter(
+      "tritgate_variant_cpu_turns_total",
+      "Forward calls that ran inside a CPU turn (engines take turns on the cores).",
+      (v) => v.cpuTurns,
+    ),
+    cpuTurnWait: variantCounter(
+      "tritgate_variant_cpu_turn_wait_seconds_total",
+      "Time the variant's forward calls waited for a CPU turn while another engine computed.",
+      (v) => v.cpuTurnWaitSeconds,
     ),
     modelBytes: variantGauge("tritgate_variant_model_bytes", "Bytes of the variant's model.", (v) => v.modelBytes),
     breakerState: variantGauge(

@@ -11,13 +11,21 @@ export interface VariantGaugeState {
   readonly engine: string;
   readonly running: number;
   readonly waiting: number;
-  /** concurrent generations the worker runs at most (batch occupancy = running / slots) */
+  /** concurrent generations the worker runs at most */
   readonly slots: number;
+  /**
+   * sequences in the worker's latest batched step (0 when idle); null when the runtime does not say, and
+   * then batch occupancy falls back to running / slots
+   */
+  readonly batchSize?: number | null;
   /** KV-cache tokens held by running generations; null when the engine does not report it */
   readonly kvTokens: number | null;
   /** bytes of the loaded model; null when unknown */
   readonly modelBytes: number | null;
   readonly breaker: BreakerStateName;
+  /** forward calls that took a CPU turn, and the seconds they waited for it (monotonic); absent or null without turns */
+  readonly cpuTurns?: number | null;
+  readonly cpuTurnWaitSeconds?: number | null;
 }
 
 export interface VariantStateSource {
@@ -59,6 +67,10 @@ export interface ServedVariantLike {
     readonly slots: number;
     /** the pool handle's `kvTokensInUse`; a runtime without it (a test wrapper) has no KV sample */
     readonly kvTokensInUse?: number;
+    /** the pool handle's CPU turn totals (null or absent without a turn lock) */
+    readonly cpuTurnStats?: { readonly turns: number; readonly waitMs: number } | null;
+    /** the pool handle's `batchSize` (latest batched step); null or absent: occupancy falls back to running */
+    readonly batchSize?: number | null;
   };
 }
 
@@ -83,8 +95,11 @@ export function servedVariantSource(
         waiting: v.worker.waiting,
         slots: v.worker.slots,
         kvTokens: v.worker.kvTokensInUse ?? null,
+        batchSize: v.worker.batchSize ?? null,
         modelBytes: options.modelBytes?.(v.config.name) ?? null,
         breaker: options.breaker(v.config.name)?.state ?? "open",
+        cpuTurns: v.worker.cpuTurnStats?.turns ?? null,
+        cpuTurnWaitSeconds: v.worker.cpuTurnStats ? v.worker.cpuTurnStats.waitMs / 1000 : null,
       })),
   };
 }

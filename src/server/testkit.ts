@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { tinyFamily } from "../../test/helpers/tiny-family.js";
 import { readModelCard } from "../config/card.js";
 import { defaultConfig, variantCost } from "../config/index.js";
-import { startVariantWorker, type VariantWorker } from "../engines/pool/index.js";
+import { startVariantWorker, type VariantWorker, type VariantWorkerOptions } from "../engines/pool/index.js";
 import {
   type ApiKeyRecord,
   createMemoryRateLimiter,
@@ -245,14 +245,20 @@ export interface NanoGateway extends GatewayApp {
  * The committed nano family (models/nano) on worker threads with the embedded config's tiers and the
  * in-memory rate limiter: the gateway as `tritgate serve` runs it, on 127.0.0.1:0.
  */
+/** Worker options a test sets for one variant (a KV budget, a step budget), beside the config's. */
+export type WorkerOverrides = (variant: string) => Partial<VariantWorkerOptions>;
+
 /**
  * The committed nano family (models/nano) on worker threads, ready, as the gateway's variants (the
  * embedded config's figures and the cards' measured quality); `wrap` may stand in for a worker.
  */
-export async function startNanoVariants(wrap: (worker: VariantWorker, engine: string) => VariantRuntime = (w) => w) {
+export async function startNanoVariants(
+  wrap: (worker: VariantWorker, engine: string) => VariantRuntime = (w) => w,
+  overrides: WorkerOverrides = () => ({}),
+) {
   const config = defaultConfig();
   const workers = config.variants.map((v) =>
-    startVariantWorker({ name: v.name, path: join(ROOT, v.path), threads: 1, slots: v.slots }),
+    startVariantWorker({ name: v.name, path: join(ROOT, v.path), threads: 1, slots: v.slots, ...overrides(v.name) }),
   );
   await Promise.all(workers.map((w) => w.ready));
   const variants: ServedVariant[] = config.variants.map((v, i) => {
@@ -280,8 +286,9 @@ export async function startNanoVariants(wrap: (worker: VariantWorker, engine: st
 export async function startNanoGateway(
   over: Partial<AppDeps> = {},
   wrap?: Parameters<typeof startNanoVariants>[0],
+  overrides?: WorkerOverrides,
 ): Promise<NanoGateway> {
-  const { config, workers, variants } = await startNanoVariants(wrap);
+  const { config, workers, variants } = await startNanoVariants(wrap, overrides);
   const directory = new MapDirectory(config.tiers);
   const keys = Object.fromEntries(config.tiers.map((t) => [t.name, directory.addTenant(`tenant-${t.name}`, t.name)]));
   const limiter = createMemoryRateLimiter();

@@ -1,4 +1,5 @@
 import { statSync } from "node:fs";
+import { hardware } from "../../../kernels/index.js";
 /**
  * `tritgate serve [--config FILE] [--host H] [--port P]`: the gateway. Loads the config (the
  * embedded default when none is given), starts one worker per variant (a missing model file is
@@ -18,7 +19,12 @@ import {
 } from "../../db/index.js";
 import { type ServingVersions, servingVersions } from "../../db/registry.js";
 import type { TextEmbedder } from "../../engines/bitnet/index.js";
-import { startVariantWorker } from "../../engines/pool/index.js";
+import {
+  type CpuTurns,
+  createCpuTurns,
+  startVariantWorker,
+  type VariantWorkerOptions,
+} from "../../engines/pool/index.js";
 import { createGateway, type RunningServer, type ServedVariant } from "../../server/index.js";
 import { type DecisionRecorder, MemoryRecorder } from "../../server/recorder.js";
 import { createRateLimiter } from "../../tenants/index.js";
@@ -45,6 +51,7 @@ function servedVariants(
   config: GatewayConfig,
   registry: readonly ServingVersions[],
   log: (line: string) => void,
+  cpuTurns: CpuTurns | undefined,
 ): ServedVariant[] {
   const references = new Set(config.families.map((f) => f.reference));
   return config.variants.map((configured) => {
@@ -78,10 +85,30 @@ function servedVariants(
         // a missing model file is the worker's to report (the variant is not ready), not a crash here
         ...modelBytes(v.path),
       },
-      worker: startVariantWorker({ name: v.name, path: v.path, threads: config.threads, slots: v.slots }),
+      worker: startVariantWorker(workerOptions(config, v.name, v.path, cpuTurns)),
       version: active?.version ?? FIRST_VERSION,
     };
   });
+}
+
+/** What a variant's worker starts with (its config entry's slots and batching budgets); `path` may be a canary's file. */
+function workerOptions(
+  config: GatewayConfig,
+  name: string,
+  path: string,
+  cpuTurns: CpuTurns | undefined,
+): VariantWorkerOptions {
+  const v = config.variants.find((entry) => entry.name === name);
+  return {
+    name,
+    path,
+    threads: config.threads,
+    cpuTurns,
+    slots: v?.slots,
+    stepTokenBudget: v?.stepTokenBudget,
+    kvTokenBudget: v?.kvTokenBudget,
+    maxKvWaitMs: v?.maxKvWaitMs,
+  };
 }
 
 /** The semantic cache's embedder, from the variant the config names; a model that cannot be read leaves semantic tiers exact. */
@@ -191,8 +218,9 @@ export const serveCommand: Command = {
       return 1;
     }
     const { directory } = tenancy;
-    const variants = servedVariants(config, registry, log);
-    const slotsOf = (name: string) => config.variants.find((v) => v.name === name)?.slots;
+    // one CPU budget, the physical cores, for every worker of this process (the canaries' too)
+    const cpuTurns = config.cpuTurns ? createCpuTurns({ cores: hardware().physicalCores }) : undefined;
+    const variants = servedVariants(config, registry, log, cpuTurns);
     const observability = operationsAddress(config.server);
     const embedder = await cacheEmbedder(config, log);
     const {
@@ -213,10 +241,12 @@ export const serveCommand: Command = {
       registry: {
         database,
         policy: config.canary,
-        startWorker: (name, path) => startVariantWorker({ name, path, threads: config.threads, slots: slotsOf(name) }),
+        startWorker: (name, path) => startVariantWorker(workerOptions(config, name, path, cpuTurns)),
         canaries: registry.flatMap((r) => (r.canary ? [r.canary] : [])),
       },
     });
+    // from here on a registry change made by any gateway on this database is served here within a poll
+    await gateway.versions.follow();
     const shutDown = async () => {
       await gateway.versions.close();
       await Promise.all(variants.map((v) => startedWorker(v).close()));

@@ -16,7 +16,7 @@ import type {
 import type { Database } from "../open.js";
 import { apiKeys, tenants, tiers } from "../schema.js";
 import { keyFromRow, keyToRow, tenantFromRow, tierFromRow, tierToRow } from "./rows.js";
-import { bumpVersion } from "./settings.js";
+import { bumpTenancyVersion } from "./settings.js";
 
 /** The SQLSTATE of a database error, wherever the driver or drizzle wrapped it. */
 export function sqlState(error: unknown): string | undefined {
@@ -36,7 +36,7 @@ export function databaseTenancyAdmin(database: Database, onChange: () => Promise
   const { orm } = database;
   async function changed<T>(result: T, ok: boolean): Promise<T> {
     if (ok) {
-      await bumpVersion(orm);
+      await bumpTenancyVersion(orm);
       await onChange();
     }
     return result;
@@ -139,7 +139,7 @@ export function databaseTenancyAdmin(database: Database, onChange: () => Promise
         if (sqlState(e) === UNIQUE_VIOLATION) throw new Error("a key with the same hash exists");
         throw e;
       }
-      await bumpVersion(orm);
+      await bumpTenancyVersion(orm);
       await onChange();
       return created;
     },

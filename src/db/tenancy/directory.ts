@@ -1,10 +1,10 @@
 /**
  * The tenant directory the gateway authenticates with when tenancy lives in the database: a snapshot
  * of tiers, tenants, active keys (hashes) and the admin token's hash, held in memory and reloaded
- * every `refreshMs`, so a request never waits for a query and a change made anywhere (the admin API,
- * `tritgate keys`, another replica on the same Postgres) is seen within one interval and one reload.
- * Each tick reads one row (the tenancy version every change bumps) and reads the tables only when it
- * moved — a full read of 5,000 keys took 84 ms on Postgres and 205 ms on PGlite (on the gateway's own
+ * every `refreshMs` (`pollSnapshot`), so a request never waits for a query and a change made anywhere
+ * (the admin API, `tritgate keys`, another replica on the same Postgres) is seen within one interval and
+ * one reload. Each tick reads one row (the tenancy version every change bumps) and reads the tables only
+ * when it moved — a full read of 5,000 keys took 84 ms on Postgres and 205 ms on PGlite (on the gateway's own
  * thread) on the loaded reference machine — and at least every `fullReloadMs` in case a change was
  * made behind tenancy's back. A reload that fails keeps the last good snapshot.
  */
@@ -13,13 +13,12 @@ import { MAX_KEY_LENGTH } from "../../tenants/directory.js";
 import { hashesEqual, hashKey } from "../../tenants/keys.js";
 import type { Principal, Tenant, TenantDirectory, TierConfig } from "../../tenants/types.js";
 import type { Database } from "../open.js";
+import { type PolledOptions, pollSnapshot } from "../polled.js";
 import { apiKeys, settings, tenants, tiers } from "../schema.js";
 import { tenantFromRow, tierFromRow } from "./rows.js";
-import { ADMIN_TOKEN_SETTING, currentVersion } from "./settings.js";
+import { ADMIN_TOKEN_SETTING, VERSION_SETTING } from "./settings.js";
 
-export const DEFAULT_REFRESH_MS = 1000;
-/** The longest a snapshot is kept without reading the tables, whatever the version says. */
-export const FULL_RELOAD_MS = 60_000;
+export { DEFAULT_REFRESH_MS } from "../polled.js";
 
 interface Snapshot {
   readonly tiers: ReadonlyMap<string, TierConfig>;
@@ -28,12 +27,7 @@ interface Snapshot {
   readonly adminTokenHash: string | undefined;
 }
 
-export interface DatabaseDirectoryOptions {
-  /** How often the snapshot is reloaded; default 1000 ms. */
-  readonly refreshMs?: number;
-  /** Told about a reload that failed (the last good snapshot stays in use). */
-  readonly onError?: (error: unknown) => void;
-}
+export type DatabaseDirectoryOptions = PolledOptions;
 
 export interface DatabaseTenantDirectory extends TenantDirectory {
   /** The stored admin token's SHA-256 (hex), when one was generated. */
@@ -44,10 +38,8 @@ export interface DatabaseTenantDirectory extends TenantDirectory {
   close(): void;
 }
 
-async function loadSnapshot(database: Database): Promise<Snapshot & { readonly version: string }> {
+async function loadSnapshot(database: Database): Promise<Snapshot> {
   const { orm } = database;
-  // read first: a change made while the tables are read leaves the version moved, and the next tick reloads
-  const version = await currentVersion(orm);
   const [tierRows, tenantRows, keyRows, settingRows] = await Promise.all([
     orm.select().from(tiers),
     orm.select().from(tenants),
@@ -67,7 +59,7 @@ async function loadSnapshot(database: Database): Promise<Snapshot & { readonly v
     if (tenant && tier) byHash.set(key.hash, { tenant, tier, keyId: key.id, hash: key.hash });
   }
   const adminTokenHash = settingRows.find((r) => r.name === ADMIN_TOKEN_SETTING)?.value;
-  return { version, tiers: tierMap, tenants: tenantList, byHash, adminTokenHash };
+  return { tiers: tierMap, tenants: tenantList, byHash, adminTokenHash };
 }
 
 /** Loads the first snapshot (so the directory is complete when returned), then reloads every `refreshMs`. */
@@ -75,51 +67,23 @@ export async function openDatabaseDirectory(
   database: Database,
   options: DatabaseDirectoryOptions = {},
 ): Promise<DatabaseTenantDirectory> {
-  const refreshMs = options.refreshMs ?? DEFAULT_REFRESH_MS;
-  let snapshot = await loadSnapshot(database);
-  let loadedAt = Date.now();
-  let inFlight: Promise<void> | undefined;
-
-  function reload(): Promise<void> {
-    // one reload at a time; a caller arriving during one waits for a fresh one after it
-    const next = (inFlight ?? Promise.resolve()).then(async () => {
-      snapshot = await loadSnapshot(database);
-      loadedAt = Date.now();
-    });
-    const settled = next.finally(() => {
-      if (inFlight === settled) inFlight = undefined;
-    });
-    inFlight = settled;
-    return settled;
-  }
-
-  let ticking = false;
-  const timer = setInterval(() => {
-    if (ticking) return; // a slow database: skip a tick rather than pile reloads up
-    ticking = true;
-    const stale = Date.now() - loadedAt >= FULL_RELOAD_MS;
-    (stale ? reload() : currentVersion(database.orm).then((v) => (v === snapshot.version ? undefined : reload())))
-      .catch((e) => options.onError?.(e))
-      .finally(() => {
-        ticking = false;
-      });
-  }, refreshMs);
-  timer.unref();
+  const polled = await pollSnapshot(database.orm, VERSION_SETTING, () => loadSnapshot(database), options);
+  const snapshot = () => polled.current();
 
   return {
     authenticate(key) {
       if (typeof key !== "string" || key.length === 0 || key.length > MAX_KEY_LENGTH) return undefined;
       const hash = hashKey(key);
-      const hit = snapshot.byHash.get(hash);
+      const hit = snapshot().byHash.get(hash);
       // the map lookup is by hash (revealing nothing about the key); the final check is constant-time
       if (!hit || !hashesEqual(hit.hash, hash)) return undefined;
       return { tenant: hit.tenant, tier: hit.tier, keyId: hit.keyId };
     },
-    tier: (name) => snapshot.tiers.get(name),
-    tiers: () => [...snapshot.tiers.values()],
-    tenants: () => snapshot.tenants,
-    adminTokenHash: () => snapshot.adminTokenHash,
-    reload,
-    close: () => clearInterval(timer),
+    tier: (name) => snapshot().tiers.get(name),
+    tiers: () => [...snapshot().tiers.values()],
+    tenants: () => snapshot().tenants,
+    adminTokenHash: () => snapshot().adminTokenHash,
+    reload: () => polled.reload(),
+    close: () => polled.close(),
   };
 }

@@ -10,7 +10,7 @@ import { createKeyRecord, hashKey } from "../../tenants/keys.js";
 import type { Database } from "../open.js";
 import { apiKeys, settings, tenants } from "../schema.js";
 import { keyToRow } from "./rows.js";
-import { ADMIN_TOKEN_SETTING, bumpVersion, underTenancyLock } from "./settings.js";
+import { ADMIN_TOKEN_SETTING, bumpTenancyVersion, underTenancyLock } from "./settings.js";
 
 export const ADMIN_TOKEN_PREFIX = "tgadmin-";
 
@@ -21,7 +21,7 @@ export async function ensureAdminToken(database: Database): Promise<string | und
     if (stored) return undefined;
     const token = ADMIN_TOKEN_PREFIX + randomBytes(24).toString("base64url");
     await tx.insert(settings).values({ name: ADMIN_TOKEN_SETTING, value: hashKey(token) });
-    await bumpVersion(tx);
+    await bumpTenancyVersion(tx);
     return token;
   });
 }
@@ -42,7 +42,7 @@ export async function ensureDemoKey(database: Database, tenantId: string | undef
     if ((keys?.n ?? 0) > 0) return undefined;
     const { key, record } = createKeyRecord(tenantId);
     await tx.insert(apiKeys).values(keyToRow(record));
-    await bumpVersion(tx);
+    await bumpTenancyVersion(tx);
     return { key, keyId: record.id, tenantId };
   });
 }

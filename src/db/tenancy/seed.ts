@@ -10,7 +10,7 @@ import type { ApiKeyRecord, TenancyConfig } from "../../tenants/types.js";
 import type { Database } from "../open.js";
 import { apiKeys, settings, tenants, tiers } from "../schema.js";
 import { keyToRow, tierToRow } from "./rows.js";
-import { bumpVersion, SEEDED_SETTING, underTenancyLock } from "./settings.js";
+import { bumpTenancyVersion, SEEDED_SETTING, underTenancyLock } from "./settings.js";
 
 /** True when this call seeded (the database had not been seeded before). */
 export async function seedTenancy(database: Database, config: TenancyConfig): Promise<boolean> {
@@ -26,7 +26,7 @@ export async function seedTenancy(database: Database, config: TenancyConfig): Pr
     const keys: ApiKeyRecord[] = config.tenants.flatMap((t) => t.keys.map((k) => ({ ...k, tenantId: t.id })));
     if (keys.length > 0) await tx.insert(apiKeys).values(keys.map(keyToRow)).onConflictDoNothing();
     await tx.insert(settings).values({ name: SEEDED_SETTING, value: new Date().toISOString() });
-    await bumpVersion(tx);
+    await bumpTenancyVersion(tx);
     return true;
   });
 }
@@ -61,7 +61,7 @@ export async function importLegacyKeys(database: Database, stateDir: string): Pr
         set: { revokedAt: sql`coalesce(${apiKeys.revokedAt}, excluded.revoked_at)` },
       });
   }
-  if (importable.length > 0) await bumpVersion(database.orm);
+  if (importable.length > 0) await bumpTenancyVersion(database.orm);
   renameSync(store.path, `${store.path}${IMPORTED_SUFFIX}`);
   return { file: store.path, imported: importable.length, skipped: records.length - importable.length };
 }

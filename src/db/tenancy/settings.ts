@@ -1,7 +1,7 @@
 /** The rows of `settings` tenancy uses, and a lock that makes "check, then create once" safe across replicas. */
-import { eq, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { Orm } from "../open.js";
-import { settings } from "../schema.js";
+import { bumpVersion } from "../polled.js";
 
 /** When the config's tiers, tenants and keys were copied in; from then on the database is the truth. */
 export const SEEDED_SETTING = "tenancy.seeded_at";
@@ -15,15 +15,8 @@ export const ADMIN_TOKEN_SETTING = "admin.token_sha256";
 export const VERSION_SETTING = "tenancy.version";
 
 /** Bumps the tenancy version (after a change, so other processes reload). */
-export async function bumpVersion(orm: Pick<Orm, "execute">): Promise<void> {
-  await orm.execute(sql`insert into settings (name, value) values (${VERSION_SETTING}, '1')
-    on conflict (name) do update set value = (settings.value::bigint + 1)::text, updated_at = now()`);
-}
-
-/** The tenancy version now ("0" before the first change). */
-export async function currentVersion(orm: Orm): Promise<string> {
-  const rows = await orm.select({ value: settings.value }).from(settings).where(eq(settings.name, VERSION_SETTING));
-  return rows[0]?.value ?? "0";
+export function bumpTenancyVersion(orm: Pick<Orm, "execute">): Promise<void> {
+  return bumpVersion(orm, VERSION_SETTING);
 }
 
 /** Any constant (not the migrations' one): replicas seeding or creating a first key take turns. */

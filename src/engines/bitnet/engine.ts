@@ -124,6 +124,11 @@ export class BitNetEngine implements Engine {
     return this.config.vocabSize;
   }
 
+  /** keys and values of every layer, fp32 (what `KVCache` allocates per position) */
+  get kvBytesPerToken(): number {
+    return this.config.layers * 2 * this.config.kvHeads * this.config.headDim * 4;
+  }
+
   private readonly freeCaches: KVCache[] = [];
 
   /** Caches waiting for reuse (tests and diagnostics). */

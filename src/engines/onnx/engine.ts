@@ -9,7 +9,7 @@ import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { halfBitsToFloat32 } from "../../util/half.js";
-import type { Engine, LogitsSession } from "../engine.js";
+import type { Engine, LogitsSession, SequenceStep } from "../engine.js";
 import { ContextOverflowError, ModelLoadError } from "../errors.js";
 import { encodeChatWith, generateWith } from "../generate.js";
 import { loadTokenizerDir, type Tokenizer } from "../tokenizer/index.js";
@@ -20,6 +20,11 @@ export interface OnnxEngineOptions {
   readonly threads?: number;
   /** context length; default config.json's max_position_embeddings (and capped by it) */
   readonly contextLength?: number;
+  /**
+   * intra-op threads spin-wait for work after each run (onnxruntime's default, on); off when engines
+   * take turns on the cores, where a spinning thread burns the other engine's turn
+   */
+  readonly spinning?: boolean;
 }
 
 function indexTensor(type: IndexType, values: ArrayLike<number>, dims: readonly number[]): ort.Tensor {
@@ -29,25 +34,94 @@ function indexTensor(type: IndexType, values: ArrayLike<number>, dims: readonly 
   return new ort.Tensor("int64", data, dims);
 }
 
-/** The last `rows` x `vocab` entries of a logits tensor as float32, whatever float type ORT handed over. */
-function lastRows(data: unknown, vocab: number, rows: number): Float32Array {
+/**
+ * `rows` x `vocab` logits from batch element `element` of a [batch, positions, vocab] tensor (the
+ * element's last rows, so graphs that return only the last position work too), as float32
+ * whatever float type ORT handed over.
+ */
+function logitRows(data: unknown, batch: number, element: number, vocab: number, rows: number): Float32Array {
   if (!ArrayBuffer.isView(data) || data instanceof DataView) throw new Error("logits are not a numeric tensor");
   const values = data as unknown as ArrayLike<number> & { subarray(a: number, b?: number): ArrayLike<number> };
+  const perElement = values.length / batch;
   const count = rows * vocab;
-  if (values.length < count) {
-    throw new Error(`the graph returned logits for ${values.length / vocab} positions, expected ${rows}`);
+  if (!Number.isInteger(perElement) || perElement < count) {
+    throw new Error(`the graph returned logits for ${perElement / vocab} positions, expected ${rows}`);
   }
-  const offset = values.length - count;
-  if (data instanceof Float32Array) return data.slice(offset);
+  const offset = (element + 1) * perElement - count;
+  if (data instanceof Float32Array) return data.slice(offset, offset + count);
   // float16 arrives as raw bits in a Uint16Array unless the runtime has Float16Array
   if (data instanceof Uint16Array) return halfBitsToFloat32(data, offset, count);
-  return Float32Array.from(values.subarray(offset));
+  return Float32Array.from(values.subarray(offset, offset + count));
+}
+
+type KvArray = Float32Array | Uint16Array;
+
+function kvData(tensor: ort.Tensor): KvArray {
+  const data = tensor.data;
+  if (data instanceof Float32Array || data instanceof Uint16Array) return data;
+  throw new Error(`a KV tensor arrived as ${data.constructor.name}; tritgate carries float32 or float16 bits`);
+}
+
+/**
+ * The present.* of one batched run, [batch, kv_heads, length, dim] per tensor, shared by the
+ * sessions of its rows: while the same sessions keep stepping together it is fed back as it is
+ * (no copy); a session stepping in another company copies its row out.
+ */
+class SharedCache {
+  /** sessions (or uncommitted results) still holding a row */
+  private holders: number;
+
+  constructor(
+    readonly tensors: readonly ort.Tensor[],
+    readonly batch: number,
+    /** positions per row, pads included */
+    readonly length: number,
+  ) {
+    this.holders = batch;
+  }
+
+  release(): void {
+    if (--this.holders === 0) for (const t of this.tensors) t.dispose();
+  }
+}
+
+/**
+ * A sequence's KV cache: its own tensors [1, kv_heads, positions, dim] (after a run alone), or
+ * row `row` of a shared batch cache whose first `pads` positions are padding.
+ */
+export type SequenceCache =
+  | { readonly kind: "own"; readonly tensors: readonly ort.Tensor[] }
+  | { readonly kind: "shared"; readonly shared: SharedCache; readonly row: number; readonly pads: number };
+
+/** Gives a cache back: own tensors are disposed, a shared one when its last holder lets go. */
+function releaseCache(cache: SequenceCache | undefined): void {
+  if (cache?.kind === "own") for (const t of cache.tensors) t.dispose();
+  else cache?.shared.release();
+}
+
+/** One sequence's part of a decoder run. */
+export interface DecoderStep {
+  readonly tokens: readonly number[];
+  /** positions already in `past` */
+  readonly pastLength: number;
+  /** undefined for an empty cache */
+  readonly past: SequenceCache | undefined;
+  /** logits of every token (row-major [tokens x vocab]) instead of the last one's */
+  readonly allLogits: boolean;
+}
+
+export interface DecoderResult {
+  readonly logits: Float32Array;
+  /** the sequence's new cache of pastLength + tokens positions; the caller owns it (`releaseCache`) */
+  readonly present: SequenceCache;
 }
 
 /** The graph plus what it needs to run one step; shared by all sessions of a model. */
 export class OnnxDecoder {
   private closed = false;
   private readonly fetches: readonly string[];
+  /** pads are exact only when the mask hides them and positions are fed, not derived from the cache index */
+  private readonly pads: boolean;
 
   constructor(
     readonly file: string,
@@ -56,53 +130,141 @@ export class OnnxDecoder {
     readonly vocabSize: number,
   ) {
     this.fetches = ["logits", ...signature.names.flatMap((n) => [n.presentKey, n.presentValue])];
+    this.pads = signature.attentionMaskType !== undefined && signature.positionIdsType !== undefined;
   }
 
-  /** An empty past ([1, kv_heads, 0, head_dim]) for the first step. */
-  private emptyPast(dim: number): ort.Tensor {
-    const { kvType, kvHeads } = this.signature;
-    const data = kvType === "float16" ? new Uint16Array(0) : new Float32Array(0);
-    return new ort.Tensor(kvType, data, [1, kvHeads, 0, dim]);
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   /**
-   * Runs `tokens` after `pastLength` cached positions. `past` holds [key0, value0, key1, ...] or
-   * undefined for an empty cache; returns the last position's logits (or, with `allLogits`,
-   * every position's, row-major [tokens x vocab]) and the new cache.
+   * Which steps share one `session.run`: steps with the same token count (all decodes together;
+   * prefills of different lengths apart, since each already fills its matmuls with rows). Past
+   * lengths may differ when the graph takes attention_mask and position_ids (the shorter pasts are
+   * left-padded); a graph that derives positions itself only batches equal past lengths, which need
+   * no pads. A graph with a fixed batch of 1 runs every step alone.
    */
+  groups(steps: readonly DecoderStep[]): number[][] {
+    if (!this.signature.batchable) return steps.map((_, i) => [i]);
+    const byKey = new Map<string, number[]>();
+    steps.forEach((step, i) => {
+      const key = this.pads ? `${step.tokens.length}` : `${step.tokens.length}:${step.pastLength}`;
+      const group = byKey.get(key);
+      if (group === undefined) byKey.set(key, [i]);
+      else group.push(i);
+    });
+    return [...byKey.values()];
+  }
+
+  /**
+   * Runs every step (grouped by `groups`, one `session.run` a group) and returns, per step in
+   * order, its logits and new cache. The inputs' caches are only read: on failure every cache made
+   * so far is released and the callers' caches are as they were.
+   */
+  async runAll(steps: readonly DecoderStep[]): Promise<DecoderResult[]> {
+    const results: DecoderResult[] = new Array(steps.length);
+    const done: number[] = [];
+    try {
+      for (const group of this.groups(steps)) {
+        const out = await this.run(group.map((i) => steps[i] as DecoderStep));
+        group.forEach((i, at) => {
+          results[i] = out[at] as DecoderResult;
+          done.push(i);
+        });
+      }
+    } catch (err) {
+      for (const i of done) releaseCache(results[i]?.present);
+      throw err;
+    }
+    return results;
+  }
+
+  /** One step of one sequence: `tokens` after `pastLength` cached positions. */
   async step(
     tokens: readonly number[],
     pastLength: number,
-    past: readonly ort.Tensor[] | undefined,
+    past: SequenceCache | undefined,
     allLogits = false,
-  ): Promise<{ logits: Float32Array; present: ort.Tensor[] }> {
+  ): Promise<DecoderResult> {
+    return (await this.run([{ tokens, pastLength, past, allLogits }]))[0] as DecoderResult;
+  }
+
+  /**
+   * The shared cache every step holds a row of, covering all its rows, or undefined. Such a
+   * group is the same company as in the last run: its present is fed back without a copy.
+   */
+  private sharedByAll(steps: readonly DecoderStep[]): SharedCache | undefined {
+    const first = steps[0]?.past;
+    if (steps.length < 2 || first?.kind !== "shared" || first.shared.batch !== steps.length) return undefined;
+    const rows = new Set<number>();
+    for (const step of steps) {
+      if (step.past?.kind !== "shared" || step.past.shared !== first.shared) return undefined;
+      rows.add(step.past.row);
+    }
+    return rows.size === steps.length ? first.shared : undefined;
+  }
+
+  /**
+   * One `session.run` for steps of equal token count S. Element b of the batch holds its past
+   * left-padded to a common length L: cache indices L - P_b .. L - 1 are its past and the new
+   * tokens sit at L .. L + S - 1 for every element, so the graph's causal rule (the query at index
+   * past + s sees keys 0..past + s) holds for all; attention_mask is 0 on the pads, position_ids
+   * are P_b + s. The batch's present stays shared by the group, each session keeping its row and
+   * pad count; the next run of the same group feeds it back as it is, any other group copies the
+   * rows it needs (L = the longest past). One step alone feeds its own tensors as they are.
+   */
+  private async run(given: readonly DecoderStep[]): Promise<DecoderResult[]> {
     if (this.closed) throw new Error(`${this.file}: the engine is closed`);
     const sig = this.signature;
-    const n = tokens.length;
-    const total = pastLength + n;
+    const shared = this.sharedByAll(given);
+    // the shared cache's rows fix the batch order
+    const order = given.map((_, i) => i);
+    if (shared !== undefined) {
+      const rowOf = (i: number) => {
+        const past = given[i]?.past;
+        return past?.kind === "shared" ? past.row : 0;
+      };
+      order.sort((a, b) => rowOf(a) - rowOf(b));
+    }
+    const steps = order.map((i) => given[i] as DecoderStep);
+    const batch = steps.length;
+    const n = (steps[0] as DecoderStep).tokens.length;
+    const padded = shared?.length ?? Math.max(...steps.map((s) => s.pastLength));
+    const pads = steps.map((s) => padded - s.pastLength);
+    const total = padded + n;
     const owned: ort.Tensor[] = [];
     const feeds: Record<string, ort.Tensor> = {};
     const feed = (name: string, tensor: ort.Tensor) => {
       feeds[name] = tensor;
       owned.push(tensor);
     };
-    feed("input_ids", indexTensor(sig.inputIdsType, tokens, [1, n]));
+    const ids: number[] = [];
+    const mask: number[] = [];
+    const positions: number[] = [];
+    steps.forEach((step, b) => {
+      if (step.tokens.length !== n) throw new Error("the steps of one run must have equal token counts");
+      ids.push(...step.tokens);
+      for (let t = 0; t < total; t++) mask.push(t < (pads[b] as number) ? 0 : 1);
+      for (let s = 0; s < n; s++) positions.push(step.pastLength + s);
+    });
+    feed("input_ids", indexTensor(sig.inputIdsType, ids, [batch, n]));
     if (sig.attentionMaskType !== undefined) {
-      feed("attention_mask", indexTensor(sig.attentionMaskType, new Array<number>(total).fill(1), [1, total]));
+      feed("attention_mask", indexTensor(sig.attentionMaskType, mask, [batch, total]));
     }
     if (sig.positionIdsType !== undefined) {
-      const positions = Array.from({ length: n }, (_, i) => pastLength + i);
-      feed("position_ids", indexTensor(sig.positionIdsType, positions, [1, n]));
+      feed("position_ids", indexTensor(sig.positionIdsType, positions, [batch, n]));
     }
-    if (sig.useCacheBranch)
-      feed("use_cache_branch", new ort.Tensor("bool", Uint8Array.of(pastLength > 0 ? 1 : 0), [1]));
+    if (sig.useCacheBranch) feed("use_cache_branch", new ort.Tensor("bool", Uint8Array.of(padded > 0 ? 1 : 0), [1]));
+    const only = steps[0]?.past;
     sig.names.forEach((names, layer) => {
-      if (past === undefined) {
-        feed(names.pastKey, this.emptyPast(sig.headDim));
-        feed(names.pastValue, this.emptyPast(sig.valueDim));
-      } else {
-        feeds[names.pastKey] = past[2 * layer] as ort.Tensor;
-        feeds[names.pastValue] = past[2 * layer + 1] as ort.Tensor;
+      const pair: Array<[string, number, number]> = [
+        [names.pastKey, 2 * layer, sig.headDim],
+        [names.pastValue, 2 * layer + 1, sig.valueDim],
+      ];
+      for (const [name, slot, dim] of pair) {
+        if (shared !== undefined) feeds[name] = shared.tensors[slot] as ort.Tensor;
+        else if (batch === 1 && only?.kind === "own") feeds[name] = only.tensors[slot] as ort.Tensor;
+        else feed(name, this.paddedPast(steps, slot, dim, padded));
       }
     });
 
@@ -123,19 +285,62 @@ export class OnnxDecoder {
         throw new Error(`${this.file}: the graph returned ${vocab} logits per position, expected ${this.vocabSize}`);
       }
       const grown = present[0]?.dims[2];
-      if (grown !== total) {
+      if (grown !== total || present[0]?.dims[0] !== batch) {
         throw new Error(
-          `${this.file}: present.0.key holds ${grown} positions after a step over ${pastLength} + ${n}; ` +
+          `${this.file}: present.0.key holds ${grown} positions after a step over ${padded} + ${n}; ` +
             "the graph must return the past concatenated with the new keys",
         );
       }
-      return { logits: lastRows(logitsTensor.data, vocab, allLogits ? n : 1), present };
+      const next = batch === 1 ? undefined : new SharedCache(present, batch, total);
+      const out = steps.map(
+        (step, b): DecoderResult => ({
+          logits: logitRows(logitsTensor.data, batch, b, vocab, step.allLogits ? n : 1),
+          present:
+            next === undefined
+              ? { kind: "own", tensors: present }
+              : { kind: "shared", shared: next, row: b, pads: pads[b] as number },
+        }),
+      );
+      // back to the callers' order
+      const byGiven: DecoderResult[] = new Array(batch);
+      order.forEach((i, at) => {
+        byGiven[i] = out[at] as DecoderResult;
+      });
+      return byGiven;
     } catch (err) {
       for (const t of present) t.dispose();
       throw err;
     } finally {
       logitsTensor.dispose();
     }
+  }
+
+  /** past[slot] of every step stacked into [batch, kv_heads, padded, dim], each left-padded with zeros. */
+  private paddedPast(steps: readonly DecoderStep[], slot: number, dim: number, padded: number): ort.Tensor {
+    const { kvType, kvHeads } = this.signature;
+    const size = steps.length * kvHeads * padded * dim;
+    const data = kvType === "float16" ? new Uint16Array(size) : new Float32Array(size);
+    steps.forEach((step, b) => {
+      const past = step.past;
+      if (past === undefined || step.pastLength === 0) return;
+      const run = step.pastLength * dim;
+      // where head h of this sequence's past starts in its source tensor
+      let source: KvArray;
+      let start: (h: number) => number;
+      if (past.kind === "own") {
+        source = kvData(past.tensors[slot] as ort.Tensor);
+        start = (h) => h * run;
+      } else {
+        const { shared, row, pads } = past;
+        source = kvData(shared.tensors[slot] as ort.Tensor);
+        start = (h) => ((row * kvHeads + h) * shared.length + pads) * dim;
+      }
+      for (let h = 0; h < kvHeads; h++) {
+        const to = ((b * kvHeads + h) * padded + padded - step.pastLength) * dim;
+        data.set(source.subarray(start(h), start(h) + run), to);
+      }
+    });
+    return new ort.Tensor(kvType, data, [steps.length, kvHeads, padded, dim]);
   }
 
   async close(): Promise<void> {
@@ -146,12 +351,13 @@ export class OnnxDecoder {
 }
 
 class OnnxSession implements LogitsSession {
-  private past: ort.Tensor[] | undefined;
+  private past: SequenceCache | undefined;
   private position = 0;
   private busy = false;
+  private closed = false;
 
   constructor(
-    private readonly decoder: OnnxDecoder,
+    readonly decoder: OnnxDecoder,
     readonly capacity: number,
   ) {}
 
@@ -167,7 +373,20 @@ class OnnxSession implements LogitsSession {
     return this.run(tokens, true);
   }
 
-  private async run(tokens: readonly number[], allLogits: boolean): Promise<Float32Array> {
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    // a step still running commits into a closed session, which releases its result then
+    if (!this.busy) {
+      releaseCache(this.past);
+      this.past = undefined;
+    }
+  }
+
+  /** Throws what `tokens` cannot run for (nothing changes); otherwise the step to hand the decoder. */
+  check(tokens: readonly number[], allLogits: boolean): DecoderStep {
+    if (this.closed) throw new Error("this session is closed");
+    if (this.decoder.isClosed) throw new Error(`${this.decoder.file}: the engine is closed`);
     if (tokens.length === 0) throw new Error("append needs at least one token");
     if (this.position + tokens.length > this.capacity) {
       throw new ContextOverflowError(this.position + tokens.length, this.capacity);
@@ -178,15 +397,40 @@ class OnnxSession implements LogitsSession {
         throw new RangeError(`token id ${id} is outside 0..${vocab - 1}`);
     }
     if (this.busy) throw new Error("this session is already running a step; await each append before the next");
-    this.busy = true;
+    return { tokens, pastLength: this.position, past: this.past, allLogits };
+  }
+
+  /** Marks the session as running (true) or done (false); `check` refuses a running one. */
+  hold(running: boolean): void {
+    this.busy = running;
+    // closed while its step ran, and the step failed: the cache it kept for the step goes now
+    if (!running && this.closed && this.past !== undefined) {
+      releaseCache(this.past);
+      this.past = undefined;
+    }
+  }
+
+  /** Takes the cache of a successful step over `count` tokens. */
+  commit(present: SequenceCache, count: number): void {
+    releaseCache(this.past);
+    this.past = present;
+    this.position += count;
+    // closed while the step ran: nothing will use the cache
+    if (this.closed) {
+      releaseCache(present);
+      this.past = undefined;
+    }
+  }
+
+  private async run(tokens: readonly number[], allLogits: boolean): Promise<Float32Array> {
+    const step = this.check(tokens, allLogits);
+    this.hold(true);
     try {
-      const { logits, present } = await this.decoder.step(tokens, this.position, this.past, allLogits);
-      for (const t of this.past ?? []) t.dispose();
-      this.past = present;
-      this.position += tokens.length;
+      const { logits, present } = await this.decoder.step(step.tokens, step.pastLength, step.past, allLogits);
+      this.commit(present, tokens.length);
       return logits;
     } finally {
-      this.busy = false;
+      this.hold(false);
     }
   }
 }
@@ -215,12 +459,43 @@ export class OnnxEngine implements Engine {
     return new OnnxSession(this.decoder, Math.min(contextLength, this.contextLength));
   }
 
+  /**
+   * One step for several sessions: decodes (and equal-length prefills) share one `session.run`
+   * through the batch dimension (see `OnnxDecoder.groups` for what is batched). Returns per step,
+   * in order, what `append` (or `appendAll` with `allLogits`) would have returned, within
+   * onnxruntime's batch-size rounding (README.md). Rejects before changing any session when a step
+   * cannot run, and leaves every session as it was when onnxruntime fails.
+   */
+  async forwardBatch(steps: readonly SequenceStep[]): Promise<Float32Array[]> {
+    if (steps.length === 0) throw new Error("forwardBatch needs at least one sequence");
+    const sessions = steps.map(({ session }) => {
+      if (!(session instanceof OnnxSession) || session.decoder !== this.decoder) {
+        throw new Error("this session belongs to another engine");
+      }
+      return session;
+    });
+    if (new Set(sessions).size !== sessions.length) throw new Error("a session may appear only once in a batch");
+    const prepared = steps.map((s, i) => (sessions[i] as OnnxSession).check(s.tokens, s.allLogits === true));
+    for (const session of sessions) session.hold(true);
+    try {
+      const results = await this.decoder.runAll(prepared);
+      return results.map(({ logits, present }, i) => {
+        (sessions[i] as OnnxSession).commit(present, prepared[i]?.tokens.length ?? 0);
+        return logits;
+      });
+    } finally {
+      for (const session of sessions) session.hold(false);
+    }
+  }
+
   encodeChat(...[messages, tools]: Parameters<Engine["encodeChat"]>): number[] {
     return encodeChatWith(this.tokenizer, messages, tools);
   }
 
   generate(...[request, onToken]: Parameters<Engine["generate"]>): ReturnType<Engine["generate"]> {
-    return generateWith(this.newSession(), this.tokenizer, this.vocabSize, request, onToken);
+    const session = this.newSession();
+    // the KV tensors go as soon as the request ends, not when the collector finds them
+    return generateWith(session, this.tokenizer, this.vocabSize, request, onToken).finally(() => session.close?.());
   }
 
   close(): Promise<void> {
@@ -274,7 +549,7 @@ async function configContextLength(file: string, dir: string): Promise<number | 
 }
 
 /** How every onnxruntime session is configured (the kernel bench's fp32 anchor uses it too). */
-export function onnxSessionOptions(threads: number): ort.InferenceSession.SessionOptions {
+export function onnxSessionOptions(threads: number, spinning = true): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: ["cpu"],
     intraOpNumThreads: threads,
@@ -283,12 +558,13 @@ export function onnxSessionOptions(threads: number): ort.InferenceSession.Sessio
     executionMode: "sequential",
     enableCpuMemArena: true,
     logSeverityLevel: 3,
+    ...(!spinning && { extra: { session: { intra_op: { allow_spinning: "0" } } } }),
   };
 }
 
-async function createSession(file: string, threads: number): Promise<ort.InferenceSession> {
+async function createSession(file: string, threads: number, spinning: boolean): Promise<ort.InferenceSession> {
   try {
-    return await ort.InferenceSession.create(file, onnxSessionOptions(threads));
+    return await ort.InferenceSession.create(file, onnxSessionOptions(threads, spinning));
   } catch (err) {
     throw new ModelLoadError(
       file,
@@ -334,7 +610,7 @@ export async function loadOnnxEngine(path: string, options: OnnxEngineOptions = 
     );
   }
 
-  const session = await createSession(path, threads);
+  const session = await createSession(path, threads, options.spinning ?? true);
   try {
     const signature = readDecoderSignature(path, session.inputMetadata, session.outputMetadata);
     const vocabSize = signature.vocabSize ?? tokenizer.vocabSize;

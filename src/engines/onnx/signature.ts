@@ -35,6 +35,8 @@ export interface DecoderSignature {
   readonly positionIdsType: IndexType | undefined;
   /** merged decoders (decoder_model_merged.onnx) switch their cache branch with this bool input */
   readonly useCacheBranch: boolean;
+  /** false when an input fixes the batch dimension at 1: such a graph runs one sequence per run */
+  readonly batchable: boolean;
   readonly logitsType: KvType;
   /** the logits' last dim, when the graph fixes it */
   readonly vocabSize: number | undefined;
@@ -192,6 +194,11 @@ export function readDecoderSignature(
   if (!FLOAT_TYPES.includes(logitsMeta.type)) fail(`logits are ${logitsMeta.type}; tritgate reads float32 or float16`);
   const vocabDim = logitsMeta.shape.length === 3 ? logitsMeta.shape[2] : undefined;
   const useCache = inputByName.get("use_cache_branch");
+  // every batched input ([batch, ...]) must leave the batch symbolic for several sequences to share a run
+  const batchable = inputs.every((meta) => {
+    if (!meta.isTensor || meta.name === "use_cache_branch") return true;
+    return !isFixed(meta.shape[0]);
+  });
   if (useCache !== undefined && tensor(useCache, "input").type !== "bool") {
     fail("input use_cache_branch must be bool");
   }
@@ -205,6 +212,7 @@ export function readDecoderSignature(
     attentionMaskType: indexInput(inputByName.get("attention_mask")),
     positionIdsType: indexInput(inputByName.get("position_ids")),
     useCacheBranch: useCache !== undefined,
+    batchable,
     logitsType: logitsMeta.type as KvType,
     vocabSize: isFixed(vocabDim) ? vocabDim : undefined,
     names,

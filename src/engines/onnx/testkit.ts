@@ -33,6 +33,8 @@ export interface TinyDecoderSpec {
   readonly inputOrder?: "optimum" | "shuffled";
   /** kv_heads / head_dim written as symbolic dims in the KV input declarations */
   readonly symbolicKvDims?: boolean;
+  /** every input and output declares a batch of exactly 1 (graphs exported for one sequence) */
+  readonly fixedBatch?: boolean;
   readonly seed?: number;
 }
 
@@ -245,14 +247,15 @@ export function tinyDecoder(spec: TinyDecoderSpec = {}): TinyDecoder {
     g.op("Identity", [linear(final, "lm_head", hidden, vocab, 0.4)], {}, "logits");
   }
 
+  const batch: Dim = spec.fixedBatch ? 1 : "batch_size";
   const kvDims: Dim[] = spec.symbolicKvDims
-    ? ["batch_size", "num_key_value_heads", "past_sequence_length", "head_dim"]
-    : ["batch_size", kvHeads, "past_sequence_length", headDim];
-  const presentDims: Dim[] = ["batch_size", kvHeads, "total_sequence_length", headDim];
+    ? [batch, "num_key_value_heads", "past_sequence_length", "head_dim"]
+    : [batch, kvHeads, "past_sequence_length", headDim];
+  const presentDims: Dim[] = [batch, kvHeads, "total_sequence_length", headDim];
   const idInputs = [
-    valueInfo("input_ids", DT.INT64, ["batch_size", "sequence_length"]),
-    valueInfo("attention_mask", DT.INT64, ["batch_size", "total_sequence_length"]),
-    ...(spec.positionIds === false ? [] : [valueInfo("position_ids", DT.INT64, ["batch_size", "sequence_length"])]),
+    valueInfo("input_ids", DT.INT64, [batch, "sequence_length"]),
+    valueInfo("attention_mask", DT.INT64, [batch, "total_sequence_length"]),
+    ...(spec.positionIds === false ? [] : [valueInfo("position_ids", DT.INT64, [batch, "sequence_length"])]),
   ];
   const kvInputs = Array.from({ length: layers }, (_, l) => [
     valueInfo(`past_key_values.${l}.key`, kvElem, kvDims),
@@ -261,11 +264,7 @@ export function tinyDecoder(spec: TinyDecoderSpec = {}): TinyDecoder {
   const inputs =
     spec.inputOrder === "shuffled" ? [...kvInputs.reverse(), ...idInputs.reverse()] : [...idInputs, ...kvInputs];
   const outputs = [
-    valueInfo("logits", spec.logitsType === "float16" ? DT.FLOAT16 : DT.FLOAT, [
-      "batch_size",
-      "sequence_length",
-      vocab,
-    ]),
+    valueInfo("logits", spec.logitsType === "float16" ? DT.FLOAT16 : DT.FLOAT, [batch, "sequence_length", vocab]),
     ...Array.from({ length: layers }, (_, l) => [
       valueInfo(`present.${l}.key`, kvElem, presentDims),
       valueInfo(`present.${l}.value`, kvElem, presentDims),

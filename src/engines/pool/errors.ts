@@ -4,16 +4,37 @@
  * rejected as itself; the rest are these.
  */
 import { ChatTemplateError, ContextOverflowError, InvalidGenerationError } from "../errors.js";
+import { KvWaitExceededError } from "./kv-budget.js";
 import type { SerializedError } from "./protocol.js";
 
-/** The variant's queue is at its bound: retry later or elsewhere. */
-export class QueueFullError extends Error {
+/** The variant is at capacity (queue or KV budget): retry later or elsewhere; not a fault of the variant. */
+export abstract class CapacityError extends Error {
+  /** seconds after which a retry may find room */
+  abstract readonly retryAfterSec: number;
+}
+
+/** The variant's queue is at its bound. */
+export class QueueFullError extends CapacityError {
+  readonly retryAfterSec = 1;
   constructor(
     readonly variant: string,
     readonly limit: number,
   ) {
     super(`variant ${variant} has ${limit} requests waiting already`);
     this.name = "QueueFullError";
+  }
+}
+
+/** The variant's KV budget stayed spent for as long as a request may wait for it (`maxKvWaitMs`). */
+export class KvBudgetExhaustedError extends CapacityError {
+  readonly retryAfterSec = 1;
+  constructor(
+    readonly variant: string,
+    readonly limit: number,
+    readonly tokens: number,
+  ) {
+    super(`variant ${variant} has its KV-cache budget (${limit} tokens) in use; this request needs ${tokens}`);
+    this.name = "KvBudgetExhaustedError";
   }
 }
 
@@ -66,11 +87,18 @@ export function serializeError(e: unknown): SerializedError {
   if (e instanceof InvalidGenerationError) {
     return { name: e.name, message: e.message, request: { kind: "invalid", param: e.param } };
   }
+  if (e instanceof KvWaitExceededError) {
+    return { name: e.name, message: e.message, capacity: { kind: "kv", limit: e.limit, tokens: e.tokens } };
+  }
   return e instanceof Error ? { name: e.name, message: e.message } : { name: "Error", message: String(e) };
 }
 
-/** The worker's error on the main thread: a request fault as its own class, anything else as an EngineError. */
+/**
+ * The worker's error on the main thread: a request fault as its own class, a capacity refusal as a
+ * KvBudgetExhaustedError, anything else as an EngineError.
+ */
 export function reviveError(variant: string, s: SerializedError): Error {
+  if (s.capacity) return new KvBudgetExhaustedError(variant, s.capacity.limit, s.capacity.tokens);
   switch (s.request?.kind) {
     case "context":
       return new ContextOverflowError(s.request.needed, s.request.capacity, s.request.param);

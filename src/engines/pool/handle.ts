@@ -1,13 +1,18 @@
 /**
  * One variant's engine on its own worker thread, seen from the main thread: a bounded priority
- * queue in front of `slots` concurrent generations, token streaming, cancellation and live counters
- * (the router keeps the rate averages, from each result's timings). A worker that fails to load leaves the handle `failed`: every request on it
+ * queue in front of `slots` concurrent generations (full, it refuses the least urgent request: a
+ * newcomer of higher priority takes the place of the newest of the lowest), token streaming, cancellation and live counters
+ * (the router keeps the rate averages, from each result's timings). Admission is split: the handle
+ * bounds generations by `slots` and its queue; the worker, which tokenizes, holds a dispatched
+ * generation whose KV reservation does not fit the budget yet (`kv-wait` until `admitted`), and
+ * such a generation counts as waiting, not running. A worker that fails to load leaves the handle `failed`: every request on it
  * is refused, and the rest of the pool keeps serving. A worker that crashes after loading fails
  * the generations it was running, then is restarted (with a growing delay) while new requests
  * wait in the queue; after `maxRestarts` crashes in a row without a minute of service, it stays failed.
  */
 import type { Worker } from "node:worker_threads";
 import { ModelLoadError } from "../errors.js";
+import type { CpuTurnSeat, CpuTurnStats, CpuTurns } from "./cpu-turns.js";
 import { GenerationAbortedError, QueueFullError, reviveError, VariantUnavailableError } from "./errors.js";
 import type {
   FromWorker,
@@ -21,8 +26,8 @@ import type {
 import { PriorityQueue } from "./queue.js";
 import { spawnWorker } from "./spawn.js";
 
-export interface VariantWorkerOptions extends WorkerInit {
-  /** generations run at once inside the worker (they interleave token by token); default 1 */
+export interface VariantWorkerOptions extends Omit<WorkerInit, "cpuTurns"> {
+  /** generations run at once inside the worker (batched per step, or interleaved token by token); default 1 */
   readonly slots?: number;
   /** requests that may wait for a slot; more are refused with QueueFullError; default 64 */
   readonly maxQueue?: number;
@@ -30,6 +35,8 @@ export interface VariantWorkerOptions extends WorkerInit {
   readonly restartDelayMs?: number;
   /** crashes in a row (none after a minute of service) before the variant stays failed; default 5 */
   readonly maxRestarts?: number;
+  /** the process's CPU turn lock (`createCpuTurns`, one for all workers): the engine's forward calls take turns */
+  readonly cpuTurns?: CpuTurns | undefined;
 }
 
 export type VariantWorkerState = "loading" | "ready" | "failed" | "closed";
@@ -44,17 +51,32 @@ export interface VariantWorker {
   readonly error: string | undefined;
   readonly info: VariantInfo | undefined;
   readonly slots: number;
+  /** generations dispatched to the worker, less those it holds waiting for KV budget */
   readonly running: number;
+  /** requests in the queue, plus generations dispatched to the worker that wait for KV budget */
   readonly waiting: number;
+  /** queued requests a new one of `priority` would wait behind: those of that priority or higher */
+  waitingAtOrAbove(priority: number): number;
   /**
    * KV-cache positions the running generations' sessions hold, as of each one's latest token (a
    * generation still in its prefill counts 0 until its first token); 0 when nothing runs
    */
   readonly kvTokensInUse: number;
-  /** the most positions the running generations can hold (slots x context length); null until loaded */
+  /** KV-cache positions the running generations have reserved (each session's size); 0 when nothing runs */
+  readonly kvTokensReserved: number;
+  /** the worker's KV budget: the most positions the running generations may reserve at once; null until loaded */
   readonly kvTokenCapacity: number | null;
+  /**
+   * sequences in the worker's latest batched step while generations run (0 when none runs); null when the
+   * engine does not batch (each generation runs its own passes) or the worker is not loaded
+   */
+  readonly batchSize: number | null;
+  /** batched steps the worker has run since this handle started, and their sequences in total (mean batch = sequences / steps) */
+  readonly batchSteps: { readonly steps: number; readonly sequences: number; readonly largest: number };
   /** restarts after crashes so far */
   readonly restarts: number;
+  /** CPU turns this variant's workers took and the time they waited for them (null without a turn lock) */
+  readonly cpuTurnStats?: CpuTurnStats | null;
   generate(
     request: PoolGenerateRequest,
     onToken?: (token: PoolToken) => void,
@@ -75,6 +97,10 @@ interface Job {
   readonly tokens: PoolToken[];
   /** KV-cache positions its session held at its latest token */
   kvTokens: number;
+  /** positions the worker reserved for it once it was admitted (0 until then) */
+  kvReserved: number;
+  /** the worker holds it until its KV reservation fits (`kv-wait` until `admitted`) */
+  kvWaiting: boolean;
   readonly resolve: (result: PoolResult) => void;
   readonly reject: (error: Error) => void;
   detach: () => void;
@@ -113,11 +139,17 @@ class WorkerHandle implements VariantWorker {
   /** settles when the current worker has finished loading (or failed, or exited) */
   private loadSettled: Promise<void> = Promise.resolve();
   private readonly init: WorkerInit;
+  private readonly cpuTurns: CpuTurns | undefined;
+  /** the current worker's seat at the turn lock, and what earlier workers' seats added up to */
+  private seat: CpuTurnSeat | undefined;
+  private pastTurns: CpuTurnStats = { turns: 0, waitMs: 0, heldMs: 0 };
   private readonly restartDelayMs: number;
   private readonly maxRestarts: number;
   private readonly queue: PriorityQueue<Job>;
   private readonly active = new Map<number, Job>();
   private nextId = 1;
+  private lastBatchSize = 0;
+  private readonly steps = { steps: 0, sequences: 0, largest: 0 };
 
   constructor(options: VariantWorkerOptions) {
     this.name = options.name;
@@ -126,8 +158,21 @@ class WorkerHandle implements VariantWorker {
     this.queue = new PriorityQueue<Job>(Math.max(0, Math.floor(options.maxQueue ?? 64)));
     this.restartDelayMs = Math.max(0, options.restartDelayMs ?? 500);
     this.maxRestarts = Math.max(0, Math.floor(options.maxRestarts ?? 5));
-    const { name, path, threads, contextLength, activations } = options;
-    this.init = { name, path, threads, contextLength, activations };
+    const { name, path, threads, contextLength, activations, batching, stepTokenBudget, kvTokenBudget, maxKvWaitMs } =
+      options;
+    this.init = {
+      name,
+      path,
+      threads,
+      contextLength,
+      activations,
+      slots: this.slots,
+      batching,
+      stepTokenBudget,
+      kvTokenBudget,
+      maxKvWaitMs,
+    };
+    this.cpuTurns = options.cpuTurns;
     let settle!: ReadySettle;
     this.ready = new Promise<VariantInfo>((resolve, reject) => {
       settle = { resolve, reject };
@@ -138,7 +183,9 @@ class WorkerHandle implements VariantWorker {
 
   private spawn(settle: ReadySettle): void {
     const generation = ++this.generation;
-    const worker = spawnWorker(this.init);
+    const seat = this.cpuTurns?.join(this.init.threads);
+    this.seat = seat;
+    const worker = spawnWorker({ ...this.init, cpuTurns: seat });
     this.worker = worker;
     let loaded!: () => void;
     this.loadSettled = new Promise<void>((resolve) => {
@@ -155,6 +202,7 @@ class WorkerHandle implements VariantWorker {
     });
     worker.on("exit", (code) => {
       loaded();
+      if (seat) this.leaveSeat(seat);
       if (current() && this.state !== "closed") this.lost(`worker exited with code ${code}`, settle);
     });
   }
@@ -185,11 +233,38 @@ class WorkerHandle implements VariantWorker {
   }
 
   get running(): number {
-    return this.active.size;
+    return this.active.size - this.kvWaiting;
   }
 
   get waiting(): number {
-    return this.queue.size;
+    return this.queue.size + this.kvWaiting;
+  }
+
+  /** dispatched generations the worker said wait for KV budget */
+  private get kvWaiting(): number {
+    let count = 0;
+    for (const job of this.active.values()) if (job.kvWaiting) count++;
+    return count;
+  }
+
+  get kvTokensReserved(): number {
+    let total = 0;
+    for (const job of this.active.values()) total += job.kvReserved;
+    return total;
+  }
+
+  get batchSize(): number | null {
+    if (this.info?.batched !== true) return null;
+    return this.running > 0 ? this.lastBatchSize : 0;
+  }
+
+  get batchSteps(): { steps: number; sequences: number; largest: number } {
+    return { ...this.steps };
+  }
+
+  waitingAtOrAbove(priority: number): number {
+    // generations held for KV budget are dispatched already: a newcomer of any priority waits behind them
+    return this.queue.countAtOrAbove(priority) + this.kvWaiting;
   }
 
   get kvTokensInUse(): number {
@@ -198,8 +273,25 @@ class WorkerHandle implements VariantWorker {
     return total;
   }
 
+  get cpuTurnStats(): CpuTurnStats | null {
+    if (!this.cpuTurns) return null;
+    const now = this.seat ? this.cpuTurns.stats(this.seat) : { turns: 0, waitMs: 0, heldMs: 0 };
+    const past = this.pastTurns;
+    return { turns: past.turns + now.turns, waitMs: past.waitMs + now.waitMs, heldMs: past.heldMs + now.heldMs };
+  }
+
+  /** A worker is gone: keep its seat's totals, and free the seat (and any turn it held) for the others. */
+  private leaveSeat(seat: CpuTurnSeat): void {
+    if (!this.cpuTurns) return;
+    if (this.seat === seat) {
+      this.pastTurns = this.cpuTurnStats ?? this.pastTurns;
+      this.seat = undefined;
+    }
+    this.cpuTurns.leave(seat);
+  }
+
   get kvTokenCapacity(): number | null {
-    return this.info ? this.slots * this.info.contextLength : null;
+    return this.info ? (this.info.kvTokenBudget ?? this.slots * this.info.contextLength) : null;
   }
 
   generate(
@@ -221,6 +313,8 @@ class WorkerHandle implements VariantWorker {
         startedAt: 0,
         tokens: [],
         kvTokens: 0,
+        kvReserved: 0,
+        kvWaiting: false,
         resolve,
         reject,
         detach: () => undefined,
@@ -233,8 +327,10 @@ class WorkerHandle implements VariantWorker {
       if (this.state === "ready" && this.active.size < this.slots) {
         this.dispatch(job);
       } else if (!this.queue.push(job, request.priority ?? 0)) {
-        job.detach();
-        reject(new QueueFullError(this.name, this.queue.capacity));
+        // a full queue makes room for a more urgent request: the newest of the least urgent is refused instead
+        const refused = this.queue.displace(job, request.priority ?? 0) ?? job;
+        refused.detach();
+        refused.reject(new QueueFullError(this.name, this.queue.capacity));
       }
     });
   }
@@ -307,6 +403,24 @@ class WorkerHandle implements VariantWorker {
         this.fail(message.error.message, settle.reject);
         void this.worker.terminate();
         return;
+      case "kv-wait": {
+        const job = this.active.get(message.id);
+        if (job) job.kvWaiting = true;
+        return;
+      }
+      case "admitted": {
+        const job = this.active.get(message.id);
+        if (!job) return;
+        job.kvWaiting = false;
+        job.kvReserved = message.kvReserved;
+        return;
+      }
+      case "step":
+        this.lastBatchSize = message.batchSize;
+        this.steps.steps++;
+        this.steps.sequences += message.batchSize;
+        this.steps.largest = Math.max(this.steps.largest, message.batchSize);
+        return;
       case "token": {
         const job = this.active.get(message.id);
         if (!job) return;
@@ -326,7 +440,8 @@ class WorkerHandle implements VariantWorker {
       case "error": {
         const job = this.finish(message.id);
         if (!job) return;
-        job.reject(reviveError(this.name, message.error));
+        // a cancelled generation may end in whatever its wait or step was rejected with
+        job.reject(job.signal?.aborted ? new GenerationAbortedError(this.name) : reviveError(this.name, message.error));
         return;
       }
     }

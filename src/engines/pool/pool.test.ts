@@ -29,6 +29,21 @@ describe("PriorityQueue", () => {
     expect(q.remove("c")).toBe(true);
     expect(q.drain()).toEqual(["b", "d", "a"]);
   });
+
+  it("when full, gives the newest of the lowest priority's place to a more urgent entry, and counts what one would wait behind", () => {
+    const q = new PriorityQueue<string>(3);
+    q.push("a", 0);
+    q.push("b", 0);
+    q.push("c", 5);
+    expect(q.countAtOrAbove(5)).toBe(1);
+    expect(q.countAtOrAbove(0)).toBe(3);
+    expect(q.countAtOrAbove(9)).toBe(0);
+    expect(q.displace("d", 0)).toBeUndefined(); // not more urgent than anyone: nothing changes
+    expect(q.displace("e", 2)).toBe("b");
+    expect(q.displace("f", 9)).toBe("a");
+    expect(q.displace("g", 1)).toBeUndefined(); // the lowest left is 2
+    expect(q.drain()).toEqual(["f", "c", "e"]);
+  });
 });
 
 describe("variant workers", () => {
@@ -145,6 +160,7 @@ describe("variant workers", () => {
     expect(ternary.running).toBe(1);
     expect(ternary.waiting).toBe(2);
     await expect(ternary.generate(req(2))).rejects.toBeInstanceOf(QueueFullError);
+    expect(ternary.waitingAtOrAbove(5)).toBe(1);
     long.abort();
     expect(await first).toBeInstanceOf(GenerationAbortedError);
     await Promise.all([low, high]);
@@ -159,6 +175,15 @@ describe("variant workers", () => {
     await expect(waiting).rejects.toBeInstanceOf(GenerationAbortedError);
     expect(ternary.waiting).toBe(0);
     await blocker;
+
+    // full, the queue refuses its least urgent request to take a more urgent one
+    const busy = ternary.generate(req(30));
+    const least = ternary.generate({ ...req(2), priority: 0 });
+    const middle = ternary.generate({ ...req(2), priority: 1 });
+    const urgent = ternary.generate({ ...req(2), priority: 9 });
+    await expect(least).rejects.toBeInstanceOf(QueueFullError);
+    expect(ternary.waiting).toBe(2);
+    await Promise.all([busy, middle, urgent]);
   });
 
   it("reports request faults per request, as their own class across the worker boundary", async () => {

@@ -6,6 +6,7 @@ import type { ConstraintSpec } from "../constrain/index.js";
 import type { FinishReason } from "../engine.js";
 import type { SamplingParams } from "../sampler/index.js";
 import type { ChatMessage, ChatTool } from "../tokenizer/index.js";
+import type { CpuTurnSeat } from "./cpu-turns.js";
 
 /** What the worker is started with (`workerData`). */
 export interface WorkerInit {
@@ -14,6 +15,18 @@ export interface WorkerInit {
   readonly threads?: number | undefined;
   readonly contextLength?: number | undefined;
   readonly activations?: "int8" | "float" | undefined;
+  /** the process's CPU turn lock: every forward call of this worker's engine runs inside a turn */
+  readonly cpuTurns?: CpuTurnSeat | undefined;
+  /** generations the handle runs at once (the default KV budget holds this many full contexts) */
+  readonly slots?: number | undefined;
+  /** false: run each generation's passes alone even when the engine batches (A/B benchmarks); default true */
+  readonly batching?: boolean | undefined;
+  /** tokens one batched step may run (decodes, then prefill chunks); default 256 */
+  readonly stepTokenBudget?: number | undefined;
+  /** most KV-cache positions the worker's generations reserve at once; default: see `defaultKvTokenBudget` */
+  readonly kvTokenBudget?: number | undefined;
+  /** how long a generation may wait for KV budget before it is refused; default 10 s */
+  readonly maxKvWaitMs?: number | undefined;
 }
 
 /** What the worker reports once the model is loaded. */
@@ -22,6 +35,10 @@ export interface VariantInfo {
   readonly contextLength: number;
   readonly vocabSize: number;
   readonly loadMs: number;
+  /** the worker's KV budget in positions (what all its generations may reserve at once); a pool worker always says */
+  readonly kvTokenBudget?: number;
+  /** whether the engine steps its sequences together (`Engine.forwardBatch`); a pool worker always says */
+  readonly batched?: boolean;
 }
 
 /** The prompt: chat messages go through the model's chat template, text is encoded as is. */
@@ -97,6 +114,8 @@ export interface SerializedError {
       }
     | { readonly kind: "template" }
     | { readonly kind: "invalid"; readonly param: string | null };
+  /** present when the worker refused for capacity (the KV budget stayed spent), with what rebuilds it */
+  readonly capacity?: { readonly kind: "kv"; readonly limit: number; readonly tokens: number };
 }
 
 export type ToWorker =
@@ -111,6 +130,12 @@ export type ToWorker =
 
 export type FromWorker =
   | { readonly type: "ready"; readonly info: VariantInfo }
+  /** the generation's KV reservation does not fit the budget now: it waits in the worker */
+  | { readonly type: "kv-wait"; readonly id: number }
+  /** the generation has its KV reservation and runs */
+  | { readonly type: "admitted"; readonly id: number; readonly kvReserved: number }
+  /** one batched step ran (`forwardBatch`): how many sequences and tokens it carried */
+  | { readonly type: "step"; readonly batchSize: number; readonly tokens: number }
   | { readonly type: "load-error"; readonly error: SerializedError }
   | {
       readonly type: "token";

@@ -21,6 +21,25 @@ export class PriorityQueue<T> {
     return true;
   }
 
+  /**
+   * When full, puts `item` in the place of the newest entry of the lowest priority, if that priority
+   * is below `priority`, and returns the entry it displaced; undefined (nothing changed) otherwise.
+   */
+  displace(item: T, priority: number): T | undefined {
+    const last = this.items.at(-1);
+    if (last === undefined || last.priority >= priority) return undefined;
+    this.items.pop();
+    this.push(item, priority);
+    return last.item;
+  }
+
+  /** How many entries a new one of `priority` would wait behind (those of that priority or higher). */
+  countAtOrAbove(priority: number): number {
+    let n = 0;
+    while (n < this.items.length && this.items[n]!.priority >= priority) n++;
+    return n;
+  }
+
   shift(): T | undefined {
     return this.items.shift()?.item;
   }

@@ -1,8 +1,12 @@
 /**
  * The worker thread of one variant: loads its engine, then runs generations as the handle sends
- * them, streaming every token back. Between decode steps it yields to its own event loop, so a
- * cancel message is seen at the next token and several generations can interleave.
+ * them, streaming every token back. Each generation first reserves its KV positions (`kv-budget.ts`),
+ * waiting while the budget is spent. An engine with `forwardBatch` runs all generations' forward
+ * passes through one step scheduler (`scheduler.ts`: continuous batching); any other engine runs
+ * each on its own, yielding to the event loop before every pass. Either way a cancel message is
+ * seen between steps and several generations interleave.
  */
+import { totalmem } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { buildVocabIndex, type Constraint, compileConstraint, type VocabIndex } from "../constrain/index.js";
 import type { Engine, GeneratedToken, LogitsSession } from "../engine.js";
@@ -10,8 +14,12 @@ import { ContextOverflowError, InvalidGenerationError } from "../errors.js";
 import { generateWith } from "../generate.js";
 import { loadEngine } from "../load.js";
 import { type SamplingParams, type TokenLogprob, validateSamplingParams } from "../sampler/index.js";
+import { type CpuTurnSeat, CpuTurnTaker } from "./cpu-turns.js";
 import { serializeError } from "./errors.js";
+import { DEFAULT_MAX_KV_WAIT_MS, defaultKvTokenBudget, KvBudget, type KvReservation } from "./kv-budget.js";
 import type { FromWorker, PoolGenerateRequest, PoolToken, ToWorker, WorkerInit } from "./protocol.js";
+import { DEFAULT_STEP_TOKEN_BUDGET, StepScheduler } from "./scheduler.js";
+import { withCpuTurns } from "./turn-engine.js";
 
 const port = parentPort;
 if (!port) throw new Error("src/engines/pool/worker.js runs as a worker thread only");
@@ -88,11 +96,43 @@ function checkRequest(engine: Engine, request: Omit<PoolGenerateRequest, "priori
   }
 }
 
-async function run(engine: Engine, message: Extract<ToWorker, { type: "generate" }>): Promise<void> {
+/** What runs a loaded engine's generations: its KV budget and, when it batches, its step scheduler. */
+interface Runner {
+  readonly engine: Engine;
+  readonly kv: KvBudget;
+  readonly scheduler: StepScheduler | undefined;
+}
+
+/**
+ * The positions a generation's session is sized to and reserves: prompt + max tokens (+1 spare),
+ * capped at the context. When that exceeds the KV budget (set below the context), a client's
+ * max_tokens, or a prompt alone, is a ContextOverflowError against the budget (it could never run);
+ * a ceiling max_tokens is cut to what the budget leaves.
+ */
+function sizeRequest(
+  runner: Runner,
+  request: Omit<PoolGenerateRequest, "priority">,
+  promptTokens: number,
+): { positions: number; maxTokens: number } {
+  const { engine, kv } = runner;
+  const maxTokens = Math.max(0, request.maxTokens);
+  if (promptTokens >= engine.contextLength) throw new ContextOverflowError(promptTokens + 1, engine.contextLength);
+  const wanted = Math.min(engine.contextLength, promptTokens + maxTokens + 1);
+  if (wanted <= kv.limit) return { positions: wanted, maxTokens };
+  if (promptTokens >= kv.limit) throw new ContextOverflowError(promptTokens + 1, kv.limit);
+  if (request.strictMaxTokens === true && promptTokens + maxTokens > kv.limit) {
+    throw new ContextOverflowError(promptTokens + maxTokens, kv.limit, "max_tokens");
+  }
+  return { positions: kv.limit, maxTokens: Math.min(maxTokens, kv.limit - promptTokens) };
+}
+
+async function run(runner: Runner, message: Extract<ToWorker, { type: "generate" }>): Promise<void> {
+  const { engine, kv, scheduler } = runner;
   const { id, request } = message;
   const controller = new AbortController();
   running.set(id, controller);
   let session: LogitsSession | undefined;
+  let reservation: KvReservation | undefined;
   try {
     const { input } = request;
     const prompt =
@@ -107,15 +147,19 @@ async function run(engine: Engine, message: Extract<ToWorker, { type: "generate"
     }
     const info = request.tokenInfo === true;
     // sized to the request: a full-context cache would be ~630 MB per request on the 2B-4T shape
-    const live = engine.newSession(Math.min(engine.contextLength, prompt.length + Math.max(0, request.maxTokens) + 1));
+    const { positions, maxTokens } = sizeRequest(runner, request, prompt.length);
+    if (!kv.fitsNow(positions)) send({ type: "kv-wait", id });
+    reservation = await kv.acquire(positions, controller.signal);
+    send({ type: "admitted", id, kvReserved: positions });
+    const live = engine.newSession(positions);
     session = live;
     const result = await generateWith(
-      yielding(live),
+      scheduler ? scheduler.session(live, controller.signal) : yielding(live),
       engine.tokenizer,
       engine.vocabSize,
       {
         prompt,
-        maxTokens: request.maxTokens,
+        maxTokens,
         sampling: request.sampling,
         stop: request.stop,
         ignoreEos: request.ignoreEos,
@@ -131,7 +175,17 @@ async function run(engine: Engine, message: Extract<ToWorker, { type: "generate"
   } finally {
     running.delete(id);
     session?.close?.();
+    reservation?.release();
   }
+}
+
+/**
+ * The engine with each forward call inside a CPU turn. The kernels' pool threads park when a turn
+ * ends, so they do not spin through the next engine's turn.
+ */
+async function takingTurns(engine: Engine, seat: CpuTurnSeat): Promise<Engine> {
+  const park = engine.kind === "bitnet" ? (await import("../../../kernels/index.js")).parkThreads : undefined;
+  return withCpuTurns(engine, new CpuTurnTaker(seat, park));
 }
 
 async function main(): Promise<void> {
@@ -142,19 +196,34 @@ async function main(): Promise<void> {
       const { setThreads } = await import("../../../kernels/index.js");
       setThreads(init.threads);
     }
-    engine = await loadEngine(init.path, {
+    const loaded = await loadEngine(init.path, {
       contextLength: init.contextLength,
       threads: init.threads,
       activations: init.activations,
+      // a thread spinning after its engine's turn would burn the next engine's turn
+      spinning: init.cpuTurns?.exclusive !== true,
     });
+    engine = init.cpuTurns ? await takingTurns(loaded, init.cpuTurns) : loaded;
   } catch (e) {
     send({ type: "load-error", error: serializeError(e) });
     return;
   }
+  const kvTokenBudget = init.kvTokenBudget ?? defaultKvTokenBudget(engine, init.slots ?? 1, totalmem());
+  const batch = init.batching === false ? undefined : engine.forwardBatch?.bind(engine);
+  const runner: Runner = {
+    engine,
+    kv: new KvBudget(kvTokenBudget, init.maxKvWaitMs ?? DEFAULT_MAX_KV_WAIT_MS),
+    scheduler:
+      batch &&
+      new StepScheduler(batch, {
+        stepTokenBudget: init.stepTokenBudget ?? DEFAULT_STEP_TOKEN_BUDGET,
+        onStep: ({ batchSize, tokens }) => send({ type: "step", batchSize, tokens }),
+      }),
+  };
   port!.on("message", (message: ToWorker) => {
     switch (message.type) {
       case "generate":
-        void run(engine, message);
+        void run(runner, message);
         break;
       case "cancel":
         running.get(message.id)?.abort();
@@ -170,6 +239,8 @@ async function main(): Promise<void> {
       contextLength: engine.contextLength,
       vocabSize: engine.vocabSize,
       loadMs: performance.now() - started,
+      kvTokenBudget,
+      batched: runner.scheduler !== undefined,
     },
   });
 }

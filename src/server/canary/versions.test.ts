@@ -2,15 +2,25 @@
  * The split and its fallback where a routed variant becomes a worker (`Gateway.run`), over workers
  * scripted on the main thread and a real registry in PGlite: a canary's failure is absorbed by the
  * stable version and counted in the canary's window (never on the variant's breaker), a full canary
- * queue is not a sample, a committed canary answer that fails is the client's failure, and a slow
- * canary is rolled back by the p95 rule.
+ * queue is not a sample, a canary answer that fails after tokens the client has not seen yet is
+ * answered by the stable version, a committed one that fails is the client's failure, and a slow
+ * canary is rolled back by the p95 rule. And what another replica decided is followed (`sync`), never
+ * overridden by this one's later verdict.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_CANARY_BOUNDS, routesToCanary } from "../../../router/index.js";
-import { listTransitions, registerVersion, seedRegistry, setCanaryWeight } from "../../db/registry.js";
+import {
+  listTransitions,
+  promoteCanary,
+  registerVersion,
+  rollBackCanary,
+  seedRegistry,
+  servingVersions,
+  setCanaryWeight,
+} from "../../db/registry.js";
 import { type VariantRow, variants, variantTransitions } from "../../db/schema.js";
 import { type TestDatabase, testDatabase } from "../../db/testkit.js";
-import { EngineError, QueueFullError, type VariantWorker } from "../../engines/pool/index.js";
+import { QueueFullError, type VariantWorker } from "../../engines/pool/index.js";
 import { Gateway } from "../gateway/gateway.js";
 import { answers, failsAfterOneToken, failsAtOnce, type Script, scripted } from "../outcome/testkit.js";
 import { CountingLimiter, MapDirectory, memoryLog, TEST_TIERS, TINY_CONFIGS } from "../testkit.js";
@@ -28,9 +38,13 @@ function scriptedWorker(name: string, script: () => Script): VariantWorker & { c
     path: "/scripted",
     ready: Promise.resolve(runtime.info!),
     restarts: 0,
+    waitingAtOrAbove: () => 0,
     // a script holds no KV cache
     kvTokensInUse: 0,
     kvTokenCapacity: null,
+    kvTokensReserved: 0,
+    batchSize: 0,
+    batchSteps: { steps: 0, sequences: 0, largest: 0 },
     closed: false,
     crash() {},
     async close() {
@@ -126,10 +140,20 @@ describe("VariantVersions in Gateway.run", () => {
     expect(live).toMatchObject({ role: "canary", attempts: 0 });
   });
 
-  it("a canary answer that fails after its first token is the client's failure (it was committed)", async () => {
+  it("a canary answer that fails after a token the client has not seen (a whole answer) is answered by the stable version", async () => {
     const { gateway } = gatewayWith(failsAfterOneToken);
     const [id] = onCanary(1);
-    await expect(run(gateway, id!)).rejects.toBeInstanceOf(EngineError);
+    let retries = 0;
+    const out = await gateway.run([NAME], request, undefined, () => undefined, id!, { onRetry: () => retries++ });
+    expect(out).toMatchObject({ variant: NAME, version: "1", tried: [NAME] });
+    expect(retries).toBe(1);
+  });
+
+  it("a canary answer that fails once the client has seen part of it is the client's failure (it was committed)", async () => {
+    const { gateway } = gatewayWith(failsAfterOneToken);
+    const [id] = onCanary(1);
+    const failure = gateway.run([NAME], request, undefined, () => undefined, id!, { committed: () => true });
+    await expect(failure).rejects.toMatchObject({ status: 503, code: "engine_failure" });
   });
 
   it("requests off the canary's side never reach it", async () => {
@@ -161,5 +185,48 @@ describe("VariantVersions in Gateway.run", () => {
       canary: { requests: policy.minRequests, successRate: 1 },
     });
     expect((await run(gateway, onCanary(1, "after")[0]!)).version).toBe("1");
+  });
+
+  it("follows a rollback and a promotion another replica made (sync), and a canary registered there", async () => {
+    const { gateway, canary, log } = gatewayWith(answers("canary"));
+    const [id] = onCanary(1);
+    expect((await run(gateway, id!)).version).toBe("2");
+    await rollBackCanary(db.database, NAME, { automatic: false, reason: "another replica" });
+    gateway.versions.sync(await servingVersions(db.database));
+    expect((await run(gateway, id!)).version).toBe("1");
+    expect(log.lines.some((l) => l.includes(`canary ${NAME}@2 rolled back in the registry`))).toBe(true);
+
+    await registerVersion(
+      db.database,
+      { name: NAME, version: "3", path: "/canary3", fileSha256: SHA, engine: "bitnet" },
+      { automatic: false, reason: "another replica" },
+    );
+    await setCanaryWeight(db.database, NAME, 0.5, { automatic: false, reason: "another replica" });
+    gateway.versions.sync(await servingVersions(db.database));
+    await canary.ready;
+    expect((await run(gateway, id!)).version).toBe("3");
+    await promoteCanary(db.database, NAME, { automatic: false, reason: "another replica" });
+    gateway.versions.sync(await servingVersions(db.database));
+    for (const key of ["s1", "s2", id!]) expect((await run(gateway, key)).version).toBe("3");
+    await gateway.versions.close();
+  });
+
+  it("a verdict reached after another replica's changes nothing there: one decision is recorded, and it is followed", async () => {
+    const { gateway, log } = gatewayWith(failsAtOnce);
+    // another replica promoted the canary before this one's window filled
+    await promoteCanary(db.database, NAME, { automatic: false, reason: "another replica" });
+    for (const id of onCanary(policy.minRequests)) await run(gateway, id);
+    await gateway.versions.settled();
+    const decisions = (await listTransitions(db.database, { variant: NAME })).filter(
+      (t) => t.kind === "promoted" || t.kind === "rolled_back",
+    );
+    expect(decisions).toHaveLength(1);
+    expect(decisions[0]).toMatchObject({ kind: "promoted", reason: "another replica" });
+    expect(log.lines.some((l) => l.includes(`canary ${NAME}@2: already decided elsewhere`))).toBe(true);
+    // the registry says version 2 is active: this gateway loads it as its stable version again
+    gateway.versions.sync(await servingVersions(db.database));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect((await gateway.versions.list()).find((v) => v.version === "2")?.live?.role).toBe("stable");
+    await gateway.versions.close();
   });
 });

@@ -5,7 +5,12 @@
  * the traffic by a hash of the request id against the canary weight. Every attempt lands in its
  * version's sliding window; after each canary attempt the pure `judgeCanary` compares the two
  * windows, and a verdict is applied here at once (the canary stops getting traffic before the
- * database hears of it) and then recorded in the registry with its reason and figures.
+ * database hears of it) and then recorded in the registry with its reason and figures — only while
+ * the judged version is still the canary there (`decideCanary`): when another replica or an operator
+ * decided first, this gateway follows the registry instead of overriding it with its own window.
+ * `follow` keeps every gateway on one database serving what the registry says: a version registered,
+ * a weight set, a promotion or a rollback made by any of them is loaded by the others within one
+ * poll of the registry's version counter (`DEFAULT_REFRESH_MS`) plus one read.
  */
 import {
   type AttemptSample,
@@ -17,15 +22,19 @@ import {
 } from "../../../router/index.js";
 import { checkModelFile, engineOfFile } from "../../db/model-file.js";
 import type { Database } from "../../db/open.js";
+import type { Polled } from "../../db/polled.js";
 import {
+  decideCanary,
   listTransitions,
   listVersions,
   promoteCanary,
   RegistryError,
   registerVersion,
   rollBackCanary,
+  type ServingVersions,
   setCanaryWeight,
   type TransitionCause,
+  watchRegistry,
 } from "../../db/registry.js";
 import type { VariantRow, VariantTransitionRow } from "../../db/schema.js";
 import type { VariantWorker } from "../../engines/pool/index.js";
@@ -55,6 +64,13 @@ export interface RegistryDeps {
   readonly canaries?: readonly VariantRow[];
   /** registration waits this long for the new version to load before answering; default 120 s */
   readonly loadTimeoutMs?: number;
+}
+
+/** A canary controller's verdict, as written to the registry. */
+interface Verdict {
+  readonly version: string;
+  readonly action: CanaryVerdict["action"];
+  readonly cause: TransitionCause;
 }
 
 /** One version's worker and its window. */
@@ -99,6 +115,12 @@ export interface RegisterInput {
 /** A served variant's face to the router and the pool: the stable version's worker, swapped on promotion. */
 class VersionedVariant implements VariantRuntime {
   canary: CanaryLive | undefined;
+  /** a version the registry made active elsewhere, loading here before it takes over from `stable` */
+  incoming: { readonly version: string; readonly worker: VariantWorker } | undefined;
+  /** changes this gateway is making to the registry for this name, not committed yet (sync waits for them) */
+  pending = 0;
+  /** a verdict applied here that the database has not taken yet */
+  unrecorded: Verdict | undefined;
 
   constructor(public stable: Live) {}
 
@@ -123,9 +145,15 @@ class VersionedVariant implements VariantRuntime {
   get waiting() {
     return this.stable.worker.waiting;
   }
+  waitingAtOrAbove(priority: number) {
+    return this.stable.worker.waitingAtOrAbove?.(priority) ?? this.stable.worker.waiting;
+  }
   /** the stable worker's, like running and waiting (a canary's generations are not counted here) */
   get kvTokensInUse() {
     return this.stable.worker.kvTokensInUse;
+  }
+  get batchSize() {
+    return this.stable.worker.batchSize;
   }
   generate(...args: Parameters<VariantRuntime["generate"]>) {
     return this.stable.worker.generate(...args);
@@ -140,6 +168,8 @@ export class VariantVersions {
   private readonly writes = new Set<Promise<unknown>>();
   /** retired workers still draining */
   private readonly retiring = new Set<Promise<unknown>>();
+  /** the registry's serving versions, polled (`follow`) */
+  private watch: Polled<ServingVersions[]> | undefined;
 
   constructor(
     variants: readonly ServedVariant[],
@@ -213,12 +243,14 @@ export class VariantVersions {
     const versioned = this.versionedOf(input.name);
     const engine = engineOfFile(input.path);
     const fileSha256 = await checkModelFile(input.path, input.sha256);
-    const row = await registerVersion(
-      registry.database,
-      { name: input.name, version: input.version, path: input.path, fileSha256, engine },
-      { automatic: false, reason: "registered by an operator" },
-    );
-    const canary = this.load(versioned, row);
+    const { row, canary } = await this.changing(versioned, async () => {
+      const row = await registerVersion(
+        registry.database,
+        { name: input.name, version: input.version, path: input.path, fileSha256, engine },
+        { automatic: false, reason: "registered by an operator" },
+      );
+      return { row, canary: this.load(versioned, row) };
+    });
     let timer: NodeJS.Timeout | undefined;
     const loaded = await Promise.race([
       canary.worker.ready.then(
@@ -237,35 +269,41 @@ export class VariantVersions {
   /** Sets the share of the variant's requests its canary gets. */
   async setWeight(name: string, weight: number, reason = "set by an operator"): Promise<VariantRow> {
     const registry = this.need();
-    const canary = this.canaryOf(name);
-    const row = await setCanaryWeight(registry.database, name, weight, { automatic: false, reason });
-    canary.weight = weight;
-    return row;
+    const canary = await this.canaryNow(name);
+    return this.changing(this.versionedOf(name), async () => {
+      const row = await setCanaryWeight(registry.database, name, weight, { automatic: false, reason });
+      canary.weight = weight;
+      return row;
+    });
   }
 
   /** An operator's promotion: the canary serves everything as the stable version; the old one is retired. */
   async promote(name: string, reason = "promoted by an operator"): Promise<VariantRow> {
     const registry = this.need();
     const versioned = this.versionedOf(name);
-    const canary = this.canaryOf(name);
+    const canary = await this.canaryNow(name);
     if (canary.worker.state !== "ready") {
       throw new RegistryError("no_canary", `canary ${name}@${canary.version} is not loaded (${canary.worker.state})`);
     }
     const figures = this.figures(versioned, canary);
-    const { promoted } = await promoteCanary(registry.database, name, { automatic: false, reason, figures });
-    this.promoteLive(versioned, canary);
-    return promoted;
+    return this.changing(versioned, async () => {
+      const { promoted } = await promoteCanary(registry.database, name, { automatic: false, reason, figures });
+      this.promoteLive(versioned, canary);
+      return promoted;
+    });
   }
 
   /** An operator's rollback: the canary is retired, the stable version serves everything. */
   async rollback(name: string, reason = "rolled back by an operator"): Promise<VariantRow> {
     const registry = this.need();
     const versioned = this.versionedOf(name);
-    const canary = this.canaryOf(name);
+    const canary = await this.canaryNow(name);
     const figures = this.figures(versioned, canary);
-    const row = await rollBackCanary(registry.database, name, { automatic: false, reason, figures });
-    this.dropLive(versioned, canary);
-    return row;
+    return this.changing(versioned, async () => {
+      const row = await rollBackCanary(registry.database, name, { automatic: false, reason, figures });
+      this.dropLive(versioned, canary);
+      return row;
+    });
   }
 
   /** Every registered version, with what this gateway serves of it. */
@@ -299,11 +337,13 @@ export class VariantVersions {
 
   /** Closes the workers this object started (canaries, promoted versions) once their transitions are written. */
   async close(): Promise<void> {
+    this.watch?.close();
     await this.settled();
     while (this.retiring.size > 0) await Promise.allSettled([...this.retiring]);
     const workers = new Set<VariantRuntime>();
     for (const v of this.byName.values()) {
       if (v.canary) workers.add(v.canary.worker);
+      if (v.incoming) workers.add(v.incoming.worker);
       workers.add(v.stable.worker);
     }
     await Promise.all([...workers].map((w) => closeIfPossible(w)));
@@ -327,6 +367,13 @@ export class VariantVersions {
       throw new RegistryError("no_canary", `variant ${name} has no canary version (register one first)`);
     }
     return canary;
+  }
+
+  /** The live canary of `name`; when there is none here, after reloading the registry (another replica may have just registered it). */
+  private async canaryNow(name: string): Promise<CanaryLive> {
+    const canary = this.versionedOf(name).canary;
+    if ((!canary || canary.settled) && this.watch) await this.watch.reload();
+    return this.canaryOf(name);
   }
 
   private load(versioned: VersionedVariant, row: VariantRow): CanaryLive {
@@ -358,7 +405,6 @@ export class VariantVersions {
     verdict?: CanaryVerdict,
   ): void {
     if (canary.settled) return;
-    const registry = this.need();
     const figures = verdict ? { rule: verdict.rule, ...verdict.figures } : this.figures(versioned, canary);
     const cause: TransitionCause = { automatic: true, reason, figures };
     if (action === "rollback") this.dropLive(versioned, canary);
@@ -366,11 +412,137 @@ export class VariantVersions {
     const line = `canary ${name}@${canary.version} ${action === "rollback" ? "rolled back" : "promoted"}: ${reason}`;
     if (action === "rollback") this.log.warn(line);
     else this.log.info(line);
-    const write = (action === "rollback" ? rollBackCanary : promoteCanary)(registry.database, name, cause).catch((e) =>
-      this.log.error(`canary ${name}@${canary.version}: the ${action} was applied but not recorded: ${String(e)}`),
+    this.record(versioned, { version: canary.version, action, cause });
+  }
+
+  /**
+   * Writes a verdict this gateway applied. One the database did not take (unreachable) is kept, so that
+   * `sync` neither reloads the canary it judged nor undoes its promotion, and is written again on the
+   * next reload that still finds that canary.
+   */
+  private record(versioned: VersionedVariant, verdict: Verdict): void {
+    const registry = this.need();
+    const { name } = versioned;
+    const at = `canary ${name}@${verdict.version}`;
+    const write = this.changing(versioned, () =>
+      decideCanary(registry.database, name, verdict.version, verdict.action, verdict.cause).then(
+        (made) => {
+          versioned.unrecorded = undefined;
+          // another replica or an operator decided first: the registry is the truth, and the reload follows it
+          if (!made) this.log.info(`${at}: already decided elsewhere; following the registry`);
+        },
+        (e) => {
+          versioned.unrecorded = verdict;
+          this.log.error(`${at}: the ${verdict.action} was applied but not recorded yet: ${String(e)}`);
+        },
+      ),
     );
     this.writes.add(write);
     void write.finally(() => this.writes.delete(write));
+  }
+
+  /**
+   * Polls the registry (`watchRegistry`) and serves what it says from then on: see `sync`. Call once,
+   * after construction; `close` stops it.
+   */
+  async follow(options: { readonly refreshMs?: number } = {}): Promise<void> {
+    const registry = this.need();
+    this.watch = await watchRegistry(registry.database, {
+      ...options,
+      onLoad: (serving) => this.sync(serving),
+      onError: (e) => this.log.warn(`could not reload the model registry (keeping what serves): ${String(e)}`),
+    });
+    this.sync(this.watch.current());
+  }
+
+  /**
+   * Makes what this gateway serves match the registry's `serving` versions, for every name without a
+   * change of this gateway's own in flight (its reload after the commit syncs that one): a canary the
+   * registry no longer has stops getting traffic at once (promoted: it becomes the stable version
+   * here too); a canary it has is loaded, or gets its weight; an active version this gateway does not
+   * serve (promoted while its canary was not loaded here) is loaded and takes over once ready.
+   */
+  sync(serving: readonly ServingVersions[]): void {
+    for (const entry of serving) {
+      const versioned = this.byName.get(entry.name);
+      if (!versioned || versioned.pending > 0) continue;
+      const { active, canary } = entry;
+      if (versioned.unrecorded) {
+        // this gateway's verdict on that canary stands until the registry has it (or another one)
+        if (canary?.version === versioned.unrecorded.version) {
+          this.record(versioned, versioned.unrecorded);
+          continue;
+        }
+        versioned.unrecorded = undefined;
+      }
+      const live = versioned.canary;
+      if (live && live.version !== canary?.version) {
+        if (active?.version === live.version) {
+          this.log.info(`canary ${entry.name}@${live.version} promoted in the registry; serving it as stable`);
+          if (live.worker.state === "ready") this.promoteLive(versioned, live);
+          else {
+            // still loading here: the old stable version serves until it is ready
+            live.settled = true;
+            versioned.canary = undefined;
+            this.takeOver(versioned, active, live.worker);
+          }
+        } else {
+          this.log.warn(`canary ${entry.name}@${live.version} rolled back in the registry; its traffic goes to stable`);
+          this.dropLive(versioned, live);
+        }
+      }
+      if (active && active.version !== versioned.stable.version) this.takeOver(versioned, active);
+      if (canary) {
+        if (versioned.canary?.version === canary.version) versioned.canary.weight = canary.canaryWeight;
+        else if (canary.version !== versioned.stable.version) {
+          this.log.info(`canary ${entry.name}@${canary.version} registered in the registry; loading it`);
+          this.load(versioned, canary);
+        }
+      }
+    }
+  }
+
+  /** Runs a registry change of this gateway's for `versioned`, holding its sync off until the change is done. */
+  private async changing<T>(versioned: VersionedVariant, change: () => Promise<T>): Promise<T> {
+    versioned.pending++;
+    try {
+      return await change();
+    } finally {
+      versioned.pending--;
+      // a poll skipped meanwhile saw the counter move: reload, so this name syncs with what committed
+      this.watch?.reload().catch((e) => this.log.warn(`could not reload the model registry: ${String(e)}`));
+    }
+  }
+
+  /**
+   * Loads the registry's active version `row` (or takes the worker `loading` it already has) and, once it
+   * is ready, serves it as stable (the old one retires).
+   */
+  private takeOver(versioned: VersionedVariant, row: VariantRow, loading?: VariantWorker): void {
+    if (versioned.incoming?.version === row.version) return;
+    const registry = this.need();
+    const worker = loading ?? registry.startWorker(row.name, row.path);
+    const incoming = { version: row.version, worker };
+    if (versioned.incoming) this.retire(versioned.incoming.worker);
+    versioned.incoming = incoming;
+    this.log.info(`variant ${row.name}: version ${row.version} is active in the registry; loading it`);
+    worker.ready.then(
+      () => {
+        if (versioned.incoming !== incoming) return;
+        versioned.incoming = undefined;
+        const old = versioned.stable;
+        versioned.stable = { version: row.version, worker, window: new AttemptWindow(registry.policy.windowRequests) };
+        this.retire(old.worker);
+        this.log.info(`variant ${row.name}: serving version ${row.version}`);
+      },
+      () => {
+        if (versioned.incoming !== incoming) return;
+        versioned.incoming = undefined;
+        this.log.error(
+          `variant ${row.name}: version ${row.version} did not load (${worker.error ?? "?"}); still serving ${versioned.stable.version}`,
+        );
+      },
+    );
   }
 
   private figures(versioned: VersionedVariant, canary: CanaryLive): Record<string, unknown> {

@@ -1,5 +1,71 @@
 import { describe, expect, it } from "vitest";
-import { answers, chat, drain, failsAtOnce, setup } from "../outcome/testkit.js";
+import { EngineError } from "../../engines/pool/index.js";
+import {
+  answers,
+  chat,
+  drain,
+  failsAfterOneToken,
+  failsAtOnce,
+  type Script,
+  setup,
+  token,
+} from "../outcome/testkit.js";
+
+/** Fails after one token on its first call (whichever variant that is), then answers `text`. */
+function failsFirstAfterOneToken(text: string): Script {
+  let calls = 0;
+  return async (onToken, signal) => {
+    if (calls++ > 0) return answers(text)(onToken, signal);
+    onToken(token("x"));
+    throw new EngineError("tiny-b158", "Error", "kernel exploded");
+  };
+}
+
+/**
+ * When an answer is committed: a whole answer only once it is sent, so an engine failure after the
+ * first token still falls back; a stream once its first chunk is out, so it then ends with an error event.
+ */
+describe("fallback after the first token", () => {
+  it("a whole answer whose variant fails after its first token is answered by the next variant of the chain", async () => {
+    const t = setup(failsFirstAfterOneToken("fine"));
+    const res = await t.post(chat());
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { choices: { message: { content: string } }[] };
+    // nothing of the failed attempt leaks into the answer
+    expect(body.choices[0]!.message.content).toBe("fine");
+    expect(t.seen[0]!.tried).toHaveLength(2);
+    expect(res.headers.get("x-tritgate-variant")).toBe(t.seen[0]!.tried[1]);
+  });
+
+  it("a whole answer that fails on every variant is a 503 engine_failure naming both tried", async () => {
+    const t = setup(failsAfterOneToken);
+    const res = await t.post(chat());
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("engine_failure");
+    expect(t.seen[0]).toMatchObject({ status: 503, error: "engine_failure" });
+    expect(t.seen[0]!.tried).toHaveLength(2);
+  });
+
+  it("a stream whose variant fails after its first chunk ends with an engine_failure event, no fallback", async () => {
+    const t = setup(failsFirstAfterOneToken("fine"));
+    const res = await t.post(chat({ stream: true }));
+    expect(res.status).toBe(200);
+    const text = await drain(res.body!.getReader());
+    expect(text).toContain('"code":"engine_failure"');
+    expect(text).not.toContain("fine");
+    expect(t.seen[0]!.tried).toHaveLength(1);
+  });
+
+  it("a cascade's held tokens commit nothing: a stream failing while they are held falls back unseen", async () => {
+    const t = setup(failsFirstAfterOneToken("better"), "cascade");
+    const res = await t.post(chat({ stream: true }));
+    expect(res.status).toBe(200);
+    const text = await drain(res.body!.getReader());
+    const content = [...text.matchAll(/"content":"([^"]*)"/g)].map((m) => m[1]).join("");
+    expect(content).toBe("better");
+    expect(text).not.toContain('"error"');
+  });
+});
 
 /**
  * The cascade, written once for whole and streamed answers (tier "cascade" always escalates:

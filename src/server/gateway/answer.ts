@@ -39,6 +39,10 @@ export interface AnswerProgress {
 export interface ChoiceEvents {
   token(index: number, variant: string, token: PoolToken): void;
   done(outcome: ChoiceOutcome): void;
+  /** whether the client has seen any of choice `index`: from then on it cannot fall back to another variant */
+  sent(index: number): boolean;
+  /** choice `index` failed on a variant before any of it was sent: drop its tokens, the next variant starts it afresh */
+  restart(index: number): void;
 }
 
 /** How many leading tokens the cascade's confidence is measured on. */
@@ -93,6 +97,7 @@ async function runChoices(
 ): Promise<void> {
   let order = chain;
   for (let index = 0; index < plan.choices; index++) {
+    const firstTokenBefore = progress.firstTokenAt;
     const out = await gateway.run(
       order,
       plan.request(index),
@@ -103,8 +108,17 @@ async function runChoices(
         events?.token(index, variant, token);
       },
       plan.requestKey,
+      {
+        // a whole answer is sent only once complete, so until then any engine failure falls back
+        committed: () => events?.sent(index) ?? false,
+        onRetry: () => {
+          // the failed attempt's first token is not the answer's
+          progress.firstTokenAt = firstTokenBefore;
+          events?.restart(index);
+        },
+        tried: progress.tried,
+      },
     );
-    progress.tried.push(...out.tried);
     progress.versions.set(out.variant, out.version);
     // later choices start on the variant that answered
     order = [out.variant, ...order.filter((n) => n !== out.variant)];
@@ -137,6 +151,20 @@ class ConfidenceGate implements ChoiceEvents {
     private readonly next: ChoiceEvents | undefined,
     private readonly onUnsure: () => void,
   ) {}
+
+  sent(index: number): boolean {
+    return this.next?.sent(index) ?? false;
+  }
+
+  restart(index: number): void {
+    // only the first choice is judged; a restarted one is judged afresh on the variant that answers it
+    if (index === 0 && !this.sent(0)) {
+      this.held = [];
+      this.heldDone = null;
+      this.unsure = false;
+    }
+    this.next?.restart(index);
+  }
 
   token(index: number, variant: string, token: PoolToken): void {
     if (this.held !== null && index === 0) {

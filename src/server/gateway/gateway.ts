@@ -6,12 +6,12 @@
 import { analyse, DEFAULT_BREAKER_CONFIG, type Decision, decide, type RouteMessage } from "../../../router/index.js";
 import { ChatTemplateError, ContextOverflowError, RequestError } from "../../engines/errors.js";
 import {
+  CapacityError,
   EngineError,
   GenerationAbortedError,
   type PoolGenerateRequest,
   type PoolResult,
   type PoolToken,
-  QueueFullError,
   VariantUnavailableError,
 } from "../../engines/pool/index.js";
 import type { TierConfig } from "../../tenants/index.js";
@@ -40,6 +40,7 @@ export interface RouteArgs {
 export interface Routed {
   readonly decisionId: string;
   readonly decision: Decision;
+  /** per variant, as the router saw it: running, and the queued requests this one would wait behind */
   readonly load: Record<string, { running: number; waiting: number }>;
 }
 
@@ -52,6 +53,19 @@ export interface RunOutcome {
   readonly workerMs: number;
   /** variants tried, in order; the last one answered */
   readonly tried: readonly string[];
+}
+
+/** What `Gateway.run` asks of its caller besides the tokens. */
+export interface RunOptions {
+  /**
+   * Whether the client has seen any of the answer yet. Until it has, an engine failure falls back to
+   * the next variant (a whole answer is never committed before it is sent); after, it is thrown.
+   */
+  readonly committed?: () => boolean;
+  /** the attempt failed before it was committed: the tokens it streamed are void, the next variant starts afresh */
+  readonly onRetry?: () => void;
+  /** where the variants tried are written as they are tried, so a request that fails still says which (default: a new list) */
+  readonly tried?: string[];
 }
 
 export class Gateway {
@@ -101,7 +115,7 @@ export class Gateway {
       slaMsHint: args.hints.slaMsHint,
     });
     const now = this.now();
-    const variants = this.states.snapshot(family, now);
+    const variants = this.states.snapshot(family, now, args.tier.priority);
     const decision = decide({ features, tier: args.tier, variants, now, pinned });
     const load: Routed["load"] = {};
     for (const v of variants) load[v.name] = { running: v.running, waiting: v.waiting };
@@ -126,8 +140,10 @@ export class Gateway {
   }
 
   /**
-   * Runs one generation on `first` and, on engine failure, on the rest of the chain. Once a token
-   * has been streamed the answer is committed: a later failure is thrown, not retried.
+   * Runs one generation on `first` and, on engine failure, on the rest of the chain. Once the client
+   * has seen part of the answer (`options.committed`: a stream's first chunk) it is committed: a later
+   * failure is thrown as an `engine_failure`, not retried. Tokens that reached only the gateway (a
+   * whole answer, a cascade's held tokens) commit nothing: the next variant answers afresh.
    *
    * A request fault (the prompt plus max_tokens does not fit the context, the chat template cannot
    * render the messages) is never held against the variant. The rest of the chain is still tried,
@@ -145,22 +161,24 @@ export class Gateway {
     signal: AbortSignal | undefined,
     onToken: (variant: string, token: PoolToken, version: string) => void,
     requestKey: string,
+    options: RunOptions = {},
   ): Promise<RunOutcome> {
-    const tried: string[] = [];
+    const tried = options.tried ?? [];
+    const isCommitted = options.committed ?? (() => false);
     let lastError: unknown;
     let requestFault: { variant: string; error: RequestError } | undefined;
-    let committed = false;
     for (const name of chain) {
       const served = this.states.get(name);
       if (!served || !this.states.begin(name, this.now())) continue;
       tried.push(name);
       for (const target of this.versions.targets(name, requestKey)) {
         const t0 = performance.now();
+        let streamed = false;
         try {
           const result = await target.worker.generate(
             request,
             (token) => {
-              committed = true;
+              streamed = true;
               onToken(name, token, target.version);
             },
             signal,
@@ -180,6 +198,8 @@ export class Gateway {
             this.states.release(name);
             throw e;
           }
+          const committed = isCommitted();
+          if (!committed && streamed) options.onRetry?.();
           if (e instanceof RequestError) {
             this.states.release(name);
             requestFault ??= { variant: name, error: e };
@@ -188,38 +208,56 @@ export class Gateway {
           }
           const message = e instanceof Error ? e.message : String(e);
           if (target.canary) {
-            // a full canary queue says nothing of its health: its stable version takes the request
-            if (!(e instanceof QueueFullError)) {
+            // a canary at capacity (queue or KV budget) says nothing of its health: its stable version takes the request
+            if (!(e instanceof CapacityError)) {
               this.versions.observe(name, target.version, { ok: false, ms: performance.now() - t0 });
               this.log.warn(`engine failure on canary ${name}@${target.version}: ${message}`);
             }
             if (committed) {
               this.states.release(name);
-              throw e;
+              throw committedFailure(e);
             }
             continue;
           }
-          if (e instanceof QueueFullError) this.states.release(name);
+          if (e instanceof CapacityError) this.states.release(name);
           else {
             this.versions.observe(name, target.version, { ok: false, ms: performance.now() - t0 });
             this.states.failure(name, this.now(), message);
           }
           lastError = e;
-          if (committed) throw e;
+          if (committed) throw committedFailure(e);
         }
       }
     }
     if (requestFault) throw requestFaultError(requestFault.variant, requestFault.error);
-    if (lastError instanceof QueueFullError) throw unavailable(lastError.message, 1, "overloaded");
-    if (lastError instanceof VariantUnavailableError || lastError instanceof EngineError) {
-      throw unavailable(`The model failed to answer: ${lastError.message}`, 1, "engine_failure");
+    // every queue (or KV budget) it could wait in is full: overload, which the client may retry later (not a server fault)
+    if (lastError instanceof CapacityError) {
+      throw rateLimited(lastError.message, lastError.retryAfterSec, "requests", "rate_limit_exceeded", {
+        "x-should-retry": "true",
+      });
     }
-    throw unavailable("No variant could serve this request right now.", 1, "engine_failure");
+    throw failedAnswer(lastError);
   }
 
   variant(name: string): ServedVariant | undefined {
     return this.states.get(name);
   }
+}
+
+/**
+ * An engine failure as the API error: the engine (or its worker) failed, which is the server's
+ * `engine_failure`, never the catch-all `internal_error` (that stays for bugs of ours).
+ */
+function failedAnswer(e: unknown): ApiError {
+  if (e instanceof VariantUnavailableError || e instanceof EngineError) {
+    return unavailable(`The model failed to answer: ${e.message}`, 1, "engine_failure");
+  }
+  return unavailable("No variant could serve this request right now.", 1, "engine_failure");
+}
+
+/** A failure after the client saw part of the answer: an engine's is `engine_failure`; anything else (a bug of ours) stays itself, a 500. */
+function committedFailure(e: unknown): unknown {
+  return e instanceof VariantUnavailableError || e instanceof EngineError ? failedAnswer(e) : e;
 }
 
 /** A request fault as the 400 OpenAI would answer (context_length_exceeded for the context). */

@@ -57,8 +57,12 @@ export class VariantStates {
     return this.familyNames;
   }
 
-  /** The router's view of one family's variants at `now`. */
-  snapshot(family: string, now: number): VariantState[] {
+  /**
+   * The router's view of one family's variants at `now`, for a request of `priority`: `waiting` is
+   * what it would wait behind (the pool serves higher priorities first), so a premium request is not
+   * refused for a queue of lower-priority work it would overtake.
+   */
+  snapshot(family: string, now: number, priority?: number): VariantState[] {
     const out: VariantState[] = [];
     for (const e of this.entries.values()) {
       const { config, worker } = e.served;
@@ -71,7 +75,7 @@ export class VariantStates {
         card: config.card,
         rates: e.rates,
         running: worker.running,
-        waiting: worker.waiting,
+        waiting: priority === undefined ? worker.waiting : (worker.waitingAtOrAbove?.(priority) ?? worker.waiting),
         slots: worker.slots,
         breaker: this.effectiveBreaker(e, now),
         cost: config.cost,

@@ -86,6 +86,14 @@ export class ChunkWriter implements ChoiceEvents {
     this.send(format.delta(index, token.text, [token]));
   }
 
+  sent(index: number): boolean {
+    return this.started.has(index);
+  }
+
+  restart(_index: number): void {
+    // nothing to drop: a choice restarts only before any of it was sent, so none of it was written here
+  }
+
   done(o: ChoiceOutcome): void {
     const format = this.open(o.index, o.variant);
     // text the engine produced beyond the streamed tokens (e.g. a stop string's flush)

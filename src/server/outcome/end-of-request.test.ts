@@ -134,12 +134,12 @@ describe("end of request: observers fire once per request", () => {
     const res = await t.post(chat({ stream: true }));
     expect(res.status).toBe(200);
     const text = await drain(res.body!.getReader());
-    expect(text).toContain('"code":"internal_error"');
+    expect(text).toContain('"code":"engine_failure"');
     await vi.waitFor(() => expect(t.seen).toHaveLength(1));
     await settle();
     expect(t.seen).toHaveLength(1);
     // the status was sent before the failure; the error code says what happened
-    expect(t.seen[0]).toMatchObject({ status: 200, error: "internal_error" });
+    expect(t.seen[0]).toMatchObject({ status: 200, error: "engine_failure" });
     expect(t.limiter.settled).toHaveLength(1);
     expect(t.recorder.size).toBe(1);
   });

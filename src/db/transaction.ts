@@ -1,0 +1,44 @@
+/**
+ * A postgres.js transaction that stops, rather than carries on, when its connection is lost.
+ *
+ * `sql.begin` rejects as soon as the transaction's connection closes, but lets the callback run on.
+ * Whatever it does next then reaches the closed connection: its next statement runs outside any
+ * transaction once the connection has reconnected, and when the callback throws, begin's own ROLLBACK
+ * goes into a deferred write on a socket that is gone, which throws from a timer and ends the thread
+ * (porsager/postgres#1208; postgres.js 3.4.9). The server has rolled the transaction back already.
+ *
+ * So the callback gets `open`: awaited before each statement, it never settles once the transaction
+ * has failed, and a connection-loss error is held the same way instead of being thrown into begin.
+ * The suspended callback holds nothing but its own closure and is collected.
+ */
+import type { Sql, TransactionSql } from "postgres";
+
+/** postgres.js' own codes for a connection that went away, and the server's "terminating" class. */
+function isConnectionLoss(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && (code.startsWith("CONNECTION_") || code.startsWith("57P"));
+}
+
+const never = new Promise<never>(() => undefined);
+
+export async function transaction<T>(
+  client: Sql,
+  body: (tx: TransactionSql, open: () => Promise<void>) => Promise<T>,
+): Promise<T> {
+  let failed = false;
+  const open = () => (failed ? never : Promise.resolve());
+  try {
+    return (await client.begin(async (tx) => {
+      try {
+        return await body(tx, open);
+      } catch (e) {
+        // no ROLLBACK onto a lost connection: begin has rejected (or will) with the loss itself
+        if (failed || isConnectionLoss(e)) return never;
+        throw e;
+      }
+    })) as T;
+  } catch (e) {
+    failed = true;
+    throw e;
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * Continuous (iteration-level) batching inside a variant's worker: every running generation's
+ * forward passes become requests here, and each step runs all of them that fit as one
+ * `forwardBatch` call. A step takes every waiting decode (one token) first, then prefill chunks in
+ * arrival order under a per-step token budget, so a long prompt is split across steps and the
+ * others keep decoding meanwhile; its `append` resolves when its last chunk ran. A sequence joins
+ * at the next step after it asks and leaves as soon as it stops asking; one whose signal is aborted
+ * is dropped (its append rejects) before the next step runs.
+ *
+ * The decode loop stays `generateWith`: it gets a `LogitsSession` whose append goes through the
+ * batch, so sampling, stops, logprobs, constraints and seeds are the same code as unbatched.
+ */
+import type { LogitsSession, SequenceStep } from "../engine.js";
+import { ContextOverflowError } from "../errors.js";
+
+/** Tokens a step runs when the variant's config sets no `stepTokenBudget`. */
+export const DEFAULT_STEP_TOKEN_BUDGET = 256;
+
+export type ForwardBatch = (steps: readonly SequenceStep[]) => Float32Array[] | Promise<Float32Array[]>;
+
+/** What one step ran. */
+export interface StepReport {
+  /** sequences in the step */
+  readonly batchSize: number;
+  /** tokens the step ran (decodes plus prefill chunks) */
+  readonly tokens: number;
+  /** the step's sequences that ran a part of a longer input (prefill chunks) */
+  readonly chunks: number;
+}
+
+export interface StepSchedulerOptions {
+  /** tokens one step may run: every waiting decode runs, prefill chunks fill what is left */
+  readonly stepTokenBudget: number;
+  /** called after every step, before its sequences' appends resolve */
+  readonly onStep?: (report: StepReport) => void;
+}
+
+/** The generation was cancelled while its forward pass waited for a step. */
+export class StepCancelledError extends Error {
+  constructor() {
+    super("the sequence was cancelled before its step ran");
+    this.name = "StepCancelledError";
+  }
+}
+
+interface Request {
+  readonly session: LogitsSession;
+  readonly tokens: readonly number[];
+  readonly allLogits: boolean;
+  readonly signal: AbortSignal | undefined;
+  /** tokens already run */
+  done: number;
+  /** logits rows of the chunks run so far (allLogits only) */
+  readonly rows: Float32Array[];
+  readonly resolve: (logits: Float32Array) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+export class StepScheduler {
+  /** in arrival order; a chunked request keeps its place until its last chunk ran */
+  private pending: Request[] = [];
+  private scheduled = false;
+  private readonly budget: number;
+
+  constructor(
+    private readonly forwardBatch: ForwardBatch,
+    private readonly options: StepSchedulerOptions,
+  ) {
+    this.budget = Math.max(1, Math.floor(options.stepTokenBudget));
+  }
+
+  /** Sequences waiting for a step. */
+  get waiting(): number {
+    return this.pending.length;
+  }
+
+  /**
+   * `inner` (an open session of the batched engine) seen through the scheduler: its append and
+   * appendAll wait for a step; `signal` drops the sequence at the next step.
+   */
+  session(inner: LogitsSession, signal?: AbortSignal): LogitsSession {
+    const submit = (tokens: readonly number[], allLogits: boolean) =>
+      new Promise<Float32Array>((resolve, reject) => {
+        if (tokens.length === 0) {
+          reject(new Error("a forward pass needs at least one token"));
+          return;
+        }
+        this.pending.push({ session: inner, tokens, allLogits, signal, done: 0, rows: [], resolve, reject });
+        this.schedule();
+      });
+    return {
+      get length() {
+        return inner.length;
+      },
+      get capacity() {
+        return inner.capacity;
+      },
+      append: (tokens) => submit(tokens, false),
+      appendAll: (tokens) => submit(tokens, true),
+      close: () => inner.close?.(),
+    };
+  }
+
+  /**
+   * The next step runs on a later turn of the event loop: sequences resumed by this step ask for
+   * their next token in microtasks before it, and cancel messages are seen between steps.
+   */
+  private schedule(): void {
+    if (this.scheduled || this.pending.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      void this.step().finally(() => {
+        this.scheduled = false;
+        this.schedule();
+      });
+    });
+  }
+
+  /** What the next step runs: decodes first, then prefill chunks under the token budget. */
+  private plan(): Array<{ request: Request; count: number }> {
+    const picked: Array<{ request: Request; count: number }> = [];
+    let tokens = 0;
+    for (const request of this.pending) {
+      if (request.tokens.length - request.done === 1) {
+        picked.push({ request, count: 1 });
+        tokens++;
+      }
+    }
+    for (const request of this.pending) {
+      const rest = request.tokens.length - request.done;
+      if (rest === 1) continue;
+      const room = this.budget - tokens;
+      if (room <= 0) break;
+      const count = Math.min(rest, room);
+      picked.push({ request, count });
+      tokens += count;
+    }
+    return picked;
+  }
+
+  private async step(): Promise<void> {
+    this.pending = this.pending.filter((r) => {
+      if (!r.signal?.aborted) return true;
+      r.reject(new StepCancelledError());
+      return false;
+    });
+    // a sequence that would overflow its own cache fails alone instead of failing the whole step
+    this.pending = this.pending.filter((r) => {
+      if (r.session.length + r.tokens.length - r.done <= r.session.capacity) return true;
+      r.reject(new ContextOverflowError(r.session.length + r.tokens.length - r.done, r.session.capacity));
+      return false;
+    });
+    const picked = this.plan();
+    if (picked.length === 0) return;
+    const steps: SequenceStep[] = picked.map(({ request, count }) => ({
+      session: request.session,
+      tokens:
+        count === request.tokens.length ? request.tokens : request.tokens.slice(request.done, request.done + count),
+      allLogits: request.allLogits,
+    }));
+    let logits: Float32Array[];
+    try {
+      logits = await this.forwardBatch(steps);
+    } catch (e) {
+      // the engine changed no session: every sequence of the step fails, the rest wait for the next
+      const failed = new Set(picked.map((p) => p.request));
+      this.pending = this.pending.filter((r) => !failed.has(r));
+      for (const r of failed) r.reject(e);
+      return;
+    }
+    const finished = new Set<Request>();
+    picked.forEach(({ request, count }, i) => {
+      request.done += count;
+      const out = logits[i]!;
+      if (request.allLogits) request.rows.push(out);
+      if (request.done < request.tokens.length) return;
+      finished.add(request);
+    });
+    this.pending = this.pending.filter((r) => !finished.has(r));
+    const chunks = picked.filter(({ request, count }) => count < request.tokens.length).length;
+    const tokens = picked.reduce((a, p) => a + p.count, 0);
+    this.options.onStep?.({ batchSize: picked.length, tokens, chunks });
+    picked.forEach(({ request }, i) => {
+      if (!finished.has(request)) return;
+      request.resolve(request.allLogits ? concat(request.rows) : logits[i]!);
+    });
+  }
+}
+
+function concat(rows: readonly Float32Array[]): Float32Array {
+  if (rows.length === 1) return rows[0]!;
+  const out = new Float32Array(rows.reduce((a, r) => a + r.length, 0));
+  let at = 0;
+  for (const r of rows) {
+    out.set(r, at);
+    at += r.length;
+  }
+  return out;
+}
