@@ -42,6 +42,8 @@ export async function stream(worker: VariantWorker, index: number, tokens: numbe
     {
       input: { kind: "text", text: promptFor(index) },
       maxTokens: tokens,
+      // the fixed count or a ContextOverflowError up front, never an answer cut to the context
+      strictMaxTokens: true,
       ignoreEos: true,
       sampling: { temperature: 0 },
     },
