@@ -21,13 +21,24 @@ describe("bench:concurrency's stream statistics", () => {
     const a = stream(0, 10, 10, 10); // 10, 20, ..., 100
     const b = stream(0, 50, 10, 10); // 50, 60, ..., 140
     const s = summarize([a, b]);
-    // window (50, 100]: A has 60..100 (5 tokens), B has 60..100 (5 tokens) -> 10 tokens in 50 ms
+    // window [50, 100]: A has 50..100 and B has 50..100, 5 intervals in 50 ms each -> 100/s + 100/s
     expect(s.decodeWindow).toBe("steady");
     expect(s.decodeWindowMs).toBe(50);
     expect(s.decodeTokensPerSecond).toBeCloseTo(200, 9);
     expect(s.tokens).toBe(20);
     expect(s.totalTokensPerSecond).toBeCloseTo((20 * 1000) / 140, 9);
     expect(s.ttftMs).toEqual({ p50: 10, p95: 50, max: 50 });
+  });
+
+  it("counts a batched step's tokens once however its messages are ordered at the window's edges", () => {
+    // 4 streams stepped together every 10 ms; within a step the tokens arrive a few µs apart, and
+    // the stream that defines each edge is the first or the last of its step
+    const streams = [0, 1, 2, 3].map((i) => ({
+      submittedAt: 0,
+      tokenTimes: Array.from({ length: 20 }, (_, k) => 10 + k * 10 + (i === 3 ? 0.003 : i * 0.001)),
+    }));
+    // every stream makes 100 tokens/s, the four together 400
+    expect(summarize(streams).decodeTokensPerSecond).toBeCloseTo(400, 0);
   });
 
   it("falls back to the whole run when the streams never decode together", () => {

@@ -5,9 +5,12 @@
  *
  * - Aggregate decode tokens/s is measured in the steady state: the window from the moment the last
  *   stream received its first token (every stream past its prefill) to the moment the first stream
- *   received its last token (none finished yet); tokens of all streams arriving in that window,
- *   divided by its length. Prefill and the ramp in and out are outside it, so it is what n streams
- *   decoding together deliver. A window with no tokens (a scheduler that serialises the streams)
+ *   received its last token (none finished yet). Each stream's rate in it is its token intervals
+ *   inside the window over their span (tokens - 1 over last - first of its tokens in the window), and
+ *   the aggregate is their sum: a batched step delivers n tokens at one instant, and counting
+ *   tokens over the window's length would take in or leave out a whole step's tokens at either edge
+ *   depending on the order of one step's messages. Prefill and the ramp in and out are outside it,
+ *   so it is what n streams decoding together deliver. A window with no tokens (a scheduler that serialises the streams)
  *   falls back to the whole run: all tokens after the first of each stream, over first-first-token
  *   to last-last-token.
  * - TTFT is submit to first token, per stream; the percentile is nearest-rank over all streams.
@@ -54,6 +57,22 @@ export function rateInWindow(traces: readonly StreamTrace[], from: number, to: n
   return (tokens * 1000) / (to - from);
 }
 
+/**
+ * Sum over streams of (tokens in [from, to] - 1) / (their span); NaN when a stream has fewer than two
+ * tokens there (the streams did not decode together).
+ */
+function intervalRate(traces: readonly StreamTrace[], from: number, to: number): number {
+  if (!(to > from)) return Number.NaN;
+  let rate = 0;
+  for (const t of traces) {
+    const inside = t.tokenTimes.filter((at) => at >= from && at <= to);
+    const span = (inside.at(-1) ?? 0) - (inside[0] ?? 0);
+    if (inside.length < 2 || !(span > 0)) return Number.NaN;
+    rate += ((inside.length - 1) * 1000) / span;
+  }
+  return rate;
+}
+
 export function summarize(traces: readonly StreamTrace[]): StreamsSummary {
   const tokens = traces.reduce((n, t) => n + t.tokenTimes.length, 0);
   const steadyFrom = Math.max(...traces.map(first));
@@ -61,7 +80,7 @@ export function summarize(traces: readonly StreamTrace[]): StreamsSummary {
   let decodeWindow: StreamsSummary["decodeWindow"] = "steady";
   let from = steadyFrom;
   let to = steadyTo;
-  let rate = rateInWindow(traces, from, to);
+  let rate = intervalRate(traces, from, to);
   if (!(rate > 0)) {
     decodeWindow = "whole-run";
     from = Math.min(...traces.map(first));

@@ -146,7 +146,7 @@ const save = () =>
     rounds,
     loadAverageAtStart: startedLoad,
     decodeWindow:
-      "aggregate decode tokens/s: tokens of all streams arriving between the last stream's first token and the first stream's last token, over that window; fastest of the rounds. TTFT: submit to first token, nearest-rank percentiles over all streams of all rounds",
+      "aggregate decode tokens/s: in the window from the last stream's first token to the first stream's last token, each stream's token intervals inside it over their span, summed over the streams; fastest of the rounds. TTFT: submit to first token, nearest-rank percentiles over all streams of all rounds",
     bound: roof && {
       formula: BOUND_FORMULA,
       formulaWithWeights: BOUND_WITH_WEIGHTS_FORMULA,
