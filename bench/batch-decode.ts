@@ -9,12 +9,10 @@
  * oversubscribed machine the wall clock mostly measures the scheduler, while CPU time at
  * --threads 1 is the work itself (at 2 threads it includes the pool's spinning).
  */
-import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { loadavg } from "node:os";
-import { join } from "node:path";
 import { hardware, setThreads } from "../kernels/index.js";
-import { loadBitNetEngine, syntheticBitNet } from "../src/engines/bitnet/index.js";
-import { writeGGUF } from "../src/formats/gguf/index.js";
+import { loadBitNetEngine } from "../src/engines/bitnet/index.js";
+import { ensureSyntheticModel, shapeNamed } from "./synthetic.js";
 import { argValue, table, writeJson } from "./timing.js";
 
 const threads = Number(argValue("--threads") ?? 2);
@@ -22,27 +20,8 @@ const batches = (argValue("--batches") ?? "1,4,8,16").split(",").map(Number);
 const steps = Number(argValue("--steps") ?? 8);
 const jsonPath = argValue("--json");
 
-async function defaultModel(): Promise<string> {
-  const dir = join(import.meta.dirname, ".models");
-  const path = join(dir, "synthetic-2B-4T-TQ2_0.gguf");
-  if (existsSync(path)) return path;
-  mkdirSync(dir, { recursive: true });
-  const spec = {
-    layers: 30,
-    embedding: 2560,
-    feedForward: 6912,
-    heads: 20,
-    kvHeads: 5,
-    vocab: 128256,
-    contextLength: 4096,
-  };
-  await writeGGUF(`${path}.partial`, syntheticBitNet({ ...spec, linearType: "TQ2_0", seed: 42 }));
-  renameSync(`${path}.partial`, path);
-  return path;
-}
-
 setThreads(threads);
-const model = argValue("--model") ?? (await defaultModel());
+const model = argValue("--model") ?? (await ensureSyntheticModel(shapeNamed("2B-4T"), "TQ2_0"));
 const engine = await loadBitNetEngine(model, { contextLength: 256 });
 const prompt = Array.from({ length: 8 }, (_, i) => 300 + i);
 interface BatchRow {

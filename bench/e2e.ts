@@ -18,34 +18,16 @@
  * alternating, and keeps each one's fastest run (best prefill and best decode): on a shared
  * machine the fastest run is the one least slowed by others.
  */
-import { existsSync, mkdirSync, renameSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { hardware, readBandwidth, type WeightType } from "../kernels/index.js";
 import { convertFromGGUF } from "../src/convert/index.js";
 import { convertToOnnx } from "../src/convert/to-onnx.js";
-import { type SyntheticBitNetSpec, syntheticBitNet } from "../src/engines/bitnet/index.js";
-import { writeGGUF } from "../src/formats/gguf/index.js";
 import { type E2ERun, measureInChild } from "./e2e-child.js";
 import { llamaCppInstalled } from "./llama-cpp.js";
+import { ensureSyntheticModel as ensureModel, MODEL_DIR as modelDir, SHAPES, type Shape } from "./synthetic.js";
 import { argValue, table, writeJson } from "./timing.js";
 
-interface Shape {
-  readonly name: string;
-  readonly spec: Omit<SyntheticBitNetSpec, "linearType" | "seed">;
-}
-
-const SHAPES: Shape[] = [
-  {
-    // microsoft/bitnet-b1.58-2B-4T
-    name: "2B-4T",
-    spec: { layers: 30, embedding: 2560, feedForward: 6912, heads: 20, kvHeads: 5, vocab: 128256, contextLength: 4096 },
-  },
-  {
-    // 1bitLLM/bitnet_b1_58-large (~730M)
-    name: "700M",
-    spec: { layers: 24, embedding: 1536, feedForward: 4096, heads: 16, kvHeads: 16, vocab: 32002, contextLength: 2048 },
-  },
-];
 const TYPES: WeightType[] = ["TQ2_0", "TQ1_0", "I2_S"];
 const quick = process.argv.includes("--quick");
 const jsonPath = argValue("--json");
@@ -71,20 +53,6 @@ const withLlama = !process.argv.includes("--no-llama");
 if (withLlama && !llamaCppInstalled()) {
   throw new Error("bench:e2e measures llama.cpp beside tritgate: run test/llama-cpp/install.sh (or pass --no-llama)");
 }
-const modelDir = join(import.meta.dirname, ".models");
-
-async function ensureModel(shape: Shape, type: WeightType): Promise<string> {
-  const path = join(modelDir, `synthetic-${shape.name}-${type}.gguf`);
-  if (existsSync(path)) return path;
-  mkdirSync(modelDir, { recursive: true });
-  process.stderr.write(`writing ${path} ... `);
-  const t0 = performance.now();
-  await writeGGUF(`${path}.partial`, syntheticBitNet({ ...shape.spec, linearType: type, seed: 42 }));
-  renameSync(`${path}.partial`, path);
-  process.stderr.write(`${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-  return path;
-}
-
 async function ensureOnnx(shape: Shape): Promise<string> {
   const dir = join(modelDir, `synthetic-${shape.name}-onnx`);
   const path = join(dir, "model.onnx");
