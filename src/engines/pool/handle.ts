@@ -421,14 +421,15 @@ class WorkerHandle implements VariantWorker {
         this.steps.sequences += message.batchSize;
         this.steps.largest = Math.max(this.steps.largest, message.batchSize);
         return;
-      case "token": {
-        const job = this.active.get(message.id);
-        if (!job) return;
-        job.tokens.push(message.token);
-        job.kvTokens = message.kvTokens;
-        if (!job.signal?.aborted) job.onToken?.(message.token);
+      case "tokens":
+        for (const item of message.items) {
+          const job = this.active.get(item.id);
+          if (!job) continue;
+          job.tokens.push(item.token);
+          job.kvTokens = item.kvTokens;
+          if (!job.signal?.aborted) job.onToken?.(item.token);
+        }
         return;
-      }
       case "done": {
         const job = this.finish(message.id);
         if (!job) return;

@@ -128,6 +128,17 @@ export type ToWorker =
   /** test hook: the worker exits abnormally, as a crashed native kernel would take it down */
   | { readonly type: "crash" };
 
+/** One sampled token of one generation. */
+export interface TokenMessage {
+  readonly id: number;
+  readonly token: PoolToken;
+  /**
+   * KV-cache positions this generation's session holds as the token is sampled: the prompt and the
+   * tokens before this one (the sampled token enters the cache on the next forward pass)
+   */
+  readonly kvTokens: number;
+}
+
 export type FromWorker =
   | { readonly type: "ready"; readonly info: VariantInfo }
   /** the generation's KV reservation does not fit the budget now: it waits in the worker */
@@ -137,16 +148,11 @@ export type FromWorker =
   /** one batched step ran (`forwardBatch`): how many sequences and tokens it carried */
   | { readonly type: "step"; readonly batchSize: number; readonly tokens: number }
   | { readonly type: "load-error"; readonly error: SerializedError }
-  | {
-      readonly type: "token";
-      readonly id: number;
-      readonly token: PoolToken;
-      /**
-       * KV-cache positions this generation's session holds as the token is sampled: the prompt and the
-       * tokens before this one (the sampled token enters the cache on the next forward pass)
-       */
-      readonly kvTokens: number;
-    }
+  /**
+   * the tokens sampled since the last message, in order (one per sequence of a batched step): one
+   * message per step rather than one per token, sent before the next step runs
+   */
+  | { readonly type: "tokens"; readonly items: readonly TokenMessage[] }
   | {
       readonly type: "done";
       readonly id: number;

@@ -17,7 +17,7 @@ import { type SamplingParams, type TokenLogprob, validateSamplingParams } from "
 import { type CpuTurnSeat, CpuTurnTaker } from "./cpu-turns.js";
 import { serializeError } from "./errors.js";
 import { DEFAULT_MAX_KV_WAIT_MS, defaultKvTokenBudget, KvBudget, type KvReservation } from "./kv-budget.js";
-import type { FromWorker, PoolGenerateRequest, PoolToken, ToWorker, WorkerInit } from "./protocol.js";
+import type { FromWorker, PoolGenerateRequest, PoolToken, TokenMessage, ToWorker, WorkerInit } from "./protocol.js";
 import { DEFAULT_STEP_TOKEN_BUDGET, StepScheduler } from "./scheduler.js";
 import { withCpuTurns } from "./turn-engine.js";
 
@@ -29,7 +29,28 @@ const utf8 = new TextDecoder("utf-8", { fatal: false });
 /** built on the first constrained request: one engine (so one tokenizer) per worker */
 let vocabIndex: VocabIndex | undefined;
 
+/**
+ * Token messages wait here until the event loop turns (or the next step, or any other message):
+ * the sequences of one batched step all sample in the same turn, and one postMessage for all of
+ * them costs about what one per token did. Every other message flushes them first, so a
+ * generation's tokens still arrive before its done or error, and none waits on a forward pass.
+ */
+let outbox: TokenMessage[] = [];
+
+function flushTokens(): void {
+  if (outbox.length === 0) return;
+  const items = outbox;
+  outbox = [];
+  port!.postMessage({ type: "tokens", items } satisfies FromWorker);
+}
+
+function sendToken(item: TokenMessage): void {
+  if (outbox.length === 0) setImmediate(flushTokens);
+  outbox.push(item);
+}
+
 function send(message: FromWorker): void {
+  flushTokens();
   port!.postMessage(message);
 }
 
@@ -166,7 +187,7 @@ async function run(runner: Runner, message: Extract<ToWorker, { type: "generate"
         signal: controller.signal,
         constraint,
       },
-      (token) => send({ type: "token", id, token: toPoolToken(engine, token, info), kvTokens: live.length }),
+      (token) => sendToken({ id, token: toPoolToken(engine, token, info), kvTokens: live.length }),
     );
     const { text, finishReason, promptTokens, completionTokens, prefillMs, decodeMs } = result;
     send({ type: "done", id, result: { text, finishReason, promptTokens, completionTokens, prefillMs, decodeMs } });
@@ -217,6 +238,7 @@ async function main(): Promise<void> {
       batch &&
       new StepScheduler(batch, {
         stepTokenBudget: init.stepTokenBudget ?? DEFAULT_STEP_TOKEN_BUDGET,
+        beforeStep: flushTokens,
         onStep: ({ batchSize, tokens }) => send({ type: "step", batchSize, tokens }),
       }),
   };
