@@ -415,14 +415,14 @@ class WorkerHandle implements VariantWorker {
         job.kvReserved = message.kvReserved;
         return;
       }
-      case "step":
-        this.lastBatchSize = message.batchSize;
-        this.steps.steps++;
-        this.steps.sequences += message.batchSize;
-        this.steps.largest = Math.max(this.steps.largest, message.batchSize);
-        return;
-      case "tokens":
-        for (const item of message.items) {
+      case "progress":
+        for (const { batchSize } of message.steps) {
+          this.lastBatchSize = batchSize;
+          this.steps.steps++;
+          this.steps.sequences += batchSize;
+          this.steps.largest = Math.max(this.steps.largest, batchSize);
+        }
+        for (const item of message.tokens) {
           const job = this.active.get(item.id);
           if (!job) continue;
           job.tokens.push(item.token);

@@ -128,6 +128,12 @@ export type ToWorker =
   /** test hook: the worker exits abnormally, as a crashed native kernel would take it down */
   | { readonly type: "crash" };
 
+/** One batched step that ran: how many sequences and tokens it carried. */
+export interface StepRun {
+  readonly batchSize: number;
+  readonly tokens: number;
+}
+
 /** One sampled token of one generation. */
 export interface TokenMessage {
   readonly id: number;
@@ -145,14 +151,13 @@ export type FromWorker =
   | { readonly type: "kv-wait"; readonly id: number }
   /** the generation has its KV reservation and runs */
   | { readonly type: "admitted"; readonly id: number; readonly kvReserved: number }
-  /** one batched step ran (`forwardBatch`): how many sequences and tokens it carried */
-  | { readonly type: "step"; readonly batchSize: number; readonly tokens: number }
   | { readonly type: "load-error"; readonly error: SerializedError }
   /**
-   * the tokens sampled since the last message, in order (one per sequence of a batched step): one
-   * message per step rather than one per token, sent before the next step runs
+   * what ran since the last message, in order: the batched steps (`forwardBatch`), then the tokens
+   * sampled (one per sequence of a step). One message per step rather than one per token plus one
+   * per step; it leaves before the next step runs.
    */
-  | { readonly type: "tokens"; readonly items: readonly TokenMessage[] }
+  | { readonly type: "progress"; readonly steps: readonly StepRun[]; readonly tokens: readonly TokenMessage[] }
   | {
       readonly type: "done";
       readonly id: number;
