@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/pool-batch.ts [--model FILE] [--streams 1,8] [--tokens 128] [--rounds 5] [--threads 1]`
+ * `npx tsx bench/pool-batch.ts [--model FILE] [--streams 1,8] [--tokens 128] [--rounds 5] [--threads 1] [--against DIR]`
  *
  * A paired check of continuous batching through the real pool: two workers on the same model, one
  * batching (the step scheduler) and one running each generation alone (`batching: false`), both with
@@ -7,9 +7,14 @@
  * Reports aggregate decode tokens/s (wall clock) and the process's CPU time per generated token
  * (user + system, both threads): on a shared machine the wall clock mostly measures the OS
  * scheduler, CPU time the work. Not bench:concurrency (p95 TTFT, the 2B-4T shape, llama.cpp).
+ *
+ * `--against DIR`: DIR holds another commit's `src/` (e.g. `git archive <commit> src kernels/*.ts |
+ * tar -x -C DIR`, with `node_modules` and `kernels/build` linked from here); its batching worker runs
+ * as a third mode, "against", interleaved with the others, for a before/after in the same run.
  */
 import { loadavg } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { startVariantWorker, type VariantWorker } from "../src/engines/pool/index.js";
 import { argValue, table } from "./timing.js";
 
@@ -18,6 +23,7 @@ const streams = (argValue("--streams") ?? "1,8").split(",").map(Number);
 const tokens = Number(argValue("--tokens") ?? 128);
 const rounds = Number(argValue("--rounds") ?? 5);
 const threads = Number(argValue("--threads") ?? 1);
+const against = argValue("--against");
 
 async function round(worker: VariantWorker, n: number): Promise<{ tokensPerSecond: number; cpuMsPerToken: number }> {
   const t0 = performance.now();
@@ -40,10 +46,16 @@ async function round(worker: VariantWorker, n: number): Promise<{ tokensPerSecon
 
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
-const workers = {
+const workers: Record<string, VariantWorker> = {
   batched: startVariantWorker({ name: "batched", path: model, threads, slots: 8 }),
   alone: startVariantWorker({ name: "alone", path: model, threads, slots: 8, batching: false }),
 };
+if (against !== undefined) {
+  const other = (await import(pathToFileURL(join(against, "src/engines/pool/index.ts")).href)) as {
+    startVariantWorker: typeof startVariantWorker;
+  };
+  workers.against = other.startVariantWorker({ name: "against", path: model, threads, slots: 8 });
+}
 await Promise.all(Object.values(workers).map((w) => w.ready));
 const samples = new Map<string, { tps: number[]; cpu: number[] }>();
 const loadBefore = loadavg()[0]!;
@@ -62,6 +74,7 @@ for (let r = 0; r < rounds; r++) {
 }
 const loadAfter = loadavg()[0]!;
 console.log(`model ${model}, threads ${threads}, ${tokens} tokens a stream, ${rounds} rounds (medians)`);
+if (against !== undefined) console.log(`against: the batching worker of ${against}`);
 console.log(`load average (1 min) ${loadBefore.toFixed(1)} → ${loadAfter.toFixed(1)}`);
 console.log(
   table(
@@ -72,5 +85,5 @@ console.log(
     }),
   ),
 );
-console.log(`batched worker: ${JSON.stringify(workers.batched.batchSteps)}`);
+console.log(`batched worker: ${JSON.stringify(workers.batched!.batchSteps)}`);
 await Promise.all(Object.values(workers).map((w) => w.close()));

@@ -501,20 +501,21 @@ class WorkerHandle implements VariantWorker {
         job.kvReserved = message.kvReserved;
         return;
       }
-      case "step":
-        this.lastBatchSize = message.batchSize;
-        this.steps.steps++;
-        this.steps.sequences += message.batchSize;
-        this.steps.largest = Math.max(this.steps.largest, message.batchSize);
+      case "progress":
+        for (const { batchSize } of message.steps) {
+          this.lastBatchSize = batchSize;
+          this.steps.steps++;
+          this.steps.sequences += batchSize;
+          this.steps.largest = Math.max(this.steps.largest, batchSize);
+        }
+        for (const item of message.tokens) {
+          const job = this.active.get(item.id);
+          if (!job) continue;
+          job.tokens.push(item.token);
+          job.kvTokens = item.kvTokens;
+          if (!job.signal?.aborted) job.onToken?.(item.token);
+        }
         return;
-      case "token": {
-        const job = this.active.get(message.id);
-        if (!job) return;
-        job.tokens.push(message.token);
-        job.kvTokens = message.kvTokens;
-        if (!job.signal?.aborted) job.onToken?.(message.token);
-        return;
-      }
       case "done": {
         const job = this.finish(message.id);
         if (!job) return;

@@ -128,25 +128,36 @@ export type ToWorker =
   /** test hook: the worker exits abnormally, as a crashed native kernel would take it down */
   | { readonly type: "crash" };
 
+/** One batched step that ran: how many sequences and tokens it carried. */
+export interface StepRun {
+  readonly batchSize: number;
+  readonly tokens: number;
+}
+
+/** One sampled token of one generation. */
+export interface TokenMessage {
+  readonly id: number;
+  readonly token: PoolToken;
+  /**
+   * KV-cache positions this generation's session holds as the token is sampled: the prompt and the
+   * tokens before this one (the sampled token enters the cache on the next forward pass)
+   */
+  readonly kvTokens: number;
+}
+
 export type FromWorker =
   | { readonly type: "ready"; readonly info: VariantInfo }
   /** the generation's KV reservation does not fit the budget now: it waits in the worker */
   | { readonly type: "kv-wait"; readonly id: number }
   /** the generation has its KV reservation and runs */
   | { readonly type: "admitted"; readonly id: number; readonly kvReserved: number }
-  /** one batched step ran (`forwardBatch`): how many sequences and tokens it carried */
-  | { readonly type: "step"; readonly batchSize: number; readonly tokens: number }
   | { readonly type: "load-error"; readonly error: SerializedError }
-  | {
-      readonly type: "token";
-      readonly id: number;
-      readonly token: PoolToken;
-      /**
-       * KV-cache positions this generation's session holds as the token is sampled: the prompt and the
-       * tokens before this one (the sampled token enters the cache on the next forward pass)
-       */
-      readonly kvTokens: number;
-    }
+  /**
+   * what ran since the last message, in order: the batched steps (`forwardBatch`), then the tokens
+   * sampled (one per sequence of a step). One message per step rather than one per token plus one
+   * per step; it leaves before the next step runs.
+   */
+  | { readonly type: "progress"; readonly steps: readonly StepRun[]; readonly tokens: readonly TokenMessage[] }
   | {
       readonly type: "done";
       readonly id: number;

@@ -31,6 +31,8 @@ export interface StepReport {
 export interface StepSchedulerOptions {
   /** tokens one step may run: every waiting decode runs, prefill chunks fill what is left */
   readonly stepTokenBudget: number;
+  /** called before every step's forward pass, so what the last step produced can leave first */
+  readonly beforeStep?: () => void;
   /** called after every step, before its sequences' appends resolve */
   readonly onStep?: (report: StepReport) => void;
 }
@@ -152,6 +154,7 @@ export class StepScheduler {
     });
     const picked = this.plan();
     if (picked.length === 0) return;
+    this.options.beforeStep?.();
     const steps: SequenceStep[] = picked.map(({ request, count }) => ({
       session: request.session,
       tokens:

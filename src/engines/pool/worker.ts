@@ -17,7 +17,15 @@ import { type SamplingParams, type TokenLogprob, validateSamplingParams } from "
 import { type CpuTurnSeat, CpuTurnTaker } from "./cpu-turns.js";
 import { serializeError } from "./errors.js";
 import { DEFAULT_MAX_KV_WAIT_MS, defaultKvTokenBudget, KvBudget, type KvReservation } from "./kv-budget.js";
-import type { FromWorker, PoolGenerateRequest, PoolToken, ToWorker, WorkerInit } from "./protocol.js";
+import type {
+  FromWorker,
+  PoolGenerateRequest,
+  PoolToken,
+  StepRun,
+  TokenMessage,
+  ToWorker,
+  WorkerInit,
+} from "./protocol.js";
 import { DEFAULT_STEP_TOKEN_BUDGET, StepScheduler } from "./scheduler.js";
 import { withCpuTurns } from "./turn-engine.js";
 
@@ -29,7 +37,42 @@ const utf8 = new TextDecoder("utf-8", { fatal: false });
 /** built on the first constrained request: one engine (so one tokenizer) per worker */
 let vocabIndex: VocabIndex | undefined;
 
+/**
+ * Step reports and tokens wait here until the event loop turns (or the next step, or any other
+ * message): the sequences of one batched step all sample in the same turn, and one postMessage for
+ * the step and all its tokens costs about what each of them alone did. Every other message flushes
+ * them first, so a generation's tokens still arrive before its done or error, and none waits on a
+ * forward pass.
+ */
+let outbox: { steps: StepRun[]; tokens: TokenMessage[] } = { steps: [], tokens: [] };
+let flushQueued = false;
+
+function flushProgress(): void {
+  flushQueued = false;
+  if (outbox.steps.length === 0 && outbox.tokens.length === 0) return;
+  const { steps, tokens } = outbox;
+  outbox = { steps: [], tokens: [] };
+  port!.postMessage({ type: "progress", steps, tokens } satisfies FromWorker);
+}
+
+function queueFlush(): void {
+  if (flushQueued) return;
+  flushQueued = true;
+  setImmediate(flushProgress);
+}
+
+function sendToken(item: TokenMessage): void {
+  outbox.tokens.push(item);
+  queueFlush();
+}
+
+function reportStep(step: StepRun): void {
+  outbox.steps.push(step);
+  queueFlush();
+}
+
 function send(message: FromWorker): void {
+  flushProgress();
   port!.postMessage(message);
 }
 
@@ -166,7 +209,7 @@ async function run(runner: Runner, message: Extract<ToWorker, { type: "generate"
         signal: controller.signal,
         constraint,
       },
-      (token) => send({ type: "token", id, token: toPoolToken(engine, token, info), kvTokens: live.length }),
+      (token) => sendToken({ id, token: toPoolToken(engine, token, info), kvTokens: live.length }),
     );
     const { text, finishReason, promptTokens, completionTokens, prefillMs, decodeMs } = result;
     send({ type: "done", id, result: { text, finishReason, promptTokens, completionTokens, prefillMs, decodeMs } });
@@ -217,7 +260,8 @@ async function main(): Promise<void> {
       batch &&
       new StepScheduler(batch, {
         stepTokenBudget: init.stepTokenBudget ?? DEFAULT_STEP_TOKEN_BUDGET,
-        onStep: ({ batchSize, tokens }) => send({ type: "step", batchSize, tokens }),
+        beforeStep: flushProgress,
+        onStep: ({ batchSize, tokens }) => reportStep({ batchSize, tokens }),
       }),
   };
   port!.on("message", (message: ToWorker) => {

@@ -21,15 +21,35 @@ export interface RawStats {
   argmax: number;
 }
 
-/** Copies the first `n` logits into `out` as float64, cleaned, and finds the maximum in the same pass. */
+/**
+ * Copies the first `n` logits into `out` as float64, cleaned, and finds the maximum in the same pass. This runs
+ * over the whole vocabulary every step, so the usual case (every logit finite or -Infinity) is a bare copy and
+ * compare; a +Infinity or NaN anywhere sends the step through the cleaning pass instead, which gives the same
+ * result the fast pass gives wherever both apply.
+ */
 export function loadLogits(logits: Float32Array, n: number, out: Float64Array): RawStats {
+  let max = Number.NEGATIVE_INFINITY;
+  let argmax = -1;
+  let nan = false;
+  for (let i = 0; i < n; i++) {
+    const v = logits[i]!;
+    out[i] = v;
+    if (v > max) {
+      max = v;
+      argmax = i;
+    } else if (!(v >= Number.NEGATIVE_INFINITY)) nan = true; // only NaN fails this
+  }
+  return max > MAX_LOGIT || nan ? loadCleaned(logits, n, out) : { max, argmax };
+}
+
+/** loadLogits for logits holding +Infinity or NaN: each is cleaned as cleanLogit does before the compare. */
+function loadCleaned(logits: Float32Array, n: number, out: Float64Array): RawStats {
   let max = Number.NEGATIVE_INFINITY;
   let argmax = -1;
   for (let i = 0; i < n; i++) {
     let v = logits[i]!;
-    // inline comparisons rather than cleanLogit(): this pass runs over the whole vocabulary every step
     if (v > MAX_LOGIT) v = MAX_LOGIT;
-    else if (!(v >= Number.NEGATIVE_INFINITY)) v = Number.NEGATIVE_INFINITY; // only NaN fails this
+    else if (!(v >= Number.NEGATIVE_INFINITY)) v = Number.NEGATIVE_INFINITY;
     out[i] = v;
     if (v > max) {
       max = v;
