@@ -68,6 +68,16 @@ export function createMetrics(sources: MetricsSources = {}, options: MetricsOpti
   const counter = (name: string, help: string, labelNames: readonly string[]) =>
     new CounterFamily(name, help, labelNames, registry);
 
+  /** `write` with each variant's labels and its value (`read`), for the variants that have one. */
+  const eachVariant = (
+    read: (v: ReturnType<VariantStateSource["variants"]>[number]) => number | null | undefined,
+    write: (labels: { variant: string; engine: string }, value: number) => void,
+  ) => {
+    for (const v of sources.variants?.variants() ?? []) {
+      const value = read(v);
+      if (value !== null && value !== undefined) write({ variant: v.variant, engine: v.engine }, value);
+    }
+  };
   const variantGauge = (
     name: string,
     help: string,
@@ -80,10 +90,7 @@ export function createMetrics(sources: MetricsSources = {}, options: MetricsOpti
       registers,
       collect() {
         this.reset();
-        for (const v of sources.variants?.variants() ?? []) {
-          const value = read(v);
-          if (value !== null) this.set({ variant: v.variant, engine: v.engine }, value);
-        }
+        eachVariant(read, (labels, value) => this.set(labels, value));
       },
     });
   // CPU turn totals are kept by the pool (shared memory its workers write); mirrored at scrape time
@@ -99,10 +106,7 @@ export function createMetrics(sources: MetricsSources = {}, options: MetricsOpti
       registers,
       collect() {
         this.reset();
-        for (const v of sources.variants?.variants() ?? []) {
-          const value = read(v);
-          if (value !== null && value !== undefined) this.inc({ variant: v.variant, engine: v.engine }, value);
-        }
+        eachVariant(read, (labels, value) => this.inc(labels, value));
       },
     });
   // recorder row counts are kept by the recorder; the counter mirrors its monotonic figure at scrape time

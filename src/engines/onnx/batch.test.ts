@@ -14,7 +14,7 @@ import type { LogitsSession } from "../engine.js";
 import { ContextOverflowError } from "../errors.js";
 import { Sampler } from "../sampler/index.js";
 import { loadOnnxEngine, type OnnxEngine } from "./engine.js";
-import { type TinyDecoderSpec, tinyDecoder, writeModelDir } from "./testkit.js";
+import { maxDiff, type TinyDecoderSpec, tinyDecoder, writeModelDir } from "./testkit.js";
 
 const NANO = "models/nano/nano-fp32/model.onnx";
 /**
@@ -63,13 +63,6 @@ async function nano(): Promise<OnnxEngine> {
   const engine = await loadOnnxEngine(NANO, { threads: 1 });
   engines.push(engine);
   return engine;
-}
-
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs((a[i] as number) - (b[i] as number)));
-  return d;
 }
 
 interface Plan {

@@ -6,7 +6,7 @@ import { logitsSessionContract } from "../contract.js";
 import { ContextOverflowError, ModelLoadError } from "../errors.js";
 import { TINY_SPECIAL } from "../tokenizer/testkit.js";
 import { defaultThreads, loadOnnxEngine, type OnnxEngine } from "./engine.js";
-import { stubDecoder, type TinyDecoderSpec, tinyDecoder, writeModelDir } from "./testkit.js";
+import { maxDiff, stubDecoder, type TinyDecoderSpec, tinyDecoder, writeModelDir } from "./testkit.js";
 
 const root = mkdtempSync(join(tmpdir(), "tritgate-onnx-"));
 const engines: OnnxEngine[] = [];
@@ -24,13 +24,6 @@ async function load(spec: TinyDecoderSpec = {}, options: { contextLength?: numbe
   const engine = await loadOnnxEngine(modelDir(tinyDecoder(spec).bytes), { threads: 1, ...options });
   engines.push(engine);
   return engine;
-}
-
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs((a[i] as number) - (b[i] as number)));
-  return d;
 }
 
 async function expectLoadError(path: string, pattern: RegExp): Promise<void> {

@@ -346,3 +346,11 @@ export function writeModelDir(dir: string, model: Uint8Array, options: TinyModel
   }
   return path;
 }
+
+/** The largest absolute difference of two logits vectors of the same length (a length mismatch is infinite). */
+export function maxDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Number.POSITIVE_INFINITY;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs((a[i] as number) - (b[i] as number)));
+  return d;
+}
