@@ -13,10 +13,15 @@
  */
 import type { Sql, TransactionSql } from "postgres";
 
-/** postgres.js' own codes for a connection that went away, and the server's "terminating" class. */
+/**
+ * postgres.js' own codes for a connection that went away (CONNECTION_CLOSED, _DESTROYED, _ENDED). Not
+ * the server's 57P01 ("terminating connection"): postgres.js can hand a stale one to the first query of a
+ * connection that has since reconnected and is healthy (porsager/postgres#1223), and that transaction
+ * must fail normally, with its ROLLBACK, so that the flusher retries the write.
+ */
 function isConnectionLoss(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" && (code.startsWith("CONNECTION_") || code.startsWith("57P"));
+  return typeof code === "string" && code.startsWith("CONNECTION_");
 }
 
 const never = new Promise<never>(() => undefined);
