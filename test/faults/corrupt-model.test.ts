@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { afterEach, describe, expect, it } from "vitest";
-import { exited, ROOT, type ServeProcess, startServeProcess, until } from "../helpers/serve-process.js";
+import { exited, familyConfig, ROOT, type ServeProcess, startServeProcess, until } from "../helpers/serve-process.js";
 
 let gateway: ServeProcess | undefined;
 afterEach(() => {
@@ -31,22 +31,11 @@ describe("a truncated model file at start", () => {
     const config = join(dir, "tritgate.yaml");
     writeFileSync(
       config,
-      [
-        "server: { host: 127.0.0.1, port: 0, bodyLimitBytes: 1048576, stateDir: state }",
-        "tiers:",
-        "  - { name: standard, qualityFloor: 0.1, ttftSlaMs: 60000, totalSlaMs: 600000, allowedVariants: '*',",
-        "      onOverload: degrade, maxQueueWaitMs: 1000, priority: 1, strategy: sla, pricePer1kInput: 0,",
-        "      pricePer1kOutput: 0, requestsPerMinute: 100, tokensPerMinute: 100000, monthlyTokenBudget: 0,",
-        "      maxOutputTokens: 64 }",
-        "variants:",
-        `  - { name: nano-b158, family: nano, engine: bitnet, path: ${truncated}, quality: 0.8,`,
-        "      card: { prefillTokensPerSecond: 6500, decodeTokensPerSecond: 2100 }, slots: 1, pricePerCoreHour: 0.04, wattsPerCore: 10, coresPerRequest: 1 }",
-        `  - { name: nano-fp32, family: nano, engine: onnx, path: ${onnx},`,
-        "      card: { prefillTokensPerSecond: 3800, decodeTokensPerSecond: 450 }, slots: 1, pricePerCoreHour: 0.04, wattsPerCore: 10, coresPerRequest: 1 }",
-        "families: [{ name: nano, reference: nano-fp32 }]",
-        "tenants: [{ id: acme, name: Acme, tier: standard }]",
-        "demoTenant: acme",
-      ].join("\n"),
+      familyConfig(
+        "nano",
+        { name: "nano-b158", path: truncated, prefill: 6500, decode: 2100 },
+        { name: "nano-fp32", path: onnx, prefill: 3800, decode: 450 },
+      ),
     );
     gateway = await startServeProcess(["--config", config]);
     const { url, child, output } = gateway;

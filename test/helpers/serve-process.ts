@@ -63,3 +63,38 @@ export async function until<T>(
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** One variant of `familyConfig`: its name, model file and card rates (tokens/s). */
+export interface ConfigVariant {
+  readonly name: string;
+  readonly path: string;
+  readonly prefill: number;
+  readonly decode: number;
+  readonly coresPerRequest?: number;
+}
+
+/**
+ * A `tritgate.yaml` for one family served as a BitNet variant and its ONNX reference, one generous
+ * tier, one tenant (the demo tenant), loopback on a free port, state under the config's folder.
+ */
+export function familyConfig(family: string, bitnet: ConfigVariant, onnx: ConfigVariant): string {
+  const variant = (v: ConfigVariant, engine: "bitnet" | "onnx", extra: string) =>
+    [
+      `  - { name: ${v.name}, family: ${family}, engine: ${engine}, path: ${v.path},${extra}`,
+      `      card: { prefillTokensPerSecond: ${v.prefill}, decodeTokensPerSecond: ${v.decode} }, slots: 1, pricePerCoreHour: 0.04, wattsPerCore: 10, coresPerRequest: ${v.coresPerRequest ?? 1} }`,
+    ].join("\n");
+  return [
+    "server: { host: 127.0.0.1, port: 0, bodyLimitBytes: 1048576, stateDir: state }",
+    "tiers:",
+    "  - { name: standard, qualityFloor: 0.1, ttftSlaMs: 60000, totalSlaMs: 600000, allowedVariants: '*',",
+    "      onOverload: degrade, maxQueueWaitMs: 1000, priority: 1, strategy: sla, pricePer1kInput: 0,",
+    "      pricePer1kOutput: 0, requestsPerMinute: 100, tokensPerMinute: 100000, monthlyTokenBudget: 0,",
+    "      maxOutputTokens: 64 }",
+    "variants:",
+    variant(bitnet, "bitnet", " quality: 0.8,"),
+    variant(onnx, "onnx", ""),
+    `families: [{ name: ${family}, reference: ${onnx.name} }]`,
+    "tenants: [{ id: acme, name: Acme, tier: standard }]",
+    "demoTenant: acme",
+  ].join("\n");
+}

@@ -10,7 +10,14 @@ import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import OpenAI from "openai";
 import { afterEach, describe, expect, it } from "vitest";
-import { exited, ROOT, type ServeProcess, startServeProcess, until } from "../../../test/helpers/serve-process.js";
+import {
+  exited,
+  familyConfig,
+  ROOT,
+  type ServeProcess,
+  startServeProcess,
+  until,
+} from "../../../test/helpers/serve-process.js";
 import { tinyFamily } from "../../../test/helpers/tiny-family.js";
 import { openDatabase } from "../../db/index.js";
 
@@ -101,22 +108,11 @@ describe("tritgate serve", () => {
     const config = join(dir, "tritgate.yaml");
     writeFileSync(
       config,
-      [
-        "server: { host: 127.0.0.1, port: 0, bodyLimitBytes: 1048576, stateDir: state }",
-        "tiers:",
-        "  - { name: standard, qualityFloor: 0.1, ttftSlaMs: 60000, totalSlaMs: 600000, allowedVariants: '*',",
-        "      onOverload: degrade, maxQueueWaitMs: 1000, priority: 1, strategy: sla, pricePer1kInput: 0,",
-        "      pricePer1kOutput: 0, requestsPerMinute: 100, tokensPerMinute: 100000, monthlyTokenBudget: 0,",
-        "      maxOutputTokens: 64 }",
-        "variants:",
-        `  - { name: tiny-b158, family: tiny, engine: bitnet, path: ${family.gguf}, quality: 0.8,`,
-        "      card: { prefillTokensPerSecond: 500, decodeTokensPerSecond: 50 }, slots: 1, pricePerCoreHour: 0.04, wattsPerCore: 10, coresPerRequest: 1 }",
-        `  - { name: tiny-fp32, family: tiny, engine: onnx, path: ${family.onnx},`,
-        "      card: { prefillTokensPerSecond: 200, decodeTokensPerSecond: 20 }, slots: 1, pricePerCoreHour: 0.04, wattsPerCore: 10, coresPerRequest: 2 }",
-        "families: [{ name: tiny, reference: tiny-fp32 }]",
-        "tenants: [{ id: acme, name: Acme, tier: standard }]",
-        "demoTenant: acme",
-      ].join("\n"),
+      familyConfig(
+        "tiny",
+        { name: "tiny-b158", path: family.gguf, prefill: 500, decode: 50 },
+        { name: "tiny-fp32", path: family.onnx, prefill: 200, decode: 20, coresPerRequest: 2 },
+      ),
     );
     const served = await serve(["--config", config]);
     const key = await until(
