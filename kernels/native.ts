@@ -50,6 +50,7 @@ export interface NativeKernels {
   tensorBytes(type: number, rows: number, cols: number): number;
   setThreads(threads: number): number;
   parkThreads(): void;
+  takeMostJobsAtOnce(): number;
   readBandwidth(isa: IsaArg, bytes: number, passes: number): number;
   attention(
     isa: IsaArg,

@@ -22,8 +22,8 @@ import type { TextEmbedder } from "../../engines/bitnet/index.js";
 import {
   type CpuTurns,
   createCpuTurns,
-  startVariantWorker,
-  type VariantWorkerOptions,
+  startVariantInstances,
+  type VariantInstancesOptions,
 } from "../../engines/pool/index.js";
 import { createGateway, type RunningServer, type ServedVariant } from "../../server/index.js";
 import { type DecisionRecorder, MemoryRecorder } from "../../server/recorder.js";
@@ -85,7 +85,7 @@ function servedVariants(
         // a missing model file is the worker's to report (the variant is not ready), not a crash here
         ...modelBytes(v.path),
       },
-      worker: startVariantWorker({
+      worker: startVariantInstances({
         ...workerOptions(config, v.name, v.path, cpuTurns),
         idleUnloadMs: idleUnloadMsOf(config, configured),
       }),
@@ -94,13 +94,13 @@ function servedVariants(
   });
 }
 
-/** What a variant's worker starts with (its config entry's slots and batching budgets); `path` may be a canary's file. */
+/** What a variant's workers start with (its config entry's instances, slots and batching budgets); `path` may be a canary's file. */
 function workerOptions(
   config: GatewayConfig,
   name: string,
   path: string,
   cpuTurns: CpuTurns | undefined,
-): VariantWorkerOptions {
+): VariantInstancesOptions {
   const v = config.variants.find((entry) => entry.name === name);
   return {
     name,
@@ -108,6 +108,7 @@ function workerOptions(
     threads: config.threads,
     cpuTurns,
     slots: v?.slots,
+    instances: v?.instances,
     stepTokenBudget: v?.stepTokenBudget,
     kvTokenBudget: v?.kvTokenBudget,
     maxKvWaitMs: v?.maxKvWaitMs,
@@ -245,7 +246,7 @@ export const serveCommand: Command = {
         database,
         policy: config.canary,
         // a canary serves its rollout window and is judged on it: it stays loaded (no idleUnloadMs)
-        startWorker: (name, path) => startVariantWorker(workerOptions(config, name, path, cpuTurns)),
+        startWorker: (name, path) => startVariantInstances(workerOptions(config, name, path, cpuTurns)),
         canaries: registry.flatMap((r) => (r.canary ? [r.canary] : [])),
       },
     });
@@ -343,5 +344,5 @@ function modelBytes(path: string): { modelBytes?: number } {
 
 /** The pool handle behind a served variant (serve always passes real workers). */
 function startedWorker(v: ServedVariant) {
-  return v.worker as ReturnType<typeof startVariantWorker>;
+  return v.worker as ReturnType<typeof startVariantInstances>;
 }
