@@ -208,6 +208,20 @@ export function parkThreads(): void {
   native.parkThreads();
 }
 
+/**
+ * Pool jobs from now on use `threads` of the pool's threads (the caller included; clamped to the pool's
+ * size), the others sleeping: the CPU budget sets it before each forward pass to the cores the other
+ * engines leave. Cheap (no thread is created or stopped). Returns the count jobs will use.
+ */
+export function setActiveThreads(threads: number): number {
+  return native.setActiveThreads(threads);
+}
+
+/** Tasks each pool thread has run since the process started (index 0: the calling threads). */
+export function poolThreadTasks(): number[] {
+  return native.poolThreadTasks();
+}
+
 /** Best read bandwidth in bytes/s over a buffer of `bytes` (choose one far larger than cache). */
 export function readBandwidth(bytes = 1 << 30, passes = 5, options: { isa?: Isa } = {}): number {
   return native.readBandwidth(options.isa, bytes, passes);
