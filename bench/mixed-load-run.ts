@@ -25,7 +25,8 @@ const arm = argValue("--arm") ?? "turns";
 const threads = Number(argValue("--threads") ?? 2);
 const seconds = Number(argValue("--seconds") ?? 10);
 const streams = Number(argValue("--streams") ?? 1);
-if (!["budget", "turns", "oversubscribed", "split", "split-turns"].includes(arm)) throw new Error(`unknown --arm ${arm}`);
+if (!["budget", "turns", "oversubscribed", "split", "split-turns"].includes(arm))
+  throw new Error(`unknown --arm ${arm}`);
 
 const root = join(import.meta.dirname, "..", "models", "nano");
 const half = Math.max(1, Math.floor(threads / 2));
@@ -101,7 +102,12 @@ const turnFigures = Object.fromEntries(
     const n = b.turns - a!.turns;
     return [
       k,
-      { turns: n, waitMsPerTurn: (b.waitMs - a!.waitMs) / n, heldMsPerTurn: (b.heldMs - a!.heldMs) / n, cores: b.cores },
+      {
+        turns: n,
+        waitMsPerTurn: (b.waitMs - a!.waitMs) / n,
+        heldMsPerTurn: (b.heldMs - a!.heldMs) / n,
+        cores: b.cores,
+      },
     ];
   }),
 );

@@ -302,7 +302,8 @@ export class CpuTurnTaker {
     let wanted = 0;
     for (let i = 0; i < this.seats; i++) {
       if (i === this.seat.index || Atomics.load(words, seatWord(i, WAITING)) === 0) continue;
-      if (((Atomics.load(words, seatWord(i, TICKET)) - ticket) | 0) < 0) wanted += Atomics.load(words, seatWord(i, WANT));
+      if (((Atomics.load(words, seatWord(i, TICKET)) - ticket) | 0) < 0)
+        wanted += Atomics.load(words, seatWord(i, WANT));
     }
     return wanted;
   }
