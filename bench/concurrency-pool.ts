@@ -5,7 +5,7 @@
  * Every token's arrival on the main thread is timed (the handle's onToken, as the gateway's
  * renderers see it).
  */
-import { startVariantWorker, type VariantWorker, type VariantWorkerOptions } from "../src/engines/pool/index.js";
+import { startVariantInstances, type VariantInstancesOptions, type VariantWorker } from "../src/engines/pool/index.js";
 import { promptFor } from "./concurrency-prompts.js";
 import type { StreamTrace } from "./concurrency-stats.js";
 
@@ -14,10 +14,10 @@ import type { StreamTrace } from "./concurrency-stats.js";
  * the kernel pool, sizes the scratch buffers and warms the JIT), runs `fn`, closes them.
  */
 export async function withWorkers<T>(
-  options: readonly VariantWorkerOptions[],
+  options: readonly VariantInstancesOptions[],
   fn: (workers: VariantWorker[]) => Promise<T>,
 ): Promise<T> {
-  const workers = options.map(startVariantWorker);
+  const workers = options.map(startVariantInstances);
   try {
     await Promise.all(workers.map((w) => w.ready));
     for (const w of workers) {

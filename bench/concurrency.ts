@@ -2,7 +2,7 @@
  * `npm run bench:concurrency [-- --json FILE] [--models nano-b158,2B-4T,mixed] [--concurrency 1,4,8,16]
  *                             [--tokens 64] [--rounds 3] [--threads N] [--skip-llama]
  *                             [--llama-sequences 1,8] [--mixed-concurrency 4,8] [--mixed-seconds 15]
- *                             [--int8-peak-gmacs G] [--no-cpu-turns] [--no-batching]`
+ *                             [--int8-peak-gmacs G] [--no-cpu-turns] [--no-batching] [--nano-instances K]`
  *
  * Throughput under concurrency through tritgate's real pool: for each model and each concurrency n, a
  * variant worker started as `tritgate serve` starts it (`startVariantWorker`, `slots` = n, the
@@ -24,6 +24,11 @@
  * so they take turns); both with all threads each and no budget (`oversubscribed`); and each static
  * split of the threads; each both-at-once figure
  * is read against the best split, each engine's aggregate counted as a share of its solo aggregate).
+ *
+ * --nano-instances K serves nano-b158 as K instances (`instances` in the config: K worker threads,
+ * each with its own copy of the model, ceil(n / K) slots and threads / K kernel threads); its
+ * single-stream row is then also measured as one instance with every thread (`nano-b158 x1`), the
+ * best a single stream gets, and the target is printed against both.
  *
  * On 2B-4T, llama.cpp (node-llama-cpp 3.21.1, test/llama-cpp/install.sh) runs the same file in the
  * same run, in a child process after ours at the same n: one context with --llama-sequences
@@ -76,6 +81,7 @@ const llamaSequences = numbers("--llama-sequences", "1,8");
 const mixedLevels = numbers("--mixed-concurrency", "4,8");
 const mixedSeconds = Number(argValue("--mixed-seconds") ?? 15);
 const int8PeakOverride = argValue("--int8-peak-gmacs");
+const nanoInstances = Math.max(1, Number(argValue("--nano-instances") ?? 1));
 const jsonPath = argValue("--json");
 for (const m of models) {
   if (!["nano-b158", "2B-4T", "mixed"].includes(m)) throw new Error(`--models: unknown ${m} (nano-b158, 2B-4T, mixed)`);
@@ -95,7 +101,10 @@ interface Row extends RoundsSummary {
   readonly model: string;
   readonly engine: "tritgate" | "llama.cpp";
   readonly concurrency: number;
+  /** kernel threads of each instance */
   readonly threads: number;
+  /** worker threads serving the variant, each with its own copy of the model */
+  readonly instances: number;
   readonly loadBefore: number;
   readonly loadAfter: number;
   /** 2B-4T: the ceilings of bench/concurrency-bound.ts at this n, tokens/s */
@@ -167,11 +176,15 @@ const save = () =>
     targets,
   });
 
-/** Our pool at concurrency n: a fresh worker with n slots, `rounds` rounds of n streams. */
-async function measurePool(model: string, path: string, n: number): Promise<Row> {
+/**
+ * Our pool at concurrency n: fresh workers with n slots in all (`instances` of them, each with
+ * `threadsEach` kernel threads), `rounds` rounds of n streams.
+ */
+async function measurePool(model: string, path: string, n: number, instances = 1, threadsEach = threads): Promise<Row> {
   const loadBefore = load1();
   const turns = cpuTurns ? createCpuTurns({ cores: hw.physicalCores }) : undefined;
-  const options = { name: model, path, threads, slots: n, cpuTurns: turns, batching };
+  const slots = Math.ceil(n / instances);
+  const options = { name: model, path, threads: threadsEach, slots, instances, cpuTurns: turns, batching };
   const traces = await withWorkers([options], async ([worker]) => {
     const all: Round[] = [];
     for (let r = 0; r < rounds; r++) {
@@ -184,7 +197,8 @@ async function measurePool(model: string, path: string, n: number): Promise<Row>
     model,
     engine: "tritgate",
     concurrency: n,
-    threads,
+    threads: threadsEach,
+    instances,
     ...summarizeRounds(traces),
     loadBefore,
     loadAfter: load1(),
@@ -223,6 +237,7 @@ function measureLlama(model: string, path: string, n: number): Row {
     engine: "llama.cpp",
     concurrency: n,
     threads: out.threads,
+    instances: 1,
     ...summarizeRounds(out.rounds),
     loadBefore,
     loadAfter: load1(),
@@ -301,7 +316,9 @@ const find = (model: string, engine: Row["engine"], n: number) =>
   rows.find((r) => r.model === model && r.engine === engine && r.concurrency === n);
 
 if (models.includes("nano-b158")) {
-  for (const n of levels) push(await measurePool("nano-b158", NANO_B158, n));
+  const threadsEach = Math.max(1, Math.floor(threads / nanoInstances));
+  for (const n of levels) push(await measurePool("nano-b158", NANO_B158, n, nanoInstances, threadsEach));
+  if (nanoInstances > 1) push({ ...(await measurePool("nano-b158", NANO_B158, 1)), model: "nano-b158 x1" });
 }
 
 if (models.includes("2B-4T")) {
@@ -356,11 +373,19 @@ if (models.includes("mixed")) {
 
 // the issue's targets at 8 streams
 ratioTarget(
-  "nano-b158: 8 streams >= 4x its single-stream aggregate",
+  `nano-b158: 8 streams >= 4x its single-stream aggregate${nanoInstances > 1 ? ` (${nanoInstances} instances, same config)` : ""}`,
   4,
   find("nano-b158", "tritgate", 8),
   find("nano-b158", "tritgate", 1),
 );
+if (nanoInstances > 1) {
+  ratioTarget(
+    `nano-b158: 8 streams on ${nanoInstances} instances >= 4x one stream on one instance with every thread`,
+    4,
+    find("nano-b158", "tritgate", 8),
+    find("nano-b158 x1", "tritgate", 1),
+  );
+}
 ratioTarget(
   "2B-4T: 8 streams >= 2.5x its single-stream aggregate",
   2.5,
@@ -405,6 +430,7 @@ console.log(
     [
       "model",
       "engine",
+      "instances x threads",
       "streams",
       "decode tok/s",
       "vs 1",
@@ -422,6 +448,7 @@ console.log(
       return [
         r.model,
         r.engine,
+        `${r.instances} x ${r.threads}`,
         String(r.concurrency),
         fixed(r.decodeTokensPerSecond),
         one ? `${(r.decodeTokensPerSecond / one).toFixed(2)}x` : "—",

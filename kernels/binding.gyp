@@ -35,7 +35,10 @@
       "target_name": "tritgate_kernels",
       "sources": ["src/addon.c", "src/args.c", "src/attention.c", "src/cpu.c", "src/floatops.c", "src/formats.c", "src/isa_scalar.c", "src/matmul.c", "src/pool.c", "src/small_m.c", "src/train.c"],
       "dependencies": ["tg_isa_avx2", "tg_isa_avx512", "tg_train_generic", "tg_train_avx512"],
-      "libraries": ["-lpthread", "-lm"]
+      "libraries": ["-lpthread", "-lm"],
+      # never unloaded: node dlcloses an addon when the last worker thread that loaded it ends, and the
+      # kernel pool's threads (process-wide, started by that worker) would then run unmapped code
+      "ldflags": ["-Wl,-z,nodelete"]
     }
   ]
 }

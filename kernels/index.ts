@@ -222,6 +222,16 @@ export function poolThreadTasks(): number[] {
   return native.poolThreadTasks();
 }
 
+/**
+ * The most kernel jobs that ran at once since the last call (then counting again from those running
+ * now). A job that needs only its caller (one task, or a pool of one thread) runs without the pool's
+ * lock, so engine threads with one kernel thread each compute at once; jobs on the pool's threads
+ * run one at a time.
+ */
+export function takeMostJobsAtOnce(): number {
+  return native.takeMostJobsAtOnce();
+}
+
 /** Best read bandwidth in bytes/s over a buffer of `bytes` (choose one far larger than cache). */
 export function readBandwidth(bytes = 1 << 30, passes = 5, options: { isa?: Isa } = {}): number {
   return native.readBandwidth(options.isa, bytes, passes);

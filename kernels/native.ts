@@ -52,6 +52,7 @@ export interface NativeKernels {
   parkThreads(): void;
   setActiveThreads(threads: number): number;
   poolThreadTasks(): number[];
+  takeMostJobsAtOnce(): number;
   readBandwidth(isa: IsaArg, bytes: number, passes: number): number;
   attention(
     isa: IsaArg,

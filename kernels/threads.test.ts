@@ -2,7 +2,16 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { randomFloats, rng } from "../test/helpers/random.js";
-import { hardware, matmul, matmulAsync, poolThreadTasks, quantize, setActiveThreads, setThreads } from "./index.js";
+import {
+  hardware,
+  matmul,
+  matmulAsync,
+  poolThreadTasks,
+  quantize,
+  setActiveThreads,
+  setThreads,
+  takeMostJobsAtOnce,
+} from "./index.js";
 
 const weight = quantize("TQ2_0", randomFloats(512 * 2560, rng(5)), 512, 2560, { absmean: true });
 
@@ -131,5 +140,28 @@ describe("environment", () => {
     expect(hw.logicalCpus).toBeGreaterThanOrEqual(hw.physicalCores);
     expect(hw.available).toContain(hw.isa);
     expect(typeof hw.features.avx2).toBe("boolean");
+  });
+});
+
+describe("jobs on their callers", () => {
+  afterAll(() => setThreads(hardware().physicalCores));
+
+  it("run at once on a pool of one thread (no lock between callers), and one at a time on a larger pool", async () => {
+    // async calls run on libuv's threads: several callers at once, each a job of many tasks
+    // each job a few milliseconds, so jobs that may overlap do
+    const big = quantize("TQ2_0", randomFloats(4096 * 2560, rng(13)), 4096, 2560, { absmean: true });
+    const m = 64;
+    const x = randomFloats(m * 2560, rng(12));
+    const want = bytesOf(matmul(big, x, m));
+    const concurrent = async () => {
+      takeMostJobsAtOnce();
+      const results = await Promise.all(Array.from({ length: 8 }, () => matmulAsync(big, x, m)));
+      for (const y of results) expect(bytesOf(y)).toBe(want);
+      return takeMostJobsAtOnce();
+    };
+    setThreads(1);
+    expect(await concurrent()).toBeGreaterThan(1);
+    setThreads(2);
+    expect(await concurrent()).toBe(1);
   });
 });

@@ -596,6 +596,13 @@ static napi_value js_set_threads(napi_env env, napi_callback_info info) {
     return result;
 }
 
+static napi_value js_take_most_jobs(napi_env env, napi_callback_info info) {
+    (void)info;
+    napi_value result;
+    napi_create_int32(env, tg_pool_take_most_jobs(), &result);
+    return result;
+}
+
 static napi_value js_park_threads(napi_env env, napi_callback_info info) {
     (void)info;
     tg_pool_park();
@@ -662,8 +669,12 @@ static void choose_default_isa(void) {
                  forced);
 }
 
+/* A worker thread's environment is ending: the scratch it used as a job's caller goes with it. */
+static void release_thread_scratch(void *unused) { tg_pool_release_caller_scratch(); }
+
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     choose_default_isa();
+    napi_add_env_cleanup_hook(env, release_thread_scratch, NULL);
     napi_property_descriptor props[] = {
         {"matmul", NULL, js_matmul, NULL, NULL, NULL, napi_enumerable, NULL},
         {"matmulShared", NULL, js_matmul_shared, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -682,6 +693,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
         {"parkThreads", NULL, js_park_threads, NULL, NULL, NULL, napi_enumerable, NULL},
         {"setActiveThreads", NULL, js_set_active_threads, NULL, NULL, NULL, napi_enumerable, NULL},
         {"poolThreadTasks", NULL, js_pool_thread_tasks, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"takeMostJobsAtOnce", NULL, js_take_most_jobs, NULL, NULL, NULL, napi_enumerable, NULL},
         {"readBandwidth", NULL, js_read_bandwidth, NULL, NULL, NULL, napi_enumerable, NULL},
     };
     napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

@@ -7,6 +7,11 @@
  * tasks too, so `threads` counts it. Jobs are serialized: a second caller (another worker
  * thread, or N-API async work on libuv's pool) waits for the running job to finish.
  *
+ * A job that needs no other thread (one task, or a pool of one thread) runs on its caller without
+ * the job lock, so several engine threads whose pools are one thread each (a variant's instances, or
+ * engines sharing the cores one each) compute at once instead of queueing for the lock. Scratch for
+ * the caller's role (thread index 0) is therefore per calling thread; workers' scratch is the pool's.
+ *
  * The caller waits for the job's tasks, never for the workers: on a busy machine a worker may
  * not get a core for a whole scheduler timeslice (~4 ms), and a 0.1 ms matmul must not wait for
  * it. Tasks are claimed from one counter that carries the job's id, so a worker that wakes late
@@ -44,6 +49,8 @@ static struct {
     pthread_cond_t wake[TG_MAX_THREADS]; /* one per thread, so a job wakes only the threads it uses */
     int asleep[TG_MAX_THREADS];          /* under wake_lock */
     int threads; /* including the caller; 0 = not started */
+    atomic_int running_threads; /* `threads` once started, readable without the job lock */
+    atomic_int jobs_now, jobs_most; /* jobs in progress (on their callers or the pool), and the most at once */
     pthread_t workers[TG_MAX_THREADS];
     atomic_uint generation;
     unsigned start_generation; /* generation when the workers were created */
@@ -186,6 +193,7 @@ static int default_threads(void) {
 }
 
 static void stop_workers(void) {
+    atomic_store(&pool.running_threads, 0);
     atomic_store(&pool.stop, 1);
     pthread_mutex_lock(&pool.wake_lock);
     for (int i = 1; i < pool.threads; i++) pthread_cond_signal(&pool.wake[i]);
@@ -203,6 +211,7 @@ static int start_workers(int n) {
         if (pthread_create(&pool.workers[i], NULL, worker_main, (void *)(intptr_t)i) != 0) break;
         pool.threads = i + 1;
     }
+    atomic_store(&pool.running_threads, pool.threads);
     return pool.threads;
 }
 
@@ -231,32 +240,58 @@ static void ensure_started(void) {
     if (pool.threads == 0) start_workers(default_threads());
 }
 
-int tg_pool_set_active(int n) {
-    atomic_store(&pool.active, n < 1 ? 1 : n);
+/* The pool's size without taking the job lock once it has started (starting it the first time). */
+static int started_threads(void) {
+    int n = atomic_load(&pool.running_threads);
+    if (n > 0) return n;
     pthread_mutex_lock(&pool.job_lock);
     ensure_started();
-    int got = n < 1 ? 1 : n > pool.threads ? pool.threads : n;
-    pthread_mutex_unlock(&pool.job_lock);
-    return got;
-}
-
-int tg_pool_threads(void) {
-    pthread_mutex_lock(&pool.job_lock);
-    ensure_started();
-    int n = pool.threads;
+    n = pool.threads;
     pthread_mutex_unlock(&pool.job_lock);
     return n;
 }
 
+static void job_begins(void) {
+    int now = atomic_fetch_add(&pool.jobs_now, 1) + 1;
+    for (int most = atomic_load(&pool.jobs_most); now > most;)
+        if (atomic_compare_exchange_weak(&pool.jobs_most, &most, now)) break;
+}
+
+static void job_ends(void) { atomic_fetch_sub(&pool.jobs_now, 1); }
+
+int tg_pool_take_most_jobs(void) { return atomic_exchange(&pool.jobs_most, atomic_load(&pool.jobs_now)); }
+
+int tg_pool_threads(void) { return started_threads(); }
+
+int tg_pool_set_active(int n) {
+    if (n < 1) n = 1;
+    atomic_store(&pool.active, n);
+    int threads = started_threads();
+    return n > threads ? threads : n;
+}
+
 void tg_pool_run(int64_t ntasks, tg_task_fn fn, void *ctx) {
     if (ntasks <= 0) return;
-    pthread_mutex_lock(&pool.job_lock);
-    ensure_started();
+    int threads = started_threads();
     int active = atomic_load_explicit(&pool.active, memory_order_relaxed);
-    int use = active < 1 || active > pool.threads ? pool.threads : active;
+    int use = active < 1 || active > threads ? threads : active;
     if (ntasks == 1 || use == 1) {
+        /* no other thread takes part: no lock, so other callers' jobs run meanwhile */
+        job_begins();
         for (int64_t t = 0; t < ntasks; t++) fn(ctx, t, 0);
         atomic_fetch_add_explicit(&pool.tasks_run[0].n, ntasks, memory_order_relaxed);
+        job_ends();
+        return;
+    }
+    pthread_mutex_lock(&pool.job_lock);
+    job_begins();
+    ensure_started();
+    /* the pool may have been resized since `threads` was read */
+    use = active < 1 || active > pool.threads ? pool.threads : active;
+    if (use == 1) {
+        for (int64_t t = 0; t < ntasks; t++) fn(ctx, t, 0);
+        atomic_fetch_add_explicit(&pool.tasks_run[0].n, ntasks, memory_order_relaxed);
+        job_ends();
         pthread_mutex_unlock(&pool.job_lock);
         return;
     }
@@ -277,11 +312,15 @@ void tg_pool_run(int64_t ntasks, tg_task_fn fn, void *ctx) {
     run_tasks(0);
     /* only tasks a worker has claimed can still be running */
     while (atomic_load_explicit(&pool.done, memory_order_acquire) < ntasks) __builtin_ia32_pause();
+    job_ends();
     pthread_mutex_unlock(&pool.job_lock);
 }
 
-void *tg_pool_scratch(int thread, size_t bytes) {
-    scratch_buf *s = &pool.scratch[thread];
+/* The caller's scratch: one per calling thread (a JS worker thread, or libuv's for async calls).
+ * `tg_pool_release_caller_scratch` frees it; the addon calls it when a worker's environment ends. */
+static _Thread_local scratch_buf caller_scratch;
+
+static void *grow(scratch_buf *s, size_t bytes) {
     if (s->size < bytes) {
         free(s->ptr);
         size_t size = (bytes + 4095) & ~(size_t)4095;
@@ -289,4 +328,14 @@ void *tg_pool_scratch(int thread, size_t bytes) {
         s->size = s->ptr ? size : 0;
     }
     return s->ptr;
+}
+
+void *tg_pool_scratch(int thread, size_t bytes) {
+    return grow(thread == 0 ? &caller_scratch : &pool.scratch[thread], bytes);
+}
+
+void tg_pool_release_caller_scratch(void) {
+    free(caller_scratch.ptr);
+    caller_scratch.ptr = NULL;
+    caller_scratch.size = 0;
 }

@@ -244,6 +244,10 @@ int tg_pool_set_active(int n);
 long long tg_pool_thread_tasks(int thread);
 /* Per-thread scratch that lives as long as the pool (grown on demand, 64-byte aligned). */
 void *tg_pool_scratch(int thread, size_t bytes);
+/* Frees the calling thread's scratch (its role as a job's caller): when that thread is done with kernels. */
+void tg_pool_release_caller_scratch(void);
+/* The most jobs that ran at once since the last call (then reset to those running now). */
+int tg_pool_take_most_jobs(void);
 
 /* ---- driver (matmul.c) ---- */
 /* INT8: BitNet's per-token int8 (ternary weights); FLOAT: fp32; Q8_0: per-32 int8 (Q8_0 weights) */

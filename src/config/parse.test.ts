@@ -90,11 +90,28 @@ describe("parseConfig", () => {
     expect(c.variants[0]).not.toHaveProperty("stepTokenBudget");
     expect(c.variants[0]).not.toHaveProperty("kvTokenBudget");
     expect(c.variants[0]).not.toHaveProperty("maxKvWaitMs");
+    // one worker thread per variant unless it asks for instances
+    expect(c.variants[0]).not.toHaveProperty("instances");
     expect(c.variants[1]).toMatchObject({ slots: 1 });
     expect(c.variants[1]?.card).toEqual({ prefillTokensPerSecond: 300, decodeTokensPerSecond: 30, sha256: "abc" });
     expect(c.families).toEqual([{ name: "tiny", reference: "tiny-fp32" }]);
     expect(c.tenants).toEqual([{ id: "acme", name: "Acme Corp", tier: "pro", keys: [] }]);
     expect(c.source).toBe("tritgate.yaml");
+  });
+
+  it("reads a variant's instances, a positive count", () => {
+    const two = replaceOnce(
+      GOOD,
+      "    path: models/tiny-b158.gguf\n",
+      "    path: models/tiny-b158.gguf\n    instances: 2\n",
+    );
+    expect(parseConfig(two, "tritgate.yaml").variants[0]?.instances).toBe(2);
+    const zero = replaceOnce(
+      GOOD,
+      "    path: models/tiny-b158.gguf\n",
+      "    path: models/tiny-b158.gguf\n    instances: 0\n",
+    );
+    expect(() => parseConfig(zero, "tritgate.yaml")).toThrow(/instances/);
   });
 
   it("reads a tier's response cache (off by default), the cache's one memory bound and its embedding variant", () => {

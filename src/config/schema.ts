@@ -211,6 +211,13 @@ const variantSchema = z.strictObject(
      */
     slots: positiveInt().optional(),
     /**
+     * Copies of the model, each on its own worker thread with `slots` of its own; a request goes to the
+     * least busy. For models too small to get faster with more kernel threads (nano): busy instances
+     * compute on separate cores at once (the CPU budget gives each one core once the others are busy).
+     * Each loads its own weights. Default 1.
+     */
+    instances: positiveInt().optional(),
+    /**
      * Tokens one batched step runs at most (bitnet): every running decode, then prompt chunks in what is
      * left, so a long prompt is split across steps instead of stalling the others' decode. Keep it above
      * `slots`, or prompts wait for decodes to finish. Unset: the pool's DEFAULT_STEP_TOKEN_BUDGET (256).

@@ -24,8 +24,8 @@ import {
   createCpuTurns,
   engineOfPath,
   engineThreads,
-  startVariantWorker,
-  type VariantWorkerOptions,
+  startVariantInstances,
+  type VariantInstancesOptions,
 } from "../../engines/pool/index.js";
 import { createGateway, type RunningServer, type ServedVariant } from "../../server/index.js";
 import { type DecisionRecorder, MemoryRecorder } from "../../server/recorder.js";
@@ -87,7 +87,7 @@ function servedVariants(
         // a missing model file is the worker's to report (the variant is not ready), not a crash here
         ...modelBytes(v.path),
       },
-      worker: startVariantWorker({
+      worker: startVariantInstances({
         ...workerOptions(config, v.name, v.path, cpuTurns),
         idleUnloadMs: idleUnloadMsOf(config, configured),
       }),
@@ -101,13 +101,13 @@ function cpuBudget(config: GatewayConfig): number {
   return config.threads ?? hardware().threads;
 }
 
-/** What a variant's worker starts with (its config entry's slots and batching budgets); `path` may be a canary's file. */
+/** What a variant's workers start with (its config entry's instances, slots and batching budgets); `path` may be a canary's file. */
 function workerOptions(
   config: GatewayConfig,
   name: string,
   path: string,
   cpuTurns: CpuTurns | undefined,
-): VariantWorkerOptions {
+): VariantInstancesOptions {
   const v = config.variants.find((entry) => entry.name === name);
   const servesBitnet = config.variants.some((entry) => entry.engine === "bitnet");
   return {
@@ -116,6 +116,7 @@ function workerOptions(
     threads: engineThreads(cpuBudget(config), v?.engine ?? engineOfPath(path), servesBitnet),
     cpuTurns,
     slots: v?.slots,
+    instances: v?.instances,
     stepTokenBudget: v?.stepTokenBudget,
     kvTokenBudget: v?.kvTokenBudget,
     maxKvWaitMs: v?.maxKvWaitMs,
@@ -253,7 +254,7 @@ export const serveCommand: Command = {
         database,
         policy: config.canary,
         // a canary serves its rollout window and is judged on it: it stays loaded (no idleUnloadMs)
-        startWorker: (name, path) => startVariantWorker(workerOptions(config, name, path, cpuTurns)),
+        startWorker: (name, path) => startVariantInstances(workerOptions(config, name, path, cpuTurns)),
         canaries: registry.flatMap((r) => (r.canary ? [r.canary] : [])),
       },
     });
@@ -351,5 +352,5 @@ function modelBytes(path: string): { modelBytes?: number } {
 
 /** The pool handle behind a served variant (serve always passes real workers). */
 function startedWorker(v: ServedVariant) {
-  return v.worker as ReturnType<typeof startVariantWorker>;
+  return v.worker as ReturnType<typeof startVariantInstances>;
 }

@@ -15,6 +15,7 @@ export {
   type VariantWorkerOptions,
   type VariantWorkerState,
 } from "./handle.js";
+export { startVariantInstances, type VariantInstancesOptions } from "./instances.js";
 export { DEFAULT_MAX_KV_WAIT_MS, defaultKvTokenBudget } from "./kv-budget.js";
 export type {
   PoolGenerateRequest,
