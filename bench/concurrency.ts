@@ -18,9 +18,11 @@
  *
  * Models: `nano-b158` (models/nano), `2B-4T` (the synthetic 2B-4T-shaped TQ2_0 file bench:e2e
  * writes into bench/.models, ~3 min the first time), `mixed` (nano-b158 and its fp32 ONNX twin
- * loaded and generating at once, closed-loop users for --mixed-seconds: each engine alone; both with
- * all threads each under one CPU turn lock, as the gateway runs them (`turns`); both with all threads
- * each and no lock (`oversubscribed`); and each static split of the threads; each both-at-once figure
+ * loaded and generating at once, closed-loop users for --mixed-seconds: each engine alone; both under
+ * one CPU budget as the gateway runs them by default (`budget`: BitNet's pool elastic over all the
+ * threads, ONNX at half); both with all threads each under the budget (`turns`: ONNX cannot share,
+ * so they take turns); both with all threads each and no budget (`oversubscribed`); and each static
+ * split of the threads; each both-at-once figure
  * is read against the best split, each engine's aggregate counted as a share of its solo aggregate).
  *
  * --nano-instances K serves nano-b158 as K instances (`instances` in the config: K worker threads,
@@ -39,6 +41,7 @@ import { spawnSync } from "node:child_process";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { hardware, readBandwidth } from "../kernels/index.js";
+import { engineThreads } from "../src/engines/pool/cpu-budget.js";
 import { createCpuTurns, type VariantWorkerOptions } from "../src/engines/pool/index.js";
 import {
   aggregateBounds,
@@ -119,8 +122,12 @@ interface MixedEngine {
 }
 interface MixedRun {
   readonly concurrency: number;
-  /** turns: both at once under one CPU turn lock (the gateway's default); oversubscribed: both at once, no lock */
-  readonly setup: "solo" | "turns" | "oversubscribed" | "split";
+  /**
+   * budget: both at once under one CPU budget as the gateway runs them by default (BitNet's pool at all
+   * the threads, elastic; ONNX at its default share, engineThreads); turns: both at all the threads under
+   * the budget (ONNX cannot share, so they take turns); oversubscribed: both at all the threads, no budget
+   */
+  readonly setup: "solo" | "budget" | "turns" | "oversubscribed" | "split";
   readonly engines: MixedEngine[];
   /** sum of the engines' shares of their solo aggregate (runs of both engines) */
   readonly normalizedThroughput?: number;
@@ -258,7 +265,7 @@ async function mixedRun(
   variants: ReadonlyArray<{ name: string; path: string; threads: number }>,
 ): Promise<MixedRun> {
   const loadBefore = load1();
-  const turns = setup === "turns" ? createCpuTurns({ cores: hw.physicalCores }) : undefined;
+  const turns = setup === "turns" || setup === "budget" ? createCpuTurns({ cores: hw.physicalCores }) : undefined;
   const options: VariantWorkerOptions[] = variants.map((v) => ({ ...v, slots: n, cpuTurns: turns, batching }));
   const engines = await withWorkers(options, async (workers) => {
     const from = performance.now();
@@ -346,6 +353,11 @@ if (models.includes("mixed")) {
       { ...bitnet, threads },
       { ...onnx, threads },
     ];
+    const byDefault = [
+      { ...bitnet, threads: engineThreads(threads, "bitnet", true) },
+      { ...onnx, threads: engineThreads(threads, "onnx", true) },
+    ];
+    mixed.push(normalize(await mixedRun(n, "budget", byDefault), solo));
     mixed.push(normalize(await mixedRun(n, "turns", both), solo));
     mixed.push(normalize(await mixedRun(n, "oversubscribed", both), solo));
     for (let k = 1; k < threads; k++) {
@@ -392,7 +404,7 @@ for (const n of mixedLevels) {
     (a, b) => (a === undefined || (b.normalizedThroughput ?? 0) > (a.normalizedThroughput ?? 0) ? b : a),
     undefined,
   );
-  for (const setup of ["turns", "oversubscribed"] as const) {
+  for (const setup of ["budget", "turns", "oversubscribed"] as const) {
     const together = mixed.find((m) => m.concurrency === n && m.setup === setup);
     if (!together || !best) continue;
     const ratio = (together.normalizedThroughput ?? Number.NaN) / (best.normalizedThroughput ?? Number.NaN);

@@ -5,13 +5,18 @@
  * each, for `--seconds`. Prints one JSON line: tokens per engine in the window, the process's CPU
  * seconds over it, and the turn lock's figures.
  *
- * --arm turns           both engines at --threads, forward calls take turns (the gateway's default)
+ * --arm budget          the gateway's default: one budget of --threads cores, BitNet's kernel pool at
+ *                       --threads (elastic: each step on the cores ONNX leaves), ONNX at its default
+ *                       share (engineThreads: half the budget beside BitNet), holding it while busy
+ * --arm turns           both engines at --threads under the same budget (an ONNX override of all the
+ *                       cores: it cannot share, so the engines take turns)
  * --arm oversubscribed  both engines at --threads, no turns (each engine's threads compete for the cores)
  * --arm split           each engine at --threads / 2 (at least 1), no turns: the static split
  * --arm split-turns     the split under the same turns (each turn takes its engine's threads of the
  *                       --threads cores, so both engines compute at once): a `threads: 1` gateway
  */
 import { join } from "node:path";
+import { engineThreads } from "../src/engines/pool/cpu-budget.js";
 import { createCpuTurns } from "../src/engines/pool/cpu-turns.js";
 import { startVariantWorker, type VariantWorker } from "../src/engines/pool/index.js";
 import { argValue } from "./timing.js";
@@ -20,24 +25,27 @@ const arm = argValue("--arm") ?? "turns";
 const threads = Number(argValue("--threads") ?? 2);
 const seconds = Number(argValue("--seconds") ?? 10);
 const streams = Number(argValue("--streams") ?? 1);
-if (!["turns", "oversubscribed", "split", "split-turns"].includes(arm)) throw new Error(`unknown --arm ${arm}`);
+if (!["budget", "turns", "oversubscribed", "split", "split-turns"].includes(arm))
+  throw new Error(`unknown --arm ${arm}`);
 
 const root = join(import.meta.dirname, "..", "models", "nano");
-const engineThreads = arm.startsWith("split") ? Math.max(1, Math.floor(threads / 2)) : threads;
+const half = Math.max(1, Math.floor(threads / 2));
+const bitnetThreads = arm.startsWith("split") ? half : threads;
+const onnxThreads = arm.startsWith("split") ? half : arm === "budget" ? engineThreads(threads, "onnx", true) : threads;
 // the oversubscribed and split arms count forward calls (to report overlap) but never wait
-const turns = createCpuTurns({ cores: threads, exclusive: arm === "turns" || arm === "split-turns" });
+const turns = createCpuTurns({ cores: threads, exclusive: ["budget", "turns", "split-turns"].includes(arm) });
 const workers: Record<string, VariantWorker> = {
   bitnet: startVariantWorker({
     name: "nano-b158",
     path: join(root, "nano-b158", "model.gguf"),
-    threads: engineThreads,
+    threads: bitnetThreads,
     slots: streams,
     cpuTurns: turns,
   }),
   onnx: startVariantWorker({
     name: "nano-fp32",
     path: join(root, "nano-fp32", "model.onnx"),
-    threads: engineThreads,
+    threads: onnxThreads,
     slots: streams,
     cpuTurns: turns,
   }),
@@ -92,7 +100,15 @@ const turnFigures = Object.fromEntries(
     const a = turnsBefore[k]!;
     const b = w.cpuTurnStats!;
     const n = b.turns - a!.turns;
-    return [k, { turns: n, waitMsPerTurn: (b.waitMs - a!.waitMs) / n, heldMsPerTurn: (b.heldMs - a!.heldMs) / n }];
+    return [
+      k,
+      {
+        turns: n,
+        waitMsPerTurn: (b.waitMs - a!.waitMs) / n,
+        heldMsPerTurn: (b.heldMs - a!.heldMs) / n,
+        cores: b.cores,
+      },
+    ];
   }),
 );
 await Promise.all(Object.values(workers).map((w) => w.close()));
@@ -101,7 +117,7 @@ const total = counted.bitnet! + counted.onnx!;
 process.stdout.write(
   `${JSON.stringify({
     arm,
-    threadsPerEngine: engineThreads,
+    threadsPerEngine: `${bitnetThreads}+${onnxThreads}`,
     streamsPerEngine: streams,
     seconds: elapsed,
     tokens: counted,
@@ -111,6 +127,7 @@ process.stdout.write(
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     tokensPerCpuSecond: total / ((cpu.user + cpu.system) / 1e6),
     mostForwardsAtOnce: turns.mostInside,
+    mostCoresHeld: turns.mostCoresHeld,
     turns: turnFigures,
   })}\n`,
 );

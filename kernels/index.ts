@@ -209,6 +209,20 @@ export function parkThreads(): void {
 }
 
 /**
+ * Pool jobs from now on use `threads` of the pool's threads (the caller included; clamped to the pool's
+ * size), the others sleeping: the CPU budget sets it before each forward pass to the cores the other
+ * engines leave. Cheap (no thread is created or stopped). Returns the count jobs will use.
+ */
+export function setActiveThreads(threads: number): number {
+  return native.setActiveThreads(threads);
+}
+
+/** Tasks each pool thread has run since the process started (index 0: the calling threads). */
+export function poolThreadTasks(): number[] {
+  return native.poolThreadTasks();
+}
+
+/**
  * The most kernel jobs that ran at once since the last call (then counting again from those running
  * now). A job that needs only its caller (one task, or a pool of one thread) runs without the pool's
  * lock, so engine threads with one kernel thread each compute at once; jobs on the pool's threads

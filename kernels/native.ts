@@ -50,6 +50,8 @@ export interface NativeKernels {
   tensorBytes(type: number, rows: number, cols: number): number;
   setThreads(threads: number): number;
   parkThreads(): void;
+  setActiveThreads(threads: number): number;
+  poolThreadTasks(): number[];
   takeMostJobsAtOnce(): number;
   readBandwidth(isa: IsaArg, bytes: number, passes: number): number;
   attention(

@@ -2,7 +2,16 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { randomFloats, rng } from "../test/helpers/random.js";
-import { hardware, matmul, matmulAsync, quantize, setThreads, takeMostJobsAtOnce } from "./index.js";
+import {
+  hardware,
+  matmul,
+  matmulAsync,
+  poolThreadTasks,
+  quantize,
+  setActiveThreads,
+  setThreads,
+  takeMostJobsAtOnce,
+} from "./index.js";
 
 const weight = quantize("TQ2_0", randomFloats(512 * 2560, rng(5)), 512, 2560, { absmean: true });
 
@@ -11,7 +20,29 @@ function bytesOf(a: Float32Array): string {
 }
 
 describe("thread pool", () => {
-  afterAll(() => setThreads(hardware().physicalCores));
+  afterAll(() => {
+    setActiveThreads(256);
+    setThreads(hardware().physicalCores);
+  });
+
+  it("runs a job on n of its threads: the threads at or above n claim none of its tasks, and the bits stay", () => {
+    expect(setThreads(4)).toBe(4);
+    const x = randomFloats(16 * 2560, rng(12));
+    setActiveThreads(4);
+    const want = bytesOf(matmul(weight, x, 16));
+    for (const n of [1, 2, 3]) {
+      expect(setActiveThreads(n)).toBe(n);
+      const before = poolThreadTasks();
+      for (let i = 0; i < 40; i++) expect(bytesOf(matmul(weight, x, 16))).toBe(want);
+      const ran = poolThreadTasks().map((t, thread) => t - before[thread]!);
+      expect(ran).toHaveLength(4);
+      expect(ran.slice(n)).toEqual(new Array(4 - n).fill(0));
+      // the caller takes part in every job, so thread 0 always runs some of them
+      expect(ran[0]).toBeGreaterThan(0);
+    }
+    // more than the pool has is the whole pool
+    expect(setActiveThreads(9)).toBe(4);
+  });
 
   it("gives the same bits with 1, 2 and 3 threads, for M = 1 and M > 1", () => {
     for (const m of [1, 16]) {

@@ -611,6 +611,30 @@ static napi_value js_park_threads(napi_env env, napi_callback_info info) {
     return undefined;
 }
 
+/* setActiveThreads(n) -> the threads jobs now use; poolThreadTasks() -> tasks run per pool thread */
+static napi_value js_set_active_threads(napi_env env, napi_callback_info info) {
+    size_t argc = 1;
+    napi_value argv[1], result;
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    long long n = 1;
+    if (!tg_arg_int(env, argv[0], "threads", 1, 256, &n)) return NULL;
+    napi_create_int32(env, tg_pool_set_active((int)n), &result);
+    return result;
+}
+
+static napi_value js_pool_thread_tasks(napi_env env, napi_callback_info info) {
+    (void)info;
+    int threads = tg_pool_threads();
+    napi_value list;
+    napi_create_array_with_length(env, (size_t)threads, &list);
+    for (int i = 0; i < threads; i++) {
+        napi_value n;
+        napi_create_double(env, (double)tg_pool_thread_tasks(i), &n);
+        napi_set_element(env, list, (uint32_t)i, n);
+    }
+    return list;
+}
+
 /* readBandwidth(isa, bytes, passes) -> bytes per second */
 static napi_value js_read_bandwidth(napi_env env, napi_callback_info info) {
     size_t argc = 3;
@@ -667,6 +691,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
         {"hardware", NULL, js_hardware, NULL, NULL, NULL, napi_enumerable, NULL},
         {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
         {"parkThreads", NULL, js_park_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"setActiveThreads", NULL, js_set_active_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"poolThreadTasks", NULL, js_pool_thread_tasks, NULL, NULL, NULL, napi_enumerable, NULL},
         {"takeMostJobsAtOnce", NULL, js_take_most_jobs, NULL, NULL, NULL, napi_enumerable, NULL},
         {"readBandwidth", NULL, js_read_bandwidth, NULL, NULL, NULL, napi_enumerable, NULL},
     };

@@ -16,6 +16,12 @@
  * not get a core for a whole scheduler timeslice (~4 ms), and a 0.1 ms matmul must not wait for
  * it. Tasks are claimed from one counter that carries the job's id, so a worker that wakes late
  * can only claim tasks of the job whose fields it read, or none.
+ *
+ * A job may use fewer threads than the pool has (`tg_pool_set_active`, set before each forward pass
+ * by the CPU budget, which hands this pool whatever cores the other engines are not using): only
+ * threads below the job's count claim its tasks, and the others sleep without spinning and are not
+ * woken for it (each thread sleeps on a condition of its own), so a smaller job leaves the rest of
+ * the cores to the other engine at the cost of no thread creation.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -40,7 +46,8 @@ typedef struct {
 static struct {
     pthread_mutex_t job_lock; /* one job at a time */
     pthread_mutex_t wake_lock;
-    pthread_cond_t wake;
+    pthread_cond_t wake[TG_MAX_THREADS]; /* one per thread, so a job wakes only the threads it uses */
+    int asleep[TG_MAX_THREADS];          /* under wake_lock */
     int threads; /* including the caller; 0 = not started */
     atomic_int running_threads; /* `threads` once started, readable without the job lock */
     atomic_int jobs_now, jobs_most; /* jobs in progress (on their callers or the pool), and the most at once */
@@ -50,19 +57,29 @@ static struct {
     atomic_int stop;
     atomic_int sleeping;
     atomic_uint park_generation; /* workers that have seen this generation stop spinning */
+    atomic_int active;           /* threads the next jobs use (tg_pool_set_active); 0: all */
     /* the current job: fields are published before `claim`, which holds (job id << 32 | next task) */
     _Atomic(tg_task_fn) fn;
     _Atomic(void *) ctx;
     atomic_llong ntasks;
+    atomic_int job_threads; /* the job's thread count: threads at or above it claim none of its tasks */
     atomic_ullong claim;
     atomic_llong done;
     uint32_t job_id;
     scratch_buf scratch[TG_MAX_THREADS];
+    /* tasks each thread has run since start; own cache line each, added once per job joined */
+    struct {
+        _Alignas(64) atomic_llong n;
+    } tasks_run[TG_MAX_THREADS];
 } pool = {
     .job_lock = PTHREAD_MUTEX_INITIALIZER,
     .wake_lock = PTHREAD_MUTEX_INITIALIZER,
-    .wake = PTHREAD_COND_INITIALIZER,
 };
+
+static pthread_once_t conds_once = PTHREAD_ONCE_INIT;
+static void init_conds(void) {
+    for (int i = 0; i < TG_MAX_THREADS; i++) pthread_cond_init(&pool.wake[i], NULL);
+}
 
 static int64_t now_ns(void) {
     struct timespec ts;
@@ -72,37 +89,53 @@ static int64_t now_ns(void) {
 
 static void run_tasks(int thread) {
     unsigned long long c = atomic_load_explicit(&pool.claim, memory_order_acquire);
+    long long ran = 0;
     for (;;) {
         /* fields read after seeing `c`; the claim below succeeds only if `c` is still current,
          * and then the job cannot have finished, so the fields are that job's */
         tg_task_fn fn = atomic_load_explicit(&pool.fn, memory_order_relaxed);
         void *ctx = atomic_load_explicit(&pool.ctx, memory_order_relaxed);
         int64_t ntasks = atomic_load_explicit(&pool.ntasks, memory_order_relaxed);
+        int job_threads = atomic_load_explicit(&pool.job_threads, memory_order_relaxed);
         int64_t task = (int64_t)(c & 0xffffffffULL);
-        if (task >= ntasks) break;
+        if (task >= ntasks || thread >= job_threads) break;
         if (!atomic_compare_exchange_weak_explicit(&pool.claim, &c, c + 1, memory_order_acq_rel,
                                                    memory_order_acquire))
             continue;
         fn(ctx, task, thread);
+        ran++;
         atomic_fetch_add_explicit(&pool.done, 1, memory_order_release);
         c = atomic_load_explicit(&pool.claim, memory_order_acquire);
     }
+    if (ran) atomic_fetch_add_explicit(&pool.tasks_run[thread].n, ran, memory_order_relaxed);
 }
 
-static unsigned wait_for_job(unsigned seen) {
+/* The latest job leaves `thread` out (read after its generation: that job's count or a later one's). */
+static int left_out(int thread) { return thread >= atomic_load_explicit(&pool.job_threads, memory_order_acquire); }
+
+/* Waits for a job after `seen` that uses this thread. A thread the latest job leaves out does not
+ * spin: its core belongs to another engine until a job includes it again. */
+static unsigned wait_for_job(int thread, unsigned seen) {
     int64_t spin_until = now_ns() + TG_SPIN_NS;
     for (int i = 0;; i++) {
         unsigned g = atomic_load_explicit(&pool.generation, memory_order_acquire);
-        if (g != seen || atomic_load(&pool.stop)) return g;
+        if (atomic_load(&pool.stop)) return g;
+        if (g != seen) {
+            if (!left_out(thread)) return g;
+            seen = g;
+            break;
+        }
         __builtin_ia32_pause();
         if ((i & 255) == 255 && (now_ns() > spin_until || atomic_load(&pool.park_generation) == seen)) break;
     }
     pthread_mutex_lock(&pool.wake_lock);
+    pool.asleep[thread] = 1;
     atomic_fetch_add(&pool.sleeping, 1);
     unsigned g;
-    while ((g = atomic_load(&pool.generation)) == seen && !atomic_load(&pool.stop))
-        pthread_cond_wait(&pool.wake, &pool.wake_lock);
+    while (((g = atomic_load(&pool.generation)) == seen || left_out(thread)) && !atomic_load(&pool.stop))
+        pthread_cond_wait(&pool.wake[thread], &pool.wake_lock);
     atomic_fetch_sub(&pool.sleeping, 1);
+    pool.asleep[thread] = 0;
     pthread_mutex_unlock(&pool.wake_lock);
     return g;
 }
@@ -112,7 +145,7 @@ static void *worker_main(void *arg) {
     /* not the live counter: a job may already have been posted before this thread ran */
     unsigned seen = pool.start_generation;
     for (;;) {
-        seen = wait_for_job(seen);
+        seen = wait_for_job(thread, seen);
         if (atomic_load(&pool.stop)) return NULL;
         run_tasks(thread);
     }
@@ -163,7 +196,7 @@ static void stop_workers(void) {
     atomic_store(&pool.running_threads, 0);
     atomic_store(&pool.stop, 1);
     pthread_mutex_lock(&pool.wake_lock);
-    pthread_cond_broadcast(&pool.wake);
+    for (int i = 1; i < pool.threads; i++) pthread_cond_signal(&pool.wake[i]);
     pthread_mutex_unlock(&pool.wake_lock);
     for (int i = 1; i < pool.threads; i++) pthread_join(pool.workers[i], NULL);
     atomic_store(&pool.stop, 0);
@@ -171,6 +204,7 @@ static void stop_workers(void) {
 }
 
 static int start_workers(int n) {
+    pthread_once(&conds_once, init_conds);
     pool.threads = 1;
     pool.start_generation = atomic_load(&pool.generation);
     for (int i = 1; i < n; i++) {
@@ -195,6 +229,11 @@ int tg_pool_set_threads(int n) {
 }
 
 void tg_pool_park(void) { atomic_store(&pool.park_generation, atomic_load(&pool.generation)); }
+
+long long tg_pool_thread_tasks(int thread) {
+    if (thread < 0 || thread >= TG_MAX_THREADS) return 0;
+    return atomic_load_explicit(&pool.tasks_run[thread].n, memory_order_relaxed);
+}
 
 /* Called with job_lock held. */
 static void ensure_started(void) {
@@ -224,25 +263,40 @@ int tg_pool_take_most_jobs(void) { return atomic_exchange(&pool.jobs_most, atomi
 
 int tg_pool_threads(void) { return started_threads(); }
 
+int tg_pool_set_active(int n) {
+    if (n < 1) n = 1;
+    atomic_store(&pool.active, n);
+    int threads = started_threads();
+    return n > threads ? threads : n;
+}
+
 void tg_pool_run(int64_t ntasks, tg_task_fn fn, void *ctx) {
     if (ntasks <= 0) return;
-    if (ntasks == 1 || started_threads() == 1) {
+    int threads = started_threads();
+    int active = atomic_load_explicit(&pool.active, memory_order_relaxed);
+    int use = active < 1 || active > threads ? threads : active;
+    if (ntasks == 1 || use == 1) {
         /* no other thread takes part: no lock, so other callers' jobs run meanwhile */
         job_begins();
         for (int64_t t = 0; t < ntasks; t++) fn(ctx, t, 0);
+        atomic_fetch_add_explicit(&pool.tasks_run[0].n, ntasks, memory_order_relaxed);
         job_ends();
         return;
     }
     pthread_mutex_lock(&pool.job_lock);
     job_begins();
     ensure_started();
-    if (pool.threads == 1) {
+    /* the pool may have been resized since `threads` was read */
+    use = active < 1 || active > pool.threads ? pool.threads : active;
+    if (use == 1) {
         for (int64_t t = 0; t < ntasks; t++) fn(ctx, t, 0);
+        atomic_fetch_add_explicit(&pool.tasks_run[0].n, ntasks, memory_order_relaxed);
         job_ends();
         pthread_mutex_unlock(&pool.job_lock);
         return;
     }
     pool.job_id++;
+    atomic_store_explicit(&pool.job_threads, use, memory_order_relaxed);
     atomic_store_explicit(&pool.fn, fn, memory_order_relaxed);
     atomic_store_explicit(&pool.ctx, ctx, memory_order_relaxed);
     atomic_store_explicit(&pool.ntasks, ntasks, memory_order_relaxed);
@@ -251,7 +305,8 @@ void tg_pool_run(int64_t ntasks, tg_task_fn fn, void *ctx) {
     atomic_fetch_add(&pool.generation, 1); /* seq_cst: ordered before the load of `sleeping` */
     if (atomic_load(&pool.sleeping) > 0) {
         pthread_mutex_lock(&pool.wake_lock);
-        pthread_cond_broadcast(&pool.wake);
+        for (int i = 1; i < use; i++)
+            if (pool.asleep[i]) pthread_cond_signal(&pool.wake[i]);
         pthread_mutex_unlock(&pool.wake_lock);
     }
     run_tasks(0);

@@ -237,6 +237,11 @@ int tg_pool_set_threads(int n);
 /* Workers spinning for the next job go to sleep now instead of at the end of their spin (the next
  * job wakes them): for when the cores go to another engine until this pool's next job. */
 void tg_pool_park(void);
+/* Jobs from now on use n of the pool's threads (the caller included; clamped to 1..threads; the others
+ * sleep and are not woken for them): how the CPU budget hands the pool the cores other engines leave. */
+int tg_pool_set_active(int n);
+/* Tasks the pool's thread `thread` has run since the process started (0 = the callers). */
+long long tg_pool_thread_tasks(int thread);
 /* Per-thread scratch that lives as long as the pool (grown on demand, 64-byte aligned). */
 void *tg_pool_scratch(int thread, size_t bytes);
 /* Frees the calling thread's scratch (its role as a job's caller): when that thread is done with kernels. */

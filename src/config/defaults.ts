@@ -105,9 +105,11 @@ canary:
   maxP95Ratio: 1.5
   promoteAfterRequests: 200
 
-# one thread per variant: the nano models' products are too small to gain from a second thread
-# (bench:nano), and the two variants' workers then share the machine's cores
-threads: 1
+# the CPU budget every engine shares (default: the physical cores, or TRITGATE_THREADS): the kernels'
+# pool computes each step on the cores the ONNX variants leave, each ONNX variant holds half of them
+# while it has work (all of them when the process serves no BitNet variant); never more busy threads
+# than cores (cpuTurns: false turns that off)
+# threads: 2
 
 # unload a variant's model after this many ms with nothing to do (its worker's memory is freed) and
 # load it again on the next request, which waits for the load (the router counts it); a variant's own

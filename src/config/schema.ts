@@ -212,8 +212,9 @@ const variantSchema = z.strictObject(
     slots: positiveInt().optional(),
     /**
      * Copies of the model, each on its own worker thread with `slots` of its own; a request goes to the
-     * least busy. For models too small to get faster with more kernel threads (nano): instances at
-     * `threads: 1` compute on separate cores at once. Each loads its own weights. Default 1.
+     * least busy. For models too small to get faster with more kernel threads (nano): busy instances
+     * compute on separate cores at once (the CPU budget gives each one core once the others are busy).
+     * Each loads its own weights. Default 1.
      */
     instances: positiveInt().optional(),
     /**
@@ -298,16 +299,19 @@ export const configFileSchema = z.strictObject(
     demoTenant: identifier().optional(),
     canary: canarySchema,
     /**
-     * The CPU budget: the kernels' pool and each ONNX variant's intra-op threads are this many
-     * (default: physical cores, or TRITGATE_THREADS).
+     * The CPU budget, in cores, that every engine of the process shares (default: physical cores, or
+     * TRITGATE_THREADS): the kernels' pool has this many threads and runs each step on the cores the
+     * ONNX variants leave; an ONNX variant's intra-op threads are half of it when the process also
+     * serves BitNet variants, else all of it (`engineThreads`).
      */
     threads: positiveInt().optional(),
     /** Every variant's idle unload time in ms unless it sets its own; null (the default): never unload. */
     idleUnloadMs: positiveInt().nullable().default(null),
     /**
-     * Variants share the physical cores as one budget: each forward call holds `threads` of them
-     * while it runs, so engines never oversubscribe the cores; at threads = cores they take turns
-     * (default true).
+     * Variants share the `threads` cores as one budget, so engines never run more busy threads than
+     * cores: an ONNX variant holds its threads' cores while it has generations running, the kernels'
+     * pool takes the rest for each step (all of them when no ONNX variant is busy); engines that cannot
+     * fit together take turns (default true; false: each engine runs its threads regardless).
      */
     cpuTurns: z.boolean({ error: "expected true or false" }).default(true),
     responseCache: cacheSchema,

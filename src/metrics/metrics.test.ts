@@ -49,6 +49,7 @@ function gatewayMetrics() {
           unloaded: false,
           cpuTurns: 1200,
           cpuTurnWaitSeconds: 0.75,
+          cpuCores: 1,
         },
         {
           variant: "nano-fp32",
@@ -146,6 +147,7 @@ describe("GET /metrics", () => {
       "tritgate_capacity_recommended_replicas",
       "tritgate_variant_cpu_turns_total",
       "tritgate_variant_cpu_turn_wait_seconds_total",
+      "tritgate_variant_cpu_cores",
       "tritgate_kernel_info",
       "tritgate_kernel_threads",
       "tritgate_process_cpu_seconds_total",
@@ -195,6 +197,10 @@ describe("GET /metrics", () => {
     // CPU turn totals mirror the pool's figures; a variant without them has no sample
     expect(value("tritgate_variant_cpu_turns_total", { variant: "nano-b158", engine: "bitnet" })).toBe(1200);
     expect(value("tritgate_variant_cpu_turn_wait_seconds_total", { variant: "nano-b158" })).toBe(0.75);
+    expect(value("tritgate_variant_cpu_cores", { variant: "nano-b158" })).toBe(1);
+    expect(samples.some((s) => s.name === "tritgate_variant_cpu_cores" && s.labels.variant === "nano-fp32")).toBe(
+      false,
+    );
     expect(samples.some((s) => s.name === "tritgate_variant_cpu_turns_total" && s.labels.variant === "nano-fp32")).toBe(
       false,
     );

@@ -260,12 +260,17 @@ export function createMetrics(sources: MetricsSources = {}, options: MetricsOpti
     ),
     cpuTurns: variantCounter(
       "tritgate_variant_cpu_turns_total",
-      "Forward calls that ran inside a CPU turn (engines take turns on the cores).",
+      "Forward calls that ran on cores of the CPU budget.",
       (v) => v.cpuTurns,
+    ),
+    cpuCores: variantGauge(
+      "tritgate_variant_cpu_cores",
+      "Cores of the CPU budget the variant's latest forward call ran on (the kernels' pool takes what busy ONNX variants leave).",
+      (v) => v.cpuCores ?? null,
     ),
     cpuTurnWait: variantCounter(
       "tritgate_variant_cpu_turn_wait_seconds_total",
-      "Time the variant's forward calls waited for a CPU turn while another engine computed.",
+      "Time the variant's forward calls waited for cores of the CPU budget while other engines held them.",
       (v) => v.cpuTurnWaitSeconds,
     ),
     modelBytes: variantGauge("tritgate_variant_model_bytes", "Bytes of the variant's model.", (v) => v.modelBytes),

@@ -28,6 +28,8 @@ export interface VariantGaugeState {
   /** forward calls that took a CPU turn, and the seconds they waited for it (monotonic); absent or null without turns */
   readonly cpuTurns?: number | null;
   readonly cpuTurnWaitSeconds?: number | null;
+  /** cores the latest forward call ran on under the CPU budget; absent or null without it */
+  readonly cpuCores?: number | null;
 }
 
 export interface VariantStateSource {
@@ -69,8 +71,8 @@ export interface ServedVariantLike {
     readonly slots: number;
     /** the pool handle's `kvTokensInUse`; a runtime without it (a test wrapper) has no KV sample */
     readonly kvTokensInUse?: number;
-    /** the pool handle's CPU turn totals (null or absent without a turn lock) */
-    readonly cpuTurnStats?: { readonly turns: number; readonly waitMs: number } | null;
+    /** the pool handle's CPU budget totals (null or absent without a budget) */
+    readonly cpuTurnStats?: { readonly turns: number; readonly waitMs: number; readonly cores?: number } | null;
     /** the pool handle's `batchSize` (latest batched step); null or absent: occupancy falls back to running */
     readonly batchSize?: number | null;
   };
@@ -103,6 +105,7 @@ export function servedVariantSource(
         unloaded: v.worker.state === "unloaded" || v.worker.state === "reloading",
         cpuTurns: v.worker.cpuTurnStats?.turns ?? null,
         cpuTurnWaitSeconds: v.worker.cpuTurnStats ? v.worker.cpuTurnStats.waitMs / 1000 : null,
+        cpuCores: v.worker.cpuTurnStats?.cores ?? null,
       })),
   };
 }

@@ -22,6 +22,8 @@ import type { TextEmbedder } from "../../engines/bitnet/index.js";
 import {
   type CpuTurns,
   createCpuTurns,
+  engineOfPath,
+  engineThreads,
   startVariantInstances,
   type VariantInstancesOptions,
 } from "../../engines/pool/index.js";
@@ -94,6 +96,11 @@ function servedVariants(
   });
 }
 
+/** The cores every engine of the process shares: the config's `threads`, else TRITGATE_THREADS, else the physical cores. */
+function cpuBudget(config: GatewayConfig): number {
+  return config.threads ?? hardware().threads;
+}
+
 /** What a variant's workers start with (its config entry's instances, slots and batching budgets); `path` may be a canary's file. */
 function workerOptions(
   config: GatewayConfig,
@@ -102,10 +109,11 @@ function workerOptions(
   cpuTurns: CpuTurns | undefined,
 ): VariantInstancesOptions {
   const v = config.variants.find((entry) => entry.name === name);
+  const servesBitnet = config.variants.some((entry) => entry.engine === "bitnet");
   return {
     name,
     path,
-    threads: config.threads,
+    threads: engineThreads(cpuBudget(config), v?.engine ?? engineOfPath(path), servesBitnet),
     cpuTurns,
     slots: v?.slots,
     instances: v?.instances,
@@ -222,8 +230,8 @@ export const serveCommand: Command = {
       return 1;
     }
     const { directory } = tenancy;
-    // one CPU budget, the physical cores, for every worker of this process (the canaries' too)
-    const cpuTurns = config.cpuTurns ? createCpuTurns({ cores: hardware().physicalCores }) : undefined;
+    // one CPU budget, `threads` cores (default: the physical cores), for every worker of this process (the canaries' too)
+    const cpuTurns = config.cpuTurns ? createCpuTurns({ cores: cpuBudget(config) }) : undefined;
     const variants = servedVariants(config, registry, log, cpuTurns);
     const observability = operationsAddress(config.server);
     const embedder = await cacheEmbedder(config, log);

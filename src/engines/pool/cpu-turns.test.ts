@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { poolThreadTasks } from "../../../kernels/index.js";
 import { ContextOverflowError } from "../errors.js";
 import { loadEngine } from "../load.js";
 import { CpuTurnTaker, createCpuTurns } from "./cpu-turns.js";
@@ -107,6 +108,75 @@ describe("CPU turns", () => {
     expect(turns.inside).toBe(0);
   });
 
+  it("a lease holds its cores across calls until idle, and an elastic seat beside it computes on the rest without waiting", async () => {
+    const turns = createCpuTurns({ cores: 2 });
+    const onnxSeat = turns.join(1);
+    const onnx = new CpuTurnTaker(onnxSeat, { lease: true });
+    const grants: number[] = [];
+    const kernelSeat = turns.join(2);
+    const kernels = new CpuTurnTaker(kernelSeat, { onGrant: (n) => grants.push(n) });
+    // alone, the elastic seat gets every core, and gives them back after each call
+    await kernels.run(() => undefined);
+    expect(grants).toEqual([2]);
+    expect(turns.coresHeld).toBe(0);
+    await onnx.run(() => undefined);
+    await onnx.run(() => undefined);
+    // between the lease's calls its core stays held, so it never waits in the steady state
+    expect(turns.coresHeld).toBe(1);
+    await kernels.run(() => undefined);
+    await kernels.run(() => undefined);
+    expect(grants).toEqual([2, 1, 1]);
+    expect(turns.stats(kernelSeat).cores).toBe(1);
+    expect(turns.stats(kernelSeat).waitMs + turns.stats(onnxSeat).waitMs).toBeGreaterThanOrEqual(0);
+    onnx.idle();
+    expect(turns.coresHeld).toBe(0);
+    await kernels.run(() => undefined);
+    expect(grants).toEqual([2, 1, 1, 2]);
+    expect(turns.mostCoresHeld).toBe(2);
+    expect(turns.waiting).toBe(0);
+  });
+
+  it("a lease taken while the elastic seat computes waits for that call, and the elastic seat's next call leaves it its cores", async () => {
+    const turns = createCpuTurns({ cores: 2 });
+    const onnx = new CpuTurnTaker(turns.join(1), { lease: true });
+    const grants: number[] = [];
+    const kernels = new CpuTurnTaker(turns.join(2), { onGrant: (n) => grants.push(n) });
+    const holding = gate();
+    const step = kernels.run(() => holding.promise);
+    await until(() => turns.held);
+    const order: string[] = [];
+    const leased = onnx.run(() => order.push("onnx"));
+    await until(() => turns.waiting === 1);
+    holding.open();
+    await step;
+    // asked while the lease still waits for its wake-up: one core is left for it
+    await kernels.run(() => order.push("kernels"));
+    await leased;
+    expect(grants).toEqual([2, 1]);
+    expect(turns.mostCoresHeld).toBeLessThanOrEqual(2);
+    onnx.idle();
+    expect(turns.held).toBe(false);
+  });
+
+  it("a lease that does not leave the elastic seat a core gives it back after each call while the seat waits (turns)", async () => {
+    const turns = createCpuTurns({ cores: 2 });
+    const onnx = new CpuTurnTaker(turns.join(2), { lease: true });
+    const grants: number[] = [];
+    const kernels = new CpuTurnTaker(turns.join(2), { onGrant: (n) => grants.push(n) });
+    await onnx.run(() => undefined);
+    expect(turns.coresHeld).toBe(2);
+    const order: string[] = [];
+    const waiting = kernels.run(() => order.push("kernels"));
+    await until(() => turns.waiting === 1);
+    // the lease's next call ends with a seat waiting, so the cores go back
+    await onnx.run(() => order.push("onnx"));
+    await waiting;
+    expect(order).toEqual(["onnx", "kernels"]);
+    expect(grants).toEqual([2]);
+    expect(turns.mostCoresHeld).toBe(2);
+    expect(turns.held).toBe(false);
+  });
+
   it("releases the turn when a forward call throws (BitNet and ONNX nano engines)", async () => {
     const turns = createCpuTurns({ cores: 2 });
     const engines = await Promise.all(
@@ -160,6 +230,48 @@ describe("CPU turns across worker threads (nano BitNet and its ONNX twin)", () =
       expect(stats?.turns).toBeGreaterThanOrEqual(w.batchSteps.steps);
       expect(stats?.waitMs).toBeGreaterThanOrEqual(0);
     }
+  });
+
+  it("under the default split the kernels' pool computes on 1 thread while the ONNX worker is busy, and on 2 once it is idle", async () => {
+    const turns = createCpuTurns({ cores: 2 });
+    // the gateway's default on 2 cores with both engines: the pool at the budget, ONNX at half of it
+    const bitnet = startVariantWorker({ name: "nano-b158", path: NANO_B158, threads: 2, cpuTurns: turns });
+    const onnx = startVariantWorker({ name: "nano-fp32", path: NANO_FP32, threads: 1, cpuTurns: turns });
+    workers.push(bitnet, onnx);
+    await Promise.all([bitnet.ready, onnx.ready]);
+    const short = { input: { kind: "text" as const, text: "Once" }, maxTokens: 8, ignoreEos: true };
+    await bitnet.generate(short);
+    expect(bitnet.cpuTurnStats?.cores).toBe(2);
+    // the ONNX worker generates to the end of its context; its first token means it holds its core
+    const stop = new AbortController();
+    let firstToken!: () => void;
+    const started = new Promise<void>((resolve) => {
+      firstToken = resolve;
+    });
+    const long = onnx.generate(
+      { input: { kind: "text", text: "Once" }, maxTokens: 250, ignoreEos: true },
+      () => firstToken(),
+      stop.signal,
+    );
+    await started;
+    expect(turns.coresHeld).toBeGreaterThanOrEqual(1);
+    const before = poolThreadTasks();
+    const beside = await bitnet.generate(short);
+    const ran = poolThreadTasks().map((n, thread) => n - before[thread]!);
+    expect(onnx.running).toBe(1); // still busy: everything above ran beside it
+    expect(beside.completionTokens).toBe(8);
+    expect(bitnet.cpuTurnStats?.cores).toBe(1);
+    // the pool's second thread ran none of BitNet's work meanwhile: never more busy threads than cores
+    expect(ran[0]).toBeGreaterThan(0);
+    expect(ran[1]).toBe(0);
+    expect(turns.mostCoresHeld).toBeLessThanOrEqual(2);
+    stop.abort();
+    await expect(long).rejects.toThrow();
+    // idle: the ONNX worker's lease went back before its answer did
+    expect(turns.coresHeld).toBe(0);
+    await bitnet.generate(short);
+    expect(bitnet.cpuTurnStats?.cores).toBe(2);
+    expect(turns.held).toBe(false);
   });
 
   it("a worker that crashes while waiting for a turn leaves the queue; its restart and the other engine take turns", async () => {

@@ -1,19 +1,27 @@
 /**
- * One CPU budget for every engine in the process: the machine's cores, shared by the variants'
- * worker threads, of which each forward call holds as many as its engine runs threads (a turn).
- * The kernels' pool and onnxruntime's intra-op threads are sized by one setting (`threads`,
- * default: all the cores), so two engines computing at once would run 2x the threads on the cores
- * and both slow down (spinning pool threads make it worse than 2x); with turns, engines whose
- * threads fill the cores compute one at a time, and engines whose threads fit together (`threads:
- * 1` on 2 cores) compute at once, as a static split would.
+ * One CPU budget for every engine in the process: the machine's cores (the one `threads` setting,
+ * default: physical cores), shared by the variants' worker threads, so engines never run more busy
+ * threads than there are cores. A seat is one worker's share; how it holds cores depends on its engine:
  *
- * State lives in a SharedArrayBuffer that the pool creates once (`createCpuTurns`) and hands to each
- * worker in its `WorkerInit` (`CpuTurnSeat`). Turns are granted in ticket order across workers
- * (FIFO: a worker that just released cannot take the next turn ahead of one already waiting), and
- * one worker's own callers queue FIFO in front of its single ticket. Waiting is `Atomics.waitAsync`,
- * so a waiting worker's event loop still runs (cancel messages are seen). A worker that dies holding
- * or waiting for a turn is cleared from the main thread (`leave`), so the others never wait on it.
+ * - an ONNX session's intra-op threads are fixed when it is created, so its seat holds that many cores
+ *   as a **lease** from its first forward call until the worker has nothing running (`idle`): it never
+ *   waits between steps in the steady state. It gives the lease back after a call when another seat is
+ *   waiting for cores, so seats that do not fit together fall back to taking turns.
+ * - the kernels' pool (BitNet) can run a job on fewer threads than it has, so its seat is **elastic**:
+ *   each forward call takes whatever is free (at least 1 core, at most its threads) and tells the pool
+ *   (`onGrant`, `setActiveThreads`). Beside a busy ONNX variant it computes on the rest of the cores
+ *   at once, with no handoff; alone it gets every core.
+ * - a plain seat (neither) holds its cores for each forward call (a turn).
+ *
+ * The arithmetic is `cpu-budget.ts`. State lives in a SharedArrayBuffer that the pool creates once
+ * (`createCpuTurns`) and hands to each worker in its `WorkerInit` (`CpuTurnSeat`). Cores are granted in
+ * ticket order across workers (what the seats waiting with earlier tickets need is not taken by later
+ * ones), and one worker's own callers queue FIFO in front of its single ticket. Waiting is
+ * `Atomics.waitAsync`, so a waiting worker's event loop still runs (cancel messages are seen). A worker
+ * that dies holding or waiting for cores is cleared from the main thread (`leave`), so the others never
+ * wait on it.
  */
+import { coresWanted, grantCores } from "./cpu-budget.js";
 
 /** Int32 header words. */
 const FREE = 0; // cores no turn holds now
@@ -22,9 +30,10 @@ const VERSION = 2; // bumped and notified on every release; waiters sleep on it
 const INSIDE = 3; // forward calls running now, across all seats (counted in both modes)
 const MOST_INSIDE = 4; // the most ever running at once
 const BUDGET = 5; // cores in all
+const MOST_HELD = 6; // the most cores ever held at once (never above BUDGET: the tests' witness)
 const HEADER_WORDS = 8;
-/** Int32 words per seat: waiting (0/1), ticket, turns taken, cores held now. */
-const SEAT_WORDS = 4;
+/** Int32 words per seat: waiting (0/1), ticket, forward calls made, cores held now, cores wanted while waiting, cores of the latest call, in a call now (0/1). */
+const SEAT_WORDS = 7;
 /** BigInt64 words per seat: nanoseconds waited for turns, nanoseconds holding them. */
 const SEAT_CLOCKS = 2;
 const DEFAULT_SEATS = 64;
@@ -39,11 +48,26 @@ export interface CpuTurnSeat {
   readonly exclusive: boolean;
 }
 
+/** How a worker's taker holds its seat's cores (see the file's comment); unset: per call, all `cores`. */
+export interface CpuTurnOptions {
+  /** runs at the end of each hold, e.g. to put the engine's spinning threads to sleep */
+  readonly beforeRelease?: () => void;
+  /** the seat is elastic: each call gets what is free, at least 1 and at most `cores`, and is told it here first */
+  readonly onGrant?: (cores: number) => void;
+  /** hold the cores from the first call until `idle()` (or until another seat waits) */
+  readonly lease?: boolean;
+}
+
 /** One seat's totals since it joined. */
 export interface CpuTurnStats {
+  /** forward calls made */
   readonly turns: number;
+  /** milliseconds waited for cores */
   readonly waitMs: number;
+  /** milliseconds inside forward calls */
   readonly heldMs: number;
+  /** cores the latest forward call ran on (0 before the first) */
+  readonly cores: number;
 }
 
 interface Views {
@@ -62,11 +86,14 @@ function views(buffer: SharedArrayBuffer): Views {
   };
 }
 
-const seatWord = (index: number, field: 0 | 1 | 2 | 3) => HEADER_WORDS + index * SEAT_WORDS + field;
+const seatWord = (index: number, field: number) => HEADER_WORDS + index * SEAT_WORDS + field;
 const WAITING = 0;
 const TICKET = 1;
 const TURNS = 2;
 const HELD = 3;
+const WANT = 4;
+const CORES = 5;
+const INSIDE_SEAT = 6;
 
 /** The main thread's side: seats for workers, their totals, and the test counters. */
 export interface CpuTurns {
@@ -81,6 +108,9 @@ export interface CpuTurns {
   /** forward calls running right now, and the most that ever ran at once (1 while each turn takes every core) */
   readonly inside: number;
   readonly mostInside: number;
+  /** cores the seats hold now (leases and calls), and the most they ever held at once (at most `cores`) */
+  readonly coresHeld: number;
+  readonly mostCoresHeld: number;
   /** seats whose worker waits for a turn now */
   readonly waiting: number;
   /** some seat holds a turn now */
@@ -105,6 +135,7 @@ export function createCpuTurns(options: { cores: number; exclusive?: boolean; se
       taken[index] = true;
       Atomics.store(words, seatWord(index, WAITING), 0);
       Atomics.store(words, seatWord(index, TURNS), 0);
+      Atomics.store(words, seatWord(index, CORES), 0);
       Atomics.store(clocks, index * SEAT_CLOCKS, 0n);
       Atomics.store(clocks, index * SEAT_CLOCKS + 1, 0n);
       const wanted = threads === undefined ? cores : Math.max(1, Math.floor(threads));
@@ -115,11 +146,10 @@ export function createCpuTurns(options: { cores: number; exclusive?: boolean; se
       taken[seat.index] = false;
       Atomics.store(words, seatWord(seat.index, WAITING), 0);
       const held = Atomics.exchange(words, seatWord(seat.index, HELD), 0);
-      if (held > 0) {
-        // a worker killed mid-forward never gave its cores back, nor left INSIDE
-        Atomics.add(words, FREE, held);
-        Atomics.sub(words, INSIDE, 1);
-      }
+      // a worker killed mid-forward never gave its cores back (a lease's too), nor left INSIDE
+      if (held > 0) Atomics.add(words, FREE, held);
+      const inCall = Atomics.exchange(words, seatWord(seat.index, INSIDE_SEAT), 0);
+      if (inCall > 0) Atomics.sub(words, INSIDE, inCall);
       Atomics.add(words, VERSION, 1);
       Atomics.notify(words, VERSION);
     },
@@ -128,7 +158,14 @@ export function createCpuTurns(options: { cores: number; exclusive?: boolean; se
         turns: Atomics.load(words, seatWord(seat.index, TURNS)),
         waitMs: Number(Atomics.load(clocks, seat.index * SEAT_CLOCKS)) / 1e6,
         heldMs: Number(Atomics.load(clocks, seat.index * SEAT_CLOCKS + 1)) / 1e6,
+        cores: Atomics.load(words, seatWord(seat.index, CORES)),
       };
+    },
+    get coresHeld() {
+      return cores - Atomics.load(words, FREE);
+    },
+    get mostCoresHeld() {
+      return Atomics.load(words, MOST_HELD);
     },
     get inside() {
       return Atomics.load(words, INSIDE);
@@ -157,23 +194,31 @@ type WaitAsync = (
 ) => { async: false; value: "not-equal" | "timed-out" } | { async: true; value: Promise<"ok" | "timed-out"> };
 const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
-/** A worker's side of its seat: runs calls one at a time, each inside a turn. */
+/** A worker's side of its seat: runs calls one at a time, each on cores of the budget. */
 export class CpuTurnTaker {
   private readonly words: Int32Array;
   private readonly clocks: BigInt64Array;
   private readonly seats: number;
+  private readonly options: CpuTurnOptions;
   /** this worker's callers queue here, so the worker holds at most one ticket */
   private tail: Promise<void> = Promise.resolve();
+  private calling = false;
+  /** idle() came during a call: give the lease back when it ends */
+  private idleAfterCall = false;
 
-  /** `beforeRelease` runs at the end of each turn, e.g. to put the engine's spinning threads to sleep */
   constructor(
     private readonly seat: CpuTurnSeat,
-    private readonly beforeRelease?: () => void,
+    options: CpuTurnOptions | (() => void) = {},
   ) {
     ({ words: this.words, clocks: this.clocks, seats: this.seats } = views(seat.buffer));
+    this.options = typeof options === "function" ? { beforeRelease: options } : options;
   }
 
-  /** Runs `work` inside a turn (FIFO behind this worker's earlier callers); the turn is released however `work` ends. */
+  private get shape() {
+    return { cores: this.seat.cores, elastic: this.options.onGrant !== undefined };
+  }
+
+  /** Runs `work` on cores of the budget (FIFO behind this worker's earlier callers); a call's hold ends however `work` ends. */
   async run<T>(work: () => T | Promise<T>): Promise<T> {
     const before = this.tail;
     let done!: () => void;
@@ -182,22 +227,23 @@ export class CpuTurnTaker {
     });
     try {
       await before;
+      const { index } = this.seat;
       const asked = nowNs();
-      if (this.seat.exclusive) await this.acquire();
+      let cores = Atomics.load(this.words, seatWord(index, HELD));
+      if (this.seat.exclusive && cores === 0) cores = await this.acquire();
+      if (!this.seat.exclusive) cores = this.seat.cores;
       const got = nowNs();
+      Atomics.store(this.words, seatWord(index, CORES), cores);
+      if (this.seat.exclusive) this.options.onGrant?.(cores);
       this.enter();
       try {
         return await work();
       } finally {
         this.exit();
-        if (this.seat.exclusive) {
-          try {
-            this.beforeRelease?.();
-          } finally {
-            this.release();
-          }
+        if (this.seat.exclusive && (!this.options.lease || this.idleAfterCall || this.othersWaiting())) {
+          this.idleAfterCall = false;
+          this.giveBack();
         }
-        const { index } = this.seat;
         Atomics.add(this.clocks, index * SEAT_CLOCKS, got - asked);
         Atomics.add(this.clocks, index * SEAT_CLOCKS + 1, nowNs() - got);
         Atomics.add(this.words, seatWord(index, TURNS), 1);
@@ -207,48 +253,86 @@ export class CpuTurnTaker {
     }
   }
 
-  private async acquire(): Promise<void> {
+  /** The worker has nothing running: a lease goes back to the budget (after the call in progress, if any). */
+  idle(): void {
+    if (this.calling) {
+      this.idleAfterCall = true;
+      return;
+    }
+    if (Atomics.load(this.words, seatWord(this.seat.index, HELD)) > 0) this.giveBack();
+  }
+
+  private giveBack(): void {
+    try {
+      this.options.beforeRelease?.();
+    } finally {
+      this.release();
+    }
+  }
+
+  private async acquire(): Promise<number> {
     const { words } = this;
     const me = this.seat.index;
+    const shape = this.shape;
     const ticket = Atomics.add(words, NEXT_TICKET, 1);
     Atomics.store(words, seatWord(me, TICKET), ticket);
+    Atomics.store(words, seatWord(me, WANT), coresWanted(shape));
     Atomics.store(words, seatWord(me, WAITING), 1);
     for (;;) {
       const version = Atomics.load(words, VERSION);
-      // strictly in ticket order: the first waiter takes its cores once they are free, and nobody
-      // behind it goes ahead (a turn that needs every core is not starved by smaller ones)
       const free = Atomics.load(words, FREE);
-      if (free >= this.seat.cores && this.first(ticket)) {
-        if (Atomics.compareExchange(words, FREE, free, free - this.seat.cores) === free) {
-          Atomics.store(words, seatWord(me, HELD), this.seat.cores);
+      const cores = grantCores(shape, free, this.wantedAhead(ticket));
+      if (cores > 0) {
+        if (Atomics.compareExchange(words, FREE, free, free - cores) === free) {
+          Atomics.store(words, seatWord(me, HELD), cores);
           Atomics.store(words, seatWord(me, WAITING), 0);
-          return;
+          this.noteHeld(Atomics.load(words, BUDGET) - (free - cores));
+          return cores;
         }
-        continue; // another seat's cores came back meanwhile: look again
+        continue; // another seat took or gave back cores meanwhile: look again
       }
       const wait = waitAsync(words, VERSION, version);
       if (wait.async) await wait.value;
     }
   }
 
-  /** No other waiting seat holds an earlier ticket (tickets wrap: compared by signed difference). */
-  private first(ticket: number): boolean {
+  /** What the other waiting seats with earlier tickets need (tickets wrap: compared by signed difference). */
+  private wantedAhead(ticket: number): number {
     const { words } = this;
+    let wanted = 0;
     for (let i = 0; i < this.seats; i++) {
       if (i === this.seat.index || Atomics.load(words, seatWord(i, WAITING)) === 0) continue;
-      if (((Atomics.load(words, seatWord(i, TICKET)) - ticket) | 0) < 0) return false;
+      if (((Atomics.load(words, seatWord(i, TICKET)) - ticket) | 0) < 0)
+        wanted += Atomics.load(words, seatWord(i, WANT));
     }
-    return true;
+    return wanted;
+  }
+
+  private othersWaiting(): boolean {
+    for (let i = 0; i < this.seats; i++) {
+      if (i !== this.seat.index && Atomics.load(this.words, seatWord(i, WAITING)) === 1) return true;
+    }
+    return false;
+  }
+
+  private noteHeld(held: number): void {
+    const { words } = this;
+    for (let most = Atomics.load(words, MOST_HELD); held > most; most = Atomics.load(words, MOST_HELD)) {
+      if (Atomics.compareExchange(words, MOST_HELD, most, held) === most) break;
+    }
   }
 
   private release(): void {
     const held = Atomics.exchange(this.words, seatWord(this.seat.index, HELD), 0);
+    if (held === 0) return;
     Atomics.add(this.words, FREE, held);
     Atomics.add(this.words, VERSION, 1);
     Atomics.notify(this.words, VERSION);
   }
 
   private enter(): void {
+    this.calling = true;
+    Atomics.store(this.words, seatWord(this.seat.index, INSIDE_SEAT), 1);
     const inside = Atomics.add(this.words, INSIDE, 1) + 1;
     for (
       let most = Atomics.load(this.words, MOST_INSIDE);
@@ -260,6 +344,8 @@ export class CpuTurnTaker {
   }
 
   private exit(): void {
+    this.calling = false;
+    Atomics.store(this.words, seatWord(this.seat.index, INSIDE_SEAT), 0);
     Atomics.sub(this.words, INSIDE, 1);
   }
 }

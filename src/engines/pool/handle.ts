@@ -168,7 +168,7 @@ class WorkerHandle implements VariantWorker {
   private readonly cpuTurns: CpuTurns | undefined;
   /** the current worker's seat at the turn lock, and what earlier workers' seats added up to */
   private seat: CpuTurnSeat | undefined;
-  private pastTurns: CpuTurnStats = { turns: 0, waitMs: 0, heldMs: 0 };
+  private pastTurns: CpuTurnStats = { turns: 0, waitMs: 0, heldMs: 0, cores: 0 };
   private readonly restartDelayMs: number;
   private readonly maxRestarts: number;
   private readonly idleUnloadMs: number;
@@ -319,9 +319,15 @@ class WorkerHandle implements VariantWorker {
 
   get cpuTurnStats(): CpuTurnStats | null {
     if (!this.cpuTurns) return null;
-    const now = this.seat ? this.cpuTurns.stats(this.seat) : { turns: 0, waitMs: 0, heldMs: 0 };
+    const now = this.seat ? this.cpuTurns.stats(this.seat) : { turns: 0, waitMs: 0, heldMs: 0, cores: 0 };
     const past = this.pastTurns;
-    return { turns: past.turns + now.turns, waitMs: past.waitMs + now.waitMs, heldMs: past.heldMs + now.heldMs };
+    return {
+      turns: past.turns + now.turns,
+      waitMs: past.waitMs + now.waitMs,
+      heldMs: past.heldMs + now.heldMs,
+      // the latest call's, this worker's (a restarted one has made none yet: 0)
+      cores: now.cores,
+    };
   }
 
   /** A worker is gone: keep its seat's totals, and free the seat (and any turn it held) for the others. */

@@ -1,4 +1,5 @@
 /** Each variant's engine on its own worker thread, behind a bounded priority queue. */
+export { engineOfPath, engineThreads } from "./cpu-budget.js";
 export { type CpuTurnStats, type CpuTurns, createCpuTurns } from "./cpu-turns.js";
 export {
   CapacityError,

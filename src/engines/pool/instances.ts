@@ -146,6 +146,8 @@ function groupOf(members: readonly VariantWorker[]): VariantWorker {
         turns: sum(present.map((s) => s.turns)),
         waitMs: sum(present.map((s) => s.waitMs)),
         heldMs: sum(present.map((s) => s.heldMs)),
+        // the instances' latest calls together (each its own seat of the budget)
+        cores: sum(present.map((s) => s.cores)),
       };
     },
     generate(request, onToken, signal) {

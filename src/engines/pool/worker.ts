@@ -144,6 +144,8 @@ interface Runner {
   readonly engine: Engine;
   readonly kv: KvBudget;
   readonly scheduler: StepScheduler | undefined;
+  /** nothing runs any more: the engine's lease of CPU cores goes back to the budget */
+  readonly idle: (() => void) | undefined;
 }
 
 /**
@@ -176,6 +178,7 @@ async function run(runner: Runner, message: Extract<ToWorker, { type: "generate"
   running.set(id, controller);
   let session: LogitsSession | undefined;
   let reservation: KvReservation | undefined;
+  let outcome: FromWorker;
   try {
     const { input } = request;
     const prompt =
@@ -212,28 +215,39 @@ async function run(runner: Runner, message: Extract<ToWorker, { type: "generate"
       (token) => sendToken({ id, token: toPoolToken(engine, token, info), kvTokens: live.length }),
     );
     const { text, finishReason, promptTokens, completionTokens, prefillMs, decodeMs } = result;
-    send({ type: "done", id, result: { text, finishReason, promptTokens, completionTokens, prefillMs, decodeMs } });
+    outcome = { type: "done", id, result: { text, finishReason, promptTokens, completionTokens, prefillMs, decodeMs } };
   } catch (e) {
-    send({ type: "error", id, error: serializeError(e) });
+    outcome = { type: "error", id, error: serializeError(e) };
   } finally {
     running.delete(id);
     session?.close?.();
     reservation?.release();
+    // before the answer goes out, so a caller that sees it finds the cores given back
+    if (running.size === 0) runner.idle?.();
   }
+  send(outcome);
 }
 
 /**
- * The engine with each forward call inside a CPU turn. The kernels' pool threads park when a turn
- * ends, so they do not spin through the next engine's turn.
+ * The engine with each forward call on cores of the CPU budget. BitNet (the kernels' pool) is an
+ * elastic seat: each call runs on the cores the other engines leave (`setActiveThreads`), and the
+ * pool's threads park when it ends, so they do not spin on cores another engine takes next. ONNX
+ * holds its session's threads as a lease while it has generations running (`idle` gives it back).
  */
-async function takingTurns(engine: Engine, seat: CpuTurnSeat): Promise<Engine> {
-  const park = engine.kind === "bitnet" ? (await import("../../../kernels/index.js")).parkThreads : undefined;
-  return withCpuTurns(engine, new CpuTurnTaker(seat, park));
+async function onCpuBudget(engine: Engine, seat: CpuTurnSeat): Promise<{ engine: Engine; idle: () => void }> {
+  if (engine.kind === "bitnet") {
+    const { parkThreads, setActiveThreads } = await import("../../../kernels/index.js");
+    const taker = new CpuTurnTaker(seat, { beforeRelease: parkThreads, onGrant: setActiveThreads });
+    return { engine: withCpuTurns(engine, taker), idle: () => taker.idle() };
+  }
+  const taker = new CpuTurnTaker(seat, { lease: true });
+  return { engine: withCpuTurns(engine, taker), idle: () => taker.idle() };
 }
 
 async function main(): Promise<void> {
   const started = performance.now();
   let engine: Engine;
+  let idle: (() => void) | undefined;
   try {
     if (init.threads !== undefined && init.path.endsWith(".gguf")) {
       const { setThreads } = await import("../../../kernels/index.js");
@@ -246,7 +260,8 @@ async function main(): Promise<void> {
       // a thread spinning after its engine's turn would burn the next engine's turn
       spinning: init.cpuTurns?.exclusive !== true,
     });
-    engine = init.cpuTurns ? await takingTurns(loaded, init.cpuTurns) : loaded;
+    if (init.cpuTurns) ({ engine, idle } = await onCpuBudget(loaded, init.cpuTurns));
+    else engine = loaded;
   } catch (e) {
     send({ type: "load-error", error: serializeError(e) });
     return;
@@ -263,6 +278,7 @@ async function main(): Promise<void> {
         beforeStep: flushProgress,
         onStep: ({ batchSize, tokens }) => reportStep({ batchSize, tokens }),
       }),
+    idle,
   };
   port!.on("message", (message: ToWorker) => {
     switch (message.type) {
