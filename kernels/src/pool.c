@@ -17,8 +17,8 @@
  * it. Tasks are claimed from one counter that carries the job's id, so a worker that wakes late
  * can only claim tasks of the job whose fields it read, or none.
  *
- * A job may use fewer threads than the pool has (`tg_pool_set_active`, set before each forward pass
- * by the CPU budget, which hands this pool whatever cores the other engines are not using): only
+ * A job may use fewer threads than the pool has (`tg_pool_set_active`, set by each calling thread for
+ * its own jobs before each forward pass by the CPU budget, which hands this pool whatever cores the other engines are not using): only
  * threads below the job's count claim its tasks, and the others sleep without spinning and are not
  * woken for it (each thread sleeps on a condition of its own), so a smaller job leaves the rest of
  * the cores to the other engine at the cost of no thread creation.
@@ -57,7 +57,6 @@ static struct {
     atomic_int stop;
     atomic_int sleeping;
     atomic_uint park_generation; /* workers that have seen this generation stop spinning */
-    atomic_int active;           /* threads the next jobs use (tg_pool_set_active); 0: all */
     /* the current job: fields are published before `claim`, which holds (job id << 32 | next task) */
     _Atomic(tg_task_fn) fn;
     _Atomic(void *) ctx;
@@ -263,9 +262,13 @@ int tg_pool_take_most_jobs(void) { return atomic_exchange(&pool.jobs_most, atomi
 
 int tg_pool_threads(void) { return started_threads(); }
 
+/* Threads the calling thread's next jobs use (tg_pool_set_active); 0: all. Per caller: each engine
+ * thread (a variant's worker, or one of its instances) is sized by its own seat in the CPU budget. */
+static _Thread_local int caller_active;
+
 int tg_pool_set_active(int n) {
     if (n < 1) n = 1;
-    atomic_store(&pool.active, n);
+    caller_active = n;
     int threads = started_threads();
     return n > threads ? threads : n;
 }
@@ -273,7 +276,7 @@ int tg_pool_set_active(int n) {
 void tg_pool_run(int64_t ntasks, tg_task_fn fn, void *ctx) {
     if (ntasks <= 0) return;
     int threads = started_threads();
-    int active = atomic_load_explicit(&pool.active, memory_order_relaxed);
+    int active = caller_active;
     int use = active < 1 || active > threads ? threads : active;
     if (ntasks == 1 || use == 1) {
         /* no other thread takes part: no lock, so other callers' jobs run meanwhile */

@@ -237,7 +237,7 @@ int tg_pool_set_threads(int n);
 /* Workers spinning for the next job go to sleep now instead of at the end of their spin (the next
  * job wakes them): for when the cores go to another engine until this pool's next job. */
 void tg_pool_park(void);
-/* Jobs from now on use n of the pool's threads (the caller included; clamped to 1..threads; the others
+/* The calling thread's jobs from now on use n of the pool's threads (the caller included; clamped to 1..threads; the others
  * sleep and are not woken for them): how the CPU budget hands the pool the cores other engines leave. */
 int tg_pool_set_active(int n);
 /* Tasks the pool's thread `thread` has run since the process started (0 = the callers). */
