@@ -47,6 +47,7 @@ describe.each(hardware().available)("%s: M rows equal M single rows, bit for bit
   const cases: Array<[WeightType, Activations, number, number, boolean]> = [
     ["TQ2_0", "int8", 700, 2560, false],
     ["TQ2_0", "int8", 203, 256, false], // nano's one-block rows: the epilogue is most of the work
+    ["TQ2_0", "int8", 203, 256, true], // one block a row, so each row its own scale on the multi-row path
     ["I2_S", "int8", 203, 256, false],
     ["Q8_0", "q8_0", 203, 2560, false], // the Q8_0-activation head: L2-sized chunks, multi-row kernel
     ["Q8_0", "q8_0", 45, 96, false],
