@@ -8,6 +8,7 @@
  */
 #include <immintrin.h>
 
+#include "head_avx512.h"
 #include "tg.h"
 
 #define X86_INLINE static inline __attribute__((always_inline))
@@ -34,8 +35,13 @@ X86_INLINE void f16_rows(const uint8_t *data, int64_t row_bytes, int64_t k, cons
             acc[i][1] = _mm512_fmadd_ps(_mm512_cvtph_ps(h1), x1, acc[i][1]);
         }
     }
+    /* the R rows' sums in one reduction (head_avx512.h: the multi-row head folds the same way) */
+    __m512 v[HEAD_ROWS];
+    for (int i = 0; i < HEAD_ROWS; i++) v[i] = i < R ? _mm512_add_ps(acc[i][0], acc[i][1]) : _mm512_setzero_ps();
+    float sums[4];
+    _mm_storeu_ps(sums, head_reduce4_ps(v[0], v[1], v[2], v[3]));
     for (int i = 0; i < R; i++) {
-        float sum = reduce_ps(_mm512_add_ps(acc[i][0], acc[i][1]));
+        float sum = sums[i];
         for (int64_t t = j; t < k; t++) sum += tg_fp16_to_fp32((uint16_t)(rows[i][2 * t] | (rows[i][2 * t + 1] << 8))) * x[t];
         y[r + i] = sum;
     }
@@ -75,6 +81,13 @@ X86_INLINE void q8_0_rows(const uint8_t *data, int64_t row_bytes, int64_t k, con
  * into L1 (T0): on Zen 5 that streams the 349 MB head of 2B-4T at 0.65 of the read roof against 0.55
  * with T2 (bench/decode-stream.c, median of 6 interleaved pairs under load).
  */
+/* A Q8_0-activation row's eight lanes to its result; the multi-row kernel folds the same way. */
+X86_INLINE float q8_0_fold(__m256 acc) {
+    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+}
+
 X86_INLINE void q8_0_act_rows(const tg_q8_0_args *a, int64_t r, const int R, int64_t ahead, const float *fp16) {
     __m256 acc[HEAD_ROWS];
     const tg_block_q8_0 *rows[HEAD_ROWS];
@@ -95,11 +108,7 @@ X86_INLINE void q8_0_act_rows(const tg_q8_0_args *a, int64_t r, const int R, int
             acc[i] = _mm256_fmadd_ps(dot, _mm256_broadcast_ss(fp16 + blk->d), acc[i]);
         }
     }
-    for (int i = 0; i < R; i++) {
-        const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc[i]), _mm256_extractf128_ps(acc[i], 1));
-        const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-        a->y[r + i] = _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
-    }
+    for (int i = 0; i < R; i++) a->y[r + i] = q8_0_fold(acc[i]);
 }
 
 void tg_avx512_gemv_q8_0(const tg_q8_0_args *a, int64_t row0, int64_t row1) {
@@ -110,6 +119,62 @@ void tg_avx512_gemv_q8_0(const tg_q8_0_args *a, int64_t row0, int64_t row1) {
         if (R == HEAD_ROWS) q8_0_act_rows(a, r, HEAD_ROWS, ahead, fp16);
         else q8_0_act_rows(a, r, 1, ahead, fp16);
         r += R;
+    }
+}
+
+/*
+ * Small M (batched decode with a Q8_0 head): rows [r, r + R) against activation rows a[0..MT), each
+ * weight block loaded and offset once for all MT rows. Per (weight row, activation row) the
+ * operations are q8_0_act_rows' in its order, so each row's result is the M = 1 result bit for bit
+ * (kernels/small-m.test.ts). The caller (matmul.c) hands over chunks that sit in L2: no prefetches.
+ */
+#define Q8_MT 4
+
+X86_INLINE void q8_0_act_multi(const tg_q8_0_args *a, const int MT, int64_t r, const int R, const float *fp16) {
+    __m256 acc[HEAD_ROWS][Q8_MT];
+    const tg_block_q8_0 *rows[HEAD_ROWS];
+    for (int i = 0; i < R; i++) {
+        rows[i] = (const tg_block_q8_0 *)(a[0].data + (r + i) * a[0].row_bytes);
+        for (int j = 0; j < MT; j++) acc[i][j] = _mm256_setzero_ps();
+    }
+    const __m256i offset = _mm256_set1_epi8((char)0x80);
+    for (int64_t b = 0; b < a[0].k / TG_QK8_0; b++) {
+        __m256i w[HEAD_ROWS];
+        __m256 d[HEAD_ROWS];
+        for (int i = 0; i < R; i++) {
+            const tg_block_q8_0 *blk = rows[i] + b;
+            w[i] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)blk->qs), offset);
+            d[i] = _mm256_broadcast_ss(fp16 + blk->d);
+        }
+        for (int j = 0; j < MT; j++) {
+            const __m256i x = _mm256_loadu_si256((const __m256i *)(a[j].xq + b * TG_QK8_0));
+            const __m256i bias = _mm256_loadu_si256((const __m256i *)(a[j].xbias + b * (TG_QK8_0 / 4)));
+            const __m256 xd = _mm256_broadcast_ss(a[j].xd + b);
+            for (int i = 0; i < R; i++) {
+                const __m256 dot = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_dpbusd_epi32(bias, w[i], x)), xd);
+                acc[i][j] = _mm256_fmadd_ps(dot, d[i], acc[i][j]);
+            }
+        }
+    }
+    for (int j = 0; j < MT; j++)
+        for (int i = 0; i < R; i++) a[j].y[r + i] = q8_0_fold(acc[i][j]);
+}
+
+X86_INLINE void q8_0_act_tile(const tg_q8_0_args *a, const int MT, int64_t row0, int64_t row1, const float *fp16) {
+    int64_t r = row0;
+    for (; r + HEAD_ROWS <= row1; r += HEAD_ROWS) q8_0_act_multi(a, MT, r, HEAD_ROWS, fp16);
+    for (; r < row1; r++) q8_0_act_multi(a, MT, r, 1, fp16);
+}
+
+void tg_avx512_gemv_q8_0_multi(const tg_q8_0_args *a, int64_t m, int64_t row0, int64_t row1) {
+    const float *fp16 = tg_fp16_table();
+    for (int64_t j0 = 0; j0 < m; j0 += Q8_MT) {
+        switch (m - j0 < Q8_MT ? m - j0 : Q8_MT) {
+        case 1: q8_0_act_tile(a + j0, 1, row0, row1, fp16); break;
+        case 2: q8_0_act_tile(a + j0, 2, row0, row1, fp16); break;
+        case 3: q8_0_act_tile(a + j0, 3, row0, row1, fp16); break;
+        default: q8_0_act_tile(a + j0, 4, row0, row1, fp16); break;
+        }
     }
 }
 

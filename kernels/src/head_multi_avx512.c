@@ -12,6 +12,7 @@
  */
 #include <immintrin.h>
 
+#include "head_avx512.h"
 #include "tg.h"
 
 #define MT_MAX 4 /* activation rows per pass (bench/small-m.ts: 4 beats 8 for Q8_0, ties for F16) */
@@ -32,9 +33,13 @@ INLINE void f16_row(const uint8_t *row, const uint8_t *next, int64_t k, const fl
             acc1[j] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xj + 16), acc1[j]);
         }
     }
+    __m512 v[MT_MAX];
+    for (int j = 0; j < MT_MAX; j++) v[j] = j < MT ? _mm512_add_ps(acc0[j], acc1[j]) : _mm512_setzero_ps();
+    float sums[MT_MAX];
+    _mm_storeu_ps(sums, head_reduce4_ps(v[0], v[1], v[2], v[3])); /* as head_avx512.c folds a row */
     for (int j = 0; j < MT; j++) {
         const float *xj = x + (j0 + j) * k;
-        float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0[j], acc1[j]));
+        float sum = sums[j];
         for (int64_t u = t; u < k; u++) sum += tg_fp16_to_fp32((uint16_t)(row[2 * u] | (row[2 * u + 1] << 8))) * xj[u];
         y[(j0 + j) * y_stride] = sum;
     }

@@ -437,6 +437,7 @@ int tg_avx512_gemv_float(int type, const uint8_t *data, int64_t row_bytes, int64
 
 /* head_avx512.c: Q8_0 weights x Q8_0 activations */
 void tg_avx512_gemv_q8_0(const tg_q8_0_args *a, int64_t row0, int64_t row1);
+void tg_avx512_gemv_q8_0_multi(const tg_q8_0_args *a, int64_t m, int64_t row0, int64_t row1);
 
 static int gemv_float(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t row0,
                       int64_t row1, float *y) {
@@ -463,6 +464,7 @@ const tg_isa_ops tg_isa_avx512 = {
     .dot_f32 = dot_f32,
     .gemv_float = gemv_float,
     .gemv_q8_0 = tg_avx512_gemv_q8_0,
+    .gemv_q8_0_multi = tg_avx512_gemv_q8_0_multi,
     .gemv_float_multi = tg_avx512_gemv_float_multi,
     .read_sum = read_sum,
 };

@@ -247,11 +247,32 @@ typedef struct {
     int64_t m, n, rows_per_task;
 } q8_0_job;
 
+/* Packed bytes per sweep of all M activation rows (as small_m.c): a task of the 2B-4T head is
+ * ~20 MB, so one GEMV per activation row over the whole task read it from memory M times. */
+#define Q8_0_CHUNK_BYTES (24 * 1024)
+
 static void q8_0_task(void *ctx, int64_t task, int thread) {
     (void)thread;
     const q8_0_job *job = ctx;
-    int64_t r0 = task * job->rows_per_task, r1 = min64(job->n, r0 + job->rows_per_task);
-    for (int64_t j = 0; j < job->m; j++) job->isa->gemv_q8_0(&job->rows[j], r0, r1);
+    const int64_t r0 = task * job->rows_per_task, r1 = min64(job->n, r0 + job->rows_per_task);
+    if (job->m == 1) {
+        job->isa->gemv_q8_0(&job->rows[0], r0, r1);
+        return;
+    }
+    const int64_t row_bytes = job->rows[0].row_bytes;
+    int64_t step = Q8_0_CHUNK_BYTES / row_bytes & ~(int64_t)3;
+    if (step < 4) step = 4;
+    for (int64_t c0 = r0; c0 < r1; c0 += step) {
+        const int64_t c1 = min64(r1, c0 + step);
+        if (c1 < r1) /* the next chunk into L2 while this one serves every activation row */
+            for (int64_t o = 0; o < (min64(r1, c1 + step) - c1) * row_bytes; o += 64)
+                __builtin_prefetch(job->rows[0].data + c1 * row_bytes + o, 0, 1);
+        if (job->isa->gemv_q8_0_multi) {
+            job->isa->gemv_q8_0_multi(job->rows, job->m, c0, c1);
+            continue;
+        }
+        for (int64_t j = 0; j < job->m; j++) job->isa->gemv_q8_0(&job->rows[j], c0, c1);
+    }
 }
 
 static const char *matmul_q8_0(const tg_isa_ops *isa, const tg_weight *w, const float *x, int64_t m, float *y) {

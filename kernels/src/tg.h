@@ -202,6 +202,9 @@ typedef struct {
                       int64_t row1, float *y);
     /* Q8_0 weight x Q8_0 activations (semantics at tg_q8_0_args) for rows [row0, row1). */
     void (*gemv_q8_0)(const tg_q8_0_args *a, int64_t row0, int64_t row1);
+    /* Optional (NULL: gemv_q8_0 per activation row): gemv_q8_0 for m activation rows a[0..m) of one
+     * weight at once, each weight block read once for all rows, every row's result gemv_q8_0's bit for bit. */
+    void (*gemv_q8_0_multi)(const tg_q8_0_args *a, int64_t m, int64_t row0, int64_t row1);
     /* Optional (NULL or 0: gemv_float per activation row): gemv_float for m activation rows at once,
      * y[j * y_stride + r] = row r . x[j], each row's result gemv_float's bit for bit, each weight row
      * read and converted once for all m. Returns 0 when it does not handle the type. */
