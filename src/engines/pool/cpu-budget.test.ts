@@ -13,6 +13,16 @@ describe("CPU budget arithmetic", () => {
     expect(grantCores(elastic, 0, 0)).toBe(0);
   });
 
+  it("an elastic seat leaves other busy seats what they need between their steps, down to its own one core", () => {
+    expect(grantCores(elastic, 4, 0, 1)).toBe(3);
+    expect(grantCores(elastic, 2, 0, 1)).toBe(1);
+    // more busy seats than cores: each still computes on one, never waits for a core that is free
+    expect(grantCores(elastic, 2, 0, 3)).toBe(1);
+    expect(grantCores(elastic, 0, 0, 1)).toBe(0);
+    // a fixed seat takes its cores regardless (the others lease theirs while busy)
+    expect(grantCores(fixed, 2, 0, 1)).toBe(2);
+  });
+
   it("a fixed seat takes all its cores or none", () => {
     expect(grantCores(fixed, 4, 0)).toBe(2);
     expect(grantCores(fixed, 2, 0)).toBe(2);

@@ -18,11 +18,14 @@ export interface SeatShape {
 /**
  * Cores a seat is granted now, or 0 (it waits): `free` is what no seat holds, `wantedAhead` what the
  * seats waiting with earlier tickets still need, which nobody behind them may take (a seat that needs
- * every core is not starved by smaller ones).
+ * every core is not starved by smaller ones). `busyElsewhere` is what the other seats with work in
+ * flight need but neither hold nor wait for at this moment (between their steps): an elastic seat
+ * leaves it to them, down to its own one core, so two busy elastic seats (a variant's instances)
+ * compute side by side on a core each instead of taking every core in turn.
  */
-export function grantCores(seat: SeatShape, free: number, wantedAhead: number): number {
+export function grantCores(seat: SeatShape, free: number, wantedAhead: number, busyElsewhere = 0): number {
   const available = free - wantedAhead;
-  if (seat.elastic) return available >= 1 ? Math.min(seat.cores, available) : 0;
+  if (seat.elastic) return available >= 1 ? Math.min(seat.cores, Math.max(1, available - busyElsewhere)) : 0;
   return available >= seat.cores ? seat.cores : 0;
 }
 

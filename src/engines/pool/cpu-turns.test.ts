@@ -136,6 +136,32 @@ describe("CPU turns", () => {
     expect(turns.waiting).toBe(0);
   });
 
+  it("two busy elastic seats (a variant's instances) compute on a core each; one alone gets every core", async () => {
+    const turns = createCpuTurns({ cores: 2 });
+    const grants: Record<string, number[]> = { a: [], b: [] };
+    const a = new CpuTurnTaker(turns.join(2), { onGrant: (n) => grants.a?.push(n) });
+    const b = new CpuTurnTaker(turns.join(2), { onGrant: (n) => grants.b?.push(n) });
+    await a.run(() => undefined);
+    expect(grants.a).toEqual([2]);
+    // b has work too: between a's steps it is left a core, and so is a between b's
+    await b.run(() => undefined);
+    await a.run(() => undefined);
+    await b.run(() => undefined);
+    expect(grants.b).toEqual([1, 1]);
+    expect(grants.a).toEqual([2, 1]);
+    // both in a step at once: one core each, never more than the budget
+    const held = gate();
+    const both = Promise.all([a.run(() => held.promise), b.run(() => held.promise)]);
+    await until(() => turns.inside === 2);
+    expect(turns.coresHeld).toBe(2);
+    held.open();
+    await both;
+    b.idle();
+    await a.run(() => undefined);
+    expect(grants.a?.at(-1)).toBe(2);
+    expect(turns.mostCoresHeld).toBe(2);
+  });
+
   it("a lease taken while the elastic seat computes waits for that call, and the elastic seat's next call leaves it its cores", async () => {
     const turns = createCpuTurns({ cores: 2 });
     const onnx = new CpuTurnTaker(turns.join(1), { lease: true });

@@ -32,8 +32,8 @@ const MOST_INSIDE = 4; // the most ever running at once
 const BUDGET = 5; // cores in all
 const MOST_HELD = 6; // the most cores ever held at once (never above BUDGET: the tests' witness)
 const HEADER_WORDS = 8;
-/** Int32 words per seat: waiting (0/1), ticket, forward calls made, cores held now, cores wanted while waiting, cores of the latest call, in a call now (0/1). */
-const SEAT_WORDS = 7;
+/** Int32 words per seat: waiting (0/1), ticket, forward calls made, cores held now, cores wanted while waiting, cores of the latest call, in a call now (0/1), work in flight (0/1). */
+const SEAT_WORDS = 8;
 /** BigInt64 words per seat: nanoseconds waited for turns, nanoseconds holding them. */
 const SEAT_CLOCKS = 2;
 const DEFAULT_SEATS = 64;
@@ -94,6 +94,7 @@ const HELD = 3;
 const WANT = 4;
 const CORES = 5;
 const INSIDE_SEAT = 6;
+const BUSY = 7;
 
 /** The main thread's side: seats for workers, their totals, and the test counters. */
 export interface CpuTurns {
@@ -136,6 +137,7 @@ export function createCpuTurns(options: { cores: number; exclusive?: boolean; se
       Atomics.store(words, seatWord(index, WAITING), 0);
       Atomics.store(words, seatWord(index, TURNS), 0);
       Atomics.store(words, seatWord(index, CORES), 0);
+      Atomics.store(words, seatWord(index, BUSY), 0);
       Atomics.store(clocks, index * SEAT_CLOCKS, 0n);
       Atomics.store(clocks, index * SEAT_CLOCKS + 1, 0n);
       const wanted = threads === undefined ? cores : Math.max(1, Math.floor(threads));
@@ -145,6 +147,7 @@ export function createCpuTurns(options: { cores: number; exclusive?: boolean; se
       if (!taken[seat.index]) return;
       taken[seat.index] = false;
       Atomics.store(words, seatWord(seat.index, WAITING), 0);
+      Atomics.store(words, seatWord(seat.index, BUSY), 0);
       const held = Atomics.exchange(words, seatWord(seat.index, HELD), 0);
       // a worker killed mid-forward never gave its cores back (a lease's too), nor left INSIDE
       if (held > 0) Atomics.add(words, FREE, held);
@@ -228,6 +231,9 @@ export class CpuTurnTaker {
     try {
       await before;
       const { index } = this.seat;
+      // busy until idle(): elastic seats leave this one its core between its steps
+      Atomics.store(this.words, seatWord(index, WANT), coresWanted(this.shape));
+      Atomics.store(this.words, seatWord(index, BUSY), 1);
       const asked = nowNs();
       let cores = Atomics.load(this.words, seatWord(index, HELD));
       if (this.seat.exclusive && cores === 0) cores = await this.acquire();
@@ -255,6 +261,7 @@ export class CpuTurnTaker {
 
   /** The worker has nothing running: a lease goes back to the budget (after the call in progress, if any). */
   idle(): void {
+    Atomics.store(this.words, seatWord(this.seat.index, BUSY), 0);
     if (this.calling) {
       this.idleAfterCall = true;
       return;
@@ -281,7 +288,7 @@ export class CpuTurnTaker {
     for (;;) {
       const version = Atomics.load(words, VERSION);
       const free = Atomics.load(words, FREE);
-      const cores = grantCores(shape, free, this.wantedAhead(ticket));
+      const cores = grantCores(shape, free, this.wantedAhead(ticket), shape.elastic ? this.busyElsewhere(free) : 0);
       if (cores > 0) {
         if (Atomics.compareExchange(words, FREE, free, free - cores) === free) {
           Atomics.store(words, seatWord(me, HELD), cores);
@@ -304,6 +311,26 @@ export class CpuTurnTaker {
       if (i === this.seat.index || Atomics.load(words, seatWord(i, WAITING)) === 0) continue;
       if (((Atomics.load(words, seatWord(i, TICKET)) - ticket) | 0) < 0)
         wanted += Atomics.load(words, seatWord(i, WANT));
+    }
+    return wanted;
+  }
+
+  /**
+   * What the other busy seats need that they neither hold nor wait for now (they are between steps),
+   * counting only what fits beside this seat's own core out of `free`: a seat wanting more than that
+   * could not run beside this one anyway, and leaving it cores would only leave them idle.
+   */
+  private busyElsewhere(free: number): number {
+    const { words } = this;
+    let room = free - 1;
+    let wanted = 0;
+    for (let i = 0; i < this.seats && room > 0; i++) {
+      if (i === this.seat.index || Atomics.load(words, seatWord(i, BUSY)) === 0) continue;
+      if (Atomics.load(words, seatWord(i, WAITING)) === 1 || Atomics.load(words, seatWord(i, HELD)) > 0) continue;
+      const want = Atomics.load(words, seatWord(i, WANT));
+      if (want > room) continue;
+      wanted += want;
+      room -= want;
     }
     return wanted;
   }
