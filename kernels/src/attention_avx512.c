@@ -1,7 +1,7 @@
 /*
  * One attention task (tg_attend_group_args in tg.h) in 512-bit registers: scores sixteen positions
- * at a time with one shuffle tree for their sums (the group's heads re-read a block of sixteen key
- * rows from L1, not memory), a vector exp (Cephes expf's reduction and polynomial) for the
+ * at a time with one shuffle tree for their sums (the group's heads share each block of sixteen key
+ * rows while it is in L1), a vector exp (Cephes expf's reduction and polynomial) for the
  * softmax, and the weighted value sums with every head of the group and up to 64 dims in
  * registers, so each value row is read once per 64 dims. Odd head dims use masked loads.
  */
@@ -53,27 +53,40 @@ INL __m512 sums16(const __m512 *v) {
     return _mm512_add_ps(_mm512_shuffle_ps(w[0], w[1], 0x88), _mm512_shuffle_ps(w[0], w[1], 0xDD));
 }
 
-/* scores[h][t] = q_h . k_t * scale, sixteen positions at a time (one horizontal sum tree for all
- * sixteen); positions past the last visible one repeat it and are overwritten by the softmax's
- * padding, so no key row past the cache is read. */
-static void scores_head(const tg_attend_group_args *g, int64_t padded, int64_t h, float scale) {
-    const int64_t dim = g->head_dim;
-    const float *q = g->q + h * dim;
-    float *out = g->scores + h * padded;
-    for (int64_t t0 = 0; t0 < g->visible; t0 += 16) {
-        const float *k[16];
+/* Sixteen positions t0.. of one head's scores. Key rows are walked by pointer steps (sixteen row
+ * pointers would not fit the registers); in the last, partial block the walk stops at the last
+ * visible row, so no key row past the cache is read, and the softmax's padding overwrites the rest. */
+INL void scores_block16(const tg_attend_group_args *g, const float *q, int64_t t0, float scale, float *out,
+                        int partial) {
+    const int64_t dim = g->head_dim, stride = g->kv_stride;
+    __m512 acc[16];
+    for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
+    for (int64_t d = 0; d < dim; d += 16) {
+        const __mmask16 m = tail_mask(dim - d);
+        const __m512 qv = _mm512_maskz_loadu_ps(m, q + d);
+        const float *k = g->keys + t0 * stride + d;
         for (int i = 0; i < 16; i++) {
-            const int64_t t = t0 + TRANSPOSE16[i] < g->visible ? t0 + TRANSPOSE16[i] : g->visible - 1;
-            k[i] = g->keys + t * g->kv_stride;
+            acc[i] = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k), acc[i]);
+            if (!partial || t0 + i + 1 < g->visible) k += stride;
         }
-        __m512 acc[16];
-        for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
-        for (int64_t d = 0; d < dim; d += 16) {
-            const __mmask16 m = tail_mask(dim - d);
-            const __m512 qv = _mm512_maskz_loadu_ps(m, q + d);
-            for (int i = 0; i < 16; i++) acc[i] = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k[i] + d), acc[i]);
+    }
+    __m512 ordered[16];
+    for (int i = 0; i < 16; i++) ordered[i] = acc[TRANSPOSE16[i]];
+    _mm512_storeu_ps(out + t0, _mm512_mul_ps(sums16(ordered), _mm512_set1_ps(scale)));
+}
+
+/* scores[h][t] = q_h . k_t * scale, sixteen positions at a time (one horizontal sum tree for all
+ * sixteen), every head of the group on a block before the next, so the block's key rows are read
+ * from memory once and from L1 by the other heads */
+static void scores_group(const tg_attend_group_args *g, int64_t padded, float scale) {
+    for (int64_t t0 = 0; t0 < g->visible; t0 += 16) {
+        const int partial = t0 + 16 > g->visible;
+        for (int64_t h = 0; h < g->group; h++) {
+            const float *q = g->q + h * g->head_dim;
+            float *out = g->scores + h * padded;
+            if (partial) scores_block16(g, q, t0, scale, out, 1);
+            else scores_block16(g, q, t0, scale, out, 0);
         }
-        _mm512_storeu_ps(out + t0, _mm512_mul_ps(sums16(acc), _mm512_set1_ps(scale)));
     }
 }
 
@@ -125,7 +138,7 @@ void tg_avx512_attend_group(const tg_attend_group_args *g) {
     const int64_t dim = g->head_dim;
     const int64_t padded = (g->visible + TG_ATTN_PAD - 1) / TG_ATTN_PAD * TG_ATTN_PAD;
     const float scale = 1.0f / sqrtf((float)dim);
-    for (int64_t h = 0; h < g->group; h++) scores_head(g, padded, h, scale);
+    scores_group(g, padded, scale);
     for (int64_t h = 0; h < g->group; h++) {
         float *s = g->scores + h * padded;
         for (int64_t t = g->visible; t < padded; t++) s[t] = -INFINITY;
