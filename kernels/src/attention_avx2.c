@@ -1,8 +1,8 @@
 /*
  * One attention task (tg_attend_group_args in tg.h) in 256-bit registers: the same steps as
- * attention_avx512.c (one read of each key row for the group's scores, a vector exp, the value
- * sums with every head of the group in registers), 16 dims at a time so the accumulators fit the
- * 16 registers. Odd head dims use masked loads and stores.
+ * attention_avx512.c (scores eight positions at a time with one hadd tree for their sums, a vector
+ * exp, the value sums with every head of the group in registers, 16 dims at a time so the
+ * accumulators fit the 16 registers). Odd head dims use masked loads and stores.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -53,25 +53,43 @@ INL __m256 exp_nonpositive(__m256 x) {
     return _mm256_and_ps(live, _mm256_mul_ps(y, _mm256_castsi256_ps(e)));
 }
 
-/* scores[h][t] = q_h . k_t * scale for heads [h0, h0 + NH) */
-INL void scores_block(const tg_attend_group_args *g, int64_t padded, int64_t h0, int NH, float scale) {
-    const int64_t dim = g->head_dim;
-    const float *q = g->q + h0 * dim;
-    for (int64_t t = 0; t < g->visible; t++) {
-        const float *k = g->keys + t * g->kv_stride;
-        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-        int64_t d = 0;
-        for (; d + 8 <= dim; d += 8) {
-            const __m256 kv = _mm256_loadu_ps(k + d);
-            for (int h = 0; h < NH; h++) acc[h] = _mm256_fmadd_ps(_mm256_loadu_ps(q + h * dim + d), kv, acc[h]);
+/* Eight vectors' sums in one vector, lane i = sum of v[i] (two rounds of hadd, one cross-half add). */
+INL __m256 sums8(const __m256 *v) {
+    const __m256 a = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+    const __m256 b = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));
+    return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+}
+
+/* Eight positions t0.. of one head's scores, key rows walked by pointer steps; in the last, partial
+ * block the walk stops at the last visible row (no read past the cache; the padding overwrites). */
+INL void scores_block8(const tg_attend_group_args *g, const float *q, int64_t t0, float scale, float *out,
+                       int partial) {
+    const int64_t dim = g->head_dim, stride = g->kv_stride;
+    __m256 acc[8];
+    for (int i = 0; i < 8; i++) acc[i] = _mm256_setzero_ps();
+    for (int64_t d = 0; d < dim; d += 8) {
+        const __m256i m = tail_mask(dim - d);
+        const __m256 qv = _mm256_maskload_ps(q + d, m);
+        const float *k = g->keys + t0 * stride + d;
+        for (int i = 0; i < 8; i++) {
+            acc[i] = _mm256_fmadd_ps(qv, _mm256_maskload_ps(k, m), acc[i]);
+            if (!partial || t0 + i + 1 < g->visible) k += stride;
         }
-        if (d < dim) {
-            const __m256i m = tail_mask(dim - d);
-            const __m256 kv = _mm256_maskload_ps(k + d, m);
-            for (int h = 0; h < NH; h++)
-                acc[h] = _mm256_fmadd_ps(_mm256_maskload_ps(q + h * dim + d, m), kv, acc[h]);
+    }
+    _mm256_storeu_ps(out + t0, _mm256_mul_ps(sums8(acc), _mm256_set1_ps(scale)));
+}
+
+/* scores[h][t] = q_h . k_t * scale, eight positions at a time, every head of the group on a block
+ * before the next (its key rows stay in L1) */
+static void scores_group(const tg_attend_group_args *g, int64_t padded, float scale) {
+    for (int64_t t0 = 0; t0 < g->visible; t0 += 8) {
+        const int partial = t0 + 8 > g->visible;
+        for (int64_t h = 0; h < g->group; h++) {
+            const float *q = g->q + h * g->head_dim;
+            float *out = g->scores + h * padded;
+            if (partial) scores_block8(g, q, t0, scale, out, 1);
+            else scores_block8(g, q, t0, scale, out, 0);
         }
-        for (int h = 0; h < NH; h++) g->scores[(h0 + h) * padded + t] = hsum(acc[h]) * scale;
     }
 }
 
@@ -123,12 +141,7 @@ void tg_avx2_attend_group(const tg_attend_group_args *g) {
     const int64_t dim = g->head_dim;
     const int64_t padded = (g->visible + TG_ATTN_PAD - 1) / TG_ATTN_PAD * TG_ATTN_PAD;
     const float scale = 1.0f / sqrtf((float)dim);
-    for (int64_t h0 = 0; h0 < g->group; h0 += 4) {
-        const int64_t nh = g->group - h0 < 4 ? g->group - h0 : 4;
-#define SCORES(NH) scores_block(g, padded, h0, NH, scale)
-        BY_HEADS(nh, SCORES)
-#undef SCORES
-    }
+    scores_group(g, padded, scale);
     for (int64_t h = 0; h < g->group; h++) {
         float *s = g->scores + h * padded;
         for (int64_t t = g->visible; t < padded; t++) s[t] = -INFINITY;
