@@ -10,13 +10,13 @@
     {
       "target_name": "tg_isa_avx2",
       "type": "static_library",
-      "sources": ["src/isa_avx2.c", "src/isa_avx2_multi.c", "src/head_multi_avx2.c"],
+      "sources": ["src/isa_avx2.c", "src/isa_avx2_multi.c", "src/head_multi_avx2.c", "src/attention_avx2.c"],
       "cflags_c": ["-mavx2", "-mfma", "-mf16c"]
     },
     {
       "target_name": "tg_isa_avx512",
       "type": "static_library",
-      "sources": ["src/isa_avx512.c", "src/head_avx512.c", "src/head_multi_avx512.c", "src/isa_avx512_multi.c"],
+      "sources": ["src/isa_avx512.c", "src/head_avx512.c", "src/head_multi_avx512.c", "src/isa_avx512_multi.c", "src/attention_avx512.c"],
       "cflags_c": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni", "-mavx2", "-mfma", "-mf16c"]
     },
     {

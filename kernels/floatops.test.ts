@@ -104,3 +104,53 @@ describe("floatOps.addInPlace and scaleInPlace", () => {
     expect(() => floatOps.scaleInPlace(x, Number.POSITIVE_INFINITY)).toThrow(/^scale: /);
   });
 });
+
+describe("floatOps.rope", () => {
+  /** NeoX RoPE as the forward pass ran it in JS: double products of the float inputs, rounded once. */
+  function referenceRope(
+    x: Float32Array,
+    rows: number,
+    heads: number,
+    dim: number,
+    angles: Float64Array,
+  ): Float32Array {
+    const out = x.slice();
+    const half = angles.length / (2 * rows);
+    for (let r = 0; r < rows; r++)
+      for (let i = 0; i < half; i++) {
+        const cos = angles[(r * half + i) * 2] as number;
+        const sin = angles[(r * half + i) * 2 + 1] as number;
+        for (let h = 0; h < heads; h++) {
+          const at = (r * heads + h) * dim + i;
+          const a = x[at] as number;
+          const b = x[at + half] as number;
+          out[at] = a * cos - b * sin;
+          out[at + half] = a * sin + b * cos;
+        }
+      }
+    return out;
+  }
+
+  it("matches the JS rotation bit for bit, leaving dims past ropeDim alone", () => {
+    const random = rng(11);
+    for (const [rows, heads, dim, ropeDim] of [
+      [1, 4, 32, 32],
+      [5, 3, 24, 16],
+      [9, 20, 128, 128],
+    ] as const) {
+      const x = randomFloats(rows * heads * dim, random, 3);
+      const angles = Float64Array.from({ length: rows * ropeDim }, (_, j) =>
+        j % 2 === 0 ? Math.cos(j * 0.37 + 1) : Math.sin((j - 1) * 0.37 + 1),
+      );
+      const want = referenceRope(x, rows, heads, dim, angles);
+      expect(floatOps.rope(x, rows, heads, dim, angles)).toEqual(want);
+    }
+  });
+
+  it("refuses angles that do not fit the rows and head size", () => {
+    const x = new Float32Array(2 * 4 * 8);
+    expect(() => floatOps.rope(x, 2, 4, 8, new Float64Array(2 * 10))).toThrow(/^angles: /);
+    expect(() => floatOps.rope(x, 2, 4, 8, new Float64Array(7))).toThrow(/^angles: /);
+    expect(() => floatOps.rope(x, 3, 4, 8, new Float64Array(3 * 8))).toThrow(/^x: /);
+  });
+});

@@ -147,11 +147,40 @@ export interface AttentionShape {
   readonly headDim: number;
 }
 
+/** One sequence of a batched attention call: its query rows in the stacked batch and its cache. */
+export interface AttentionSequence {
+  /** cached keys / values of positions 0..start+rows-1 ([position][kvHeads x headDim]), this step's included */
+  readonly keys: Float32Array;
+  readonly values: Float32Array;
+  /** its query rows first..first+rows-1 of the batch */
+  readonly first: number;
+  readonly rows: number;
+  /** position of its first row */
+  readonly start: number;
+}
+
 /**
- * Causal grouped-query attention in fp32 on the kernel pool: `rows` rotated queries at positions
- * start.. over cached keys/values of positions 0..start+rows-1 ([position][kvHeads x headDim]).
- * Query head h reads KV head floor(h / (heads / kvHeads)). Writes and returns `out`.
+ * Causal grouped-query attention in fp32 for every sequence of a step, in one native call and one
+ * job on the kernel pool: `q` and `out` are the stacked batch ([rows][heads x headDim], rotated
+ * queries), each sequence's rows attend over its own cache. Query head h reads KV head
+ * floor(h / (heads / kvHeads)). A row's result depends on nothing else in the call, so a batch gives
+ * each sequence exactly what calling it alone does. Rows no sequence names are left as they are.
  */
+export function attentionBatch(
+  q: Float32Array,
+  sequences: readonly AttentionSequence[],
+  shape: AttentionShape,
+  out: Float32Array,
+  options: { isa?: Isa } = {},
+): Float32Array {
+  const spans = new Int32Array(sequences.length * 3);
+  for (const [i, s] of sequences.entries()) spans.set([s.first, s.rows, s.start], i * 3);
+  const keys = sequences.map((s) => s.keys);
+  const values = sequences.map((s) => s.values);
+  return native.attention(options.isa, q, keys, values, spans, shape.heads, shape.kvHeads, shape.headDim, out);
+}
+
+/** `attentionBatch` for one sequence: `rows` queries at positions start.. over its cache. */
 export function attention(
   q: Float32Array,
   keys: Float32Array,
@@ -162,7 +191,7 @@ export function attention(
   out: Float32Array,
   options: { isa?: Isa } = {},
 ): Float32Array {
-  return native.attention(options.isa, q, keys, values, rows, start, shape.heads, shape.kvHeads, shape.headDim, out);
+  return attentionBatch(q, [{ keys, values, first: 0, rows, start }], shape, out, options);
 }
 
 /**
@@ -183,6 +212,14 @@ export const floatOps = {
   /** x += delta elementwise. */
   addInPlace(x: Float32Array, delta: Float32Array): Float32Array {
     return native.addInPlace(x, delta);
+  },
+  /**
+   * NeoX RoPE in place on `rows` rows of `heads` heads: in each head, x[i] and x[i + half] rotate by
+   * the row's angle i, given as angles[(r * half + i) * 2 + 0 | 1] = cos | sin (half = ropeDim / 2;
+   * dims past ropeDim stay); the arithmetic is double, rounded to float once.
+   */
+  rope(x: Float32Array, rows: number, heads: number, headDim: number, angles: Float64Array): Float32Array {
+    return native.rope(x, rows, heads, headDim, angles);
   },
   /** x *= scale elementwise (the product is rounded to float once). */
   scaleInPlace(x: Float32Array, scale: number): Float32Array {

@@ -54,18 +54,20 @@ export interface NativeKernels {
   poolThreadTasks(): number[];
   takeMostJobsAtOnce(): number;
   readBandwidth(isa: IsaArg, bytes: number, passes: number): number;
+  /** spans: [first, rows, start] per sequence, whose cache is keys[i], values[i] */
   attention(
     isa: IsaArg,
     q: Float32Array,
-    keys: Float32Array,
-    values: Float32Array,
-    rows: number,
-    start: number,
+    keys: readonly Float32Array[],
+    values: readonly Float32Array[],
+    spans: Int32Array,
     heads: number,
     kvHeads: number,
     headDim: number,
     out: Float32Array,
   ): Float32Array;
+  /** angles: [rows][half][cos, sin] */
+  rope(x: Float32Array, rows: number, heads: number, headDim: number, angles: Float64Array): Float32Array;
   rmsNorm(x: Float32Array, weight: Float32Array, rows: number, eps: number, out: Float32Array): Float32Array;
   /** kind: 0 relu2, 1 silu */
   gatedActivation(kind: 0 | 1, gate: Float32Array, up: Float32Array, out: Float32Array): Float32Array;

@@ -393,7 +393,6 @@ static napi_value js_quantize_activations(napi_env env, napi_callback_info info)
     return result;
 }
 
-/* attention(isa, q, keys, values, rows, start, heads, kvHeads, headDim, out) -> out */
 /* ---------------- float steps between matmuls (floatops.c) ---------------- */
 
 static int get_double(napi_env env, napi_value v, const char *name, double *out) {
@@ -480,47 +479,106 @@ static napi_value js_scale_in_place(napi_env env, napi_callback_info info) {
     return argv[0];
 }
 
+/* attention(isa, q, keys[], values[], spans, heads, kvHeads, headDim, out) -> out; spans holds
+ * [first, rows, start] per sequence (keys[i], values[i] its cache) */
 static napi_value js_attention(napi_env env, napi_callback_info info) {
-    size_t argc = 10;
-    napi_value argv[10];
+    size_t argc = 9;
+    napi_value argv[9];
     napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
     const tg_isa_ops *isa;
-    tg_typed_view q, keys, values, out;
-    long long rows, start, heads, kv_heads, head_dim;
+    tg_typed_view q, spans, out;
+    long long heads, kv_heads, head_dim;
+    uint32_t count = 0, values_count = 0;
+    bool is_array = false;
     if (!get_isa(env, argv[0], &isa)) return NULL;
     if (!tg_arg_typed(env, argv[1], "q", napi_float32_array, "Float32Array", &q)) return NULL;
-    if (!tg_arg_typed(env, argv[2], "keys", napi_float32_array, "Float32Array", &keys)) return NULL;
-    if (!tg_arg_typed(env, argv[3], "values", napi_float32_array, "Float32Array", &values)) return NULL;
-    if (!tg_arg_int(env, argv[4], "rows", 1, MAX_DIM, &rows)) return NULL;
-    if (!tg_arg_int(env, argv[5], "start", 0, MAX_DIM, &start)) return NULL;
-    if (!tg_arg_int(env, argv[6], "heads", 1, 4096, &heads)) return NULL;
-    if (!tg_arg_int(env, argv[7], "kvHeads", 1, 4096, &kv_heads)) return NULL;
-    if (!tg_arg_int(env, argv[8], "headDim", 1, 65536, &head_dim)) return NULL;
-    if (!tg_arg_typed(env, argv[9], "out", napi_float32_array, "Float32Array", &out)) return NULL;
-    if (heads % kv_heads != 0) {
-        tg_arg_fail(env, "kvHeads", "%lld query heads cannot share %lld KV heads evenly", heads, kv_heads);
-        return NULL;
+    napi_is_array(env, argv[2], &is_array);
+    if (!is_array || napi_get_array_length(env, argv[2], &count) != napi_ok || count < 1 || count > 4096)
+        return tg_arg_fail(env, "keys", "expected an array of 1..4096 Float32Arrays%.0lld%.0lld", 0, 0), NULL;
+    napi_is_array(env, argv[3], &is_array);
+    if (!is_array || napi_get_array_length(env, argv[3], &values_count) != napi_ok || values_count != count)
+        return tg_arg_fail(env, "values", "expected an array of %lld Float32Arrays (one per keys)%.0lld", count, 0),
+               NULL;
+    if (!tg_arg_typed(env, argv[4], "spans", napi_int32_array, "Int32Array", &spans)) return NULL;
+    if (!tg_arg_int(env, argv[5], "heads", 1, 4096, &heads)) return NULL;
+    if (!tg_arg_int(env, argv[6], "kvHeads", 1, 4096, &kv_heads)) return NULL;
+    if (!tg_arg_int(env, argv[7], "headDim", 1, 65536, &head_dim)) return NULL;
+    if (!tg_arg_typed(env, argv[8], "out", napi_float32_array, "Float32Array", &out)) return NULL;
+    if (heads % kv_heads != 0)
+        return tg_arg_fail(env, "kvHeads", "%lld query heads cannot share %lld KV heads evenly", heads, kv_heads), NULL;
+    const long long width = heads * head_dim, qlen = (long long)q.length;
+    if (qlen % width != 0)
+        return tg_arg_fail(env, "q", "expected rows x heads x headDim floats (a multiple of %lld), got %lld", width,
+                           qlen),
+               NULL;
+    if ((long long)out.length != qlen)
+        return tg_arg_fail(env, "out", "expected %lld floats, got %lld", qlen, (long long)out.length), NULL;
+    if ((long long)spans.length != 3LL * count)
+        return tg_arg_fail(env, "spans", "expected [first, rows, start] per sequence: %lld ints, got %lld",
+                           3LL * count, (long long)spans.length),
+               NULL;
+    tg_attention_seq *seqs = malloc(sizeof(tg_attention_seq) * count);
+    if (!seqs) return napi_throw_error(env, "ERR_TRITGATE_KERNEL", "attention: out of memory"), NULL;
+    const int32_t *span = spans.data;
+    for (uint32_t i = 0; i < count; i++) {
+        char name[32];
+        napi_value kv;
+        tg_typed_view keys, values;
+        const long long first = span[3 * i], rows = span[3 * i + 1], start = span[3 * i + 2];
+        snprintf(name, sizeof(name), "spans[%u]", i);
+        if (first < 0 || rows < 1 || start < 0 || (first + rows) * width > qlen) {
+            tg_arg_fail(env, name, "rows %lld.. of the batch are not within q's %lld rows", first, qlen / width);
+            goto fail;
+        }
+        const long long kvn = (start + rows) * kv_heads * head_dim;
+        snprintf(name, sizeof(name), "keys[%u]", i);
+        napi_get_element(env, argv[2], i, &kv);
+        if (!tg_arg_typed(env, kv, name, napi_float32_array, "Float32Array", &keys)) goto fail;
+        if ((long long)keys.length < kvn) {
+            tg_arg_fail(env, name, "expected at least %lld floats, got %lld", kvn, (long long)keys.length);
+            goto fail;
+        }
+        snprintf(name, sizeof(name), "values[%u]", i);
+        napi_get_element(env, argv[3], i, &kv);
+        if (!tg_arg_typed(env, kv, name, napi_float32_array, "Float32Array", &values)) goto fail;
+        if ((long long)values.length < kvn) {
+            tg_arg_fail(env, name, "expected at least %lld floats, got %lld", kvn, (long long)values.length);
+            goto fail;
+        }
+        seqs[i] = (tg_attention_seq){keys.data, values.data, first, rows, start};
     }
-    long long qn = rows * heads * head_dim, kvn = (start + rows) * kv_heads * head_dim;
-    if ((long long)q.length != qn) {
-        tg_arg_fail(env, "q", "expected rows x heads x headDim = %lld floats, got %lld", qn, (long long)q.length);
-        return NULL;
-    }
-    if ((long long)out.length != qn) {
-        tg_arg_fail(env, "out", "expected %lld floats, got %lld", qn, (long long)out.length);
-        return NULL;
-    }
-    if ((long long)keys.length < kvn) {
-        tg_arg_fail(env, "keys", "expected at least %lld floats, got %lld", kvn, (long long)keys.length);
-        return NULL;
-    }
-    if ((long long)values.length < kvn) {
-        tg_arg_fail(env, "values", "expected at least %lld floats, got %lld", kvn, (long long)values.length);
-        return NULL;
-    }
-    tg_attention_args a = {q.data, keys.data, values.data, rows, start, heads, kv_heads, head_dim, out.data};
+    tg_attention_args a = {q.data, seqs, count, heads, kv_heads, head_dim, out.data};
     tg_attention(isa, &a);
-    return argv[9];
+    free(seqs);
+    return argv[8];
+fail:
+    free(seqs);
+    return NULL;
+}
+
+/* rope(x, rows, heads, headDim, angles): angles holds [rows][half][cos, sin] (floatops.c) */
+static napi_value js_rope(napi_env env, napi_callback_info info) {
+    size_t argc = 5;
+    napi_value argv[5];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    tg_typed_view x, angles;
+    long long rows, heads, head_dim;
+    if (!tg_arg_typed(env, argv[0], "x", napi_float32_array, "Float32Array", &x)) return NULL;
+    if (!tg_arg_int(env, argv[1], "rows", 1, MAX_DIM, &rows)) return NULL;
+    if (!tg_arg_int(env, argv[2], "heads", 1, 4096, &heads)) return NULL;
+    if (!tg_arg_int(env, argv[3], "headDim", 1, 65536, &head_dim)) return NULL;
+    if (!tg_arg_typed(env, argv[4], "angles", napi_float64_array, "Float64Array", &angles)) return NULL;
+    if ((long long)x.length < rows * heads * head_dim)
+        return tg_arg_fail(env, "x", "expected at least rows x heads x headDim = %lld floats, got %lld",
+                           rows * heads * head_dim, (long long)x.length),
+               NULL;
+    const long long half = (long long)angles.length / (2 * rows);
+    if ((long long)angles.length != 2 * rows * half || 2 * half > head_dim)
+        return tg_arg_fail(env, "angles", "expected rows x 2 x (at most headDim / 2) doubles, got %lld (rows %lld)",
+                           (long long)angles.length, rows),
+               NULL;
+    tg_rope(x.data, rows, heads, head_dim, half, angles.data);
+    return argv[0];
 }
 
 /* tensorBytes(type, rows, cols) -> number (-1 when cols does not fit the block) */
@@ -683,6 +741,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
         {"dequantize", NULL, js_dequantize, NULL, NULL, NULL, napi_enumerable, NULL},
         {"quantizeActivations", NULL, js_quantize_activations, NULL, NULL, NULL, napi_enumerable, NULL},
         {"attention", NULL, js_attention, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"rope", NULL, js_rope, NULL, NULL, NULL, napi_enumerable, NULL},
         {"rmsNorm", NULL, js_rms_norm, NULL, NULL, NULL, napi_enumerable, NULL},
         {"gatedActivation", NULL, js_gated_activation, NULL, NULL, NULL, napi_enumerable, NULL},
         {"addInPlace", NULL, js_add_in_place, NULL, NULL, NULL, napi_enumerable, NULL},

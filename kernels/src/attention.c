@@ -1,12 +1,47 @@
 /*
- * Causal grouped-query attention over a KV cache, in fp32. Decode time is dominated by the
- * weights, but attention grows with the context: at a few hundred positions a scripted loop
- * costs as much as all the matmuls, so it runs here, one (query row, head) pair per task.
+ * Causal grouped-query attention over KV caches, in fp32, for every sequence of a batched step in
+ * one pool job. Decode time is dominated by the weights, but attention grows with the context and
+ * with the batch: one call per sequence and a dot-product call per position made it the largest
+ * single cost of a batched nano step. Here a task is one (sequence, row, KV head): the query heads
+ * that share the KV head (GQA) read each key and value row once, through the ISA's attend_group
+ * (vector scores, exp and V sums on AVX2 / AVX-512; the plain C below is the reference). A task's
+ * result depends only on its own row, head and cache, so a sequence's attention is the same bits
+ * whatever else shares the call, however the tasks are split and on any number of threads.
  */
 #include <math.h>
 #include <string.h>
 
 #include "tg.h"
+
+/* Plain C: double dot products and sum, libm expf, the softmax weight applied per position. */
+void tg_attend_group_ref(const tg_attend_group_args *g) {
+    const int64_t dim = g->head_dim;
+    const float scale = 1.0f / sqrtf((float)dim);
+    for (int64_t h = 0; h < g->group; h++) {
+        const float *q = g->q + h * dim;
+        float *out = g->out + h * dim, *scores = g->scores;
+        float max = -INFINITY;
+        for (int64_t t = 0; t < g->visible; t++) {
+            const float *k = g->keys + t * g->kv_stride;
+            double dot = 0.0;
+            for (int64_t d = 0; d < dim; d++) dot += (double)q[d] * (double)k[d];
+            scores[t] = (float)dot * scale;
+            if (scores[t] > max) max = scores[t];
+        }
+        double total = 0.0;
+        for (int64_t t = 0; t < g->visible; t++) {
+            scores[t] = expf(scores[t] - max);
+            total += scores[t];
+        }
+        const float inv = (float)(1.0 / total);
+        memset(out, 0, sizeof(float) * (size_t)dim);
+        for (int64_t t = 0; t < g->visible; t++) {
+            const float w = scores[t] * inv;
+            const float *v = g->values + t * g->kv_stride;
+            for (int64_t d = 0; d < dim; d++) out[d] += w * v[d];
+        }
+    }
+}
 
 typedef struct {
     const tg_isa_ops *isa;
@@ -16,34 +51,32 @@ typedef struct {
 static void attention_task(void *ctx, int64_t task, int thread) {
     const attention_job *job = ctx;
     const tg_attention_args *a = job->a;
-    const int64_t r = task / a->heads, h = task % a->heads;
-    const int64_t visible = a->start + r + 1, dim = a->head_dim;
-    const int64_t kv_row = a->kv_heads * dim, kv_off = (h / (a->heads / a->kv_heads)) * dim;
-    const float *q = a->q + (r * a->heads + h) * dim;
-    float *out = a->out + (r * a->heads + h) * dim;
-    float *scores = tg_pool_scratch(thread, sizeof(float) * (size_t)visible);
-    const float scale = 1.0f / sqrtf((float)dim);
-
-    float max = -INFINITY;
-    for (int64_t t = 0; t < visible; t++) {
-        scores[t] = job->isa->dot_f32(q, a->keys + t * kv_row + kv_off, dim) * scale;
-        if (scores[t] > max) max = scores[t];
-    }
-    double total = 0.0;
-    for (int64_t t = 0; t < visible; t++) {
-        scores[t] = expf(scores[t] - max);
-        total += scores[t];
-    }
-    const float inv = (float)(1.0 / total);
-    memset(out, 0, sizeof(float) * (size_t)dim);
-    for (int64_t t = 0; t < visible; t++) {
-        const float w = scores[t] * inv;
-        const float *v = a->values + t * kv_row + kv_off;
-        for (int64_t d = 0; d < dim; d++) out[d] += w * v[d];
-    }
+    /* a step holds a few sequences: walking them is cheaper than a table to search */
+    const tg_attention_seq *seq = a->seqs;
+    int64_t local = task;
+    while (local >= seq->rows * a->kv_heads) local -= (seq++)->rows * a->kv_heads;
+    const int64_t r = local / a->kv_heads, kv = local % a->kv_heads;
+    const int64_t group = a->heads / a->kv_heads, dim = a->head_dim;
+    const int64_t visible = seq->start + r + 1;
+    const int64_t padded = (visible + TG_ATTN_PAD - 1) / TG_ATTN_PAD * TG_ATTN_PAD;
+    const int64_t at = ((seq->first + r) * a->heads + kv * group) * dim;
+    tg_attend_group_args g = {
+        .q = a->q + at,
+        .keys = seq->keys + kv * dim,
+        .values = seq->values + kv * dim,
+        .kv_stride = a->kv_heads * dim,
+        .visible = visible,
+        .head_dim = dim,
+        .group = group,
+        .scores = tg_pool_scratch(thread, sizeof(float) * (size_t)(group * padded)),
+        .out = a->out + at,
+    };
+    job->isa->attend_group(&g);
 }
 
 void tg_attention(const tg_isa_ops *isa, const tg_attention_args *a) {
+    int64_t tasks = 0;
+    for (int64_t s = 0; s < a->count; s++) tasks += a->seqs[s].rows * a->kv_heads;
     attention_job job = {isa, a};
-    tg_pool_run(a->rows * a->heads, attention_task, &job);
+    tg_pool_run(tasks, attention_task, &job);
 }

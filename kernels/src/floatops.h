@@ -15,5 +15,8 @@ void tg_rms_norm(const float *x, const float *weight, int64_t rows, int64_t n, d
 void tg_gated_activation(int kind, const float *gate, const float *up, int64_t n, float *out);
 void tg_add_in_place(float *x, const float *delta, int64_t n);
 void tg_scale_in_place(float *x, double scale, int64_t n);
+/* NeoX RoPE in place: in each head of each row, x[i], x[i + half] rotate by angles[(r * half + i) * 2 + {0, 1}]
+ * (cos, sin), in double as the JS it replaced, rounded to float once */
+void tg_rope(float *x, int64_t rows, int64_t heads, int64_t head_dim, int64_t half, const double *angles);
 
 #endif

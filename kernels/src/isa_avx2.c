@@ -297,6 +297,9 @@ void tg_avx2_gemv_ternary_multi(const tg_ternary_args *a, int64_t row0, int64_t 
 int tg_avx2_gemv_float_multi(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t m,
                              int64_t row0, int64_t row1, float *y, int64_t y_stride);
 
+/* attention_avx2.c: one attention task */
+void tg_avx2_attend_group(const tg_attend_group_args *g);
+
 const tg_isa_ops tg_isa_avx2 = {
     .name = "avx2",
     .gemv_ternary = gemv_ternary,
@@ -310,4 +313,5 @@ const tg_isa_ops tg_isa_avx2 = {
     .gemv_q8_0 = gemv_q8_0,
     .gemv_float_multi = tg_avx2_gemv_float_multi,
     .read_sum = read_sum,
+    .attend_group = tg_avx2_attend_group,
 };

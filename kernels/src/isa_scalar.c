@@ -225,4 +225,5 @@ const tg_isa_ops tg_isa_scalar = {
     .dot_f32 = dot_f32,
     .gemv_q8_0 = gemv_q8_0,
     .read_sum = read_sum,
+    .attend_group = tg_attend_group_ref,
 };

@@ -212,6 +212,8 @@ typedef struct {
                             int64_t row0, int64_t row1, float *y, int64_t y_stride);
     /* Sum of a read-only buffer, used to measure the machine's read bandwidth. */
     double (*read_sum)(const float *p, int64_t count);
+    /* One attention task (tg_attend_group_args, at attention below); the paths agree to float rounding. */
+    void (*attend_group)(const struct tg_attend_group_args_s *g);
 } tg_isa_ops;
 
 extern const tg_isa_ops tg_isa_scalar;
@@ -288,15 +290,35 @@ void tg_quantize_row_q8_0(const float *x, int64_t k, int8_t *q, float *d);
 double tg_read_bandwidth(const tg_isa_ops *isa, int64_t bytes, int passes);
 
 /* ---- attention (attention.c) ---- */
+/* One sequence of a batched attention call: its query rows in the stacked batch and its cache. */
 typedef struct {
-    const float *q;      /* [rows][heads * head_dim], rotated */
     const float *keys;   /* [positions][kv_heads * head_dim], positions >= start + rows */
     const float *values; /* same layout as keys */
-    int64_t rows, start; /* query row r sits at position start + r and sees positions 0..start+r */
+    int64_t first, rows; /* its query rows first..first+rows-1 of the batch */
+    int64_t start;       /* row first + r sits at position start + r and sees positions 0..start+r */
+} tg_attention_seq;
+typedef struct {
+    const float *q; /* [batch rows][heads * head_dim], rotated */
+    const tg_attention_seq *seqs;
+    int64_t count;
     int64_t heads, kv_heads, head_dim;
-    float *out; /* [rows][heads * head_dim] */
+    float *out; /* [batch rows][heads * head_dim]; rows no sequence names are left alone */
 } tg_attention_args;
+/* Causal grouped-query attention for every sequence of a step in one pool job, one task per
+ * (sequence, row, KV head): a (row, head)'s result depends on nothing else in the call. */
 void tg_attention(const tg_isa_ops *isa, const tg_attention_args *a);
+/* One task: the `group` query heads of a row that share one KV head. */
+typedef struct tg_attend_group_args_s {
+    const float *q;      /* [group][head_dim] */
+    const float *keys;   /* this KV head's slice of position 0; position t at keys + t * kv_stride */
+    const float *values; /* the same for values */
+    int64_t kv_stride, visible, head_dim, group;
+    float *scores; /* scratch: [group][padded], padded = visible rounded up to TG_ATTN_PAD */
+    float *out;    /* [group][head_dim] */
+} tg_attend_group_args;
+#define TG_ATTN_PAD 16
+/* The plain C reference (the scalar path's attend_group). */
+void tg_attend_group_ref(const tg_attend_group_args *g);
 
 /* ---- dispatch (cpu.c) ---- */
 typedef struct {

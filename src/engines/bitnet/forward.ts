@@ -12,14 +12,15 @@
  *
  * `forwardBatch` advances several sequences in one step: their tokens are stacked into one
  * batch of rows, so every linear layer (q/k/v, o, gate/up, down, head) is one M-row matmul that
- * streams each weight once, while RoPE, the KV store and attention run per sequence on its own
- * cache and positions. A sequence may bring several tokens (prefill) beside others' one (decode).
+ * streams each weight once; RoPE rotates each row at its own position, the KV store writes each
+ * sequence's rows into its own cache, and attention is one native call in which each sequence's
+ * rows attend over their own cache. A sequence may bring several tokens (prefill) beside others' one (decode).
  * Every step between matmuls is per row and the kernels give each row of an M-row product
  * exactly its M = 1 result, so a sequence's logits are bit for bit those of running it alone.
  * `forward` (one sequence) is the batch of one.
  */
 import {
-  attention,
+  attentionBatch,
   dequantize,
   floatOps,
   type Isa,
@@ -167,10 +168,12 @@ export class BitNetForward {
       this.embed(step.tokens, s.x.subarray(r * this.config.embedding));
       r += step.tokens.length;
     }
+    // every row's rotation, once for all layers
+    const angles = this.rope.angles(placed.flatMap((p) => Array.from({ length: p.rows }, (_, r) => p.start + r)));
     this.options.profile?.lap("embed");
     for (let l = 0; l < this.config.layers; l++) {
       const layer = this.weights.layers[l] as LayerWeights;
-      this.attentionBlock(l, layer, s, placed);
+      this.attentionBlock(l, layer, s, placed, angles);
       this.feedForwardBlock(layer, s);
     }
     for (const p of placed) p.cache.length += p.rows;
@@ -259,7 +262,13 @@ export class BitNetForward {
     return y;
   }
 
-  private attentionBlock(l: number, w: LayerWeights, s: Scratch, placed: readonly Placed[]): void {
+  private attentionBlock(
+    l: number,
+    w: LayerWeights,
+    s: Scratch,
+    placed: readonly Placed[],
+    angles: Float64Array,
+  ): void {
     const c = this.config;
     const rows = s.rows;
     const p = this.options.profile;
@@ -269,34 +278,27 @@ export class BitNetForward {
     p?.lap("norms");
     this.linearShared([w.q, w.k, w.v], s.norm, rows, [s.q, s.k, s.v]);
     p?.lap("ternary q,k,v");
-    for (const seq of placed) {
-      this.rope.apply(s.q.subarray(seq.first * qDim), seq.rows, c.heads, seq.start);
-      this.rope.apply(s.k.subarray(seq.first * kv), seq.rows, c.kvHeads, seq.start);
-    }
+    this.rope.apply(s.q, rows, c.heads, angles);
+    this.rope.apply(s.k, rows, c.kvHeads, angles);
     p?.lap("rope");
     for (const seq of placed) {
-      for (let r = 0; r < seq.rows; r++) {
-        const at = (seq.first + r) * kv;
-        seq.cache.store(l, seq.start + r, s.k.subarray(at, at + kv), s.v.subarray(at, at + kv));
-      }
+      const rowsOf = (x: Float32Array) => x.subarray(seq.first * kv, (seq.first + seq.rows) * kv);
+      seq.cache.store(l, seq.start, rowsOf(s.k), rowsOf(s.v));
     }
     p?.lap("kv store");
-    for (const seq of placed) {
-      const q = s.q.subarray(seq.first * qDim, (seq.first + seq.rows) * qDim);
-      const out = s.attn.subarray(seq.first * qDim, (seq.first + seq.rows) * qDim);
-      attention(
-        q,
-        seq.cache.keys[l] as Float32Array,
-        seq.cache.values[l] as Float32Array,
-        seq.rows,
-        seq.start,
-        c,
-        out,
-        {
-          isa: this.options.isa,
-        },
-      );
-    }
+    attentionBatch(
+      s.q,
+      placed.map((seq) => ({
+        keys: seq.cache.keys[l] as Float32Array,
+        values: seq.cache.values[l] as Float32Array,
+        first: seq.first,
+        rows: seq.rows,
+        start: seq.start,
+      })),
+      c,
+      s.attn,
+      { isa: this.options.isa },
+    );
     p?.lap("attention");
     rmsNorm(s.attn, w.attnSubNorm, rows, c.rmsEpsilon, s.attn);
     p?.lap("norms");

@@ -1,8 +1,8 @@
 /**
  * The float operations between the matmuls. RMSNorm and the gated activation are native
  * (`floatOps`, kernels/src/floatops.c): as JS loops they were ~7% of a 2B-4T decode token on one
- * core; natively they are a few microseconds and give the same bits on every CPU. RoPE stays
- * here: it is a few hundred cos/sin a token.
+ * core; natively they are a few microseconds and give the same bits on every CPU. RoPE's cos/sin
+ * are computed here once a step (Math.cos/sin, as before) and applied natively to every row.
  */
 import { floatOps } from "../../../kernels/index.js";
 
@@ -28,24 +28,26 @@ export class Rope {
     this.inverseFrequency = Float64Array.from({ length: ropeDim / 2 }, (_, i) => base ** ((-2 * i) / ropeDim));
   }
 
-  /** Rotates `rows` rows of `heads` heads in place; row r sits at position start + r. */
-  apply(x: Float32Array, rows: number, heads: number, start: number): void {
+  /**
+   * cos and sin of every rotation angle for rows at `positions`: [row][ropeDim/2][cos, sin], computed
+   * once a step and shared by every layer's queries and keys.
+   */
+  angles(positions: readonly number[]): Float64Array {
     const half = this.inverseFrequency.length;
-    for (let r = 0; r < rows; r++) {
-      const position = start + r;
+    const out = new Float64Array(positions.length * half * 2);
+    positions.forEach((position, r) => {
       for (let i = 0; i < half; i++) {
         const angle = position * this.inverseFrequency[i]!;
-        const cos = Math.cos(angle);
-        const sin = Math.sin(angle);
-        for (let h = 0; h < heads; h++) {
-          const at = (r * heads + h) * this.headDim + i;
-          const a = x[at]!;
-          const b = x[at + half]!;
-          x[at] = a * cos - b * sin;
-          x[at + half] = a * sin + b * cos;
-        }
+        out[(r * half + i) * 2] = Math.cos(angle);
+        out[(r * half + i) * 2 + 1] = Math.sin(angle);
       }
-    }
+    });
+    return out;
+  }
+
+  /** Rotates `rows` rows of `heads` heads in place, row r by its angles from `angles`. */
+  apply(x: Float32Array, rows: number, heads: number, angles: Float64Array): void {
+    floatOps.rope(x, rows, heads, this.headDim, angles);
   }
 }
 
