@@ -272,7 +272,6 @@ export class BitNetForward {
     const c = this.config;
     const rows = s.rows;
     const p = this.options.profile;
-    const qDim = c.heads * c.headDim;
     const kv = c.kvHeads * c.headDim;
     rmsNorm(s.x, w.attnNorm, rows, c.rmsEpsilon, s.norm);
     p?.lap("norms");
