@@ -26,7 +26,7 @@
  * is read against the best split, each engine's aggregate counted as a share of its solo aggregate).
  *
  * --nano-instances K serves nano-b158 as K instances (`instances` in the config: K worker threads,
- * each with its own copy of the model, ceil(n / K) slots and threads / K kernel threads); its
+ * each with its own copy of the model, ceil(n / K) slots and every kernel thread, shared out by the CPU budget); its
  * single-stream row is then also measured as one instance with every thread (`nano-b158 x1`), the
  * best a single stream gets, and the target is printed against both.
  *
@@ -316,7 +316,8 @@ const find = (model: string, engine: Row["engine"], n: number) =>
   rows.find((r) => r.model === model && r.engine === engine && r.concurrency === n);
 
 if (models.includes("nano-b158")) {
-  const threadsEach = Math.max(1, Math.floor(threads / nanoInstances));
+  // every instance may use every thread: the CPU budget gives each busy one its share (one core each when all are busy)
+  const threadsEach = threads;
   for (const n of levels) push(await measurePool("nano-b158", NANO_B158, n, nanoInstances, threadsEach));
   if (nanoInstances > 1) push({ ...(await measurePool("nano-b158", NANO_B158, 1)), model: "nano-b158 x1" });
 }
