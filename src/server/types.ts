@@ -32,7 +32,12 @@ export type VariantRuntime = Pick<
   "name" | "state" | "error" | "info" | "slots" | "running" | "waiting" | "generate"
 > &
   // without waitingAtOrAbove, a request of any priority is taken to wait behind all of `waiting`
-  Partial<Pick<VariantWorker, "kvTokensInUse" | "batchSize" | "waitingAtOrAbove" | "pendingLoadMs" | "prewarm">>;
+  Partial<
+    Pick<
+      VariantWorker,
+      "kvTokensInUse" | "batchSize" | "waitingAtOrAbove" | "pendingLoadMs" | "prewarm" | "cpuTurnStats"
+    >
+  >;
 
 export interface ServedVariant {
   readonly config: VariantProfile;

@@ -24,7 +24,7 @@ import { QueueFullError, type VariantWorker } from "../../engines/pool/index.js"
 import { Gateway } from "../gateway/gateway.js";
 import { answers, failsAfterOneToken, failsAtOnce, type Script, scripted } from "../outcome/testkit.js";
 import { CountingLimiter, MapDirectory, memoryLog, TEST_TIERS, TINY_CONFIGS } from "../testkit.js";
-import type { CanaryPolicy } from "./versions.js";
+import { type CanaryPolicy, VariantVersions } from "./versions.js";
 
 const NAME = "tiny-b158";
 const SHA = "a".repeat(64);
@@ -56,6 +56,16 @@ function scriptedWorker(name: string, script: () => Script): VariantWorker & { c
   };
   return worker;
 }
+
+describe("a served variant behind its versions", () => {
+  it("shows the stable worker's CPU-budget totals, which the metrics read", () => {
+    const stats = { turns: 7, waitMs: 3, heldMs: 11, cores: 1 };
+    const worker = { ...scriptedWorker(NAME, () => answers("x")), cpuTurnStats: stats };
+    const config = TINY_CONFIGS.find((c) => c.name === NAME)!;
+    const versions = new VariantVersions([{ config, worker }], undefined, memoryLog());
+    expect(versions.served[0]?.worker.cpuTurnStats).toEqual(stats);
+  });
+});
 
 const slow: Script = async (onToken, signal) => {
   await new Promise((resolve) => setTimeout(resolve, 25));

@@ -162,6 +162,10 @@ class VersionedVariant implements VariantRuntime {
   get batchSize() {
     return this.stable.worker.batchSize;
   }
+  /** the stable worker's CPU-budget totals (the metrics' cpu_turns, cpu_cores, cpu_turn_wait) */
+  get cpuTurnStats() {
+    return this.stable.worker.cpuTurnStats;
+  }
   generate(...args: Parameters<VariantRuntime["generate"]>) {
     return this.stable.worker.generate(...args);
   }
