@@ -8,8 +8,8 @@
  * bare cost per job (16 empty tasks) and the ternary GEMV's speed on a 420 KB weight in L2.
  *
  *   R=$PWD; S=$R/kernels/src; cd "$(mktemp -d)"; F="-O3 -std=gnu11 -ffp-contract=off -fno-strict-aliasing"
- *   gcc $F -c -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx2 -mfma -mf16c $S/isa_avx512*.c $S/head_*avx512.c
- *   gcc $F -c -mavx2 -mfma -mf16c $S/isa_avx2*.c $S/head_multi_avx2.c
+ *   gcc $F -c -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx2 -mfma -mf16c $S/isa_avx512*.c $S/head_*avx512.c $S/attention_avx512.c
+ *   gcc $F -c -mavx2 -mfma -mf16c $S/isa_avx2*.c $S/head_multi_avx2.c $S/attention_avx2.c
  *   gcc $F -I$S $R/bench/decode-stream.c $S/{attention,cpu,floatops,formats,isa_scalar,matmul,pool,small_m}.c *.o \
  *       -lpthread -lm -o /tmp/decode-stream
  *   [TRITGATE_ISA=avx2] /tmp/decode-stream [threads=2] [tokens=20] [q8_0|f16 head] [tq2_0|i2_s layers]

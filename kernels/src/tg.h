@@ -167,6 +167,9 @@ typedef struct {
     float *y;            /* [n] */
 } tg_q8_0_args;
 
+/* attention's per-group arguments (defined below), reached through the ISA table */
+struct tg_attend_group_args_s;
+
 /* One instruction set's implementation of the hot operations. */
 typedef struct {
     const char *name;
