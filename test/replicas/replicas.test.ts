@@ -292,8 +292,13 @@ describe("two replicas on one Postgres and one Redis", () => {
       expect(r.expected).toBeGreaterThan(1);
       // exactly what one limiter admits, not what two counting apart would (twice that)
       expect(r.admitted).toHaveLength(r.expected);
-      // both replicas admitted some: the burst really was split
-      expect(new Set(r.admitted.map((a) => a.replica)).size).toBe(2);
+      // the burst really was split: each replica was asked more than the limit, so two limiters counting
+      // apart would each admit up to the limit (2x in all), and one shared limiter admits it once. Which
+      // replica's requests reach the shared counter first is a race, so who got the admitted ones is not
+      for (const replica of [0, 1]) {
+        const asked = [...r.admitted, ...r.refused].filter((a) => a.replica === replica).length;
+        expect(asked).toBeGreaterThan(r.expected);
+      }
       // every admitted answer billed what it reserved, so no settle moved a counter
       for (const a of r.admitted) expect(a.totalTokens).toBe(tokens);
     }
