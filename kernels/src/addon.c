@@ -644,14 +644,19 @@ static napi_value js_hardware(napi_env env, napi_callback_info info) {
     return report;
 }
 
-static napi_value js_set_threads(napi_env env, napi_callback_info info) {
+/* fn(threads) for a JS call with one `threads` argument (1..256), returning what fn returns */
+static napi_value call_with_threads(napi_env env, napi_callback_info info, int (*fn)(int)) {
     size_t argc = 1;
     napi_value argv[1], result;
     napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
     long long n = 1;
     if (!tg_arg_int(env, argv[0], "threads", 1, 256, &n)) return NULL;
-    napi_create_int32(env, tg_pool_set_threads((int)n), &result);
+    napi_create_int32(env, fn((int)n), &result);
     return result;
+}
+
+static napi_value js_set_threads(napi_env env, napi_callback_info info) {
+    return call_with_threads(env, info, tg_pool_set_threads);
 }
 
 static napi_value js_take_most_jobs(napi_env env, napi_callback_info info) {
@@ -671,13 +676,7 @@ static napi_value js_park_threads(napi_env env, napi_callback_info info) {
 
 /* setActiveThreads(n) -> the threads jobs now use; poolThreadTasks() -> tasks run per pool thread */
 static napi_value js_set_active_threads(napi_env env, napi_callback_info info) {
-    size_t argc = 1;
-    napi_value argv[1], result;
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-    long long n = 1;
-    if (!tg_arg_int(env, argv[0], "threads", 1, 256, &n)) return NULL;
-    napi_create_int32(env, tg_pool_set_active((int)n), &result);
-    return result;
+    return call_with_threads(env, info, tg_pool_set_active);
 }
 
 static napi_value js_pool_thread_tasks(napi_env env, napi_callback_info info) {

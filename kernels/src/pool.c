@@ -273,31 +273,34 @@ int tg_pool_set_active(int n) {
     return n > threads ? threads : n;
 }
 
+/* The calling thread's jobs on a pool of `threads`: its active count, or all of them. */
+static int threads_for_caller(int threads) { return caller_active < 1 || caller_active > threads ? threads : caller_active; }
+
+/* A job no other thread takes part in, run on its caller. */
+static void run_on_caller(int64_t ntasks, tg_task_fn fn, void *ctx) {
+    job_begins();
+    for (int64_t t = 0; t < ntasks; t++) fn(ctx, t, 0);
+    atomic_fetch_add_explicit(&pool.tasks_run[0].n, ntasks, memory_order_relaxed);
+    job_ends();
+}
+
 void tg_pool_run(int64_t ntasks, tg_task_fn fn, void *ctx) {
     if (ntasks <= 0) return;
-    int threads = started_threads();
-    int active = caller_active;
-    int use = active < 1 || active > threads ? threads : active;
-    if (ntasks == 1 || use == 1) {
-        /* no other thread takes part: no lock, so other callers' jobs run meanwhile */
-        job_begins();
-        for (int64_t t = 0; t < ntasks; t++) fn(ctx, t, 0);
-        atomic_fetch_add_explicit(&pool.tasks_run[0].n, ntasks, memory_order_relaxed);
-        job_ends();
+    if (ntasks == 1 || threads_for_caller(started_threads()) == 1) {
+        /* no lock, so other callers' jobs run meanwhile */
+        run_on_caller(ntasks, fn, ctx);
         return;
     }
     pthread_mutex_lock(&pool.job_lock);
-    job_begins();
     ensure_started();
-    /* the pool may have been resized since `threads` was read */
-    use = active < 1 || active > pool.threads ? pool.threads : active;
+    /* the pool may have been resized since it was read without the lock */
+    const int use = threads_for_caller(pool.threads);
     if (use == 1) {
-        for (int64_t t = 0; t < ntasks; t++) fn(ctx, t, 0);
-        atomic_fetch_add_explicit(&pool.tasks_run[0].n, ntasks, memory_order_relaxed);
-        job_ends();
+        run_on_caller(ntasks, fn, ctx);
         pthread_mutex_unlock(&pool.job_lock);
         return;
     }
+    job_begins();
     pool.job_id++;
     atomic_store_explicit(&pool.job_threads, use, memory_order_relaxed);
     atomic_store_explicit(&pool.fn, fn, memory_order_relaxed);

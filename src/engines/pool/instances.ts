@@ -65,18 +65,24 @@ function pick(members: readonly VariantWorker[]): VariantWorker {
   );
 }
 
+/** The loaded instances' info as one variant's: the first one's, with their KV budgets summed when all say. */
+function combinedInfo(infos: readonly VariantInfo[]): VariantInfo {
+  const info = infos[0] as VariantInfo;
+  const budgets = infos.map((i) => i.kvTokenBudget);
+  return budgets.every((b) => b !== undefined) ? { ...info, kvTokenBudget: sum(budgets as number[]) } : info;
+}
+
 function groupOf(members: readonly VariantWorker[]): VariantWorker {
   const first = members[0] as VariantWorker;
   // loaded once every instance settled: with the loaded ones' KV budgets, or the first failure when none loaded
   const ready: Promise<VariantInfo> = Promise.allSettled(members.map((m) => m.ready)).then((settled) => {
     const loaded = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
-    const info = loaded[0];
-    if (!info) throw (settled[0] as PromiseRejectedResult).reason;
-    const budgets = loaded.map((i) => i.kvTokenBudget);
-    return budgets.every((b) => b !== undefined) ? { ...info, kvTokenBudget: sum(budgets as number[]) } : info;
+    if (loaded.length === 0) throw (settled[0] as PromiseRejectedResult).reason;
+    return combinedInfo(loaded);
   });
   // like a single worker's: a load failure is reported through `state`/`error`, never unhandled
   ready.catch(() => {});
+  const total = (read: (m: VariantWorker) => number) => sum(members.map(read));
   const nullableSum = (values: ReadonlyArray<number | null>) =>
     values.every((v) => v === null) ? null : sum(values.map((v) => v ?? 0));
   return {
@@ -93,27 +99,25 @@ function groupOf(members: readonly VariantWorker[]): VariantWorker {
     get info() {
       const infos = members.map((m) => m.info);
       if (infos.some((i) => i === undefined)) return members.find((m) => m.info)?.info;
-      const budgets = infos.map((i) => i?.kvTokenBudget);
-      const info = infos[0] as VariantInfo;
-      return budgets.every((b) => b !== undefined) ? { ...info, kvTokenBudget: sum(budgets as number[]) } : info;
+      return combinedInfo(infos as VariantInfo[]);
     },
     get slots() {
-      return sum(members.map((m) => m.slots));
+      return total((m) => m.slots);
     },
     get running() {
-      return sum(members.map((m) => m.running));
+      return total((m) => m.running);
     },
     get waiting() {
-      return sum(members.map((m) => m.waiting));
+      return total((m) => m.waiting);
     },
     waitingAtOrAbove(priority) {
       return pick(members).waitingAtOrAbove(priority);
     },
     get kvTokensInUse() {
-      return sum(members.map((m) => m.kvTokensInUse));
+      return total((m) => m.kvTokensInUse);
     },
     get kvTokensReserved() {
-      return sum(members.map((m) => m.kvTokensReserved));
+      return total((m) => m.kvTokensReserved);
     },
     get kvTokenCapacity() {
       return nullableSum(members.map((m) => m.kvTokenCapacity));
@@ -130,10 +134,10 @@ function groupOf(members: readonly VariantWorker[]): VariantWorker {
       };
     },
     get restarts() {
-      return sum(members.map((m) => m.restarts));
+      return total((m) => m.restarts);
     },
     get unloads() {
-      return sum(members.map((m) => m.unloads));
+      return total((m) => m.unloads);
     },
     get pendingLoadMs() {
       return pick(members).pendingLoadMs;
