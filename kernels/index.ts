@@ -227,6 +227,26 @@ export const floatOps = {
   },
 } as const;
 
+/**
+ * The sampler's pass over one row of logits, bit for bit the JS it replaced (`loadLogits` then
+ * `sumExpShifted` in src/engines/sampler/logprobs.ts, with fastexp.ts's exp): the first `n` logits,
+ * cleaned (NaN → -Infinity, +Infinity → the largest double), into `x`; exp(x[i] - max) into `w`; and
+ * `[max, argmax, sumExp]` into `stats` (argmax the lowest id holding the maximum, -1 with max -Infinity;
+ * the sum in index order, 0 when max is -Infinity). `x` and `w` may be null when the caller needs
+ * only the statistics. `isa`: the AVX-512 path (same bits, ~5x faster) or the plain one, which the
+ * others use; default as for `matmul`.
+ */
+export function logitStats(
+  logits: Float32Array,
+  n: number,
+  stats: Float64Array,
+  x: Float64Array | null,
+  w: Float64Array | null,
+  isa?: Isa,
+): void {
+  native.logitStats(isa, logits, n, stats, x, w);
+}
+
 /** Bytes a packed [rows x cols] tensor occupies, or -1 when cols does not fit the block. */
 export function tensorBytes(type: WeightType, rows: number, cols: number): number {
   return native.tensorBytes(typeId(type, "type"), rows, cols);

@@ -73,6 +73,15 @@ export interface NativeKernels {
   gatedActivation(kind: 0 | 1, gate: Float32Array, up: Float32Array, out: Float32Array): Float32Array;
   addInPlace(x: Float32Array, delta: Float32Array): Float32Array;
   scaleInPlace(x: Float32Array, scale: number): Float32Array;
+  /** stats = [max, argmax, sumExp] of the first n clean logits; x and w are filled unless null */
+  logitStats(
+    isa: IsaArg,
+    logits: Float32Array,
+    n: number,
+    stats: Float64Array,
+    x: Float64Array | null,
+    w: Float64Array | null,
+  ): void;
   trainerCreate(
     config: NativeTrainerConfig,
     params: Float32Array,

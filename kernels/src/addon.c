@@ -479,6 +479,51 @@ static napi_value js_scale_in_place(napi_env env, napi_callback_info info) {
     return argv[0];
 }
 
+/* an optional Float64Array of at least n values: null and undefined give NULL */
+static int optional_doubles(napi_env env, napi_value v, const char *name, long long n, double **out) {
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
+    if (t == napi_null || t == napi_undefined) {
+        *out = NULL;
+        return 1;
+    }
+    tg_typed_view view;
+    if (!tg_arg_typed(env, v, name, napi_float64_array, "Float64Array, null or undefined", &view)) return 0;
+    if ((long long)view.length < n)
+        return tg_arg_fail(env, name, "expected at least %lld values, got %lld", n, (long long)view.length);
+    *out = view.data;
+    return 1;
+}
+
+/* logitStats(isa, logits, n, stats, x, w): stats = [max, argmax, sumExp] of the first n clean logits; the
+ * clean logits into x and exp(x - max) into w unless they are null. The AVX-512 path for isa avx512, the
+ * plain one (same bits) for the others. */
+static napi_value js_logit_stats(napi_env env, napi_callback_info info) {
+    size_t argc = 6;
+    napi_value argv[6];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    const tg_isa_ops *isa;
+    tg_typed_view logits, stats;
+    long long n;
+    double *x, *w;
+    if (!get_isa(env, argv[0], &isa)) return NULL;
+    if (!tg_arg_typed(env, argv[1], "logits", napi_float32_array, "Float32Array", &logits)) return NULL;
+    if (!tg_arg_int(env, argv[2], "n", 0, (long long)logits.length, &n)) return NULL;
+    if (!tg_arg_typed(env, argv[3], "stats", napi_float64_array, "Float64Array", &stats)) return NULL;
+    if (stats.length < 3) {
+        tg_arg_fail(env, "stats", "expected at least %lld values, got %lld", 3, (long long)stats.length);
+        return NULL;
+    }
+    if (!optional_doubles(env, argv[4], "x", n, &x) || !optional_doubles(env, argv[5], "w", n, &w)) return NULL;
+    tg_logit_stats_result r;
+    tg_logit_stats(isa == &tg_isa_avx512, logits.data, n, x, w, &r);
+    double *out = stats.data;
+    out[0] = r.max;
+    out[1] = (double)r.argmax;
+    out[2] = r.sum_exp;
+    return NULL;
+}
+
 /* attention(isa, q, keys[], values[], spans, heads, kvHeads, headDim, out) -> out; spans holds
  * [first, rows, start] per sequence (keys[i], values[i] its cache) */
 static napi_value js_attention(napi_env env, napi_callback_info info) {
@@ -745,6 +790,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
         {"gatedActivation", NULL, js_gated_activation, NULL, NULL, NULL, napi_enumerable, NULL},
         {"addInPlace", NULL, js_add_in_place, NULL, NULL, NULL, napi_enumerable, NULL},
         {"scaleInPlace", NULL, js_scale_in_place, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"logitStats", NULL, js_logit_stats, NULL, NULL, NULL, napi_enumerable, NULL},
         {"tensorBytes", NULL, js_tensor_bytes, NULL, NULL, NULL, napi_enumerable, NULL},
         {"hardware", NULL, js_hardware, NULL, NULL, NULL, napi_enumerable, NULL},
         {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -22,8 +22,9 @@ export interface RawStats {
 }
 
 /**
- * Copies the first `n` logits into `out` as float64, cleaned, and finds the maximum in the same pass. This runs
- * over the whole vocabulary every step, so the usual case (every logit finite or -Infinity) is a bare copy and
+ * Copies the first `n` logits into `out` as float64, cleaned, and finds the maximum in the same pass. With
+ * sumExpShifted this is the reference for the kernels' `logitStats`, which the Sampler runs instead (one native
+ * pass, the same bits: row-pass.test.ts). The usual case (every logit finite or -Infinity) is a bare copy and
  * compare; a +Infinity or NaN anywhere sends the step through the cleaning pass instead, which gives the same
  * result the fast pass gives wherever both apply.
  */
@@ -60,8 +61,9 @@ function loadCleaned(logits: Float32Array, n: number, out: Float64Array): RawSta
 }
 
 /**
- * Fills weights[i] = exp(x[i] - max) for i < n and returns their sum, so that
+ * Fills weights[i] = exp(x[i] - max) for i < n and returns their sum in index order, so that
  * log_softmax(x)[i] = (x[i] - max) - log(result). Keeping the weights lets temperature 1 sampling reuse them.
+ * The reference for the kernels' `logitStats` (see loadLogits).
  */
 export function sumExpShifted(x: Float64Array, n: number, max: number, weights: Float64Array): number {
   let sum = 0;

@@ -1,7 +1,8 @@
 /** The token sampler shared by the BitNet and ONNX engines. */
 
+import { logitStats } from "../../../kernels/index.js";
 import { expNonPositive } from "./fastexp.js";
-import { cleanLogit, loadLogits, sumExpShifted, topLogprobs } from "./logprobs.js";
+import { cleanLogit, topLogprobs } from "./logprobs.js";
 import {
   type ResolvedSamplingParams,
   resolveSamplingParams,
@@ -9,7 +10,7 @@ import {
   type SamplingParams,
   validateSamplingParams,
 } from "./params.js";
-import { applyLogitBias, applyPenalties, type PenaltyConfig } from "./penalties.js";
+import { applyLogitBias, applyPenalties, hasPenalties, type PenaltyConfig } from "./penalties.js";
 import { Rng, randomSeed } from "./rng.js";
 import { scratchFor } from "./scratch.js";
 import { argmax, type Candidates, nucleusCut, topKInto } from "./select.js";
@@ -29,6 +30,12 @@ export class Sampler {
   private readonly penalties: PenaltyConfig;
   private readonly rng: Rng;
   private readonly counts = new Map<number, number>();
+  /**
+   * Whether a step reads the clean logits as float64 (x) beyond their max and log-partition: alternatives,
+   * bias, penalties and every draw do; a plain greedy step needs only the statistics, so the row pass
+   * writes nothing.
+   */
+  private readonly readsLogits: boolean;
 
   /**
    * Throws a RangeError for invalid params (the validateSamplingParams message), a vocabulary size that is
@@ -51,6 +58,11 @@ export class Sampler {
       presencePenalty: this.params.presencePenalty,
       window: this.params.penaltyWindow,
     };
+    this.readsLogits =
+      this.params.temperature > 0 ||
+      this.params.topLogprobs > 0 ||
+      this.params.logitBias.length > 0 ||
+      hasPenalties(this.penalties);
     this.seed = this.params.seed ?? randomSeed();
     this.rng = new Rng(this.seed);
   }
@@ -63,21 +75,24 @@ export class Sampler {
   sample(logits: Float32Array, history: readonly number[]): SampledToken {
     const n = this.vocabSize;
     if (logits.length < n) throw new RangeError(`sampler got ${logits.length} logits for a vocabulary of ${n}`);
-    const { x, w } = scratchFor(n);
-    const raw = loadLogits(logits, n, x);
-    if (raw.max === Number.NEGATIVE_INFINITY) {
+    const { x, w, stats } = scratchFor(n);
+    // one native pass: max, lowest argmax and the log-partition's sum, bit for bit the JS loadLogits and
+    // sumExpShifted (logprobs.ts); the exp weights are only kept for draws (temperature 1 reuses them)
+    logitStats(logits, n, stats, this.readsLogits ? x : null, this.params.temperature > 0 ? w : null);
+    const rawMax = stats[0]!;
+    if (rawMax === Number.NEGATIVE_INFINITY) {
       throw new Error("sampler: every logit is -Infinity or NaN, so no token can be sampled");
     }
-    const rawSum = sumExpShifted(x, n, raw.max, w);
+    const rawSum = stats[2]!;
     const logSum = Math.log(rawSum);
     // before bias and penalties overwrite x: alternatives are reported from the model's own distribution
-    const top = this.params.topLogprobs > 0 ? topLogprobs(x, n, this.params.topLogprobs, raw.max, logSum) : [];
+    const top = this.params.topLogprobs > 0 ? topLogprobs(x, n, this.params.topLogprobs, rawMax, logSum) : [];
 
     const biased = applyLogitBias(x, this.params.logitBias);
     const penalised = applyPenalties(x, n, history, this.penalties, this.counts);
     const modified = biased || penalised;
-    const best = modified ? argmax(x, n) : raw.argmax;
-    if (x[best] === Number.NEGATIVE_INFINITY) {
+    const best = modified ? argmax(x, n) : stats[1]!;
+    if (modified && x[best] === Number.NEGATIVE_INFINITY) {
       // only reachable through absurd repetition penalties on a vocabulary the history fully covers
       throw new Error("sampler: penalties left every logit at -Infinity, so no token can be sampled");
     }
@@ -88,7 +103,7 @@ export class Sampler {
       const truncated = (topK > 0 && topK < n) || topP < 1 || minP > 0;
       id = truncated ? this.drawTruncated(x[best]!, modified, rawSum) : this.drawFull(x[best]!, modified, rawSum);
     }
-    return { id, logprob: cleanLogit(logits[id]!) - raw.max - logSum, top };
+    return { id, logprob: cleanLogit(logits[id]!) - rawMax - logSum, top };
   }
 
   /** Draw over the whole vocabulary: no candidate list, just the per-id weights. */

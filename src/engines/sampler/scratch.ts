@@ -13,6 +13,8 @@ export interface Scratch {
   /** exp(x - max) per token id */
   readonly w: Float64Array;
   readonly candidates: Candidates;
+  /** the native row pass's [max, argmax, sumExp] (kernels' logitStats) */
+  readonly stats: Float64Array;
 }
 
 const byVocabSize = new Map<number, Scratch>();
@@ -24,6 +26,7 @@ export function scratchFor(vocabSize: number): Scratch {
       x: new Float64Array(vocabSize),
       w: new Float64Array(vocabSize),
       candidates: new Candidates(vocabSize),
+      stats: new Float64Array(3),
     };
     byVocabSize.set(vocabSize, s);
   }
