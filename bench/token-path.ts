@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/token-path.ts [--model FILE] [--streams 1,8] [--tokens 128] [--rounds 9] [--against DIR]`
+ * `npx tsx bench/token-path.ts [--model FILE] [--streams 1,8] [--tokens 128] [--rounds 9] [--against DIR] [--no-logprobs]`
  *
  * The per-token work around the forward pass, alone: `generateWith` (sampler, stream decoder, stop
  * matcher) over the step scheduler, in this process, with a `forwardBatch` that replays logits the
@@ -9,6 +9,8 @@
  *
  * `--against DIR`: DIR holds another commit's `src/` (see `bench/pool-batch.ts`); its
  * `generateWith` and scheduler run interleaved with this tree's, on the same recorded logits.
+ * `--no-logprobs`: the requests say no one reads the tokens' logprobs (`GenerationRequest.logprobs`
+ * false), as a request without logprobs outside a cascade could; a tree that predates it ignores it.
  */
 import { loadavg } from "node:os";
 import { join } from "node:path";
@@ -24,6 +26,7 @@ const streams = (argValue("--streams") ?? "1,8").split(",").map(Number);
 const tokens = Number(argValue("--tokens") ?? 128);
 const rounds = Number(argValue("--rounds") ?? 9);
 const against = argValue("--against");
+const logprobs = !process.argv.includes("--no-logprobs");
 
 interface Tree {
   generateWith: typeof generateWith;
@@ -78,7 +81,7 @@ async function round(tree: Tree, n: number): Promise<number> {
         scheduler.session(replaySession(prompt.length + tokens + 1)),
         engine.tokenizer,
         engine.vocabSize,
-        { prompt, maxTokens: tokens, sampling: { temperature: 0 }, ignoreEos: true },
+        { prompt, maxTokens: tokens, sampling: { temperature: 0 }, ignoreEos: true, logprobs },
         () => {},
       ),
     ),
@@ -108,7 +111,9 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 const loadAfter = loadavg()[0]!;
-console.log(`model ${model}, vocabulary ${engine.vocabSize}, ${tokens} tokens a stream, ${rounds} rounds (medians)`);
+console.log(
+  `model ${model}, vocabulary ${engine.vocabSize}, ${tokens} tokens a stream, ${rounds} rounds (medians)${logprobs ? "" : ", no logprobs"}`,
+);
 if (against !== undefined) console.log(`against: generateWith and the scheduler of ${against}`);
 console.log(`load average (1 min) ${loadBefore.toFixed(1)} → ${loadAfter.toFixed(1)}`);
 console.log(

@@ -73,7 +73,7 @@ export interface NativeKernels {
   gatedActivation(kind: 0 | 1, gate: Float32Array, up: Float32Array, out: Float32Array): Float32Array;
   addInPlace(x: Float32Array, delta: Float32Array): Float32Array;
   scaleInPlace(x: Float32Array, scale: number): Float32Array;
-  /** stats = [max, argmax, sumExp] of the first n clean logits; x and w are filled unless null */
+  /** stats = [max, argmax, sumExp] of the first n clean logits; x and w are filled unless null; sumExp false: no exps */
   logitStats(
     isa: IsaArg,
     logits: Float32Array,
@@ -81,6 +81,7 @@ export interface NativeKernels {
     stats: Float64Array,
     x: Float64Array | null,
     w: Float64Array | null,
+    sumExp: boolean,
   ): void;
   trainerCreate(
     config: NativeTrainerConfig,

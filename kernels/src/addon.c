@@ -495,12 +495,12 @@ static int optional_doubles(napi_env env, napi_value v, const char *name, long l
     return 1;
 }
 
-/* logitStats(isa, logits, n, stats, x, w): stats = [max, argmax, sumExp] of the first n clean logits; the
- * clean logits into x and exp(x - max) into w unless they are null. The AVX-512 path for isa avx512, the
- * plain one (same bits) for the others. */
+/* logitStats(isa, logits, n, stats, x, w, sumExp): stats = [max, argmax, sumExp] of the first n clean logits;
+ * the clean logits into x and exp(x - max) into w unless they are null; with sumExp false, no exps at all
+ * (stats[2] NaN, w untouched). The AVX-512 path for isa avx512, the plain one (same bits) for the others. */
 static napi_value js_logit_stats(napi_env env, napi_callback_info info) {
-    size_t argc = 6;
-    napi_value argv[6];
+    size_t argc = 7;
+    napi_value argv[7];
     napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
     const tg_isa_ops *isa;
     tg_typed_view logits, stats;
@@ -515,8 +515,13 @@ static napi_value js_logit_stats(napi_env env, napi_callback_info info) {
         return NULL;
     }
     if (!optional_doubles(env, argv[4], "x", n, &x) || !optional_doubles(env, argv[5], "w", n, &w)) return NULL;
+    bool with_sum;
+    if (napi_get_value_bool(env, argv[6], &with_sum) != napi_ok) {
+        napi_throw_type_error(env, "ERR_TRITGATE_ARGUMENT", "sumExp: expected a boolean");
+        return NULL;
+    }
     tg_logit_stats_result r;
-    tg_logit_stats(isa == &tg_isa_avx512, logits.data, n, x, w, &r);
+    tg_logit_stats(isa == &tg_isa_avx512, logits.data, n, x, w, with_sum, &r);
     double *out = stats.data;
     out[0] = r.max;
     out[1] = (double)r.argmax;

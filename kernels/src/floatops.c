@@ -144,7 +144,8 @@ static inline double clean_logit(float raw) {
     return v != v ? -INFINITY : v > DBL_MAX ? DBL_MAX : v;
 }
 
-static void logit_stats_scalar(const float *logits, int64_t n, double *x, double *w, tg_logit_stats_result *out) {
+static void logit_stats_scalar(const float *logits, int64_t n, double *x, double *w, int with_sum,
+                               tg_logit_stats_result *out) {
     double max = -INFINITY;
     int64_t argmax = -1;
     for (int64_t i = 0; i < n; i++) {
@@ -156,8 +157,8 @@ static void logit_stats_scalar(const float *logits, int64_t n, double *x, double
             argmax = i;
         }
     }
-    double sum = 0;
-    if (max > -INFINITY)
+    double sum = with_sum ? 0 : NAN;
+    if (with_sum && max > -INFINITY)
         for (int64_t i = 0; i < n; i++) {
             const double e = exp_non_positive(clean_logit(logits[i]) - max);
             if (w) w[i] = e;
@@ -215,7 +216,7 @@ TG_AVX512 static inline __m512d exp_non_positive8(__m512d x) {
     return _mm512_maskz_mov_pd(live, _mm512_mul_pd(_mm512_mul_pd(p, fraction), power));
 }
 
-TG_AVX512 static void logit_stats_avx512(const float *logits, int64_t n, double *x, double *w,
+TG_AVX512 static void logit_stats_avx512(const float *logits, int64_t n, double *x, double *w, int with_sum,
                                          tg_logit_stats_result *out) {
     __m512d most = _mm512_set1_pd(-INFINITY);
     int64_t i = 0;
@@ -233,7 +234,7 @@ TG_AVX512 static void logit_stats_avx512(const float *logits, int64_t n, double 
     if (max == -INFINITY) {
         out->max = max;
         out->argmax = -1;
-        out->sum_exp = 0;
+        out->sum_exp = with_sum ? 0 : NAN;
         return;
     }
     int64_t argmax = 0;
@@ -244,6 +245,10 @@ TG_AVX512 static void logit_stats_avx512(const float *logits, int64_t n, double 
     for (argmax = i; argmax < n && clean_logit(logits[argmax]) != max; argmax++) {
     }
     max = clean_logit(logits[argmax]);
+    out->max = max;
+    out->argmax = argmax;
+    out->sum_exp = NAN;
+    if (!with_sum) return;
 
     double block[EXP_BLOCK];
     double sum = 0;
@@ -260,18 +265,17 @@ TG_AVX512 static void logit_stats_avx512(const float *logits, int64_t n, double 
         if (w) w[i] = e;
         sum += e;
     }
-    out->max = max;
-    out->argmax = argmax;
     out->sum_exp = sum;
 }
 #endif
 
-void tg_logit_stats(int avx512, const float *logits, int64_t n, double *x, double *w, tg_logit_stats_result *out) {
+void tg_logit_stats(int avx512, const float *logits, int64_t n, double *x, double *w, int with_sum,
+                    tg_logit_stats_result *out) {
 #if defined(__x86_64__)
     if (avx512) {
-        logit_stats_avx512(logits, n, x, w, out);
+        logit_stats_avx512(logits, n, x, w, with_sum, out);
         return;
     }
 #endif
-    logit_stats_scalar(logits, n, x, w, out);
+    logit_stats_scalar(logits, n, x, w, with_sum, out);
 }

@@ -23,12 +23,14 @@ void tg_rope(float *x, int64_t rows, int64_t heads, int64_t head_dim, int64_t ha
 typedef struct {
     double max;     /* largest clean logit; -INFINITY when every logit is -Infinity or NaN */
     int64_t argmax; /* lowest id holding max; -1 with max = -INFINITY */
-    double sum_exp; /* sum of exp(x[i] - max) in index order; 0 when max is -INFINITY */
+    double sum_exp; /* sum of exp(x[i] - max) in index order; 0 when max is -INFINITY, NaN when not asked */
 } tg_logit_stats_result;
 
 /* The clean logits (NaN -> -Infinity, +Infinity -> DBL_MAX) into x, their max and lowest argmax, and
  * exp(x[i] - max) (fastexp.ts's exp) into w with its index-order sum, bit for bit the sampler's JS; x and w
- * may be NULL. avx512: the vector version (same bits), only on a CPU that has AVX-512F. */
-void tg_logit_stats(int avx512, const float *logits, int64_t n, double *x, double *w, tg_logit_stats_result *out);
+ * may be NULL; without with_sum only x, max and argmax (w untouched). avx512: the vector version (same bits),
+ * only on a CPU that has AVX-512F. */
+void tg_logit_stats(int avx512, const float *logits, int64_t n, double *x, double *w, int with_sum,
+                    tg_logit_stats_result *out);
 
 #endif

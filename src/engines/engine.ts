@@ -32,6 +32,12 @@ export interface GenerationRequest {
   readonly signal?: AbortSignal;
   /** only tokens that keep the output a valid prefix of the grammar may be sampled (constrain/) */
   readonly constraint?: Constraint | undefined;
+  /**
+   * false: nothing reads the tokens' `logprob` (no logprobs asked for, no cascade judging them), so greedy
+   * steps without alternatives skip the log-partition over the vocabulary and report NaN. Tokens, text
+   * and every other field are unchanged. Default true.
+   */
+  readonly logprobs?: boolean | undefined;
 }
 
 export interface GeneratedToken {

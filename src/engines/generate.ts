@@ -27,7 +27,7 @@ export async function generateWith(
   if (request.prompt.length >= session.capacity) {
     throw new ContextOverflowError(request.prompt.length + 1, session.capacity);
   }
-  const sampler = new Sampler(request.sampling ?? {}, vocabSize);
+  const sampler = new Sampler(request.sampling ?? {}, vocabSize, { chosenLogprob: request.logprobs !== false });
   const constrained = request.constraint && new ConstrainedOutput(request.constraint.grammar, request.constraint.vocab);
   const stop = new StopMatcher(request.stop ?? []);
   const decoder = createStreamDecoder(tokenizer, { skipSpecial: true });

@@ -64,6 +64,11 @@ export interface PoolGenerateRequest {
   readonly ignoreEos?: boolean | undefined;
   /** also send each token's text and UTF-8 bytes (and its alternatives'), for OpenAI logprobs */
   readonly tokenInfo?: boolean | undefined;
+  /**
+   * false: the caller reads no token's `logprob` (no logprobs asked for, no cascade judging them): greedy
+   * steps skip the log-partition and tokens carry NaN (`GenerationRequest.logprobs`). Default true.
+   */
+  readonly logprobs?: boolean | undefined;
   /** the output must be this JSON / schema / tool call (compiled in the worker) */
   readonly constraint?: ConstraintSpec | undefined;
   /** higher runs first when the variant is busy; default 0 */

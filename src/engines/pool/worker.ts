@@ -211,6 +211,7 @@ async function run(runner: Runner, message: Extract<ToWorker, { type: "generate"
         ignoreEos: request.ignoreEos,
         signal: controller.signal,
         constraint,
+        logprobs: request.logprobs,
       },
       (token) => sendToken({ id, token: toPoolToken(engine, token, info), kvTokens: live.length }),
     );

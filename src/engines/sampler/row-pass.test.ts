@@ -38,7 +38,7 @@ function nativePass(logits: Float32Array, n: number, isa: Isa) {
   const stats = new Float64Array(3);
   const x = new Float64Array(n);
   const w = new Float64Array(n);
-  logitStats(logits, n, stats, x, w, isa);
+  logitStats(logits, n, stats, x, w, true, isa);
   return { max: stats[0]!, argmax: stats[1]!, sum: stats[2]!, x, w };
 }
 
@@ -103,19 +103,23 @@ describe.each(isas)("the native row pass (%s)", (isa) => {
     expect(bits(got.sum)).toBe(bits(jsReference(logits, 200).sum));
   });
 
-  it("gives the same statistics without x and w", () => {
+  it("gives the same statistics without x and w, and the same max and argmax without the sum", () => {
     const logits = Float32Array.from({ length: 4096 }, (_, i) => Math.sin(i * 0.37) * 9);
     const full = nativePass(logits, 4096, isa);
     const stats = new Float64Array(3);
-    logitStats(logits, 4096, stats, null, null, isa);
+    logitStats(logits, 4096, stats, null, null, true, isa);
     expect([stats[0], stats[1], bits(stats[2]!)]).toEqual([full.max, full.argmax, bits(full.sum)]);
+    const w = new Float64Array(4096).fill(7);
+    logitStats(logits, 4096, stats, null, w, false, isa);
+    expect([stats[0], stats[1], stats[2]]).toEqual([full.max, full.argmax, Number.NaN]);
+    expect(w.every((v) => v === 7)).toBe(true);
   });
 
   it("reports argmax -1 and sum 0 when every logit is -Infinity or NaN, and checks its arguments", () => {
     const stats = new Float64Array(3);
     const dead = new Float32Array(100).fill(Number.NaN);
     dead[70] = Number.NEGATIVE_INFINITY;
-    logitStats(dead, 100, stats, null, null, isa);
+    logitStats(dead, 100, stats, null, null, true, isa);
     expect(Array.from(stats)).toEqual([Number.NEGATIVE_INFINITY, -1, 0]);
     expect(() => logitStats(new Float32Array(4), 5, stats, null, null)).toThrow(/n/);
     expect(() => logitStats(new Float32Array(4), 4, new Float64Array(2), null, null)).toThrow(/stats/);
@@ -178,6 +182,31 @@ describe("the sampler over the native pass", () => {
         }
         expect(sampler.sample(logits, []).id).toBe(want);
       }
+    }
+  });
+
+  it("without the chosen logprob, greedy picks the same token and reports NaN; every other step is unchanged", () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const logits = row(vocab, seed);
+      const full = new Sampler({ temperature: 0 }, vocab).sample(logits, []);
+      const bare = new Sampler({ temperature: 0 }, vocab, { chosenLogprob: false }).sample(logits, []);
+      expect(bare.id).toBe(full.id);
+      expect(bare.logprob).toBeNaN();
+      // alternatives need the log-partition anyway, so the logprob comes with them as before
+      const top = new Sampler({ temperature: 0, topLogprobs: 2 }, vocab, { chosenLogprob: false }).sample(logits, []);
+      expect(bits(top.logprob)).toBe(bits(full.logprob));
+      // a draw needs it too: the same seeded token and logprob with or without the option
+      const drawn = new Sampler({ seed }, vocab).sample(logits, []);
+      const drawnBare = new Sampler({ seed }, vocab, { chosenLogprob: false }).sample(logits, []);
+      expect([drawnBare.id, bits(drawnBare.logprob)]).toEqual([drawn.id, bits(drawn.logprob)]);
+      // penalties read the float64 copy: greedy over penalised logits is unchanged too
+      const history = [full.id];
+      const penalised = new Sampler({ temperature: 0, presencePenalty: 2 }, vocab).sample(logits, history);
+      const penalisedBare = new Sampler({ temperature: 0, presencePenalty: 2 }, vocab, {
+        chosenLogprob: false,
+      }).sample(logits, history);
+      expect(penalisedBare.id).toBe(penalised.id);
+      expect(bits(penalisedBare.logprob)).toBe(bits(penalised.logprob));
     }
   });
 });

@@ -36,12 +36,16 @@ export class Sampler {
    * writes nothing.
    */
   private readonly readsLogits: boolean;
+  /** false: no caller reads the sampled token's logprob, so a plain greedy step skips the log-partition */
+  private readonly chosenLogprob: boolean;
 
   /**
    * Throws a RangeError for invalid params (the validateSamplingParams message), a vocabulary size that is
-   * not a positive integer, or a logitBias id outside the vocabulary.
+   * not a positive integer, or a logitBias id outside the vocabulary. `chosenLogprob: false` says nothing
+   * reads `SampledToken.logprob`: a greedy step without alternatives, bias or penalties then finds the
+   * argmax alone (no exp over the vocabulary) and reports NaN; every other step is unchanged.
    */
-  constructor(params: SamplingParams, vocabSize: number) {
+  constructor(params: SamplingParams, vocabSize: number, options: { readonly chosenLogprob?: boolean } = {}) {
     const problem = validateSamplingParams(params);
     if (problem !== undefined) throw new RangeError(problem);
     if (!Number.isSafeInteger(vocabSize) || vocabSize <= 0) {
@@ -63,6 +67,7 @@ export class Sampler {
       this.params.topLogprobs > 0 ||
       this.params.logitBias.length > 0 ||
       hasPenalties(this.penalties);
+    this.chosenLogprob = options.chosenLogprob !== false;
     this.seed = this.params.seed ?? randomSeed();
     this.rng = new Rng(this.seed);
   }
@@ -78,7 +83,8 @@ export class Sampler {
     const { x, w, stats } = scratchFor(n);
     // one native pass: max, lowest argmax and the log-partition's sum, bit for bit the JS loadLogits and
     // sumExpShifted (logprobs.ts); the exp weights are only kept for draws (temperature 1 reuses them)
-    logitStats(logits, n, stats, this.readsLogits ? x : null, this.params.temperature > 0 ? w : null);
+    const needsSum = this.readsLogits || this.chosenLogprob;
+    logitStats(logits, n, stats, this.readsLogits ? x : null, this.params.temperature > 0 ? w : null, needsSum);
     const rawMax = stats[0]!;
     if (rawMax === Number.NEGATIVE_INFINITY) {
       throw new Error("sampler: every logit is -Infinity or NaN, so no token can be sampled");
