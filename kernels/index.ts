@@ -234,8 +234,8 @@ export const floatOps = {
  * `[max, argmax, sumExp]` into `stats` (argmax the lowest id holding the maximum, -1 with max -Infinity;
  * the sum in index order, 0 when max is -Infinity). `x` and `w` may be null when the caller needs
  * only the statistics. `sumExp` false: no exps at all (`w` untouched, stats[2] NaN), for a caller that
- * needs only the max and argmax. `isa`: the AVX-512 path (same bits, ~3.5x faster) or the plain one,
- * which the others use; default as for `matmul`.
+ * needs only the max and argmax. `isa`: the plain, AVX2 or AVX-512 path (the same bits; AVX-512 is
+ * ~3.5x faster than plain); default as for `matmul`.
  */
 export function logitStats(
   logits: Float32Array,

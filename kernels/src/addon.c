@@ -497,7 +497,7 @@ static int optional_doubles(napi_env env, napi_value v, const char *name, long l
 
 /* logitStats(isa, logits, n, stats, x, w, sumExp): stats = [max, argmax, sumExp] of the first n clean logits;
  * the clean logits into x and exp(x - max) into w unless they are null; with sumExp false, no exps at all
- * (stats[2] NaN, w untouched). The AVX-512 path for isa avx512, the plain one (same bits) for the others. */
+ * (stats[2] NaN, w untouched). Each isa has its path (the same bits). */
 static napi_value js_logit_stats(napi_env env, napi_callback_info info) {
     size_t argc = 7;
     napi_value argv[7];
@@ -521,7 +521,10 @@ static napi_value js_logit_stats(napi_env env, napi_callback_info info) {
         return NULL;
     }
     tg_logit_stats_result r;
-    tg_logit_stats(isa == &tg_isa_avx512, logits.data, n, x, w, with_sum, &r);
+    const tg_logit_path path = isa == &tg_isa_avx512 ? TG_LOGITS_AVX512
+                               : isa == &tg_isa_avx2 ? TG_LOGITS_AVX2
+                                                     : TG_LOGITS_PLAIN;
+    tg_logit_stats(path, logits.data, n, x, w, with_sum, &r);
     double *out = stats.data;
     out[0] = r.max;
     out[1] = (double)r.argmax;

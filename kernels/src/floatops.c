@@ -267,13 +267,103 @@ TG_AVX512 static void logit_stats_avx512(const float *logits, int64_t n, double 
     }
     out->sum_exp = sum;
 }
+
+/* The same pass four doubles at a time for AVX2 CPUs: the AVX-512 version's steps with compares and blends
+ * in place of mask registers. */
+#define TG_AVX2 __attribute__((target("avx2")))
+
+TG_AVX2 static inline __m256d clean_logits4(const float *p) {
+    const __m256d v = _mm256_cvtps_pd(_mm_loadu_ps(p));
+    const __m256d no_nan = _mm256_blendv_pd(v, _mm256_set1_pd(-INFINITY), _mm256_cmp_pd(v, v, _CMP_UNORD_Q));
+    return _mm256_min_pd(no_nan, _mm256_set1_pd(DBL_MAX));
+}
+
+TG_AVX2 static inline __m256d exp_non_positive4(__m256d x) {
+    const __m256d live = _mm256_cmp_pd(x, _mm256_set1_pd(EXP_UNDERFLOW), _CMP_GT_OQ);
+    x = _mm256_and_pd(live, x);
+    const __m128i k = _mm256_cvttpd_epi32(_mm256_sub_pd(_mm256_mul_pd(x, _mm256_set1_pd(EXP_STEPS_OVER_LN2)),
+                                                        _mm256_set1_pd(0.5)));
+    const __m256d kd = _mm256_cvtepi32_pd(k);
+    const __m256d r = _mm256_sub_pd(_mm256_sub_pd(x, _mm256_mul_pd(kd, _mm256_set1_pd(EXP_LN2_HI))),
+                                    _mm256_mul_pd(kd, _mm256_set1_pd(EXP_LN2_LO)));
+    __m256d p = _mm256_add_pd(_mm256_set1_pd(1.0 / 24), _mm256_mul_pd(r, _mm256_set1_pd(1.0 / 120)));
+    p = _mm256_add_pd(_mm256_set1_pd(1.0 / 6), _mm256_mul_pd(r, p));
+    p = _mm256_add_pd(_mm256_set1_pd(0.5), _mm256_mul_pd(r, p));
+    p = _mm256_add_pd(_mm256_set1_pd(1), _mm256_mul_pd(r, p));
+    p = _mm256_add_pd(_mm256_set1_pd(1), _mm256_mul_pd(r, p));
+    const __m256d fraction =
+        _mm256_i32gather_pd(exp_fraction, _mm_and_si128(k, _mm_set1_epi32(EXP_STEPS - 1)), sizeof(double));
+    const __m256i m = _mm256_cvtepi32_epi64(_mm_srai_epi32(k, 6));
+    const __m256i normal = _mm256_slli_epi64(_mm256_add_epi64(m, _mm256_set1_epi64x(1023)), 52);
+    const __m256i subnormal = _mm256_sllv_epi64(_mm256_set1_epi64x(1), _mm256_add_epi64(m, _mm256_set1_epi64x(1074)));
+    const __m256i is_normal = _mm256_cmpgt_epi64(m, _mm256_set1_epi64x(-1023));
+    const __m256d power = _mm256_castsi256_pd(_mm256_blendv_epi8(subnormal, normal, is_normal));
+    return _mm256_and_pd(live, _mm256_mul_pd(_mm256_mul_pd(p, fraction), power));
+}
+
+TG_AVX2 static void logit_stats_avx2(const float *logits, int64_t n, double *x, double *w, int with_sum,
+                                     tg_logit_stats_result *out) {
+    __m256d most = _mm256_set1_pd(-INFINITY);
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const __m256d v = clean_logits4(logits + i);
+        if (x) _mm256_storeu_pd(x + i, v);
+        most = _mm256_max_pd(most, v);
+    }
+    double lanes[4];
+    _mm256_storeu_pd(lanes, most);
+    double max = lanes[0];
+    for (int j = 1; j < 4; j++)
+        if (lanes[j] > max) max = lanes[j];
+    for (; i < n; i++) {
+        const double v = clean_logit(logits[i]);
+        if (x) x[i] = v;
+        if (v > max) max = v;
+    }
+    if (max == -INFINITY) {
+        out->max = max;
+        out->argmax = -1;
+        out->sum_exp = with_sum ? 0 : NAN;
+        return;
+    }
+    for (i = 0; i + 4 <= n; i += 4)
+        if (_mm256_movemask_pd(_mm256_cmp_pd(clean_logits4(logits + i), _mm256_set1_pd(max), _CMP_EQ_OQ))) break;
+    int64_t argmax = i;
+    while (argmax < n && clean_logit(logits[argmax]) != max) argmax++;
+    max = clean_logit(logits[argmax]);
+    out->max = max;
+    out->argmax = argmax;
+    out->sum_exp = NAN;
+    if (!with_sum) return;
+
+    double block[EXP_BLOCK];
+    double sum = 0;
+    for (i = 0; i + EXP_BLOCK <= n; i += EXP_BLOCK) {
+        double *e = w ? w + i : block;
+        for (int j = 0; j < EXP_BLOCK; j += 4) {
+            const __m256d shifted = _mm256_sub_pd(clean_logits4(logits + i + j), _mm256_set1_pd(max));
+            _mm256_storeu_pd(e + j, exp_non_positive4(shifted));
+        }
+        for (int j = 0; j < EXP_BLOCK; j++) sum += e[j];
+    }
+    for (; i < n; i++) {
+        const double e = exp_non_positive(clean_logit(logits[i]) - max);
+        if (w) w[i] = e;
+        sum += e;
+    }
+    out->sum_exp = sum;
+}
 #endif
 
-void tg_logit_stats(int avx512, const float *logits, int64_t n, double *x, double *w, int with_sum,
+void tg_logit_stats(tg_logit_path path, const float *logits, int64_t n, double *x, double *w, int with_sum,
                     tg_logit_stats_result *out) {
 #if defined(__x86_64__)
-    if (avx512) {
+    if (path == TG_LOGITS_AVX512) {
         logit_stats_avx512(logits, n, x, w, with_sum, out);
+        return;
+    }
+    if (path == TG_LOGITS_AVX2) {
+        logit_stats_avx2(logits, n, x, w, with_sum, out);
         return;
     }
 #endif

@@ -28,9 +28,10 @@ typedef struct {
 
 /* The clean logits (NaN -> -Infinity, +Infinity -> DBL_MAX) into x, their max and lowest argmax, and
  * exp(x[i] - max) (fastexp.ts's exp) into w with its index-order sum, bit for bit the sampler's JS; x and w
- * may be NULL; without with_sum only x, max and argmax (w untouched). avx512: the vector version (same bits),
- * only on a CPU that has AVX-512F. */
-void tg_logit_stats(int avx512, const float *logits, int64_t n, double *x, double *w, int with_sum,
+ * may be NULL; without with_sum only x, max and argmax (w untouched). The vector paths give the same bits and
+ * run only on a CPU that has their instructions. */
+typedef enum { TG_LOGITS_PLAIN = 0, TG_LOGITS_AVX2 = 1, TG_LOGITS_AVX512 = 2 } tg_logit_path;
+void tg_logit_stats(tg_logit_path path, const float *logits, int64_t n, double *x, double *w, int with_sum,
                     tg_logit_stats_result *out);
 
 #endif
