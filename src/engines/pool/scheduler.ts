@@ -140,18 +140,30 @@ export class StepScheduler {
     return picked;
   }
 
+  /**
+   * Drops the sequences that cannot run (cancelled, or past their own cache) with their errors. The
+   * usual step has none, so it is checked before a new list is built.
+   */
+  private dropUnrunnable(): void {
+    const runnable = (r: Request) =>
+      !r.signal?.aborted && r.session.length + r.tokens.length - r.done <= r.session.capacity;
+    if (this.pending.every(runnable)) return;
+    this.pending = this.pending.filter((r) => {
+      if (r.signal?.aborted) {
+        r.reject(new StepCancelledError());
+        return false;
+      }
+      // a sequence that would overflow its own cache fails alone instead of failing the whole step
+      if (r.session.length + r.tokens.length - r.done > r.session.capacity) {
+        r.reject(new ContextOverflowError(r.session.length + r.tokens.length - r.done, r.session.capacity));
+        return false;
+      }
+      return true;
+    });
+  }
+
   private async step(): Promise<void> {
-    this.pending = this.pending.filter((r) => {
-      if (!r.signal?.aborted) return true;
-      r.reject(new StepCancelledError());
-      return false;
-    });
-    // a sequence that would overflow its own cache fails alone instead of failing the whole step
-    this.pending = this.pending.filter((r) => {
-      if (r.session.length + r.tokens.length - r.done <= r.session.capacity) return true;
-      r.reject(new ContextOverflowError(r.session.length + r.tokens.length - r.done, r.session.capacity));
-      return false;
-    });
+    this.dropUnrunnable();
     const picked = this.plan();
     if (picked.length === 0) return;
     this.options.beforeStep?.();
@@ -171,22 +183,24 @@ export class StepScheduler {
       for (const r of failed) r.reject(e);
       return;
     }
-    const finished = new Set<Request>();
-    picked.forEach(({ request, count }, i) => {
+    let tokens = 0;
+    let chunks = 0;
+    let finished = 0;
+    for (let i = 0; i < picked.length; i++) {
+      const { request, count } = picked[i]!;
+      tokens += count;
+      if (count < request.tokens.length) chunks++;
       request.done += count;
-      const out = logits[i]!;
-      if (request.allLogits) request.rows.push(out);
-      if (request.done < request.tokens.length) return;
-      finished.add(request);
-    });
-    this.pending = this.pending.filter((r) => !finished.has(r));
-    const chunks = picked.filter(({ request, count }) => count < request.tokens.length).length;
-    const tokens = picked.reduce((a, p) => a + p.count, 0);
+      if (request.allLogits) request.rows.push(logits[i]!);
+      if (request.done === request.tokens.length) finished++;
+    }
+    if (finished > 0) this.pending = this.pending.filter((r) => r.done < r.tokens.length);
     this.options.onStep?.({ batchSize: picked.length, tokens, chunks });
-    picked.forEach(({ request }, i) => {
-      if (!finished.has(request)) return;
+    for (let i = 0; i < picked.length; i++) {
+      const { request } = picked[i]!;
+      if (request.done < request.tokens.length) continue;
       request.resolve(request.allLogits ? concat(request.rows) : logits[i]!);
-    });
+    }
   }
 }
 
