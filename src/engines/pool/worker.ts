@@ -101,13 +101,11 @@ function describe(engine: Engine, id: number): { token: string; bytes: number[] 
   return { token: utf8.decode(bytes), bytes: Array.from(bytes) };
 }
 
+/** Without tokenInfo a generated token already is a PoolToken (its fields and nothing else): it is sent as is. */
 function toPoolToken(engine: Engine, t: GeneratedToken, info: boolean): PoolToken {
-  const top = t.top.map((a: TokenLogprob) =>
-    info ? { id: a.id, logprob: a.logprob, ...describe(engine, a.id) } : { id: a.id, logprob: a.logprob },
-  );
-  return info
-    ? { id: t.id, text: t.text, logprob: t.logprob, top, ...describe(engine, t.id) }
-    : { id: t.id, text: t.text, logprob: t.logprob, top };
+  if (!info) return t;
+  const top = t.top.map((a: TokenLogprob) => ({ id: a.id, logprob: a.logprob, ...describe(engine, a.id) }));
+  return { id: t.id, text: t.text, logprob: t.logprob, top, ...describe(engine, t.id) };
 }
 
 /**
