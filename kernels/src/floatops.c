@@ -190,10 +190,8 @@ TG_AVX512 static inline __m512d clean_logits8(const float *p) {
     return _mm512_min_pd(no_nan, _mm512_set1_pd(DBL_MAX));
 }
 
-TG_AVX512 static inline __m512d exp_non_positive8(__m512d x) {
-    const __mmask8 live = _mm512_cmp_pd_mask(x, _mm512_set1_pd(EXP_UNDERFLOW), _CMP_GT_OQ);
-    /* lanes at or below the underflow compute exp(0) harmlessly and are zeroed at the end */
-    x = _mm512_maskz_mov_pd(live, x);
+/* p * 2^(j/64) of fastexp's reduction for x in [-745, 0], and k (x = k ln2/64 + r) */
+TG_AVX512 static inline __m512d exp_mantissa8(__m512d x, __m256i *k_out) {
     const __m256i k = _mm512_cvttpd_epi32(_mm512_sub_pd(_mm512_mul_pd(x, _mm512_set1_pd(EXP_STEPS_OVER_LN2)),
                                                         _mm512_set1_pd(0.5)));
     const __m512d kd = _mm512_cvtepi32_pd(k);
@@ -206,6 +204,15 @@ TG_AVX512 static inline __m512d exp_non_positive8(__m512d x) {
     p = _mm512_add_pd(_mm512_set1_pd(1), _mm512_mul_pd(r, p));
     const __m512d fraction =
         _mm512_i32gather_pd(_mm256_and_si256(k, _mm256_set1_epi32(EXP_STEPS - 1)), exp_fraction, sizeof(double));
+    *k_out = k;
+    return _mm512_mul_pd(p, fraction);
+}
+
+TG_AVX512 static inline __m512d exp_non_positive8(__m512d x) {
+    const __mmask8 live = _mm512_cmp_pd_mask(x, _mm512_set1_pd(EXP_UNDERFLOW), _CMP_GT_OQ);
+    /* lanes at or below the underflow compute exp(0) harmlessly and are zeroed at the end */
+    __m256i k;
+    const __m512d mantissa = exp_mantissa8(_mm512_maskz_mov_pd(live, x), &k);
     /* power_of_two(k >> 6): the exponent field when normal, else one bit of the mantissa (a shift count
      * past 63, as for 2^-1075, gives 0) */
     const __m512i m = _mm512_cvtepi32_epi64(_mm256_srai_epi32(k, 6));
@@ -213,23 +220,36 @@ TG_AVX512 static inline __m512d exp_non_positive8(__m512d x) {
     const __m512i subnormal = _mm512_sllv_epi64(_mm512_set1_epi64(1), _mm512_add_epi64(m, _mm512_set1_epi64(1074)));
     const __mmask8 is_normal = _mm512_cmp_epi64_mask(m, _mm512_set1_epi64(-1022), _MM_CMPINT_GE);
     const __m512d power = _mm512_castsi512_pd(_mm512_mask_blend_epi64(is_normal, subnormal, normal));
-    return _mm512_maskz_mov_pd(live, _mm512_mul_pd(_mm512_mul_pd(p, fraction), power));
+    return _mm512_maskz_mov_pd(live, _mm512_mul_pd(mantissa, power));
+}
+
+/* exp_non_positive8 for x in [-EXP_PLAIN_RANGE, 0]: every lane is above the underflow and k >> 6 >= -1022,
+ * so the power of two is a plain exponent field and nothing is masked */
+#define EXP_PLAIN_RANGE 700.0
+TG_AVX512 static inline __m512d exp_in_range8(__m512d x) {
+    __m256i k;
+    const __m512d mantissa = exp_mantissa8(x, &k);
+    const __m512i m = _mm512_cvtepi32_epi64(_mm256_srai_epi32(k, 6));
+    const __m512d power = _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_add_epi64(m, _mm512_set1_epi64(1023)), 52));
+    return _mm512_mul_pd(mantissa, power);
 }
 
 TG_AVX512 static void logit_stats_avx512(const float *logits, int64_t n, double *x, double *w, int with_sum,
                                          tg_logit_stats_result *out) {
-    __m512d most = _mm512_set1_pd(-INFINITY);
+    __m512d most = _mm512_set1_pd(-INFINITY), least = _mm512_set1_pd(INFINITY);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         const __m512d v = clean_logits8(logits + i);
         if (x) _mm512_storeu_pd(x + i, v);
         most = _mm512_max_pd(most, v);
+        least = _mm512_min_pd(least, v);
     }
-    double max = _mm512_reduce_max_pd(most);
+    double max = _mm512_reduce_max_pd(most), min = _mm512_reduce_min_pd(least);
     for (; i < n; i++) {
         const double v = clean_logit(logits[i]);
         if (x) x[i] = v;
         if (v > max) max = v;
+        if (v < min) min = v;
     }
     if (max == -INFINITY) {
         out->max = max;
@@ -250,14 +270,24 @@ TG_AVX512 static void logit_stats_avx512(const float *logits, int64_t n, double 
     out->sum_exp = NAN;
     if (!with_sum) return;
 
+    /* the usual row: no NaN or +Infinity (the clean logits are the floats themselves; only +Infinity cleans
+     * to DBL_MAX, and NaN or -Infinity makes min -Infinity) and no logit 700 below the max, so the plain
+     * exp applies to every lane */
+    const int plain = max < DBL_MAX && min - max >= -EXP_PLAIN_RANGE;
     double block[EXP_BLOCK];
     double sum = 0;
     for (i = 0; i + EXP_BLOCK <= n; i += EXP_BLOCK) {
         double *e = w ? w + i : block;
-        for (int j = 0; j < EXP_BLOCK; j += 8) {
-            const __m512d shifted = _mm512_sub_pd(clean_logits8(logits + i + j), _mm512_set1_pd(max));
-            _mm512_storeu_pd(e + j, exp_non_positive8(shifted));
-        }
+        if (plain)
+            for (int j = 0; j < EXP_BLOCK; j += 8) {
+                const __m512d raw = _mm512_cvtps_pd(_mm256_loadu_ps(logits + i + j));
+                _mm512_storeu_pd(e + j, exp_in_range8(_mm512_sub_pd(raw, _mm512_set1_pd(max))));
+            }
+        else
+            for (int j = 0; j < EXP_BLOCK; j += 8) {
+                const __m512d shifted = _mm512_sub_pd(clean_logits8(logits + i + j), _mm512_set1_pd(max));
+                _mm512_storeu_pd(e + j, exp_non_positive8(shifted));
+            }
         for (int j = 0; j < EXP_BLOCK; j++) sum += e[j];
     }
     for (; i < n; i++) {

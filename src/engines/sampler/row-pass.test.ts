@@ -79,6 +79,21 @@ describe.each(isas)("the native row pass (%s)", (isa) => {
     );
   });
 
+  it("gives the same bits on rows a model hands over (finite, within 700 of the max: the vector paths' plain case)", () => {
+    const spread = fc.constantFrom(1, 30, 200, 690);
+    fc.assert(
+      fc.property(spread, fc.integer({ min: 64, max: 700 }), fc.integer(), (width, n, seed) => {
+        const rng = new Rng(seed);
+        const logits = Float32Array.from({ length: n }, () => (rng.nextFloat() - 0.5) * width);
+        const want = jsReference(logits, n);
+        const got = nativePass(logits, n, isa);
+        expect([got.argmax, bits(got.max), bits(got.sum)]).toEqual([want.argmax, bits(want.max), bits(want.sum)]);
+        expectSameDoubles(got.w, want.w, n);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
   it("computes fastexp's exp for every table entry and across the subnormal edge", () => {
     // x - max sweeps [-746, 0] in steps finer than the table's ln2/64, so every entry and the last
     // (2^-1075) power are reached; logit 0 first makes max = 0 and x - max = x exactly
