@@ -6,8 +6,9 @@
 import { sql } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RecordEntry } from "./entry.js";
+import { isUnavailable } from "./flusher.js";
 import { type Database, openDatabase } from "./open.js";
-import { ensurePartitions } from "./partitions.js";
+import { ensurePartitions, partitionName } from "./partitions.js";
 import { entries, type TestDatabase, testDatabase } from "./testkit.js";
 import { type WriteResult, writeBatch } from "./write.js";
 
@@ -84,4 +85,65 @@ describe("writeBatch (COPY, postgres)", () => {
     });
     expect(await rowsOf(t.database, cut)).toBe(0);
   }, 30_000);
+
+  /** The outcome of one `writeBatch`: what it reported, or whether its failure is one the flusher replays. */
+  async function outcome(database: Database, batch: readonly RecordEntry[]) {
+    try {
+      return { result: await writeBatch(database, batch, "copy") };
+    } catch (e) {
+      return { failed: isUnavailable(e) ? "unavailable" : "refused" };
+    }
+  }
+
+  /** Rows whose request id ends in 3 never arrive: the trigger drops them as they are inserted. */
+  const DROP_SOME = `create function drop_some() returns trigger language plpgsql as $$
+    begin
+      if right(new.request_id, 1) = '3' then return null; end if;
+      return new;
+    end $$`;
+
+  it("fails for replay, not as duplicates, a batch whose staging came up short", async () => {
+    t = await testDatabase("postgres");
+    await ensurePartitions(t.database, [DAY]);
+    await t.database.orm.execute(sql.raw(DROP_SOME));
+    single = await openDatabase({ url: t.url, stateDir: t.stateDir, migrate: false, maxConnections: 1 });
+    // the staging table of write.ts, made first on the pool's one session, with rows going missing on their way in
+    const client = single.postgres as NonNullable<Database["postgres"]>;
+    await client.unsafe(
+      `create temp table recorder_requests_staged (like requests, sla_missed boolean) on commit delete rows`,
+    );
+    await client.unsafe(
+      `create trigger drop_some before insert on recorder_requests_staged for each row execute function drop_some()`,
+    );
+    const batch = entries(100, AT);
+
+    expect(await outcome(single, batch)).toEqual({ failed: "unavailable" });
+    expect(await rowsOf(t.database, batch)).toBe(0);
+  });
+
+  it("fails for replay a batch whose rows the insert skipped though they were not there", async () => {
+    t = await testDatabase("postgres");
+    await ensurePartitions(t.database, [DAY]);
+    await t.database.orm.execute(sql.raw(DROP_SOME));
+    await t.database.orm.execute(
+      sql.raw(
+        `create trigger drop_some before insert on "${partitionName("requests", DAY)}" for each row execute function drop_some()`,
+      ),
+    );
+    const batch = entries(100, AT);
+
+    expect(await outcome(t.database, batch)).toEqual({ failed: "unavailable" });
+    expect(await rowsOf(t.database, batch)).toBe(0);
+  });
+
+  it("counts rows already there as duplicates and writes the rest", async () => {
+    t = await testDatabase("postgres");
+    await ensurePartitions(t.database, [DAY]);
+    const first = entries(60, AT);
+    const batch = entries(100, AT);
+    expect(await outcome(t.database, first)).toEqual({ result: { inserted: 60, duplicates: 0 } });
+
+    expect(await outcome(t.database, batch)).toEqual({ result: { inserted: 40, duplicates: 60 } });
+    expect(await rowsOf(t.database, batch)).toBe(100);
+  });
 });
