@@ -35,14 +35,18 @@ function isConnectionLoss(error: unknown): boolean {
   return typeof code === "string" && code.startsWith("CONNECTION_");
 }
 
-const never = new Promise<never>(() => undefined);
+/**
+ * A promise that never settles, new for each wait: a shared one would keep every parked callback's
+ * continuation (and the batch it holds) in its reaction list for the life of the process.
+ */
+const never = () => new Promise<never>(() => undefined);
 
 export async function transaction<T>(
   client: Sql,
   body: (tx: TransactionSql, open: () => Promise<void>) => Promise<T>,
 ): Promise<T> {
   let failed = false;
-  const open = () => (failed ? never : Promise.resolve());
+  const open = () => (failed ? never() : Promise.resolve());
   try {
     return (await client.begin(async (tx) => {
       try {
@@ -52,7 +56,7 @@ export async function transaction<T>(
         return value;
       } catch (e) {
         // no ROLLBACK onto a lost connection: begin has rejected (or will) with the loss itself
-        if (failed || isConnectionLoss(e)) return never;
+        if (failed || isConnectionLoss(e)) return never();
         throw e;
       }
     })) as T;
