@@ -54,10 +54,12 @@ export interface NativeKernels {
   poolThreadTasks(): number[];
   takeMostJobsAtOnce(): number;
   readBandwidth(isa: IsaArg, bytes: number, passes: number): number;
-  /** spans: [first, rows, start] per sequence, whose cache is keys[i], values[i] */
+  /** spans: [first, rows, start, positions] per sequence, whose cache is keys[i], values[i]; k, v are stored first */
   attention(
     isa: IsaArg,
     q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
     keys: readonly Float32Array[],
     values: readonly Float32Array[],
     spans: Int32Array,

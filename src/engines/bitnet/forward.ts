@@ -12,14 +12,15 @@
  *
  * `forwardBatch` advances several sequences in one step: their tokens are stacked into one
  * batch of rows, so every linear layer (q/k/v, o, gate/up, down, head) is one M-row matmul that
- * streams each weight once; RoPE rotates each row at its own position, the KV store writes each
- * sequence's rows into its own cache, and attention is one native call in which each sequence's
- * rows attend over their own cache. A sequence may bring several tokens (prefill) beside others' one (decode).
+ * streams each weight once; RoPE rotates each row at its own position, and attention is one native
+ * call per layer that stores each sequence's keys and values in its own cache and lets its rows
+ * attend over it. A sequence may bring several tokens (prefill) beside others' one (decode).
  * Every step between matmuls is per row and the kernels give each row of an M-row product
  * exactly its M = 1 result, so a sequence's logits are bit for bit those of running it alone.
  * `forward` (one sequence) is the batch of one.
  */
 import {
+  type AttentionCache,
   attentionBatch,
   dequantize,
   floatOps,
@@ -134,7 +135,7 @@ export class BitNetForward {
 
   newCache(contextLength = this.config.contextLength): KVCache {
     const capacity = Math.min(contextLength, this.config.contextLength);
-    return new KVCache(this.config.layers, capacity, this.config.kvHeads * this.config.headDim);
+    return new KVCache(this.config.layers, capacity, this.config);
   }
 
   /**
@@ -272,7 +273,6 @@ export class BitNetForward {
     const c = this.config;
     const rows = s.rows;
     const p = this.options.profile;
-    const kv = c.kvHeads * c.headDim;
     rmsNorm(s.x, w.attnNorm, rows, c.rmsEpsilon, s.norm);
     p?.lap("norms");
     this.linearShared([w.q, w.k, w.v], s.norm, rows, [s.q, s.k, s.v]);
@@ -280,16 +280,13 @@ export class BitNetForward {
     this.rope.apply(s.q, rows, c.heads, angles);
     this.rope.apply(s.k, rows, c.kvHeads, angles);
     p?.lap("rope");
-    for (const seq of placed) {
-      const rowsOf = (x: Float32Array) => x.subarray(seq.first * kv, (seq.first + seq.rows) * kv);
-      seq.cache.store(l, seq.start, rowsOf(s.k), rowsOf(s.v));
-    }
-    p?.lap("kv store");
+    // stores each sequence's k, v rows in its cache, then attends
     attentionBatch(
       s.q,
+      s.k,
+      s.v,
       placed.map((seq) => ({
-        keys: seq.cache.keys[l] as Float32Array,
-        values: seq.cache.values[l] as Float32Array,
+        cache: seq.cache.layers[l] as AttentionCache,
         first: seq.first,
         rows: seq.rows,
         start: seq.start,
