@@ -130,6 +130,11 @@ export function dequantize(weight: PackedWeight): Float32Array {
   return native.dequantize(...weightArgs(weight));
 }
 
+/** Rows `ids[i]` of `weight` as fp32 into `out[i * cols ..]` (an embedding lookup), bit for bit `dequantize`'s rows. */
+export function dequantizeRows(weight: PackedWeight, ids: Int32Array, out: Float32Array): Float32Array {
+  return native.dequantizeRows(...weightArgs(weight), ids, out);
+}
+
 /** BitNet's per-token absmax int8 quantization of m rows of k values. */
 export function quantizeActivations(
   x: Float32Array,

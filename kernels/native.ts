@@ -46,6 +46,7 @@ export interface NativeKernels {
   ): Promise<Float32Array>;
   quantize(type: number, values: Float32Array, rows: number, cols: number, absmean: boolean): Uint8Array;
   dequantize(...args: WeightArgs): Float32Array;
+  dequantizeRows(...args: [...WeightArgs, ids: Int32Array, out: Float32Array]): Float32Array;
   quantizeActivations(isa: IsaArg, x: Float32Array, m: number, k: number): [Int8Array, Float32Array];
   tensorBytes(type: number, rows: number, cols: number): number;
   setThreads(threads: number): number;

@@ -367,6 +367,31 @@ static napi_value js_dequantize(napi_env env, napi_callback_info info) {
     return result;
 }
 
+/* dequantizeRows(type, data, rows, cols, ids, out) -> out: row ids[i] of the weight at out[i * cols] (an
+ * embedding lookup for a whole step in one crossing, no array per row) */
+static napi_value js_dequantize_rows(napi_env env, napi_callback_info info) {
+    size_t argc = 6;
+    napi_value argv[6];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    tg_weight w;
+    const tg_format *f;
+    tg_typed_view ids, out;
+    if (!get_weight(env, argv, &w, &f)) return NULL;
+    if (!tg_arg_typed(env, argv[4], "ids", napi_int32_array, "Int32Array", &ids)) return NULL;
+    if (!tg_arg_typed(env, argv[5], "out", napi_float32_array, "Float32Array", &out)) return NULL;
+    const int32_t *id = ids.data;
+    if ((long long)out.length != (long long)ids.length * w.k)
+        return tg_arg_fail(env, "out", "expected ids x cols = %lld floats, got %lld", (long long)ids.length * w.k,
+                           (long long)out.length),
+               NULL;
+    for (size_t i = 0; i < ids.length; i++)
+        if (id[i] < 0 || id[i] >= w.n)
+            return tg_arg_fail(env, "ids", "row %lld is outside the weight's %lld rows", (long long)id[i], w.n), NULL;
+    float *o = out.data;
+    for (size_t i = 0; i < ids.length; i++) tg_dequantize_rows(w.type, w.data, w.n, w.k, id[i], id[i] + 1, o + i * w.k);
+    return argv[5];
+}
+
 /* quantizeActivations(isa, x, m, k) -> [Int8Array q, Float32Array scale] */
 static napi_value js_quantize_activations(napi_env env, napi_callback_info info) {
     size_t argc = 4;
@@ -764,6 +789,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
         {"matmulAsync", NULL, js_matmul_async, NULL, NULL, NULL, napi_enumerable, NULL},
         {"quantize", NULL, js_quantize, NULL, NULL, NULL, napi_enumerable, NULL},
         {"dequantize", NULL, js_dequantize, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"dequantizeRows", NULL, js_dequantize_rows, NULL, NULL, NULL, napi_enumerable, NULL},
         {"quantizeActivations", NULL, js_quantize_activations, NULL, NULL, NULL, napi_enumerable, NULL},
         {"attention", NULL, js_attention, NULL, NULL, NULL, napi_enumerable, NULL},
         {"rope", NULL, js_rope, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -22,14 +22,13 @@
 import {
   type AttentionCache,
   attentionBatch,
-  dequantize,
+  dequantizeRows,
   floatOps,
   type Isa,
   isTernary,
   matmul,
   matmulShared,
   type PackedWeight,
-  tensorBytes,
 } from "../../../kernels/index.js";
 import type { BitNetConfig } from "./config.js";
 import { KVCache } from "./kv-cache.js";
@@ -119,8 +118,6 @@ export class BitNetForward {
   private readonly widths: Readonly<Record<ScratchName, number>>;
   private buffers: Record<ScratchName, Float32Array> | undefined;
   private bufferRows = 0;
-  private embeddingTable: Float32Array | undefined;
-  private readonly embeddingRowBytes: number;
 
   constructor(
     readonly config: BitNetConfig,
@@ -129,8 +126,6 @@ export class BitNetForward {
   ) {
     this.rope = new Rope(config.headDim, config.ropeDim, config.ropeBase);
     this.widths = scratchWidths(config);
-    const e = weights.tokenEmbedding;
-    this.embeddingRowBytes = e.type === "I2_S" ? -1 : tensorBytes(e.type, 1, e.cols);
   }
 
   newCache(contextLength = this.config.contextLength): KVCache {
@@ -164,11 +159,7 @@ export class BitNetForward {
     }
     const s = this.scratchFor(rows);
     this.options.profile?.start();
-    let r = 0;
-    for (const step of steps) {
-      this.embed(step.tokens, s.x.subarray(r * this.config.embedding));
-      r += step.tokens.length;
-    }
+    this.embed(steps, rows, s.x);
     // every row's rotation, once for all layers
     const angles = this.rope.angles(placed.flatMap((p) => Array.from({ length: p.rows }, (_, r) => p.start + r)));
     this.options.profile?.lap("embed");
@@ -207,26 +198,19 @@ export class BitNetForward {
     return new Scratch(rows, this.buffers, this.widths);
   }
 
-  private embed(tokens: readonly number[], out: Float32Array): void {
+  /** Every step's token rows of the embedding into `out`, in one native call. */
+  private embed(steps: readonly BatchStep[], rows: number, out: Float32Array): void {
     const e = this.weights.tokenEmbedding;
-    tokens.forEach((id, r) => {
-      if (!Number.isInteger(id) || id < 0 || id >= e.rows) {
-        throw new RangeError(`token id ${id} is outside the vocabulary (0..${e.rows - 1})`);
+    const ids = new Int32Array(rows);
+    let r = 0;
+    for (const step of steps)
+      for (const id of step.tokens) {
+        if (!Number.isInteger(id) || id < 0 || id >= e.rows) {
+          throw new RangeError(`token id ${id} is outside the vocabulary (0..${e.rows - 1})`);
+        }
+        ids[r++] = id;
       }
-      out.set(this.embeddingRow(id), r * e.cols);
-    });
-  }
-
-  private embeddingRow(id: number): Float32Array {
-    const e = this.weights.tokenEmbedding;
-    if (e.type === "F32") return new Float32Array(e.data.buffer, e.data.byteOffset + id * e.cols * 4, e.cols);
-    if (this.embeddingRowBytes < 0) {
-      // I2_S keeps one scale after all rows, so rows cannot be decoded alone: decode once
-      this.embeddingTable ??= dequantize(e);
-      return this.embeddingTable.subarray(id * e.cols, (id + 1) * e.cols);
-    }
-    const at = id * this.embeddingRowBytes;
-    return dequantize({ ...e, rows: 1, data: e.data.subarray(at, at + this.embeddingRowBytes) });
+    dequantizeRows(e, ids, out.subarray(0, rows * e.cols));
   }
 
   /**
