@@ -106,7 +106,14 @@ type Row = E2ERun & {
   rssWithinBudget: boolean;
   /** the same file, threads and token counts on llama.cpp, measured right after ours */
   llamaCpp?: E2ERun;
+  /** every run's rates, in the order measured (the row keeps the fastest): the spread on a shared host */
+  runs: { tritgate: RunRates[]; llamaCpp: RunRates[] };
 };
+type RunRates = Pick<E2ERun, "prefillTokensPerSecond" | "decodeTokensPerSecond">;
+const ratesOf = (r: E2ERun): RunRates => ({
+  prefillTokensPerSecond: r.prefillTokensPerSecond,
+  decodeTokensPerSecond: r.decodeTokensPerSecond,
+});
 const rows: Row[] = [];
 const mb = (b: number) => (b / 2 ** 20).toFixed(0);
 const hw = hardware();
@@ -153,6 +160,7 @@ for (const threads of threadCounts) {
         boundTokensPerSecond: bandwidth / bytesPerToken(shape, type),
         rssWithinBudget: loadGrowth <= 1.2 * run.fileBytes + kv,
         llamaCpp,
+        runs: { tritgate: ours.map(ratesOf), llamaCpp: theirs.map(ratesOf) },
       });
       save();
       process.stderr.write(".");

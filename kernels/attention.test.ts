@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { randomFloats, rng } from "../test/helpers/random.js";
-import { attention, attentionBatch, hardware, setThreads } from "./index.js";
+import {
+  type AttentionCache,
+  type AttentionShape,
+  attentionBatch,
+  attentionCache,
+  hardware,
+  type Isa,
+  setThreads,
+} from "./index.js";
 
 /** float64 causal GQA attention, written out plainly. */
 function attentionRef(
@@ -99,16 +107,47 @@ const CASES: readonly Case[] = [
   },
 ];
 
-/** A batch for a case: stacked queries and one cache per sequence, exactly as long as it needs. */
+/**
+ * A cache holding positions 0..start-1 of row-major keys and values ([position][kvHeads x headDim]),
+ * written the only way a cache is written: by an attention call over those rows (its output unused).
+ */
+function cacheWith(
+  keys: Float32Array,
+  values: Float32Array,
+  start: number,
+  shape: AttentionShape,
+  cache: AttentionCache,
+  isa?: Isa,
+): AttentionCache {
+  if (start > 0) {
+    const kv = shape.kvHeads * shape.headDim;
+    const q = new Float32Array(start * shape.heads * shape.headDim);
+    const sequence = { cache, first: 0, rows: start, start: 0 };
+    attentionBatch(q, keys.subarray(0, start * kv), values.subarray(0, start * kv), [sequence], shape, q.slice(), {
+      isa,
+    });
+  }
+  return cache;
+}
+
+/**
+ * A batch for a case: stacked queries, keys and values of the step's rows, and per sequence its
+ * row-major history (for the references) and a cache holding the positions before the step.
+ */
 function makeBatch(c: Case, seed: number) {
   const random = rng(seed);
   const width = c.heads * c.dim;
+  const kvWidth = c.kvHeads * c.dim;
+  const shape = shapeOf(c);
   let first = 0;
   const sequences = c.seqs.map(([rows, start]) => {
     const positions = start + rows;
+    const keys = randomFloats(positions * kvWidth, random, 2);
+    const values = randomFloats(positions * kvWidth, random);
     const seq = {
-      keys: randomFloats(positions * c.kvHeads * c.dim, random, 2),
-      values: randomFloats(positions * c.kvHeads * c.dim, random),
+      keys,
+      values,
+      cache: cacheWith(keys, values, start, shape, attentionCache(positions, shape)),
       first,
       rows,
       start,
@@ -116,16 +155,24 @@ function makeBatch(c: Case, seed: number) {
     first += rows;
     return seq;
   });
-  return { q: randomFloats(first * width, random, 2), sequences, rows: first, width };
+  const k = new Float32Array(first * kvWidth);
+  const v = new Float32Array(first * kvWidth);
+  for (const s of sequences) {
+    k.set(s.keys.subarray(s.start * kvWidth), s.first * kvWidth);
+    v.set(s.values.subarray(s.start * kvWidth), s.first * kvWidth);
+  }
+  return { q: randomFloats(first * width, random, 2), k, v, sequences, rows: first, width, kvWidth };
 }
 
-const shapeOf = (c: Case) => ({ heads: c.heads, kvHeads: c.kvHeads, headDim: c.dim });
+function shapeOf(c: Case): AttentionShape {
+  return { heads: c.heads, kvHeads: c.kvHeads, headDim: c.dim };
+}
 
 describe.each(hardware().available)("attention on the %s path", (isa) => {
   it("matches float64 attention for prefill and decode shapes, with and without GQA", () => {
     for (const [i, c] of CASES.entries()) {
-      const { q, sequences, rows, width } = makeBatch(c, 5 + i);
-      const out = attentionBatch(q, sequences, shapeOf(c), new Float32Array(rows * width), { isa });
+      const { q, k, v, sequences, rows, width } = makeBatch(c, 5 + i);
+      const out = attentionBatch(q, k, v, sequences, shapeOf(c), new Float32Array(rows * width), { isa });
       for (const s of sequences) {
         const want = attentionRef(
           q.subarray(s.first * width, (s.first + s.rows) * width),
@@ -145,9 +192,9 @@ describe.each(hardware().available)("attention on the %s path", (isa) => {
 
   it("agrees with the plain C reference (the scalar path) to float rounding", () => {
     for (const [i, c] of CASES.entries()) {
-      const { q, sequences, rows, width } = makeBatch(c, 50 + i);
-      const got = attentionBatch(q, sequences, shapeOf(c), new Float32Array(rows * width), { isa });
-      const ref = attentionBatch(q, sequences, shapeOf(c), new Float32Array(rows * width), { isa: "scalar" });
+      const { q, k, v, sequences, rows, width } = makeBatch(c, 50 + i);
+      const got = attentionBatch(q, k, v, sequences, shapeOf(c), new Float32Array(rows * width), { isa });
+      const ref = attentionBatch(q, k, v, sequences, shapeOf(c), new Float32Array(rows * width), { isa: "scalar" });
       for (let j = 0; j < ref.length; j++) expect(Math.abs((got[j] ?? 0) - (ref[j] ?? 0))).toBeLessThan(2e-6);
     }
   });
@@ -156,14 +203,13 @@ describe.each(hardware().available)("attention on the %s path", (isa) => {
     const threads = hardware().threads;
     try {
       for (const [i, c] of CASES.entries()) {
-        const { q, sequences, rows, width } = makeBatch(c, 500 + i);
+        const { q, k, v, sequences, rows, width, kvWidth } = makeBatch(c, 500 + i);
         const alone = sequences.map((s) =>
-          attention(
+          attentionBatch(
             q.slice(s.first * width, (s.first + s.rows) * width),
-            s.keys,
-            s.values,
-            s.rows,
-            s.start,
+            k.slice(s.first * kvWidth, (s.first + s.rows) * kvWidth),
+            v.slice(s.first * kvWidth, (s.first + s.rows) * kvWidth),
+            [{ cache: s.cache, first: 0, rows: s.rows, start: s.start }],
             shapeOf(c),
             new Float32Array(s.rows * width),
             { isa },
@@ -173,7 +219,7 @@ describe.each(hardware().available)("attention on the %s path", (isa) => {
           setThreads(n);
           // the batch in reverse order, so each sequence sits elsewhere among the tasks
           const out = new Float32Array(rows * width).fill(Number.NaN);
-          attentionBatch(q, [...sequences].reverse(), shapeOf(c), out, { isa });
+          attentionBatch(q, k, v, [...sequences].reverse(), shapeOf(c), out, { isa });
           for (const [k, s] of sequences.entries())
             expect(out.subarray(s.first * width, (s.first + s.rows) * width)).toEqual(alone[k]);
         }
@@ -182,25 +228,106 @@ describe.each(hardware().available)("attention on the %s path", (isa) => {
       setThreads(threads);
     }
   });
+
+  it("stores each step's keys and values where later steps read them: a prefill is its rows decoded one by one", () => {
+    const c: Case = { heads: 8, kvHeads: 4, dim: 32, seqs: [[37, 0]] };
+    const shape = shapeOf(c);
+    const { q, k, v, sequences, width, kvWidth } = makeBatch(c, 900);
+    const n = sequences[0]?.rows ?? 0;
+    const prefill = attentionBatch(
+      q,
+      k,
+      v,
+      [{ cache: attentionCache(40, shape), first: 0, rows: n, start: 0 }],
+      shape,
+      new Float32Array(n * width),
+      { isa },
+    );
+    const cache = attentionCache(40, shape);
+    for (let t = 0; t < n; t++) {
+      const one = attentionBatch(
+        q.slice(t * width, (t + 1) * width),
+        k.slice(t * kvWidth, (t + 1) * kvWidth),
+        v.slice(t * kvWidth, (t + 1) * kvWidth),
+        [{ cache, first: 0, rows: 1, start: t }],
+        shape,
+        new Float32Array(width),
+        { isa },
+      );
+      expect(one).toEqual(prefill.subarray(t * width, (t + 1) * width));
+    }
+  });
+
+  it("reads nothing of a cache past the visible positions (a reused cache's stale slots, even NaN)", () => {
+    for (const [i, c] of CASES.entries()) {
+      const { q, k, v, sequences, rows, width } = makeBatch(c, 700 + i);
+      const clean = attentionBatch(q, k, v, sequences, shapeOf(c), new Float32Array(rows * width), { isa });
+      const stale = sequences.map((s) => {
+        const cache = attentionCache(s.start + s.rows + 20, shapeOf(c));
+        cache.keys.fill(Number.NaN);
+        cache.values.fill(Number.NaN);
+        return { ...s, cache: cacheWith(s.keys, s.values, s.start, shapeOf(c), cache, isa) };
+      });
+      const got = attentionBatch(q, k, v, stale, shapeOf(c), new Float32Array(rows * width), { isa });
+      expect(got).toEqual(clean);
+    }
+  });
 });
 
 describe("attention arguments", () => {
   const shape = { heads: 4, kvHeads: 2, headDim: 8 };
   const q = new Float32Array(2 * 4 * 8);
-  const kv = new Float32Array(10 * 2 * 8);
+  const kv = new Float32Array(2 * 2 * 8);
   const out = new Float32Array(2 * 4 * 8);
-  it("names what is wrong instead of reading past a buffer", () => {
-    expect(() => attention(q, kv, kv, 2, 9, shape, out)).toThrow(/keys\[0\]: expected at least 176 floats, got 160/);
-    expect(() => attention(q.subarray(1), kv, kv, 2, 0, shape, out)).toThrow(/q: expected rows x heads x headDim/);
-    expect(() => attention(q, kv, kv, 2, 0, { ...shape, kvHeads: 3 }, out)).toThrow(
+  const cache = attentionCache(10, shape);
+  const seq = { cache, first: 0, rows: 2, start: 0 };
+  it("names what is wrong instead of reading or writing past a buffer", () => {
+    expect(cache.positions).toBe(16);
+    expect(() => attentionBatch(q, kv, kv, [{ ...seq, start: 15 }], shape, out)).toThrow(
+      /spans\[0\]: positions 16 must be a multiple of 16 and hold start \+ rows = 17/,
+    );
+    expect(() => attentionBatch(q, kv, kv, [{ ...seq, cache: { ...cache, positions: 12 } }], shape, out)).toThrow(
+      /spans\[0\]: positions 12 must be a multiple of 16/,
+    );
+    expect(() => attentionBatch(q.subarray(1), kv, kv, [seq], shape, out)).toThrow(
+      /q: expected rows x heads x headDim/,
+    );
+    expect(() => attentionBatch(q, kv.subarray(1), kv, [seq], shape, out)).toThrow(/k: expected 32 floats/);
+    expect(() => attentionBatch(q, kv, kv.subarray(1), [seq], shape, out)).toThrow(/v: expected 32 floats/);
+    expect(() => attentionBatch(q, kv, kv, [seq], { ...shape, kvHeads: 3 }, out)).toThrow(
       /kvHeads: 4 query heads cannot share 3/,
     );
-    expect(() => attention(q, kv, kv, 2, 0, shape, out.subarray(2))).toThrow(/out: expected 64 floats/);
-    const seq = { keys: kv, values: kv, first: 0, rows: 2, start: 0 };
-    expect(() => attentionBatch(q, [seq, { ...seq, first: 1 }], shape, out)).toThrow(/spans\[1\]: rows 1\.\. of/);
-    expect(() => attentionBatch(q, [seq, { ...seq, values: kv.subarray(8), start: 8 }], shape, out)).toThrow(
-      /values\[1\]: expected at least 160 floats, got 152/,
+    expect(() => attentionBatch(q, kv, kv, [seq], shape, out.subarray(2))).toThrow(/out: expected 64 floats/);
+    expect(() => attentionBatch(q, kv, kv, [seq, { ...seq, first: 1 }], shape, out)).toThrow(
+      /spans\[1\]: rows 1\.\. of the batch/,
     );
-    expect(() => attentionBatch(q, [], shape, out)).toThrow(/keys: expected an array of 1\.\.4096/);
+    const other = attentionCache(10, shape);
+    expect(() =>
+      attentionBatch(
+        q,
+        kv,
+        kv,
+        [
+          { ...seq, rows: 1 },
+          { ...seq, cache: other },
+        ],
+        shape,
+        out,
+      ),
+    ).toThrow(/spans\[1\]: rows 0\.\. overlap spans\[0\]/);
+    expect(() =>
+      attentionBatch(
+        q,
+        kv,
+        kv,
+        [
+          { ...seq, rows: 1 },
+          { ...seq, first: 1, rows: 1, cache: { ...other, values: other.values.subarray(8) } },
+        ],
+        shape,
+        out,
+      ),
+    ).toThrow(/values\[1\]: expected 256 floats/);
+    expect(() => attentionBatch(q, kv, kv, [], shape, out)).toThrow(/keys: expected an array of 1\.\.4096/);
   });
 });

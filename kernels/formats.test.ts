@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { randomFloats, rng } from "../test/helpers/random.js";
 import { matmulFloatRef } from "../test/reference/ternary.js";
-import { dequantize, matmul, quantize, tensorBytes, type WeightType } from "./index.js";
+import { dequantize, dequantizeRows, matmul, quantize, tensorBytes, type WeightType } from "./index.js";
 
 interface BlockVector {
   type: WeightType;
@@ -72,6 +72,26 @@ describe("ggml conformance (vectors produced by ggml itself)", () => {
 });
 
 describe("formats", () => {
+  it("dequantizeRows gathers rows exactly as dequantize decodes them, in any order and repeated", () => {
+    const random = rng(77);
+    const ids = Int32Array.from([5, 0, 5, 11, 3]);
+    for (const type of ["F32", "F16", "Q8_0", "TQ2_0", "TQ1_0", "I2_S"] as const) {
+      const w = quantize(type, randomFloats(12 * 256, random), 12, 256, { absmean: type === "I2_S" });
+      const all = dequantize(w);
+      const out = dequantizeRows(w, ids, new Float32Array(ids.length * 256).fill(Number.NaN));
+      ids.forEach((id, i) => {
+        expect(out.subarray(i * 256, (i + 1) * 256), `${type} row ${id}`).toEqual(
+          all.subarray(id * 256, (id + 1) * 256),
+        );
+      });
+    }
+    const w = quantize("F16", randomFloats(4 * 32, random), 4, 32);
+    expect(() => dequantizeRows(w, Int32Array.from([4]), new Float32Array(32))).toThrow(/ids: row 4 is outside/);
+    expect(() => dequantizeRows(w, Int32Array.from([1, 2]), new Float32Array(32))).toThrow(
+      /out: expected ids x cols = 64/,
+    );
+  });
+
   it("knows each format's size, I2_S with its trailing scale", () => {
     expect(tensorBytes("F32", 3, 5)).toBe(60);
     expect(tensorBytes("F16", 3, 5)).toBe(30);

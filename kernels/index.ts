@@ -130,6 +130,11 @@ export function dequantize(weight: PackedWeight): Float32Array {
   return native.dequantize(...weightArgs(weight));
 }
 
+/** Rows `ids[i]` of `weight` as fp32 into `out[i * cols ..]` (an embedding lookup), bit for bit `dequantize`'s rows. */
+export function dequantizeRows(weight: PackedWeight, ids: Int32Array, out: Float32Array): Float32Array {
+  return native.dequantizeRows(...weightArgs(weight), ids, out);
+}
+
 /** BitNet's per-token absmax int8 quantization of m rows of k values. */
 export function quantizeActivations(
   x: Float32Array,
@@ -147,12 +152,32 @@ export interface AttentionShape {
   readonly headDim: number;
 }
 
-/** One sequence of a batched attention call: its query rows in the stacked batch and its cache. */
-export interface AttentionSequence {
-  /** cached keys / values of positions 0..start+rows-1 ([position][kvHeads x headDim]), this step's included */
+/** Cache slots are allocated in blocks of this many positions (the kernels' key layout). */
+const ATTENTION_BLOCK = 16;
+
+/**
+ * One layer's keys and values of one sequence, in the kernels' layout (kernels/src/tg.h: per KV head
+ * a plane, keys transposed in blocks of 16 positions): written only by `attentionBatch`.
+ */
+export interface AttentionCache {
   readonly keys: Float32Array;
   readonly values: Float32Array;
-  /** its query rows first..first+rows-1 of the batch */
+  /** slots per KV head: the capacity asked for, rounded up to a block */
+  readonly positions: number;
+}
+
+/** An empty cache for `capacity` positions of one layer. */
+export function attentionCache(capacity: number, shape: AttentionShape): AttentionCache {
+  const positions = Math.ceil(Math.max(1, capacity) / ATTENTION_BLOCK) * ATTENTION_BLOCK;
+  const floats = positions * shape.kvHeads * shape.headDim;
+  return { keys: new Float32Array(floats), values: new Float32Array(floats), positions };
+}
+
+/** One sequence of a batched attention call: its rows in the stacked batch and its cache. */
+export interface AttentionSequence {
+  /** holds positions 0..start-1; this step's rows are stored at start.. */
+  readonly cache: AttentionCache;
+  /** its rows first..first+rows-1 of the batch */
   readonly first: number;
   readonly rows: number;
   /** position of its first row */
@@ -161,37 +186,34 @@ export interface AttentionSequence {
 
 /**
  * Causal grouped-query attention in fp32 for every sequence of a step, in one native call and one
- * job on the kernel pool: `q` and `out` are the stacked batch ([rows][heads x headDim], rotated
- * queries), each sequence's rows attend over its own cache. Query head h reads KV head
- * floor(h / (heads / kvHeads)). A row's result depends on nothing else in the call, so a batch gives
- * each sequence exactly what calling it alone does. Rows no sequence names are left as they are.
+ * job on the kernel pool: `q`, `k`, `v` and `out` are the stacked batch (rotated queries
+ * [rows][heads x headDim], rotated keys and values [rows][kvHeads x headDim]). Each sequence's keys
+ * and values are first stored in its cache at positions start.., then its rows attend over
+ * positions 0..start+r. Query head h reads KV head floor(h / (heads / kvHeads)). A row's result
+ * depends on nothing else in the call, so a batch gives each sequence exactly what calling it alone
+ * does. Rows no sequence names are left as they are (and their k, v are not stored).
  */
 export function attentionBatch(
   q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
   sequences: readonly AttentionSequence[],
   shape: AttentionShape,
   out: Float32Array,
   options: { isa?: Isa } = {},
 ): Float32Array {
-  const spans = new Int32Array(sequences.length * 3);
-  for (const [i, s] of sequences.entries()) spans.set([s.first, s.rows, s.start], i * 3);
-  const keys = sequences.map((s) => s.keys);
-  const values = sequences.map((s) => s.values);
-  return native.attention(options.isa, q, keys, values, spans, shape.heads, shape.kvHeads, shape.headDim, out);
-}
-
-/** `attentionBatch` for one sequence: `rows` queries at positions start.. over its cache. */
-export function attention(
-  q: Float32Array,
-  keys: Float32Array,
-  values: Float32Array,
-  rows: number,
-  start: number,
-  shape: AttentionShape,
-  out: Float32Array,
-  options: { isa?: Isa } = {},
-): Float32Array {
-  return attentionBatch(q, [{ keys, values, first: 0, rows, start }], shape, out, options);
+  const spans = new Int32Array(sequences.length * 4);
+  const keys: Float32Array[] = [];
+  const values: Float32Array[] = [];
+  sequences.forEach((s, i) => {
+    spans[i * 4] = s.first;
+    spans[i * 4 + 1] = s.rows;
+    spans[i * 4 + 2] = s.start;
+    spans[i * 4 + 3] = s.cache.positions;
+    keys.push(s.cache.keys);
+    values.push(s.cache.values);
+  });
+  return native.attention(options.isa, q, k, v, keys, values, spans, shape.heads, shape.kvHeads, shape.headDim, out);
 }
 
 /**

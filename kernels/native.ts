@@ -46,6 +46,7 @@ export interface NativeKernels {
   ): Promise<Float32Array>;
   quantize(type: number, values: Float32Array, rows: number, cols: number, absmean: boolean): Uint8Array;
   dequantize(...args: WeightArgs): Float32Array;
+  dequantizeRows(...args: [...WeightArgs, ids: Int32Array, out: Float32Array]): Float32Array;
   quantizeActivations(isa: IsaArg, x: Float32Array, m: number, k: number): [Int8Array, Float32Array];
   tensorBytes(type: number, rows: number, cols: number): number;
   setThreads(threads: number): number;
@@ -54,10 +55,12 @@ export interface NativeKernels {
   poolThreadTasks(): number[];
   takeMostJobsAtOnce(): number;
   readBandwidth(isa: IsaArg, bytes: number, passes: number): number;
-  /** spans: [first, rows, start] per sequence, whose cache is keys[i], values[i] */
+  /** spans: [first, rows, start, positions] per sequence, whose cache is keys[i], values[i]; k, v are stored first */
   attention(
     isa: IsaArg,
     q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
     keys: readonly Float32Array[],
     values: readonly Float32Array[],
     spans: Int32Array,

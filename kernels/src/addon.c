@@ -367,6 +367,31 @@ static napi_value js_dequantize(napi_env env, napi_callback_info info) {
     return result;
 }
 
+/* dequantizeRows(type, data, rows, cols, ids, out) -> out: row ids[i] of the weight at out[i * cols] (an
+ * embedding lookup for a whole step in one crossing, no array per row) */
+static napi_value js_dequantize_rows(napi_env env, napi_callback_info info) {
+    size_t argc = 6;
+    napi_value argv[6];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    tg_weight w;
+    const tg_format *f;
+    tg_typed_view ids, out;
+    if (!get_weight(env, argv, &w, &f)) return NULL;
+    if (!tg_arg_typed(env, argv[4], "ids", napi_int32_array, "Int32Array", &ids)) return NULL;
+    if (!tg_arg_typed(env, argv[5], "out", napi_float32_array, "Float32Array", &out)) return NULL;
+    const int32_t *id = ids.data;
+    if ((long long)out.length != (long long)ids.length * w.k)
+        return tg_arg_fail(env, "out", "expected ids x cols = %lld floats, got %lld", (long long)ids.length * w.k,
+                           (long long)out.length),
+               NULL;
+    for (size_t i = 0; i < ids.length; i++)
+        if (id[i] < 0 || id[i] >= w.n)
+            return tg_arg_fail(env, "ids", "row %lld is outside the weight's %lld rows", (long long)id[i], w.n), NULL;
+    float *o = out.data;
+    for (size_t i = 0; i < ids.length; i++) tg_dequantize_rows(w.type, w.data, w.n, w.k, id[i], id[i] + 1, o + i * w.k);
+    return argv[5];
+}
+
 /* quantizeActivations(isa, x, m, k) -> [Int8Array q, Float32Array scale] */
 static napi_value js_quantize_activations(napi_env env, napi_callback_info info) {
     size_t argc = 4;
@@ -532,43 +557,55 @@ static napi_value js_logit_stats(napi_env env, napi_callback_info info) {
     return NULL;
 }
 
-/* attention(isa, q, keys[], values[], spans, heads, kvHeads, headDim, out) -> out; spans holds
- * [first, rows, start] per sequence (keys[i], values[i] its cache) */
+/* attention(isa, q, k, v, keys[], values[], spans, heads, kvHeads, headDim, out) -> out; spans holds
+ * [first, rows, start, positions] per sequence (keys[i], values[i] its cache planes); k and v are the
+ * step's rows, stored in the caches before attending */
 static napi_value js_attention(napi_env env, napi_callback_info info) {
-    size_t argc = 9;
-    napi_value argv[9];
+    size_t argc = 11;
+    napi_value argv[11];
     napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
     const tg_isa_ops *isa;
-    tg_typed_view q, spans, out;
+    tg_typed_view q, k, v, spans, out;
     long long heads, kv_heads, head_dim;
     uint32_t count = 0, values_count = 0;
     bool is_array = false;
     if (!get_isa(env, argv[0], &isa)) return NULL;
     if (!tg_arg_typed(env, argv[1], "q", napi_float32_array, "Float32Array", &q)) return NULL;
-    napi_is_array(env, argv[2], &is_array);
-    if (!is_array || napi_get_array_length(env, argv[2], &count) != napi_ok || count < 1 || count > 4096)
+    if (!tg_arg_typed(env, argv[2], "k", napi_float32_array, "Float32Array", &k)) return NULL;
+    if (!tg_arg_typed(env, argv[3], "v", napi_float32_array, "Float32Array", &v)) return NULL;
+    napi_is_array(env, argv[4], &is_array);
+    if (!is_array || napi_get_array_length(env, argv[4], &count) != napi_ok || count < 1 || count > 4096)
         return tg_arg_fail(env, "keys", "expected an array of 1..4096 Float32Arrays%.0lld%.0lld", 0, 0), NULL;
-    napi_is_array(env, argv[3], &is_array);
-    if (!is_array || napi_get_array_length(env, argv[3], &values_count) != napi_ok || values_count != count)
+    napi_is_array(env, argv[5], &is_array);
+    if (!is_array || napi_get_array_length(env, argv[5], &values_count) != napi_ok || values_count != count)
         return tg_arg_fail(env, "values", "expected an array of %lld Float32Arrays (one per keys)%.0lld", count, 0),
                NULL;
-    if (!tg_arg_typed(env, argv[4], "spans", napi_int32_array, "Int32Array", &spans)) return NULL;
-    if (!tg_arg_int(env, argv[5], "heads", 1, 4096, &heads)) return NULL;
-    if (!tg_arg_int(env, argv[6], "kvHeads", 1, 4096, &kv_heads)) return NULL;
-    if (!tg_arg_int(env, argv[7], "headDim", 1, 65536, &head_dim)) return NULL;
-    if (!tg_arg_typed(env, argv[8], "out", napi_float32_array, "Float32Array", &out)) return NULL;
+    if (!tg_arg_typed(env, argv[6], "spans", napi_int32_array, "Int32Array", &spans)) return NULL;
+    if (!tg_arg_int(env, argv[7], "heads", 1, 4096, &heads)) return NULL;
+    if (!tg_arg_int(env, argv[8], "kvHeads", 1, 4096, &kv_heads)) return NULL;
+    if (!tg_arg_int(env, argv[9], "headDim", 1, 65536, &head_dim)) return NULL;
+    if (!tg_arg_typed(env, argv[10], "out", napi_float32_array, "Float32Array", &out)) return NULL;
     if (heads % kv_heads != 0)
         return tg_arg_fail(env, "kvHeads", "%lld query heads cannot share %lld KV heads evenly", heads, kv_heads), NULL;
-    const long long width = heads * head_dim, qlen = (long long)q.length;
+    const long long width = heads * head_dim, kv_width = kv_heads * head_dim, qlen = (long long)q.length;
     if (qlen % width != 0)
         return tg_arg_fail(env, "q", "expected rows x heads x headDim floats (a multiple of %lld), got %lld", width,
                            qlen),
                NULL;
+    const long long batch_rows = qlen / width;
+    if ((long long)k.length != batch_rows * kv_width)
+        return tg_arg_fail(env, "k", "expected %lld floats (a row of kvHeads x headDim per q row), got %lld",
+                           batch_rows * kv_width, (long long)k.length),
+               NULL;
+    if ((long long)v.length != batch_rows * kv_width)
+        return tg_arg_fail(env, "v", "expected %lld floats (as k), got %lld", batch_rows * kv_width,
+                           (long long)v.length),
+               NULL;
     if ((long long)out.length != qlen)
         return tg_arg_fail(env, "out", "expected %lld floats, got %lld", qlen, (long long)out.length), NULL;
-    if ((long long)spans.length != 3LL * count)
-        return tg_arg_fail(env, "spans", "expected [first, rows, start] per sequence: %lld ints, got %lld",
-                           3LL * count, (long long)spans.length),
+    if ((long long)spans.length != 4LL * count)
+        return tg_arg_fail(env, "spans", "expected [first, rows, start, positions] per sequence: %lld ints, got %lld",
+                           4LL * count, (long long)spans.length),
                NULL;
     tg_attention_seq *seqs = malloc(sizeof(tg_attention_seq) * count);
     if (!seqs) return napi_throw_error(env, "ERR_TRITGATE_KERNEL", "attention: out of memory"), NULL;
@@ -577,33 +614,47 @@ static napi_value js_attention(napi_env env, napi_callback_info info) {
         char name[32];
         napi_value kv;
         tg_typed_view keys, values;
-        const long long first = span[3 * i], rows = span[3 * i + 1], start = span[3 * i + 2];
+        const long long first = span[4 * i], rows = span[4 * i + 1], start = span[4 * i + 2],
+                        positions = span[4 * i + 3];
         snprintf(name, sizeof(name), "spans[%u]", i);
-        if (first < 0 || rows < 1 || start < 0 || (first + rows) * width > qlen) {
-            tg_arg_fail(env, name, "rows %lld.. of the batch are not within q's %lld rows", first, qlen / width);
+        if (first < 0 || rows < 1 || start < 0 || first + rows > batch_rows) {
+            tg_arg_fail(env, name, "rows %lld.. of the batch are not within q's %lld rows", first, batch_rows);
             goto fail;
         }
-        const long long kvn = (start + rows) * kv_heads * head_dim;
+        for (uint32_t j = 0; j < i; j++)
+            if (first < seqs[j].first + seqs[j].rows && seqs[j].first < first + rows) {
+                tg_arg_fail(env, name, "rows %lld.. overlap spans[%lld]'s (each row is stored in one cache)", first,
+                            (long long)j);
+                goto fail;
+            }
+        if (positions % TG_ATTN_BLOCK != 0 || positions < start + rows) {
+            tg_arg_fail(env, name, "positions %lld must be a multiple of 16 and hold start + rows = %lld", positions,
+                        start + rows);
+            goto fail;
+        }
+        const long long plane = positions * kv_width;
         snprintf(name, sizeof(name), "keys[%u]", i);
-        napi_get_element(env, argv[2], i, &kv);
+        napi_get_element(env, argv[4], i, &kv);
         if (!tg_arg_typed(env, kv, name, napi_float32_array, "Float32Array", &keys)) goto fail;
-        if ((long long)keys.length < kvn) {
-            tg_arg_fail(env, name, "expected at least %lld floats, got %lld", kvn, (long long)keys.length);
+        if ((long long)keys.length != plane) {
+            tg_arg_fail(env, name, "expected %lld floats (positions x kvHeads x headDim), got %lld", plane,
+                        (long long)keys.length);
             goto fail;
         }
         snprintf(name, sizeof(name), "values[%u]", i);
-        napi_get_element(env, argv[3], i, &kv);
+        napi_get_element(env, argv[5], i, &kv);
         if (!tg_arg_typed(env, kv, name, napi_float32_array, "Float32Array", &values)) goto fail;
-        if ((long long)values.length < kvn) {
-            tg_arg_fail(env, name, "expected at least %lld floats, got %lld", kvn, (long long)values.length);
+        if ((long long)values.length != plane) {
+            tg_arg_fail(env, name, "expected %lld floats (positions x kvHeads x headDim), got %lld", plane,
+                        (long long)values.length);
             goto fail;
         }
-        seqs[i] = (tg_attention_seq){keys.data, values.data, first, rows, start};
+        seqs[i] = (tg_attention_seq){keys.data, values.data, positions, first, rows, start};
     }
-    tg_attention_args a = {q.data, seqs, count, heads, kv_heads, head_dim, out.data};
+    tg_attention_args a = {q.data, k.data, v.data, seqs, count, heads, kv_heads, head_dim, out.data};
     tg_attention(isa, &a);
     free(seqs);
-    return argv[8];
+    return argv[10];
 fail:
     free(seqs);
     return NULL;
@@ -791,6 +842,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
         {"matmulAsync", NULL, js_matmul_async, NULL, NULL, NULL, napi_enumerable, NULL},
         {"quantize", NULL, js_quantize, NULL, NULL, NULL, napi_enumerable, NULL},
         {"dequantize", NULL, js_dequantize, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"dequantizeRows", NULL, js_dequantize_rows, NULL, NULL, NULL, napi_enumerable, NULL},
         {"quantizeActivations", NULL, js_quantize_activations, NULL, NULL, NULL, napi_enumerable, NULL},
         {"attention", NULL, js_attention, NULL, NULL, NULL, napi_enumerable, NULL},
         {"rope", NULL, js_rope, NULL, NULL, NULL, napi_enumerable, NULL},

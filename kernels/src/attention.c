@@ -3,10 +3,15 @@
  * one pool job. Decode time is dominated by the weights, but attention grows with the context and
  * with the batch: one call per sequence and a dot-product call per position made it the largest
  * single cost of a batched nano step. Here a task is one (sequence, row, KV head): the query heads
- * that share the KV head (GQA) read each key and value row once, through the ISA's attend_group
+ * that share the KV head (GQA) read each key and value once, through the ISA's attend_group
  * (vector scores, exp and V sums on AVX2 / AVX-512; the plain C below is the reference). A task's
  * result depends only on its own row, head and cache, so a sequence's attention is the same bits
  * whatever else shares the call, however the tasks are split and on any number of threads.
+ *
+ * The call first writes the step's keys and values into the caches (tg.h's layout: per KV head a
+ * plane, keys transposed in blocks of TG_ATTN_BLOCK positions): the caller hands over the rows the
+ * q/k/v product made and never sees the layout, and a batched step makes one crossing per layer
+ * instead of two copies per sequence beside it.
  */
 #include <math.h>
 #include <string.h>
@@ -22,9 +27,8 @@ void tg_attend_group_ref(const tg_attend_group_args *g) {
         float *out = g->out + h * dim, *scores = g->scores;
         float max = -INFINITY;
         for (int64_t t = 0; t < g->visible; t++) {
-            const float *k = g->keys + t * g->kv_stride;
             double dot = 0.0;
-            for (int64_t d = 0; d < dim; d++) dot += (double)q[d] * (double)k[d];
+            for (int64_t d = 0; d < dim; d++) dot += (double)q[d] * (double)tg_attn_key(g->keys, dim, t, d);
             scores[t] = (float)dot * scale;
             if (scores[t] > max) max = scores[t];
         }
@@ -37,7 +41,7 @@ void tg_attend_group_ref(const tg_attend_group_args *g) {
         memset(out, 0, sizeof(float) * (size_t)dim);
         for (int64_t t = 0; t < g->visible; t++) {
             const float w = scores[t] * inv;
-            const float *v = g->values + t * g->kv_stride;
+            const float *v = g->values + t * dim;
             for (int64_t d = 0; d < dim; d++) out[d] += w * v[d];
         }
     }
@@ -58,13 +62,12 @@ static void attention_task(void *ctx, int64_t task, int thread) {
     const int64_t r = local / a->kv_heads, kv = local % a->kv_heads;
     const int64_t group = a->heads / a->kv_heads, dim = a->head_dim;
     const int64_t visible = seq->start + r + 1;
-    const int64_t padded = (visible + TG_ATTN_PAD - 1) / TG_ATTN_PAD * TG_ATTN_PAD;
+    const int64_t padded = (visible + TG_ATTN_BLOCK - 1) / TG_ATTN_BLOCK * TG_ATTN_BLOCK;
     const int64_t at = ((seq->first + r) * a->heads + kv * group) * dim;
     tg_attend_group_args g = {
         .q = a->q + at,
-        .keys = seq->keys + kv * dim,
-        .values = seq->values + kv * dim,
-        .kv_stride = a->kv_heads * dim,
+        .keys = seq->keys + kv * seq->positions * dim,
+        .values = seq->values + kv * seq->positions * dim,
         .visible = visible,
         .head_dim = dim,
         .group = group,
@@ -74,7 +77,27 @@ static void attention_task(void *ctx, int64_t task, int thread) {
     job->isa->attend_group(&g);
 }
 
+/* The step's keys and values of every sequence into its planes (the caller's thread: a decode step
+ * writes a few KB). */
+static void store_rows(const tg_attention_args *a) {
+    const int64_t dim = a->head_dim, width = a->kv_heads * dim;
+    for (int64_t s = 0; s < a->count; s++) {
+        const tg_attention_seq *seq = &a->seqs[s];
+        for (int64_t r = 0; r < seq->rows; r++) {
+            const int64_t t = seq->start + r, row = (seq->first + r) * width;
+            const int64_t block = t / TG_ATTN_BLOCK, lane = t % TG_ATTN_BLOCK;
+            for (int64_t kv = 0; kv < a->kv_heads; kv++) {
+                const float *k = a->k + row + kv * dim, *v = a->v + row + kv * dim;
+                float *kp = seq->keys + kv * seq->positions * dim + block * dim * TG_ATTN_BLOCK + lane;
+                for (int64_t d = 0; d < dim; d++) kp[d * TG_ATTN_BLOCK] = k[d];
+                memcpy(seq->values + (kv * seq->positions + t) * dim, v, sizeof(float) * (size_t)dim);
+            }
+        }
+    }
+}
+
 void tg_attention(const tg_isa_ops *isa, const tg_attention_args *a) {
+    store_rows(a);
     int64_t tasks = 0;
     for (int64_t s = 0; s < a->count; s++) tasks += a->seqs[s].rows * a->kv_heads;
     attention_job job = {isa, a};

@@ -1,8 +1,9 @@
 /*
  * One attention task (tg_attend_group_args in tg.h) in 256-bit registers: the same steps as
- * attention_avx512.c (scores eight positions at a time with one hadd tree for their sums, a vector
- * exp, the value sums with every head of the group in registers, 16 dims at a time so the
- * accumulators fit the 16 registers). Odd head dims use masked loads and stores.
+ * attention_avx512.c (a key block's scores as multiply-adds of broadcast query values with the
+ * transposed keys, two registers a block, two heads and two blocks at a time; a vector exp; the value
+ * sums with every head of the group in registers, 16 dims at a time so the accumulators fit the 16
+ * registers). Odd head dims use masked loads and stores for the values.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -53,42 +54,50 @@ INL __m256 exp_nonpositive(__m256 x) {
     return _mm256_and_ps(live, _mm256_mul_ps(y, _mm256_castsi256_ps(e)));
 }
 
-/* Eight vectors' sums in one vector, lane i = sum of v[i] (two rounds of hadd, one cross-half add). */
-INL __m256 sums8(const __m256 *v) {
-    const __m256 a = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
-    const __m256 b = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));
-    return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
-}
-
-/* Eight positions t0.. of one head's scores, key rows walked by pointer steps; in the last, partial
- * block the walk stops at the last visible row (no read past the cache; the padding overwrites). */
-INL void scores_block8(const tg_attend_group_args *g, const float *q, int64_t t0, float scale, float *out,
-                       int partial) {
-    const int64_t dim = g->head_dim, stride = g->kv_stride;
-    __m256 acc[8];
-    for (int i = 0; i < 8; i++) acc[i] = _mm256_setzero_ps();
-    for (int64_t d = 0; d < dim; d += 8) {
-        const __m256i m = tail_mask(dim - d);
-        const __m256 qv = _mm256_maskload_ps(q + d, m);
-        const float *k = g->keys + t0 * stride + d;
-        for (int i = 0; i < 8; i++) {
-            acc[i] = _mm256_fmadd_ps(qv, _mm256_maskload_ps(k, m), acc[i]);
-            if (!partial || t0 + i + 1 < g->visible) k += stride;
+/* Scores of heads [h0, h0 + NH) for key blocks [b0, b0 + NB), each block two registers of eight
+ * positions, summed over d in order with one multiply-add per dimension. */
+INL void scores_blocks(const tg_attend_group_args *g, int64_t padded, float scale, int64_t h0, const int NH,
+                       int64_t b0, const int NB) {
+    const int64_t dim = g->head_dim;
+    const float *keys = g->keys + b0 * dim * TG_ATTN_BLOCK;
+    __m256 acc[2][2][2];
+    for (int h = 0; h < NH; h++)
+        for (int b = 0; b < NB; b++) acc[h][b][0] = acc[h][b][1] = _mm256_setzero_ps();
+    for (int64_t d = 0; d < dim; d++) {
+        __m256 k[2][2];
+        for (int b = 0; b < NB; b++) {
+            k[b][0] = _mm256_loadu_ps(keys + (b * dim + d) * TG_ATTN_BLOCK);
+            k[b][1] = _mm256_loadu_ps(keys + (b * dim + d) * TG_ATTN_BLOCK + 8);
+        }
+        for (int h = 0; h < NH; h++) {
+            const __m256 qd = _mm256_broadcast_ss(g->q + (h0 + h) * dim + d);
+            for (int b = 0; b < NB; b++) {
+                acc[h][b][0] = _mm256_fmadd_ps(qd, k[b][0], acc[h][b][0]);
+                acc[h][b][1] = _mm256_fmadd_ps(qd, k[b][1], acc[h][b][1]);
+            }
         }
     }
-    _mm256_storeu_ps(out + t0, _mm256_mul_ps(sums8(acc), _mm256_set1_ps(scale)));
+    const __m256 s = _mm256_set1_ps(scale);
+    for (int h = 0; h < NH; h++)
+        for (int b = 0; b < NB; b++) {
+            float *out = g->scores + (h0 + h) * padded + (b0 + b) * TG_ATTN_BLOCK;
+            _mm256_storeu_ps(out, _mm256_mul_ps(acc[h][b][0], s));
+            _mm256_storeu_ps(out + 8, _mm256_mul_ps(acc[h][b][1], s));
+        }
 }
 
-/* scores[h][t] = q_h . k_t * scale, eight positions at a time, every head of the group on a block
- * before the next (its key rows stay in L1) */
+/* scores[h][t] = q_h . k_t * scale for every visible block (the last one's lanes past `visible`
+ * are overwritten by the softmax's padding) */
 static void scores_group(const tg_attend_group_args *g, int64_t padded, float scale) {
-    for (int64_t t0 = 0; t0 < g->visible; t0 += 8) {
-        const int partial = t0 + 8 > g->visible;
-        for (int64_t h = 0; h < g->group; h++) {
-            const float *q = g->q + h * g->head_dim;
-            float *out = g->scores + h * padded;
-            if (partial) scores_block8(g, q, t0, scale, out, 1);
-            else scores_block8(g, q, t0, scale, out, 0);
+    const int64_t blocks = padded / TG_ATTN_BLOCK;
+    for (int64_t h0 = 0; h0 < g->group; h0 += 2) {
+        const int two = g->group - h0 >= 2;
+        for (int64_t b0 = 0; b0 < blocks; b0 += 2) {
+            const int nb2 = blocks - b0 >= 2;
+            if (two && nb2) scores_blocks(g, padded, scale, h0, 2, b0, 2);
+            else if (two) scores_blocks(g, padded, scale, h0, 2, b0, 1);
+            else if (nb2) scores_blocks(g, padded, scale, h0, 1, b0, 2);
+            else scores_blocks(g, padded, scale, h0, 1, b0, 1);
         }
     }
 }
@@ -102,7 +111,7 @@ INL void values_block(const tg_attend_group_args *g, int64_t padded, int64_t h0,
     for (int h = 0; h < NH; h++)
         for (int u = 0; u < NV; u++) acc[h][u] = _mm256_setzero_ps();
     for (int64_t t = 0; t < g->visible; t++) {
-        const float *v = g->values + t * g->kv_stride + d0;
+        const float *v = g->values + t * dim + d0;
         __m256 vv[2];
         for (int u = 0; u < NV; u++) vv[u] = _mm256_maskload_ps(v + 8 * u, m[u]);
         for (int h = 0; h < NH; h++) {
@@ -139,7 +148,7 @@ static void softmax_row(float *s, int64_t padded) {
 
 void tg_avx2_attend_group(const tg_attend_group_args *g) {
     const int64_t dim = g->head_dim;
-    const int64_t padded = (g->visible + TG_ATTN_PAD - 1) / TG_ATTN_PAD * TG_ATTN_PAD;
+    const int64_t padded = (g->visible + TG_ATTN_BLOCK - 1) / TG_ATTN_BLOCK * TG_ATTN_BLOCK;
     const float scale = 1.0f / sqrtf((float)dim);
     scores_group(g, padded, scale);
     for (int64_t h = 0; h < g->group; h++) {

@@ -1,9 +1,12 @@
 /*
- * One attention task (tg_attend_group_args in tg.h) in 512-bit registers: scores sixteen positions
- * at a time with one shuffle tree for their sums (the group's heads share each block of sixteen key
- * rows while it is in L1), a vector exp (Cephes expf's reduction and polynomial) for the
- * softmax, and the weighted value sums with every head of the group and up to 64 dims in
- * registers, so each value row is read once per 64 dims. Odd head dims use masked loads.
+ * One attention task (tg_attend_group_args in tg.h) in 512-bit registers. Keys come transposed in
+ * blocks of sixteen positions (tg.h), so a block's sixteen scores for a head are one vector built by
+ * head_dim multiply-adds of a broadcast query value with one key load each, no horizontal sums; two
+ * heads and four blocks at a time keep eight independent accumulators (the FMA latency hidden) and
+ * share each key load. Then a vector exp (Cephes expf's reduction and polynomial) for the softmax,
+ * and the weighted value sums with every head of the group and up to 64 dims in registers, over
+ * even and odd positions in separate accumulators when they fit (again two chains per register).
+ * Odd head dims use masked loads for the values.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -36,79 +39,89 @@ INL __m512 exp_nonpositive(__m512 x) {
     return _mm512_maskz_mul_ps(live, y, _mm512_castsi512_ps(e));
 }
 
-/* Sixteen vectors' sums in one vector, by a tree of 128-bit and in-lane shuffles (15 adds). Lane l
- * holds the sum of v[TRANSPOSE16[l]]: fill v[i] with position TRANSPOSE16[i] to get lane l = l. */
-static const int TRANSPOSE16[16] = {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15};
-INL __m512 sums16(const __m512 *v) {
-    __m512 s[8], u[4], w[2];
-    for (int i = 0; i < 8; i++)
-        s[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44),
-                             _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xEE));
-    for (int i = 0; i < 4; i++)
-        u[i] = _mm512_add_ps(_mm512_shuffle_f32x4(s[2 * i], s[2 * i + 1], 0x88),
-                             _mm512_shuffle_f32x4(s[2 * i], s[2 * i + 1], 0xDD));
-    for (int i = 0; i < 2; i++)
-        w[i] = _mm512_add_ps(_mm512_shuffle_ps(u[2 * i], u[2 * i + 1], 0x44),
-                             _mm512_shuffle_ps(u[2 * i], u[2 * i + 1], 0xEE));
-    return _mm512_add_ps(_mm512_shuffle_ps(w[0], w[1], 0x88), _mm512_shuffle_ps(w[0], w[1], 0xDD));
-}
-
-/* Sixteen positions t0.. of one head's scores. Key rows are walked by pointer steps (sixteen row
- * pointers would not fit the registers); in the last, partial block the walk stops at the last
- * visible row, so no key row past the cache is read, and the softmax's padding overwrites the rest. */
-INL void scores_block16(const tg_attend_group_args *g, const float *q, int64_t t0, float scale, float *out,
-                        int partial) {
-    const int64_t dim = g->head_dim, stride = g->kv_stride;
-    __m512 acc[16];
-    for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
-    for (int64_t d = 0; d < dim; d += 16) {
-        const __mmask16 m = tail_mask(dim - d);
-        const __m512 qv = _mm512_maskz_loadu_ps(m, q + d);
-        const float *k = g->keys + t0 * stride + d;
-        for (int i = 0; i < 16; i++) {
-            acc[i] = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k), acc[i]);
-            if (!partial || t0 + i + 1 < g->visible) k += stride;
-        }
-    }
-    __m512 ordered[16];
-    for (int i = 0; i < 16; i++) ordered[i] = acc[TRANSPOSE16[i]];
-    _mm512_storeu_ps(out + t0, _mm512_mul_ps(sums16(ordered), _mm512_set1_ps(scale)));
-}
-
-/* scores[h][t] = q_h . k_t * scale, sixteen positions at a time (one horizontal sum tree for all
- * sixteen), every head of the group on a block before the next, so the block's key rows are read
- * from memory once and from L1 by the other heads */
-static void scores_group(const tg_attend_group_args *g, int64_t padded, float scale) {
-    for (int64_t t0 = 0; t0 < g->visible; t0 += 16) {
-        const int partial = t0 + 16 > g->visible;
-        for (int64_t h = 0; h < g->group; h++) {
-            const float *q = g->q + h * g->head_dim;
-            float *out = g->scores + h * padded;
-            if (partial) scores_block16(g, q, t0, scale, out, 1);
-            else scores_block16(g, q, t0, scale, out, 0);
-        }
-    }
-}
-
-/* out[h][d0 .. d0 + 16 NV) = sum_t w[h][t] v_t for heads [h0, h0 + NH) */
-INL void values_block(const tg_attend_group_args *g, int64_t padded, int64_t h0, int NH, int64_t d0, int NV) {
+/* Scores of heads [h0, h0 + NH) for key blocks [b0, b0 + NB): lane i of accumulator (h, b) is
+ * q_h . k_{16 (b0 + b) + i}, summed over d in order with one multiply-add per dimension. */
+INL void scores_blocks(const tg_attend_group_args *g, int64_t padded, float scale, int64_t h0, const int NH,
+                       int64_t b0, const int NB) {
     const int64_t dim = g->head_dim;
+    const float *keys = g->keys + b0 * dim * TG_ATTN_BLOCK;
+    __m512 acc[2][4];
+    for (int h = 0; h < NH; h++)
+        for (int b = 0; b < NB; b++) acc[h][b] = _mm512_setzero_ps();
+    for (int64_t d = 0; d < dim; d++) {
+        __m512 k[4];
+        for (int b = 0; b < NB; b++) k[b] = _mm512_loadu_ps(keys + (b * dim + d) * TG_ATTN_BLOCK);
+        for (int h = 0; h < NH; h++) {
+            const __m512 qd = _mm512_set1_ps(g->q[(h0 + h) * dim + d]);
+            for (int b = 0; b < NB; b++) acc[h][b] = _mm512_fmadd_ps(qd, k[b], acc[h][b]);
+        }
+    }
+    const __m512 s = _mm512_set1_ps(scale);
+    for (int h = 0; h < NH; h++)
+        for (int b = 0; b < NB; b++)
+            _mm512_storeu_ps(g->scores + (h0 + h) * padded + (b0 + b) * TG_ATTN_BLOCK, _mm512_mul_ps(acc[h][b], s));
+}
+
+/* scores[h][t] = q_h . k_t * scale for every visible block (the last one's lanes past `visible`
+ * are overwritten by the softmax's padding) */
+static void scores_group(const tg_attend_group_args *g, int64_t padded, float scale) {
+    const int64_t blocks = padded / TG_ATTN_BLOCK;
+    for (int64_t h0 = 0; h0 < g->group; h0 += 2) {
+        const int two = g->group - h0 >= 2;
+        for (int64_t b0 = 0; b0 < blocks; b0 += 4) {
+            const int64_t nb = blocks - b0 < 4 ? blocks - b0 : 4;
+#define SCORES_NB(NH)                                                \
+    switch (nb) {                                                    \
+    case 1: scores_blocks(g, padded, scale, h0, NH, b0, 1); break;   \
+    case 2: scores_blocks(g, padded, scale, h0, NH, b0, 2); break;   \
+    case 3: scores_blocks(g, padded, scale, h0, NH, b0, 3); break;   \
+    default: scores_blocks(g, padded, scale, h0, NH, b0, 4); break;  \
+    }
+            if (two) {
+                SCORES_NB(2)
+            } else {
+                SCORES_NB(1)
+            }
+#undef SCORES_NB
+        }
+    }
+}
+
+/* out[h][d0 .. d0 + 16 NV) = sum_t w[h][t] v_t for heads [h0, h0 + NH); with P = 2, even and odd
+ * positions sum into separate accumulators (added at the end) so twice as many chains run at once */
+INL void values_block(const tg_attend_group_args *g, int64_t padded, int64_t h0, const int NH, int64_t d0,
+                      const int NV) {
+    const int64_t dim = g->head_dim;
+    const int P = NH * NV <= 8 ? 2 : 1;
     __mmask16 m[4];
     for (int u = 0; u < NV; u++) m[u] = tail_mask(dim - d0 - 16 * u);
-    __m512 acc[4][4];
-    for (int h = 0; h < NH; h++)
-        for (int u = 0; u < NV; u++) acc[h][u] = _mm512_setzero_ps();
-    for (int64_t t = 0; t < g->visible; t++) {
-        const float *v = g->values + t * g->kv_stride + d0;
-        __m512 vv[4];
-        for (int u = 0; u < NV; u++) vv[u] = _mm512_maskz_loadu_ps(m[u], v + 16 * u);
+    __m512 acc[2][4][4];
+    for (int p = 0; p < P; p++)
+        for (int h = 0; h < NH; h++)
+            for (int u = 0; u < NV; u++) acc[p][h][u] = _mm512_setzero_ps();
+    int64_t t = 0;
+    for (; t + P <= g->visible; t += P)
+        for (int p = 0; p < P; p++) {
+            const float *v = g->values + (t + p) * dim + d0;
+            __m512 vv[4];
+            for (int u = 0; u < NV; u++) vv[u] = _mm512_maskz_loadu_ps(m[u], v + 16 * u);
+            for (int h = 0; h < NH; h++) {
+                const __m512 w = _mm512_set1_ps(g->scores[(h0 + h) * padded + t + p]);
+                for (int u = 0; u < NV; u++) acc[p][h][u] = _mm512_fmadd_ps(w, vv[u], acc[p][h][u]);
+            }
+        }
+    for (; t < g->visible; t++) {
+        const float *v = g->values + t * dim + d0;
         for (int h = 0; h < NH; h++) {
             const __m512 w = _mm512_set1_ps(g->scores[(h0 + h) * padded + t]);
-            for (int u = 0; u < NV; u++) acc[h][u] = _mm512_fmadd_ps(w, vv[u], acc[h][u]);
+            for (int u = 0; u < NV; u++) acc[0][h][u] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(m[u], v + 16 * u), acc[0][h][u]);
         }
     }
     for (int h = 0; h < NH; h++)
-        for (int u = 0; u < NV; u++) _mm512_mask_storeu_ps(g->out + (h0 + h) * dim + d0 + 16 * u, m[u], acc[h][u]);
+        for (int u = 0; u < NV; u++) {
+            const __m512 sum = P == 2 ? _mm512_add_ps(acc[0][h][u], acc[1][h][u]) : acc[0][h][u];
+            _mm512_mask_storeu_ps(g->out + (h0 + h) * dim + d0 + 16 * u, m[u], sum);
+        }
 }
 
 /* exp(s - max) normalized to sum 1, over a padded score row whose padding holds -inf */
@@ -136,7 +149,7 @@ static void softmax_row(float *s, int64_t padded) {
 
 void tg_avx512_attend_group(const tg_attend_group_args *g) {
     const int64_t dim = g->head_dim;
-    const int64_t padded = (g->visible + TG_ATTN_PAD - 1) / TG_ATTN_PAD * TG_ATTN_PAD;
+    const int64_t padded = (g->visible + TG_ATTN_BLOCK - 1) / TG_ATTN_BLOCK * TG_ATTN_BLOCK;
     const float scale = 1.0f / sqrtf((float)dim);
     scores_group(g, padded, scale);
     for (int64_t h = 0; h < g->group; h++) {

@@ -45,6 +45,40 @@ INLINE void f16_row(const uint8_t *row, const uint8_t *next, int64_t k, const fl
     }
 }
 
+/* f16_row for two weight rows and four activation rows at once: each activation load serves both
+ * weight rows (with one row per pass the loads of x, not the multiply-adds, bounded the loop). Per
+ * (weight row, activation row) the accumulators, their order and the fold are f16_row's, so the bits
+ * are too. Only for k a multiple of 32 (no scalar tail). */
+INLINE void f16_rows2x4(const uint8_t *ra, const uint8_t *rb, const uint8_t *next, int64_t k, const float *x,
+                        float *y, int64_t y_stride) {
+    __m512 a0[4], a1[4], b0[4], b1[4];
+    for (int j = 0; j < 4; j++) a0[j] = a1[j] = b0[j] = b1[j] = _mm512_setzero_ps();
+    for (int64_t t = 0; t < k; t += 32) {
+        if (next) {
+            /* the next pair's two rows are 4k bytes: two lines a step cover them */
+            _mm_prefetch((const char *)(next + 4 * t), _MM_HINT_T2);
+            _mm_prefetch((const char *)(next + 4 * t + 64), _MM_HINT_T2);
+        }
+        const __m512 wa0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(ra + 2 * t)));
+        const __m512 wa1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(ra + 2 * t + 32)));
+        const __m512 wb0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(rb + 2 * t)));
+        const __m512 wb1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(rb + 2 * t + 32)));
+        for (int j = 0; j < 4; j++) {
+            const __m512 x0 = _mm512_loadu_ps(x + j * k + t), x1 = _mm512_loadu_ps(x + j * k + t + 16);
+            a0[j] = _mm512_fmadd_ps(wa0, x0, a0[j]);
+            a1[j] = _mm512_fmadd_ps(wa1, x1, a1[j]);
+            b0[j] = _mm512_fmadd_ps(wb0, x0, b0[j]);
+            b1[j] = _mm512_fmadd_ps(wb1, x1, b1[j]);
+        }
+    }
+    float sa[4], sb[4];
+    _mm_storeu_ps(sa, head_reduce4_ps(_mm512_add_ps(a0[0], a1[0]), _mm512_add_ps(a0[1], a1[1]),
+                                      _mm512_add_ps(a0[2], a1[2]), _mm512_add_ps(a0[3], a1[3])));
+    _mm_storeu_ps(sb, head_reduce4_ps(_mm512_add_ps(b0[0], b1[0]), _mm512_add_ps(b0[1], b1[1]),
+                                      _mm512_add_ps(b0[2], b1[2]), _mm512_add_ps(b0[3], b1[3])));
+    for (int j = 0; j < 4; j++) y[j * y_stride] = sa[j], y[j * y_stride + 1] = sb[j];
+}
+
 INLINE void q8_0_row(const uint8_t *row, const uint8_t *next, int64_t k, const float *x, int64_t j0, const int MT,
                      float *y, int64_t y_stride) {
     const tg_block_q8_0 *blk = (const tg_block_q8_0 *)row;
@@ -66,7 +100,13 @@ INLINE void q8_0_row(const uint8_t *row, const uint8_t *next, int64_t k, const f
 
 INLINE void rows_tile(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t row0,
                       int64_t row1, int64_t j0, const int MT, float *y, int64_t y_stride) {
-    for (int64_t r = row0; r < row1; r++) {
+    int64_t r = row0;
+    if (type == TG_F16 && MT == 4 && k % 32 == 0)
+        for (; r + 2 <= row1; r += 2) {
+            const uint8_t *row = data + r * row_bytes, *next = r + 3 < row1 ? row + 2 * row_bytes : NULL;
+            f16_rows2x4(row, row + row_bytes, next, k, x + j0 * k, y + j0 * y_stride + r, y_stride);
+        }
+    for (; r < row1; r++) {
         const uint8_t *row = data + r * row_bytes, *next = r + 1 < row1 ? row + row_bytes : NULL;
         if (type == TG_F16) f16_row(row, next, k, x, j0, MT, y + r, y_stride);
         else q8_0_row(row, next, k, x, j0, MT, y + r, y_stride);

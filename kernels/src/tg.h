@@ -293,33 +293,47 @@ void tg_quantize_row_q8_0(const float *x, int64_t k, int8_t *q, float *d);
 double tg_read_bandwidth(const tg_isa_ops *isa, int64_t bytes, int passes);
 
 /* ---- attention (attention.c) ---- */
-/* One sequence of a batched attention call: its query rows in the stacked batch and its cache. */
+/*
+ * A sequence's cache for one layer, per KV head a plane of `positions` slots (a multiple of
+ * TG_ATTN_BLOCK). Keys are stored transposed in blocks of TG_ATTN_BLOCK positions, so one vector
+ * load holds dimension d of sixteen positions and a block's scores are multiply-adds with no
+ * horizontal sums; values stay one row per position. A head's planes are contiguous, so a task
+ * streams its keys and values instead of picking head_dim floats out of every position's row.
+ */
+#define TG_ATTN_BLOCK 16
 typedef struct {
-    const float *keys;   /* [positions][kv_heads * head_dim], positions >= start + rows */
-    const float *values; /* same layout as keys */
-    int64_t first, rows; /* its query rows first..first+rows-1 of the batch */
+    float *keys;         /* [kv_heads][positions / TG_ATTN_BLOCK][head_dim][TG_ATTN_BLOCK] */
+    float *values;       /* [kv_heads][positions][head_dim] */
+    int64_t positions;   /* slots per KV head, a multiple of TG_ATTN_BLOCK, >= start + rows */
+    int64_t first, rows; /* its rows first..first+rows-1 of the batch */
     int64_t start;       /* row first + r sits at position start + r and sees positions 0..start+r */
 } tg_attention_seq;
 typedef struct {
     const float *q; /* [batch rows][heads * head_dim], rotated */
+    const float *k; /* [batch rows][kv_heads * head_dim], rotated: stored at each row's position first */
+    const float *v; /* [batch rows][kv_heads * head_dim] */
     const tg_attention_seq *seqs;
     int64_t count;
     int64_t heads, kv_heads, head_dim;
     float *out; /* [batch rows][heads * head_dim]; rows no sequence names are left alone */
 } tg_attention_args;
-/* Causal grouped-query attention for every sequence of a step in one pool job, one task per
- * (sequence, row, KV head): a (row, head)'s result depends on nothing else in the call. */
+/* Stores every sequence's new keys and values in its cache, then runs causal grouped-query attention
+ * for all of them in one pool job, one task per (sequence, row, KV head): a (row, head)'s result
+ * depends on nothing else in the call. */
 void tg_attention(const tg_isa_ops *isa, const tg_attention_args *a);
 /* One task: the `group` query heads of a row that share one KV head. */
 typedef struct tg_attend_group_args_s {
     const float *q;      /* [group][head_dim] */
-    const float *keys;   /* this KV head's slice of position 0; position t at keys + t * kv_stride */
-    const float *values; /* the same for values */
-    int64_t kv_stride, visible, head_dim, group;
-    float *scores; /* scratch: [group][padded], padded = visible rounded up to TG_ATTN_PAD */
+    const float *keys;   /* this KV head's key plane (tg_attention_seq's layout) */
+    const float *values; /* this KV head's value plane: position t at values + t * head_dim */
+    int64_t visible, head_dim, group;
+    float *scores; /* scratch: [group][padded], padded = visible rounded up to TG_ATTN_BLOCK */
     float *out;    /* [group][head_dim] */
 } tg_attend_group_args;
-#define TG_ATTN_PAD 16
+/* Dimension d of position t in a key plane. */
+static inline float tg_attn_key(const float *keys, int64_t head_dim, int64_t t, int64_t d) {
+    return keys[((t / TG_ATTN_BLOCK) * head_dim + d) * TG_ATTN_BLOCK + t % TG_ATTN_BLOCK];
+}
 /* The plain C reference (the scalar path's attend_group). */
 void tg_attend_group_ref(const tg_attend_group_args *g);
 

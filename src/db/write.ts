@@ -10,7 +10,9 @@
  * requests and their rollup, and COPY of the new requests' decisions, in one transaction that stops
  * when its connection is lost (`transaction.ts`; COPY itself has no ON CONFLICT). Either way a request
  * and its decision are written together or not at all, and the temp table belongs to the connection's
- * session: a statement left to run on a reconnected session would find nothing staged.
+ * session: a statement left to run on a reconnected session would find nothing staged. So the
+ * INSERT ... SELECT also counts what it saw, and a batch whose staging holds other than the rows sent,
+ * or that skipped a row not already there, fails for replay instead of counting them as duplicates.
  */
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -249,11 +251,20 @@ async function copyRows(database: Database, batch: readonly RecordEntry[]): Prom
     await open();
     const result = await tx.unsafe(
       `with ins as (insert into "${REQUESTS}" (${requestColumns}) select ${requestColumns} from "${STAGED_REQUESTS}" ` +
-        `on conflict do nothing returning *), ${usageCte(`"${STAGED_REQUESTS}"`, `d."${SLA_MISSED}"`)} ` +
-        `select "${REQUEST_ID}" from ins`,
+        `on conflict do nothing returning *), ${usageCte(`"${STAGED_REQUESTS}"`, `d."${SLA_MISSED}"`)}, ` +
+        `counted as (select (select count(*) from "${STAGED_REQUESTS}")::int as staged, (select count(*) from ins)::int as inserted) ` +
+        `select "${REQUEST_ID}", null::int as staged, null::int as present from ins union all ` +
+        `select null, staged, case when inserted < staged then (${PRESENT}) end from counted`,
     );
     const ids = new Set<string>();
-    for (const row of result) ids.add(String((row as Record<string, unknown>)[REQUEST_ID]));
+    let counts: StagedCounts = { staged: 0, present: null };
+    for (const row of result) {
+      const r = row as Record<string, unknown>;
+      if (r[REQUEST_ID] === null)
+        counts = { staged: Number(r.staged), present: r.present === null ? null : Number(r.present) };
+      else ids.add(String(r[REQUEST_ID]));
+    }
+    checkStaged(entries.length, ids.size, counts);
     const newDecisions = decisionLines.filter((_, i) => ids.has((decisions[i] as RoutingDecisionInsert).requestId));
     await open();
     if (newDecisions.length > 0) await copyLinesInto(tx, DECISIONS, columnList(routingDecisions), newDecisions);
@@ -264,6 +275,37 @@ async function copyRows(database: Database, batch: readonly RecordEntry[]): Prom
 /** the staged requests: `requests`' columns and whether each missed its SLA (`missedSla`, from its decision) */
 const STAGED_REQUESTS = "recorder_requests_staged";
 const SLA_MISSED = "sla_missed";
+
+/**
+ * Staged requests already in `requests` as the statement began: the only rows it may skip as duplicates.
+ * (One committed by another session since then is skipped and not counted here: that batch fails and
+ * its replay counts it as present.)
+ */
+const PRESENT =
+  `select count(*)::int from "${STAGED_REQUESTS}" s join "${REQUESTS}" r on ` +
+  [requests.requestId, requests.createdAt].map((c) => `r."${c.name}" = s."${c.name}"`).join(" and ");
+
+/** What the INSERT ... SELECT saw: the rows staged, and of those already there (counted only when it skipped some). */
+interface StagedCounts {
+  readonly staged: number;
+  readonly present: number | null;
+}
+
+/**
+ * A batch counts as written only when the statement saw every row it sent and inserted each one not
+ * already there. Anything else means the rows did not arrive where the driver said they did (a COPY
+ * cut short, a transaction another statement ended: see `transaction.ts`), and the batch fails as the
+ * database being unavailable (an error with no SQLSTATE, `isUnavailable`): its segment is sealed and
+ * replayed, instead of its missing rows being counted as duplicates and discarded.
+ */
+function checkStaged(sent: number, inserted: number, { staged, present }: StagedCounts): void {
+  const skipped = sent - inserted;
+  if (staged === sent && (skipped === 0 || present === skipped)) return;
+  throw new Error(
+    `COPY batch not as sent: ${sent} requests sent, ${staged} staged, ${inserted} inserted, ` +
+      `${present ?? 0} already there; failed for replay`,
+  );
+}
 
 /** One entry per request (by its key, request id and `created_at`). */
 function uniqueEntries(entries: readonly RecordEntry[]): RecordEntry[] {

@@ -12,23 +12,23 @@
  *
  * `forwardBatch` advances several sequences in one step: their tokens are stacked into one
  * batch of rows, so every linear layer (q/k/v, o, gate/up, down, head) is one M-row matmul that
- * streams each weight once; RoPE rotates each row at its own position, the KV store writes each
- * sequence's rows into its own cache, and attention is one native call in which each sequence's
- * rows attend over their own cache. A sequence may bring several tokens (prefill) beside others' one (decode).
+ * streams each weight once; RoPE rotates each row at its own position, and attention is one native
+ * call per layer that stores each sequence's keys and values in its own cache and lets its rows
+ * attend over it. A sequence may bring several tokens (prefill) beside others' one (decode).
  * Every step between matmuls is per row and the kernels give each row of an M-row product
  * exactly its M = 1 result, so a sequence's logits are bit for bit those of running it alone.
  * `forward` (one sequence) is the batch of one.
  */
 import {
+  type AttentionCache,
   attentionBatch,
-  dequantize,
+  dequantizeRows,
   floatOps,
   type Isa,
   isTernary,
   matmul,
   matmulShared,
   type PackedWeight,
-  tensorBytes,
 } from "../../../kernels/index.js";
 import type { BitNetConfig } from "./config.js";
 import { KVCache } from "./kv-cache.js";
@@ -118,8 +118,6 @@ export class BitNetForward {
   private readonly widths: Readonly<Record<ScratchName, number>>;
   private buffers: Record<ScratchName, Float32Array> | undefined;
   private bufferRows = 0;
-  private embeddingTable: Float32Array | undefined;
-  private readonly embeddingRowBytes: number;
 
   constructor(
     readonly config: BitNetConfig,
@@ -128,13 +126,11 @@ export class BitNetForward {
   ) {
     this.rope = new Rope(config.headDim, config.ropeDim, config.ropeBase);
     this.widths = scratchWidths(config);
-    const e = weights.tokenEmbedding;
-    this.embeddingRowBytes = e.type === "I2_S" ? -1 : tensorBytes(e.type, 1, e.cols);
   }
 
   newCache(contextLength = this.config.contextLength): KVCache {
     const capacity = Math.min(contextLength, this.config.contextLength);
-    return new KVCache(this.config.layers, capacity, this.config.kvHeads * this.config.headDim);
+    return new KVCache(this.config.layers, capacity, this.config);
   }
 
   /**
@@ -163,11 +159,7 @@ export class BitNetForward {
     }
     const s = this.scratchFor(rows);
     this.options.profile?.start();
-    let r = 0;
-    for (const step of steps) {
-      this.embed(step.tokens, s.x.subarray(r * this.config.embedding));
-      r += step.tokens.length;
-    }
+    this.embed(steps, rows, s.x);
     // every row's rotation, once for all layers
     const angles = this.rope.angles(placed.flatMap((p) => Array.from({ length: p.rows }, (_, r) => p.start + r)));
     this.options.profile?.lap("embed");
@@ -206,26 +198,19 @@ export class BitNetForward {
     return new Scratch(rows, this.buffers, this.widths);
   }
 
-  private embed(tokens: readonly number[], out: Float32Array): void {
+  /** Every step's token rows of the embedding into `out`, in one native call. */
+  private embed(steps: readonly BatchStep[], rows: number, out: Float32Array): void {
     const e = this.weights.tokenEmbedding;
-    tokens.forEach((id, r) => {
-      if (!Number.isInteger(id) || id < 0 || id >= e.rows) {
-        throw new RangeError(`token id ${id} is outside the vocabulary (0..${e.rows - 1})`);
+    const ids = new Int32Array(rows);
+    let r = 0;
+    for (const step of steps)
+      for (const id of step.tokens) {
+        if (!Number.isInteger(id) || id < 0 || id >= e.rows) {
+          throw new RangeError(`token id ${id} is outside the vocabulary (0..${e.rows - 1})`);
+        }
+        ids[r++] = id;
       }
-      out.set(this.embeddingRow(id), r * e.cols);
-    });
-  }
-
-  private embeddingRow(id: number): Float32Array {
-    const e = this.weights.tokenEmbedding;
-    if (e.type === "F32") return new Float32Array(e.data.buffer, e.data.byteOffset + id * e.cols * 4, e.cols);
-    if (this.embeddingRowBytes < 0) {
-      // I2_S keeps one scale after all rows, so rows cannot be decoded alone: decode once
-      this.embeddingTable ??= dequantize(e);
-      return this.embeddingTable.subarray(id * e.cols, (id + 1) * e.cols);
-    }
-    const at = id * this.embeddingRowBytes;
-    return dequantize({ ...e, rows: 1, data: e.data.subarray(at, at + this.embeddingRowBytes) });
+    dequantizeRows(e, ids, out.subarray(0, rows * e.cols));
   }
 
   /**
@@ -272,7 +257,6 @@ export class BitNetForward {
     const c = this.config;
     const rows = s.rows;
     const p = this.options.profile;
-    const kv = c.kvHeads * c.headDim;
     rmsNorm(s.x, w.attnNorm, rows, c.rmsEpsilon, s.norm);
     p?.lap("norms");
     this.linearShared([w.q, w.k, w.v], s.norm, rows, [s.q, s.k, s.v]);
@@ -280,16 +264,13 @@ export class BitNetForward {
     this.rope.apply(s.q, rows, c.heads, angles);
     this.rope.apply(s.k, rows, c.kvHeads, angles);
     p?.lap("rope");
-    for (const seq of placed) {
-      const rowsOf = (x: Float32Array) => x.subarray(seq.first * kv, (seq.first + seq.rows) * kv);
-      seq.cache.store(l, seq.start, rowsOf(s.k), rowsOf(s.v));
-    }
-    p?.lap("kv store");
+    // stores each sequence's k, v rows in its cache, then attends
     attentionBatch(
       s.q,
+      s.k,
+      s.v,
       placed.map((seq) => ({
-        keys: seq.cache.keys[l] as Float32Array,
-        values: seq.cache.values[l] as Float32Array,
+        cache: seq.cache.layers[l] as AttentionCache,
         first: seq.first,
         rows: seq.rows,
         start: seq.start,

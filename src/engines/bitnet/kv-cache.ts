@@ -1,29 +1,27 @@
-/** Keys and values of every layer for the positions seen so far, sized once from the config. */
+/**
+ * Keys and values of every layer for the positions seen so far, sized once from the config. Each
+ * layer's cache is in the kernels' layout (`attentionCache`), which only `attentionBatch` writes and
+ * reads: the forward pass hands it a step's rows and never copies them itself.
+ */
+import { type AttentionCache, type AttentionShape, attentionCache } from "../../../kernels/index.js";
 import { ContextOverflowError } from "../errors.js";
 
 export class KVCache {
-  readonly keys: Float32Array[];
-  readonly values: Float32Array[];
+  readonly layers: readonly AttentionCache[];
   /** positions filled */
   length = 0;
 
   constructor(
     layers: number,
     readonly capacity: number,
-    readonly rowSize: number,
+    shape: AttentionShape,
   ) {
-    this.keys = Array.from({ length: layers }, () => new Float32Array(capacity * rowSize));
-    this.values = Array.from({ length: layers }, () => new Float32Array(capacity * rowSize));
+    this.layers = Array.from({ length: layers }, () => attentionCache(capacity, shape));
   }
 
   /** Throws before any work when `count` more positions would not fit. */
   reserve(count: number): void {
     if (this.length + count > this.capacity) throw new ContextOverflowError(this.length + count, this.capacity);
-  }
-
-  store(layer: number, position: number, keys: Float32Array, values: Float32Array): void {
-    this.keys[layer]?.set(keys, position * this.rowSize);
-    this.values[layer]?.set(values, position * this.rowSize);
   }
 
   /** Forget positions from `length` on (a new request reusing the cache, or a rollback). */
@@ -32,6 +30,6 @@ export class KVCache {
   }
 
   get bytes(): number {
-    return this.keys.length * 2 * this.capacity * this.rowSize * 4;
+    return this.layers.reduce((n, l) => n + l.keys.byteLength + l.values.byteLength, 0);
   }
 }
