@@ -67,9 +67,9 @@ describe("a served variant behind its versions", () => {
   });
 });
 
-const slow: Script = async (onToken, signal) => {
+const slow: Script = async (onToken, signal, request) => {
   await new Promise((resolve) => setTimeout(resolve, 25));
-  return answers("slow")(onToken, signal);
+  return answers("slow")(onToken, signal, request);
 };
 
 const queueFull: Script = async () => {

@@ -14,8 +14,8 @@ import {
 /** Fails after one token on its first call (whichever variant that is), then answers `text`. */
 function failsFirstAfterOneToken(text: string): Script {
   let calls = 0;
-  return async (onToken, signal) => {
-    if (calls++ > 0) return answers(text)(onToken, signal);
+  return async (onToken, signal, request) => {
+    if (calls++ > 0) return answers(text)(onToken, signal, request);
     onToken(token("x"));
     throw new EngineError("tiny-b158", "Error", "kernel exploded");
   };
@@ -107,5 +107,40 @@ describe("cascade", () => {
     const res = await t.post(chat({ stream: true }));
     expect(res.status).toBe(503);
     expect(res.headers.get("x-tritgate-escalated")).toBe("true");
+  });
+});
+
+/** What the engine is told about reading logprobs: only the client's logprobs or the cascade's judgement need them. */
+describe("logprobs asked of the engine", () => {
+  /** answers `text`, noting each request's `logprobs` */
+  function noting(text: string, seen: (boolean | undefined)[]): Script {
+    return (onToken, signal, request) => {
+      seen.push(request.logprobs);
+      return answers(text)(onToken, signal, request);
+    };
+  }
+
+  it("a plain request asks for none", async () => {
+    const asked: (boolean | undefined)[] = [];
+    const t = setup(noting("fine", asked));
+    expect((await t.post(chat())).status).toBe(200);
+    expect(asked).toEqual([false]);
+  });
+
+  it("a request with logprobs asks for them", async () => {
+    const asked: (boolean | undefined)[] = [];
+    const t = setup(noting("fine", asked));
+    expect((await t.post(chat({ logprobs: true, top_logprobs: 2 }))).status).toBe(200);
+    expect(asked).toEqual([true]);
+  });
+
+  it("a cascade asks the cheap pass, which it judges, and not the better variant", async () => {
+    const cheap: (boolean | undefined)[] = [];
+    const better: (boolean | undefined)[] = [];
+    const t = setup({ "tiny-b158": noting("cheap", cheap), "tiny-fp32": noting("better", better) }, "cascade");
+    const res = await t.post(chat());
+    expect(res.headers.get("x-tritgate-escalated")).toBe("true");
+    expect(cheap).toEqual([true]);
+    expect(better).toEqual([false]);
   });
 });

@@ -64,13 +64,15 @@ export async function answer(
   const { decision } = plan;
   const chain = [decision.chosen, ...decision.fallback];
   const escalation = decision.escalation;
-  if (!escalation || chain[0] === escalation.next) return runChoices(gateway, plan, chain, progress, signal, events);
+  if (!escalation || chain[0] === escalation.next)
+    return runChoices(gateway, plan, chain, progress, signal, events, false);
 
   // streamed: the cheap pass is stopped once judged unsure; whole: it runs on (see above)
   const probe = events ? new AbortController() : null;
   const gate = new ConfidenceGate(escalation.threshold, escalation.next, events, () => probe?.abort());
   try {
-    await runChoices(gateway, plan, chain, progress, probe ? AbortSignal.any([signal, probe.signal]) : signal, gate);
+    const cheapSignal = probe ? AbortSignal.any([signal, probe.signal]) : signal;
+    await runChoices(gateway, plan, chain, progress, cheapSignal, gate, true);
   } catch (e) {
     // a streamed cheap pass judged unsure ends by the probe's abort; any other failure is the answer's
     if (!events || !gate.unsure || signal.aborted) throw e;
@@ -79,7 +81,7 @@ export async function answer(
   progress.escalated = true;
   const cheap = progress.choices.splice(0);
   try {
-    await runChoices(gateway, plan, [escalation.next], progress, signal, events);
+    await runChoices(gateway, plan, [escalation.next], progress, signal, events, false);
   } catch (e) {
     if (events || signal.aborted) throw e;
     // the better variant failed: the cheap answer stands
@@ -94,13 +96,18 @@ async function runChoices(
   progress: AnswerProgress,
   signal: AbortSignal,
   events: ChoiceEvents | undefined,
+  /** the cascade judges these tokens by their log-probability (`ConfidenceGate`) */
+  judged: boolean,
 ): Promise<void> {
   let order = chain;
   for (let index = 0; index < plan.choices; index++) {
     const firstTokenBefore = progress.firstTokenAt;
+    const request = plan.request(index);
     const out = await gateway.run(
       order,
-      plan.request(index),
+      // a token's logprob is read only for the client's logprobs or the cascade's judgement: without
+      // either, greedy steps skip the log-partition over the vocabulary
+      { ...request, logprobs: request.tokenInfo === true || judged },
       signal,
       (variant, token, version) => {
         progress.firstTokenAt ??= gateway.now();

@@ -2,13 +2,23 @@
  * Tests only: a gateway in-process over engines scripted on the main thread (no workers), with an
  * observer that keeps every outcome, for the end-of-request and cascade tests.
  */
-import { EngineError, GenerationAbortedError, type PoolResult, type PoolToken } from "../../engines/pool/index.js";
+import {
+  EngineError,
+  GenerationAbortedError,
+  type PoolGenerateRequest,
+  type PoolResult,
+  type PoolToken,
+} from "../../engines/pool/index.js";
 import { createGateway } from "../app.js";
 import { CountingLimiter, MapDirectory, memoryLog, TEST_TIERS, TINY_CONFIGS } from "../testkit.js";
 import type { AppDeps, VariantRuntime } from "../types.js";
 import type { ObserverFactory, RequestOutcome } from "./outcome.js";
 
-export type Script = (onToken: (t: PoolToken) => void, signal: AbortSignal | undefined) => Promise<PoolResult>;
+export type Script = (
+  onToken: (t: PoolToken) => void,
+  signal: AbortSignal | undefined,
+  request: PoolGenerateRequest,
+) => Promise<PoolResult>;
 
 export const token = (text: string): PoolToken => ({ id: 1, text, logprob: -0.1, top: [] });
 export const result = (text: string): PoolResult => ({
@@ -73,7 +83,7 @@ export function scripted(name: string, script: () => Script): VariantRuntime {
     slots: 4,
     running: 0,
     waiting: 0,
-    generate: (_request, onToken, signal) => script()((t) => onToken?.(t), signal),
+    generate: (request, onToken, signal) => script()((t) => onToken?.(t), signal, request),
   };
 }
 
