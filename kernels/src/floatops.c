@@ -151,6 +151,17 @@ static inline double clean_logit(float raw) {
     return v != v ? -INFINITY : v > DBL_MAX ? DBL_MAX : v;
 }
 
+/* Positions [from, n) one at a time: their exp weights (stored when w is given) added to sum in index order. */
+static inline double add_exps_scalar(const float *logits, int64_t from, int64_t n, double max, double *w,
+                                     double sum) {
+    for (int64_t i = from; i < n; i++) {
+        const double e = exp_non_positive(clean_logit(logits[i]) - max);
+        if (w) w[i] = e;
+        sum += e;
+    }
+    return sum;
+}
+
 static void logit_stats_scalar(const float *logits, int64_t n, double *x, double *w, int with_sum,
                                tg_logit_stats_result *out) {
     double max = -INFINITY;
@@ -165,12 +176,7 @@ static void logit_stats_scalar(const float *logits, int64_t n, double *x, double
         }
     }
     double sum = with_sum ? 0 : NAN;
-    if (with_sum && max > -INFINITY)
-        for (int64_t i = 0; i < n; i++) {
-            const double e = exp_non_positive(clean_logit(logits[i]) - max);
-            if (w) w[i] = e;
-            sum += e;
-        }
+    if (with_sum && max > -INFINITY) sum = add_exps_scalar(logits, 0, n, max, w, sum);
     out->max = max;
     out->argmax = argmax;
     out->sum_exp = sum;
@@ -297,12 +303,7 @@ TG_AVX512 static void logit_stats_avx512(const float *logits, int64_t n, double 
             }
         for (int j = 0; j < EXP_BLOCK; j++) sum += e[j];
     }
-    for (; i < n; i++) {
-        const double e = exp_non_positive(clean_logit(logits[i]) - max);
-        if (w) w[i] = e;
-        sum += e;
-    }
-    out->sum_exp = sum;
+    out->sum_exp = add_exps_scalar(logits, i, n, max, w, sum);
 }
 
 /* The same pass four doubles at a time for AVX2 CPUs: the AVX-512 version's steps with compares and blends
@@ -383,12 +384,7 @@ TG_AVX2 static void logit_stats_avx2(const float *logits, int64_t n, double *x, 
         }
         for (int j = 0; j < EXP_BLOCK; j++) sum += e[j];
     }
-    for (; i < n; i++) {
-        const double e = exp_non_positive(clean_logit(logits[i]) - max);
-        if (w) w[i] = e;
-        sum += e;
-    }
-    out->sum_exp = sum;
+    out->sum_exp = add_exps_scalar(logits, i, n, max, w, sum);
 }
 #endif
 
