@@ -158,7 +158,7 @@ function copyColumns(table: PgTable): readonly CopyColumn[] {
  * Refuses, before COPY starts, a value the server would refuse mid-COPY, and returns what to encode
  * (a json column's JSON text, as drizzle sends it on the INSERT path: a string too is a JSON string).
  * postgres.js does not surface an error the server raises once the client has sent its CopyDone, which
- * it sends as soon as the last line is written, typically before the server has read the first (the
+ * it sends as soon as the last line is written, before the server has read them all (the
  * transaction then waits forever: see `copyLinesInto`), so the checks the server would make on these
  * columns are made here, with the server's error codes: the flusher then isolates and rejects the row.
  */
