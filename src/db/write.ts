@@ -6,13 +6,18 @@
  * on its own — whatever a dropped connection leaves behind — can count a request without inserting it.
  *
  * Two ways in: multi-row INSERTs, one statement for all three tables per chunk (both drivers), or, on
- * postgres.js, COPY of the requests into a session temp table, one INSERT ... SELECT statement for the
- * requests and their rollup, and COPY of the new requests' decisions, in one transaction that stops
- * when its connection is lost (`transaction.ts`; COPY itself has no ON CONFLICT). Either way a request
- * and its decision are written together or not at all, and the temp table belongs to the connection's
- * session: a statement left to run on a reconnected session would find nothing staged. So the
- * INSERT ... SELECT also counts what it saw, and a batch whose staging holds other than the rows sent,
- * or that skipped a row not already there, fails for replay instead of counting them as duplicates.
+ * postgres.js, COPY of the requests and of their decisions into session temp tables, then one
+ * INSERT ... SELECT statement for the requests, the new requests' decisions and their rollup, in one
+ * transaction that stops when its connection is lost (`transaction.ts`; COPY itself has no ON
+ * CONFLICT). Either way a request and its decision are written together or not at all, and the temp
+ * tables belong to the connection's session: a statement left to run on a reconnected session would
+ * find nothing staged. So the INSERT ... SELECT also counts what it saw, and a batch whose staging
+ * holds other than the rows sent, or that skipped a row not already there, fails for replay instead of
+ * counting them as duplicates.
+ *
+ * No COPY goes into a table that can refuse its rows once their data has ended (see `copyLinesInto`):
+ * the request log's partitions, its constraints and any trigger on it are met only by the
+ * INSERT ... SELECT, whose error fails the statement, and the batch, as any error does.
  */
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -103,9 +108,14 @@ function copyText(value: unknown): string {
 const SPECIAL = /[\\\n\r\t]/;
 const SPECIALS = /[\\\n\r\t]/g;
 
-/** Postgres' error codes for what `refuseBeforeCopy` catches. */
+/** Postgres' error codes for what `checkedForCopy` catches. */
 const NOT_NULL_VIOLATION = "23502";
 const INVALID_TEXT_REPRESENTATION = "22P02";
+const CHARACTER_NOT_IN_REPERTOIRE = "22021";
+const UNTRANSLATABLE_CHARACTER = "22P05";
+
+/** JSON text's escape of U+0000 (after an even run of backslashes, so not a literal `\u0000`): jsonb refuses it. */
+const JSON_NUL = /(?<!\\)(?:\\\\)*\\u0000/;
 
 type Kind = "integer" | "smallint" | "number" | "boolean" | "timestamp" | "json" | "text";
 
@@ -145,14 +155,17 @@ function copyColumns(table: PgTable): readonly CopyColumn[] {
 }
 
 /**
- * Refuses, before COPY starts, a value the server would refuse mid-COPY: postgres.js does not surface
- * an error raised while the COPY stream is open (the transaction then waits forever), so the checks
- * the server would make on these columns are made here, with the server's error codes.
+ * Refuses, before COPY starts, a value the server would refuse mid-COPY, and returns what to encode
+ * (a json column's JSON text, as drizzle sends it on the INSERT path: a string too is a JSON string).
+ * postgres.js does not surface an error the server raises once the client has sent its CopyDone, which
+ * it sends as soon as the last line is written, before the server has read them all (the
+ * transaction then waits forever: see `copyLinesInto`), so the checks the server would make on these
+ * columns are made here, with the server's error codes: the flusher then isolates and rejects the row.
  */
-function refuseBeforeCopy(table: string, col: CopyColumn, value: unknown): void {
+function checkedForCopy(table: string, col: CopyColumn, value: unknown): unknown {
   if (value === null || value === undefined) {
     if (col.notNull) refuse(table, col, NOT_NULL_VIOLATION, "null in a NOT NULL column");
-    return;
+    return value;
   }
   switch (col.kind) {
     case "integer":
@@ -160,22 +173,29 @@ function refuseBeforeCopy(table: string, col: CopyColumn, value: unknown): void 
       const limit = col.kind === "integer" ? 2_147_483_647 : 32_767;
       if (typeof value !== "number" || !Number.isInteger(value) || Math.abs(value) > limit)
         refuse(table, col, INVALID_TEXT_REPRESENTATION, `${String(value)} is not of type ${col.kind}`);
-      return;
+      return value;
     }
     case "number":
       if (typeof value !== "number")
         refuse(table, col, INVALID_TEXT_REPRESENTATION, `${String(value)} is not a number`);
-      return;
+      return value;
     case "boolean":
       if (typeof value !== "boolean")
         refuse(table, col, INVALID_TEXT_REPRESENTATION, `${String(value)} is not a boolean`);
-      return;
+      return value;
     case "timestamp":
       if (typeof value !== "string" || Number.isNaN(Date.parse(value)))
         refuse(table, col, INVALID_TEXT_REPRESENTATION, `${String(value)} is not a timestamp`);
-      return;
+      return value;
+    case "json": {
+      const json = JSON.stringify(value);
+      if (JSON_NUL.test(json)) refuse(table, col, UNTRANSLATABLE_CHARACTER, "\\u0000 in a json value");
+      return json;
+    }
     default:
-      return;
+      if (typeof value === "string" && value.includes("\u0000"))
+        refuse(table, col, CHARACTER_NOT_IN_REPERTOIRE, "a NUL character in text");
+      return value;
   }
 }
 
@@ -203,24 +223,36 @@ async function copyLines(
       const col = columns[c] as CopyColumn;
       let value = row[col.key];
       if (value === undefined) value = col.fallback;
-      refuseBeforeCopy(name, col, value);
+      const checked = checkedForCopy(name, col, value);
       if (c > 0) line += "\t";
-      line += copyText(value);
+      line += copyText(checked);
     }
     lines.push(`${line}\n`);
   }
   return lines;
 }
 
+/**
+ * COPY into one of the session's staging tables only. postgres.js 3.4.9 resolves a COPY with its
+ * stream at CopyInResponse and detaches the stream when it sends CopyDone; an ErrorResponse after
+ * that (instead of CommandComplete) goes to the query's already-settled promise and nowhere else: the
+ * stream's final callback is never called and this `pipeline` never settles (porsager/postgres#1173).
+ * The driver gives no signal to race it against, and a timeout would cut a slow but healthy COPY. So
+ * a COPY only goes where nothing can refuse a row after its data ended: a temp table without
+ * partitions, keys, checks or triggers, whose every type and NOT NULL check `checkedForCopy` makes
+ * first. What is left is the server itself failing the statement then (out of disk, a cancel, a
+ * `statement_timeout` set on the database), which no check here can foresee; a lost connection
+ * rejects `begin`, and `transaction.ts` parks the callback.
+ */
 async function copyLinesInto(tx: TransactionSql, target: string, columnList: string, lines: readonly string[]) {
   const writable = await tx.unsafe(`COPY "${target}" (${columnList}) FROM STDIN`).writable();
   await pipeline(Readable.from(chunked(lines)), writable);
 }
 
 /**
- * COPY the requests and their decisions' SLAs into session temp tables, then one statement: the new
- * requests (ON CONFLICT DO NOTHING ... RETURNING) and the daily_usage upsert over them; then COPY the
- * decisions of the requests it inserted (a new request's decision is new too) straight into their table.
+ * COPY the requests (with their decisions' SLAs) and the decisions into session temp tables, then one
+ * statement: the new requests (ON CONFLICT DO NOTHING ... RETURNING), the decisions of those it
+ * inserted (a new request's decision is new too) and the daily_usage upsert over them.
  */
 async function copyRows(database: Database, batch: readonly RecordEntry[]): Promise<Set<string>> {
   const client = database.postgres;
@@ -240,6 +272,7 @@ async function copyRows(database: Database, batch: readonly RecordEntry[]): Prom
   const decisionLines = await copyLines(DECISIONS, copyColumns(routingDecisions), decisions);
   return transaction(client, async (tx, open) => {
     const requestColumns = columnList(requests);
+    const decisionColumns = columnList(routingDecisions);
     await stage(
       tx,
       open,
@@ -248,26 +281,34 @@ async function copyRows(database: Database, batch: readonly RecordEntry[]): Prom
       `${requestColumns}, "${SLA_MISSED}"`,
       requestLines,
     );
+    await stage(tx, open, STAGED_DECISIONS, `(LIKE "${DECISIONS}")`, decisionColumns, decisionLines);
     await open();
     const result = await tx.unsafe(
       `with ins as (insert into "${REQUESTS}" (${requestColumns}) select ${requestColumns} from "${STAGED_REQUESTS}" ` +
-        `on conflict do nothing returning *), ${usageCte(`"${STAGED_REQUESTS}"`, `d."${SLA_MISSED}"`)}, ` +
-        `counted as (select (select count(*) from "${STAGED_REQUESTS}")::int as staged, (select count(*) from ins)::int as inserted) ` +
-        `select "${REQUEST_ID}", null::int as staged, null::int as present from ins union all ` +
-        `select null, staged, case when inserted < staged then (${PRESENT}) end from counted`,
+        `on conflict do nothing returning *), ` +
+        `dec as (insert into "${DECISIONS}" (${decisionColumns}) select ${decisionColumns} from "${STAGED_DECISIONS}" ` +
+        `where "${REQUEST_ID}" in (select "${REQUEST_ID}" from ins) returning 1), ` +
+        `${usageCte(`"${STAGED_REQUESTS}"`, `d."${SLA_MISSED}"`)}, ` +
+        `counted as (select (select count(*) from "${STAGED_REQUESTS}")::int as staged, (select count(*) from ins)::int as inserted, ` +
+        `(select count(*) from "${STAGED_DECISIONS}")::int as staged_decisions, (select count(*) from dec)::int as decisions) ` +
+        `select "${REQUEST_ID}", null::int as staged, null::int as present, null::int as staged_decisions, null::int as decisions from ins union all ` +
+        `select null, staged, case when inserted < staged then (${PRESENT}) end, staged_decisions, decisions from counted`,
     );
     const ids = new Set<string>();
-    let counts: StagedCounts = { staged: 0, present: null };
+    let counts: StagedCounts = { staged: 0, present: null, stagedDecisions: 0, decisions: 0 };
     for (const row of result) {
       const r = row as Record<string, unknown>;
       if (r[REQUEST_ID] === null)
-        counts = { staged: Number(r.staged), present: r.present === null ? null : Number(r.present) };
+        counts = {
+          staged: Number(r.staged),
+          present: r.present === null ? null : Number(r.present),
+          stagedDecisions: Number(r.staged_decisions),
+          decisions: Number(r.decisions),
+        };
       else ids.add(String(r[REQUEST_ID]));
     }
-    checkStaged(entries.length, ids.size, counts);
-    const newDecisions = decisionLines.filter((_, i) => ids.has((decisions[i] as RoutingDecisionInsert).requestId));
-    await open();
-    if (newDecisions.length > 0) await copyLinesInto(tx, DECISIONS, columnList(routingDecisions), newDecisions);
+    const newDecisions = decisions.filter((d) => ids.has(d.requestId)).length;
+    checkStaged({ requests: entries.length, decisions: decisions.length }, ids.size, newDecisions, counts);
     return ids;
   });
 }
@@ -275,6 +316,8 @@ async function copyRows(database: Database, batch: readonly RecordEntry[]): Prom
 /** the staged requests: `requests`' columns and whether each missed its SLA (`missedSla`, from its decision) */
 const STAGED_REQUESTS = "recorder_requests_staged";
 const SLA_MISSED = "sla_missed";
+/** the staged decisions: `routing_decisions`' columns, and none of its partitions, key or triggers */
+const STAGED_DECISIONS = "recorder_decisions_staged";
 
 /**
  * Staged requests already in `requests` as the statement began: the only rows it may skip as duplicates.
@@ -285,25 +328,42 @@ const PRESENT =
   `select count(*)::int from "${STAGED_REQUESTS}" s join "${REQUESTS}" r on ` +
   [requests.requestId, requests.createdAt].map((c) => `r."${c.name}" = s."${c.name}"`).join(" and ");
 
-/** What the INSERT ... SELECT saw: the rows staged, and of those already there (counted only when it skipped some). */
+/**
+ * What the INSERT ... SELECT saw: the requests staged, of those already there (counted only when it
+ * skipped some), the decisions staged and the decisions it inserted.
+ */
 interface StagedCounts {
   readonly staged: number;
   readonly present: number | null;
+  readonly stagedDecisions: number;
+  readonly decisions: number;
 }
 
 /**
- * A batch counts as written only when the statement saw every row it sent and inserted each one not
- * already there. Anything else means the rows did not arrive where the driver said they did (a COPY
+ * A batch counts as written only when the statement saw every row it sent (requests and decisions),
+ * inserted each request not already there and the decision of each it inserted. Anything else means the rows did not arrive where the driver said they did (a COPY
  * cut short, a transaction another statement ended: see `transaction.ts`), and the batch fails as the
  * database being unavailable (an error with no SQLSTATE, `isUnavailable`): its segment is sealed and
  * replayed, instead of its missing rows being counted as duplicates and discarded.
  */
-function checkStaged(sent: number, inserted: number, { staged, present }: StagedCounts): void {
-  const skipped = sent - inserted;
-  if (staged === sent && (skipped === 0 || present === skipped)) return;
+function checkStaged(
+  sent: { readonly requests: number; readonly decisions: number },
+  inserted: number,
+  newDecisions: number,
+  { staged, present, stagedDecisions, decisions }: StagedCounts,
+): void {
+  const skipped = sent.requests - inserted;
+  if (
+    staged === sent.requests &&
+    (skipped === 0 || present === skipped) &&
+    stagedDecisions === sent.decisions &&
+    decisions === newDecisions
+  )
+    return;
   throw new Error(
-    `COPY batch not as sent: ${sent} requests sent, ${staged} staged, ${inserted} inserted, ` +
-      `${present ?? 0} already there; failed for replay`,
+    `COPY batch not as sent: ${sent.requests} requests sent, ${staged} staged, ${inserted} inserted, ` +
+      `${present ?? 0} already there; ${sent.decisions} decisions sent, ${stagedDecisions} staged, ` +
+      `${decisions} inserted of ${newDecisions} new; failed for replay`,
   );
 }
 
