@@ -3,7 +3,7 @@
  * a retryable 503, and past the drain timeout the rest is cut. Real HTTP on loopback, a plain Hono
  * app whose one route answers when the test lets it.
  */
-import { request as httpRequest } from "node:http";
+import { Agent, request as httpRequest } from "node:http";
 import { Hono } from "hono";
 import { afterEach, describe, expect, it } from "vitest";
 import { startServer } from "./serve.js";
@@ -101,4 +101,39 @@ describe("draining on close", () => {
     expect((await get(`${server.url}/health/ready`)).status).toBe(200);
     expect(await server.close()).toBe(0);
   });
+});
+
+describe("idle keep-alive connections", () => {
+  it("stay open past Node's 5 s default, so a client reusing one is not reset", async () => {
+    const { app } = gatedApp();
+    const server = await startServer(app, { port: 0 });
+    closers.push(() => server.close());
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    closers.push(async () => agent.destroy());
+    /** GET through the keep-alive agent: the status, the keep-alive header and the local port (which socket) */
+    const viaAgent = () =>
+      new Promise<{ status: number; keepAlive: string | string[] | undefined; localPort: number | undefined }>(
+        (resolve, reject) => {
+          const req = httpRequest(`${server.url}/health/live`, { agent }, (res) => {
+            res.resume();
+            res.on("end", () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                keepAlive: res.headers["keep-alive"],
+                localPort: req.socket?.localPort,
+              }),
+            );
+          });
+          req.on("error", reject);
+          req.end();
+        },
+      );
+    const first = await viaAgent();
+    expect(first).toMatchObject({ status: 200, keepAlive: "timeout=65" });
+    await new Promise((r) => setTimeout(r, 5_500));
+    const second = await viaAgent();
+    expect(second.status).toBe(200);
+    // the same connection: the server did not close it while it was idle
+    expect(second.localPort).toBe(first.localPort);
+  }, 20_000);
 });

@@ -28,6 +28,8 @@ export interface ServeOptions {
   readonly maxHeaderBytes?: number;
   /** how long `close()` lets requests in flight finish before cutting their connections (10 s) */
   readonly drainTimeoutMs?: number;
+  /** how long an idle keep-alive connection is kept open (65 s; see DEFAULT_KEEP_ALIVE_TIMEOUT_MS) */
+  readonly keepAliveTimeoutMs?: number;
   readonly log?: Logger;
 }
 
@@ -38,6 +40,15 @@ export interface RunningServer {
   /** Drains (above), then closes; resolves with the number of requests cut at the drain timeout. */
   close(): Promise<number>;
 }
+
+/**
+ * Idle keep-alive connections are kept longer than the clients and proxies in front of a gateway keep
+ * theirs (AWS ALB 60 s, nginx's upstream keepalive 60 s; undici follows the server's own hint). With
+ * Node's default of 5 s the server closes an idle connection that a client may at that moment send its
+ * next request on, and that request fails with ECONNRESET (a 502 behind a load balancer): the race is
+ * the server's to avoid, by never being the side that closes first.
+ */
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 /** Seconds a client refused during a drain is told to wait (another replica can answer at once). */
 const DRAIN_RETRY_AFTER_SECONDS = 1;
@@ -64,6 +75,7 @@ export function startServer(app: Hono<GatewayEnv>, options: ServeOptions = {}): 
         });
       },
     ) as Server;
+    server.keepAliveTimeout = options.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
     server.on("request", (req: IncomingMessage, res: ServerResponse) => drain.track(req, res));
     const maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
     server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) =>
