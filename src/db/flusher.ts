@@ -363,7 +363,12 @@ export class Flusher {
   /** One batch into the database; rows refused for their content are isolated and rejected. */
   private async writeOnce(batch: readonly RecordEntry[]): Promise<void> {
     const days = new Set<string>();
-    for (const e of batch) days.add(dayOf(e.request.createdAt));
+    for (const e of batch) {
+      days.add(dayOf(e.request.createdAt));
+      // a decision given a date of its own may fall on another day: its partition is needed too, or the
+      // batch would fail as unavailable (a missing partition) on every retry and replay
+      if (e.decision?.createdAt) days.add(dayOf(e.decision.createdAt));
+    }
     const missing = [...days].filter((d) => !this.knownDays.has(d));
     if (missing.length > 0) {
       await ensurePartitions(this.database, missing);

@@ -206,6 +206,19 @@ describe.each(cases)("DatabaseRecorder on $driver ($method)", ({ driver, method 
     expect((await totals(t)).requests).toBe(100);
     await recorder.close();
   });
+
+  it("writes a decision dated on another day than its request, making that day's partition too", async () => {
+    t = await testDatabase(driver);
+    const recorder = await start(t);
+    const e = entryAt(1, "2026-12-01T11:00:00.000Z");
+    // a day no maintenance makes (before today): only the flusher's own partition check can provide it
+    const decision = { ...e.decision!, createdAt: "2026-11-20T23:59:59.999Z" };
+    recorder.enqueue(e.request, decision);
+    await recorder.close();
+    expect(recorder.stats()).toMatchObject({ queueDepth: 0, written: 1, lost: 0, journalPending: false });
+    const [d] = await t.database.rows<{ n: number }>(sql`select count(*)::int as n from routing_decisions_p20261120`);
+    expect(d?.n).toBe(1);
+  });
 });
 
 /** A gateway process killed with rows queued: the rows were in the journal's page cache, and come back. */
