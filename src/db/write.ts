@@ -341,8 +341,9 @@ interface StagedCounts {
 
 /**
  * A batch counts as written only when the statement saw every row it sent (requests and decisions),
- * inserted each request not already there and the decision of each it inserted. Anything else means the rows did not arrive where the driver said they did (a COPY
- * cut short, a transaction another statement ended: see `transaction.ts`), and the batch fails as the
+ * inserted each request not already there and the decision of each it inserted. Anything else means
+ * the rows did not arrive where the driver said they did (a COPY cut short, a transaction another
+ * statement ended: see `transaction.ts`), and the batch fails as the
  * database being unavailable (an error with no SQLSTATE, `isUnavailable`): its segment is sealed and
  * replayed, instead of its missing rows being counted as duplicates and discarded.
  */

@@ -145,8 +145,9 @@ export class StepScheduler {
    * usual step has none, so it is checked before a new list is built.
    */
   private dropUnrunnable(): void {
-    const runnable = (r: Request) =>
-      !r.signal?.aborted && r.session.length + r.tokens.length - r.done <= r.session.capacity;
+    /** the positions its cache would hold once its remaining tokens are in */
+    const needed = (r: Request) => r.session.length + r.tokens.length - r.done;
+    const runnable = (r: Request) => !r.signal?.aborted && needed(r) <= r.session.capacity;
     if (this.pending.every(runnable)) return;
     this.pending = this.pending.filter((r) => {
       if (r.signal?.aborted) {
@@ -154,8 +155,8 @@ export class StepScheduler {
         return false;
       }
       // a sequence that would overflow its own cache fails alone instead of failing the whole step
-      if (r.session.length + r.tokens.length - r.done > r.session.capacity) {
-        r.reject(new ContextOverflowError(r.session.length + r.tokens.length - r.done, r.session.capacity));
+      if (needed(r) > r.session.capacity) {
+        r.reject(new ContextOverflowError(needed(r), r.session.capacity));
         return false;
       }
       return true;
