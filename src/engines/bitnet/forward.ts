@@ -330,11 +330,18 @@ export class BitNetForward {
     const rows = wanted.reduce((n, w) => n + w.rows, 0);
     // s.norm is free once the last layer is done: no allocation per token
     const normed = s.norm.subarray(0, rows * c.embedding);
-    let at = 0;
+    // consecutive wanted rows (a decode step's, one a sequence) are normalized in one call
+    const runs: Array<{ first: number; rows: number }> = [];
     for (const w of wanted) {
-      const x = s.x.subarray(w.first * c.embedding, (w.first + w.rows) * c.embedding);
-      rmsNorm(x, this.weights.outputNorm, w.rows, c.rmsEpsilon, normed.subarray(at * c.embedding));
-      at += w.rows;
+      const last = runs[runs.length - 1];
+      if (last && last.first + last.rows === w.first) last.rows += w.rows;
+      else runs.push({ first: w.first, rows: w.rows });
+    }
+    let at = 0;
+    for (const run of runs) {
+      const x = s.x.subarray(run.first * c.embedding, (run.first + run.rows) * c.embedding);
+      rmsNorm(x, this.weights.outputNorm, run.rows, c.rmsEpsilon, normed.subarray(at * c.embedding));
+      at += run.rows;
     }
     this.options.profile?.lap("norms");
     const head: PackedWeight = this.weights.output;
