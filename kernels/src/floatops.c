@@ -75,17 +75,21 @@ TG_FLOAT_CLONES void tg_scale_in_place(float *x, double scale, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] = (float)((double)x[i] * scale);
 }
 
+/* Per row and head, the pairs (i, i + half) in order of i: the inner loop runs over contiguous
+ * values, so it vectorises (the angles' cos/sin pairs are read with a stride of two). */
 TG_FLOAT_CLONES void tg_rope(float *x, int64_t rows, int64_t heads, int64_t head_dim, int64_t half, const double *angles) {
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t i = 0; i < half; i++) {
-            const double cosine = angles[(r * half + i) * 2], sine = angles[(r * half + i) * 2 + 1];
-            for (int64_t h = 0; h < heads; h++) {
-                float *p = x + (r * heads + h) * head_dim + i;
-                const double a = p[0], b = p[half];
-                p[0] = (float)(a * cosine - b * sine);
-                p[half] = (float)(a * sine + b * cosine);
+    for (int64_t r = 0; r < rows; r++) {
+        const double *row_angles = angles + r * half * 2;
+        for (int64_t h = 0; h < heads; h++) {
+            float *p = x + (r * heads + h) * head_dim;
+            for (int64_t i = 0; i < half; i++) {
+                const double cosine = row_angles[2 * i], sine = row_angles[2 * i + 1];
+                const double a = p[i], b = p[i + half];
+                p[i] = (float)(a * cosine - b * sine);
+                p[i + half] = (float)(a * sine + b * cosine);
             }
         }
+    }
 }
 
 /*
