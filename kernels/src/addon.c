@@ -611,42 +611,36 @@ static napi_value js_attention(napi_env env, napi_callback_info info) {
     if (!seqs) return napi_throw_error(env, "ERR_TRITGATE_KERNEL", "attention: out of memory"), NULL;
     const int32_t *span = spans.data;
     for (uint32_t i = 0; i < count; i++) {
-        char name[32];
-        napi_value kv;
+        /* names are formatted only for an error: a batch-8 step makes 6 of these calls */
         tg_typed_view keys, values;
         const long long first = span[4 * i], rows = span[4 * i + 1], start = span[4 * i + 2],
                         positions = span[4 * i + 3];
-        snprintf(name, sizeof(name), "spans[%u]", i);
         if (first < 0 || rows < 1 || start < 0 || first + rows > batch_rows) {
-            tg_arg_fail(env, name, "rows %lld.. of the batch are not within q's %lld rows", first, batch_rows);
+            tg_arg_fail_at(env, "spans", i, "rows %lld.. of the batch are not within q's %lld rows", first, batch_rows);
             goto fail;
         }
         for (uint32_t j = 0; j < i; j++)
             if (first < seqs[j].first + seqs[j].rows && seqs[j].first < first + rows) {
-                tg_arg_fail(env, name, "rows %lld.. overlap spans[%lld]'s (each row is stored in one cache)", first,
-                            (long long)j);
+                tg_arg_fail_at(env, "spans", i, "rows %lld.. overlap spans[%lld]'s (each row is stored in one cache)",
+                               first, (long long)j);
                 goto fail;
             }
         if (positions % TG_ATTN_BLOCK != 0 || positions < start + rows) {
-            tg_arg_fail(env, name, "positions %lld must be a multiple of 16 and hold start + rows = %lld", positions,
-                        start + rows);
+            tg_arg_fail_at(env, "spans", i, "positions %lld must be a multiple of 16 and hold start + rows = %lld",
+                           positions, start + rows);
             goto fail;
         }
         const long long plane = positions * kv_width;
-        snprintf(name, sizeof(name), "keys[%u]", i);
-        napi_get_element(env, argv[4], i, &kv);
-        if (!tg_arg_typed(env, kv, name, napi_float32_array, "Float32Array", &keys)) goto fail;
+        if (!tg_arg_typed_element(env, argv[4], i, "keys", napi_float32_array, "Float32Array", &keys)) goto fail;
         if ((long long)keys.length != plane) {
-            tg_arg_fail(env, name, "expected %lld floats (positions x kvHeads x headDim), got %lld", plane,
-                        (long long)keys.length);
+            tg_arg_fail_at(env, "keys", i, "expected %lld floats (positions x kvHeads x headDim), got %lld", plane,
+                           (long long)keys.length);
             goto fail;
         }
-        snprintf(name, sizeof(name), "values[%u]", i);
-        napi_get_element(env, argv[5], i, &kv);
-        if (!tg_arg_typed(env, kv, name, napi_float32_array, "Float32Array", &values)) goto fail;
+        if (!tg_arg_typed_element(env, argv[5], i, "values", napi_float32_array, "Float32Array", &values)) goto fail;
         if ((long long)values.length != plane) {
-            tg_arg_fail(env, name, "expected %lld floats (positions x kvHeads x headDim), got %lld", plane,
-                        (long long)values.length);
+            tg_arg_fail_at(env, "values", i, "expected %lld floats (positions x kvHeads x headDim), got %lld", plane,
+                           (long long)values.length);
             goto fail;
         }
         seqs[i] = (tg_attention_seq){keys.data, values.data, positions, first, rows, start};

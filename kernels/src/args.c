@@ -42,3 +42,25 @@ int tg_arg_typed(napi_env env, napi_value v, const char *name, napi_typedarray_t
     return 1;
 }
 
+int tg_arg_fail_at(napi_env env, const char *base, uint32_t index, const char *fmt, long long a, long long b) {
+    char name[64];
+    snprintf(name, sizeof(name), "%s[%u]", base, index);
+    return tg_arg_fail(env, name, fmt, a, b);
+}
+
+int tg_arg_typed_element(napi_env env, napi_value array, uint32_t index, const char *base, napi_typedarray_type want,
+                         const char *want_name, tg_typed_view *out) {
+    napi_value v;
+    bool is_typed = false;
+    napi_typedarray_type type = napi_int8_array;
+    napi_value buffer;
+    if (napi_get_element(env, array, index, &v) == napi_ok) napi_is_typedarray(env, v, &is_typed);
+    if (is_typed) napi_get_typedarray_info(env, v, &type, &out->length, &out->data, &buffer, &out->byte_offset);
+    if (!is_typed || type != want) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "%s[%u]: expected a %s", base, index, want_name);
+        napi_throw_type_error(env, "ERR_TRITGATE_ARGUMENT", msg);
+        return 0;
+    }
+    return 1;
+}
