@@ -24,42 +24,47 @@ INLINE float reduce8(__m256 v) {
     return _mm_cvtss_f32(q);
 }
 
-INLINE void f16_row(const uint8_t *row, const uint8_t *next, int64_t k, const float *x, int64_t j0, const int MT,
-                    float *y, int64_t y_stride) {
+/* xs is small_m.c's step-major copy of the activations (tg.h, gemv_float_multi): step s holds row
+ * j's 32 values at (s * m + j) * 32, aligned, all rows' at fixed offsets from one pointer; row j's
+ * k % 32 tail columns follow all steps, at (k / 32) * 32 * m + j * (k % 32). */
+INLINE void f16_row(const uint8_t *row, const uint8_t *next, int64_t k, const float *xs, int64_t m, int64_t j0,
+                    const int MT, float *y, int64_t y_stride) {
     __m256 acc0[MT_MAX], acc1[MT_MAX];
     for (int j = 0; j < MT; j++) acc0[j] = acc1[j] = _mm256_setzero_ps();
-    int64_t t = 0;
-    for (; t + 32 <= k; t += 32) {
-        if (next) _mm_prefetch((const char *)(next + 2 * t), _MM_HINT_T2);
+    const int64_t steps = k / 32, t0 = 32 * steps, tail = k - t0;
+    const float *xt = xs + 32 * j0;
+    for (int64_t s = 0; s < steps; s++, xt += 32 * m) {
+        if (next) _mm_prefetch((const char *)(next + 64 * s), _MM_HINT_T2);
         for (int h = 0; h < 2; h++) {
-            const __m256i w = _mm256_loadu_si256((const __m256i *)(row + 2 * (t + 16 * h)));
+            const __m256i w = _mm256_loadu_si256((const __m256i *)(row + 64 * s + 32 * h));
             const __m256 w0 = _mm256_cvtph_ps(_mm256_castsi256_si128(w)), w1 = _mm256_cvtph_ps(_mm256_extracti128_si256(w, 1));
             for (int j = 0; j < MT; j++) {
-                const float *xj = x + (j0 + j) * k + t + 16 * h;
-                acc0[j] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xj), acc0[j]);
-                acc1[j] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xj + 8), acc1[j]);
+                acc0[j] = _mm256_fmadd_ps(w0, _mm256_load_ps(xt + 32 * j + 16 * h), acc0[j]);
+                acc1[j] = _mm256_fmadd_ps(w1, _mm256_load_ps(xt + 32 * j + 16 * h + 8), acc1[j]);
             }
         }
     }
-    for (; t + 8 <= k; t += 8) {
-        const __m256 w = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * t)));
-        for (int j = 0; j < MT; j++) acc0[j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + (j0 + j) * k + t), acc0[j]);
+    const float *xtail = xs + steps * 32 * m + j0 * tail;
+    int64_t u = 0;
+    for (; u + 8 <= tail; u += 8) {
+        const __m256 w = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * (t0 + u))));
+        for (int j = 0; j < MT; j++) acc0[j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(xtail + j * tail + u), acc0[j]);
     }
     for (int j = 0; j < MT; j++) {
-        const float *xj = x + (j0 + j) * k;
+        const float *xj = xtail + j * tail;
         float sum = reduce8(_mm256_add_ps(acc0[j], acc1[j]));
-        for (int64_t u = t; u < k; u++) {
-            float w = tg_fp16_to_fp32((uint16_t)(row[2 * u] | (row[2 * u + 1] << 8)));
-            sum += w * xj[u];
+        for (int64_t v = u; v < tail; v++) {
+            float w = tg_fp16_to_fp32((uint16_t)(row[2 * (t0 + v)] | (row[2 * (t0 + v) + 1] << 8)));
+            sum += w * xj[v];
         }
-        y[(j0 + j) * y_stride] = sum;
+        y[j * y_stride] = sum;
     }
 }
 
 INLINE __m256 widen8(__m128i q) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)); }
 
-INLINE void q8_0_row(const uint8_t *row, const uint8_t *next, int64_t k, const float *x, int64_t j0, const int MT,
-                     float *y, int64_t y_stride) {
+INLINE void q8_0_row(const uint8_t *row, const uint8_t *next, int64_t k, const float *xs, int64_t m, int64_t j0,
+                     const int MT, float *y, int64_t y_stride) {
     const tg_block_q8_0 *blk = (const tg_block_q8_0 *)row;
     __m256 acc[MT_MAX];
     for (int j = 0; j < MT; j++) acc[j] = _mm256_setzero_ps();
@@ -69,37 +74,38 @@ INLINE void q8_0_row(const uint8_t *row, const uint8_t *next, int64_t k, const f
         const __m256 q0 = widen8(qa), q1 = widen8(_mm_srli_si128(qa, 8)), q2 = widen8(qb), q3 = widen8(_mm_srli_si128(qb, 8));
         const __m256 d = _mm256_set1_ps(_cvtsh_ss(blk[b].d));
         for (int j = 0; j < MT; j++) {
-            const float *xb = x + (j0 + j) * k + b * TG_QK8_0;
-            __m256 part = _mm256_mul_ps(q0, _mm256_loadu_ps(xb));
-            part = _mm256_fmadd_ps(q1, _mm256_loadu_ps(xb + 8), part);
-            part = _mm256_fmadd_ps(q2, _mm256_loadu_ps(xb + 16), part);
-            part = _mm256_fmadd_ps(q3, _mm256_loadu_ps(xb + 24), part);
+            const float *xb = xs + (b * m + j0 + j) * TG_QK8_0;
+            __m256 part = _mm256_mul_ps(q0, _mm256_load_ps(xb));
+            part = _mm256_fmadd_ps(q1, _mm256_load_ps(xb + 8), part);
+            part = _mm256_fmadd_ps(q2, _mm256_load_ps(xb + 16), part);
+            part = _mm256_fmadd_ps(q3, _mm256_load_ps(xb + 24), part);
             acc[j] = _mm256_fmadd_ps(part, d, acc[j]);
         }
     }
-    for (int j = 0; j < MT; j++) y[(j0 + j) * y_stride] = reduce8(acc[j]);
+    for (int j = 0; j < MT; j++) y[j * y_stride] = reduce8(acc[j]);
 }
 
-INLINE void rows_tile(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t row0,
-                      int64_t row1, int64_t j0, const int MT, float *y, int64_t y_stride) {
+INLINE void rows_tile(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *xs, int64_t m,
+                      int64_t row0, int64_t row1, int64_t j0, const int MT, float *y, int64_t y_stride) {
     for (int64_t r = row0; r < row1; r++) {
         const uint8_t *row = data + r * row_bytes, *next = r + 1 < row1 ? row + row_bytes : NULL;
-        if (type == TG_F16) f16_row(row, next, k, x, j0, MT, y + r, y_stride);
-        else q8_0_row(row, next, k, x, j0, MT, y + r, y_stride);
+        if (type == TG_F16) f16_row(row, next, k, xs, m, j0, MT, y + j0 * y_stride + r, y_stride);
+        else q8_0_row(row, next, k, xs, m, j0, MT, y + j0 * y_stride + r, y_stride);
     }
 }
 
-/* y[j * y_stride + r] for j < m and rows [row0, row1); 0 for a type it does not handle. */
+/* y[j * y_stride + r] for j < m and rows [row0, row1), x laid out as tg.h says at gemv_float_multi;
+ * 0 for a type it does not handle. */
 int tg_avx2_gemv_float_multi(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t m,
                              int64_t row0, int64_t row1, float *y, int64_t y_stride) {
     if (type != TG_F16 && type != TG_Q8_0) return 0;
     for (int64_t j0 = 0; j0 < m; j0 += MT_MAX) {
         const int64_t left = m - j0;
         switch (left < MT_MAX ? left : MT_MAX) {
-        case 1: rows_tile(type, data, row_bytes, k, x, row0, row1, j0, 1, y, y_stride); break;
-        case 2: rows_tile(type, data, row_bytes, k, x, row0, row1, j0, 2, y, y_stride); break;
-        case 3: rows_tile(type, data, row_bytes, k, x, row0, row1, j0, 3, y, y_stride); break;
-        default: rows_tile(type, data, row_bytes, k, x, row0, row1, j0, 4, y, y_stride); break;
+        case 1: rows_tile(type, data, row_bytes, k, x, m, row0, row1, j0, 1, y, y_stride); break;
+        case 2: rows_tile(type, data, row_bytes, k, x, m, row0, row1, j0, 2, y, y_stride); break;
+        case 3: rows_tile(type, data, row_bytes, k, x, m, row0, row1, j0, 3, y, y_stride); break;
+        default: rows_tile(type, data, row_bytes, k, x, m, row0, row1, j0, 4, y, y_stride); break;
         }
     }
     return 1;

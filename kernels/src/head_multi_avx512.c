@@ -15,117 +15,124 @@
 #include "head_avx512.h"
 #include "tg.h"
 
-#define MT_MAX 4 /* activation rows per pass (bench/small-m.ts: 4 beats 8 for Q8_0, ties for F16) */
+#define MT_MAX 8 /* activation rows per pass: 2 x 8 accumulators, two widened weights, loads folded */
 #define INLINE static inline __attribute__((always_inline))
 
-INLINE void f16_row(const uint8_t *row, const uint8_t *next, int64_t k, const float *x, int64_t j0, const int MT,
-                    float *y, int64_t y_stride) {
+/*
+ * The sums of up to eight vectors (v[i] for i < A, the rest taken as zero), each in exactly
+ * head_reduce4_ps's tree (lane l + (l + 8), then + 4, + 2, + 1), folded together: per step two
+ * vectors' halves meet in one add, so eight results take 7 x (2 shuffles + add) + permute + add
+ * where two head_reduce4_ps take 30 instructions. sums[j] receives v[j]'s result.
+ */
+INLINE void reduce8_ps(const __m512 v[8], const int A, float *sums) {
+    if (A <= 4) {
+        _mm_storeu_ps(sums, head_reduce4_ps(v[0], A > 1 ? v[1] : _mm512_setzero_ps(), A > 2 ? v[2] : _mm512_setzero_ps(),
+                                            A > 3 ? v[3] : _mm512_setzero_ps()));
+        return;
+    }
+    __m512 w[8], p[4], q[2];
+    for (int i = 0; i < 8; i++) w[i] = i < A ? v[i] : _mm512_setzero_ps();
+    /* p[i]: [w_2i lanes l + (l + 8), w_2i+1 lanes l + (l + 8)] */
+    for (int i = 0; i < 4; i++)
+        p[i] = _mm512_add_ps(_mm512_shuffle_f32x4(w[2 * i], w[2 * i + 1], 0x44),
+                             _mm512_shuffle_f32x4(w[2 * i], w[2 * i + 1], 0xEE));
+    /* 128-bit block b of q[i]: w_(4i + b)'s lanes l + (l + 4) */
+    for (int i = 0; i < 2; i++)
+        q[i] = _mm512_add_ps(_mm512_shuffle_f32x4(p[2 * i], p[2 * i + 1], 0x88),
+                             _mm512_shuffle_f32x4(p[2 * i], p[2 * i + 1], 0xDD));
+    /* per block b: [w_b l0 + l2, w_b l1 + l3, w_4+b l0 + l2, w_4+b l1 + l3], then adjacent pairs */
+    const __m512 t = _mm512_add_ps(_mm512_shuffle_ps(q[0], q[1], 0x44), _mm512_shuffle_ps(q[0], q[1], 0xEE));
+    float u[16];
+    _mm512_storeu_ps(u, _mm512_add_ps(t, _mm512_permute_ps(t, 0xB1)));
+    for (int j = 0; j < A; j++) sums[j] = u[j < 4 ? 4 * j : 4 * (j - 4) + 2];
+}
+
+/*
+ * One F16 weight row against A activation rows (A <= 8), each step of 32 weights widened once for
+ * all A. xs is small_m.c's step-major copy of the activations (tg.h, gemv_float_multi): step s holds
+ * row j's 32 values at s * 32 * m + 32 * j, so every load is an aligned one at a fixed offset from one
+ * pointer (with a row pointer per activation row and an index, the loads were the bound). The tail
+ * (k % 32 columns) follows all steps: row j's at 32 * m * (k / 32) + j * (k % 32).
+ */
+INLINE void f16_row(const uint8_t *row, const uint8_t *next, int64_t k, const float *xs, int64_t m, int64_t j0,
+                    const int A, float *y, int64_t y_stride) {
     __m512 acc0[MT_MAX], acc1[MT_MAX];
-    for (int j = 0; j < MT; j++) acc0[j] = acc1[j] = _mm512_setzero_ps();
-    int64_t t = 0;
-    for (; t + 32 <= k; t += 32) {
-        if (next) _mm_prefetch((const char *)(next + 2 * t), _MM_HINT_T2);
-        const __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(row + 2 * t)));
-        const __m512 w1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(row + 2 * t + 32)));
-        for (int j = 0; j < MT; j++) {
-            const float *xj = x + (j0 + j) * k + t;
-            acc0[j] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xj), acc0[j]);
-            acc1[j] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xj + 16), acc1[j]);
+    for (int j = 0; j < A; j++) acc0[j] = acc1[j] = _mm512_setzero_ps();
+    const int64_t steps = k / 32, step = 32 * m;
+    const float *xt = xs + 32 * j0;
+    for (int64_t s = 0; s < steps; s++, xt += step) {
+        if (next) _mm_prefetch((const char *)(next + 64 * s), _MM_HINT_T2);
+        const __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(row + 64 * s)));
+        const __m512 w1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(row + 64 * s + 32)));
+        for (int j = 0; j < A; j++) {
+            acc0[j] = _mm512_fmadd_ps(w0, _mm512_load_ps(xt + 32 * j), acc0[j]);
+            acc1[j] = _mm512_fmadd_ps(w1, _mm512_load_ps(xt + 32 * j + 16), acc1[j]);
         }
     }
     __m512 v[MT_MAX];
-    for (int j = 0; j < MT_MAX; j++) v[j] = j < MT ? _mm512_add_ps(acc0[j], acc1[j]) : _mm512_setzero_ps();
+    for (int j = 0; j < A; j++) v[j] = _mm512_add_ps(acc0[j], acc1[j]);
     float sums[MT_MAX];
-    _mm_storeu_ps(sums, head_reduce4_ps(v[0], v[1], v[2], v[3])); /* as head_avx512.c folds a row */
-    for (int j = 0; j < MT; j++) {
-        const float *xj = x + (j0 + j) * k;
+    reduce8_ps(v, A, sums); /* as head_avx512.c folds a row */
+    const int64_t t0 = 32 * steps, tail = k - t0;
+    for (int j = 0; j < A; j++) {
+        const float *xj = xs + steps * step + (j0 + j) * tail;
         float sum = sums[j];
-        for (int64_t u = t; u < k; u++) sum += tg_fp16_to_fp32((uint16_t)(row[2 * u] | (row[2 * u + 1] << 8))) * xj[u];
-        y[(j0 + j) * y_stride] = sum;
+        for (int64_t u = 0; u < tail; u++)
+            sum += tg_fp16_to_fp32((uint16_t)(row[2 * (t0 + u)] | (row[2 * (t0 + u) + 1] << 8))) * xj[u];
+        y[j * y_stride] = sum;
     }
 }
 
-/* f16_row for two weight rows and four activation rows at once: each activation load serves both
- * weight rows (with one row per pass the loads of x, not the multiply-adds, bounded the loop). Per
- * (weight row, activation row) the accumulators, their order and the fold are f16_row's, so the bits
- * are too. Only for k a multiple of 32 (no scalar tail). */
-INLINE void f16_rows2x4(const uint8_t *ra, const uint8_t *rb, const uint8_t *next, int64_t k, const float *x,
-                        float *y, int64_t y_stride) {
-    __m512 a0[4], a1[4], b0[4], b1[4];
-    for (int j = 0; j < 4; j++) a0[j] = a1[j] = b0[j] = b1[j] = _mm512_setzero_ps();
-    for (int64_t t = 0; t < k; t += 32) {
-        if (next) {
-            /* the next pair's two rows are 4k bytes: two lines a step cover them */
-            _mm_prefetch((const char *)(next + 4 * t), _MM_HINT_T2);
-            _mm_prefetch((const char *)(next + 4 * t + 64), _MM_HINT_T2);
-        }
-        const __m512 wa0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(ra + 2 * t)));
-        const __m512 wa1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(ra + 2 * t + 32)));
-        const __m512 wb0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(rb + 2 * t)));
-        const __m512 wb1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(rb + 2 * t + 32)));
-        for (int j = 0; j < 4; j++) {
-            const __m512 x0 = _mm512_loadu_ps(x + j * k + t), x1 = _mm512_loadu_ps(x + j * k + t + 16);
-            a0[j] = _mm512_fmadd_ps(wa0, x0, a0[j]);
-            a1[j] = _mm512_fmadd_ps(wa1, x1, a1[j]);
-            b0[j] = _mm512_fmadd_ps(wb0, x0, b0[j]);
-            b1[j] = _mm512_fmadd_ps(wb1, x1, b1[j]);
-        }
-    }
-    float sa[4], sb[4];
-    _mm_storeu_ps(sa, head_reduce4_ps(_mm512_add_ps(a0[0], a1[0]), _mm512_add_ps(a0[1], a1[1]),
-                                      _mm512_add_ps(a0[2], a1[2]), _mm512_add_ps(a0[3], a1[3])));
-    _mm_storeu_ps(sb, head_reduce4_ps(_mm512_add_ps(b0[0], b1[0]), _mm512_add_ps(b0[1], b1[1]),
-                                      _mm512_add_ps(b0[2], b1[2]), _mm512_add_ps(b0[3], b1[3])));
-    for (int j = 0; j < 4; j++) y[j * y_stride] = sa[j], y[j * y_stride + 1] = sb[j];
-}
-
-INLINE void q8_0_row(const uint8_t *row, const uint8_t *next, int64_t k, const float *x, int64_t j0, const int MT,
-                     float *y, int64_t y_stride) {
+/* One Q8_0 weight row against A activation rows: per block, head_avx512.c's q8_0_rows operations for
+ * each row in turn (codes widened once for all A), then _mm512_reduce_add_ps's tree (reduce8_ps). */
+INLINE void q8_0_row(const uint8_t *row, const uint8_t *next, int64_t k, const float *xs, int64_t m, int64_t j0,
+                     const int A, float *y, int64_t y_stride) {
     const tg_block_q8_0 *blk = (const tg_block_q8_0 *)row;
     __m512 acc[MT_MAX];
-    for (int j = 0; j < MT; j++) acc[j] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < k / TG_QK8_0; b++) {
+    for (int j = 0; j < A; j++) acc[j] = _mm512_setzero_ps();
+    const float *xb = xs + 32 * j0;
+    for (int64_t b = 0; b < k / TG_QK8_0; b++, xb += 32 * m) {
         if (next && (b & 1) == 0) _mm_prefetch((const char *)(next + b * (int64_t)sizeof(tg_block_q8_0)), _MM_HINT_T2);
         const __m512 q0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)blk[b].qs)));
         const __m512 q1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk[b].qs + 16))));
         const __m512 d = _mm512_set1_ps(_cvtsh_ss(blk[b].d));
-        for (int j = 0; j < MT; j++) {
-            const float *xb = x + (j0 + j) * k + b * TG_QK8_0;
-            const __m512 part = _mm512_fmadd_ps(q1, _mm512_loadu_ps(xb + 16), _mm512_mul_ps(q0, _mm512_loadu_ps(xb)));
+        for (int j = 0; j < A; j++) {
+            const __m512 part = _mm512_fmadd_ps(q1, _mm512_load_ps(xb + 32 * j + 16), _mm512_mul_ps(q0, _mm512_load_ps(xb + 32 * j)));
             acc[j] = _mm512_fmadd_ps(part, d, acc[j]);
         }
     }
-    for (int j = 0; j < MT; j++) y[(j0 + j) * y_stride] = _mm512_reduce_add_ps(acc[j]);
+    float sums[MT_MAX];
+    reduce8_ps(acc, A, sums);
+    for (int j = 0; j < A; j++) y[j * y_stride] = sums[j];
 }
 
-INLINE void rows_tile(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t row0,
-                      int64_t row1, int64_t j0, const int MT, float *y, int64_t y_stride) {
-    int64_t r = row0;
-    if (type == TG_F16 && MT == 4 && k % 32 == 0)
-        for (; r + 2 <= row1; r += 2) {
-            const uint8_t *row = data + r * row_bytes, *next = r + 3 < row1 ? row + 2 * row_bytes : NULL;
-            f16_rows2x4(row, row + row_bytes, next, k, x + j0 * k, y + j0 * y_stride + r, y_stride);
-        }
-    for (; r < row1; r++) {
+INLINE void rows_tile(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *xs, int64_t m,
+                      int64_t j0, int64_t row0, int64_t row1, const int A, float *y, int64_t y_stride) {
+    for (int64_t r = row0; r < row1; r++) {
         const uint8_t *row = data + r * row_bytes, *next = r + 1 < row1 ? row + row_bytes : NULL;
-        if (type == TG_F16) f16_row(row, next, k, x, j0, MT, y + r, y_stride);
-        else q8_0_row(row, next, k, x, j0, MT, y + r, y_stride);
+        if (type == TG_F16) f16_row(row, next, k, xs, m, j0, A, y + r, y_stride);
+        else q8_0_row(row, next, k, xs, m, j0, A, y + r, y_stride);
     }
 }
 
-/* y[j * y_stride + r] for j < m and rows [row0, row1); 0 for a type it does not handle. */
-int tg_avx512_gemv_float_multi(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t m,
+/* y[j * y_stride + r] for j < m and rows [row0, row1), xs laid out as tg.h says at gemv_float_multi;
+ * 0 for a type it does not handle. The m rows go in ceil(m / 8) passes of near-equal size (9 = 5 + 4,
+ * not 8 + 1: a pass of one row would widen each weight for a single multiply-add). */
+int tg_avx512_gemv_float_multi(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *xs, int64_t m,
                                int64_t row0, int64_t row1, float *y, int64_t y_stride) {
     if (type != TG_F16 && type != TG_Q8_0) return 0;
-    for (int64_t j0 = 0; j0 < m; j0 += MT_MAX) {
-        const int64_t left = m - j0;
-        switch (left < MT_MAX ? left : MT_MAX) {
+    const int64_t passes = (m + MT_MAX - 1) / MT_MAX;
+    for (int64_t p = 0, j0 = 0; p < passes; p++) {
+        const int64_t a = (m - j0) / (passes - p);
+        float *yp = y + j0 * y_stride;
+        switch (a) {
 #define TILE_CASE(n) \
-    case n: rows_tile(type, data, row_bytes, k, x, row0, row1, j0, n, y, y_stride); break;
-            TILE_CASE(1) TILE_CASE(2) TILE_CASE(3) TILE_CASE(4)
+    case n: rows_tile(type, data, row_bytes, k, xs, m, j0, row0, row1, n, yp, y_stride); break;
+            TILE_CASE(1) TILE_CASE(2) TILE_CASE(3) TILE_CASE(4) TILE_CASE(5) TILE_CASE(6) TILE_CASE(7) TILE_CASE(8)
 #undef TILE_CASE
         default: break;
         }
+        j0 += a;
     }
     return 1;
 }

@@ -11,6 +11,7 @@
  * (the multi-row kernels keep the M = 1 operations per row; the fallback is the M = 1 code), so
  * also the float heads, whose M = 1 sum order differs from the dequantize-and-dot path.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "tg.h"
@@ -101,6 +102,7 @@ typedef struct {
     const tg_isa_ops *isa;
     const tg_weight *w;
     const float *x;
+    const float *xs; /* x laid out for gemv_float_multi (step_major), NULL: gemv_float per row */
     int64_t m, row_bytes, rows_per_task;
     float *y;
 } float_job;
@@ -114,22 +116,41 @@ static void float_task(void *ctx, int64_t task, int thread) {
     for (int64_t c0 = r0; c0 < r1; c0 += step) {
         const int64_t c1 = min64(r1, c0 + step);
         if (c1 < r1) prefetch_l2(w->data + c1 * job->row_bytes, (min64(r1, c1 + step) - c1) * job->row_bytes);
-        if (job->isa->gemv_float_multi &&
-            job->isa->gemv_float_multi(w->type, w->data, job->row_bytes, w->k, job->x, job->m, c0, c1, job->y, w->n))
+        if (job->xs && job->isa->gemv_float_multi(w->type, w->data, job->row_bytes, w->k, job->xs, job->m, c0, c1, job->y, w->n))
             continue;
         for (int64_t j = 0; j < job->m; j++)
             job->isa->gemv_float(w->type, w->data, job->row_bytes, w->k, job->x + j * w->k, c0, c1, job->y + j * w->n);
     }
 }
 
+/*
+ * The activations as gemv_float_multi takes them (tg.h): in steps of 32 columns, each step holding
+ * every row's 32 values in turn, then the k % 32 tail columns row after row. One aligned copy of
+ * m x k floats per call (8 KiB for nano's batch of 8 against its 2 MiB head), so the kernel reads
+ * all rows' activations through one pointer at fixed, aligned offsets.
+ */
+static float *step_major(const float *x, int64_t m, int64_t k) {
+    float *xs = aligned_alloc(64, (size_t)((m * k * 4 + 63) & ~(int64_t)63));
+    if (!xs) return NULL;
+    const int64_t steps = k / 32, tail = k - 32 * steps;
+    for (int64_t j = 0; j < m; j++) {
+        for (int64_t s = 0; s < steps; s++) memcpy(xs + (s * m + j) * 32, x + j * k + 32 * s, 32 * sizeof(float));
+        memcpy(xs + steps * 32 * m + j * tail, x + j * k + 32 * steps, (size_t)tail * sizeof(float));
+    }
+    return xs;
+}
+
 int tg_small_m_float(const tg_isa_ops *isa, const tg_weight *w, const float *x, int64_t m, float *y) {
     if (!isa->gemv_float) return 0;
     /* ask with an empty row range whether the ISA's GEMV handles this type */
     if (!isa->gemv_float(w->type, w->data, tg_row_bytes(w->type, w->k), w->k, x, 0, 0, y)) return 0;
-    float_job job = {isa, w, x, m, tg_row_bytes(w->type, w->k), 0, y};
+    /* without the copy (out of memory) the M = 1 GEMV per row: slower, the same bits */
+    float *xs = isa->gemv_float_multi ? step_major(x, m, w->k) : NULL;
+    float_job job = {isa, w, x, xs, m, tg_row_bytes(w->type, w->k), 0, y};
     const int64_t threads = tg_pool_threads();
     int64_t rpt = (w->n + threads * 8 - 1) / (threads * 8);
     job.rows_per_task = rpt < 4 ? 4 : (rpt + 3) & ~(int64_t)3;
     tg_pool_run((w->n + job.rows_per_task - 1) / job.rows_per_task, float_task, &job);
+    free(xs);
     return 1;
 }

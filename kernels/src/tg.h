@@ -210,7 +210,9 @@ typedef struct {
     void (*gemv_q8_0_multi)(const tg_q8_0_args *a, int64_t m, int64_t row0, int64_t row1);
     /* Optional (NULL or 0: gemv_float per activation row): gemv_float for m activation rows at once,
      * y[j * y_stride + r] = row r . x[j], each row's result gemv_float's bit for bit, each weight row
-     * read and converted once for all m. Returns 0 when it does not handle the type. */
+     * read and converted once for all m. Returns 0 when it does not handle the type. x is step-major
+     * and 64-byte aligned (small_m.c): for s < k / 32, x[j]'s columns 32s.. 32s + 31 at (s * m + j) * 32,
+     * then the k % 32 tail columns of x[j] at (k / 32) * 32 * m + j * (k % 32). */
     int (*gemv_float_multi)(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t m,
                             int64_t row0, int64_t row1, float *y, int64_t y_stride);
     /* Sum of a read-only buffer, used to measure the machine's read bandwidth. */
