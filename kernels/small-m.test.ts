@@ -58,8 +58,11 @@ describe.each(hardware().available)("%s: M rows equal M single rows, bit for bit
     ["F16", "float", 203, 2560, false],
     ["F16", "float", 45, 100, false],
     ["F16", "float", 13, 119, false], // K tails of 16 and 7 after the 32-wide steps
+    // K in blocks of 512 columns on AVX-512 (accumulators carried between blocks): 2 full, a partial, a tail of 12
+    ["F16", "float", 29, 1388, false],
     ["Q8_0", "float", 203, 2560, false],
     ["Q8_0", "float", 45, 96, false],
+    ["Q8_0", "float", 29, 1056, false], // 33 blocks: two of 16 carried, then one
   ];
   for (const [type, activations, rows, cols, perBlock] of cases) {
     it(`${type} [${rows} x ${cols}]${perBlock ? " per-block scales" : ""}, M 2..17, 1 and 2 threads`, () => {

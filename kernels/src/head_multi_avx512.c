@@ -48,20 +48,39 @@ INLINE void reduce8_ps(const __m512 v[8], const int A, float *sums) {
 }
 
 /*
- * One F16 weight row against A activation rows (A <= 8), each step of 32 weights widened once for
- * all A. xs is small_m.c's step-major copy of the activations (tg.h, gemv_float_multi): step s holds
- * row j's 32 values at s * 32 * m + 32 * j, so every load is an aligned one at a fixed offset from one
- * pointer (with a row pointer per activation row and an index, the loads were the bound). The tail
- * (k % 32 columns) follows all steps: row j's at 32 * m * (k / 32) + j * (k % 32).
+ * The activations' layout (tg.h, gemv_float_multi; small_m.c makes it): step s holds row j's 32
+ * values at (s * m + j) * 32, so a pass reads every activation row at a fixed, aligned offset from
+ * one pointer (with a pointer per row and an index the loop was bound by its loads, and a Float32Array's
+ * rows split every load across two lines); the k % 32 tail columns follow all steps, row j's at
+ * (k / 32) * 32 * m + j * (k % 32).
+ *
+ * A pass runs the steps [s0, s1) of one weight row against A activation rows. The rows' accumulators
+ * start at zero (s0 = 0) or come from acc_state, and go back there or, after the last step, are folded
+ * into y. Splitting the steps this way changes no operation of any accumulator, only when they run:
+ * on 2B-4T's 2560 columns eight activation rows are 80 KiB, and a row's pass over all of them read
+ * them from L2 at every weight row; blocks of KSTEPS steps keep them in L1.
  */
-INLINE void f16_row(const uint8_t *row, const uint8_t *next, int64_t k, const float *xs, int64_t m, int64_t j0,
-                    const int A, float *y, int64_t y_stride) {
+#define KSTEPS 16 /* steps per block: 8 activation rows x 512 columns = 16 KiB */
+#define BLOCK_ROWS 8 /* weight rows whose accumulators wait between blocks (8 KiB of state) */
+/*
+ * Each step also prefetches into L2 the line PREFETCH_BYTES beyond the one it reads: ~80 rows ahead
+ * on nano (a row there takes ~45 ns), ~8 on 2B-4T (~0.5 us a row at M = 8), far enough for a miss to
+ * memory either way. With only float_task's prefetch of the next chunk (24 KiB, issued at the chunk's
+ * start) a 16384 x 2560 slice of the 2B-4T head at M = 8 took about its compute plus its M = 1 read
+ * time, 13.3-14.5 ms; with both, 10.8 ms (1 thread). Past the tensor's end it only names lines that
+ * are never read (a prefetch does not fault).
+ */
+#define PREFETCH_BYTES (40 * 1024)
+
+INLINE void f16_pass(const uint8_t *row, int64_t k, const float *xs, int64_t m, int64_t j0, const int A, int64_t s0,
+                     int64_t s1, __m512 *acc_state, float *y, int64_t y_stride) {
     __m512 acc0[MT_MAX], acc1[MT_MAX];
-    for (int j = 0; j < A; j++) acc0[j] = acc1[j] = _mm512_setzero_ps();
+    for (int j = 0; j < A; j++)
+        acc0[j] = s0 ? acc_state[2 * j] : _mm512_setzero_ps(), acc1[j] = s0 ? acc_state[2 * j + 1] : _mm512_setzero_ps();
     const int64_t steps = k / 32, step = 32 * m;
-    const float *xt = xs + 32 * j0;
-    for (int64_t s = 0; s < steps; s++, xt += step) {
-        if (next) _mm_prefetch((const char *)(next + 64 * s), _MM_HINT_T2);
+    const float *xt = xs + s0 * step + 32 * j0;
+    for (int64_t s = s0; s < s1; s++, xt += step) {
+        _mm_prefetch((const char *)(row + PREFETCH_BYTES + 64 * s), _MM_HINT_T1);
         const __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(row + 64 * s)));
         const __m512 w1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(row + 64 * s + 32)));
         for (int j = 0; j < A; j++) {
@@ -69,11 +88,19 @@ INLINE void f16_row(const uint8_t *row, const uint8_t *next, int64_t k, const fl
             acc1[j] = _mm512_fmadd_ps(w1, _mm512_load_ps(xt + 32 * j + 16), acc1[j]);
         }
     }
+    if (s1 < steps) {
+        for (int j = 0; j < A; j++) acc_state[2 * j] = acc0[j], acc_state[2 * j + 1] = acc1[j];
+        return;
+    }
     __m512 v[MT_MAX];
     for (int j = 0; j < A; j++) v[j] = _mm512_add_ps(acc0[j], acc1[j]);
     float sums[MT_MAX];
     reduce8_ps(v, A, sums); /* as head_avx512.c folds a row */
     const int64_t t0 = 32 * steps, tail = k - t0;
+    if (tail == 0) { /* the common case, kept out of the tail's loops (they cost ~5% at nano's shape) */
+        for (int j = 0; j < A; j++) y[j * y_stride] = sums[j];
+        return;
+    }
     for (int j = 0; j < A; j++) {
         const float *xj = xs + steps * step + (j0 + j) * tail;
         float sum = sums[j];
@@ -83,16 +110,17 @@ INLINE void f16_row(const uint8_t *row, const uint8_t *next, int64_t k, const fl
     }
 }
 
-/* One Q8_0 weight row against A activation rows: per block, head_avx512.c's q8_0_rows operations for
- * each row in turn (codes widened once for all A), then _mm512_reduce_add_ps's tree (reduce8_ps). */
-INLINE void q8_0_row(const uint8_t *row, const uint8_t *next, int64_t k, const float *xs, int64_t m, int64_t j0,
-                     const int A, float *y, int64_t y_stride) {
+/* One Q8_0 weight row's blocks [s0, s1) against A activation rows: per block, head_avx512.c's q8_0_rows
+ * operations for each row in turn (codes widened once for all A), then _mm512_reduce_add_ps's tree
+ * (reduce8_ps); accumulators carried between block ranges as f16_pass carries them. */
+INLINE void q8_0_pass(const uint8_t *row, int64_t k, const float *xs, int64_t m, int64_t j0, const int A, int64_t s0,
+                      int64_t s1, __m512 *acc_state, float *y, int64_t y_stride) {
     const tg_block_q8_0 *blk = (const tg_block_q8_0 *)row;
     __m512 acc[MT_MAX];
-    for (int j = 0; j < A; j++) acc[j] = _mm512_setzero_ps();
-    const float *xb = xs + 32 * j0;
-    for (int64_t b = 0; b < k / TG_QK8_0; b++, xb += 32 * m) {
-        if (next && (b & 1) == 0) _mm_prefetch((const char *)(next + b * (int64_t)sizeof(tg_block_q8_0)), _MM_HINT_T2);
+    for (int j = 0; j < A; j++) acc[j] = s0 ? acc_state[j] : _mm512_setzero_ps();
+    const float *xb = xs + s0 * 32 * m + 32 * j0;
+    for (int64_t b = s0; b < s1; b++, xb += 32 * m) {
+        if ((b & 1) == 0) _mm_prefetch((const char *)(row + PREFETCH_BYTES + b * (int64_t)sizeof(tg_block_q8_0)), _MM_HINT_T1);
         const __m512 q0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)blk[b].qs)));
         const __m512 q1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk[b].qs + 16))));
         const __m512 d = _mm512_set1_ps(_cvtsh_ss(blk[b].d));
@@ -101,17 +129,33 @@ INLINE void q8_0_row(const uint8_t *row, const uint8_t *next, int64_t k, const f
             acc[j] = _mm512_fmadd_ps(part, d, acc[j]);
         }
     }
+    if (s1 < k / TG_QK8_0) {
+        for (int j = 0; j < A; j++) acc_state[j] = acc[j];
+        return;
+    }
     float sums[MT_MAX];
     reduce8_ps(acc, A, sums);
     for (int j = 0; j < A; j++) y[j * y_stride] = sums[j];
 }
 
+/* Weight rows [row0, row1) against activation rows [j0, j0 + A): at most KSTEPS steps of all of a
+ * group of BLOCK_ROWS rows before the next steps (a single block when k <= 32 KSTEPS, as on nano). */
 INLINE void rows_tile(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *xs, int64_t m,
                       int64_t j0, int64_t row0, int64_t row1, const int A, float *y, int64_t y_stride) {
-    for (int64_t r = row0; r < row1; r++) {
-        const uint8_t *row = data + r * row_bytes, *next = r + 1 < row1 ? row + row_bytes : NULL;
-        if (type == TG_F16) f16_row(row, next, k, xs, m, j0, A, y + r, y_stride);
-        else q8_0_row(row, next, k, xs, m, j0, A, y + r, y_stride);
+    __m512 state[BLOCK_ROWS][2 * MT_MAX];
+    const int64_t steps = k / 32; /* = k / TG_QK8_0 for Q8_0 */
+    for (int64_t g0 = row0; g0 < row1; g0 += BLOCK_ROWS) {
+        const int64_t g1 = g0 + BLOCK_ROWS < row1 ? g0 + BLOCK_ROWS : row1;
+        int64_t s0 = 0;
+        do {
+            const int64_t s1 = steps - s0 > KSTEPS ? s0 + KSTEPS : steps;
+            for (int64_t r = g0; r < g1; r++) {
+                const uint8_t *row = data + r * row_bytes;
+                if (type == TG_F16) f16_pass(row, k, xs, m, j0, A, s0, s1, state[r - g0], y + r, y_stride);
+                else q8_0_pass(row, k, xs, m, j0, A, s0, s1, state[r - g0], y + r, y_stride);
+            }
+            s0 = s1;
+        } while (s0 < steps);
     }
 }
 
