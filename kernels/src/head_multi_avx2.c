@@ -24,17 +24,30 @@ INLINE float reduce8(__m256 v) {
     return _mm_cvtss_f32(q);
 }
 
-/* xs is small_m.c's step-major copy of the activations (tg.h, gemv_float_multi): step s holds row
+/*
+ * xs is small_m.c's step-major copy of the activations (tg.h, gemv_float_multi): step s holds row
  * j's 32 values at (s * m + j) * 32, aligned, all rows' at fixed offsets from one pointer; row j's
- * k % 32 tail columns follow all steps, at (k / 32) * 32 * m + j * (k % 32). */
-INLINE void f16_row(const uint8_t *row, const uint8_t *next, int64_t k, const float *xs, int64_t m, int64_t j0,
-                    const int MT, float *y, int64_t y_stride) {
+ * k % 32 tail columns follow all steps, at (k / 32) * 32 * m + j * (k % 32).
+ *
+ * A pass runs steps [s0, s1) of one weight row, its accumulators from acc_state unless s0 = 0 and back
+ * there unless it ran the last step, as head_multi_avx512.c does: blocks of KSTEPS steps of a group of
+ * BLOCK_ROWS weight rows keep the activations they read in L1 (4 rows x 2560 columns, 2B-4T's, are
+ * 40 KiB and were read from L2 at every weight row). The order of every accumulator's operations is
+ * unchanged. Each step prefetches into L2 the line PREFETCH_BYTES ahead (head_multi_avx512.c says why).
+ */
+#define KSTEPS 32      /* 4 activation rows x 1024 columns = 16 KiB */
+#define BLOCK_ROWS 8   /* weight rows whose accumulators wait between blocks */
+#define PREFETCH_BYTES (40 * 1024)
+
+INLINE void f16_pass(const uint8_t *row, int64_t k, const float *xs, int64_t m, int64_t j0, const int MT, int64_t s0,
+                     int64_t s1, __m256 *acc_state, float *y, int64_t y_stride) {
     __m256 acc0[MT_MAX], acc1[MT_MAX];
-    for (int j = 0; j < MT; j++) acc0[j] = acc1[j] = _mm256_setzero_ps();
+    for (int j = 0; j < MT; j++)
+        acc0[j] = s0 ? acc_state[2 * j] : _mm256_setzero_ps(), acc1[j] = s0 ? acc_state[2 * j + 1] : _mm256_setzero_ps();
     const int64_t steps = k / 32, t0 = 32 * steps, tail = k - t0;
-    const float *xt = xs + 32 * j0;
-    for (int64_t s = 0; s < steps; s++, xt += 32 * m) {
-        if (next) _mm_prefetch((const char *)(next + 64 * s), _MM_HINT_T2);
+    const float *xt = xs + s0 * 32 * m + 32 * j0;
+    for (int64_t s = s0; s < s1; s++, xt += 32 * m) {
+        _mm_prefetch((const char *)(row + PREFETCH_BYTES + 64 * s), _MM_HINT_T1);
         for (int h = 0; h < 2; h++) {
             const __m256i w = _mm256_loadu_si256((const __m256i *)(row + 64 * s + 32 * h));
             const __m256 w0 = _mm256_cvtph_ps(_mm256_castsi256_si128(w)), w1 = _mm256_cvtph_ps(_mm256_extracti128_si256(w, 1));
@@ -43,6 +56,10 @@ INLINE void f16_row(const uint8_t *row, const uint8_t *next, int64_t k, const fl
                 acc1[j] = _mm256_fmadd_ps(w1, _mm256_load_ps(xt + 32 * j + 16 * h + 8), acc1[j]);
             }
         }
+    }
+    if (s1 < steps) {
+        for (int j = 0; j < MT; j++) acc_state[2 * j] = acc0[j], acc_state[2 * j + 1] = acc1[j];
+        return;
     }
     const float *xtail = xs + steps * 32 * m + j0 * tail;
     int64_t u = 0;
@@ -63,13 +80,13 @@ INLINE void f16_row(const uint8_t *row, const uint8_t *next, int64_t k, const fl
 
 INLINE __m256 widen8(__m128i q) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)); }
 
-INLINE void q8_0_row(const uint8_t *row, const uint8_t *next, int64_t k, const float *xs, int64_t m, int64_t j0,
-                     const int MT, float *y, int64_t y_stride) {
+INLINE void q8_0_pass(const uint8_t *row, int64_t k, const float *xs, int64_t m, int64_t j0, const int MT, int64_t s0,
+                      int64_t s1, __m256 *acc_state, float *y, int64_t y_stride) {
     const tg_block_q8_0 *blk = (const tg_block_q8_0 *)row;
     __m256 acc[MT_MAX];
-    for (int j = 0; j < MT; j++) acc[j] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < k / TG_QK8_0; b++) {
-        if (next && (b & 1) == 0) _mm_prefetch((const char *)(next + b * (int64_t)sizeof(tg_block_q8_0)), _MM_HINT_T2);
+    for (int j = 0; j < MT; j++) acc[j] = s0 ? acc_state[j] : _mm256_setzero_ps();
+    for (int64_t b = s0; b < s1; b++) {
+        if ((b & 1) == 0) _mm_prefetch((const char *)(row + PREFETCH_BYTES + b * (int64_t)sizeof(tg_block_q8_0)), _MM_HINT_T1);
         const __m128i qa = _mm_loadu_si128((const __m128i *)blk[b].qs), qb = _mm_loadu_si128((const __m128i *)(blk[b].qs + 16));
         const __m256 q0 = widen8(qa), q1 = widen8(_mm_srli_si128(qa, 8)), q2 = widen8(qb), q3 = widen8(_mm_srli_si128(qb, 8));
         const __m256 d = _mm256_set1_ps(_cvtsh_ss(blk[b].d));
@@ -82,31 +99,49 @@ INLINE void q8_0_row(const uint8_t *row, const uint8_t *next, int64_t k, const f
             acc[j] = _mm256_fmadd_ps(part, d, acc[j]);
         }
     }
+    if (s1 < k / TG_QK8_0) {
+        for (int j = 0; j < MT; j++) acc_state[j] = acc[j];
+        return;
+    }
     for (int j = 0; j < MT; j++) y[j * y_stride] = reduce8(acc[j]);
 }
 
 INLINE void rows_tile(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *xs, int64_t m,
                       int64_t row0, int64_t row1, int64_t j0, const int MT, float *y, int64_t y_stride) {
-    for (int64_t r = row0; r < row1; r++) {
-        const uint8_t *row = data + r * row_bytes, *next = r + 1 < row1 ? row + row_bytes : NULL;
-        if (type == TG_F16) f16_row(row, next, k, xs, m, j0, MT, y + j0 * y_stride + r, y_stride);
-        else q8_0_row(row, next, k, xs, m, j0, MT, y + j0 * y_stride + r, y_stride);
+    __m256 state[BLOCK_ROWS][2 * MT_MAX];
+    const int64_t steps = k / 32; /* = k / TG_QK8_0 for Q8_0 */
+    for (int64_t g0 = row0; g0 < row1; g0 += BLOCK_ROWS) {
+        const int64_t g1 = g0 + BLOCK_ROWS < row1 ? g0 + BLOCK_ROWS : row1;
+        int64_t s0 = 0;
+        do {
+            const int64_t s1 = steps - s0 > KSTEPS ? s0 + KSTEPS : steps;
+            for (int64_t r = g0; r < g1; r++) {
+                const uint8_t *row = data + r * row_bytes;
+                float *yr = y + j0 * y_stride + r;
+                if (type == TG_F16) f16_pass(row, k, xs, m, j0, MT, s0, s1, state[r - g0], yr, y_stride);
+                else q8_0_pass(row, k, xs, m, j0, MT, s0, s1, state[r - g0], yr, y_stride);
+            }
+            s0 = s1;
+        } while (s0 < steps);
     }
 }
 
 /* y[j * y_stride + r] for j < m and rows [row0, row1), x laid out as tg.h says at gemv_float_multi;
- * 0 for a type it does not handle. */
+ * 0 for a type it does not handle. The m rows go in ceil(m / 4) passes of near-equal size (5 = 3 + 2:
+ * a pass of one row would widen each weight for a single multiply-add). */
 int tg_avx2_gemv_float_multi(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t m,
                              int64_t row0, int64_t row1, float *y, int64_t y_stride) {
     if (type != TG_F16 && type != TG_Q8_0) return 0;
-    for (int64_t j0 = 0; j0 < m; j0 += MT_MAX) {
-        const int64_t left = m - j0;
-        switch (left < MT_MAX ? left : MT_MAX) {
+    const int64_t passes = (m + MT_MAX - 1) / MT_MAX;
+    for (int64_t p = 0, j0 = 0; p < passes; p++) {
+        const int64_t a = (m - j0) / (passes - p);
+        switch (a) {
         case 1: rows_tile(type, data, row_bytes, k, x, m, row0, row1, j0, 1, y, y_stride); break;
         case 2: rows_tile(type, data, row_bytes, k, x, m, row0, row1, j0, 2, y, y_stride); break;
         case 3: rows_tile(type, data, row_bytes, k, x, m, row0, row1, j0, 3, y, y_stride); break;
         default: rows_tile(type, data, row_bytes, k, x, m, row0, row1, j0, 4, y, y_stride); break;
         }
+        j0 += a;
     }
     return 1;
 }
