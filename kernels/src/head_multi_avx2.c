@@ -14,6 +14,7 @@
 #include "tg.h"
 
 #define MT_MAX 4 /* activation rows per pass: 2 x 4 accumulators and the converted weights in 16 ymm */
+#define F16_MT_MAX 8 /* F16 with one accumulator chain at a time (f16_pass8): 8 accumulators */
 #define INLINE static inline __attribute__((always_inline))
 
 /* x86_common.h's reduction of one 8-lane accumulator */
@@ -78,6 +79,54 @@ INLINE void f16_pass(const uint8_t *row, int64_t k, const float *xs, int64_t m, 
     }
 }
 
+/*
+ * f16_pass for 5 to 8 activation rows. A row's two accumulators (M = 1: acc0 takes columns 0..7 and
+ * 16..23 of each step, acc1 8..15 and 24..31) are separate chains that meet only in the final add,
+ * so they run one after the other, each over all its steps: 8 accumulators live instead of 16, and
+ * each widened weight serves all the rows where two passes of four widened it twice.
+ */
+INLINE void f16_pass8(const uint8_t *row, int64_t k, const float *xs, int64_t m, int64_t j0, const int A, int64_t s0,
+                      int64_t s1, __m256 *acc_state, float *y, int64_t y_stride) {
+    const int64_t steps = k / 32, t0 = 32 * steps, tail = k - t0;
+    __m256 first[8];
+    for (int c = 0; c < 2; c++) {
+        __m256 acc[8];
+        for (int j = 0; j < A; j++) acc[j] = s0 ? acc_state[2 * j + c] : _mm256_setzero_ps();
+        const float *xt = xs + s0 * 32 * m + 32 * j0 + 8 * c;
+        for (int64_t s = s0; s < s1; s++, xt += 32 * m) {
+            if (c == 0) _mm_prefetch((const char *)(row + PREFETCH_BYTES + 64 * s), _MM_HINT_T1);
+            for (int h = 0; h < 2; h++) {
+                const __m256 w = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 64 * s + 32 * h + 16 * c)));
+                for (int j = 0; j < A; j++) acc[j] = _mm256_fmadd_ps(w, _mm256_load_ps(xt + 32 * j + 16 * h), acc[j]);
+            }
+        }
+        if (s1 < steps) {
+            for (int j = 0; j < A; j++) acc_state[2 * j + c] = acc[j];
+            continue;
+        }
+        const float *xtail = xs + steps * 32 * m + j0 * tail;
+        int64_t u = 0;
+        if (c == 0) { /* the 8-column tail steps go to acc0, after its 32-column steps */
+            for (; u + 8 <= tail; u += 8) {
+                const __m256 w = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * (t0 + u))));
+                for (int j = 0; j < A; j++) acc[j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(xtail + j * tail + u), acc[j]);
+            }
+            for (int j = 0; j < A; j++) first[j] = acc[j];
+            continue;
+        }
+        u = tail & ~(int64_t)7;
+        for (int j = 0; j < A; j++) {
+            const float *xj = xtail + j * tail;
+            float sum = reduce8(_mm256_add_ps(first[j], acc[j]));
+            for (int64_t v = u; v < tail; v++) {
+                float w = tg_fp16_to_fp32((uint16_t)(row[2 * (t0 + v)] | (row[2 * (t0 + v) + 1] << 8)));
+                sum += w * xj[v];
+            }
+            y[j * y_stride] = sum;
+        }
+    }
+}
+
 INLINE __m256 widen8(__m128i q) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)); }
 
 INLINE void q8_0_pass(const uint8_t *row, int64_t k, const float *xs, int64_t m, int64_t j0, const int MT, int64_t s0,
@@ -108,7 +157,7 @@ INLINE void q8_0_pass(const uint8_t *row, int64_t k, const float *xs, int64_t m,
 
 INLINE void rows_tile(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *xs, int64_t m,
                       int64_t row0, int64_t row1, int64_t j0, const int MT, float *y, int64_t y_stride) {
-    __m256 state[BLOCK_ROWS][2 * MT_MAX];
+    __m256 state[BLOCK_ROWS][2 * F16_MT_MAX];
     const int64_t steps = k / 32; /* = k / TG_QK8_0 for Q8_0 */
     for (int64_t g0 = row0; g0 < row1; g0 += BLOCK_ROWS) {
         const int64_t g1 = g0 + BLOCK_ROWS < row1 ? g0 + BLOCK_ROWS : row1;
@@ -118,8 +167,9 @@ INLINE void rows_tile(int type, const uint8_t *data, int64_t row_bytes, int64_t 
             for (int64_t r = g0; r < g1; r++) {
                 const uint8_t *row = data + r * row_bytes;
                 float *yr = y + j0 * y_stride + r;
-                if (type == TG_F16) f16_pass(row, k, xs, m, j0, MT, s0, s1, state[r - g0], yr, y_stride);
-                else q8_0_pass(row, k, xs, m, j0, MT, s0, s1, state[r - g0], yr, y_stride);
+                if (type == TG_F16 && MT > 4) f16_pass8(row, k, xs, m, j0, MT, s0, s1, state[r - g0], yr, y_stride);
+                else if (type == TG_F16) f16_pass(row, k, xs, m, j0, MT, s0, s1, state[r - g0], yr, y_stride);
+                else if (MT <= MT_MAX) q8_0_pass(row, k, xs, m, j0, MT, s0, s1, state[r - g0], yr, y_stride);
             }
             s0 = s1;
         } while (s0 < steps);
@@ -132,14 +182,15 @@ INLINE void rows_tile(int type, const uint8_t *data, int64_t row_bytes, int64_t 
 int tg_avx2_gemv_float_multi(int type, const uint8_t *data, int64_t row_bytes, int64_t k, const float *x, int64_t m,
                              int64_t row0, int64_t row1, float *y, int64_t y_stride) {
     if (type != TG_F16 && type != TG_Q8_0) return 0;
-    const int64_t passes = (m + MT_MAX - 1) / MT_MAX;
+    const int64_t cap = type == TG_F16 ? F16_MT_MAX : MT_MAX, passes = (m + cap - 1) / cap;
     for (int64_t p = 0, j0 = 0; p < passes; p++) {
         const int64_t a = (m - j0) / (passes - p);
         switch (a) {
-        case 1: rows_tile(type, data, row_bytes, k, x, m, row0, row1, j0, 1, y, y_stride); break;
-        case 2: rows_tile(type, data, row_bytes, k, x, m, row0, row1, j0, 2, y, y_stride); break;
-        case 3: rows_tile(type, data, row_bytes, k, x, m, row0, row1, j0, 3, y, y_stride); break;
-        default: rows_tile(type, data, row_bytes, k, x, m, row0, row1, j0, 4, y, y_stride); break;
+#define TILE_CASE(n) \
+    case n: rows_tile(type, data, row_bytes, k, x, m, row0, row1, j0, n, y, y_stride); break;
+            TILE_CASE(1) TILE_CASE(2) TILE_CASE(3) TILE_CASE(4) TILE_CASE(5) TILE_CASE(6) TILE_CASE(7) TILE_CASE(8)
+#undef TILE_CASE
+        default: break;
         }
         j0 += a;
     }
