@@ -45,8 +45,9 @@ static inline __attribute__((always_inline)) __m512i reduce_quads(__m512i a0, __
 }
 
 /* Quads per pass: each activation load serves Q quads, each accumulator chain is one (quad,
- * activation row), and the registers hold 2Q pieces + Q codes + Q x MT accumulators (<= 30). */
-#define QUADS_FOR(MT) ((MT) > 4 ? 2 : 4)
+ * activation row), and the registers hold 2Q pieces + Q codes + Q x MT accumulators. Four quads
+ * at MT = 3, 4 (30 registers) spilled and measured ~10% slower than two. */
+#define QUADS_FOR(MT) ((MT) > 2 ? 2 : 4)
 #define Q_MAX 4
 /* Accumulators per (quad, activation row): at least eight vpdpbusd chains in flight (two ports,
  * five cycles of latency), also in a pass of one quad against one or two activation rows. */
@@ -107,9 +108,8 @@ static inline __attribute__((always_inline)) void store_quad(const tg_ternary_ar
 /* Q quads of weight rows from r (the last with R real rows: the others repeat its last row and
  * are not stored) against MT activation rows from j0. */
 static inline __attribute__((always_inline)) void quads_pass(const tg_ternary_args *a, int64_t r, const int Q, int R,
-                                                             int64_t j0, const int MT, const act_lanes *lanes,
+                                                             int64_t j0, const int MT, const int i2s, const act_lanes *lanes,
                                                              const float *fp16) {
-    const int i2s = a->type == TG_I2_S;
     const __m512i three = _mm512_set1_epi8(3);
     const int64_t groups = a->k / TG_GROUP;
     const int8_t *x = a->xq + j0 * a->k;
@@ -160,17 +160,24 @@ static inline __attribute__((always_inline)) void quads_pass(const tg_ternary_ar
     }
 }
 
-static inline __attribute__((always_inline)) void rows_tile(const tg_ternary_args *a, int64_t row0, int64_t row1, int64_t j0,
-                                                            const int MT, const int32_t *xsum_all) {
+/* One tile, the format's field order fixed at compile time (the shifts become immediates). */
+static inline __attribute__((always_inline)) void rows_tile_of(const tg_ternary_args *a, int64_t row0, int64_t row1, int64_t j0,
+                                                               const int MT, const int i2s, const int32_t *xsum_all) {
     const int Q = QUADS_FOR(MT);
     const float *fp16 = a->type == TG_I2_S ? NULL : tg_fp16_table();
     const act_lanes lanes[2] = {act_lanes_of(a, j0, MT < 4 ? MT : 4, xsum_all),
                                 MT > 4 ? act_lanes_of(a, j0 + 4, MT - 4, xsum_all) : (act_lanes){0}};
     int64_t r = row0;
-    for (; r + 4 * Q <= row1; r += 4 * Q) quads_pass(a, r, Q, 4, j0, MT, lanes, fp16);
-    if (Q > 2 && r + 8 <= row1) quads_pass(a, r, 2, 4, j0, MT, lanes, fp16), r += 8;
-    for (; r + 4 <= row1; r += 4) quads_pass(a, r, 1, 4, j0, MT, lanes, fp16);
-    if (r < row1) quads_pass(a, r, 1, (int)(row1 - r), j0, MT, lanes, fp16);
+    for (; r + 4 * Q <= row1; r += 4 * Q) quads_pass(a, r, Q, 4, j0, MT, i2s, lanes, fp16);
+    if (Q > 2 && r + 8 <= row1) quads_pass(a, r, 2, 4, j0, MT, i2s, lanes, fp16), r += 8;
+    for (; r + 4 <= row1; r += 4) quads_pass(a, r, 1, 4, j0, MT, i2s, lanes, fp16);
+    if (r < row1) quads_pass(a, r, 1, (int)(row1 - r), j0, MT, i2s, lanes, fp16);
+}
+
+static inline __attribute__((always_inline)) void rows_tile(const tg_ternary_args *a, int64_t row0, int64_t row1, int64_t j0,
+                                                            const int MT, const int32_t *xsum_all) {
+    if (a->type == TG_I2_S) rows_tile_of(a, row0, row1, j0, MT, 1, xsum_all);
+    else rows_tile_of(a, row0, row1, j0, MT, 0, xsum_all);
 }
 
 
