@@ -47,7 +47,7 @@ static inline __attribute__((always_inline)) __m512i reduce_quads(__m512i a0, __
 /* Quads per pass: each activation load serves Q quads, each accumulator chain is one (quad,
  * activation row), and the registers hold 2Q pieces + Q codes + Q x MT accumulators. Four quads
  * at MT = 3, 4 (30 registers) spilled and measured ~10% slower than two. */
-#define QUADS_FOR(MT) ((MT) > 2 ? 2 : 4)
+#define QUADS_FOR(MT) ((MT) > 4 ? 2 : 4)
 #define Q_MAX 4
 /* Accumulators per (quad, activation row): at least eight vpdpbusd chains in flight (two ports,
  * five cycles of latency), also in a pass of one quad against one or two activation rows. */
@@ -72,10 +72,12 @@ static act_lanes act_lanes_of(const tg_ternary_args *a, int64_t j, int count, co
 static inline __attribute__((always_inline)) void store_quad(const tg_ternary_args *a, const uint8_t *const *row, int64_t r,
                                                              int R, int64_t j0, const int MT, const __m512i *total,
                                                              const act_lanes *lanes, const float *fp16) {
-    float d_row[4];
-    _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) d_row[i] =
-        a->type == TG_I2_S ? a->tensor_scale : fp16[tg_block_d_bits(a->type, row[i], 0)];
-    const __m512 d = _mm512_broadcast_f32x4(_mm_loadu_ps(d_row));
+    /* the four rows' scales built in registers: four scalar stores read back as one vector
+     * would miss store forwarding on every quad */
+    const __m128 d4 = a->type == TG_I2_S ? _mm_set1_ps(a->tensor_scale)
+                                         : _mm_setr_ps(fp16[tg_block_d_bits(a->type, row[0], 0)], fp16[tg_block_d_bits(a->type, row[1], 0)],
+                                                       fp16[tg_block_d_bits(a->type, row[2], 0)], fp16[tg_block_d_bits(a->type, row[3], 0)]);
+    const __m512 d = _mm512_broadcast_f32x4(d4);
     /* lane 4q + j -> 4j + q, so each activation row's four outputs are one 128-bit block */
     const __m512i to_rows = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     const __mmask8 keep = (__mmask8)((1u << R) - 1);
@@ -181,118 +183,12 @@ static inline __attribute__((always_inline)) void rows_tile(const tg_ternary_arg
 }
 
 
-/* ---- long rows, few activation rows: one vector accumulator per (row, activation row) ----
- *
- * With MT <= 4 the activation rows' group fits in registers and R weight rows stream by
- * (R x MT = 16 accumulators): an activation load serves R rows where the quad layout reloads a
- * broadcast per quad. Once a row has many groups that load, not the end-of-row reduction, is
- * what costs, so long rows at M <= 4 come here (long_rows). The group is broadcast to both
- * halves of a zmm and each half shifted right by its own field's position (vpsrlvw), so after
- * one AND both halves hold plain codes {0..3} in activation order. */
-
-/* Groups per row from which MT activation rows take this path, where it measured faster than the
- * quads (1 thread, 64 rows, kernel only): MT <= 2 from K = 512, MT = 3, 4 from K = 2048. */
-static int long_rows(int64_t groups, int mt) { return mt <= 2 ? groups >= 4 : mt <= 4 && groups >= 16; }
-#define LONG_ROWS_FOR(MT) ((MT) <= 2 ? 8 : 4)
-
-static __m512i halves16(int lo, int hi) {
-    return _mm512_inserti64x4(_mm512_set1_epi16((short)lo), _mm256_set1_epi16((short)hi), 1);
-}
-
-/* Lane t of the result is the sum of v[t]'s sixteen lanes: four rounds of pairing halves of two
- * vectors (512 -> 256 -> 128 -> 64 -> 32 bits), 45 instructions for 16 sums. */
-static inline __attribute__((always_inline)) __m512i reduce16_epi32(const __m512i v[16]) {
-    __m512i s1[8], s2[4], s3[2];
-    for (int p = 0; p < 8; p++) /* blocks: [a0+a2, a1+a3, b0+b2, b1+b3] of a = v[2p], b = v[2p+1] */
-        s1[p] = _mm512_add_epi32(_mm512_shuffle_i64x2(v[2 * p], v[2 * p + 1], 0x44),
-                                 _mm512_shuffle_i64x2(v[2 * p], v[2 * p + 1], 0xEE));
-    for (int p = 0; p < 4; p++) /* 128-bit block b holds four partial sums of v[4p + b] */
-        s2[p] = _mm512_add_epi32(_mm512_shuffle_i64x2(s1[2 * p], s1[2 * p + 1], 0x88),
-                                 _mm512_shuffle_i64x2(s1[2 * p], s1[2 * p + 1], 0xDD));
-    for (int p = 0; p < 2; p++) /* block b: [v[8p+b], v[8p+4+b], v[8p+b], v[8p+4+b]] halves */
-        s3[p] = _mm512_add_epi32(_mm512_unpacklo_epi32(s2[2 * p], s2[2 * p + 1]),
-                                 _mm512_unpackhi_epi32(s2[2 * p], s2[2 * p + 1]));
-    /* lane 4b + l is now the sum of v[4l + b]; one permute puts v[t] at lane t */
-    const __m512i all = _mm512_add_epi32(_mm512_unpacklo_epi64(s3[0], s3[1]), _mm512_unpackhi_epi64(s3[0], s3[1]));
-    return _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), all);
-}
-
-/* Rows row[0..R) against MT <= 4 activation rows from j0: lane j * R + i of the result is the sum
- * over row i of code * q_j (modulo 2^32 like every vector add here, so exact when it fits). */
-static inline __attribute__((always_inline)) __m512i long_pass(const tg_ternary_args *a, const uint8_t *const *row,
-                                                            const int R, int64_t j0, const int MT) {
-    const int i2s = a->type == TG_I2_S;
-    const int s0 = i2s ? 6 : 0, s1 = i2s ? 4 : 2, s2 = i2s ? 2 : 4, s3 = i2s ? 0 : 6;
-    const __m512i shift_lo = halves16(s0, s1), shift_hi = halves16(s2, s3), three = _mm512_set1_epi8(3);
-    const int64_t groups = a->k / TG_GROUP;
-    const int8_t *x = a->xq + j0 * a->k;
-    __m512i acc[8][4];
-    for (int i = 0; i < R; i++)
-        for (int j = 0; j < MT; j++) acc[i][j] = _mm512_setzero_si512();
-    for (int64_t g = 0; g < groups; g++) {
-        const int64_t offset = i2s ? g * (int64_t)sizeof(tg_block_i2_s)
-                                   : (g >> 1) * (int64_t)sizeof(tg_block_tq2_0) + (int64_t)offsetof(tg_block_tq2_0, qs) + 32 * (g & 1);
-        __m512i xl[4], xh[4];
-        for (int j = 0; j < MT; j++) {
-            const int8_t *xg = x + j * a->k + g * TG_GROUP;
-            xl[j] = _mm512_loadu_si512(xg), xh[j] = _mm512_loadu_si512(xg + 64);
-        }
-        for (int i = 0; i < R; i++) {
-            const __m512i w = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(row[i] + offset)));
-            const __m512i wl = _mm512_and_si512(_mm512_srlv_epi16(w, shift_lo), three);
-            const __m512i wh = _mm512_and_si512(_mm512_srlv_epi16(w, shift_hi), three);
-            for (int j = 0; j < MT; j++) {
-                acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], wl, xl[j]);
-                acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], wh, xh[j]);
-            }
-        }
-    }
-    /* the R x MT lane sums in one transposing tree; lane t is weight row t % R against
-     * activation row t / R, so each activation row's R outputs are adjacent */
-    __m512i v[16];
-    for (int t = 0; t < 16; t++) v[t] = t < R * MT ? acc[t % R][t / R] : _mm512_setzero_si512();
-    return reduce16_epi32(v);
-}
-
-/* The reference's fold on all lanes of a pass (lane t: weight row t % R, activation row t / R),
- * then each activation row's R adjacent outputs stored together. */
-static inline __attribute__((always_inline)) void long_store(const tg_ternary_args *a, const uint8_t *const *row, int64_t r,
-                                                             const int R, int64_t j0, const int MT, __m512i isum,
-                                                             const int32_t *xsum_all, const float *fp16) {
-    int32_t xs[16] = {0};
-    float d[16] = {0}, sc[16] = {0}, out[16];
-    for (int t = 0; t < R * MT; t++) {
-        xs[t] = xsum_all[j0 + t / R], sc[t] = a->xscale[j0 + t / R];
-        d[t] = a->type == TG_I2_S ? a->tensor_scale : fp16[tg_block_d_bits(a->type, row[t % R], 0)];
-    }
-    const __m512 part = _mm512_mul_ps(_mm512_loadu_ps(d), _mm512_cvtepi32_ps(_mm512_sub_epi32(isum, _mm512_loadu_si512(xs))));
-    _mm512_storeu_ps(out, _mm512_mul_ps(_mm512_add_ps(_mm512_setzero_ps(), part), _mm512_loadu_ps(sc)));
-    for (int j = 0; j < MT; j++) memcpy(a->y + (j0 + j) * a->n + r, out + j * R, sizeof(float) * (size_t)R);
-}
-
-static inline __attribute__((always_inline)) void long_tile(const tg_ternary_args *a, int64_t row0, int64_t row1, int64_t j0,
-                                                            const int MT, const int32_t *xsum_all) {
-    const int RP = LONG_ROWS_FOR(MT);
-    const float *fp16 = a->type == TG_I2_S ? NULL : tg_fp16_table();
-    for (int64_t r = row0; r < row1;) {
-        const int R = row1 - r >= RP ? RP : 1;
-        const uint8_t *row[8];
-        for (int i = 0; i < R; i++) row[i] = a->data + (r + i) * a->row_bytes;
-        if (R == RP) long_store(a, row, r, RP, j0, MT, long_pass(a, row, RP, j0, MT), xsum_all, fp16);
-        else long_store(a, row, r, 1, j0, MT, long_pass(a, row, 1, j0, MT), xsum_all, fp16);
-        r += R;
-    }
-}
-
 void tg_avx512_gemv_ternary_multi(const tg_ternary_args *a, int64_t row0, int64_t row1, const int32_t *xsum_all) {
     for (int64_t j0 = 0; j0 < a->m; j0 += MT_MAX) {
         const int64_t left = a->m - j0;
         switch (left < MT_MAX ? left : MT_MAX) {
 #define TILE_CASE(n) \
-    case n:                                                                    \
-        if (long_rows(a->k / TG_GROUP, n)) long_tile(a, row0, row1, j0, n <= 4 ? n : 4, xsum_all); \
-        else rows_tile(a, row0, row1, j0, n, xsum_all);                         \
-        break;
+    case n: rows_tile(a, row0, row1, j0, n, xsum_all); break;
             TILE_CASE(1) TILE_CASE(2) TILE_CASE(3) TILE_CASE(4) TILE_CASE(5) TILE_CASE(6) TILE_CASE(7) TILE_CASE(8)
 #undef TILE_CASE
         default: break;

@@ -62,7 +62,9 @@ static void ternary_task(void *ctx, int64_t task, int thread) {
     while (task >= job->first_task[i + 1]) i++;
     const tg_ternary_args *a = &job->a[i];
     const int64_t r0 = (task - job->first_task[i]) * job->rows_per_task[i];
-    const int64_t r1 = min64(a->n, r0 + job->rows_per_task[i]), step = chunk_rows(a->row_bytes);
+    /* whole 16-row blocks per chunk (the AVX-512 multi-row kernel's widest pass is four quads; a
+     * 2B-4T 6912-column row gave 12-row chunks, and M = 4 there ran at 0.88x in narrower passes) */
+    const int64_t r1 = min64(a->n, r0 + job->rows_per_task[i]), step = (chunk_rows(a->row_bytes) + 15) & ~(int64_t)15;
     const int64_t groups = a->k / TG_GROUP;
     for (int64_t c0 = r0; c0 < r1; c0 += step) {
         const int64_t c1 = min64(r1, c0 + step);
