@@ -94,17 +94,17 @@ describe.each(hardware().available)("%s: M rows equal M single rows, bit for bit
 });
 
 /**
- * The multi-row ternary kernels change layout with the shape (AVX-512: four rows per vector at
- * short rows, one row per vector for long rows at M <= 4 from K = 512 / 2048; AVX2: two rows per
- * vector up to K = 1024). Shapes at each switch, with row counts that leave passes of two quads,
- * one quad and a partial quad at the end of a task, must still give each row its M = 1 bits.
+ * The multi-row ternary kernels pack several weight rows into one vector (AVX-512: four, one
+ * 128-bit quarter each, two or four such quads a pass; AVX2: two, up to K = 1024, then one row a
+ * pass). Shapes around those switches, with row counts that end tasks in passes of two quads, one
+ * quad and part of a quad, must still give each row its M = 1 bits.
  */
 describe.each(hardware().available)("%s: ternary multi-row layouts at their shape boundaries", (isa) => {
   const cases: Array<[WeightType, number, number, boolean]> = [
-    ["TQ2_0", 61, 512, false], // long pass at M <= 2, quads at M 3..8
+    ["TQ2_0", 61, 512, false],
     ["TQ2_0", 61, 1024, false], // AVX2's last pair-layout K
     ["TQ2_0", 61, 1280, false], // AVX2 long rows (K a multiple of 256: 1280 is the first past 1024)
-    ["TQ2_0", 29, 2048, false], // AVX-512 long pass at M <= 4
+    ["TQ2_0", 29, 2048, false],
     ["TQ2_0", 45, 256, true], // each row its own scale: per-quarter scales on the quad path
     ["I2_S", 61, 768, false], // I2_S's reversed field order in the quad and pair layouts
     ["I2_S", 29, 2048, false],

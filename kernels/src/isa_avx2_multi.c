@@ -1,70 +1,27 @@
 /*
  * AVX2 multi-row GEMV for small M (batched decode) on the 2-bit formats (TQ2_0, I2_S): each
  * packed 32-byte group of a weight row is loaded and split into its four 2-bit fields once, and
- * the codes then meet every activation row of the tile (up to MT_MAX) in vpmaddubsw + vpmaddwd,
+ * the codes then meet every activation row of the tile (up to PAIR_MT or MT_MAX) in vpmaddubsw + vpmaddwd,
  * so the weight bytes and their decoding are shared by all M rows. Built in the AVX2 static
  * library with its flags (binding.gyp).
  *
  * Codes are at most 3, so four int16 pair sums stay far from vpmaddubsw's saturation (4 x 2 x
  * 3 x 127): the integers are exact. Only single-scale rows come here (small_m.c checks), so the
  * fold is the reference's single tg_acc_segment and the bits are the M = 1 GEMV's.
+ *
+ * Layout: two weight rows per vector, one 128-bit lane each: lane i holds row i's 16-byte half of
+ * a group against the activations' matching 16 bytes broadcast to both lanes, so an accumulator
+ * holds two rows' sums apart. Four activation rows' accumulators reduce in one transpose-add
+ * (reduce_pairs) and two pairs' results fold and store as four rows per activation row with
+ * vector float operations. At nano's K = 256 a (row, activation row) sum is two groups of
+ * vpmaddubsw, and a horizontal sum and scalar fold per sum (the row-at-a-time pass, kept for
+ * long rows) cost as much again.
  */
 #include <immintrin.h>
 
 #include "tg.h"
 
-#define MT_MAX 8 /* 8 accumulators + 4 codes + the int16 partial in 16 ymm registers */
-
-static inline __attribute__((always_inline)) int32_t hsum8(__m256i v) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-    return _mm_cvtsi128_si32(s);
-}
-
-static inline __attribute__((always_inline)) void long_tile(const tg_ternary_args *a, int64_t row0, int64_t row1,
-                                                            int64_t j0, const int MT, const int32_t *xsum_all) {
-    const int i2s = a->type == TG_I2_S;
-    const __m256i three = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
-    const int64_t groups = a->k / TG_GROUP;
-    const int8_t *x = a->xq + j0 * a->k;
-    for (int64_t r = row0; r < row1; r++) {
-        const uint8_t *row = a->data + r * a->row_bytes;
-        __m256i acc[MT_MAX];
-        for (int j = 0; j < MT; j++) acc[j] = _mm256_setzero_si256();
-        for (int64_t g = 0; g < groups; g++) {
-            const int64_t offset = i2s ? g * (int64_t)sizeof(tg_block_i2_s)
-                                       : (g >> 1) * (int64_t)sizeof(tg_block_tq2_0) + (int64_t)offsetof(tg_block_tq2_0, qs) + 32 * (g & 1);
-            const __m256i w = _mm256_loadu_si256((const __m256i *)(row + offset));
-            __m256i c[4];
-            for (int n = 0; n < 4; n++) c[n] = _mm256_and_si256(_mm256_srli_epi16(w, i2s ? 6 - 2 * n : 2 * n), three);
-            for (int j = 0; j < MT; j++) {
-                const int8_t *xg = x + j * a->k + g * TG_GROUP;
-                __m256i s = _mm256_maddubs_epi16(c[0], _mm256_loadu_si256((const __m256i *)xg));
-                for (int n = 1; n < 4; n++) s = _mm256_add_epi16(s, _mm256_maddubs_epi16(c[n], _mm256_loadu_si256((const __m256i *)(xg + 32 * n))));
-                acc[j] = _mm256_add_epi32(acc[j], _mm256_madd_epi16(s, ones));
-            }
-        }
-        const float d = i2s ? a->tensor_scale : tg_fp16_to_fp32(tg_block_d_bits(a->type, row, 0));
-        for (int j = 0; j < MT; j++)
-            a->y[(j0 + j) * a->n + r] = tg_acc_segment(0.0f, d, hsum8(acc[j]) - xsum_all[j0 + j]) * a->xscale[j0 + j];
-    }
-}
-
-
-/* ---- short rows (nano's K = 256, 768): two weight rows per vector, one 128-bit lane each ----
- *
- * At K = 256 a (row, activation row) sum is two groups of vpmaddubsw, and the per-sum horizontal
- * reduction and scalar fold above cost as much again. Here lane i of a vector holds row i's
- * 16-byte half of a group against the activations' matching 16 bytes broadcast to both lanes, so
- * an accumulator holds two rows' sums apart; four activation rows' accumulators reduce in one
- * transpose-add (reduce_pairs) and two pairs' results fold and store as four rows per activation
- * row with vector float operations. */
-
 #define PAIR_MT 4 /* activation rows per pass: 4 accumulators + 4 codes + temporaries in 16 ymm */
-
-/* Groups per row up to which the pair layout measured faster (1 thread, kernel only). */
-#define PAIR_MAX_GROUPS 8
 
 /* Lane 4q + j of the result is the sum of the four lanes of 128-bit lane q of a[j]. */
 static inline __attribute__((always_inline)) __m256i reduce_pairs(__m256i a0, __m256i a1, __m256i a2, __m256i a3) {
@@ -76,8 +33,7 @@ static inline __attribute__((always_inline)) __m256i reduce_pairs(__m256i a0, __
 /* Rows r0, r1 against MT <= 4 activation rows from j0: lane 4q + j is row q's sum of code * q_j
  * (integer adds wrap modulo 2^32, so the sum is exact whenever it fits). */
 static inline __attribute__((always_inline)) __m256i pair_sums(const tg_ternary_args *a, const uint8_t *r0, const uint8_t *r1,
-                                                              int64_t j0, const int MT) {
-    const int i2s = a->type == TG_I2_S;
+                                                              int64_t j0, const int MT, const int i2s) {
     const __m256i three = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
     const int64_t groups = a->k / TG_GROUP;
     const int8_t *x = a->xq + j0 * a->k;
@@ -115,10 +71,10 @@ static inline __attribute__((always_inline)) __m256i pair_sums(const tg_ternary_
  * the reference's fold, tg_acc_segment(0, d, isum - xsum) * xscale, with the same two roundings
  * per lane as the scalar code. */
 static inline __attribute__((always_inline)) void pair_quad(const tg_ternary_args *a, int64_t r, int R, int64_t j0, const int MT,
-                                                           const int32_t *xsum_all, const float *fp16) {
+                                                           const int i2s, const int32_t *xsum_all, const float *fp16) {
     const uint8_t *row[4];
     for (int i = 0; i < 4; i++) row[i] = a->data + (r + (i < R ? i : R - 1)) * a->row_bytes;
-    const __m256i s01 = pair_sums(a, row[0], row[1], j0, MT), s23 = pair_sums(a, row[2], row[3], j0, MT);
+    const __m256i s01 = pair_sums(a, row[0], row[1], j0, MT, i2s), s23 = pair_sums(a, row[2], row[3], j0, MT, i2s);
     /* s01 lane 4q + j: row q, activation j (q = 0, 1); s23 the same for rows 2, 3 */
     const __m256i lo = _mm256_permute2x128_si256(s01, s23, 0x20); /* [row 0 | row 2] x j */
     const __m256i hi = _mm256_permute2x128_si256(s01, s23, 0x31); /* [row 1 | row 3] x j */
@@ -126,9 +82,12 @@ static inline __attribute__((always_inline)) void pair_quad(const tg_ternary_arg
     const __m256i e = _mm256_unpacklo_epi32(lo, hi), f = _mm256_unpackhi_epi32(lo, hi);
     /* activation rows 0, 1 (e) and 2, 3 (f) as [j: rows 0 1 2 3 | j + 1: rows 0 1 2 3] */
     const __m256i isum[2] = {_mm256_permute4x64_epi64(e, 0xD8), _mm256_permute4x64_epi64(f, 0xD8)};
-    float d_row[4];
-    for (int i = 0; i < 4; i++) d_row[i] = a->type == TG_I2_S ? a->tensor_scale : fp16[tg_block_d_bits(a->type, row[i], 0)];
-    const __m256 d = _mm256_broadcast_ps((const __m128 *)d_row);
+    /* the four rows' scales built in registers (four scalar stores read back as one vector miss
+     * store forwarding) */
+    const __m128 d4 = a->type == TG_I2_S ? _mm_set1_ps(a->tensor_scale)
+                                         : _mm_setr_ps(fp16[tg_block_d_bits(a->type, row[0], 0)], fp16[tg_block_d_bits(a->type, row[1], 0)],
+                                                       fp16[tg_block_d_bits(a->type, row[2], 0)], fp16[tg_block_d_bits(a->type, row[3], 0)]);
+    const __m256 d = _mm256_set_m128(d4, d4);
     for (int jp = 0; jp < MT; jp += 2) {
         const int j = (int)j0 + jp, two = jp + 1 < MT;
         const __m256i xs = _mm256_setr_epi32(xsum_all[j], xsum_all[j], xsum_all[j], xsum_all[j], two ? xsum_all[j + 1] : 0,
@@ -148,12 +107,63 @@ static inline __attribute__((always_inline)) void pair_quad(const tg_ternary_arg
     }
 }
 
+/* The format's field order a compile-time constant, so the field shifts are immediates. */
+static inline __attribute__((always_inline)) void pair_tile_of(const tg_ternary_args *a, int64_t row0, int64_t row1, int64_t j0,
+                                                              const int MT, const int i2s, const int32_t *xsum_all) {
+    const float *fp16 = i2s ? NULL : tg_fp16_table();
+    int64_t r = row0;
+    for (; r + 4 <= row1; r += 4) pair_quad(a, r, 4, j0, MT, i2s, xsum_all, fp16);
+    if (r < row1) pair_quad(a, r, (int)(row1 - r), j0, MT, i2s, xsum_all, fp16);
+}
+
 static inline __attribute__((always_inline)) void pair_tile(const tg_ternary_args *a, int64_t row0, int64_t row1, int64_t j0,
                                                            const int MT, const int32_t *xsum_all) {
-    const float *fp16 = a->type == TG_I2_S ? NULL : tg_fp16_table();
-    int64_t r = row0;
-    for (; r + 4 <= row1; r += 4) pair_quad(a, r, 4, j0, MT, xsum_all, fp16);
-    if (r < row1) pair_quad(a, r, (int)(row1 - r), j0, MT, xsum_all, fp16);
+    if (a->type == TG_I2_S) pair_tile_of(a, row0, row1, j0, MT, 1, xsum_all);
+    else pair_tile_of(a, row0, row1, j0, MT, 0, xsum_all);
+}
+
+/* ---- long rows: main's row-at-a-time pass, one accumulator per (row, activation row) ----
+ * Past K = 1024 the end-of-row sums are a small part, and eight activation rows per pass share
+ * each decoded group (the pair layout's four: 2B-4T's K = 2560 at M = 8, 16 ran 3-9% slower in
+ * pairs). */
+#define PAIR_MAX_GROUPS 8 /* groups per row up to which the pair layout is taken */
+
+#define MT_MAX 8 /* 8 accumulators + 4 codes + the int16 partial in 16 ymm registers */
+
+static inline __attribute__((always_inline)) int32_t hsum8(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
+static inline __attribute__((always_inline)) void long_tile(const tg_ternary_args *a, int64_t row0, int64_t row1,
+                                                            int64_t j0, const int MT, const int32_t *xsum_all) {
+    const int i2s = a->type == TG_I2_S;
+    const __m256i three = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
+    const int64_t groups = a->k / TG_GROUP;
+    const int8_t *x = a->xq + j0 * a->k;
+    for (int64_t r = row0; r < row1; r++) {
+        const uint8_t *row = a->data + r * a->row_bytes;
+        __m256i acc[MT_MAX];
+        for (int j = 0; j < MT; j++) acc[j] = _mm256_setzero_si256();
+        for (int64_t g = 0; g < groups; g++) {
+            const int64_t offset = i2s ? g * (int64_t)sizeof(tg_block_i2_s)
+                                       : (g >> 1) * (int64_t)sizeof(tg_block_tq2_0) + (int64_t)offsetof(tg_block_tq2_0, qs) + 32 * (g & 1);
+            const __m256i w = _mm256_loadu_si256((const __m256i *)(row + offset));
+            __m256i c[4];
+            for (int n = 0; n < 4; n++) c[n] = _mm256_and_si256(_mm256_srli_epi16(w, i2s ? 6 - 2 * n : 2 * n), three);
+            for (int j = 0; j < MT; j++) {
+                const int8_t *xg = x + j * a->k + g * TG_GROUP;
+                __m256i s = _mm256_maddubs_epi16(c[0], _mm256_loadu_si256((const __m256i *)xg));
+                for (int n = 1; n < 4; n++) s = _mm256_add_epi16(s, _mm256_maddubs_epi16(c[n], _mm256_loadu_si256((const __m256i *)(xg + 32 * n))));
+                acc[j] = _mm256_add_epi32(acc[j], _mm256_madd_epi16(s, ones));
+            }
+        }
+        const float d = i2s ? a->tensor_scale : tg_fp16_to_fp32(tg_block_d_bits(a->type, row, 0));
+        for (int j = 0; j < MT; j++)
+            a->y[(j0 + j) * a->n + r] = tg_acc_segment(0.0f, d, hsum8(acc[j]) - xsum_all[j0 + j]) * a->xscale[j0 + j];
+    }
 }
 
 void tg_avx2_gemv_ternary_multi(const tg_ternary_args *a, int64_t row0, int64_t row1, const int32_t *xsum_all) {
