@@ -14,10 +14,10 @@
  * a row per quarter the accumulators already hold four rows' sums apart, and four activation
  * rows' accumulators reduce in one 4 x 4 transpose-add of 9 instructions (reduce_quads) where a
  * whole-vector accumulator per (row, activation row) needed a 16-to-1 tree (45 for 16 sums).
+ * On the 2B-4T's long rows the layout measured as fast as or faster than that row-per-vector
+ * pass at every M, so it is the only one.
  */
 #include <immintrin.h>
-
-#include <string.h>
 
 #include "tg.h"
 
@@ -45,8 +45,8 @@ static inline __attribute__((always_inline)) __m512i reduce_quads(__m512i a0, __
 }
 
 /* Quads per pass: each activation load serves Q quads, each accumulator chain is one (quad,
- * activation row), and the registers hold 2Q pieces + Q codes + Q x MT accumulators. Four quads
- * at MT = 3, 4 (30 registers) spilled and measured ~10% slower than two. */
+ * activation row), and the registers hold 2Q pieces + Q codes + Q x MT accumulators: two quads
+ * at MT > 4 (24), four at MT <= 4 (30; measured 1.2x two at M = 3, 4, K = 256). */
 #define QUADS_FOR(MT) ((MT) > 4 ? 2 : 4)
 #define Q_MAX 4
 /* Accumulators per (quad, activation row): at least eight vpdpbusd chains in flight (two ports,
@@ -123,8 +123,8 @@ static inline __attribute__((always_inline)) void quads_pass(const tg_ternary_ar
             row[q][i] = a->data + (rr < last ? rr : last) * a->row_bytes;
         }
     /* one accumulator per (quad, activation row) over the whole row, no periodic drain: vpdpbusd
-     * and vpaddd wrap modulo 2^32, so the lanes' total is the exact int32 sum whenever that sum
-     * fits (and wraps as the reference's int32 does when it does not) */
+     * and vpaddd wrap modulo 2^32, so the lanes' total is the row's exact sum whenever it fits in
+     * int32, which the reference's int32 isum needs anyway (|sum| <= 3 x 128 x K) */
     const int NS = SPLITS_FOR(Q * MT);
     __m512i acc[Q_MAX][MT_MAX][8];
     _Pragma("GCC unroll 4") for (int q = 0; q < Q; q++)
@@ -181,7 +181,6 @@ static inline __attribute__((always_inline)) void rows_tile(const tg_ternary_arg
     if (a->type == TG_I2_S) rows_tile_of(a, row0, row1, j0, MT, 1, xsum_all);
     else rows_tile_of(a, row0, row1, j0, MT, 0, xsum_all);
 }
-
 
 void tg_avx512_gemv_ternary_multi(const tg_ternary_args *a, int64_t row0, int64_t row1, const int32_t *xsum_all) {
     for (int64_t j0 = 0; j0 < a->m; j0 += MT_MAX) {
