@@ -10,6 +10,13 @@ import { promptFor } from "./concurrency-prompts.js";
 import type { StreamTrace } from "./concurrency-stats.js";
 
 /**
+ * Whether the streams ask for their tokens' logprobs. By default they do not, as the gateway sends a
+ * request that asks for none (and is not judged by a cascade): greedy steps then skip the exps over the
+ * vocabulary. `--logprobs` makes every stream pay them, as a request with `logprobs: true` does.
+ */
+const LOGPROBS = process.argv.includes("--logprobs");
+
+/**
  * Starts the workers, waits for their models, runs one short untimed generation on each (it starts
  * the kernel pool, sizes the scratch buffers and warms the JIT), runs `fn`, closes them.
  */
@@ -46,6 +53,7 @@ export async function stream(worker: VariantWorker, index: number, tokens: numbe
       strictMaxTokens: true,
       ignoreEos: true,
       sampling: { temperature: 0 },
+      logprobs: LOGPROBS,
     },
     () => tokenTimes.push(performance.now()),
   );

@@ -2,13 +2,15 @@
  * `npm run bench:concurrency [-- --json FILE] [--models nano-b158,2B-4T,mixed] [--concurrency 1,4,8,16]
  *                             [--tokens 64] [--rounds 3] [--threads N] [--skip-llama]
  *                             [--llama-sequences 1,8] [--mixed-concurrency 4,8] [--mixed-seconds 15]
- *                             [--int8-peak-gmacs G] [--no-cpu-turns] [--no-batching] [--nano-instances K]`
+ *                             [--int8-peak-gmacs G] [--no-cpu-turns] [--no-batching] [--nano-instances K]
+ *                             [--logprobs]`
  *
  * Throughput under concurrency through tritgate's real pool: for each model and each concurrency n, a
  * variant worker started as `tritgate serve` starts it (`startVariantWorker`, `slots` = n, the
  * engine's threads = --threads, default the physical cores, under one CPU turn lock over the physical
  * cores as the config's `cpuTurns` has it, unless --no-cpu-turns), n streams submitted at once, fixed
- * prompts, greedy, ignore-EOS, --tokens tokens each, --rounds times. Per n: aggregate decode
+ * prompts, greedy, ignore-EOS, no logprobs asked for (as the gateway sends a plain request; --logprobs
+ * asks for them on every stream), --tokens tokens each, --rounds times. Per n: aggregate decode
  * tokens/s in the steady state (all n streams past their prefill, none finished; the fastest round)
  * and TTFT p50/p95 over every stream (bench/concurrency-stats.ts says exactly how).
  *
