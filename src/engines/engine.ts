@@ -11,7 +11,10 @@ export interface LogitsSession {
   /** positions already processed */
   readonly length: number;
   readonly capacity: number;
-  /** Runs `tokens` at the next positions; returns the logits of the last one (vocab floats). */
+  /**
+   * Runs `tokens` at the next positions; returns the logits of the last one (vocab floats). Read them
+   * before the session's next append: a batching scheduler writes every step's into the same array.
+   */
   append(tokens: readonly number[]): Promise<Float32Array>;
   /**
    * Like `append`, but returns the logits of every one of `tokens`, row-major
@@ -66,6 +69,12 @@ export interface SequenceStep<S extends LogitsSession = LogitsSession> {
   readonly tokens: readonly number[];
   /** logits of every token (row-major [tokens x vocab]) instead of the last one's */
   readonly allLogits?: boolean;
+  /**
+   * Without allLogits: vocab floats the engine may write the last token's logits into and return
+   * instead of a new array, so a decode loop reuses one buffer per sequence (a fresh vocab-sized
+   * array every step is most of a small model's garbage). An engine that does not reuse ignores it.
+   */
+  readonly logitsInto?: Float32Array;
 }
 
 export interface Engine {

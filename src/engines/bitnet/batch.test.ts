@@ -198,3 +198,58 @@ describe("forwardBatch refuses what cannot run, before changing any sequence", (
     expect(hex(all as Float32Array)).toBe(hex(want));
   });
 });
+
+describe("forwardBatch with logitsInto: each sequence's logits written into its own buffer", () => {
+  const engine = bitnetEngineFromFile(parseGGUF(encodeGGUF(syntheticBitNet(TINY_BITNET)), "tiny.gguf"));
+
+  it("returns the buffers, holding exactly what a fresh array holds, beside a prefill and an allLogits step", () => {
+    const fresh = [engine.newSession(16), engine.newSession(16), engine.newSession(16)];
+    const reused = [engine.newSession(16), engine.newSession(16), engine.newSession(16)];
+    const buffers = reused.map(() => new Float32Array(engine.vocabSize).fill(Number.NaN));
+    const steps = [
+      [[256, 72], [256], [256, 9, 10]],
+      [[101], [102], [103]],
+      [[104], [105, 106, 107], [108]],
+    ];
+    for (const [s, tokens] of steps.entries()) {
+      // the last step's third sequence asks for all its rows: it gets a new array, not its buffer
+      const allLogits = (i: number) => s === 2 && i === 2;
+      const want = engine.forwardBatch(
+        fresh.map((session, i) => ({ session, tokens: tokens[i]!, allLogits: allLogits(i) })),
+      );
+      const got = engine.forwardBatch(
+        reused.map((session, i) => ({
+          session,
+          tokens: tokens[i]!,
+          allLogits: allLogits(i),
+          logitsInto: buffers[i],
+        })),
+      );
+      for (const i of [0, 1, 2]) {
+        expect(hex(got[i]!)).toBe(hex(want[i]!));
+        if (allLogits(i)) expect(got[i]).not.toBe(buffers[i]);
+        else expect(got[i]).toBe(buffers[i]);
+      }
+    }
+    // a step where only some rows have a buffer: those are written, the others are new arrays
+    const [a, b] = engine.forwardBatch([
+      { session: reused[0]!, tokens: [7], logitsInto: buffers[0] },
+      { session: reused[1]!, tokens: [8] },
+    ]);
+    const [wantA, wantB] = engine.forwardBatch([
+      { session: fresh[0]!, tokens: [7] },
+      { session: fresh[1]!, tokens: [8] },
+    ]);
+    expect(a).toBe(buffers[0]);
+    expect(b).not.toBe(buffers[1]);
+    expect([hex(a!), hex(b!)]).toEqual([hex(wantA!), hex(wantB!)]);
+  });
+
+  it("refuses a buffer of the wrong length before changing any sequence", () => {
+    const a = engine.newSession(8);
+    expect(() =>
+      engine.forwardBatch([{ session: a, tokens: [1], logitsInto: new Float32Array(engine.vocabSize - 1) }]),
+    ).toThrow(/logitsInto holds/);
+    expect(a.length).toBe(0);
+  });
+});

@@ -69,10 +69,10 @@ export class BitNetSession implements LogitsSession {
   ) {}
 
   /** This session's part of a batched step (throws when closed or not of `forward`). */
-  stepWith(forward: BitNetForward, tokens: readonly number[], allLogits = false): BatchStep {
+  stepWith(forward: BitNetForward, tokens: readonly number[], allLogits = false, logitsInto?: Float32Array): BatchStep {
     this.check();
     if (forward !== this.forward) throw new Error("this session belongs to another engine");
-    return { cache: this.cache, tokens, allLogits };
+    return { cache: this.cache, tokens, allLogits, logitsInto };
   }
 
   get length(): number {
@@ -164,7 +164,7 @@ export class BitNetEngine implements Engine {
     return this.forward.forwardBatch(
       steps.map((s) => {
         if (!(s.session instanceof BitNetSession)) throw new Error("this session belongs to another engine");
-        return s.session.stepWith(this.forward, s.tokens, s.allLogits);
+        return s.session.stepWith(this.forward, s.tokens, s.allLogits, s.logitsInto);
       }),
     );
   }

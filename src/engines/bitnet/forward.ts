@@ -103,11 +103,14 @@ export interface BatchStep {
   readonly tokens: readonly number[];
   /** logits of every token (row-major [tokens x vocab]) instead of the last one's */
   readonly allLogits?: boolean;
+  /** without allLogits: the last token's logits are written here (vocab floats) and it is returned */
+  readonly logitsInto?: Float32Array;
 }
 
 /** Where a step's rows sit in the stacked batch, and where its sequence stands. */
 interface Placed {
   readonly cache: KVCache;
+  readonly logitsInto: Float32Array | undefined;
   readonly first: number;
   readonly rows: number;
   readonly start: number;
@@ -153,8 +156,20 @@ export class BitNetForward {
     for (const step of steps) {
       if (step.tokens.length === 0) throw new Error("forward needs at least one token per sequence");
       if (placed.some((p) => p.cache === step.cache)) throw new Error("a sequence can appear only once in a step");
+      const into = step.allLogits ? undefined : step.logitsInto;
+      if (into !== undefined && into.length !== this.weights.output.rows) {
+        throw new RangeError(
+          `logitsInto holds ${into.length} floats, not the vocabulary's ${this.weights.output.rows}`,
+        );
+      }
       step.cache.reserve(step.tokens.length);
-      placed.push({ cache: step.cache, first: rows, rows: step.tokens.length, start: step.cache.length });
+      placed.push({
+        cache: step.cache,
+        logitsInto: into,
+        first: rows,
+        rows: step.tokens.length,
+        start: step.cache.length,
+      });
       rows += step.tokens.length;
     }
     const s = this.scratchFor(rows);
@@ -172,10 +187,15 @@ export class BitNetForward {
     return this.logits(
       s,
       placed.map((p, i) =>
-        steps[i]?.allLogits ? { first: p.first, rows: p.rows } : { first: p.first + p.rows - 1, rows: 1 },
+        steps[i]?.allLogits
+          ? { first: p.first, rows: p.rows, into: undefined }
+          : { first: p.first + p.rows - 1, rows: 1, into: p.logitsInto },
       ),
     );
   }
+
+  /** the head's product when every row goes to a caller's buffer (logitsInto) */
+  private headOut: Float32Array | undefined;
 
   private scratchFor(rows: number): Scratch {
     if (!this.buffers || this.bufferRows < rows) {
@@ -325,7 +345,10 @@ export class BitNetForward {
    * The head over the rows that want logits (each step's last row, or all of its rows), gathered
    * into one M-row matmul: the head is the largest read of a step and streams once for all.
    */
-  private logits(s: Scratch, wanted: ReadonlyArray<{ first: number; rows: number }>): Float32Array[] {
+  private logits(
+    s: Scratch,
+    wanted: ReadonlyArray<{ first: number; rows: number; into: Float32Array | undefined }>,
+  ): Float32Array[] {
     const c = this.config;
     const rows = wanted.reduce((n, w) => n + w.rows, 0);
     // s.norm is free once the last layer is done: no allocation per token
@@ -345,14 +368,28 @@ export class BitNetForward {
     }
     this.options.profile?.lap("norms");
     const head: PackedWeight = this.weights.output;
-    const logits = matmul(head, normed, rows, { isa: this.options.isa, activations: this.headActivations(head.type) });
-    this.options.profile?.lap(`head ${head.type}`);
     const vocab = head.rows;
+    // when every row is copied out to its sequence's own buffer, the product goes to a reused scratch:
+    // a fresh rows x vocab array a step is garbage the collector would chase ~10 times a second at nano rates
+    const out = wanted.every((w) => w.into !== undefined) ? this.headScratch(rows * vocab) : undefined;
+    const logits = matmul(head, normed, rows, {
+      out,
+      isa: this.options.isa,
+      activations: this.headActivations(head.type),
+    });
+    this.options.profile?.lap(`head ${head.type}`);
     let from = 0;
     return wanted.map((w) => {
       const part = logits.subarray(from * vocab, (from + w.rows) * vocab);
       from += w.rows;
-      return part;
+      if (w.into === undefined) return part;
+      w.into.set(part);
+      return w.into;
     });
+  }
+
+  private headScratch(floats: number): Float32Array {
+    if (!this.headOut || this.headOut.length < floats) this.headOut = new Float32Array(floats);
+    return this.headOut.subarray(0, floats);
   }
 }

@@ -85,6 +85,35 @@ describe.each([
     expect(scheduler.waiting).toBe(0);
     for (const s of [cancelled, small, fine]) s.close?.();
   });
+
+  it("writes a sequence's later logits into the array its first append returned; appendAll gets new ones", async () => {
+    const seen: Array<Float32Array | undefined> = [];
+    const scheduler = new StepScheduler(
+      (steps) => {
+        seen.push(...steps.map((s) => s.logitsInto));
+        return batch(steps);
+      },
+      { stepTokenBudget: 8 },
+    );
+    const reference = engine.newSession(64);
+    const session = scheduler.session(engine.newSession(64));
+    const first = await session.append(prompt(12, 6));
+    expect(hex(first)).toBe(hex(await reference.append(prompt(12, 6))));
+    // the 12-token prompt ran in two chunks, neither with a buffer yet
+    expect(seen).toEqual([undefined, undefined]);
+    for (const token of [5, 6, 7]) {
+      const want = hex(await reference.append([token]));
+      const got = await session.append([token]);
+      expect(got).toBe(first);
+      expect(hex(got)).toBe(want);
+    }
+    expect(seen.slice(2)).toEqual([first, first, first]);
+    const all = await session.appendAll([8, 9]);
+    expect(all).not.toBe(first);
+    expect(seen[seen.length - 1]).toBeUndefined();
+    expect(hex(all)).toBe(hex(await reference.appendAll([8, 9])));
+    for (const s of [reference, session]) s.close?.();
+  });
 });
 
 describe("KvBudget", () => {

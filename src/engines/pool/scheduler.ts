@@ -49,6 +49,8 @@ interface Request {
   readonly session: LogitsSession;
   readonly tokens: readonly number[];
   readonly allLogits: boolean;
+  /** the sequence's logits buffer from its earlier steps (decode and prefill, not allLogits) */
+  readonly logitsInto: Float32Array | undefined;
   readonly signal: AbortSignal | undefined;
   /** tokens already run */
   done: number;
@@ -78,16 +80,35 @@ export class StepScheduler {
 
   /**
    * `inner` (an open session of the batched engine) seen through the scheduler: its append and
-   * appendAll wait for a step; `signal` drops the sequence at the next step.
+   * appendAll wait for a step; `signal` drops the sequence at the next step. The array an append
+   * resolves with is the sequence's own logits buffer, which its next append overwrites (the engine
+   * writes each step's logits there, `logitsInto`): a decode loop reads it before asking again.
    */
   session(inner: LogitsSession, signal?: AbortSignal): LogitsSession {
+    let logitsBuffer: Float32Array | undefined;
     const submit = (tokens: readonly number[], allLogits: boolean) =>
       new Promise<Float32Array>((resolve, reject) => {
         if (tokens.length === 0) {
           reject(new Error("a forward pass needs at least one token"));
           return;
         }
-        this.pending.push({ session: inner, tokens, allLogits, signal, done: 0, rows: [], resolve, reject });
+        const keep = (logits: Float32Array) => {
+          // the first append's array becomes the buffer every later one is written into
+          if (!allLogits) logitsBuffer ??= logits;
+          resolve(logits);
+        };
+        const logitsInto = allLogits ? undefined : logitsBuffer;
+        this.pending.push({
+          session: inner,
+          tokens,
+          allLogits,
+          logitsInto,
+          signal,
+          done: 0,
+          rows: [],
+          resolve: keep,
+          reject,
+        });
         this.schedule();
       });
     return {
@@ -173,6 +194,8 @@ export class StepScheduler {
       tokens:
         count === request.tokens.length ? request.tokens : request.tokens.slice(request.done, request.done + count),
       allLogits: request.allLogits,
+      // a sequence asks again only once it has read the buffer, so every chunk of it may write there
+      ...(request.logitsInto && { logitsInto: request.logitsInto }),
     }));
     let logits: Float32Array[];
     try {
