@@ -92,6 +92,37 @@ describe("formats", () => {
     );
   });
 
+  it("F16 decodes every 16-bit pattern exactly (subnormals, ±0, ±inf, NaN), in vector and tail lanes", () => {
+    const half = (bits: number) => {
+      const sign = bits & 0x8000 ? -1 : 1;
+      const exponent = (bits >> 10) & 0x1f;
+      const fraction = bits & 0x3ff;
+      if (exponent === 0x1f) return fraction ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+      return exponent === 0 ? sign * fraction * 2 ** -24 : sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+    };
+    // 65536 patterns as 4 rows of 16384 and one row of 13 more (past the last full vector)
+    for (const [rows, cols, from] of [
+      [4, 16384, 0],
+      [1, 13, 0x7bf8],
+    ] as const) {
+      const bits = Uint16Array.from({ length: rows * cols }, (_, i) => (from + i) & 0xffff);
+      const data = new Uint8Array(bits.buffer);
+      const values = dequantize({ type: "F16", rows, cols, data });
+      const viaRows = dequantizeRows(
+        { type: "F16", rows, cols, data },
+        Int32Array.from({ length: rows }, (_, r) => r),
+        new Float32Array(rows * cols),
+      );
+      for (const got of [values, viaRows]) {
+        for (let i = 0; i < bits.length; i++) {
+          const want = half(bits[i]!);
+          if (Number.isNaN(want)) expect(Number.isNaN(got[i]!), `0x${bits[i]!.toString(16)}`).toBe(true);
+          else if (!Object.is(got[i], want)) expect(got[i], `0x${bits[i]!.toString(16)}`).toBe(want);
+        }
+      }
+    }
+  });
+
   it("knows each format's size, I2_S with its trailing scale", () => {
     expect(tensorBytes("F32", 3, 5)).toBe(60);
     expect(tensorBytes("F16", 3, 5)).toBe(30);

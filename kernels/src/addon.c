@@ -363,7 +363,7 @@ static napi_value js_dequantize(napi_env env, napi_callback_info info) {
     if (!get_weight(env, argv, &w, &f)) return NULL;
     void *out;
     napi_value result = make_typed(env, napi_float32_array, (size_t)(w.n * w.k), 4, &out);
-    tg_dequantize_rows(w.type, w.data, w.n, w.k, 0, w.n, out);
+    tg_dequantize_rows(default_isa, w.type, w.data, w.n, w.k, 0, w.n, out);
     return result;
 }
 
@@ -388,7 +388,7 @@ static napi_value js_dequantize_rows(napi_env env, napi_callback_info info) {
         if (id[i] < 0 || id[i] >= w.n)
             return tg_arg_fail(env, "ids", "row %lld is outside the weight's %lld rows", (long long)id[i], w.n), NULL;
     float *o = out.data;
-    for (size_t i = 0; i < ids.length; i++) tg_dequantize_rows(w.type, w.data, w.n, w.k, id[i], id[i] + 1, o + i * w.k);
+    for (size_t i = 0; i < ids.length; i++) tg_dequantize_rows(default_isa, w.type, w.data, w.n, w.k, id[i], id[i] + 1, o + i * w.k);
     return argv[5];
 }
 

@@ -205,11 +205,11 @@ float tg_ternarize_absmean(const float *x, int64_t count, float *out) {
     return alpha;
 }
 
-void tg_dequantize_rows(int type, const uint8_t *data, int64_t n, int64_t k, int64_t row0,
+void tg_dequantize_rows(const tg_isa_ops *isa, int type, const uint8_t *data, int64_t n, int64_t k, int64_t row0,
                         int64_t row1, float *out) {
     int64_t row = tg_row_bytes(type, k);
     float scale = 0.0f;
     if (type == TG_I2_S) memcpy(&scale, data + n * row, 4);
     for (int64_t r = row0; r < row1; r++, out += k)
-        tg_isa_scalar.dequant_row(type, data + r * row, k, scale, out);
+        isa->dequant_row(type, data + r * row, k, scale, out);
 }

@@ -109,9 +109,6 @@ uint16_t tg_fp32_to_fp16(float f);
 /* Reference quantizers (ggml's algorithms, byte-exact with ggml for TQ1_0/TQ2_0/Q8_0/F16;
  * I2_S as bitnet.cpp packs it: per-tensor absmax of already-ternary values). */
 void tg_quantize(int type, const float *x, int64_t n, int64_t k, uint8_t *out);
-/* Dequantize rows [row0, row1) into out (row-major, k floats per row). */
-void tg_dequantize_rows(int type, const uint8_t *data, int64_t n, int64_t k, int64_t row0,
-                        int64_t row1, float *out);
 /* BitNet b1.58 absmean ternarization: out = alpha * clamp(round(x / alpha), -1, 1),
  * alpha = mean(|x|). Returns alpha. */
 float tg_ternarize_absmean(const float *x, int64_t count, float *out);
@@ -224,6 +221,11 @@ typedef struct {
 extern const tg_isa_ops tg_isa_scalar;
 extern const tg_isa_ops tg_isa_avx2;
 extern const tg_isa_ops tg_isa_avx512;
+
+/* Dequantize rows [row0, row1) into out (row-major, k floats per row) with the ISA's dequant_row:
+ * every path gives the scalar reference's bits (F16 widening is exact; the rest is one multiply). */
+void tg_dequantize_rows(const tg_isa_ops *isa, int type, const uint8_t *data, int64_t n, int64_t k, int64_t row0,
+                        int64_t row1, float *out);
 
 /* Shared by every path: fold one segment's integer sum into the float accumulator. */
 static inline float tg_acc_segment(float acc, float d, int32_t isum) {

@@ -19,6 +19,9 @@ export function rmsNorm(x: Float32Array, weight: Float32Array, rows: number, eps
  */
 export class Rope {
   private readonly inverseFrequency: Float64Array;
+  /** [position][ropeDim/2][cos, sin] for positions 0..known-1, grown as later positions are asked for */
+  private table = new Float64Array(0);
+  private known = 0;
 
   constructor(
     private readonly headDim: number,
@@ -29,20 +32,39 @@ export class Rope {
   }
 
   /**
-   * cos and sin of every rotation angle for rows at `positions`: [row][ropeDim/2][cos, sin], computed
-   * once a step and shared by every layer's queries and keys.
+   * cos and sin of every rotation angle for rows at `positions`: [row][ropeDim/2][cos, sin], shared by
+   * every layer's queries and keys. A position's values are computed once (Math.cos and Math.sin of
+   * position x inverse frequency) and copied from a table after that: at batch 8 the transcendental
+   * calls were most of a decode step's embedding time.
    */
   angles(positions: readonly number[]): Float64Array {
-    const half = this.inverseFrequency.length;
-    const out = new Float64Array(positions.length * half * 2);
+    const width = this.inverseFrequency.length * 2;
+    let highest = -1;
+    for (const p of positions) highest = Math.max(highest, p);
+    this.extendTo(highest + 1);
+    const out = new Float64Array(positions.length * width);
     positions.forEach((position, r) => {
-      for (let i = 0; i < half; i++) {
-        const angle = position * this.inverseFrequency[i]!;
-        out[(r * half + i) * 2] = Math.cos(angle);
-        out[(r * half + i) * 2 + 1] = Math.sin(angle);
-      }
+      out.set(this.table.subarray(position * width, (position + 1) * width), r * width);
     });
     return out;
+  }
+
+  private extendTo(count: number): void {
+    if (count <= this.known) return;
+    const half = this.inverseFrequency.length;
+    if (count * half * 2 > this.table.length) {
+      const grown = new Float64Array(Math.max(count, 2 * this.known, 64) * half * 2);
+      grown.set(this.table.subarray(0, this.known * half * 2));
+      this.table = grown;
+    }
+    for (let position = this.known; position < count; position++) {
+      for (let i = 0; i < half; i++) {
+        const angle = position * this.inverseFrequency[i]!;
+        this.table[(position * half + i) * 2] = Math.cos(angle);
+        this.table[(position * half + i) * 2 + 1] = Math.sin(angle);
+      }
+    }
+    this.known = count;
   }
 
   /** Rotates `rows` rows of `heads` heads in place, row r by its angles from `angles`. */
