@@ -27,7 +27,8 @@
  * split of the threads; each both-at-once figure
  * is read against the best split, each engine's aggregate counted as a share of its solo aggregate).
  *
- * --nano-instances K serves nano-b158 as K instances (`instances` in the config: K worker threads,
+ * --nano-instances K serves nano-b158 as K instances (default: the embedded default config's `instances`
+ * for it, 2; `instances` in the config: K worker threads,
  * each with its own copy of the model, ceil(n / K) slots and every kernel thread, shared out by the CPU budget); its
  * single-stream row is then also measured as one instance with every thread (`nano-b158 x1`), the
  * best a single stream gets, and the target is printed against both.
@@ -43,6 +44,7 @@ import { spawnSync } from "node:child_process";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { hardware, readBandwidth } from "../kernels/index.js";
+import { defaultConfig } from "../src/config/index.js";
 import { engineThreads } from "../src/engines/pool/cpu-budget.js";
 import { createCpuTurns, type VariantWorkerOptions } from "../src/engines/pool/index.js";
 import {
@@ -83,7 +85,9 @@ const llamaSequences = numbers("--llama-sequences", "1,8");
 const mixedLevels = numbers("--mixed-concurrency", "4,8");
 const mixedSeconds = Number(argValue("--mixed-seconds") ?? 15);
 const int8PeakOverride = argValue("--int8-peak-gmacs");
-const nanoInstances = Math.max(1, Number(argValue("--nano-instances") ?? 1));
+/** nano-b158 as the embedded default config serves it unless --nano-instances says otherwise */
+const defaultNanoInstances = defaultConfig().variants.find((v) => v.name === "nano-b158")?.instances ?? 1;
+const nanoInstances = Math.max(1, Number(argValue("--nano-instances") ?? defaultNanoInstances));
 const jsonPath = argValue("--json");
 for (const m of models) {
   if (!["nano-b158", "2B-4T", "mixed"].includes(m)) throw new Error(`--models: unknown ${m} (nano-b158, 2B-4T, mixed)`);
