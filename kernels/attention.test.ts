@@ -105,6 +105,17 @@ const CASES: readonly Case[] = [
       [2, 30],
     ],
   },
+  // key blocks in scores passes of up to eight, split evenly: 8 blocks in one, 9 in 5 + 4, 19 in 7 + 6 + 6
+  {
+    heads: 4,
+    kvHeads: 2,
+    dim: 64,
+    seqs: [
+      [1, 127],
+      [1, 143],
+      [1, 300],
+    ],
+  },
 ];
 
 /**
