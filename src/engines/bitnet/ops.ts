@@ -43,9 +43,11 @@ export class Rope {
     for (const p of positions) highest = Math.max(highest, p);
     this.extendTo(highest + 1);
     const out = new Float64Array(positions.length * width);
-    positions.forEach((position, r) => {
-      out.set(this.table.subarray(position * width, (position + 1) * width), r * width);
-    });
+    const table = this.table;
+    for (let r = 0; r < positions.length; r++) {
+      const from = positions[r]! * width;
+      for (let i = 0; i < width; i++) out[r * width + i] = table[from + i]!;
+    }
     return out;
   }
 
