@@ -86,7 +86,7 @@ describe.each([
     for (const s of [cancelled, small, fine]) s.close?.();
   });
 
-  it("writes a sequence's later logits into the array its first append returned; appendAll gets new ones", async () => {
+  it("writes a sequence's later logits into one buffer of its own (its first logits); appendAll gets new ones", async () => {
     const seen: Array<Float32Array | undefined> = [];
     const scheduler = new StepScheduler(
       (steps) => {
@@ -101,6 +101,8 @@ describe.each([
     expect(hex(first)).toBe(hex(await reference.append(prompt(12, 6))));
     // the 12-token prompt ran in two chunks, neither with a buffer yet
     expect(seen).toEqual([undefined, undefined]);
+    // a prompt that ran alone got a vocab-sized array of its own: that one is kept, not a copy
+    expect(first.byteLength).toBe(first.buffer.byteLength);
     for (const token of [5, 6, 7]) {
       const want = hex(await reference.append([token]));
       const got = await session.append([token]);
@@ -113,6 +115,21 @@ describe.each([
     expect(seen[seen.length - 1]).toBeUndefined();
     expect(hex(all)).toBe(hex(await reference.appendAll([8, 9])));
     for (const s of [reference, session]) s.close?.();
+  });
+
+  it("copies a first logits row that is a view of a whole step's, so the others' rows are not kept", async () => {
+    const scheduler = new StepScheduler(batch, { stepTokenBudget: 8 });
+    const sessions = [scheduler.session(engine.newSession(32)), scheduler.session(engine.newSession(32))];
+    // both prompts in one step: each gets a view of the step's two rows
+    const firsts = await Promise.all(sessions.map((s, i) => s.append(prompt(3, 20 + i))));
+    for (const [i, s] of sessions.entries()) {
+      const got = await s.append([4]);
+      expect(got.length).toBe(engine.vocabSize);
+      expect(got.byteLength).toBe(got.buffer.byteLength);
+      expect(got.buffer).not.toBe(firsts[i]?.buffer);
+      expect(await s.append([5])).toBe(got);
+    }
+    for (const s of sessions) s.close?.();
   });
 });
 

@@ -93,8 +93,9 @@ export class StepScheduler {
           return;
         }
         const keep = (logits: Float32Array) => {
-          // the first append's array becomes the buffer every later one is written into
-          if (!allLogits) logitsBuffer ??= logits;
+          // the first append's array becomes the buffer every later one is written into; a view of a whole
+          // step's logits is copied first, so the sequence does not keep the other rows alive
+          if (!allLogits) logitsBuffer ??= logits.byteLength === logits.buffer.byteLength ? logits : logits.slice();
           resolve(logits);
         };
         const logitsInto = allLogits ? undefined : logitsBuffer;
