@@ -159,8 +159,8 @@ export type FromWorker =
   | { readonly type: "load-error"; readonly error: SerializedError }
   /**
    * what ran since the last message, in order: the batched steps (`forwardBatch`), then the tokens
-   * sampled (one per sequence of a step). One message per step rather than one per token plus one
-   * per step; it leaves before the next step runs.
+   * sampled (one per sequence of a step). One message for a step and all its tokens, or for a few
+   * short steps (outbox.ts: a token waits at most ~1 ms plus one short step; a first token does not wait).
    */
   | { readonly type: "progress"; readonly steps: readonly StepRun[]; readonly tokens: readonly TokenMessage[] }
   | {

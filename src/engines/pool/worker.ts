@@ -17,6 +17,7 @@ import { type SamplingParams, type TokenLogprob, validateSamplingParams } from "
 import { type CpuTurnSeat, CpuTurnTaker } from "./cpu-turns.js";
 import { serializeError } from "./errors.js";
 import { DEFAULT_MAX_KV_WAIT_MS, defaultKvTokenBudget, KvBudget, type KvReservation } from "./kv-budget.js";
+import { ProgressOutbox } from "./outbox.js";
 import type {
   FromWorker,
   PoolGenerateRequest,
@@ -38,41 +39,18 @@ const utf8 = new TextDecoder("utf-8", { fatal: false });
 let vocabIndex: VocabIndex | undefined;
 
 /**
- * Step reports and tokens wait here until the event loop turns (or the next step, or any other
- * message): the sequences of one batched step all sample in the same turn, and one postMessage for
- * the step and all its tokens costs about what each of them alone did. Every other message flushes
- * them first, so a generation's tokens still arrive before its done or error, and none waits on a
- * forward pass.
+ * How long a token may wait for the next progress message when the step scheduler runs (outbox.ts): at
+ * nano's step times one message then carries a few steps' tokens instead of each step's.
  */
-let outbox: { steps: StepRun[]; tokens: TokenMessage[] } = { steps: [], tokens: [] };
-let flushQueued = false;
+const PROGRESS_MAX_DELAY_MS = 1;
 
-function flushProgress(): void {
-  flushQueued = false;
-  if (outbox.steps.length === 0 && outbox.tokens.length === 0) return;
-  const { steps, tokens } = outbox;
-  outbox = { steps: [], tokens: [] };
-  port!.postMessage({ type: "progress", steps, tokens } satisfies FromWorker);
-}
-
-function queueFlush(): void {
-  if (flushQueued) return;
-  flushQueued = true;
-  setImmediate(flushProgress);
-}
-
-function sendToken(item: TokenMessage): void {
-  outbox.tokens.push(item);
-  queueFlush();
-}
-
-function reportStep(step: StepRun): void {
-  outbox.steps.push(step);
-  queueFlush();
-}
+const postProgress = (progress: { steps: StepRun[]; tokens: TokenMessage[] }) =>
+  port!.postMessage({ type: "progress", ...progress } satisfies FromWorker);
+/** step reports and tokens on their way to the handle; every other message sends them first */
+let outbox = new ProgressOutbox({ post: postProgress, maxDelayMs: 0 });
 
 function send(message: FromWorker): void {
-  flushProgress();
+  outbox.flush();
   port!.postMessage(message);
 }
 
@@ -197,6 +175,7 @@ async function run(runner: Runner, message: Extract<ToWorker, { type: "generate"
     send({ type: "admitted", id, kvReserved: positions });
     const live = engine.newSession(positions);
     session = live;
+    let sent = 0;
     const result = await generateWith(
       scheduler ? scheduler.session(live, controller.signal) : yielding(live),
       engine.tokenizer,
@@ -211,7 +190,7 @@ async function run(runner: Runner, message: Extract<ToWorker, { type: "generate"
         constraint,
         logprobs: request.logprobs,
       },
-      (token) => sendToken({ id, token: toPoolToken(engine, token, info), kvTokens: live.length }),
+      (token) => outbox.token({ id, token: toPoolToken(engine, token, info), kvTokens: live.length }, sent++ === 0),
     );
     const { text, finishReason, promptTokens, completionTokens, prefillMs, decodeMs } = result;
     outcome = { type: "done", id, result: { text, finishReason, promptTokens, completionTokens, prefillMs, decodeMs } };
@@ -267,6 +246,8 @@ async function main(): Promise<void> {
   }
   const kvTokenBudget = init.kvTokenBudget ?? defaultKvTokenBudget(engine, init.slots ?? 1, totalmem());
   const batch = init.batching === false ? undefined : engine.forwardBatch?.bind(engine);
+  // batched steps tell the outbox when they start and end, so it can hold tokens across short ones
+  if (batch) outbox = new ProgressOutbox({ post: postProgress, maxDelayMs: PROGRESS_MAX_DELAY_MS });
   const runner: Runner = {
     engine,
     kv: new KvBudget(kvTokenBudget, init.maxKvWaitMs ?? DEFAULT_MAX_KV_WAIT_MS),
@@ -274,8 +255,8 @@ async function main(): Promise<void> {
       batch &&
       new StepScheduler(batch, {
         stepTokenBudget: init.stepTokenBudget ?? DEFAULT_STEP_TOKEN_BUDGET,
-        beforeStep: flushProgress,
-        onStep: ({ batchSize, tokens }) => reportStep({ batchSize, tokens }),
+        beforeStep: () => outbox.beforeStep(),
+        onStep: ({ batchSize, tokens }) => outbox.step({ batchSize, tokens }),
       }),
     idle,
   };
