@@ -92,13 +92,17 @@ export class StepScheduler {
           reject(new Error("a forward pass needs at least one token"));
           return;
         }
-        const keep = (logits: Float32Array) => {
-          // the first append's array becomes the buffer every later one is written into; a view of a whole
-          // step's logits is copied first, so the sequence does not keep the other rows alive
-          if (!allLogits) logitsBuffer ??= logits.byteLength === logits.buffer.byteLength ? logits : logits.slice();
-          resolve(logits);
-        };
         const logitsInto = allLogits ? undefined : logitsBuffer;
+        // the first append's array becomes the buffer every later one is written into; a view of a whole
+        // step's logits is copied first, so the sequence does not keep the other rows alive. Once adopted,
+        // a decode step resolves directly (no closure a token).
+        const adopt =
+          allLogits || logitsBuffer
+            ? resolve
+            : (logits: Float32Array) => {
+                logitsBuffer ??= logits.byteLength === logits.buffer.byteLength ? logits : logits.slice();
+                resolve(logits);
+              };
         this.pending.push({
           session: inner,
           tokens,
@@ -107,7 +111,7 @@ export class StepScheduler {
           signal,
           done: 0,
           rows: [],
-          resolve: keep,
+          resolve: adopt,
           reject,
         });
         this.schedule();
@@ -196,7 +200,7 @@ export class StepScheduler {
         count === request.tokens.length ? request.tokens : request.tokens.slice(request.done, request.done + count),
       allLogits: request.allLogits,
       // a sequence asks again only once it has read the buffer, so every chunk of it may write there
-      ...(request.logitsInto && { logitsInto: request.logitsInto }),
+      logitsInto: request.logitsInto,
     }));
     let logits: Float32Array[];
     try {
