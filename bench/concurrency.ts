@@ -3,7 +3,7 @@
  *                             [--tokens 64] [--rounds 3] [--threads N] [--skip-llama]
  *                             [--llama-sequences 1,8] [--mixed-concurrency 4,8] [--mixed-seconds 15]
  *                             [--int8-peak-gmacs G] [--no-cpu-turns] [--no-batching] [--nano-instances K]
- *                             [--logprobs]`
+ *                             [--logprobs] [--kv-cache f32|f16]`
  *
  * Throughput under concurrency through tritgate's real pool: for each model and each concurrency n, a
  * variant worker started as `tritgate serve` starts it (`startVariantWorker`, `slots` = n, the
@@ -88,6 +88,10 @@ const int8PeakOverride = argValue("--int8-peak-gmacs");
 /** nano-b158 as the embedded default config serves it unless --nano-instances says otherwise */
 const defaultNanoInstances = defaultConfig().variants.find((v) => v.name === "nano-b158")?.instances ?? 1;
 const nanoInstances = Math.max(1, Number(argValue("--nano-instances") ?? defaultNanoInstances));
+/** --kv-cache: what our BitNet workers' KV caches store (default: what the embedded default config serves nano-b158 with) */
+const kvCacheArg = argValue("--kv-cache") ?? defaultConfig().variants.find((v) => v.name === "nano-b158")?.kvCacheType;
+if (kvCacheArg !== undefined && kvCacheArg !== "f32" && kvCacheArg !== "f16") throw new Error("--kv-cache: f32 or f16");
+const kvCacheType: "f32" | "f16" | undefined = kvCacheArg;
 const jsonPath = argValue("--json");
 for (const m of models) {
   if (!["nano-b158", "2B-4T", "mixed"].includes(m)) throw new Error(`--models: unknown ${m} (nano-b158, 2B-4T, mixed)`);
@@ -164,6 +168,7 @@ const save = () =>
     threads,
     cpuTurns,
     batching,
+    kvCacheType,
     tokens,
     rounds,
     loadAverageAtStart: startedLoad,
@@ -190,7 +195,7 @@ async function measurePool(model: string, path: string, n: number, instances = 1
   const loadBefore = load1();
   const turns = cpuTurns ? createCpuTurns({ cores: hw.physicalCores }) : undefined;
   const slots = Math.ceil(n / instances);
-  const options = { name: model, path, threads: threadsEach, slots, instances, cpuTurns: turns, batching };
+  const options = { name: model, path, threads: threadsEach, slots, instances, cpuTurns: turns, batching, kvCacheType };
   const traces = await withWorkers([options], async ([worker]) => {
     const all: Round[] = [];
     for (let r = 0; r < rounds; r++) {
@@ -272,7 +277,13 @@ async function mixedRun(
 ): Promise<MixedRun> {
   const loadBefore = load1();
   const turns = setup === "turns" || setup === "budget" ? createCpuTurns({ cores: hw.physicalCores }) : undefined;
-  const options: VariantWorkerOptions[] = variants.map((v) => ({ ...v, slots: n, cpuTurns: turns, batching }));
+  const options: VariantWorkerOptions[] = variants.map((v) => ({
+    ...v,
+    slots: n,
+    cpuTurns: turns,
+    batching,
+    kvCacheType,
+  }));
   const engines = await withWorkers(options, async (workers) => {
     const from = performance.now();
     const until = from + mixedSeconds * 1000;
@@ -428,7 +439,7 @@ save();
 
 console.log(`tritgate concurrency bench: ${hw.cpuModel}, ${hw.physicalCores} cores, isa ${hw.isa}, ${threads} threads`);
 console.log(
-  `${tokens} tokens per stream, ${rounds} rounds, CPU turns ${cpuTurns ? "on" : "off"}, batching ${batching ? "on" : "off"}, load average at start ${startedLoad.join(" ")}\n`,
+  `${tokens} tokens per stream, ${rounds} rounds, CPU turns ${cpuTurns ? "on" : "off"}, batching ${batching ? "on" : "off"}, KV cache ${kvCacheType ?? "f32"}, load average at start ${startedLoad.join(" ")}\n`,
 );
 const single = (r: Row) => find(r.model, r.engine, 1)?.decodeTokensPerSecond;
 const fixed = (v: number | undefined, digits = 1) => (v === undefined || Number.isNaN(v) ? "—" : v.toFixed(digits));

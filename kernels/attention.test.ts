@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { halfBits, halfValue, roundedToHalf } from "../test/helpers/half.js";
 import { randomFloats, rng } from "../test/helpers/random.js";
 import {
   type AttentionCache,
@@ -7,6 +8,8 @@ import {
   attentionCache,
   hardware,
   type Isa,
+  type KvCacheType,
+  kvBytesPerPosition,
   setThreads,
 } from "./index.js";
 
@@ -145,7 +148,7 @@ function cacheWith(
  * A batch for a case: stacked queries, keys and values of the step's rows, and per sequence its
  * row-major history (for the references) and a cache holding the positions before the step.
  */
-function makeBatch(c: Case, seed: number) {
+function makeBatch(c: Case, seed: number, type: KvCacheType = "f32") {
   const random = rng(seed);
   const width = c.heads * c.dim;
   const kvWidth = c.kvHeads * c.dim;
@@ -158,7 +161,9 @@ function makeBatch(c: Case, seed: number) {
     const seq = {
       keys,
       values,
-      cache: cacheWith(keys, values, start, shape, attentionCache(positions, shape)),
+      // what the cache holds, for the float64 reference: an fp16 cache keeps each value's nearest half
+      stored: type === "f16" ? { keys: roundedToHalf(keys), values: roundedToHalf(values) } : { keys, values },
+      cache: cacheWith(keys, values, start, shape, attentionCache(positions, shape, type)),
       first,
       rows,
       start,
@@ -179,16 +184,18 @@ function shapeOf(c: Case): AttentionShape {
   return { heads: c.heads, kvHeads: c.kvHeads, headDim: c.dim };
 }
 
-describe.each(hardware().available)("attention on the %s path", (isa) => {
+const PATHS = hardware().available.flatMap((isa) => (["f32", "f16"] as const).map((type) => [isa, type] as const));
+
+describe.each(PATHS)("attention on the %s path, %s cache", (isa, type) => {
   it("matches float64 attention for prefill and decode shapes, with and without GQA", () => {
     for (const [i, c] of CASES.entries()) {
-      const { q, k, v, sequences, rows, width } = makeBatch(c, 5 + i);
+      const { q, k, v, sequences, rows, width } = makeBatch(c, 5 + i, type);
       const out = attentionBatch(q, k, v, sequences, shapeOf(c), new Float32Array(rows * width), { isa });
       for (const s of sequences) {
         const want = attentionRef(
           q.subarray(s.first * width, (s.first + s.rows) * width),
-          s.keys,
-          s.values,
+          s.stored.keys,
+          s.stored.values,
           s.rows,
           s.start,
           c.heads,
@@ -203,7 +210,7 @@ describe.each(hardware().available)("attention on the %s path", (isa) => {
 
   it("agrees with the plain C reference (the scalar path) to float rounding", () => {
     for (const [i, c] of CASES.entries()) {
-      const { q, k, v, sequences, rows, width } = makeBatch(c, 50 + i);
+      const { q, k, v, sequences, rows, width } = makeBatch(c, 50 + i, type);
       const got = attentionBatch(q, k, v, sequences, shapeOf(c), new Float32Array(rows * width), { isa });
       const ref = attentionBatch(q, k, v, sequences, shapeOf(c), new Float32Array(rows * width), { isa: "scalar" });
       for (let j = 0; j < ref.length; j++) expect(Math.abs((got[j] ?? 0) - (ref[j] ?? 0))).toBeLessThan(2e-6);
@@ -214,7 +221,7 @@ describe.each(hardware().available)("attention on the %s path", (isa) => {
     const threads = hardware().threads;
     try {
       for (const [i, c] of CASES.entries()) {
-        const { q, k, v, sequences, rows, width, kvWidth } = makeBatch(c, 500 + i);
+        const { q, k, v, sequences, rows, width, kvWidth } = makeBatch(c, 500 + i, type);
         const alone = sequences.map((s) =>
           attentionBatch(
             q.slice(s.first * width, (s.first + s.rows) * width),
@@ -243,18 +250,18 @@ describe.each(hardware().available)("attention on the %s path", (isa) => {
   it("stores each step's keys and values where later steps read them: a prefill is its rows decoded one by one", () => {
     const c: Case = { heads: 8, kvHeads: 4, dim: 32, seqs: [[37, 0]] };
     const shape = shapeOf(c);
-    const { q, k, v, sequences, width, kvWidth } = makeBatch(c, 900);
+    const { q, k, v, sequences, width, kvWidth } = makeBatch(c, 900, type);
     const n = sequences[0]?.rows ?? 0;
     const prefill = attentionBatch(
       q,
       k,
       v,
-      [{ cache: attentionCache(40, shape), first: 0, rows: n, start: 0 }],
+      [{ cache: attentionCache(40, shape, type), first: 0, rows: n, start: 0 }],
       shape,
       new Float32Array(n * width),
       { isa },
     );
-    const cache = attentionCache(40, shape);
+    const cache = attentionCache(40, shape, type);
     for (let t = 0; t < n; t++) {
       const one = attentionBatch(
         q.slice(t * width, (t + 1) * width),
@@ -271,17 +278,84 @@ describe.each(hardware().available)("attention on the %s path", (isa) => {
 
   it("reads nothing of a cache past the visible positions (a reused cache's stale slots, even NaN)", () => {
     for (const [i, c] of CASES.entries()) {
-      const { q, k, v, sequences, rows, width } = makeBatch(c, 700 + i);
+      const { q, k, v, sequences, rows, width } = makeBatch(c, 700 + i, type);
       const clean = attentionBatch(q, k, v, sequences, shapeOf(c), new Float32Array(rows * width), { isa });
       const stale = sequences.map((s) => {
-        const cache = attentionCache(s.start + s.rows + 20, shapeOf(c));
-        cache.keys.fill(Number.NaN);
-        cache.values.fill(Number.NaN);
+        const cache = attentionCache(s.start + s.rows + 20, shapeOf(c), type);
+        for (const plane of [cache.keys, cache.values]) {
+          if (plane instanceof Float32Array) plane.fill(Number.NaN);
+          else plane.fill(halfBits(Number.NaN));
+        }
         return { ...s, cache: cacheWith(s.keys, s.values, s.start, shapeOf(c), cache, isa) };
       });
       const got = attentionBatch(q, k, v, stale, shapeOf(c), new Float32Array(rows * width), { isa });
       expect(got).toEqual(clean);
     }
+  });
+});
+
+describe.each(hardware().available)("an fp16 cache on the %s path", (isa) => {
+  it("stores each key and value as its nearest half (ties to even, subnormals, overflow to infinity)", () => {
+    const shape = { heads: 1, kvHeads: 1, headDim: 16 };
+    // halfway cases round to the even neighbour: 1 + 2^-11 down to 1, 1 + 3 * 2^-11 up to 1 + 2^-9
+    const row = Float32Array.of(
+      1,
+      -2.5,
+      1 + 2 ** -11,
+      1 + 3 * 2 ** -11,
+      65504,
+      65519,
+      65520,
+      -1e6,
+      2 ** -24,
+      2 ** -25,
+      3 * 2 ** -25,
+      6.1e-5,
+      -0,
+      0.1,
+      Math.PI,
+      -1234.5678,
+    );
+    const cache = attentionCache(16, shape, "f16");
+    // a second position, so the stored keys of position 1 sit one lane over in the transposed block
+    const rows = new Float32Array(32);
+    rows.set(row, 16);
+    attentionBatch(
+      new Float32Array(32),
+      rows,
+      rows,
+      [{ cache, first: 0, rows: 2, start: 0 }],
+      shape,
+      new Float32Array(32),
+      {
+        isa,
+      },
+    );
+    const want = Array.from(row, (x) => halfBits(x));
+    expect(Array.from({ length: 16 }, (_, d) => cache.keys[d * 16 + 1])).toEqual(want);
+    expect(Array.from(cache.values.subarray(16, 32))).toEqual(want);
+    expect(want.slice(2, 8)).toEqual([0x3c00, 0x3c02, 0x7bff, 0x7bff, 0x7c00, 0xfc00]);
+  });
+
+  it("stays near the fp32 cache's result at half the bytes", () => {
+    const c = CASES[7] as Case;
+    const shape = shapeOf(c);
+    const wide = makeBatch(c, 77, "f32");
+    const half = makeBatch(c, 77, "f16");
+    const a = attentionBatch(wide.q, wide.k, wide.v, wide.sequences, shape, new Float32Array(wide.rows * wide.width), {
+      isa,
+    });
+    const b = attentionBatch(half.q, half.k, half.v, half.sequences, shape, new Float32Array(half.rows * half.width), {
+      isa,
+    });
+    let worst = 0;
+    for (let j = 0; j < a.length; j++) worst = Math.max(worst, Math.abs((a[j] ?? 0) - (b[j] ?? 0)));
+    // a half keeps 11 significant bits: inputs of size ~1 move by up to 2^-12, and so does their mean
+    expect(worst).toBeGreaterThan(0);
+    expect(worst).toBeLessThan(5e-3);
+    expect(half.sequences[0]?.cache.keys.byteLength).toBe((wide.sequences[0]?.cache.keys.byteLength ?? 0) / 2);
+    expect(kvBytesPerPosition(shape, "f16")).toBe(kvBytesPerPosition(shape, "f32") / 2);
+    expect(halfValue(halfBits(1 / 3))).toBeCloseTo(1 / 3, 3);
   });
 });
 
@@ -338,7 +412,31 @@ describe("attention arguments", () => {
         shape,
         out,
       ),
-    ).toThrow(/values\[1\]: expected 256 floats/);
+    ).toThrow(/values\[1\]: expected 256 elements/);
+    const half = attentionCache(10, shape, "f16");
+    expect(() =>
+      attentionBatch(
+        q,
+        kv,
+        kv,
+        [
+          { ...seq, rows: 1 },
+          { ...seq, first: 1, rows: 1, cache: half },
+        ],
+        shape,
+        out,
+      ),
+    ).toThrow(/keys\[1\]: expected a Float32Array \(as keys\[0\]\)/);
+    expect(() =>
+      attentionBatch(
+        q,
+        kv,
+        kv,
+        [{ ...seq, cache: { ...half, keys: new Int16Array(256) as unknown as Uint16Array } }],
+        shape,
+        out,
+      ),
+    ).toThrow(/keys\[0\]: expected a Float32Array \(fp32 cache\) or Uint16Array/);
     expect(() => attentionBatch(q, kv, kv, [], shape, out)).toThrow(/keys: expected an array of 1\.\.4096/);
   });
 });

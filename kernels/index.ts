@@ -156,21 +156,36 @@ export interface AttentionShape {
 const ATTENTION_BLOCK = 16;
 
 /**
+ * What a KV cache stores: fp32, or fp16 (llama.cpp's default `--cache-type-k/v f16`), half the bytes
+ * an attention task streams, each value the fp32 one rounded to nearest even. Attention is computed in
+ * fp32 either way.
+ */
+export type KvCacheType = "f32" | "f16";
+
+/**
  * One layer's keys and values of one sequence, in the kernels' layout (kernels/src/tg.h: per KV head
- * a plane, keys transposed in blocks of 16 positions): written only by `attentionBatch`.
+ * a plane, keys transposed in blocks of 16 positions): written only by `attentionBatch`. The planes
+ * are Float32Arrays for an fp32 cache and Uint16Arrays (the halves' bits) for an fp16 one.
  */
 export interface AttentionCache {
-  readonly keys: Float32Array;
-  readonly values: Float32Array;
+  readonly type: KvCacheType;
+  readonly keys: Float32Array | Uint16Array;
+  readonly values: Float32Array | Uint16Array;
   /** slots per KV head: the capacity asked for, rounded up to a block */
   readonly positions: number;
 }
 
 /** An empty cache for `capacity` positions of one layer. */
-export function attentionCache(capacity: number, shape: AttentionShape): AttentionCache {
+export function attentionCache(capacity: number, shape: AttentionShape, type: KvCacheType = "f32"): AttentionCache {
   const positions = Math.ceil(Math.max(1, capacity) / ATTENTION_BLOCK) * ATTENTION_BLOCK;
-  const floats = positions * shape.kvHeads * shape.headDim;
-  return { keys: new Float32Array(floats), values: new Float32Array(floats), positions };
+  const elements = positions * shape.kvHeads * shape.headDim;
+  const plane = () => (type === "f16" ? new Uint16Array(elements) : new Float32Array(elements));
+  return { type, keys: plane(), values: plane(), positions };
+}
+
+/** Bytes a cache of `type` holds per position (keys and values of every KV head of one layer). */
+export function kvBytesPerPosition(shape: AttentionShape, type: KvCacheType): number {
+  return 2 * shape.kvHeads * shape.headDim * (type === "f16" ? 2 : 4);
 }
 
 /** One sequence of a batched attention call: its rows in the stacked batch and its cache. */
@@ -185,8 +200,9 @@ export interface AttentionSequence {
 }
 
 /**
- * Causal grouped-query attention in fp32 for every sequence of a step, in one native call and one
- * job on the kernel pool: `q`, `k`, `v` and `out` are the stacked batch (rotated queries
+ * Causal grouped-query attention in fp32 (over fp32 or fp16 caches, every sequence's the same type)
+ * for every sequence of a step, in one native call and one job on the kernel pool: `q`, `k`, `v` and
+ * `out` are the stacked batch (rotated queries
  * [rows][heads x headDim], rotated keys and values [rows][kvHeads x headDim]). Each sequence's keys
  * and values are first stored in its cache at positions start.., then its rows attend over
  * positions 0..start+r. Query head h reads KV head floor(h / (heads / kvHeads)). A row's result
@@ -203,8 +219,8 @@ export function attentionBatch(
   options: { isa?: Isa } = {},
 ): Float32Array {
   const spans = new Int32Array(sequences.length * 4);
-  const keys: Float32Array[] = [];
-  const values: Float32Array[] = [];
+  const keys: Array<Float32Array | Uint16Array> = [];
+  const values: Array<Float32Array | Uint16Array> = [];
   sequences.forEach((s, i) => {
     spans[i * 4] = s.first;
     spans[i * 4 + 1] = s.rows;

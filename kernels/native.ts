@@ -55,14 +55,15 @@ export interface NativeKernels {
   poolThreadTasks(): number[];
   takeMostJobsAtOnce(): number;
   readBandwidth(isa: IsaArg, bytes: number, passes: number): number;
-  /** spans: [first, rows, start, positions] per sequence, whose cache is keys[i], values[i]; k, v are stored first */
+  /** spans: [first, rows, start, positions] per sequence, whose cache is keys[i], values[i] (all fp32 or all
+   * fp16 bits, as keys[0]); k, v are stored first */
   attention(
     isa: IsaArg,
     q: Float32Array,
     k: Float32Array,
     v: Float32Array,
-    keys: readonly Float32Array[],
-    values: readonly Float32Array[],
+    keys: ReadonlyArray<Float32Array | Uint16Array>,
+    values: ReadonlyArray<Float32Array | Uint16Array>,
     spans: Int32Array,
     heads: number,
     kvHeads: number,

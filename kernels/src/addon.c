@@ -558,8 +558,9 @@ static napi_value js_logit_stats(napi_env env, napi_callback_info info) {
 }
 
 /* attention(isa, q, k, v, keys[], values[], spans, heads, kvHeads, headDim, out) -> out; spans holds
- * [first, rows, start, positions] per sequence (keys[i], values[i] its cache planes); k and v are the
- * step's rows, stored in the caches before attending */
+ * [first, rows, start, positions] per sequence (keys[i], values[i] its cache planes: all Float32Arrays
+ * for an fp32 cache or all Uint16Arrays for an fp16 one, as keys[0] is); k and v are the step's rows,
+ * stored in the caches before attending */
 static napi_value js_attention(napi_env env, napi_callback_info info) {
     size_t argc = 11;
     napi_value argv[11];
@@ -575,10 +576,10 @@ static napi_value js_attention(napi_env env, napi_callback_info info) {
     if (!tg_arg_typed(env, argv[3], "v", napi_float32_array, "Float32Array", &v)) return NULL;
     napi_is_array(env, argv[4], &is_array);
     if (!is_array || napi_get_array_length(env, argv[4], &count) != napi_ok || count < 1 || count > 4096)
-        return tg_arg_fail(env, "keys", "expected an array of 1..4096 Float32Arrays%.0lld%.0lld", 0, 0), NULL;
+        return tg_arg_fail(env, "keys", "expected an array of 1..4096 cache planes%.0lld%.0lld", 0, 0), NULL;
     napi_is_array(env, argv[5], &is_array);
     if (!is_array || napi_get_array_length(env, argv[5], &values_count) != napi_ok || values_count != count)
-        return tg_arg_fail(env, "values", "expected an array of %lld Float32Arrays (one per keys)%.0lld", count, 0),
+        return tg_arg_fail(env, "values", "expected an array of %lld cache planes (one per keys)%.0lld", count, 0),
                NULL;
     if (!tg_arg_typed(env, argv[6], "spans", napi_int32_array, "Int32Array", &spans)) return NULL;
     if (!tg_arg_int(env, argv[7], "heads", 1, 4096, &heads)) return NULL;
@@ -607,6 +608,19 @@ static napi_value js_attention(napi_env env, napi_callback_info info) {
         return tg_arg_fail(env, "spans", "expected [first, rows, start, positions] per sequence: %lld ints, got %lld",
                            4LL * count, (long long)spans.length),
                NULL;
+    /* the cache type, from the first plane: every other plane must be the same kind of array */
+    napi_value first_keys;
+    napi_typedarray_type plane_type = napi_float32_array;
+    bool is_typed = false;
+    napi_get_element(env, argv[4], 0, &first_keys);
+    napi_is_typedarray(env, first_keys, &is_typed);
+    if (is_typed) napi_get_typedarray_info(env, first_keys, &plane_type, NULL, NULL, NULL, NULL);
+    if (!is_typed || (plane_type != napi_float32_array && plane_type != napi_uint16_array))
+        return tg_arg_fail(env, "keys[0]", "expected a Float32Array (fp32 cache) or Uint16Array (fp16)%.0lld%.0lld", 0,
+                           0),
+               NULL;
+    const tg_kv_type kv_type = plane_type == napi_uint16_array ? TG_KV_F16 : TG_KV_F32;
+    const char *plane_name = kv_type == TG_KV_F16 ? "Uint16Array (as keys[0])" : "Float32Array (as keys[0])";
     tg_attention_seq *seqs = malloc(sizeof(tg_attention_seq) * count);
     if (!seqs) return napi_throw_error(env, "ERR_TRITGATE_KERNEL", "attention: out of memory"), NULL;
     const int32_t *span = spans.data;
@@ -631,21 +645,21 @@ static napi_value js_attention(napi_env env, napi_callback_info info) {
             goto fail;
         }
         const long long plane = positions * kv_width;
-        if (!tg_arg_typed_element(env, argv[4], i, "keys", napi_float32_array, "Float32Array", &keys)) goto fail;
+        if (!tg_arg_typed_element(env, argv[4], i, "keys", plane_type, plane_name, &keys)) goto fail;
         if ((long long)keys.length != plane) {
-            tg_arg_fail_at(env, "keys", i, "expected %lld floats (positions x kvHeads x headDim), got %lld", plane,
+            tg_arg_fail_at(env, "keys", i, "expected %lld elements (positions x kvHeads x headDim), got %lld", plane,
                            (long long)keys.length);
             goto fail;
         }
-        if (!tg_arg_typed_element(env, argv[5], i, "values", napi_float32_array, "Float32Array", &values)) goto fail;
+        if (!tg_arg_typed_element(env, argv[5], i, "values", plane_type, plane_name, &values)) goto fail;
         if ((long long)values.length != plane) {
-            tg_arg_fail_at(env, "values", i, "expected %lld floats (positions x kvHeads x headDim), got %lld", plane,
+            tg_arg_fail_at(env, "values", i, "expected %lld elements (positions x kvHeads x headDim), got %lld", plane,
                            (long long)values.length);
             goto fail;
         }
         seqs[i] = (tg_attention_seq){keys.data, values.data, positions, first, rows, start};
     }
-    tg_attention_args a = {q.data, k.data, v.data, seqs, count, heads, kv_heads, head_dim, out.data};
+    tg_attention_args a = {q.data, k.data, v.data, seqs, count, heads, kv_heads, head_dim, kv_type, out.data};
     tg_attention(isa, &a);
     free(seqs);
     return argv[10];

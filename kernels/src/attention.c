@@ -1,6 +1,6 @@
 /*
- * Causal grouped-query attention over KV caches, in fp32, for every sequence of a batched step in
- * one pool job. Decode time is dominated by the weights, but attention grows with the context and
+ * Causal grouped-query attention over KV caches (fp32 or fp16, computed in fp32) for every sequence
+ * of a batched step in one pool job. Decode time is dominated by the weights, but attention grows with the context and
  * with the batch: one call per sequence and a dot-product call per position made it the largest
  * single cost of a batched nano step. Here a task is one (sequence, row, KV head): the query heads
  * that share the KV head (GQA) read each key and value once, through the ISA's attend_group
@@ -28,7 +28,8 @@ void tg_attend_group_ref(const tg_attend_group_args *g) {
         float max = -INFINITY;
         for (int64_t t = 0; t < g->visible; t++) {
             double dot = 0.0;
-            for (int64_t d = 0; d < dim; d++) dot += (double)q[d] * (double)tg_attn_key(g->keys, dim, t, d);
+            for (int64_t d = 0; d < dim; d++)
+                dot += (double)q[d] * (double)tg_attn_load(g->keys, g->kv_type, tg_attn_key_at(dim, t, d));
             scores[t] = (float)dot * scale;
             if (scores[t] > max) max = scores[t];
         }
@@ -41,8 +42,7 @@ void tg_attend_group_ref(const tg_attend_group_args *g) {
         memset(out, 0, sizeof(float) * (size_t)dim);
         for (int64_t t = 0; t < g->visible; t++) {
             const float w = scores[t] * inv;
-            const float *v = g->values + t * dim;
-            for (int64_t d = 0; d < dim; d++) out[d] += w * v[d];
+            for (int64_t d = 0; d < dim; d++) out[d] += w * tg_attn_load(g->values, g->kv_type, t * dim + d);
         }
     }
 }
@@ -64,10 +64,13 @@ static void attention_task(void *ctx, int64_t task, int thread) {
     const int64_t visible = seq->start + r + 1;
     const int64_t padded = (visible + TG_ATTN_BLOCK - 1) / TG_ATTN_BLOCK * TG_ATTN_BLOCK;
     const int64_t at = ((seq->first + r) * a->heads + kv * group) * dim;
+    const size_t element = a->kv_type == TG_KV_F16 ? sizeof(uint16_t) : sizeof(float);
+    const size_t plane = (size_t)(kv * seq->positions * dim) * element;
     tg_attend_group_args g = {
         .q = a->q + at,
-        .keys = seq->keys + kv * seq->positions * dim,
-        .values = seq->values + kv * seq->positions * dim,
+        .keys = (const char *)seq->keys + plane,
+        .values = (const char *)seq->values + plane,
+        .kv_type = a->kv_type,
         .visible = visible,
         .head_dim = dim,
         .group = group,
@@ -78,19 +81,27 @@ static void attention_task(void *ctx, int64_t task, int thread) {
 }
 
 /* The step's keys and values of every sequence into its planes (the caller's thread: a decode step
- * writes a few KB). */
+ * writes a few KB), rounded to nearest even for an fp16 cache. */
 static void store_rows(const tg_attention_args *a) {
     const int64_t dim = a->head_dim, width = a->kv_heads * dim;
+    const int half = a->kv_type == TG_KV_F16;
     for (int64_t s = 0; s < a->count; s++) {
         const tg_attention_seq *seq = &a->seqs[s];
         for (int64_t r = 0; r < seq->rows; r++) {
             const int64_t t = seq->start + r, row = (seq->first + r) * width;
-            const int64_t block = t / TG_ATTN_BLOCK, lane = t % TG_ATTN_BLOCK;
             for (int64_t kv = 0; kv < a->kv_heads; kv++) {
                 const float *k = a->k + row + kv * dim, *v = a->v + row + kv * dim;
-                float *kp = seq->keys + kv * seq->positions * dim + block * dim * TG_ATTN_BLOCK + lane;
-                for (int64_t d = 0; d < dim; d++) kp[d * TG_ATTN_BLOCK] = k[d];
-                memcpy(seq->values + (kv * seq->positions + t) * dim, v, sizeof(float) * (size_t)dim);
+                const int64_t plane = kv * seq->positions * dim;
+                for (int64_t d = 0; d < dim; d++) {
+                    const int64_t key = plane + tg_attn_key_at(dim, t, d), value = plane + t * dim + d;
+                    if (half) {
+                        ((uint16_t *)seq->keys)[key] = tg_fp32_to_fp16(k[d]);
+                        ((uint16_t *)seq->values)[value] = tg_fp32_to_fp16(v[d]);
+                    } else {
+                        ((float *)seq->keys)[key] = k[d];
+                        ((float *)seq->values)[value] = v[d];
+                    }
+                }
             }
         }
     }

@@ -3,7 +3,8 @@
  * attention_avx512.c (a key block's scores as multiply-adds of broadcast query values with the
  * transposed keys, two registers a block, two heads and two blocks at a time; a vector exp; the value
  * sums with every head of the group in registers, 16 dims at a time so the accumulators fit the 16
- * registers). Odd head dims use masked loads and stores for the values.
+ * registers). Odd head dims use masked loads and stores for the values. An fp16 cache is widened as it
+ * is loaded (F16C), so both cache types share every other instruction.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -54,20 +55,34 @@ INL __m256 exp_nonpositive(__m256 x) {
     return _mm256_and_ps(live, _mm256_mul_ps(y, _mm256_castsi256_ps(e)));
 }
 
+/* Eight plane elements from `at`, widened from fp16 for an F16 plane (F16 is a constant in every
+ * caller); the masked form reads only lanes [0, n), the rest 0 (AVX2 has no 16-bit masked load, so an
+ * fp16 tail goes through a small buffer: only head dims that are not a multiple of 8 reach it). */
+INL __m256 load_plane(const void *plane, int64_t at, const int F16) {
+    if (F16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)plane + at)));
+    return _mm256_loadu_ps((const float *)plane + at);
+}
+INL __m256 load_plane_masked(const void *plane, int64_t at, int64_t n, __m256i m, const int F16) {
+    if (!F16) return _mm256_maskload_ps((const float *)plane + at, m);
+    if (n >= 8) return load_plane(plane, at, 1);
+    uint16_t tail[8] = {0};
+    for (int64_t i = 0; i < n; i++) tail[i] = ((const uint16_t *)plane)[at + i];
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)tail));
+}
+
 /* Scores of heads [h0, h0 + NH) for key blocks [b0, b0 + NB), each block two registers of eight
  * positions, summed over d in order with one multiply-add per dimension. */
 INL void scores_blocks(const tg_attend_group_args *g, int64_t padded, float scale, int64_t h0, const int NH,
-                       int64_t b0, const int NB) {
-    const int64_t dim = g->head_dim;
-    const float *keys = g->keys + b0 * dim * TG_ATTN_BLOCK;
+                       int64_t b0, const int NB, const int F16) {
+    const int64_t dim = g->head_dim, first = b0 * dim * TG_ATTN_BLOCK;
     __m256 acc[2][2][2];
     for (int h = 0; h < NH; h++)
         for (int b = 0; b < NB; b++) acc[h][b][0] = acc[h][b][1] = _mm256_setzero_ps();
     for (int64_t d = 0; d < dim; d++) {
         __m256 k[2][2];
         for (int b = 0; b < NB; b++) {
-            k[b][0] = _mm256_loadu_ps(keys + (b * dim + d) * TG_ATTN_BLOCK);
-            k[b][1] = _mm256_loadu_ps(keys + (b * dim + d) * TG_ATTN_BLOCK + 8);
+            k[b][0] = load_plane(g->keys, first + (b * dim + d) * TG_ATTN_BLOCK, F16);
+            k[b][1] = load_plane(g->keys, first + (b * dim + d) * TG_ATTN_BLOCK + 8, F16);
         }
         for (int h = 0; h < NH; h++) {
             const __m256 qd = _mm256_broadcast_ss(g->q + (h0 + h) * dim + d);
@@ -88,22 +103,23 @@ INL void scores_blocks(const tg_attend_group_args *g, int64_t padded, float scal
 
 /* scores[h][t] = q_h . k_t * scale for every visible block (the last one's lanes past `visible`
  * are overwritten by the softmax's padding) */
-static void scores_group(const tg_attend_group_args *g, int64_t padded, float scale) {
+INL void scores_group(const tg_attend_group_args *g, int64_t padded, float scale, const int F16) {
     const int64_t blocks = padded / TG_ATTN_BLOCK;
     for (int64_t h0 = 0; h0 < g->group; h0 += 2) {
         const int two = g->group - h0 >= 2;
         for (int64_t b0 = 0; b0 < blocks; b0 += 2) {
             const int nb2 = blocks - b0 >= 2;
-            if (two && nb2) scores_blocks(g, padded, scale, h0, 2, b0, 2);
-            else if (two) scores_blocks(g, padded, scale, h0, 2, b0, 1);
-            else if (nb2) scores_blocks(g, padded, scale, h0, 1, b0, 2);
-            else scores_blocks(g, padded, scale, h0, 1, b0, 1);
+            if (two && nb2) scores_blocks(g, padded, scale, h0, 2, b0, 2, F16);
+            else if (two) scores_blocks(g, padded, scale, h0, 2, b0, 1, F16);
+            else if (nb2) scores_blocks(g, padded, scale, h0, 1, b0, 2, F16);
+            else scores_blocks(g, padded, scale, h0, 1, b0, 1, F16);
         }
     }
 }
 
 /* out[h][d0 .. d0 + 8 NV) = sum_t w[h][t] v_t for heads [h0, h0 + NH) */
-INL void values_block(const tg_attend_group_args *g, int64_t padded, int64_t h0, int NH, int64_t d0, int NV) {
+INL void values_block(const tg_attend_group_args *g, int64_t padded, int64_t h0, int NH, int64_t d0, int NV,
+                      const int F16) {
     const int64_t dim = g->head_dim;
     __m256i m[2];
     for (int u = 0; u < NV; u++) m[u] = tail_mask(dim - d0 - 8 * u);
@@ -111,9 +127,9 @@ INL void values_block(const tg_attend_group_args *g, int64_t padded, int64_t h0,
     for (int h = 0; h < NH; h++)
         for (int u = 0; u < NV; u++) acc[h][u] = _mm256_setzero_ps();
     for (int64_t t = 0; t < g->visible; t++) {
-        const float *v = g->values + t * dim + d0;
+        const int64_t v = t * dim + d0;
         __m256 vv[2];
-        for (int u = 0; u < NV; u++) vv[u] = _mm256_maskload_ps(v + 8 * u, m[u]);
+        for (int u = 0; u < NV; u++) vv[u] = load_plane_masked(g->values, v + 8 * u, dim - d0 - 8 * u, m[u], F16);
         for (int h = 0; h < NH; h++) {
             const __m256 w = _mm256_broadcast_ss(g->scores + (h0 + h) * padded + t);
             for (int u = 0; u < NV; u++) acc[h][u] = _mm256_fmadd_ps(w, vv[u], acc[h][u]);
@@ -146,11 +162,11 @@ static void softmax_row(float *s, int64_t padded) {
     default: CALL(4); break;   \
     }
 
-void tg_avx2_attend_group(const tg_attend_group_args *g) {
+INL void attend_group(const tg_attend_group_args *g, const int F16) {
     const int64_t dim = g->head_dim;
     const int64_t padded = (g->visible + TG_ATTN_BLOCK - 1) / TG_ATTN_BLOCK * TG_ATTN_BLOCK;
     const float scale = 1.0f / sqrtf((float)dim);
-    scores_group(g, padded, scale);
+    scores_group(g, padded, scale, F16);
     for (int64_t h = 0; h < g->group; h++) {
         float *s = g->scores + h * padded;
         for (int64_t t = g->visible; t < padded; t++) s[t] = -INFINITY;
@@ -160,10 +176,15 @@ void tg_avx2_attend_group(const tg_attend_group_args *g) {
         const int64_t nh = g->group - h0 < 4 ? g->group - h0 : 4;
         for (int64_t d0 = 0; d0 < dim; d0 += 16) {
 #define VALUES_NV(NH)                                            \
-    if (dim - d0 > 8) values_block(g, padded, h0, NH, d0, 2); \
-    else values_block(g, padded, h0, NH, d0, 1);
+    if (dim - d0 > 8) values_block(g, padded, h0, NH, d0, 2, F16); \
+    else values_block(g, padded, h0, NH, d0, 1, F16);
             BY_HEADS(nh, VALUES_NV)
 #undef VALUES_NV
         }
     }
+}
+
+void tg_avx2_attend_group(const tg_attend_group_args *g) {
+    if (g->kv_type == TG_KV_F16) attend_group(g, 1);
+    else attend_group(g, 0);
 }

@@ -303,11 +303,15 @@ double tg_read_bandwidth(const tg_isa_ops *isa, int64_t bytes, int passes);
  * load holds dimension d of sixteen positions and a block's scores are multiply-adds with no
  * horizontal sums; values stay one row per position. A head's planes are contiguous, so a task
  * streams its keys and values instead of picking head_dim floats out of every position's row.
+ * The planes hold fp32 or fp16 (tg_kv_type, the same for every sequence of a call): fp16 halves the
+ * bytes a task streams, and a batched step's caches come from L3, not L2 (the stored value is the
+ * fp32 one rounded to nearest even, widened exactly when read).
  */
 #define TG_ATTN_BLOCK 16
+typedef enum { TG_KV_F32 = 0, TG_KV_F16 = 1 } tg_kv_type;
 typedef struct {
-    float *keys;         /* [kv_heads][positions / TG_ATTN_BLOCK][head_dim][TG_ATTN_BLOCK] */
-    float *values;       /* [kv_heads][positions][head_dim] */
+    void *keys;          /* [kv_heads][positions / TG_ATTN_BLOCK][head_dim][TG_ATTN_BLOCK] */
+    void *values;        /* [kv_heads][positions][head_dim] */
     int64_t positions;   /* slots per KV head, a multiple of TG_ATTN_BLOCK, >= start + rows */
     int64_t first, rows; /* its rows first..first+rows-1 of the batch */
     int64_t start;       /* row first + r sits at position start + r and sees positions 0..start+r */
@@ -319,7 +323,8 @@ typedef struct {
     const tg_attention_seq *seqs;
     int64_t count;
     int64_t heads, kv_heads, head_dim;
-    float *out; /* [batch rows][heads * head_dim]; rows no sequence names are left alone */
+    tg_kv_type kv_type; /* what every sequence's planes hold */
+    float *out;         /* [batch rows][heads * head_dim]; rows no sequence names are left alone */
 } tg_attention_args;
 /* Stores every sequence's new keys and values in its cache, then runs causal grouped-query attention
  * for all of them in one pool job, one task per (sequence, row, KV head): a (row, head)'s result
@@ -327,16 +332,21 @@ typedef struct {
 void tg_attention(const tg_isa_ops *isa, const tg_attention_args *a);
 /* One task: the `group` query heads of a row that share one KV head. */
 typedef struct tg_attend_group_args_s {
-    const float *q;      /* [group][head_dim] */
-    const float *keys;   /* this KV head's key plane (tg_attention_seq's layout) */
-    const float *values; /* this KV head's value plane: position t at values + t * head_dim */
+    const float *q;     /* [group][head_dim] */
+    const void *keys;   /* this KV head's key plane (tg_attention_seq's layout) */
+    const void *values; /* this KV head's value plane: position t at element t * head_dim */
+    tg_kv_type kv_type;
     int64_t visible, head_dim, group;
     float *scores; /* scratch: [group][padded], padded = visible rounded up to TG_ATTN_BLOCK */
     float *out;    /* [group][head_dim] */
 } tg_attend_group_args;
-/* Dimension d of position t in a key plane. */
-static inline float tg_attn_key(const float *keys, int64_t head_dim, int64_t t, int64_t d) {
-    return keys[((t / TG_ATTN_BLOCK) * head_dim + d) * TG_ATTN_BLOCK + t % TG_ATTN_BLOCK];
+/* Element `at` of a plane, widened to fp32. */
+static inline float tg_attn_load(const void *plane, tg_kv_type type, int64_t at) {
+    return type == TG_KV_F16 ? tg_fp16_to_fp32(((const uint16_t *)plane)[at]) : ((const float *)plane)[at];
+}
+/* Index of dimension d of position t in a key plane. */
+static inline int64_t tg_attn_key_at(int64_t head_dim, int64_t t, int64_t d) {
+    return ((t / TG_ATTN_BLOCK) * head_dim + d) * TG_ATTN_BLOCK + t % TG_ATTN_BLOCK;
 }
 /* The plain C reference (the scalar path's attend_group). */
 void tg_attend_group_ref(const tg_attend_group_args *g);

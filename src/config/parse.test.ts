@@ -114,6 +114,22 @@ describe("parseConfig", () => {
     expect(() => parseConfig(zero, "tritgate.yaml")).toThrow(/instances/);
   });
 
+  it("reads a variant's KV cache type: f16 unless it says f32, and nothing else", () => {
+    expect(parseConfig(GOOD, "tritgate.yaml").variants[0]?.kvCacheType).toBe("f16");
+    const exact = replaceOnce(
+      GOOD,
+      "    path: models/tiny-b158.gguf\n",
+      "    path: models/tiny-b158.gguf\n    kvCacheType: f32\n",
+    );
+    expect(parseConfig(exact, "tritgate.yaml").variants[0]?.kvCacheType).toBe("f32");
+    const q8 = replaceOnce(
+      GOOD,
+      "    path: models/tiny-b158.gguf\n",
+      "    path: models/tiny-b158.gguf\n    kvCacheType: q8_0\n",
+    );
+    expect(() => parseConfig(q8, "tritgate.yaml")).toThrow(/kvCacheType/);
+  });
+
   it("reads a tier's response cache (off by default), the cache's one memory bound and its embedding variant", () => {
     const c = parseConfig(GOOD, "tritgate.yaml");
     expect(c.tiers[0]?.responseCache).toEqual({ mode: "off", ttlSeconds: 300, similarity: 0.95, billHits: true });

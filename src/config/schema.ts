@@ -230,6 +230,13 @@ const variantSchema = z.strictObject(
      */
     kvTokenBudget: positiveInt().optional(),
     /**
+     * What a bitnet variant's KV cache stores: "f16" (the default, as llama.cpp's `--cache-type-k/v`)
+     * halves its memory, so the default KV budget holds twice the positions, and the bytes attention
+     * reads; "f32" keeps every key and value exactly (the engine's own default, what its reference
+     * tests use). Attention computes in fp32 either way. Ignored by onnx variants.
+     */
+    kvCacheType: z.enum(["f32", "f16"]).default("f16"),
+    /**
      * How long a request may wait for KV budget before it is refused (429 with retry-after, as a full queue is). Unset: the
      * pool's DEFAULT_MAX_KV_WAIT_MS (10 s).
      */

@@ -1,5 +1,5 @@
 /** Opens a model file with the engine its format needs. */
-import type { Isa } from "../../kernels/index.js";
+import type { Isa, KvCacheType } from "../../kernels/index.js";
 import { loadBitNetEngine } from "./bitnet/index.js";
 import type { Engine } from "./engine.js";
 import { ModelLoadError } from "./errors.js";
@@ -9,6 +9,8 @@ export interface LoadOptions {
   readonly isa?: Isa;
   readonly contextLength?: number;
   readonly activations?: "int8" | "float";
+  /** what a BitNet model's KV caches store (ONNX models keep their own) */
+  readonly kvCacheType?: KvCacheType;
   /** onnxruntime intra-op threads (the kernels' pool is sized with setThreads) */
   readonly threads?: number;
   /** onnxruntime's threads spin-wait between runs (default on; off when engines take CPU turns) */

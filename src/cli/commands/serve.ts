@@ -117,6 +117,7 @@ function workerOptions(
     cpuTurns,
     slots: v?.slots,
     instances: v?.instances,
+    kvCacheType: v?.kvCacheType,
     stepTokenBudget: v?.stepTokenBudget,
     kvTokenBudget: v?.kvTokenBudget,
     maxKvWaitMs: v?.maxKvWaitMs,

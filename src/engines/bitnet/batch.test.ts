@@ -2,8 +2,8 @@
  * Batched decode (`forwardBatch`) against each sequence decoded alone: the same logits bit for
  * bit and the same tokens, greedy and seeded, with mixed prompt lengths, sequences joining
  * mid-way (their prefill beside the others' decode) and leaving mid-way, on every ISA path, for
- * the committed nano model and synthetic 2-layer models (TQ2_0, TQ1_0, I2_S linears; F16 and
- * Q8_0 heads).
+ * the committed nano model (fp32 and fp16 KV caches) and synthetic 2-layer models (TQ2_0, TQ1_0,
+ * I2_S linears; F16 and Q8_0 heads).
  */
 import { describe, expect, it } from "vitest";
 import { hardware, type Isa } from "../../../kernels/index.js";
@@ -129,9 +129,11 @@ const paths = hardware().available as readonly Isa[];
 const nanoFile = await readGGUF(NANO);
 
 describe.each(paths)("%s: batched decode equals each sequence alone", (isa) => {
-  it("nano-b158 (the committed model)", async () => {
-    await expectBatchedEqualsAlone(bitnetEngineFromFile(nanoFile, { isa }), 0);
-  });
+  for (const kvCacheType of ["f32", "f16"] as const) {
+    it(`nano-b158 (the committed model), ${kvCacheType} KV cache`, async () => {
+      await expectBatchedEqualsAlone(bitnetEngineFromFile(nanoFile, { isa, kvCacheType }), 0);
+    });
+  }
 
   for (const [linearType, embeddingType] of [
     ["TQ2_0", "F16"],

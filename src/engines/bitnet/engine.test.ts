@@ -98,6 +98,45 @@ describe("the BitNet engine generates through tokenizer, sampler and KV cache", 
   });
 });
 
+describe("the KV cache type (kvCacheType)", () => {
+  const file = parseGGUF(encodeGGUF(syntheticBitNet(TINY_BITNET)), "tiny.gguf");
+  const prompt = [256, 72, 101, 108, 108, 111, 44, 32, 119, 111, 114, 108, 100, 33];
+
+  it("an f16 cache holds halves, half the bytes per position, and stays within fp16 rounding of f32", async () => {
+    // float activations: int8 quantization of the attention output would turn fp16's small moves into rounding flips
+    const wide = bitnetEngineFromFile(file, { kvCacheType: "f32", activations: "float" });
+    const half = bitnetEngineFromFile(file, { kvCacheType: "f16", activations: "float" });
+    const c = TINY_BITNET;
+    expect(wide.kvBytesPerToken).toBe(c.layers * 2 * c.kvHeads * (c.embedding / c.heads) * 4);
+    expect(half.kvBytesPerToken).toBe(wide.kvBytesPerToken / 2);
+    const newCache = vi.spyOn(BitNetForward.prototype, "newCache");
+    try {
+      const a = await wide.newSession(32).append(prompt);
+      const b = await half.newSession(32).append(prompt);
+      const layers = newCache.mock.results.map((r) => r.value.layers[0]);
+      expect(layers[0]?.keys).toBeInstanceOf(Float32Array);
+      expect(layers[1]?.keys).toBeInstanceOf(Uint16Array);
+      let worst = 0;
+      let scale = 0;
+      for (let i = 0; i < a.length; i++) {
+        worst = Math.max(worst, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
+        scale = Math.max(scale, Math.abs(a[i] ?? 0));
+      }
+      // different bits (the cache is really fp16), but only by what 11-bit keys and values move
+      expect(worst).toBeGreaterThan(0);
+      expect(worst).toBeLessThan(1e-2 * scale);
+    } finally {
+      newCache.mockRestore();
+    }
+  });
+
+  it("defaults to f32 unless asked", () => {
+    expect(bitnetEngineFromFile(file).kvBytesPerToken).toBe(
+      bitnetEngineFromFile(file, { kvCacheType: "f32" }).kvBytesPerToken,
+    );
+  });
+});
+
 describe("KV caches are reused across sessions", () => {
   it("a closed session's cache serves the next request of a similar size, reset to empty", async () => {
     const fresh = bitnetEngineFromFile(parseGGUF(encodeGGUF(syntheticBitNet(TINY_BITNET)), "tiny.gguf"));

@@ -1,6 +1,6 @@
 /** A BitNet GGUF file as an Engine: tokenizer and hyper-parameters from the file, kernels below. */
 
-import type { Isa } from "../../../kernels/index.js";
+import { type Isa, type KvCacheType, kvBytesPerPosition } from "../../../kernels/index.js";
 import {
   GGUFError,
   type GGUFFile,
@@ -26,6 +26,8 @@ export interface BitNetEngineOptions {
   readonly activations?: "int8" | "float";
   /** cap the context below the model's (KV cache memory) */
   readonly contextLength?: number;
+  /** what the KV caches store: f32 (default) or f16, llama.cpp's --cache-type-k/v */
+  readonly kvCacheType?: KvCacheType;
   /** time per forward-pass step (diagnostics) */
   readonly profile?: StepProfile;
 }
@@ -124,9 +126,9 @@ export class BitNetEngine implements Engine {
     return this.config.vocabSize;
   }
 
-  /** keys and values of every layer, fp32 (what `KVCache` allocates per position) */
+  /** keys and values of every layer (what `KVCache` allocates per position) */
   get kvBytesPerToken(): number {
-    return this.config.layers * 2 * this.config.kvHeads * this.config.headDim * 4;
+    return this.config.layers * kvBytesPerPosition(this.config, this.forward.kvCacheType);
   }
 
   private readonly freeCaches: KVCache[] = [];

@@ -26,6 +26,7 @@ import {
   floatOps,
   type Isa,
   isTernary,
+  type KvCacheType,
   matmul,
   matmulShared,
   type PackedWeight,
@@ -38,6 +39,8 @@ import type { BitNetWeights, LayerWeights, Linear } from "./weights.js";
 
 export interface ForwardOptions {
   readonly activations?: "int8" | "float";
+  /** what the KV caches store (default f32; f16 halves their bytes, attention still computes in fp32) */
+  readonly kvCacheType?: KvCacheType;
   readonly isa?: Isa;
   /** charge each step's time to it (diagnostics; off when absent) */
   readonly profile?: StepProfile;
@@ -133,7 +136,11 @@ export class BitNetForward {
 
   newCache(contextLength = this.config.contextLength): KVCache {
     const capacity = Math.min(contextLength, this.config.contextLength);
-    return new KVCache(this.config.layers, capacity, this.config);
+    return new KVCache(this.config.layers, capacity, this.config, this.kvCacheType);
+  }
+
+  get kvCacheType(): KvCacheType {
+    return this.options.kvCacheType ?? "f32";
   }
 
   /**

@@ -3,7 +3,7 @@
  * layer's cache is in the kernels' layout (`attentionCache`), which only `attentionBatch` writes and
  * reads: the forward pass hands it a step's rows and never copies them itself.
  */
-import { type AttentionCache, type AttentionShape, attentionCache } from "../../../kernels/index.js";
+import { type AttentionCache, type AttentionShape, attentionCache, type KvCacheType } from "../../../kernels/index.js";
 import { ContextOverflowError } from "../errors.js";
 
 export class KVCache {
@@ -15,8 +15,9 @@ export class KVCache {
     layers: number,
     readonly capacity: number,
     shape: AttentionShape,
+    readonly type: KvCacheType,
   ) {
-    this.layers = Array.from({ length: layers }, () => attentionCache(capacity, shape));
+    this.layers = Array.from({ length: layers }, () => attentionCache(capacity, shape, type));
   }
 
   /** Throws before any work when `count` more positions would not fit. */

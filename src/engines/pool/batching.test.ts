@@ -149,6 +149,23 @@ describe.each([
   });
 });
 
+describe("the KV cache type", () => {
+  it("reaches the worker's engine: an f16 worker's positions take half the bytes, and it generates what an f16 engine alone does", async () => {
+    const f32 = await started({ name: "f32", path: NANO, slots: 1, kvCacheType: "f32" });
+    const f16 = await started({ name: "f16", path: NANO, slots: 1, kvCacheType: "f16" });
+    const engine = await loadEngine(NANO, { threads: 1, kvCacheType: "f16" });
+    try {
+      const wide = (await f32.ready).kvBytesPerToken ?? 0;
+      expect(wide).toBeGreaterThan(0);
+      expect((await f16.ready).kvBytesPerToken).toBe(wide / 2);
+      const ask: Ask = { text: "Once upon a time", maxTokens: 16, sampling: { temperature: 0.8, seed: 4 } };
+      expect(asPlain(await pooled(f16, ask))).toEqual(await alone(engine, ask));
+    } finally {
+      await Promise.all([f32.close(), f16.close(), engine.close()]);
+    }
+  });
+});
+
 describe("the KV budget", () => {
   let engine: Engine;
   beforeAll(async () => {

@@ -192,14 +192,15 @@ class WorkerHandle implements VariantWorker {
     this.restartDelayMs = Math.max(0, options.restartDelayMs ?? 500);
     this.maxRestarts = Math.max(0, Math.floor(options.maxRestarts ?? 5));
     this.idleUnloadMs = Math.max(0, options.idleUnloadMs ?? 0);
-    const { name, path, threads, contextLength, activations, batching, stepTokenBudget, kvTokenBudget, maxKvWaitMs } =
-      options;
+    const { name, path, threads, contextLength, activations, kvCacheType } = options;
+    const { batching, stepTokenBudget, kvTokenBudget, maxKvWaitMs } = options;
     this.init = {
       name,
       path,
       threads,
       contextLength,
       activations,
+      kvCacheType,
       slots: this.slots,
       batching,
       stepTokenBudget,

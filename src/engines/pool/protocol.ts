@@ -15,6 +15,8 @@ export interface WorkerInit {
   readonly threads?: number | undefined;
   readonly contextLength?: number | undefined;
   readonly activations?: "int8" | "float" | undefined;
+  /** what a BitNet model's KV caches store (the engine's default when unset) */
+  readonly kvCacheType?: "f32" | "f16" | undefined;
   /** the process's CPU turn lock: every forward call of this worker's engine runs inside a turn */
   readonly cpuTurns?: CpuTurnSeat | undefined;
   /** generations the handle runs at once (the default KV budget holds this many full contexts) */
@@ -37,6 +39,8 @@ export interface VariantInfo {
   readonly loadMs: number;
   /** the worker's KV budget in positions (what all its generations may reserve at once); a pool worker always says */
   readonly kvTokenBudget?: number;
+  /** bytes one cached position takes (keys and values of every layer), when the engine says */
+  readonly kvBytesPerToken?: number;
   /** whether the engine steps its sequences together (`Engine.forwardBatch`); a pool worker always says */
   readonly batched?: boolean;
 }

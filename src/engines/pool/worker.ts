@@ -235,6 +235,7 @@ async function main(): Promise<void> {
       contextLength: init.contextLength,
       threads: init.threads,
       activations: init.activations,
+      kvCacheType: init.kvCacheType,
       // a thread spinning after its engine's turn would burn the next engine's turn
       spinning: init.cpuTurns?.exclusive !== true,
     });
@@ -280,6 +281,7 @@ async function main(): Promise<void> {
       vocabSize: engine.vocabSize,
       loadMs: performance.now() - started,
       kvTokenBudget,
+      ...(engine.kvBytesPerToken !== undefined && { kvBytesPerToken: engine.kvBytesPerToken }),
       batched: runner.scheduler !== undefined,
     },
   });
