@@ -337,6 +337,35 @@ describe.each(hardware().available)("an fp16 cache on the %s path", (isa) => {
     expect(want.slice(2, 8)).toEqual([0x3c00, 0x3c02, 0x7bff, 0x7bff, 0x7c00, 0xfc00]);
   });
 
+  it("rounds every float as the plain-arithmetic binary16 does, across the whole range, in the vector lanes and the tail", () => {
+    // a head dim of 45: five full lanes of eight and a tail of five, per KV head of a row
+    const shape = { heads: 2, kvHeads: 2, headDim: 45 };
+    const random = rng(31);
+    const rows = 40;
+    const width = shape.kvHeads * shape.headDim;
+    // magnitudes 2^-30 .. 2^17: zeros, subnormal halves, every normal binade, overflow; exact ties on a tenth
+    const k = new Float32Array(rows * width).map(() => {
+      const x = (random() < 0.5 ? -1 : 1) * 2 ** (random() * 47 - 30);
+      return random() < 0.1 ? halfValue(halfBits(x)) + 2 ** (Math.floor(Math.log2(Math.abs(x))) - 11) : x;
+    });
+    const v = k.map((x) => -x / 3);
+    const cache = attentionCache(rows, shape, "f16");
+    const q = new Float32Array(rows * shape.heads * shape.headDim);
+    attentionBatch(q, k, v, [{ cache, first: 0, rows, start: 0 }], shape, q.slice(), { isa });
+    const keyAt = (t: number, h: number, d: number) =>
+      cache.keys[h * cache.positions * shape.headDim + (Math.floor(t / 16) * shape.headDim + d) * 16 + (t % 16)];
+    const valueAt = (t: number, h: number, d: number) => cache.values[(h * cache.positions + t) * shape.headDim + d];
+    let mismatches = 0;
+    for (let t = 0; t < rows; t++)
+      for (let h = 0; h < shape.kvHeads; h++)
+        for (let d = 0; d < shape.headDim; d++) {
+          const at = t * width + h * shape.headDim + d;
+          if (keyAt(t, h, d) !== halfBits(k[at] ?? 0)) mismatches++;
+          if (valueAt(t, h, d) !== halfBits(v[at] ?? 0)) mismatches++;
+        }
+    expect(mismatches).toBe(0);
+  });
+
   it("stays near the fp32 cache's result at half the bytes", () => {
     const c = CASES[7] as Case;
     const shape = shapeOf(c);

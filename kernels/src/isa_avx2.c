@@ -314,4 +314,5 @@ const tg_isa_ops tg_isa_avx2 = {
     .gemv_float_multi = tg_avx2_gemv_float_multi,
     .read_sum = read_sum,
     .attend_group = tg_avx2_attend_group,
+    .fp32_to_fp16_row = x86_fp32_to_fp16_row,
 };

@@ -471,4 +471,5 @@ const tg_isa_ops tg_isa_avx512 = {
     .gemv_float_multi = tg_avx512_gemv_float_multi,
     .read_sum = read_sum,
     .attend_group = tg_avx512_attend_group,
+    .fp32_to_fp16_row = x86_fp32_to_fp16_row,
 };

@@ -216,6 +216,9 @@ typedef struct {
     double (*read_sum)(const float *p, int64_t count);
     /* One attention task (tg_attend_group_args, at attention below); the paths agree to float rounding. */
     void (*attend_group)(const struct tg_attend_group_args_s *g);
+    /* Optional (NULL: tg_fp32_to_fp16 per value): out[i] = tg_fp32_to_fp16(x[i]) for i < n, the same bits
+     * (an fp16 KV cache's store: a call per step and layer converts every new key and value). */
+    void (*fp32_to_fp16_row)(const float *x, int64_t n, uint16_t *out);
 } tg_isa_ops;
 
 extern const tg_isa_ops tg_isa_scalar;

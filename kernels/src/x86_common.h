@@ -400,4 +400,16 @@ X86_INLINE void x86_gemv(const tg_ternary_args *a, int64_t row0, int64_t row1, x
     for (; r < row1; r++) x86_gemv_rows(a, r, 1, span, xsum_all);
 }
 
+/* ---------------- fp32 -> fp16 (the KV cache's store) ---------------- */
+
+/* out[i] = tg_fp32_to_fp16(x[i]): vcvtps2ph rounds to nearest even, overflows to infinity and keeps a
+ * NaN quiet with its payload's top bits, as the reference does; the n % 8 tail goes through it. */
+static void x86_fp32_to_fp16_row(const float *x, int64_t n, uint16_t *out) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(out + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    for (; i < n; i++) out[i] = tg_fp32_to_fp16(x[i]);
+}
+
 #endif
