@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { halfBits, halfValue, roundedToHalf } from "../test/helpers/half.js";
+import { numberToHalfBits as halfBits, halfBitsToNumber as halfValue } from "../src/util/half.js";
 import { randomFloats, rng } from "../test/helpers/random.js";
 import {
   type AttentionCache,
@@ -12,6 +12,9 @@ import {
   kvBytesPerPosition,
   setThreads,
 } from "./index.js";
+
+/** Every value rounded to its nearest half (src/util/half.ts: plain arithmetic, no code shared with the kernels). */
+const roundedToHalf = (x: Float32Array): Float32Array => x.map((v) => halfValue(halfBits(v)));
 
 /** float64 causal GQA attention, written out plainly. */
 function attentionRef(
