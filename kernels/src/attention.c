@@ -1,12 +1,13 @@
 /*
  * Causal grouped-query attention over KV caches (fp32 or fp16, computed in fp32) for every sequence
- * of a batched step in one pool job. Decode time is dominated by the weights, but attention grows with the context and
- * with the batch: one call per sequence and a dot-product call per position made it the largest
- * single cost of a batched nano step. Here a task is one (sequence, row, KV head): the query heads
- * that share the KV head (GQA) read each key and value once, through the ISA's attend_group
- * (vector scores, exp and V sums on AVX2 / AVX-512; the plain C below is the reference). A task's
- * result depends only on its own row, head and cache, so a sequence's attention is the same bits
- * whatever else shares the call, however the tasks are split and on any number of threads.
+ * of a batched step in one pool job. Decode time is dominated by the weights, but attention grows
+ * with the context and with the batch: one call per sequence and a dot-product call per position
+ * made it the largest single cost of a batched nano step. Here a task is one (sequence, row, KV
+ * head): the query heads that share the KV head (GQA) read each key and value once, through the
+ * ISA's attend_group (vector scores, exp and V sums on AVX2 / AVX-512; the plain C below is the
+ * reference). A task's result depends only on its own row, head and cache, so a sequence's
+ * attention is the same bits whatever else shares the call, however the tasks are split and on any
+ * number of threads.
  *
  * The call first writes the step's keys and values into the caches (tg.h's layout: per KV head a
  * plane, keys transposed in blocks of TG_ATTN_BLOCK positions): the caller hands over the rows the
@@ -80,7 +81,7 @@ static void attention_task(void *ctx, int64_t task, int thread) {
     job->isa->attend_group(&g);
 }
 
-/* Row r of a fp32 batch as halves, through the ISA's conversion when it has one (the same bits). */
+/* n floats as halves, through the ISA's conversion when it has one (the same bits). */
 static void to_fp16(const tg_isa_ops *isa, const float *x, int64_t n, uint16_t *out) {
     if (isa->fp32_to_fp16_row) isa->fp32_to_fp16_row(x, n, out);
     else
