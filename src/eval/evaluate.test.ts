@@ -171,6 +171,28 @@ describe("evaluateVariant", () => {
     }
   });
 
+  it("scores the model with its load options and the reference with its own: an f16 KV cache against f32", async () => {
+    const common = { model: ternaryGGUF, reference: ternaryGGUF, tokens, window: 24, maxTokens: 60, threads: 1 };
+    const speed = { promptTokens: 8, newTokens: 4 };
+    const same = await evaluateVariant({ ...common, speed, load: { kvCacheType: "f32" } });
+    expect(same.kvCacheType).toBe("f32");
+    expect(same.quality).toBe(1);
+    const half = await evaluateVariant({
+      ...common,
+      speed,
+      load: { kvCacheType: "f16" },
+      referenceLoad: { kvCacheType: "f32" },
+    });
+    expect(half.kvCacheType).toBe("f16");
+    expect(half.referencePerplexity).toBe(same.perplexity);
+    // the same model with its keys and values rounded to halves: another perplexity, but barely
+    expect(half.perplexity).not.toBe(same.perplexity);
+    expect(Math.abs((half.quality as number) - 1)).toBeLessThan(1e-2);
+    // an ONNX model has no such cache: the result says nothing about it
+    const onnxResult = await evaluateVariant({ model: twin, tokens, window: 24, maxTokens: 30, threads: 1, speed });
+    expect(onnxResult).not.toHaveProperty("kvCacheType");
+  });
+
   it("bad windows and streams fail before any model is loaded", async () => {
     const missing = join(root, "missing.gguf");
     await expect(evaluateVariant({ model: missing, tokens, window: 1 })).rejects.toThrow(/^window must be/);

@@ -7,7 +7,8 @@
 import { mkdir, stat } from "node:fs/promises";
 import { cpus } from "node:os";
 import { dirname } from "node:path";
-import { hardware, setThreads } from "../../kernels/index.js";
+import { hardware, type KvCacheType, setThreads } from "../../kernels/index.js";
+import { BitNetEngine } from "../engines/bitnet/index.js";
 import type { Engine } from "../engines/engine.js";
 import { type LoadOptions, loadEngine } from "../engines/load.js";
 import { OnnxEngine } from "../engines/onnx/index.js";
@@ -30,13 +31,17 @@ export interface EvaluateVariantOptions {
   /** kernel pool (BitNet) and onnxruntime intra-op threads; default: one per physical core */
   readonly threads?: number;
   readonly speed?: SpeedOptions;
-  /** passed to the engine loader (kernel path, activation mode, context cap) */
+  /** passed to the engine loader for the model (kernel path, activation mode, context cap, KV cache type) */
   readonly load?: Omit<LoadOptions, "threads">;
+  /** the same for the reference; default `load` */
+  readonly referenceLoad?: Omit<LoadOptions, "threads">;
 }
 
 export interface EvalResult {
   readonly model: string;
   readonly engine: Engine["kind"];
+  /** what the model's KV cache stored while it was scored (a BitNet model) */
+  readonly kvCacheType?: KvCacheType;
   readonly reference?: string;
   readonly window: number;
   readonly stride: number;
@@ -94,10 +99,11 @@ function threadsOf(engine: Engine): number {
 
 async function withEngine<T>(
   path: string,
-  options: EvaluateVariantOptions,
+  load: EvaluateVariantOptions["load"],
+  threads: number | undefined,
   use: (engine: Engine) => Promise<T>,
 ): Promise<T> {
-  const engine = await loadEngine(path, { ...options.load, threads: options.threads });
+  const engine = await loadEngine(path, { ...load, threads });
   try {
     return await use(engine);
   } finally {
@@ -117,14 +123,16 @@ export async function evaluateVariant(options: EvaluateVariantOptions): Promise<
   }
   const measuredAt = new Date().toISOString();
 
-  const variant = await withEngine(options.model, options, async (engine) => {
+  const variant = await withEngine(options.model, options.load, options.threads, async (engine) => {
     const scores = await scoreTokens(engineScorer(engine), tokens, windowOptions);
     const speed = await measureSpeed(engine, { source: tokens, ...options.speed });
-    return { scores, speed, kind: engine.kind, threads: threadsOf(engine), rssBytes: process.memoryUsage().rss };
+    const kvCacheType = engine instanceof BitNetEngine ? engine.kvCacheType : undefined;
+    const rssBytes = process.memoryUsage().rss;
+    return { scores, speed, kind: engine.kind, kvCacheType, threads: threadsOf(engine), rssBytes };
   });
   let reference: TokenScores | undefined;
   if (options.reference !== undefined) {
-    reference = await withEngine(options.reference, options, (engine) =>
+    reference = await withEngine(options.reference, options.referenceLoad ?? options.load, options.threads, (engine) =>
       scoreTokens(engineScorer(engine), tokens, windowOptions),
     );
   }
@@ -134,6 +142,7 @@ export async function evaluateVariant(options: EvaluateVariantOptions): Promise<
   return {
     model: options.model,
     engine: variant.kind,
+    ...(variant.kvCacheType !== undefined && { kvCacheType: variant.kvCacheType }),
     ...(options.reference !== undefined && { reference: options.reference }),
     window: options.window,
     stride: options.stride ?? options.window,

@@ -19,6 +19,8 @@ describe("tritgate eval", () => {
     expect(result.model).toMatch(/models\/nano\/nano-b158\/model\.gguf$/);
     expect(result.reference).toMatch(/models\/nano\/nano-fp32\/model\.onnx$/);
     expect(result.tokens).toBe(2 * 256);
+    // scored as the gateway serves the variant: the config's kvCacheType (f16 unless it says otherwise)
+    expect(result.kvCacheType).toBe("f16");
     expect(result.quality).toBeCloseTo((result.referencePerplexity as number) / (result.perplexity as number), 10);
     expect(JSON.parse(lines.join("\n"))).toEqual(result);
   }, 120_000);
@@ -40,5 +42,6 @@ describe("tritgate eval", () => {
     expect(await run(["eval", "--variant", "nano-b158", "--model", "x.gguf"])).toBe(2);
     expect(await run(["eval", "--variant", "no-such-variant"])).toBe(1);
     expect(await run(["eval", "--variant", "nano-b158", "--split", "train"])).toBe(2);
+    expect(await run(["eval", "--variant", "nano-b158", "--kv-cache", "q8_0"])).toBe(2);
   });
 });

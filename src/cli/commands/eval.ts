@@ -2,11 +2,13 @@
  * `tritgate eval --variant NAME [--split test]` (or `--model FILE [--reference FILE]`):
  * perplexity on a held-out split, next-token top-1 agreement with the family's reference
  * variant, and tokens/s (src/eval). Variants and references are resolved through the gateway
- * config (the embedded default when none is given); the result is printed as JSON, written to
+ * config (the embedded default when none is given) and scored with their `kvCacheType`, as the
+ * gateway serves them; the result is printed as JSON, written to
  * --out (default: eval.json beside a variant's model), and, for the test split, into the
  * card.json beside the model when that card describes the file.
  */
 import { join, resolve } from "node:path";
+import type { KvCacheType } from "../../../kernels/index.js";
 import { loadConfig } from "../../config/index.js";
 import { recordInCard } from "../../eval/card.js";
 import { evaluateVariant, writeEvalResult } from "../../eval/index.js";
@@ -23,6 +25,8 @@ const USAGE = `usage: tritgate eval --variant NAME | --model FILE [options]
   --window N         tokens per scored window (default 257: the nano context + 1)
   --max-tokens N     score only the first N tokens of the split
   --threads N        engine threads (default: physical cores)
+  --kv-cache TYPE    f32 or f16: what a BitNet model's KV cache stores while scored (default: the variant's
+                     kvCacheType as the gateway serves it; f32, the engine's own, for --model)
   --config FILE      gateway config (default: TRITGATE_CONFIG, ./tritgate.yaml, or the embedded one)
   --out FILE         where the JSON result goes (default: eval.json beside a variant's model; none for --model)`;
 
@@ -39,6 +43,7 @@ export const evalCommand: Command = {
       window: { type: "string" },
       "max-tokens": { type: "string" },
       threads: { type: "string" },
+      "kv-cache": { type: "string" },
       config: { type: "string" },
       out: { type: "string" },
       help: { type: "boolean" },
@@ -46,12 +51,19 @@ export const evalCommand: Command = {
     if (typeof line === "number") return line;
     const { values } = line;
     const split = (values.split as string | undefined) ?? "test";
-    if ((values.variant === undefined) === (values.model === undefined) || !["test", "validation"].includes(split)) {
+    const kvCacheArg = values["kv-cache"] as string | undefined;
+    if (
+      (values.variant === undefined) === (values.model === undefined) ||
+      !["test", "validation"].includes(split) ||
+      (kvCacheArg !== undefined && kvCacheArg !== "f32" && kvCacheArg !== "f16")
+    ) {
       console.error(
-        `tritgate eval: give exactly one of --variant or --model; --split is test or validation\n\n${USAGE}`,
+        `tritgate eval: give exactly one of --variant or --model; --split is test or validation; --kv-cache is f32 or f16\n\n${USAGE}`,
       );
       return 2;
     }
+    let kvCacheType: KvCacheType | undefined = kvCacheArg as KvCacheType | undefined;
+    let referenceKvCacheType: KvCacheType | undefined = kvCacheType;
     try {
       let model = values.model === undefined ? undefined : resolve(values.model as string);
       let reference = values.reference === undefined ? undefined : resolve(values.reference as string);
@@ -65,9 +77,14 @@ export const evalCommand: Command = {
           );
         }
         model = variant.path;
+        kvCacheType ??= variant.kvCacheType;
         const family = config.families.find((f) => f.name === variant.family);
         const ref = config.variants.find((v) => v.name === family?.reference);
-        if (reference === undefined && ref) reference = ref.path;
+        if (reference === undefined && ref) {
+          reference = ref.path;
+          // the reference is scored as the gateway serves it too
+          referenceKvCacheType ??= ref.kvCacheType;
+        }
         out ??= join(resolve(model, ".."), split === "test" ? "eval.json" : `eval-${split}.json`);
       }
       const dataDir = resolve((values.data as string | undefined) ?? NANO_DATA_DIR);
@@ -80,6 +97,8 @@ export const evalCommand: Command = {
         window: positiveIntOption(values.window, "window") ?? 257,
         maxTokens: positiveIntOption(values["max-tokens"], "max-tokens"),
         threads: positiveIntOption(values.threads, "threads"),
+        load: kvCacheType === undefined ? undefined : { kvCacheType },
+        referenceLoad: referenceKvCacheType === undefined ? undefined : { kvCacheType: referenceKvCacheType },
       });
       const withQuality =
         reference === model

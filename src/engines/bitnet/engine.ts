@@ -126,6 +126,11 @@ export class BitNetEngine implements Engine {
     return this.config.vocabSize;
   }
 
+  /** what its KV caches store */
+  get kvCacheType(): KvCacheType {
+    return this.forward.kvCacheType;
+  }
+
   /** keys and values of every layer (what `KVCache` allocates per position) */
   get kvBytesPerToken(): number {
     return this.config.layers * kvBytesPerPosition(this.config, this.forward.kvCacheType);
