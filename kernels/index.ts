@@ -160,7 +160,8 @@ const ATTENTION_BLOCK = 16;
  * an attention task streams, each value the fp32 one rounded to nearest even. Attention is computed in
  * fp32 either way.
  */
-export type KvCacheType = "f32" | "f16";
+export const KV_CACHE_TYPES = ["f32", "f16"] as const;
+export type KvCacheType = (typeof KV_CACHE_TYPES)[number];
 
 /**
  * One layer's keys and values of one sequence, in the kernels' layout (kernels/src/tg.h: per KV head

@@ -2,6 +2,7 @@
  * Messages between a variant's handle (main thread) and its worker. Everything here crosses
  * postMessage, so it is plain data: no class instances, no functions.
  */
+import type { KvCacheType } from "../../../kernels/index.js";
 import type { ConstraintSpec } from "../constrain/index.js";
 import type { FinishReason } from "../engine.js";
 import type { SamplingParams } from "../sampler/index.js";
@@ -16,7 +17,7 @@ export interface WorkerInit {
   readonly contextLength?: number | undefined;
   readonly activations?: "int8" | "float" | undefined;
   /** what a BitNet model's KV caches store (the engine's default when unset) */
-  readonly kvCacheType?: "f32" | "f16" | undefined;
+  readonly kvCacheType?: KvCacheType | undefined;
   /** the process's CPU turn lock: every forward call of this worker's engine runs inside a turn */
   readonly cpuTurns?: CpuTurnSeat | undefined;
   /** generations the handle runs at once (the default KV budget holds this many full contexts) */
