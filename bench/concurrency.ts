@@ -43,7 +43,7 @@
 import { spawnSync } from "node:child_process";
 import { loadavg } from "node:os";
 import { join } from "node:path";
-import { hardware, KV_CACHE_TYPES, type KvCacheType, readBandwidth } from "../kernels/index.js";
+import { hardware, isKvCacheType, type KvCacheType, readBandwidth } from "../kernels/index.js";
 import { defaultConfig } from "../src/config/index.js";
 import { engineThreads } from "../src/engines/pool/cpu-budget.js";
 import { createCpuTurns, type VariantWorkerOptions } from "../src/engines/pool/index.js";
@@ -90,7 +90,6 @@ const defaultNanoInstances = defaultConfig().variants.find((v) => v.name === "na
 const nanoInstances = Math.max(1, Number(argValue("--nano-instances") ?? defaultNanoInstances));
 /** --kv-cache: what our BitNet workers' KV caches store (default: what the embedded default config serves nano-b158 with) */
 const kvCacheArg = argValue("--kv-cache") ?? defaultConfig().variants.find((v) => v.name === "nano-b158")?.kvCacheType;
-const isKvCacheType = (s: string): s is KvCacheType => (KV_CACHE_TYPES as readonly string[]).includes(s);
 if (kvCacheArg !== undefined && !isKvCacheType(kvCacheArg)) throw new Error("--kv-cache: f32 or f16");
 const kvCacheType: KvCacheType | undefined = kvCacheArg;
 const jsonPath = argValue("--json");

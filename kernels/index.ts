@@ -160,8 +160,13 @@ const ATTENTION_BLOCK = 16;
  * an attention task streams, each value the fp32 one rounded to nearest even. Attention is computed in
  * fp32 either way.
  */
-export const KV_CACHE_TYPES = ["f32", "f16"] as const;
+const KV_CACHE_TYPES = ["f32", "f16"] as const;
 export type KvCacheType = (typeof KV_CACHE_TYPES)[number];
+
+/** Whether a string (a command-line value, say) names a KV cache type. */
+export function isKvCacheType(name: string): name is KvCacheType {
+  return (KV_CACHE_TYPES as readonly string[]).includes(name);
+}
 
 /**
  * One layer's keys and values of one sequence, in the kernels' layout (kernels/src/tg.h: per KV head
@@ -169,7 +174,6 @@ export type KvCacheType = (typeof KV_CACHE_TYPES)[number];
  * are Float32Arrays for an fp32 cache and Uint16Arrays (the halves' bits) for an fp16 one.
  */
 export interface AttentionCache {
-  readonly type: KvCacheType;
   readonly keys: Float32Array | Uint16Array;
   readonly values: Float32Array | Uint16Array;
   /** slots per KV head: the capacity asked for, rounded up to a block */
@@ -181,7 +185,7 @@ export function attentionCache(capacity: number, shape: AttentionShape, type: Kv
   const positions = Math.ceil(Math.max(1, capacity) / ATTENTION_BLOCK) * ATTENTION_BLOCK;
   const elements = positions * shape.kvHeads * shape.headDim;
   const plane = () => (type === "f16" ? new Uint16Array(elements) : new Float32Array(elements));
-  return { type, keys: plane(), values: plane(), positions };
+  return { keys: plane(), values: plane(), positions };
 }
 
 /** Bytes a cache of `type` holds per position (keys and values of every KV head of one layer). */

@@ -8,7 +8,7 @@
  * card.json beside the model when that card describes the file.
  */
 import { join, resolve } from "node:path";
-import { KV_CACHE_TYPES, type KvCacheType } from "../../../kernels/index.js";
+import { isKvCacheType, type KvCacheType } from "../../../kernels/index.js";
 import { loadConfig } from "../../config/index.js";
 import { recordInCard } from "../../eval/card.js";
 import { evaluateVariant, writeEvalResult } from "../../eval/index.js";
@@ -55,14 +55,15 @@ export const evalCommand: Command = {
     if (
       (values.variant === undefined) === (values.model === undefined) ||
       !["test", "validation"].includes(split) ||
-      (kvCacheArg !== undefined && !(KV_CACHE_TYPES as readonly string[]).includes(kvCacheArg))
+      (kvCacheArg !== undefined && !isKvCacheType(kvCacheArg))
     ) {
       console.error(
         `tritgate eval: give exactly one of --variant or --model; --split is test or validation; --kv-cache is f32 or f16\n\n${USAGE}`,
       );
       return 2;
     }
-    let kvCacheType: KvCacheType | undefined = kvCacheArg as KvCacheType | undefined;
+    let kvCacheType: KvCacheType | undefined =
+      kvCacheArg !== undefined && isKvCacheType(kvCacheArg) ? kvCacheArg : undefined;
     let referenceKvCacheType: KvCacheType | undefined = kvCacheType;
     try {
       let model = values.model === undefined ? undefined : resolve(values.model as string);

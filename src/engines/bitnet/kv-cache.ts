@@ -15,7 +15,7 @@ export class KVCache {
     layers: number,
     readonly capacity: number,
     shape: AttentionShape,
-    readonly type: KvCacheType,
+    type: KvCacheType,
   ) {
     this.layers = Array.from({ length: layers }, () => attentionCache(capacity, shape, type));
   }
